@@ -1,0 +1,73 @@
+"""MessagePack and JSON over the same Structs, with errors that name the field.
+
+>>> from sync_protocol.messages import PullRequest
+>>> body = encode(PullRequest(limit=10), MSGPACK)
+>>> decode(body, PullRequest, MSGPACK).limit
+10
+>>> decode(b'{"limit": "ten"}', PullRequest, JSON)
+Traceback (most recent call last):
+...
+sync_protocol.errors.MalformedMessage: Expected `int`, got `str` - at `$.limit`
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+from .errors import MalformedMessage
+
+MSGPACK = "application/msgpack"
+JSON = "application/json"
+# Names other implementations use for MessagePack; accepted on input.
+MSGPACK_ALIASES = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
+
+Format = Literal["application/msgpack", "application/json"]
+T = TypeVar("T")
+
+_msgpack_encoder = msgspec.msgpack.Encoder()
+_json_encoder = msgspec.json.Encoder()
+_FIELD_RE = re.compile(r"at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`")
+
+
+def format_of(content_type: str | None) -> Format:
+    """The wire format for a Content-Type header; MessagePack unless it says JSON."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == JSON or media.endswith("+json"):
+        return JSON
+    if media in MSGPACK_ALIASES or not media:
+        return MSGPACK
+    raise MalformedMessage(f"unsupported content type {media!r}: use {MSGPACK} or {JSON}",
+                           field="content-type")
+
+
+def encode(obj: Any, fmt: Format = MSGPACK) -> bytes:
+    return _json_encoder.encode(obj) if fmt == JSON else _msgpack_encoder.encode(obj)
+
+
+@lru_cache(maxsize=None)
+def _decoder(kind: type, fmt: str) -> Any:
+    if fmt == JSON:
+        return msgspec.json.Decoder(kind)
+    return msgspec.msgpack.Decoder(kind)
+
+
+def decode(body: bytes, kind: type[T], fmt: Format = MSGPACK) -> T:
+    """Decode and validate; a failure raises ``MalformedMessage`` naming the field."""
+    try:
+        return _decoder(kind, fmt).decode(body)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as exc:
+        raise MalformedMessage(str(exc), field=field_of(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise MalformedMessage(f"body is not valid {fmt}: {exc}", field="body") from None
+
+
+def field_of(message: str) -> str | None:
+    """``$.mutations[3].event.job_id`` -> ``mutations[3].event.job_id``."""
+    match = _FIELD_RE.search(message)
+    if not match or not match.group(1):
+        return None
+    return match.group(1).lstrip(".")

@@ -1,0 +1,120 @@
+"""Typed protocol errors: each carries a code, the offending field, and one HTTP status.
+
+    ProtocolError
+    ├── MalformedMessage      400 malformed        body does not decode, or a field has the wrong type
+    ├── InvalidValue          422 invalid          decodes, but a value breaks a rule
+    ├── Unauthorized          401 unauthorized     no token, unknown token, revoked device
+    ├── Forbidden             403 forbidden        the role may not do this
+    ├── ScopeViolation        403 scope            outside the caller's scope (another engineer's job)
+    ├── NotFound              404 not_found
+    ├── SequenceGap           409 seq_gap          push seq not contiguous; ``detail.expected``
+    ├── CursorReset           409 cursor_reset     cursor unknown: pull again from scratch
+    ├── OffsetMismatch        409 offset_mismatch  blob chunk at the wrong offset; ``detail.offset``
+    ├── IllegalState          409 illegal_transition  office action the job's status forbids
+    ├── TooLarge              413 too_large        body, batch or page over the limit
+    ├── ChecksumMismatch      422 sha256_mismatch  blob bytes do not match their name
+    └── UpgradeRequired       426 upgrade_required protocol version not supported
+
+``SyncRejected`` is not an HTTP error: it turns one mutation of a push into a ``rejected``
+result with its reason, while the rest of the batch goes on.
+Both sides use these: the server raises them, the client rebuilds them from ``ErrorBody``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .messages import ErrorBody
+
+
+class ProtocolError(Exception):
+    status: int = 400
+    code: str = "error"
+
+    def __init__(self, message: str, field: str | None = None, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.detail = detail
+
+    def to_body(self) -> ErrorBody:
+        return ErrorBody(error=self.code, message=self.message, field=self.field, detail=self.detail)
+
+    @classmethod
+    def from_body(cls, body: ErrorBody) -> "ProtocolError":
+        """Rebuild the typed error a server answered with (the client side of the mapping)."""
+        klass = _BY_CODE.get(body.error, ProtocolError)
+        err = klass(body.message, body.field, **body.detail)
+        if klass is ProtocolError:
+            err.code = body.error
+        return err
+
+
+class MalformedMessage(ProtocolError):
+    status, code = 400, "malformed"
+
+
+class InvalidValue(ProtocolError):
+    status, code = 422, "invalid"
+
+
+class Unauthorized(ProtocolError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ProtocolError):
+    status, code = 403, "forbidden"
+
+
+class ScopeViolation(ProtocolError):
+    status, code = 403, "scope"
+
+
+class NotFound(ProtocolError):
+    status, code = 404, "not_found"
+
+
+class SequenceGap(ProtocolError):
+    status, code = 409, "seq_gap"
+
+
+class CursorReset(ProtocolError):
+    status, code = 409, "cursor_reset"
+
+
+class OffsetMismatch(ProtocolError):
+    status, code = 409, "offset_mismatch"
+
+
+class IllegalState(ProtocolError):
+    status, code = 409, "illegal_transition"
+
+
+class ChecksumMismatch(ProtocolError):
+    status, code = 422, "sha256_mismatch"
+
+
+class TooLarge(ProtocolError):
+    status, code = 413, "too_large"
+
+
+class UpgradeRequired(ProtocolError):
+    status, code = 426, "upgrade_required"
+
+
+_BY_CODE: dict[str, type[ProtocolError]] = {
+    k.code: k
+    for k in (MalformedMessage, InvalidValue, Unauthorized, Forbidden, ScopeViolation, NotFound,
+              SequenceGap, CursorReset, OffsetMismatch, IllegalState, ChecksumMismatch, TooLarge,
+              UpgradeRequired)
+}
+
+
+class SyncRejected(Exception):
+    """One mutation refused: becomes ``MutationResult(status="rejected", reason=..., field=...)``."""
+
+    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.field = field

@@ -1,0 +1,155 @@
+"""Job event payloads: what an engineer records on site, one Struct per kind.
+
+A ``JobEvent`` (in ``records``) wraps one of these in ``payload``; the tag field ``kind``
+names it. The kinds follow the service flow of DOMAIN.md: check-in, backup before any work,
+diagnosis, quote and approval for paid work, part swaps, loaner, test, signature, resolution.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+
+import msgspec
+from msgspec import Meta
+
+_Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:|@-]+$")]
+_Name = Annotated[str, Meta(max_length=200)]
+_Text = Annotated[str, Meta(max_length=4000)]
+_Sha = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Payload(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="kind"):
+    pass
+
+
+class Checkin(_Payload, tag="checkin", kw_only=True):
+    note: _Text = ""
+
+
+class Backup(_Payload, tag="backup", kw_only=True):
+    """The backup made before any work, or a waiver with its reason."""
+
+    scope: Literal["system", "data", "config"] | None = None
+    method: _Text = ""
+    stored_at: _Text = ""
+    size: Annotated[int, Meta(ge=0)] | None = None
+    sha256: _Sha | None = None
+    verified: bool = False
+    waived: bool = False
+    waive_reason: _Text = ""
+
+    def problem(self) -> tuple[str, str] | None:
+        """(field, message) if this backup is not a complete record, else None."""
+        if self.waived:
+            return None if self.waive_reason.strip() else ("waive_reason", "a waived backup needs a reason")
+        if self.scope is None:
+            return ("scope", "scope is required: system, data or config")
+        if self.sha256 is None:
+            return ("sha256", "sha256 of the artifact (or its manifest) is required")
+        return None
+
+    @property
+    def counts_as_backup(self) -> bool:
+        """Whether repair work may follow it: verified, or waived with a reason."""
+        return (self.waived and bool(self.waive_reason.strip())) or (self.verified and self.sha256 is not None)
+
+
+Cause = Literal["hardware", "software", "human", "environment", "unknown"]
+
+
+class Diagnosis(_Payload, tag="diagnosis", kw_only=True):
+    cause: Cause
+    findings: _Text
+    severity: Annotated[int, Meta(ge=1, le=4)] | None = None
+
+
+class QuoteLine(msgspec.Struct, kw_only=True, omit_defaults=True):
+    sku: _Id
+    qty: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    unit_price_cents: Annotated[int, Meta(ge=0)] = 0
+
+
+class Quote(_Payload, tag="quote", kw_only=True):
+    lines: list[QuoteLine] = []
+    labour_cents: Annotated[int, Meta(ge=0)] = 0
+    currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] = "CNY"
+
+    @property
+    def total_cents(self) -> int:
+        return self.labour_cents + sum(line.qty * line.unit_price_cents for line in self.lines)
+
+
+class CustomerApproval(_Payload, tag="customer_approval", kw_only=True):
+    quote_event_id: _Id
+    approved_by: _Name
+    approved: bool = True
+
+
+class PartSwap(_Payload, tag="part_swap", kw_only=True):
+    """A part taken out and another put in; the new part's warranty restarts today."""
+
+    equipment_id: _Id
+    sku: _Id
+    serial_out: _Name
+    serial_in: _Name
+    qty: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    location: _Id | None = None
+    warranty_until: dt.date | None = None
+    no_backup_ack: bool = False
+    notes: _Text = ""
+
+
+class Loaner(_Payload, tag="loaner", kw_only=True):
+    device: _Name
+    returned: bool = False
+
+
+class Test(_Payload, tag="test", kw_only=True):
+    result: Literal["pass", "fail"]
+    notes: _Text = ""
+
+
+class Note(_Payload, tag="note", kw_only=True):
+    text: _Text
+
+
+class Photo(_Payload, tag="photo", kw_only=True):
+    sha256: _Sha
+    media_type: _Name = "image/jpeg"
+    caption: _Text = ""
+
+
+class Signature(_Payload, tag="signature", kw_only=True):
+    """The customer's signature, bound to the sheet they saw (its hash and its events)."""
+
+    signer: _Name
+    role: _Name = ""
+    image_sha256: _Sha
+    sheet_hash: _Sha
+    event_ids: list[_Id] = []
+
+
+class Resolution(_Payload, tag="resolution", kw_only=True):
+    outcome: Literal["resolved", "escalated"]
+    reason: _Text = ""
+
+
+EventPayload = Union[
+    Checkin, Backup, Diagnosis, Quote, CustomerApproval, PartSwap, Loaner, Test, Note, Photo,
+    Signature, Resolution,
+]
+
+EVENT_KINDS: tuple[str, ...] = tuple(
+    cls.__struct_config__.tag  # type: ignore[misc]
+    for cls in (Checkin, Backup, Diagnosis, Quote, CustomerApproval, PartSwap, Loaner, Test, Note,
+                Photo, Signature, Resolution)
+)
+# Kinds that change the equipment and therefore must follow a backup (DOMAIN.md step 5).
+REPAIR_KINDS = frozenset({"part_swap"})
+# Kinds that are not part of the sheet a customer signs: the signature itself and the close-out.
+NOT_ON_SHEET = frozenset({"signature", "resolution"})
+
+
+def kind_of(payload: EventPayload) -> str:
+    return type(payload).__struct_config__.tag  # type: ignore[return-value]

@@ -1,0 +1,137 @@
+"""Merge rules of DESIGN.md's conflicts table, as pure functions.
+
+Field edits merge three-way per field against the base version the edit was made on. When the
+same field changed on both sides, the winner is decided by a total order that does not depend
+on which edit arrived first:
+
+1. the side that owns the field (office for scheduling fields, field for observed facts),
+2. then the later hybrid-logical-clock timestamp,
+3. then the larger device id.
+
+The loser is never dropped: it goes into a ``FieldConflict`` for a person to review.
+
+>>> owner("site", "contact_phone"), owner("job", "assignee")
+('field', 'office')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Mapping, NamedTuple
+
+import msgspec
+
+Side = Literal["office", "field", "system"]
+
+# Observed facts, owned by the engineer on site. Every other field is owned by the office.
+FIELD_OWNED: dict[str, frozenset[str]] = {
+    "site": frozenset({"contact_name", "contact_phone", "contact_email", "installer_contact",
+                       "access_notes"}),
+    "equipment": frozenset({"serial", "firmware", "location", "parameters"}),
+}
+# Records an engineer may patch at all (only their field-owned fields).
+FIELD_EDITABLE = frozenset(FIELD_OWNED)
+# Fields nobody patches: identity and values the server derives.
+IMMUTABLE_FIELDS = frozenset({"id", "entity"})
+DERIVED_FIELDS: dict[str, frozenset[str]] = {
+    "job": frozenset({"status", "signature_state", "flags"}),
+    "stock": frozenset({"qty"}),
+}
+
+
+def owner(entity: str, field: str) -> Side:
+    return "field" if field in FIELD_OWNED.get(entity, frozenset()) else "office"
+
+
+class FieldVersion(msgspec.Struct, array_like=True, frozen=True):
+    """Who last changed a field, and at which server version: the merge's memory."""
+
+    version: int
+    hlc: str
+    side: Side
+    device: str
+    user: str = ""
+
+
+class Writer(NamedTuple):
+    side: Side
+    hlc: str
+    device: str
+    user: str = ""
+
+
+class FieldConflict(NamedTuple):
+    field: str
+    kept: Any
+    other: Any
+    kept_by: FieldVersion | Writer
+    other_by: FieldVersion | Writer
+    rule: str
+
+
+class MergeOutcome(NamedTuple):
+    status: Literal["applied", "merged", "conflict"]
+    changes: dict[str, Any]                 # fields to write
+    versions: dict[str, FieldVersion]       # their new FieldVersion
+    conflicts: list[FieldConflict]
+
+
+def rank(entity: str, field: str, side: str, hlc: str, device: str) -> tuple[int, str, str]:
+    """The total order of concurrent writes to one field: owner side, then clock, then device."""
+    return (1 if side == owner(entity, field) else 0, hlc, device)
+
+
+def merge_fields(entity: str, current: Mapping[str, Any], versions: Mapping[str, FieldVersion],
+                 record_version: int, patch: Mapping[str, Any], base_version: int,
+                 writer: Writer, new_version: int) -> MergeOutcome:
+    """Three-way merge of ``patch`` (made on ``base_version``) into the current record.
+
+    ``versions`` maps each field to who last changed it; a field with no entry has not changed
+    since the record was created. ``new_version`` is the server version this merge will write.
+    """
+    changes: dict[str, Any] = {}
+    new_versions: dict[str, FieldVersion] = {}
+    conflicts: list[FieldConflict] = []
+    concurrent = record_version > base_version
+    for field, value in patch.items():
+        last = versions.get(field)
+        mine = FieldVersion(new_version, writer.hlc, writer.side, writer.device, writer.user)
+        if last is None or last.version <= base_version:
+            if current.get(field) != value:
+                changes[field], new_versions[field] = value, mine
+            continue
+        if current.get(field) == value:
+            continue  # both sides made the same change: nothing to decide
+        if rank(entity, field, writer.side, writer.hlc, writer.device) > \
+           rank(entity, field, last.side, last.hlc, last.device):
+            changes[field], new_versions[field] = value, mine
+            conflicts.append(FieldConflict(field, value, current.get(field), writer, last,
+                                           _rule_text(entity, field, writer.side, last.side)))
+        else:
+            conflicts.append(FieldConflict(field, current.get(field), value, last, writer,
+                                           _rule_text(entity, field, last.side, writer.side)))
+    status = "conflict" if conflicts else ("merged" if concurrent else "applied")
+    return MergeOutcome(status, changes, new_versions, conflicts)
+
+
+def _rule_text(entity: str, field: str, kept_side: str, other_side: str) -> str:
+    field_owner = owner(entity, field)
+    if kept_side != other_side and kept_side == field_owner:
+        who = "the office" if field_owner == "office" else "the engineer on site"
+        return f"{field} is owned by {who}; their value was kept"
+    return "both changed by the same side: the later edit (hybrid clock, then device id) was kept"
+
+
+class StockOutcome(NamedTuple):
+    qty: int
+    negative: bool
+
+
+def stock_after(qty: int, delta: int) -> StockOutcome:
+    """Stock deltas commute, so they never conflict; going below zero is flagged, not refused."""
+    new = qty + delta
+    return StockOutcome(new, new < 0)
+
+
+def serial_clash(serial: str, installed_in: str | None, equipment_id: str) -> bool:
+    """A serial installed in one place may not appear installed in another."""
+    return bool(serial) and installed_in is not None and installed_in != equipment_id

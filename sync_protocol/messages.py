@@ -1,0 +1,195 @@
+"""Wire messages of the sync protocol, version 1: one Struct per message.
+
+``docs/protocol.md`` specifies how they are exchanged; this module is what both sides
+encode and decode. Every message is valid in MessagePack and in JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+from msgspec import Meta
+
+from .records import Hlc, Id, JobEvent, Name, Record
+
+PROTOCOL_VERSION = 1
+SUPPORTED_PROTOCOL_VERSIONS = frozenset({1})
+
+# Limits the server enforces; ``HelloReply.limits`` tells the client the values in force.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_PUSH_BATCH = 5_000
+MAX_PULL_PAGE = 5_000
+DEFAULT_PULL_PAGE = 2_000
+MAX_PATCH_FIELDS = 50
+BLOB_CHUNK_BYTES = 4 * 1024 * 1024
+
+Seq = Annotated[int, Meta(ge=1, le=2**53)]
+
+
+class _Message(msgspec.Struct, kw_only=True, omit_defaults=True):
+    pass
+
+
+# --- enrollment and hello -------------------------------------------------------------------
+
+
+class EnrollRequest(_Message):
+    """Exchange a one-time enrollment token for a device token (``field login``)."""
+
+    enrollment_token: Annotated[str, Meta(min_length=1, max_length=200)]
+    device_name: Name = ""
+    platform: Name = ""
+
+
+class EnrollReply(_Message):
+    device_id: Id
+    device_token: str
+    user_id: Id
+    user_name: Name
+    role: str
+
+
+class Hello(_Message):
+    protocol_version: int
+    client_version: Name = ""
+    schema_version: int = 1
+
+
+class Limits(_Message, frozen=True):
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_push_batch: int = MAX_PUSH_BATCH
+    max_pull_page: int = MAX_PULL_PAGE
+    blob_chunk_bytes: int = BLOB_CHUNK_BYTES
+
+
+class HelloReply(_Message):
+    protocol_version: int
+    server_version: str
+    schema_version: int
+    device_id: Id
+    user_id: Id
+    user_name: Name
+    role: str
+    # The highest seq the server has applied for this device: a client whose store was lost
+    # continues above it instead of colliding with answered mutations.
+    high_seq: int
+    server_hlc: Hlc
+    limits: Limits = Limits()
+
+
+# --- push -----------------------------------------------------------------------------------
+
+
+class _Mutation(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="op"):
+    seq: Seq
+    hlc: Hlc
+
+
+class AppendEvent(_Mutation, tag="event", kw_only=True):
+    """Add one job event. Events are facts: never edited, never merged, only added."""
+
+    event: JobEvent
+
+
+class PatchRecord(_Mutation, tag="patch", kw_only=True):
+    """Change some fields of a record, made on top of ``base_version`` (three-way merge)."""
+
+    entity: Name
+    id: Id
+    base_version: Annotated[int, Meta(ge=0)]
+    fields: dict[Name, Any]
+
+
+Mutation = Union[AppendEvent, PatchRecord]
+
+Status = Literal["applied", "merged", "conflict", "rejected"]
+
+
+class MutationResult(_Message):
+    seq: int
+    status: Status
+    reason: str | None = None     # machine-readable, for ``rejected`` (and ``duplicate``)
+    field: str | None = None      # the offending field, when there is one
+    message: str = ""             # for people
+    version: int | None = None    # the record's server version after this mutation
+    conflicts: list[Id] = []      # ids of conflict records this mutation produced
+
+
+class PushRequest(_Message):
+    mutations: Annotated[list[Mutation], Meta(max_length=MAX_PUSH_BATCH)]
+
+
+class PushReply(_Message):
+    results: list[MutationResult]
+    high_seq: int
+    server_hlc: Hlc
+
+
+# --- pull -----------------------------------------------------------------------------------
+
+
+class PullRequest(_Message):
+    cursor: Annotated[str, Meta(max_length=200)] | None = None
+    limit: Annotated[int, Meta(ge=1, le=MAX_PULL_PAGE)] = DEFAULT_PULL_PAGE
+
+
+class _Change(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="op"):
+    pass
+
+
+class Upsert(_Change, tag="upsert", kw_only=True):
+    version: int
+    record: Record
+
+
+class Remove(_Change, tag="remove", kw_only=True):
+    entity: Name
+    id: Id
+    reason: Literal["deleted", "left_scope"]
+
+
+Change = Union[Upsert, Remove]
+
+
+class PullPage(_Message):
+    changes: list[Change]
+    cursor: str
+    more: bool
+    server_hlc: Hlc
+
+
+# --- blobs ----------------------------------------------------------------------------------
+
+
+class BlobStatus(_Message):
+    sha256: str
+    size: int | None = None
+    offset: int = 0
+    complete: bool = False
+
+
+# --- office ---------------------------------------------------------------------------------
+
+
+class AssignRequest(_Message):
+    assignee: Id
+
+
+class AssignReply(_Message):
+    job_id: Id
+    assignee: Id
+    status: str
+    version: int
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorBody(_Message):
+    """Every error answer: a code to branch on, the field at fault, a sentence for people."""
+
+    error: str
+    message: str
+    field: str | None = None
+    detail: dict[str, Any] = {}
