@@ -9,8 +9,9 @@ PullRequest(cursor=None, limit=5)
 
 from .codec import JSON, MSGPACK, MSGPACK_ALIASES, decode, encode, field_of, format_of
 from .errors import (
-    ChecksumMismatch, CursorReset, Forbidden, IllegalState, InvalidValue, OffsetMismatch, MalformedMessage, NotFound, ProtocolError,
-    ScopeViolation, SequenceGap, SyncRejected, TooLarge, Unauthorized, UpgradeRequired,
+    ChecksumMismatch, CursorReset, Forbidden, IllegalState, InvalidValue, MalformedMessage,
+    NotFound, OffsetMismatch, ProtocolError, RangeNotSatisfiable, ScopeViolation, SequenceGap,
+    SyncRejected, TooLarge, Unauthorized, UpgradeRequired,
 )
 from .events import (
     EVENT_KINDS, REPAIR_KINDS, Backup, Checkin, CustomerApproval, Diagnosis, EventPayload,
@@ -21,7 +22,8 @@ from .hlc import Clock, ClockDriftError
 from .ids import is_uuid, uuid7
 from .merge import FieldConflict, FieldVersion, MergeOutcome, Writer, merge_fields, owner, stock_after
 from .messages import (
-    DEFAULT_PULL_PAGE, MAX_BODY_BYTES, MAX_PULL_PAGE, MAX_PUSH_BATCH, PROTOCOL_VERSION,
+    BLOB_CHUNK_BYTES, DEFAULT_PULL_PAGE, MAX_BODY_BYTES, MAX_PULL_PAGE, MAX_PUSH_BATCH,
+    PROTOCOL_VERSION,
     SUPPORTED_PROTOCOL_VERSIONS, AppendEvent, AssignReply, AssignRequest, BlobStatus, Change,
     EnrollReply, EnrollRequest, ErrorBody, Hello, HelloReply, Limits, Mutation, MutationResult,
     PatchRecord, PullPage, PullRequest, PushReply, PushRequest, Remove, Upsert,
@@ -34,7 +36,8 @@ from .states import IllegalTransition, after_event, office_action
 
 __all__ = [
     "JSON", "MSGPACK", "MSGPACK_ALIASES", "decode", "encode", "field_of", "format_of",
-    "ChecksumMismatch", "CursorReset", "Forbidden", "IllegalState", "OffsetMismatch", "InvalidValue", "MalformedMessage", "NotFound", "ProtocolError",
+    "ChecksumMismatch", "CursorReset", "Forbidden", "IllegalState", "InvalidValue",
+    "MalformedMessage", "NotFound", "OffsetMismatch", "ProtocolError", "RangeNotSatisfiable",
     "ScopeViolation", "SequenceGap", "SyncRejected", "TooLarge", "Unauthorized", "UpgradeRequired",
     "EVENT_KINDS", "REPAIR_KINDS", "Backup", "Checkin", "CustomerApproval", "Diagnosis",
     "EventPayload", "Loaner", "Note", "PartSwap", "Photo", "Quote", "QuoteLine", "Resolution",
@@ -42,7 +45,8 @@ __all__ = [
     "canonical_bytes", "record_hash", "sheet_events", "sheet_hash",
     "Clock", "ClockDriftError", "is_uuid", "uuid7",
     "FieldConflict", "FieldVersion", "MergeOutcome", "Writer", "merge_fields", "owner", "stock_after",
-    "DEFAULT_PULL_PAGE", "MAX_BODY_BYTES", "MAX_PULL_PAGE", "MAX_PUSH_BATCH", "PROTOCOL_VERSION",
+    "BLOB_CHUNK_BYTES", "DEFAULT_PULL_PAGE", "MAX_BODY_BYTES", "MAX_PULL_PAGE", "MAX_PUSH_BATCH",
+    "PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOL_VERSIONS", "AppendEvent", "AssignReply", "AssignRequest", "BlobStatus",
     "Change", "EnrollReply", "EnrollRequest", "ErrorBody", "Hello", "HelloReply", "Limits",
     "Mutation", "MutationResult", "PatchRecord", "PullPage", "PullRequest", "PushReply",

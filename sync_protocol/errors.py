@@ -12,6 +12,7 @@
     ├── OffsetMismatch        409 offset_mismatch  blob chunk at the wrong offset; ``detail.offset``
     ├── IllegalState          409 illegal_transition  office action the job's status forbids
     ├── TooLarge              413 too_large        body, batch or page over the limit
+    ├── RangeNotSatisfiable   416 range_not_satisfiable  a blob download starting past its end
     ├── ChecksumMismatch      422 sha256_mismatch  blob bytes do not match their name
     └── UpgradeRequired       426 upgrade_required protocol version not supported
 
@@ -98,6 +99,10 @@ class TooLarge(ProtocolError):
     status, code = 413, "too_large"
 
 
+class RangeNotSatisfiable(ProtocolError):
+    status, code = 416, "range_not_satisfiable"
+
+
 class UpgradeRequired(ProtocolError):
     status, code = 426, "upgrade_required"
 
@@ -106,7 +111,7 @@ _BY_CODE: dict[str, type[ProtocolError]] = {
     k.code: k
     for k in (MalformedMessage, InvalidValue, Unauthorized, Forbidden, ScopeViolation, NotFound,
               SequenceGap, CursorReset, OffsetMismatch, IllegalState, ChecksumMismatch, TooLarge,
-              UpgradeRequired)
+              RangeNotSatisfiable, UpgradeRequired)
 }
 
 

@@ -1,0 +1,324 @@
+"""The litestar application: HTTP in, typed protocol out.
+
+Handlers are thin. Each reads the raw body, decodes it with ``sync_protocol.codec`` (so a bad
+field is named exactly as the protocol document names it), authenticates, and runs the store
+work in a worker thread through ``Database`` (one writer, per-thread readers). Every error,
+ours or litestar's, leaves as an ``ErrorBody`` in the caller's format with one status per code.
+
+>>> app = create_app(tmp_data_dir)        # doctest: +SKIP
+>>> uvicorn.run(app, host="127.0.0.1")    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import anyio.to_thread
+import msgspec
+from litestar import Litestar, Request, Response, get, post, put
+from litestar.exceptions import HTTPException
+from litestar.response import Stream
+
+from sync_protocol import (
+    BLOB_CHUNK_BYTES, JSON, MAX_BODY_BYTES, MAX_PUSH_BATCH, MSGPACK, PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS, AssignRequest, BlobStatus, EnrollReply, EnrollRequest, Forbidden,
+    Hello, HelloReply, InvalidValue, MalformedMessage, NotFound, ProtocolError, PullRequest,
+    PushRequest, ScopeViolation, TooLarge, UpgradeRequired, decode, encode, format_of,
+)
+from sync_protocol.codec import Format
+
+from . import __version__, assign, auth, blobs, pull, push, scopes
+from .auth import Principal
+from .database import Database
+from .pages import encode_page
+from .schema import SCHEMA_VERSION, migrate
+
+T = TypeVar("T")
+log = logging.getLogger("fieldsync.server")
+
+DB_FILE = "fieldsync.db"
+# Room for a full push batch plus HTTP framing; the protocol limit itself is MAX_BODY_BYTES.
+_BODY_LIMIT = MAX_BODY_BYTES
+_HTTP_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large", 415: "malformed"}
+
+
+class ServerState:
+    """What every request needs: the store, the blob directory, the clock and the cursor key."""
+
+    def __init__(self, data_dir: Path, durable: bool = False) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self.db = Database(data_dir / DB_FILE, durable=durable)
+        self.db.exclusive(migrate)
+        self.blobs = blobs.BlobStore(data_dir / "blobs")
+        self.clock = push.ServerClock()
+        self.secret: str = self.db.read(
+            lambda c: c.execute("SELECT value FROM meta WHERE key='secret'").fetchone()[0])
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.fieldsync  # type: ignore[no-any-return]
+
+
+def reply_format(request: Request) -> Format:
+    """Answer in the request's format unless ``Accept`` asks for the other one."""
+    accept = request.headers.get("accept", "")
+    if accept and "*/*" not in accept:
+        best = request.accept.best_match([MSGPACK, JSON, "application/x-msgpack", "application/vnd.msgpack"])
+        if best == JSON:
+            return JSON
+        if best is not None:
+            return MSGPACK
+    try:
+        return format_of(request.headers.get("content-type")) if request.method != "GET" else JSON
+    except MalformedMessage:
+        return JSON
+
+
+def _reply(request: Request, message: Any, status: int = 200) -> Response[bytes]:
+    fmt = reply_format(request)
+    return Response(encode(message, fmt), media_type=fmt, status_code=status)
+
+
+async def _body(request: Request, kind: type[T]) -> T:
+    fmt = format_of(request.headers.get("content-type"))
+    raw = await request.body()
+    if not raw:
+        raise MalformedMessage("the request body is empty", field="body")
+    return decode(raw, kind, fmt)
+
+
+async def _in_thread(fn: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(fn)
+
+
+def _authenticate(state: ServerState, request: Request) -> Principal:
+    header = request.headers.get("authorization")
+    return state.db.read(lambda c: auth.authenticate(c, header))
+
+
+async def _who(request: Request) -> Principal:
+    state = _state(request)
+    return await _in_thread(lambda: _authenticate(state, request))
+
+
+# --- sync endpoints ---------------------------------------------------------------------------
+
+
+@post("/sync/v1/enroll", status_code=200)
+async def enroll_device(request: Request) -> Response[bytes]:
+    body = await _body(request, EnrollRequest)
+    state = _state(request)
+
+    def work() -> EnrollReply:
+        device_id, token, user = state.db.write(
+            lambda c: auth.enroll(c, body.enrollment_token, body.device_name, body.platform))
+        return EnrollReply(device_id=device_id, device_token=token, user_id=user["id"],
+                           user_name=user["display_name"], role=user["role"])
+
+    return _reply(request, await _in_thread(work))
+
+
+@post("/sync/v1/hello", status_code=200)
+async def hello(request: Request) -> Response[bytes]:
+    body = await _body(request, Hello)
+    if body.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
+        raise UpgradeRequired(
+            f"this server speaks sync protocol version(s) {sorted(SUPPORTED_PROTOCOL_VERSIONS)}, "
+            f"not {body.protocol_version}: upgrade the field client", field="protocol_version",
+            supported=sorted(SUPPORTED_PROTOCOL_VERSIONS))
+    state = _state(request)
+
+    def work() -> HelloReply:
+        who = _authenticate(state, request)
+        high = state.db.read(lambda c: c.execute("SELECT high_seq FROM devices WHERE id=?",
+                                                 (who.device_id,)).fetchone()[0])
+        return HelloReply(protocol_version=PROTOCOL_VERSION, server_version=__version__,
+                          schema_version=SCHEMA_VERSION, device_id=who.device_id, user_id=who.user_id,
+                          user_name=who.display_name, role=who.role, high_seq=high,
+                          server_hlc=state.clock.tick())
+
+    return _reply(request, await _in_thread(work))
+
+
+@post("/sync/v1/push", status_code=200)
+async def push_mutations(request: Request) -> Response[bytes]:
+    try:
+        body = await _body(request, PushRequest)
+    except MalformedMessage as exc:
+        if exc.field == "mutations" and "length <=" in exc.message:
+            raise TooLarge(f"a push carries at most {MAX_PUSH_BATCH} mutations", field="mutations",
+                           limit=MAX_PUSH_BATCH) from None
+        raise
+    state = _state(request)
+
+    def work() -> Any:
+        who = _authenticate(state, request)
+        return state.db.write(lambda c: push.push(c, who, body, state.clock))
+
+    return _reply(request, await _in_thread(work))
+
+
+@post("/sync/v1/pull", status_code=200)
+async def pull_changes(request: Request) -> Response[bytes]:
+    body = await _body(request, PullRequest)
+    state = _state(request)
+    fmt = reply_format(request)
+
+    def work() -> bytes:
+        who = _authenticate(state, request)
+        rows = state.db.write(lambda c: pull.pull(c, who, body, state.secret))
+        return encode_page(rows, state.clock.tick(), fmt)  # encoded outside the write lock
+
+    return Response(await _in_thread(work), media_type=fmt)
+
+
+# --- blobs ------------------------------------------------------------------------------------
+
+
+def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
+    upload = state.blobs.state(sha256)
+    return BlobStatus(sha256=sha256, size=upload.size, offset=upload.offset, complete=upload.complete)
+
+
+@get("/sync/v1/blobs/{sha256:str}/status")
+async def blob_status(request: Request, sha256: str) -> Response[bytes]:
+    blobs.check_sha(sha256)
+    await _who(request)
+    return _reply(request, _blob_status(_state(request), sha256))
+
+
+@put("/sync/v1/blobs/{sha256:str}", status_code=200)
+async def blob_upload(request: Request, sha256: str, offset: int, size: int,
+                      media_type: str = "application/octet-stream") -> Response[bytes]:
+    blobs.check_sha(sha256)
+    who = await _who(request)
+    data = await request.body()
+    if len(data) > BLOB_CHUNK_BYTES:
+        raise TooLarge(f"a blob chunk holds at most {BLOB_CHUNK_BYTES} bytes", field="body",
+                       limit=BLOB_CHUNK_BYTES)
+    state = _state(request)
+
+    def work() -> BlobStatus:
+        upload = state.blobs.write_chunk(sha256, offset, size, data)
+        if upload.complete:
+            state.db.write(lambda c: blobs.record_blob(c, sha256, upload.size or 0, media_type[:200],
+                                                       who.user_id))
+        return BlobStatus(sha256=sha256, size=upload.size, offset=upload.offset, complete=upload.complete)
+
+    return _reply(request, await _in_thread(work))
+
+
+@get("/sync/v1/blobs/{sha256:str}")
+async def blob_download(request: Request, sha256: str) -> Stream:
+    blobs.check_sha(sha256)
+    state = _state(request)
+
+    def check() -> int:
+        who = _authenticate(state, request)
+        if not state.blobs.has(sha256):
+            raise NotFound(f"no blob {sha256}", field="sha256")
+        if not state.db.read(lambda c: scopes.blob_visible(c, who, sha256)):
+            raise ScopeViolation("this file belongs to no job of yours", field="sha256")
+        return state.blobs.size(sha256)
+
+    size = await _in_thread(check)
+    start, end = blobs.parse_range(request.headers.get("range"), size)
+    headers = {"ETag": f'"{sha256}"', "Accept-Ranges": "bytes", "Content-Length": str(end - start + 1)}
+    status = 200
+    if start > 0 or end < size - 1:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if size == 0:
+        headers["Content-Length"] = "0"
+        return Stream(iter([b""]), media_type="application/octet-stream", headers=headers)
+    return Stream(state.blobs.read(sha256, start, end), media_type="application/octet-stream",
+                  status_code=status, headers=headers)
+
+
+# --- office -----------------------------------------------------------------------------------
+
+
+@post("/api/v1/jobs/{job_id:str}/assign", status_code=200)
+async def assign_job(request: Request, job_id: str) -> Response[bytes]:
+    body = await _body(request, AssignRequest)
+    state = _state(request)
+
+    def work() -> Any:
+        who = _authenticate(state, request)
+        if who.role not in ("dispatcher", "admin"):
+            raise Forbidden("only a dispatcher may assign jobs", field="role")
+        return state.db.write(lambda c: assign.assign(c, who, job_id, body.assignee, state.clock))
+
+    return _reply(request, await _in_thread(work))
+
+
+@get("/healthz")
+async def healthz() -> dict[str, bool]:
+    return {"ok": True}
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def _error_response(request: Request, error: ProtocolError) -> Response[bytes]:
+    return _reply(request, error.to_body(), status=error.status)
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response[bytes]:
+    path = request.url.path
+    if exc.status_code == 404 and path.startswith("/sync/") and not path.startswith("/sync/v1/"):
+        return _error_response(request, UpgradeRequired(
+            f"this server speaks sync protocol v{PROTOCOL_VERSION} (/sync/v1/): upgrade the field client",
+            field="path", supported=sorted(SUPPORTED_PROTOCOL_VERSIONS)))
+    code = _HTTP_CODES.get(exc.status_code, "error" if exc.status_code < 500 else "server_error")
+    error = ProtocolError(str(exc.detail), field=_field_of_http(exc))
+    error.status, error.code = exc.status_code, code
+    return _error_response(request, error)
+
+
+def _field_of_http(exc: HTTPException) -> str | None:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict) and item.get("key"):
+            return str(item["key"])
+    return None
+
+
+def _crash(request: Request, exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    error = ProtocolError("internal server error; the request may be retried", field=None)
+    error.status, error.code = 500, "server_error"
+    return _error_response(request, error)
+
+
+def _invalid_value(request: Request, exc: msgspec.ValidationError) -> Response[bytes]:
+    return _error_response(request, InvalidValue(str(exc)))
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+def create_app(data_dir: str | Path, durable: bool = False) -> Litestar:
+    """The server over the store in ``data_dir`` (created and migrated if needed)."""
+    state = ServerState(Path(data_dir), durable=durable)
+    app = Litestar(
+        route_handlers=[enroll_device, hello, push_mutations, pull_changes, blob_status, blob_upload,
+                        blob_download, assign_job, healthz],
+        exception_handlers={ProtocolError: _error_response, HTTPException: _http_error,
+                            msgspec.ValidationError: _invalid_value, Exception: _crash},
+        request_max_body_size=_BODY_LIMIT,
+        on_shutdown=[lambda: state.close()],
+        debug=False,
+    )
+    app.state.fieldsync = state
+    return app

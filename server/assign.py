@@ -1,0 +1,44 @@
+"""Assigning a job to an engineer: the dispatcher's one office action the sync core needs.
+
+The job's ``assignee`` is an office-owned field, so the change is stamped with a ``FieldVersion``
+like any office edit: a later three-way merge of the job knows who set it and when. The job
+enters the new engineer's scope and leaves the old one's on their next pulls.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import msgspec
+
+from sync_protocol import AssignReply, IllegalState, IllegalTransition, InvalidValue, Job, NotFound, office_action
+from sync_protocol.merge import FieldVersion
+
+from . import auth, store
+from .auth import Principal
+from .push import ServerClock
+
+
+def assign(conn: sqlite3.Connection, who: Principal, job_id: str, assignee: str,
+           clock: ServerClock) -> AssignReply:
+    """(Re-)assign ``job_id`` to the engineer ``assignee`` (user id or name)."""
+    stored = store.get(conn, "job", job_id)
+    if stored is None:
+        raise NotFound(f"no job {job_id}", field="job_id")
+    user = auth.find_user(conn, assignee)
+    if user is None or user["role"] != "engineer":
+        raise InvalidValue(f"{assignee!r} is not an engineer", field="assignee")
+    job: Job = stored.record  # type: ignore[assignment]
+    try:
+        status = office_action(job.status, "assign")
+    except IllegalTransition as exc:
+        raise IllegalState(str(exc), field="status", status=job.status) from None
+    if job.status == "on_site" and job.assignee == user["id"]:
+        status = "on_site"  # re-confirming the engineer already on site does not undo the check-in
+    version = store.next_version(conn)
+    stamp = FieldVersion(version, clock.tick(), "office", who.device_id, who.user_id)
+    updated = msgspec.structs.replace(job, assignee=user["id"], assignee_name=user["display_name"],
+                                      status=status)
+    version = store.put(conn, updated, {**stored.fields, "assignee": stamp, "assignee_name": stamp,
+                                        "status": stamp})
+    return AssignReply(job_id=job.id, assignee=user["id"], status=status, version=version)

@@ -1,0 +1,163 @@
+"""Content-addressed blob storage in a directory: drawings, photos, signature images.
+
+A blob lives at ``blobs/ab/abcdef...`` under its SHA-256. Uploads arrive in chunks appended to
+``blobs/partial/<sha>``; the partial file's size *is* the resume offset, so a server restart
+loses nothing already received. The last chunk triggers verification: bytes that do not hash to
+the blob's name are discarded and refused, never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+from sync_protocol import (
+    ChecksumMismatch, InvalidValue, MalformedMessage, OffsetMismatch, RangeNotSatisfiable, TooLarge,
+)
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_BLOB_BYTES = 2 * 1024**3
+READ_CHUNK = 1024 * 1024
+
+
+def check_sha(sha256: str) -> str:
+    """The blob name must be a lower-case SHA-256: nothing else ever reaches the filesystem."""
+    if not SHA256_RE.match(sha256):
+        raise MalformedMessage("a blob is named by its lower-case hex SHA-256", field="sha256")
+    return sha256
+
+
+class UploadState(NamedTuple):
+    offset: int
+    complete: bool
+    size: int | None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.partial = root / "partial"
+        self.partial.mkdir(parents=True, exist_ok=True)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def path(self, sha256: str) -> Path:
+        check_sha(sha256)
+        return self.root / sha256[:2] / sha256
+
+    def has(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        return self.path(sha256).stat().st_size
+
+    def state(self, sha256: str) -> UploadState:
+        if self.has(sha256):
+            return UploadState(self.size(sha256), True, self.size(sha256))
+        partial = self.partial / check_sha(sha256)
+        return UploadState(partial.stat().st_size if partial.exists() else 0, False, None)
+
+    def add_file(self, source: Path) -> tuple[str, int]:
+        """Store a local file (fixtures, office uploads); returns (sha256, size)."""
+        sha = file_sha256(source)
+        target = self.path(sha)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            with source.open("rb") as src, tmp.open("wb") as dst:
+                while chunk := src.read(READ_CHUNK):
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, target)
+        return sha, target.stat().st_size
+
+    def write_chunk(self, sha256: str, offset: int, size: int, data: bytes) -> UploadState:
+        """Append a chunk at ``offset`` of an upload of ``size`` bytes."""
+        check_sha(sha256)
+        if size < 0 or size > MAX_BLOB_BYTES:
+            raise TooLarge(f"a blob may hold at most {MAX_BLOB_BYTES} bytes", field="size")
+        if self.has(sha256):
+            return self.state(sha256)
+        with self._lock(sha256):
+            partial = self.partial / sha256
+            have = partial.stat().st_size if partial.exists() else 0
+            if offset != have:
+                raise OffsetMismatch(f"the server holds {have} bytes of this blob; resume at {have}",
+                                     field="offset", offset=have)
+            if offset + len(data) > size:
+                raise InvalidValue(f"chunk runs past the declared size {size}", field="size")
+            with partial.open("ab") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if offset + len(data) < size:
+                return UploadState(offset + len(data), False, size)
+            return self._finish(sha256, partial, size)
+
+    def _finish(self, sha256: str, partial: Path, size: int) -> UploadState:
+        actual = file_sha256(partial)
+        if actual != sha256:
+            partial.unlink()
+            raise ChecksumMismatch(f"the uploaded bytes hash to {actual}, not {sha256}; upload discarded",
+                                   field="sha256")
+        target = self.path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(partial, target)
+        return UploadState(size, True, size)
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream bytes ``start``..``end`` (inclusive) of a stored blob."""
+        with self.path(sha256).open("rb") as fh:
+            fh.seek(start)
+            remaining = None if end is None else end - start + 1
+            while remaining is None or remaining > 0:
+                chunk = fh.read(READ_CHUNK if remaining is None else min(READ_CHUNK, remaining))
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def _lock(self, sha256: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(sha256, threading.Lock())
+
+
+def record_blob(conn: sqlite3.Connection, sha256: str, size: int, media_type: str, user_id: str) -> None:
+    """Note a complete blob and who uploaded it (an uploader may always fetch their own blob)."""
+    conn.execute("INSERT OR IGNORE INTO blobs(sha256, size, media_type, uploaded_by, created_at) "
+                 "VALUES (?, ?, ?, ?, datetime('now'))", (sha256, size, media_type, user_id))
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int]:
+    """``Range: bytes=N-`` or ``bytes=N-M`` as (start, end inclusive); the whole blob without one.
+
+    Only single ranges are served: a cut download resumes from one offset, nothing more.
+    """
+    if not header or size == 0:
+        return 0, max(size - 1, 0)
+    unit, _, spec = header.partition("=")
+    first, _, last = spec.partition("-")
+    if unit.strip() != "bytes" or "," in spec or not first.strip().isdigit() \
+            or (last.strip() and not last.strip().isdigit()):
+        raise MalformedMessage("Range must be 'bytes=N-' or 'bytes=N-M'", field="range")
+    start = int(first)
+    end = min(int(last), size - 1) if last.strip() else size - 1
+    if start >= size or end < start:
+        raise RangeNotSatisfiable(f"the blob holds {size} bytes; range {header!r} is outside it",
+                                  field="range", size=size)
+    return start, end

@@ -1,0 +1,97 @@
+"""SQLite access: one writer, per-thread readers (the shape of datasette's ``database.py``).
+
+SQLite in WAL mode allows many readers and one writer. A deferred transaction that reads and
+then writes fails at once when another connection writes, busy timeout or not, so every write
+goes through ``Database.write``: one connection, one lock, ``BEGIN IMMEDIATE``, and the whole
+function in one transaction. Readers get their own read-only connection per thread and see a
+consistent snapshot for the duration of ``Database.read``.
+
+``synchronous=NORMAL`` in WAL mode never loses a committed transaction when the process
+crashes (it may lose the last ones on power loss); ``Database(path, durable=True)`` selects
+``FULL`` for machines where power loss matters more than write latency.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def connect(path: str | Path, readonly: bool = False, durable: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas every fieldsync connection needs."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+                               isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    else:
+        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+class Database:
+    """The server's store: ``write(fn)`` and ``read(fn)`` each run ``fn(conn)`` in one transaction."""
+
+    def __init__(self, path: str | Path, durable: bool = False) -> None:
+        self.path = Path(path)
+        self.durable = durable
+        self._writer = connect(self.path, durable=durable)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one IMMEDIATE transaction on the single writer connection."""
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+    def exclusive(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the writer connection with no transaction open: for migrations,
+        which commit one transaction per step themselves."""
+        with self._write_lock:
+            return fn(self._writer)
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on this thread's read-only connection, inside one snapshot."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._write_lock:
+            self._writer.close()

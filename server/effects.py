@@ -1,0 +1,164 @@
+"""What an accepted job event does to the rest of the store.
+
+Events themselves are never merged; their effects follow the conflicts table of DESIGN.md:
+work on a job that was cancelled or re-assigned is kept and flagged (``job_state``), stock
+deltas commute and a deficit is flagged (``stock``), one serial installed at two places is
+flagged (``serial``), and a signature whose sheet changed afterwards is kept but marked as
+signing an older version (``signature``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from typing import Any
+
+import msgspec
+
+from sync_protocol import (
+    Job, JobEvent, PartSwap, Resolution, Signature, Stock, SyncRejected, after_event, kind_of,
+    sheet_events, sheet_hash, stock_after, stock_id, van,
+)
+from sync_protocol.merge import serial_clash
+
+from . import conflicts, store
+from .auth import Principal
+
+
+class BatchContext:
+    """State shared by the mutations of one push: the time, and jobs whose signature to recheck."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.touched_jobs: set[str] = set()
+        self._parts: dict[str, bool] = {}
+
+    def part_exists(self, conn: sqlite3.Connection, sku: str) -> bool:
+        if sku not in self._parts:
+            self._parts[sku] = store.exists(conn, "part", sku)
+        return self._parts[sku]
+
+
+def check_event(conn: sqlite3.Connection, job: Job, event: JobEvent, ctx: BatchContext) -> None:
+    """Refuse an event that names things that do not exist (nothing is written then)."""
+    payload = event.payload
+    problem = getattr(payload, "problem", lambda: None)()
+    if problem:
+        raise SyncRejected("invalid", problem[1], field=f"event.payload.{problem[0]}")
+    if isinstance(payload, PartSwap):
+        equipment = store.get(conn, "equipment", payload.equipment_id)
+        if equipment is None or equipment.record.site_id != job.site_id:  # type: ignore[union-attr]
+            raise SyncRejected("unknown_equipment",
+                               f"no equipment {payload.equipment_id} at the job's site",
+                               field="event.payload.equipment_id")
+        if not ctx.part_exists(conn, payload.sku):
+            raise SyncRejected("unknown_part", f"no part {payload.sku} in the catalog",
+                               field="event.payload.sku")
+
+
+def apply_effects(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent,
+                  ctx: BatchContext) -> list[str]:
+    """Apply an accepted event's effects; returns the ids of conflicts it raised."""
+    raised: list[str] = []
+    raised += _job_state(conn, who, job, event, ctx)
+    if isinstance(event.payload, PartSwap):
+        raised += _stock(conn, who, job, event, event.payload, ctx)
+        raised += _serials(conn, who, job, event, event.payload, ctx)
+    ctx.touched_jobs.add(job.id)
+    return raised
+
+
+def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent,
+               ctx: BatchContext) -> list[str]:
+    kind = kind_of(event.payload)
+    outcome = event.payload.outcome if isinstance(event.payload, Resolution) else None
+    mine = not who.is_engineer or job.assignee == who.user_id
+    transition = after_event(job.status, kind, mine, outcome)
+    if transition.violation is None:
+        if transition.status != job.status:
+            _save_job(conn, msgspec.structs.replace(job, status=transition.status))
+        return []
+    flag = "work_after_cancel" if job.status in ("cancelled", "closed") else "work_after_reassign"
+    if flag not in job.flags:
+        _save_job(conn, msgspec.structs.replace(job, flags=[*job.flags, flag]))
+    existing = conflicts.open_conflict(conn, "job_state", job.id, who.user_id)
+    if existing:
+        return [existing]
+    return [conflicts.raise_conflict(
+        conn, ctx.now, kind="job_state", record_entity="job", record_id=job.id, job_id=job.id,
+        engineer=who.user_id, kept=job.status, other=kind,
+        rule="on-site work is kept; the job is flagged for the dispatcher",
+        detail=f"{transition.violation}: {who.display_name} recorded {kind} on job {job.number} "
+               f"while it was {job.status}" + ("" if mine else f" and assigned to {job.assignee_name or job.assignee}"))]
+
+
+def _save_job(conn: sqlite3.Connection, job: Job) -> None:
+    stored = store.get(conn, "job", job.id)
+    store.put(conn, job, stored.fields if stored else None)
+
+
+def _stock(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, swap: PartSwap,
+           ctx: BatchContext) -> list[str]:
+    location = swap.location or van(event.author or who.user_id)
+    sid = stock_id(location, swap.sku)
+    stored = store.get(conn, "stock", sid)
+    qty = stored.record.qty if stored else 0  # type: ignore[union-attr]
+    outcome = stock_after(qty, -swap.qty)
+    store.put(conn, Stock(id=sid, location=location, sku=swap.sku, qty=outcome.qty))
+    if not outcome.negative:
+        return []
+    return [conflicts.raise_conflict(
+        conn, ctx.now, kind="stock", record_entity="stock", record_id=sid, field="qty",
+        job_id=job.id, engineer=who.user_id if who.is_engineer else None, kept=outcome.qty, other=qty,
+        rule="stock deltas commute; a deficit is allowed and flagged",
+        detail=f"{swap.qty} x {swap.sku} taken from {location}, which held {qty}")]
+
+
+def _serials(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, swap: PartSwap,
+             ctx: BatchContext) -> list[str]:
+    row = conn.execute("SELECT equipment_id, job_id FROM serials WHERE serial=?", (swap.serial_in,)).fetchone()
+    raised: list[str] = []
+    if row is not None and serial_clash(swap.serial_in, row["equipment_id"], swap.equipment_id):
+        raised.append(conflicts.raise_conflict(
+            conn, ctx.now, kind="serial", record_entity="equipment", record_id=swap.equipment_id,
+            field="serial_in", job_id=job.id, engineer=who.user_id if who.is_engineer else None,
+            kept=swap.serial_in, other=row["equipment_id"],
+            rule="one serial cannot be installed at two places; both records are kept",
+            detail=f"serial {swap.serial_in} installed in {swap.equipment_id} (job {job.number}) "
+                   f"is already installed in {row['equipment_id']} (job {row['job_id']})"))
+    conn.execute("DELETE FROM serials WHERE serial=? AND equipment_id=?", (swap.serial_out, swap.equipment_id))
+    conn.execute("INSERT INTO serials(serial, equipment_id, event_id, job_id) VALUES (?,?,?,?) "
+                 "ON CONFLICT(serial) DO UPDATE SET equipment_id=excluded.equipment_id, "
+                 "event_id=excluded.event_id, job_id=excluded.job_id",
+                 (swap.serial_in, swap.equipment_id, event.id, job.id))
+    return raised
+
+
+def recheck_signatures(conn: sqlite3.Connection, job_id: str, ctx: BatchContext) -> list[str]:
+    """Recompute the sheet hash and mark the job's signature valid or outdated."""
+    stored = store.get(conn, "job", job_id)
+    if stored is None:
+        return []
+    job: Job = stored.record  # type: ignore[assignment]
+    events = store.job_events(conn, job_id)
+    signatures = sorted((e for e in events if isinstance(e.payload, Signature)), key=lambda e: (e.hlc, e.id))
+    if not signatures:
+        return []
+    latest = signatures[-1]
+    sig: Signature = latest.payload  # type: ignore[assignment]
+    state = "valid" if sig.sheet_hash == sheet_hash(job, events) else "outdated"
+    if state == job.signature_state:
+        return []
+    _save_job(conn, msgspec.structs.replace(job, signature_state=state))
+    if state == "valid":
+        return []
+    now_ids = [e.id for e in sheet_events(events)]
+    added = [i for i in now_ids if i not in set(sig.event_ids)]
+    removed = [i for i in sig.event_ids if i not in set(now_ids)]
+    detail: dict[str, Any] = {"added_events": added, "missing_events": removed}
+    return [conflicts.raise_conflict(
+        conn, ctx.now, kind="signature", record_entity="job", record_id=job.id, field="sheet_hash",
+        job_id=job.id, engineer=latest.author or None, kept=sig.sheet_hash, other=sheet_hash(job, events),
+        kept_by=conflicts.Party(user=latest.author, device=latest.device_id, side="field", hlc=latest.hlc),
+        rule="the signature is kept and shown as signing an older version of the sheet",
+        detail=msgspec.json.encode(detail).decode())]

@@ -1,0 +1,217 @@
+"""Applying a push: every mutation exactly once, the whole batch in one transaction.
+
+Per device the server keeps the highest applied ``seq`` (forever) and each mutation's answer
+(for a retention period). A retried batch gets the stored answers back instead of a second
+application; the answers, the effects and the new high-water mark commit together, so a crash
+at any point leaves either all of a batch or none of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+
+import msgspec
+
+from sync_protocol import (
+    ENTITY_TYPES, AppendEvent, Job, JobEvent, MutationResult, PatchRecord, PushReply, PushRequest,
+    SequenceGap, SyncRejected, Writer, merge_fields,
+)
+from sync_protocol.hlc import Clock, ClockDriftError
+from sync_protocol.merge import DERIVED_FIELDS, FIELD_OWNED, IMMUTABLE_FIELDS, owner
+from sync_protocol.records import to_builtins
+
+from . import conflicts, effects, scopes, store
+from .auth import Principal
+
+_answer_encoder = msgspec.msgpack.Encoder()
+_answer_decoder = msgspec.msgpack.Decoder(MutationResult)
+
+
+class ServerClock:
+    """The server's hybrid logical clock, shared by request threads."""
+
+    def __init__(self) -> None:
+        self._clock = Clock()
+        self._lock = threading.Lock()
+
+    def tick(self) -> str:
+        with self._lock:
+            return self._clock.tick()
+
+    def observe(self, stamp: str) -> None:
+        with self._lock:
+            try:
+                self._clock.observe(stamp)
+            except ClockDriftError:
+                pass  # a laptop clock far in the future must not drag the fleet's clocks along
+
+
+def check_contiguous(request: PushRequest, high_seq: int) -> None:
+    """A batch must be contiguous and continue exactly at ``high_seq + 1``."""
+    previous = None
+    for index, mutation in enumerate(request.mutations):
+        if previous is not None and mutation.seq != previous + 1:
+            raise SequenceGap(f"seq must be contiguous: expected {previous + 1}, got {mutation.seq}",
+                              field=f"mutations[{index}].seq", expected=previous + 1)
+        if mutation.seq > high_seq and (previous is None or previous <= high_seq) \
+                and mutation.seq != high_seq + 1:
+            raise SequenceGap(f"the server has applied up to seq {high_seq}; expected {high_seq + 1}",
+                              field=f"mutations[{index}].seq", expected=high_seq + 1)
+        previous = mutation.seq
+
+
+def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: ServerClock,
+         now: dt.datetime | None = None) -> PushReply:
+    """Apply a push batch (the caller holds the write transaction)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    high_seq = conn.execute("SELECT high_seq FROM devices WHERE id=?", (who.device_id,)).fetchone()[0]
+    check_contiguous(request, high_seq)
+    ctx = effects.BatchContext(now)
+    first_new = high_seq + 1
+    results: list[MutationResult] = []
+    for mutation in request.mutations:
+        if mutation.seq <= high_seq:
+            results.append(_stored_answer(conn, who.device_id, mutation.seq))
+            continue
+        clock.observe(mutation.hlc)
+        results.append(_apply_one(conn, who, mutation, ctx))
+        high_seq = mutation.seq
+    raised = {job_id: ids for job_id in sorted(ctx.touched_jobs)
+              if (ids := effects.recheck_signatures(conn, job_id, ctx))}
+    if raised:
+        results = _attach_signature_conflicts(results, request, raised, first_new)
+    conn.executemany("INSERT INTO applied(device_id, seq, answer, applied_at) VALUES (?,?,?,?)",
+                     [(who.device_id, r.seq, _answer_encoder.encode(r), now.isoformat())
+                      for r in results if r.seq >= first_new])
+    conn.execute("UPDATE devices SET high_seq=?, last_seen_at=? WHERE id=?",
+                 (high_seq, now.isoformat(), who.device_id))
+    return PushReply(results=results, high_seq=high_seq, server_hlc=clock.tick())
+
+
+def _attach_signature_conflicts(results: list[MutationResult], request: PushRequest,
+                                raised: dict[str, list[str]], first_new: int) -> list[MutationResult]:
+    """Report a signature conflict on the batch's last accepted event of that job."""
+    out = list(results)
+    pending = dict(raised)
+    for index in range(len(out) - 1, -1, -1):
+        mutation, result = request.mutations[index], out[index]
+        if (isinstance(mutation, AppendEvent) and mutation.seq >= first_new
+                and result.status != "rejected" and mutation.event.job_id in pending):
+            ids = pending.pop(mutation.event.job_id)
+            out[index] = msgspec.structs.replace(result, status="conflict",
+                                                 conflicts=[*result.conflicts, *ids])
+    return out
+
+
+def _stored_answer(conn: sqlite3.Connection, device_id: str, seq: int) -> MutationResult:
+    row = conn.execute("SELECT answer FROM applied WHERE device_id=? AND seq=?", (device_id, seq)).fetchone()
+    if row is not None:
+        return _answer_decoder.decode(row[0])
+    return MutationResult(seq=seq, status="applied", reason="already_applied",
+                          message="applied earlier; its answer has been cleaned up")
+
+
+def _apply_one(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent | PatchRecord,
+               ctx: effects.BatchContext) -> MutationResult:
+    """One mutation inside a savepoint: a rejection undoes its partial writes only."""
+    conn.execute("SAVEPOINT mutation")
+    try:
+        if isinstance(mutation, AppendEvent):
+            result = _append_event(conn, who, mutation, ctx)
+        else:
+            result = _patch(conn, who, mutation, ctx)
+    except SyncRejected as rejected:
+        conn.execute("ROLLBACK TO mutation")
+        conn.execute("RELEASE mutation")
+        return MutationResult(seq=mutation.seq, status="rejected", reason=rejected.reason,
+                              field=rejected.field, message=rejected.message)
+    conn.execute("RELEASE mutation")
+    return result
+
+
+def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent,
+                  ctx: effects.BatchContext) -> MutationResult:
+    event = msgspec.structs.replace(mutation.event, author=who.user_id, device_id=who.device_id)
+    existing = store.get(conn, "event", event.id, include_deleted=True)
+    if existing is not None:
+        old: JobEvent = existing.record  # type: ignore[assignment]
+        if (old.job_id, old.hlc, old.payload) == (event.job_id, event.hlc, event.payload):
+            return MutationResult(seq=mutation.seq, status="applied", reason="duplicate_event",
+                                  version=existing.version, message="this event was already recorded")
+        raise SyncRejected("id_taken", f"event id {event.id} is already used by another event",
+                           field="event.id")
+    stored_job = store.get(conn, "job", event.job_id)
+    if stored_job is None:
+        raise SyncRejected("unknown_job", f"no job {event.job_id}", field="event.job_id")
+    job: Job = stored_job.record  # type: ignore[assignment]
+    if not scopes.job_is_workable(conn, who, job.assignee, job.id):
+        raise SyncRejected("scope", f"job {job.number} is not assigned to you", field="event.job_id")
+    effects.check_event(conn, job, event, ctx)
+    version = store.put(conn, event)
+    raised = effects.apply_effects(conn, who, job, event, ctx)
+    return MutationResult(seq=mutation.seq, status="conflict" if raised else "applied",
+                          version=version, conflicts=raised,
+                          message="; ".join(_conflict_messages(raised)) if raised else "")
+
+
+def _conflict_messages(ids: list[str]) -> list[str]:
+    return [f"conflict {i} raised" for i in ids]
+
+
+def _patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
+           ctx: effects.BatchContext) -> MutationResult:
+    entity, record_id = mutation.entity, mutation.id
+    kind = ENTITY_TYPES.get(entity)
+    if kind is None or entity in ("event", "conflict"):
+        raise SyncRejected("unknown_entity", f"records of kind {entity!r} cannot be patched", field="entity")
+    stored = store.get(conn, entity, record_id)
+    if stored is None:
+        raise SyncRejected("unknown_record", f"no {entity} {record_id}", field="id")
+    if who.is_engineer and not scopes.record_in_scope(conn, who, entity, record_id):
+        raise SyncRejected("scope", f"{entity} {record_id} is not in your scope", field="id")
+    _check_patch_fields(who, entity, kind, mutation.fields)
+    current = to_builtins(stored.record)
+    writer = Writer("field" if who.is_engineer else "office", mutation.hlc, who.device_id, who.user_id)
+    version = store.next_version(conn)
+    outcome = merge_fields(entity, current, stored.fields, stored.version, mutation.fields,
+                           mutation.base_version, writer, version)
+    if outcome.changes:
+        try:
+            record = msgspec.convert({**current, **outcome.changes}, kind)
+        except msgspec.ValidationError as exc:
+            field = str(exc).rsplit("`$.", 1)[-1].rstrip("`") if "`$." in str(exc) else None
+            raise SyncRejected("invalid", str(exc), field=f"fields.{field}" if field else "fields") from None
+        version = store.put(conn, record, {**stored.fields, **outcome.versions})
+    else:
+        version = stored.version
+    engineer = who.user_id if who.is_engineer else None
+    raised = [conflicts.field_conflict(conn, ctx.now, entity, record_id, fc,
+                                       engineer or _engineer_of(fc))
+              for fc in outcome.conflicts]
+    return MutationResult(seq=mutation.seq, status=outcome.status, version=version, conflicts=raised,
+                          message=", ".join(f"{fc.field} changed on both sides" for fc in outcome.conflicts))
+
+
+def _engineer_of(fc: object) -> str | None:
+    for who in (fc.kept_by, fc.other_by):  # type: ignore[attr-defined]
+        if who.side == "field" and who.user:
+            return str(who.user)
+    return None
+
+
+def _check_patch_fields(who: Principal, entity: str, kind: type, fields: dict[str, object]) -> None:
+    known = set(kind.__struct_fields__)
+    if not fields:
+        raise SyncRejected("invalid", "a patch needs at least one field", field="fields")
+    for name in fields:
+        if name not in known:
+            raise SyncRejected("invalid", f"{entity} has no field {name!r}", field=f"fields.{name}")
+        if name in IMMUTABLE_FIELDS or name in DERIVED_FIELDS.get(entity, ()):
+            raise SyncRejected("forbidden_field", f"{name} is set by the server, not patched",
+                               field=f"fields.{name}")
+        if who.is_engineer and name not in FIELD_OWNED.get(entity, ()):
+            raise SyncRejected("forbidden_field",
+                               f"{entity}.{name} is owned by the {owner(entity, name)} side; "
+                               f"engineers may edit only observed facts", field=f"fields.{name}")

@@ -1,0 +1,92 @@
+"""The server's schema, created and migrated by the server itself.
+
+Migrations are numbered functions applied in order inside one transaction each; the number
+reached is stored in ``meta.schema_version``. Add a migration, never edit one that shipped.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from typing import Callable
+
+import sqlite_utils
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    db = sqlite_utils.Database(conn)
+    db["users"].create({"id": str, "name": str, "display_name": str, "role": str,
+                        "created_at": str, "active": int}, pk="id", strict=True)
+    db["users"].create_index(["name"], unique=True)
+    db["devices"].create({
+        "id": str, "user_id": str, "name": str, "platform": str, "token_hash": str,
+        "created_at": str, "revoked_at": str, "last_seen_at": str,
+        "high_seq": int,                       # highest applied push seq (kept forever)
+        "cursor_n": int,                       # counter behind the cursors issued
+        "ack_cursor": str, "ack_seq": int,     # the last page the device committed
+        "pending_cursor": str, "pending_seq": int, "pending_diff": int,
+        "diff_version": int,                   # store version at the last complete scope diff
+    }, pk="id", not_null={"user_id", "token_hash"}, defaults={"high_seq": 0, "cursor_n": 0},
+        foreign_keys=[("user_id", "users", "id")], strict=True)
+    db["devices"].create_index(["token_hash"], unique=True)
+    db["enrollments"].create({"token_hash": str, "user_id": str, "created_at": str,
+                              "expires_at": str, "used_at": str, "device_id": str},
+                             pk="token_hash", foreign_keys=[("user_id", "users", "id")], strict=True)
+    conn.execute("""
+        CREATE TABLE records (
+            entity TEXT NOT NULL, id TEXT NOT NULL,
+            version INTEGER NOT NULL,            -- server sequence of the last change
+            deleted INTEGER NOT NULL DEFAULT 0,  -- tombstone
+            parent TEXT,                         -- the record this one hangs off (see store.py)
+            assignee TEXT, status TEXT,          -- jobs and conflicts: who and where
+            data TEXT NOT NULL,                  -- the record's JSON
+            fields TEXT NOT NULL DEFAULT '{}',   -- per-field FieldVersion, for three-way merges
+            PRIMARY KEY (entity, id)
+        ) WITHOUT ROWID""")
+    conn.execute("CREATE UNIQUE INDEX records_version ON records(version)")
+    conn.execute("CREATE INDEX records_parent ON records(entity, parent)")
+    conn.execute("CREATE INDEX records_assignee ON records(entity, assignee)")
+    conn.execute("""
+        CREATE TABLE applied (
+            device_id TEXT NOT NULL, seq INTEGER NOT NULL, answer BLOB NOT NULL,
+            applied_at TEXT NOT NULL, PRIMARY KEY (device_id, seq)) WITHOUT ROWID""")
+    conn.execute("""
+        CREATE TABLE device_scope (
+            device_id TEXT NOT NULL, entity TEXT NOT NULL, id TEXT NOT NULL,
+            PRIMARY KEY (device_id, entity, id)) WITHOUT ROWID""")
+    conn.execute("""
+        CREATE TABLE device_scope_pending (
+            device_id TEXT NOT NULL, entity TEXT NOT NULL, id TEXT NOT NULL, op TEXT NOT NULL,
+            PRIMARY KEY (device_id, entity, id)) WITHOUT ROWID""")
+    db["serials"].create({"serial": str, "equipment_id": str, "event_id": str, "job_id": str},
+                         pk="serial", strict=True)
+    db["blobs"].create({"sha256": str, "size": int, "media_type": str, "uploaded_by": str,
+                        "created_at": str}, pk="sha256", strict=True)
+    db["uploads"].create({"sha256": str, "size": int, "received": int, "user_id": str,
+                          "started_at": str}, pk="sha256", strict=True)
+    conn.execute("INSERT INTO meta(key, value) VALUES ('version', '0')")
+    conn.execute("INSERT INTO meta(key, value) VALUES ('secret', ?)", (secrets.token_hex(32),))
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the store to ``SCHEMA_VERSION``; returns the version it started at."""
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    start = int(row[0]) if row else 0
+    if start > SCHEMA_VERSION:
+        raise RuntimeError(f"store schema {start} is newer than this server ({SCHEMA_VERSION}): upgrade the server")
+    for number in range(start, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number](conn)
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                         (str(number + 1),))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return start

@@ -1,0 +1,100 @@
+"""Who may see what: the per-engineer scope, computed in SQL from the records' index columns.
+
+An engineer's scope is their jobs in a field status, those jobs' events, sites, customers,
+equipment and drawings, the parts catalog, their own van's stock, and the conflicts about their
+work. Office roles see everything. ``fill_scope`` materialises a scope into the temporary table
+``scope_now`` so that a pull can diff it against what the device holds (``device_scope``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sync_protocol import van
+
+from .auth import Principal
+
+FIELD_STATUSES = ("assigned", "on_site", "resolved", "escalated")
+_STATUS_LIST = ", ".join(f"'{s}'" for s in FIELD_STATUSES)
+
+_ENGINEER_SCOPE = f"""
+WITH jobs AS (SELECT id, parent AS site_id FROM records
+              WHERE entity='job' AND assignee=:user AND deleted=0 AND status IN ({_STATUS_LIST})),
+     sites AS (SELECT DISTINCT site_id FROM jobs)
+SELECT entity, id, version FROM records WHERE entity='job' AND id IN (SELECT id FROM jobs)
+UNION ALL SELECT entity, id, version FROM records
+          WHERE entity='event' AND deleted=0 AND parent IN (SELECT id FROM jobs)
+UNION ALL SELECT entity, id, version FROM records
+          WHERE entity='site' AND deleted=0 AND id IN (SELECT site_id FROM sites)
+UNION ALL SELECT entity, id, version FROM records
+          WHERE entity='equipment' AND deleted=0 AND parent IN (SELECT site_id FROM sites)
+UNION ALL SELECT entity, id, version FROM records
+          WHERE entity='drawing' AND deleted=0 AND parent IN (SELECT site_id FROM sites)
+UNION ALL SELECT entity, id, version FROM records
+          WHERE entity='customer' AND deleted=0 AND id IN
+                (SELECT parent FROM records WHERE entity='site' AND id IN (SELECT site_id FROM sites))
+UNION ALL SELECT entity, id, version FROM records WHERE entity='part' AND deleted=0
+UNION ALL SELECT entity, id, version FROM records WHERE entity='stock' AND deleted=0 AND parent=:van
+UNION ALL SELECT entity, id, version FROM records
+          WHERE entity='conflict' AND deleted=0 AND assignee=:user
+UNION ALL SELECT entity, id, version FROM records
+          WHERE entity='conflict' AND deleted=0 AND (assignee IS NULL OR assignee != :user)
+                AND parent IN (SELECT id FROM jobs)
+"""
+
+_OFFICE_SCOPE = "SELECT entity, id, version FROM records WHERE deleted=0"
+
+
+def scope_query(principal: Principal) -> tuple[str, dict[str, str]]:
+    if principal.is_engineer:
+        return _ENGINEER_SCOPE, {"user": principal.user_id, "van": van(principal.user_id)}
+    return _OFFICE_SCOPE, {}
+
+
+def fill_scope(conn: sqlite3.Connection, principal: Principal) -> None:
+    """Materialise the caller's current scope into ``temp.scope_now``."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_now (entity TEXT NOT NULL, id TEXT NOT NULL, "
+                 "version INTEGER NOT NULL, PRIMARY KEY (entity, id)) WITHOUT ROWID")
+    conn.execute("DELETE FROM temp.scope_now")
+    sql, params = scope_query(principal)
+    conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params)
+
+
+def job_is_workable(conn: sqlite3.Connection, principal: Principal, job_assignee: str | None,
+                    job_id: str) -> bool:
+    """May this device record work on the job: its own, or one it still holds from before a re-assignment."""
+    if not principal.is_engineer or job_assignee == principal.user_id:
+        return True
+    return conn.execute("SELECT 1 FROM device_scope WHERE device_id=? AND entity='job' AND id=?",
+                        (principal.device_id, job_id)).fetchone() is not None
+
+
+def record_in_scope(conn: sqlite3.Connection, principal: Principal, entity: str, record_id: str) -> bool:
+    if not principal.is_engineer:
+        return True
+    sql, params = scope_query(principal)
+    row = conn.execute(f"SELECT 1 FROM ({sql}) WHERE entity=:entity AND id=:rid LIMIT 1",
+                       {**params, "entity": entity, "rid": record_id}).fetchone()
+    return row is not None
+
+
+def blob_visible(conn: sqlite3.Connection, principal: Principal, sha256: str) -> bool:
+    """An engineer may fetch a blob their scope references, or one they uploaded."""
+    if not principal.is_engineer:
+        return True
+    params = {"user": principal.user_id, "sha": sha256}
+    uploaded = conn.execute("SELECT 1 FROM blobs WHERE sha256=:sha AND uploaded_by=:user", params).fetchone()
+    if uploaded:
+        return True
+    drawing = conn.execute(
+        f"SELECT 1 FROM records d JOIN records j ON j.entity='job' AND j.parent=d.parent "
+        f"WHERE d.entity='drawing' AND d.deleted=0 AND json_extract(d.data, '$.sha256')=:sha "
+        f"AND j.assignee=:user AND j.deleted=0 AND j.status IN ({_STATUS_LIST}) LIMIT 1", params).fetchone()
+    if drawing:
+        return True
+    event = conn.execute(
+        f"SELECT 1 FROM records j JOIN records e ON e.entity='event' AND e.parent=j.id "
+        f"WHERE j.entity='job' AND j.assignee=:user AND j.deleted=0 AND j.status IN ({_STATUS_LIST}) "
+        f"AND (json_extract(e.data, '$.payload.sha256')=:sha "
+        f"     OR json_extract(e.data, '$.payload.image_sha256')=:sha) LIMIT 1", params).fetchone()
+    return event is not None

@@ -1,0 +1,135 @@
+"""Records on the server: one table, one row per record, a version from one store-wide sequence.
+
+Every change to a record, including its deletion (a tombstone), takes the next value of the
+store's sequence as the record's ``version``. The ``records`` table ordered by version *is* the
+change log a pull reads: it holds the latest state of each record, so a laptop that was away
+for months downloads each record once, not every intermediate edit.
+
+Three columns index what scopes need (see ``scopes.py``): ``parent`` (the record a record hangs
+off: a site's customer, an equipment's or drawing's site, a job's site, an event's job, a stock
+row's location, a conflict's job), ``assignee`` (a job's engineer, a conflict's engineer) and
+``status`` (a job's status, a conflict's state).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Iterable, NamedTuple
+
+import msgspec
+
+from sync_protocol import Record, entity_of
+from sync_protocol.merge import FieldVersion
+from sync_protocol.records import Conflict, Drawing, Equipment, Job, JobEvent, Site, Stock
+
+_decoder = msgspec.json.Decoder(Record)
+_encoder = msgspec.json.Encoder()
+_versions_decoder = msgspec.json.Decoder(dict[str, FieldVersion])
+
+
+class Stored(NamedTuple):
+    record: Record
+    version: int
+    deleted: bool
+    fields: dict[str, FieldVersion]
+
+
+def encode_record(record: Record) -> str:
+    return _encoder.encode(record).decode()
+
+
+def decode_record(data: str | bytes) -> Record:
+    return _decoder.decode(data)  # type: ignore[no-any-return]
+
+
+def index_columns(record: Record) -> tuple[str | None, str | None, str | None]:
+    """(parent, assignee, status) of a record."""
+    if isinstance(record, Site):
+        return record.customer_id, None, None
+    if isinstance(record, (Drawing, Equipment)):
+        return record.site_id, None, None
+    if isinstance(record, Stock):
+        return record.location, None, None
+    if isinstance(record, Job):
+        return record.site_id, record.assignee, record.status
+    if isinstance(record, JobEvent):
+        return record.job_id, None, None
+    if isinstance(record, Conflict):
+        return record.job_id, record.engineer, record.status
+    return None, None, None
+
+
+def next_version(conn: sqlite3.Connection) -> int:
+    """Take the next value of the store-wide sequence (inside the caller's transaction)."""
+    row = conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version' "
+                       "RETURNING CAST(value AS INTEGER)").fetchone()
+    return int(row[0])
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+
+
+def get(conn: sqlite3.Connection, entity: str, record_id: str,
+        include_deleted: bool = False) -> Stored | None:
+    row = conn.execute("SELECT data, version, deleted, fields FROM records WHERE entity=? AND id=?",
+                       (entity, record_id)).fetchone()
+    if row is None or (row["deleted"] and not include_deleted):
+        return None
+    return Stored(decode_record(row["data"]), row["version"], bool(row["deleted"]),
+                  _versions_decoder.decode(row["fields"]))
+
+
+def put(conn: sqlite3.Connection, record: Record,
+        fields: dict[str, FieldVersion] | None = None) -> int:
+    """Insert or replace a record under a new version; returns the version."""
+    version = next_version(conn)
+    parent, assignee, status = index_columns(record)
+    keep_fields = "records.fields" if fields is None else "excluded.fields"
+    conn.execute(
+        "INSERT INTO records(entity, id, version, deleted, parent, assignee, status, data, fields) "
+        "VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT(entity, id) DO UPDATE SET "
+        "version=excluded.version, deleted=0, parent=excluded.parent, assignee=excluded.assignee, "
+        f"status=excluded.status, data=excluded.data, fields={keep_fields}",
+        (entity_of(record), record.id, version, parent, assignee, status, encode_record(record),
+         _encoder.encode(fields or {}).decode()))
+    return version
+
+
+def put_many(conn: sqlite3.Connection, records: Iterable[Record]) -> int:
+    """Insert new records in bulk (fixtures, benchmarks); returns how many."""
+    rows = []
+    for record in records:
+        parent, assignee, status = index_columns(record)
+        rows.append((entity_of(record), record.id, next_version(conn), parent, assignee, status,
+                     encode_record(record)))
+    conn.executemany(
+        "INSERT INTO records(entity, id, version, deleted, parent, assignee, status, data) "
+        "VALUES (?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT(entity, id) DO UPDATE SET "
+        "version=excluded.version, deleted=0, parent=excluded.parent, assignee=excluded.assignee, "
+        "status=excluded.status, data=excluded.data", rows)
+    return len(rows)
+
+
+def delete(conn: sqlite3.Connection, entity: str, record_id: str) -> int | None:
+    """Tombstone a record: laptops holding it learn of it through their scope diff."""
+    version = next_version(conn)
+    cur = conn.execute("UPDATE records SET deleted=1, version=? WHERE entity=? AND id=? AND deleted=0",
+                       (version, entity, record_id))
+    return version if cur.rowcount else None
+
+
+def exists(conn: sqlite3.Connection, entity: str, record_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM records WHERE entity=? AND id=? AND deleted=0",
+                        (entity, record_id)).fetchone() is not None
+
+
+def job_events(conn: sqlite3.Connection, job_id: str) -> list[JobEvent]:
+    rows = conn.execute("SELECT data FROM records WHERE entity='event' AND parent=? AND deleted=0",
+                        (job_id,)).fetchall()
+    return [decode_record(r[0]) for r in rows]  # type: ignore[misc]
+
+
+def as_plain(record: Record) -> dict[str, Any]:
+    return json.loads(encode_record(record))  # type: ignore[no-any-return]
