@@ -12,6 +12,7 @@ ours or litestar's, leaves as an ``ErrorBody`` in the caller's format with one s
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -19,6 +20,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Litestar, Request, Response, get, post, put
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
 from sync_protocol import (
@@ -41,6 +43,7 @@ log = logging.getLogger("fieldsync.server")
 DB_FILE = "fieldsync.db"
 # Room for a full push batch plus HTTP framing; the protocol limit itself is MAX_BODY_BYTES.
 _BODY_LIMIT = MAX_BODY_BYTES
+_OTHER_VERSION = re.compile(r"^/sync/v(?!1/)\d+/")
 _HTTP_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "too_large", 415: "malformed"}
 
@@ -191,15 +194,15 @@ def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
 
 
 @get("/sync/v1/blobs/{sha256:str}/status")
-async def blob_status(request: Request, sha256: str) -> Response[bytes]:
+async def blob_status(request: Request, sha256: FromPath[str]) -> Response[bytes]:
     blobs.check_sha(sha256)
     await _who(request)
     return _reply(request, _blob_status(_state(request), sha256))
 
 
 @put("/sync/v1/blobs/{sha256:str}", status_code=200)
-async def blob_upload(request: Request, sha256: str, offset: int, size: int,
-                      media_type: str = "application/octet-stream") -> Response[bytes]:
+async def blob_upload(request: Request, sha256: FromPath[str], offset: FromQuery[int],
+                      size: FromQuery[int], media_type: FromQuery[str] = "application/octet-stream") -> Response[bytes]:
     blobs.check_sha(sha256)
     who = await _who(request)
     data = await request.body()
@@ -219,7 +222,7 @@ async def blob_upload(request: Request, sha256: str, offset: int, size: int,
 
 
 @get("/sync/v1/blobs/{sha256:str}")
-async def blob_download(request: Request, sha256: str) -> Stream:
+async def blob_download(request: Request, sha256: FromPath[str]) -> Stream:
     blobs.check_sha(sha256)
     state = _state(request)
 
@@ -249,7 +252,7 @@ async def blob_download(request: Request, sha256: str) -> Stream:
 
 
 @post("/api/v1/jobs/{job_id:str}/assign", status_code=200)
-async def assign_job(request: Request, job_id: str) -> Response[bytes]:
+async def assign_job(request: Request, job_id: FromPath[str]) -> Response[bytes]:
     body = await _body(request, AssignRequest)
     state = _state(request)
 
@@ -276,7 +279,7 @@ def _error_response(request: Request, error: ProtocolError) -> Response[bytes]:
 
 def _http_error(request: Request, exc: HTTPException) -> Response[bytes]:
     path = request.url.path
-    if exc.status_code == 404 and path.startswith("/sync/") and not path.startswith("/sync/v1/"):
+    if exc.status_code == 404 and _OTHER_VERSION.match(path):
         return _error_response(request, UpgradeRequired(
             f"this server speaks sync protocol v{PROTOCOL_VERSION} (/sync/v1/): upgrade the field client",
             field="path", supported=sorted(SUPPORTED_PROTOCOL_VERSIONS)))

@@ -65,8 +65,11 @@ def job_is_workable(conn: sqlite3.Connection, principal: Principal, job_assignee
     """May this device record work on the job: its own, or one it still holds from before a re-assignment."""
     if not principal.is_engineer or job_assignee == principal.user_id:
         return True
-    return conn.execute("SELECT 1 FROM device_scope WHERE device_id=? AND entity='job' AND id=?",
-                        (principal.device_id, job_id)).fetchone() is not None
+    # A page the device was sent but has not acknowledged yet counts: it pushes before it pulls.
+    return conn.execute(
+        "SELECT 1 FROM device_scope WHERE device_id=?1 AND entity='job' AND id=?2 UNION ALL "
+        "SELECT 1 FROM device_scope_pending WHERE device_id=?1 AND entity='job' AND id=?2 AND op='add'",
+        (principal.device_id, job_id)).fetchone() is not None
 
 
 def record_in_scope(conn: sqlite3.Connection, principal: Principal, entity: str, record_id: str) -> bool:

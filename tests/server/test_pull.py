@@ -1,0 +1,144 @@
+"""Pull: an engineer gets exactly their scope, in acknowledged pages that survive a lost answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from server import store
+from sync_protocol import (
+    AssignRequest, Checkin, Equipment, ErrorBody, Hello, PullPage, PullRequest, Remove, Upsert, decode,
+)
+
+
+def _ids(changes, op=Upsert):
+    return {(type(c.record).__name__ if op is Upsert else c.entity, c.record.id if op is Upsert else c.id)
+            for c in changes if isinstance(c, op)}
+
+
+def test_an_engineer_receives_their_jobs_sites_equipment_parts_and_own_van_only(world, wire):
+    changes = world.device("u-li-wei", wire).pull_all()
+    assert _ids(changes) == {
+        ("Job", "J-1"), ("Site", "S-01"), ("Customer", "C-01"), ("Equipment", "EQ-1"),
+        ("Equipment", "EQ-2"), ("Part", "PSU-750W"), ("Part", "FAN-80MM"),
+        ("Stock", "van:u-li-wei|PSU-750W"),
+    }
+    assert all(c.version > 0 for c in changes)
+
+
+def test_office_roles_receive_everything(world):
+    changes = world.device("u-chen-jing").pull_all()
+    assert ("Job", "J-2") in _ids(changes) and ("Stock", "van:u-zhang-min|PSU-750W") in _ids(changes)
+
+
+def test_a_second_pull_sends_only_what_changed(world):
+    laptop = world.device("u-li-wei")
+    laptop.pull_all()
+    assert laptop.pull_all() == []
+    office = world.device("u-chen-jing")
+    office.push(office.patch("site", "S-01", world.version("site", "S-01"), address="new address"))
+    office.push(office.patch("site", "S-02", world.version("site", "S-02"), address="elsewhere"))
+    assert _ids(laptop.pull_all()) == {("Site", "S-01")}
+
+
+def test_pages_respect_the_limit_and_together_hold_the_whole_scope(world):
+    world.db.write(lambda c: store.put_many(c, [
+        Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(25)]))
+    laptop = world.device("u-li-wei")
+    seen, pages, cursor = [], 0, None
+    while True:
+        page = decode(laptop.post("/sync/v1/pull", PullRequest(cursor=cursor, limit=7)).content, PullPage)
+        assert len(page.changes) <= 7
+        seen += page.changes
+        pages += 1
+        cursor = page.cursor
+        if not page.more:
+            break
+    ids = [(type(c.record).__name__, c.record.id) for c in seen]
+    assert len(ids) == len(set(ids)) == 33 and pages == 5
+
+
+def test_a_lost_page_is_sent_again_when_the_previous_cursor_comes_back(world):
+    world.db.write(lambda c: store.put_many(c, [
+        Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(10)]))
+    laptop = world.device("u-li-wei")
+    first = decode(laptop.post("/sync/v1/pull", PullRequest(limit=6)).content, PullPage)
+    second = decode(laptop.post("/sync/v1/pull", PullRequest(cursor=first.cursor, limit=6)).content, PullPage)
+    # The laptop died before committing the second page: it asks again with the first cursor.
+    again = decode(laptop.post("/sync/v1/pull", PullRequest(cursor=first.cursor, limit=6)).content, PullPage)
+    assert again.changes == second.changes and again.more == second.more
+
+
+def test_a_cursor_from_another_device_is_refused_naming_the_cursor(world):
+    mine, other = world.device("u-li-wei"), world.device("u-li-wei")
+    mine.pull_all()
+    response = other.post("/sync/v1/pull", PullRequest(cursor=mine.cursor))
+    assert response.status_code == 400
+    assert decode(response.content, ErrorBody).field == "cursor"
+
+
+def test_a_forgotten_cursor_asks_for_a_reset(world):
+    laptop = world.device("u-li-wei")
+    laptop.pull_all()
+    old = laptop.cursor
+    laptop.pull_all()
+    office = world.device("u-chen-jing")
+    office.push(office.patch("site", "S-01", world.version("site", "S-01"), address="x"))
+    laptop.pull_all()                 # acknowledges a newer page: `old` is two pages behind now
+    laptop.pull_all()
+    response = laptop.post("/sync/v1/pull", PullRequest(cursor=old))
+    assert response.status_code == 409
+    assert decode(response.content, ErrorBody).error == "cursor_reset"
+
+
+def test_a_reassigned_job_leaves_the_old_scope_and_enters_the_new(world):
+    li, zhang = world.device("u-li-wei"), world.device("u-zhang-min")
+    li.pull_all()
+    zhang.pull_all()
+    li.push(li.event("J-1", Checkin()))
+    office = world.device("u-chen-jing")
+    assert office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-zhang-min")).status_code == 200
+    removed = li.pull_all()
+    assert {(c.entity, c.id, c.reason) for c in removed if isinstance(c, Remove)} >= {
+        ("job", "J-1", "left_scope"), ("site", "S-01", "left_scope"), ("equipment", "EQ-1", "left_scope")}
+    assert not any(isinstance(c, Remove) and c.entity in ("part", "stock") for c in removed)
+    entered = _ids(zhang.pull_all())
+    assert {("Job", "J-1"), ("Site", "S-01"), ("Equipment", "EQ-1"), ("Customer", "C-01")} <= entered
+    assert any(kind == "JobEvent" for kind, _ in entered)   # the work done so far comes along
+
+
+@pytest.mark.parametrize("who, assignee, status, error", [
+    ("u-li-wei", "u-li-wei", 403, "forbidden"),
+    ("u-zhao-lei", "u-li-wei", 403, "forbidden"),
+    ("u-chen-jing", "u-chen-jing", 422, "invalid"),
+    ("u-chen-jing", "nobody", 422, "invalid"),
+])
+def test_assign_refuses_wrong_roles_and_non_engineers(world, who, assignee, status, error):
+    response = world.device(who).post("/api/v1/jobs/J-3/assign", AssignRequest(assignee=assignee))
+    assert response.status_code == status
+    assert decode(response.content, ErrorBody).error == error
+    assert world.record("job", "J-3").assignee is None
+
+
+def test_assign_names_an_unknown_job_and_refuses_a_closed_one(world):
+    office = world.device("u-chen-jing")
+    assert office.post("/api/v1/jobs/J-404/assign", AssignRequest(assignee="li-wei")).status_code == 404
+
+    def close(conn):
+        import msgspec
+        stored = store.get(conn, "job", "J-3")
+        store.put(conn, msgspec.structs.replace(stored.record, status="closed"))
+
+    world.db.write(close)
+    response = office.post("/api/v1/jobs/J-3/assign", AssignRequest(assignee="li-wei"))
+    assert response.status_code == 409
+    assert decode(response.content, ErrorBody).error == "illegal_transition"
+
+
+def test_an_unsupported_protocol_version_asks_for_an_upgrade(world):
+    laptop = world.device("u-li-wei")
+    response = laptop.post("/sync/v1/hello", Hello(protocol_version=2))
+    assert response.status_code == 426
+    body = decode(response.content, ErrorBody)
+    assert body.error == "upgrade_required" and "upgrade" in body.message
+    response = world.client.post("/sync/v2/pull", content=b"{}", headers=laptop.headers)
+    assert response.status_code == 426
