@@ -1,0 +1,26 @@
+"""fieldsync's field client: everything an engineer needs offline, and the sync that reconciles it.
+
+>>> from field_client import FieldClient
+>>> from sync_protocol import Checkin
+>>> client = FieldClient(home)                                   # doctest: +SKIP
+>>> client.login("http://127.0.0.1:8000", token="fs_e_...")      # doctest: +SKIP
+>>> client.record_event("J-0001", Checkin(note="plant room B2"))  # doctest: +SKIP
+>>> client.sync().applied                                        # doctest: +SKIP
+1
+"""
+
+__version__ = "0.1.0"
+
+from .client import FieldClient, default_home  # noqa: E402
+from .errors import (  # noqa: E402
+    BackupRequired, FieldClientError, InvalidAction, NotLoggedIn, OutOfStep, ServerUnreachable,
+    UnknownRecord,
+)
+from .sync import SyncReport  # noqa: E402
+from .view import EventView  # noqa: E402
+
+__all__ = [
+    "FieldClient", "default_home", "SyncReport", "EventView",
+    "FieldClientError", "NotLoggedIn", "ServerUnreachable", "UnknownRecord", "InvalidAction",
+    "BackupRequired", "OutOfStep",
+]

@@ -1,0 +1,269 @@
+"""``FieldClient``: the laptop's public surface, used by the ``field`` command and by tests.
+
+Every action an engineer takes on site is one local transaction that writes one outbox entry;
+nothing touches the network until ``sync()``. Local rules give feedback at once, offline (an
+unknown job, a part swap with no backup before it); the server re-checks everything anyway.
+
+>>> client = FieldClient(home)                                  # doctest: +SKIP
+>>> client.login("http://127.0.0.1:8000", "fs_e_...")           # doctest: +SKIP
+>>> client.sync().pulled                                        # doctest: +SKIP
+412
+>>> client.record_event("J-0001", Checkin(note="plant room B2"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import platformdirs
+
+from sync_protocol import (
+    AppendEvent, Backup, EnrollReply, EnrollRequest, EventPayload, Job, JobEvent, PartSwap,
+    PatchRecord, Record, Signature, sheet_events, sheet_hash, uuid7,
+)
+from sync_protocol.codec import field_of
+from sync_protocol.merge import FIELD_OWNED, IMMUTABLE_FIELDS
+
+from . import outbox, replica, view
+from .blobcache import BlobCache
+from .errors import BackupRequired, InvalidAction, NotLoggedIn, UnknownRecord
+from .store import LocalStore, get_meta, set_meta
+from .sync import SyncReport, sync
+from .transport import Transport
+
+DB_FILE = "field.db"
+
+
+def default_home() -> Path:
+    """``$FIELDSYNC_HOME``, else the platform's per-user data directory."""
+    return Path(os.environ.get("FIELDSYNC_HOME") or platformdirs.user_data_dir("fieldsync"))
+
+
+class FieldClient:
+    def __init__(self, home: str | Path | None = None, *, http: httpx.BaseTransport | None = None,
+                 timeout: float = 30.0, retries: int = 4, backoff: float = 0.25) -> None:
+        self.home = Path(home).expanduser() if home else default_home()
+        self.store = LocalStore(self.home / DB_FILE)
+        self.blobs = BlobCache(self.home / "blobs")
+        self._http, self._timeout, self._retries, self._backoff = http, timeout, retries, backoff
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "FieldClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- connection --------------------------------------------------------------------------
+
+    def transport(self, url: str | None = None, token: str | None = None) -> Transport:
+        meta = self.store.read(lambda c: (get_meta(c, "server_url"), get_meta(c, "device_token")))
+        url, token = url or meta[0], token if url else meta[1]
+        if not url:
+            raise NotLoggedIn("this laptop is not enrolled: run `field login URL --token TOKEN`")
+        return Transport(url, token, timeout=self._timeout, retries=self._retries,
+                         backoff=self._backoff, http=self._http)
+
+    def login(self, url: str, token: str, device_name: str | None = None) -> EnrollReply:
+        """Exchange a one-time enrollment token for this laptop's device token."""
+        request = EnrollRequest(enrollment_token=token, device_name=(device_name or platform.node())[:200],
+                                platform=platform.system().lower()[:200])
+        transport = self.transport(url, None)
+        try:
+            reply = transport.call("/sync/v1/enroll", request, EnrollReply)
+        finally:
+            transport.close()
+
+        def remember(conn: sqlite3.Connection) -> None:
+            previous = get_meta(conn, "user_id")
+            if previous and previous != reply.user_id and outbox.count(conn):
+                raise InvalidAction(f"this laptop holds unsynced work of {previous}; sync it "
+                                    f"before enrolling as {reply.user_name}", field="token")
+            for key, value in (("server_url", url.rstrip("/")), ("device_token", reply.device_token),
+                               ("device_id", reply.device_id), ("user_id", reply.user_id),
+                               ("user_name", reply.user_name), ("role", reply.role)):
+                set_meta(conn, key, value)
+            # A new device starts a new seq space on the server: pending work is renumbered
+            # from 1 (its events keep their ids, so nothing can be applied twice).
+            outbox.renumber_above(conn, 0)
+            replica.drop_for_reset(conn)
+            set_meta(conn, "cursor", None)
+
+        self.store.write(remember)
+        return reply
+
+    def sync(self, page_size: int | None = None) -> SyncReport:
+        """Push the outbox, pull the scope, fetch drawings. Safe to interrupt and run again."""
+        transport = self.transport()
+        try:
+            return sync(self.store, self.blobs, transport, page_size)
+        finally:
+            transport.close()
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        def read(conn: sqlite3.Connection) -> dict[str, Any]:
+            rejected = conn.execute("SELECT count(*) FROM answers WHERE status='rejected'").fetchone()[0]
+            return {**view.identity(conn), "pending": outbox.count(conn), "rejected": rejected,
+                    "open_conflicts": len(view.open_conflicts(conn)),
+                    "records": conn.execute("SELECT count(*) FROM records").fetchone()[0]}
+        return self.store.read(read)
+
+    def jobs(self) -> list[Job]:
+        return self.store.read(view.jobs)  # type: ignore[return-value]
+
+    def job(self, job_id: str) -> Job:
+        return self._need(self.store.read(lambda c: view.record(c, "job", job_id)), "job", job_id)  # type: ignore[return-value]
+
+    def record(self, entity: str, record_id: str) -> Record:
+        return self._need(self.store.read(lambda c: view.record(c, entity, record_id)), entity, record_id)
+
+    def records(self, entity: str, parent: str | None = None) -> list[Record]:
+        return self.store.read(lambda c: view.records(c, entity, parent))
+
+    def events(self, job_id: str) -> list[view.EventView]:
+        return self.store.read(lambda c: view.events(c, job_id))
+
+    def van_stock(self) -> list[Record]:
+        return self.store.read(lambda c: view.van_stock(c, self._meta(c, "user_id")))  # type: ignore[return-value]
+
+    def conflicts(self) -> list[Record]:
+        return self.store.read(view.open_conflicts)
+
+    def pending(self) -> list[AppendEvent | PatchRecord]:
+        return self.store.read(lambda c: list(outbox.mutations(c)))
+
+    def answers(self, status: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT seq, op, entity, record_id, job_id, status, reason, field, message, version, " \
+              "conflicts, answered_at FROM answers"
+        args: tuple[Any, ...] = ()
+        if status:
+            sql, args = sql + " WHERE status=?", (status,)
+        return self.store.read(lambda c: [dict(r) for r in c.execute(sql + " ORDER BY seq", args)])
+
+    def blob_path(self, sha256: str) -> Path | None:
+        path = self.blobs.path(sha256)
+        return path if path.is_file() else None
+
+    # --- recording on site -------------------------------------------------------------------
+
+    def record_event(self, job_id: str, payload: EventPayload) -> JobEvent:
+        """Record one fact about a job, in one local transaction with its outbox entry."""
+        payload = _validated(payload)
+
+        def work(conn: sqlite3.Connection) -> JobEvent:
+            job = self._need(view.record(conn, "job", job_id), "job", job_id)
+            self._check_event(conn, job, payload)  # type: ignore[arg-type]
+            return self._append_event(conn, job_id, payload)
+
+        return self.store.write(work)
+
+    def sign(self, job_id: str, signer: str, image: Path | bytes, role: str = "",
+             media_type: str = "image/png") -> JobEvent:
+        """The customer signs the sheet as it stands now: its hash and its events are bound."""
+        sha = self.add_blob(image, media_type)
+
+        def work(conn: sqlite3.Connection) -> JobEvent:
+            job: Job = self._need(view.record(conn, "job", job_id), "job", job_id)  # type: ignore[assignment]
+            events = [v.event for v in view.events(conn, job_id)]
+            payload = Signature(signer=signer, role=role, image_sha256=sha,
+                                sheet_hash=sheet_hash(job, events),
+                                event_ids=[e.id for e in sheet_events(events)])
+            return self._append_event(conn, job_id, _validated(payload))
+
+        return self.store.write(work)
+
+    def edit(self, entity: str, record_id: str, **fields: Any) -> PatchRecord:
+        """Change observed facts of a record (a site's contact, an equipment's firmware...)."""
+        def work(conn: sqlite3.Connection) -> PatchRecord:
+            current = self._need(view.record(conn, entity, record_id), entity, record_id)
+            self._check_patch(conn, entity, current, fields)
+            base = view.version(conn, entity, record_id) or 0
+            return outbox.append(conn, lambda seq, hlc: PatchRecord(  # type: ignore[return-value]
+                seq=seq, hlc=hlc, entity=entity, id=record_id, base_version=base, fields=fields))
+
+        return self.store.write(work)
+
+    def add_blob(self, source: Path | bytes, media_type: str = "application/octet-stream") -> str:
+        """Put a file (photo, signature image) in the cache and queue it for upload."""
+        sha = self.blobs.add_bytes(source) if isinstance(source, bytes) else self.blobs.add_file(Path(source))
+        size = self.blobs.path(sha).stat().st_size
+        self.store.write(lambda c: c.execute(
+            "INSERT OR IGNORE INTO blobs(sha256, size, media_type, origin, uploaded, created_at) "
+            "VALUES (?,?,?,?,0,?)", (sha, size, media_type, "local", _now())))
+        return sha
+
+    # --- rules and plumbing --------------------------------------------------------------------
+
+    def _append_event(self, conn: sqlite3.Connection, job_id: str, payload: EventPayload) -> JobEvent:
+        user, device = self._meta(conn, "user_id"), self._meta(conn, "device_id")
+        mutation = outbox.append(conn, lambda seq, hlc: AppendEvent(seq=seq, hlc=hlc, event=JobEvent(
+            id=uuid7(), job_id=job_id, author=user, device_id=device, hlc=hlc,
+            at=dt.datetime.now(dt.timezone.utc), payload=payload)))
+        return mutation.event  # type: ignore[union-attr]
+
+    def _check_event(self, conn: sqlite3.Connection, job: Job, payload: EventPayload) -> None:
+        problem = getattr(payload, "problem", lambda: None)()
+        if problem:
+            raise InvalidAction(problem[1], field=problem[0])
+        if not isinstance(payload, PartSwap):
+            return
+        equipment = view.record(conn, "equipment", payload.equipment_id)
+        if equipment is None or equipment.site_id != job.site_id:  # type: ignore[union-attr]
+            raise UnknownRecord(f"no equipment {payload.equipment_id} at {job.site_id}", field="equipment_id")
+        if view.record(conn, "part", payload.sku) is None:
+            raise UnknownRecord(f"no part {payload.sku} in the catalog", field="sku")
+        backed_up = any(isinstance(v.event.payload, Backup) and v.event.payload.counts_as_backup
+                        for v in view.events(conn, job.id))
+        if not backed_up and not payload.no_backup_ack:
+            raise BackupRequired(f"job {job.number} has no verified backup yet: record the backup "
+                                 f"first, or acknowledge working without one", field="no_backup_ack")
+
+    def _check_patch(self, conn: sqlite3.Connection, entity: str, current: Record,
+                     fields: dict[str, Any]) -> None:
+        if not fields:
+            raise InvalidAction("an edit needs at least one field", field="fields")
+        engineer = self._meta(conn, "role") == "engineer"
+        for name in fields:
+            if name in IMMUTABLE_FIELDS or name not in type(current).__struct_fields__:
+                raise InvalidAction(f"{entity} has no editable field {name!r}", field=name)
+            if engineer and name not in FIELD_OWNED.get(entity, ()):
+                raise InvalidAction(f"{entity}.{name} is the office's to change", field=name)
+        try:
+            msgspec.convert({**msgspec.to_builtins(current), **fields}, type(current))
+        except msgspec.ValidationError as exc:
+            raise InvalidAction(str(exc), field=field_of(str(exc))) from None
+
+    def _meta(self, conn: sqlite3.Connection, key: str) -> str:
+        value = get_meta(conn, key)
+        if value is None:
+            raise NotLoggedIn("this laptop is not enrolled: run `field login URL --token TOKEN`")
+        return value
+
+    @staticmethod
+    def _need(found: Any, entity: str, record_id: str) -> Any:
+        if found is None:
+            raise UnknownRecord(f"no {entity} {record_id} on this laptop", field=f"{entity}_id")
+        return found
+
+
+def _validated(payload: EventPayload) -> EventPayload:
+    """Run the payload's declared constraints (a Struct built in Python is not validated)."""
+    try:
+        return msgspec.convert(msgspec.to_builtins(payload), EventPayload)  # type: ignore[arg-type]
+    except msgspec.ValidationError as exc:
+        raise InvalidAction(str(exc), field=field_of(str(exc))) from None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

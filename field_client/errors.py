@@ -1,0 +1,48 @@
+"""What can go wrong on the laptop, as precise exception types.
+
+    FieldClientError
+    ├── NotLoggedIn          the laptop has no device token yet: run ``field login``
+    ├── ServerUnreachable    no answer after every retry (offline, server down, timeouts)
+    ├── UnknownRecord        the job, equipment or record is not on this laptop
+    ├── InvalidAction        a local rule refuses the action (``field`` names the input at fault)
+    │   └── BackupRequired   repair work on a job with no verified backup and no acknowledgement
+    └── OutOfStep            the laptop's outbox and the server's sequence disagree
+
+Refusals from the server arrive as the protocol's own typed errors (``sync_protocol.errors``:
+``Unauthorized``, ``UpgradeRequired``, ``ScopeViolation``, ...), rebuilt from its ``ErrorBody``.
+"""
+
+from __future__ import annotations
+
+
+class FieldClientError(Exception):
+    """Base of the errors the field client raises itself."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotLoggedIn(FieldClientError):
+    pass
+
+
+class ServerUnreachable(FieldClientError):
+    pass
+
+
+class UnknownRecord(FieldClientError):
+    pass
+
+
+class InvalidAction(FieldClientError):
+    pass
+
+
+class BackupRequired(InvalidAction):
+    pass
+
+
+class OutOfStep(FieldClientError):
+    pass

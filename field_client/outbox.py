@@ -1,0 +1,136 @@
+"""The outbox: every change recorded on the laptop, numbered, until the server answers it.
+
+A mutation gets its ``seq`` (the device's next number) and a fresh hybrid-logical-clock stamp
+when it is recorded, in the same transaction that stores it, and keeps both forever: a retry
+sends the very same mutation, which is what lets the server apply it exactly once. An answer
+moves the mutation to ``answers`` in the transaction that records the answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from typing import Callable, Iterator, NamedTuple
+
+import msgspec
+
+from sync_protocol import AppendEvent, Clock, ClockDriftError, Mutation, MutationResult, PatchRecord
+
+from .store import get_meta, set_meta
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Mutation)
+
+
+class Pending(NamedTuple):
+    seq: int
+    mutation: AppendEvent | PatchRecord
+    size: int
+
+
+def clock(conn: sqlite3.Connection) -> Clock:
+    return Clock(last=get_meta(conn, "hlc"))
+
+
+def tick(conn: sqlite3.Connection) -> str:
+    """A fresh clock stamp, persisted in the caller's transaction."""
+    c = clock(conn)
+    stamp = c.tick()
+    set_meta(conn, "hlc", stamp)
+    return stamp
+
+
+def observe(conn: sqlite3.Connection, remote: str) -> None:
+    """Adopt the server's clock. A server far ahead means this laptop's wall clock is wrong:
+    jump to the server's time rather than refuse it (the clock only ever moves forward)."""
+    c = clock(conn)
+    try:
+        c.observe(remote)
+    except ClockDriftError:
+        c = Clock(last=max(c.last, remote))
+        c.tick()
+    set_meta(conn, "hlc", c.last)
+
+
+def append(conn: sqlite3.Connection, build: Callable[[int, str], AppendEvent | PatchRecord]) -> AppendEvent | PatchRecord:
+    """Record one mutation: next seq, fresh stamp, stored, all in the caller's transaction."""
+    seq = int(get_meta(conn, "next_seq", "1") or 1)
+    mutation = build(seq, tick(conn))
+    _insert(conn, mutation)
+    set_meta(conn, "next_seq", str(seq + 1))
+    return mutation
+
+
+def _insert(conn: sqlite3.Connection, mutation: AppendEvent | PatchRecord) -> None:
+    if isinstance(mutation, AppendEvent):
+        keys = ("event", "event", mutation.event.id, mutation.event.job_id)
+    else:
+        keys = ("patch", mutation.entity, mutation.id, mutation.id if mutation.entity == "job" else None)
+    conn.execute("INSERT INTO outbox(seq, op, entity, record_id, job_id, hlc, body, created_at) "
+                 "VALUES (?,?,?,?,?,?,?,?)",
+                 (mutation.seq, *keys, mutation.hlc, _encoder.encode(mutation), _now()))
+
+
+def pending(conn: sqlite3.Connection, limit: int | None = None, max_bytes: int | None = None) -> list[Pending]:
+    """The oldest unanswered mutations, in seq order, at most ``limit`` and about ``max_bytes``."""
+    out: list[Pending] = []
+    total = 0
+    sql = "SELECT seq, body FROM outbox ORDER BY seq"
+    for row in conn.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ()):
+        size = len(row["body"])
+        if out and max_bytes is not None and total + size > max_bytes:
+            break
+        out.append(Pending(row["seq"], _decoder.decode(row["body"]), size))
+        total += size
+    return out
+
+
+def count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+
+def first_seq(conn: sqlite3.Connection) -> int | None:
+    row = conn.execute("SELECT min(seq) FROM outbox").fetchone()
+    return row[0]
+
+
+def settle(conn: sqlite3.Connection, results: list[MutationResult]) -> None:
+    """Move answered mutations from the outbox to ``answers`` (the caller's transaction)."""
+    now = _now()
+    for result in results:
+        row = conn.execute("SELECT op, entity, record_id, job_id, body FROM outbox WHERE seq=?",
+                           (result.seq,)).fetchone()
+        if row is None:
+            continue  # answered before (a replayed answer): nothing left to move
+        conn.execute(
+            "INSERT OR REPLACE INTO answers(seq, op, entity, record_id, job_id, status, reason, field, "
+            "message, version, conflicts, body, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (result.seq, row["op"], row["entity"], row["record_id"], row["job_id"], result.status,
+             result.reason, result.field, result.message, result.version,
+             json.dumps(result.conflicts), row["body"] if result.status == "rejected" else None, now))
+        conn.execute("DELETE FROM outbox WHERE seq=?", (result.seq,))
+
+
+def renumber_above(conn: sqlite3.Connection, high_seq: int) -> int:
+    """The server has applied seqs this laptop never answered to itself: its store was restored
+    from an older copy. Move the pending mutations above the server's mark (events are protected
+    by their ids, patches set values) so they are not mistaken for answered ones."""
+    rows = conn.execute("SELECT seq, body FROM outbox ORDER BY seq").fetchall()
+    conn.execute("DELETE FROM outbox WHERE 1")  # re-inserted below, renumbered
+    seq = high_seq
+    for row in rows:
+        seq += 1
+        mutation = msgspec.structs.replace(_decoder.decode(row["body"]), seq=seq)
+        _insert(conn, mutation)
+    set_meta(conn, "next_seq", str(seq + 1))
+    return len(rows)
+
+
+def mutations(conn: sqlite3.Connection) -> Iterator[AppendEvent | PatchRecord]:
+    for row in conn.execute("SELECT body FROM outbox ORDER BY seq"):
+        yield _decoder.decode(row["body"])
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,122 @@
+"""The server's records as this laptop last saw them (the ``records`` table).
+
+A pull writes here and only here; the outbox is never touched by a pull. Records arrive whole
+(``Upsert``) with their server ``version``, which a later edit names as its ``base_version``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Iterable, NamedTuple
+
+import msgspec
+
+from sync_protocol import Record, entity_of
+from sync_protocol.records import Conflict, Drawing, Equipment, Job, JobEvent, Site, Stock
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Record)
+
+
+class Held(NamedTuple):
+    """A record as held on the laptop."""
+
+    record: Record
+    version: int
+    kept: bool  # the server took it out of scope; held only for pending work
+
+
+def parent_of(record: Record) -> str | None:
+    """The record this one hangs off, for the lookups a laptop does (a job's events, ...)."""
+    if isinstance(record, Site):
+        return record.customer_id
+    if isinstance(record, (Drawing, Equipment, Job)):
+        return record.site_id
+    if isinstance(record, Stock):
+        return record.location
+    if isinstance(record, (JobEvent, Conflict)):
+        return record.job_id
+    return None
+
+
+def put(conn: sqlite3.Connection, record: Record, version: int) -> None:
+    """Store the server's version of a record (applying the same upsert twice changes nothing)."""
+    conn.execute(
+        "INSERT INTO records(entity, id, version, parent, data, kept) VALUES (?,?,?,?,?,0) "
+        "ON CONFLICT(entity, id) DO UPDATE SET version=excluded.version, parent=excluded.parent, "
+        "data=excluded.data, kept=0",
+        (entity_of(record), record.id, version, parent_of(record), _encoder.encode(record).decode()))
+
+
+def get(conn: sqlite3.Connection, entity: str, record_id: str) -> Held | None:
+    row = conn.execute("SELECT data, version, kept FROM records WHERE entity=? AND id=?",
+                       (entity, record_id)).fetchone()
+    return None if row is None else Held(_decoder.decode(row["data"]), row["version"], bool(row["kept"]))
+
+
+def all_of(conn: sqlite3.Connection, entity: str, parent: str | None = None) -> list[Held]:
+    if parent is None:
+        rows = conn.execute("SELECT data, version, kept FROM records WHERE entity=? ORDER BY id",
+                            (entity,))
+    else:
+        rows = conn.execute("SELECT data, version, kept FROM records WHERE entity=? AND parent=? "
+                            "ORDER BY id", (entity, parent))
+    return [Held(_decoder.decode(r["data"]), r["version"], bool(r["kept"])) for r in rows]
+
+
+def count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
+
+
+def needed_by_outbox(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+    """Records the pending outbox still needs: its jobs with their events, sites, customers,
+    equipment and drawings, and the records it patches. These stay when the server removes them."""
+    needed: set[tuple[str, str]] = set()
+    for row in conn.execute("SELECT DISTINCT entity, record_id FROM outbox WHERE op='patch'"):
+        needed.add((row[0], row[1]))
+    jobs = [r[0] for r in conn.execute("SELECT DISTINCT job_id FROM outbox WHERE job_id IS NOT NULL")]
+    for job_id in jobs:
+        needed.add(("job", job_id))
+        for (event_id,) in conn.execute("SELECT id FROM records WHERE entity='event' AND parent=?",
+                                        (job_id,)):
+            needed.add(("event", event_id))
+        held = get(conn, "job", job_id)
+        if held is None:
+            continue
+        site_id = held.record.site_id  # type: ignore[union-attr]
+        needed.add(("site", site_id))
+        site = get(conn, "site", site_id)
+        if site is not None:
+            needed.add(("customer", site.record.customer_id))  # type: ignore[union-attr]
+        for entity in ("equipment", "drawing"):
+            for (rid,) in conn.execute("SELECT id FROM records WHERE entity=? AND parent=?",
+                                       (entity, site_id)):
+                needed.add((entity, rid))
+    return needed
+
+
+def remove(conn: sqlite3.Connection, entity: str, record_id: str, needed: set[tuple[str, str]]) -> bool:
+    """Apply a server ``remove``; a record pending work needs is kept instead. True if removed."""
+    if (entity, record_id) in needed:
+        conn.execute("UPDATE records SET kept=1 WHERE entity=? AND id=?", (entity, record_id))
+        return False
+    conn.execute("DELETE FROM records WHERE entity=? AND id=?", (entity, record_id))
+    return True
+
+
+def release_kept(conn: sqlite3.Connection) -> int:
+    """Drop the records kept for pending work once that work is pushed; returns how many."""
+    needed = needed_by_outbox(conn)
+    kept = [(r[0], r[1]) for r in conn.execute("SELECT entity, id FROM records WHERE kept=1")]
+    gone = [key for key in kept if key not in needed]
+    conn.executemany("DELETE FROM records WHERE entity=? AND id=?", gone)
+    return len(gone)
+
+
+def drop_for_reset(conn: sqlite3.Connection) -> None:
+    """A ``cursor_reset``: forget the server's records, except those pending work needs."""
+    needed = needed_by_outbox(conn)
+    held: Iterable[tuple[str, str]] = [(r[0], r[1]) for r in conn.execute("SELECT entity, id FROM records")]
+    conn.executemany("DELETE FROM records WHERE entity=? AND id=?",
+                     [key for key in held if key not in needed])
+    conn.execute("UPDATE records SET kept=1")

@@ -1,0 +1,133 @@
+"""The laptop's SQLite file: the server's last known records, the outbox, and their answers.
+
+Three things are kept apart so that a pull can never overwrite unsynced work:
+
+- ``records``: the last version of each record the server sent, exactly as sent. A record the
+  server took out of scope while the outbox still needed it stays, marked ``kept``.
+- ``outbox``: every mutation recorded here and not yet answered, in ``seq`` order.
+- ``answers``: what the server said about each pushed mutation (a refused one keeps its body,
+  so nothing recorded on site is lost even when the server says no).
+
+One connection, one lock, and every write is one ``BEGIN IMMEDIATE`` transaction: a laptop
+killed at any instant reopens with either all of an action or none of it.
+``synchronous=FULL`` because a laptop's battery can die at any moment and its writes are few.
+
+>>> import tempfile, pathlib
+>>> store = LocalStore(pathlib.Path(tempfile.mkdtemp()) / "field.db")
+>>> store.write(lambda c: set_meta(c, "server_url", "http://127.0.0.1:8000"))
+>>> store.read(lambda c: get_meta(c, "server_url"))
+'http://127.0.0.1:8000'
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import sqlite_utils
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    db = sqlite_utils.Database(conn)
+    db["records"].create({"entity": str, "id": str, "version": int, "parent": str, "data": str,
+                          "kept": int}, pk=("entity", "id"), not_null={"version", "data"},
+                         defaults={"kept": 0}, strict=True)
+    db["records"].create_index(["entity", "parent"])
+    db["outbox"].create({"seq": int, "op": str, "entity": str, "record_id": str, "job_id": str,
+                         "hlc": str, "body": bytes, "created_at": str}, pk="seq",
+                        not_null={"op", "hlc", "body", "created_at"}, strict=True)
+    db["outbox"].create_index(["job_id"])
+    db["answers"].create({"seq": int, "op": str, "entity": str, "record_id": str, "job_id": str,
+                          "status": str, "reason": str, "field": str, "message": str,
+                          "version": int, "conflicts": str, "body": bytes, "answered_at": str},
+                         pk="seq", not_null={"status", "answered_at"}, strict=True)
+    db["blobs"].create({"sha256": str, "size": int, "media_type": str, "origin": str,
+                        "uploaded": int, "created_at": str}, pk="sha256",
+                       defaults={"uploaded": 0}, strict=True)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    start = int(row[0]) if row else 0
+    if start > SCHEMA_VERSION:
+        raise RuntimeError(f"the laptop store is schema {start}, newer than this client "
+                           f"({SCHEMA_VERSION}): upgrade the field client")
+    for number in range(start, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number](conn)
+            set_meta(conn, "schema_version", str(number + 1))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+class LocalStore:
+    """``write(fn)`` and ``read(fn)`` each run ``fn(conn)`` in one transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = connect(self.path)
+        self._lock = threading.RLock()
+        with self._lock:
+            migrate(self._conn)
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            return result
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                return fn(self._conn)
+            finally:
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str | None) -> None:
+    if value is None:
+        conn.execute("DELETE FROM meta WHERE key=?", (key,))
+    else:
+        conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))

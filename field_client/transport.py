@@ -1,0 +1,114 @@
+"""HTTP to the server: MessagePack bodies, bearer token, and retries that are safe by design.
+
+Every sync request is idempotent (pushes carry their ``seq``s, pulls their cursor, blob chunks
+their offset), so a timeout, a dropped connection or a 5xx is answered by sending the very same
+request again, with exponential backoff. httpx's own ``retries`` only covers connecting, hence
+the loop here. An error answer becomes the protocol's typed error, rebuilt from its ``ErrorBody``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Callable, Iterator, TypeVar
+
+import httpx
+
+from sync_protocol import JSON, MSGPACK, ErrorBody, ProtocolError, decode, encode, format_of
+from sync_protocol.codec import Format
+
+from . import __version__
+from .errors import ServerUnreachable
+
+T = TypeVar("T")
+
+USER_AGENT = f"fieldsync-field/{__version__}"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+class Transport:
+    """One server, one device token, one connection pool."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+                 retries: int = 4, backoff: float = 0.25, http: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        headers = {"User-Agent": USER_AGENT, "Accept": MSGPACK}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
+                                    transport=http)
+
+    def call(self, path: str, message: Any, reply_type: type[T]) -> T:
+        """POST a message, decode the typed reply; retries until an answer or ServerUnreachable."""
+        body = encode(message, MSGPACK)
+        response = self._send(lambda: self._client.post(
+            path, content=body, headers={"Content-Type": MSGPACK}))
+        return decode(response.content, reply_type, _format(response))
+
+    def get(self, path: str, reply_type: type[T]) -> T:
+        response = self._send(lambda: self._client.get(path))
+        return decode(response.content, reply_type, _format(response))
+
+    def put(self, path: str, data: bytes, params: dict[str, Any], reply_type: type[T]) -> T:
+        response = self._send(lambda: self._client.put(
+            path, content=data, params=params, headers={"Content-Type": "application/octet-stream"}))
+        return decode(response.content, reply_type, _format(response))
+
+    @contextlib.contextmanager
+    def stream(self, path: str, start: int = 0) -> Iterator[httpx.Response]:
+        """A streamed GET from byte ``start``; the caller resumes a cut stream itself."""
+        headers = {"Range": f"bytes={start}-"} if start else {}
+        with self._client.stream("GET", path, headers=headers) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise _error(response)
+            yield response
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _send(self, request: Callable[[], httpx.Response]) -> httpx.Response:
+        last: str = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._sleep(min(self.backoff * 2 ** (attempt - 1), 10.0))
+            try:
+                response = request()
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code >= 500:
+                last = f"server answered {response.status_code}"
+                continue
+            if response.status_code >= 400:
+                raise _error(response)
+            return response
+        raise ServerUnreachable(f"no answer from {self.base_url} after {self.retries + 1} attempts ({last})")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure mid-stream is worth resuming (as opposed to a refusal)."""
+    return isinstance(exc, (httpx.TransportError, ServerUnreachable))
+
+
+def _format(response: httpx.Response) -> Format:
+    try:
+        return format_of(response.headers.get("content-type"))
+    except ProtocolError:
+        return JSON
+
+
+def _error(response: httpx.Response) -> ProtocolError:
+    try:
+        body = decode(response.content, ErrorBody, _format(response))
+    except ProtocolError:
+        error = ProtocolError(f"server answered {response.status_code}: {response.text[:200]}")
+        error.status = response.status_code
+        return error
+    error = ProtocolError.from_body(body)
+    error.status = response.status_code
+    return error
