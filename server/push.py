@@ -177,7 +177,7 @@ def _patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
     version = store.next_version(conn)
     outcome = merge_fields(entity, current, stored.fields, stored.version, mutation.fields,
                            mutation.base_version, writer, version)
-    if outcome.changes:
+    if outcome.changes or outcome.versions:
         try:
             record = msgspec.convert({**current, **outcome.changes}, kind)
         except msgspec.ValidationError as exc:

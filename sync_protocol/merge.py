@@ -71,7 +71,7 @@ class FieldConflict(NamedTuple):
 class MergeOutcome(NamedTuple):
     status: Literal["applied", "merged", "conflict"]
     changes: dict[str, Any]                 # fields to write
-    versions: dict[str, FieldVersion]       # their new FieldVersion
+    versions: dict[str, FieldVersion]       # new FieldVersions (also of fields whose value stays)
     conflicts: list[FieldConflict]
 
 
@@ -99,10 +99,16 @@ def merge_fields(entity: str, current: Mapping[str, Any], versions: Mapping[str,
             if current.get(field) != value:
                 changes[field], new_versions[field] = value, mine
             continue
+        outranks = rank(entity, field, writer.side, writer.hlc, writer.device) > \
+            rank(entity, field, last.side, last.hlc, last.device)
         if current.get(field) == value:
-            continue  # both sides made the same change: nothing to decide
-        if rank(entity, field, writer.side, writer.hlc, writer.device) > \
-           rank(entity, field, last.side, last.hlc, last.device):
+            # Both sides made the same change: nothing to decide, but the stronger of the two
+            # must now stand behind the value, or a later edit would be judged against the
+            # weaker one and the outcome would depend on arrival order.
+            if outranks:
+                new_versions[field] = mine
+            continue
+        if outranks:
             changes[field], new_versions[field] = value, mine
             conflicts.append(FieldConflict(field, value, current.get(field), writer, last,
                                            _rule_text(entity, field, writer.side, last.side)))
