@@ -144,12 +144,12 @@ class FieldClient:
         return self.store.read(lambda c: list(outbox.mutations(c)))
 
     def answers(self, status: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT seq, op, entity, record_id, job_id, status, reason, field, message, version, " \
-              "conflicts, answered_at FROM answers"
+        sql = "SELECT device_id, seq, op, entity, record_id, job_id, status, reason, field, message, " \
+              "version, conflicts, answered_at FROM answers"
         args: tuple[Any, ...] = ()
         if status:
             sql, args = sql + " WHERE status=?", (status,)
-        return self.store.read(lambda c: [dict(r) for r in c.execute(sql + " ORDER BY seq", args)])
+        return self.store.read(lambda c: [dict(r) for r in c.execute(sql + " ORDER BY rowid", args)])
 
     def blob_path(self, sha256: str) -> Path | None:
         path = self.blobs.path(sha256)

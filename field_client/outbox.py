@@ -97,16 +97,16 @@ def first_seq(conn: sqlite3.Connection) -> int | None:
 
 def settle(conn: sqlite3.Connection, results: list[MutationResult]) -> None:
     """Move answered mutations from the outbox to ``answers`` (the caller's transaction)."""
-    now = _now()
+    now, device = _now(), get_meta(conn, "device_id") or ""
     for result in results:
         row = conn.execute("SELECT op, entity, record_id, job_id, body FROM outbox WHERE seq=?",
                            (result.seq,)).fetchone()
         if row is None:
             continue  # answered before (a replayed answer): nothing left to move
         conn.execute(
-            "INSERT OR REPLACE INTO answers(seq, op, entity, record_id, job_id, status, reason, field, "
-            "message, version, conflicts, body, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (result.seq, row["op"], row["entity"], row["record_id"], row["job_id"], result.status,
+            "INSERT OR REPLACE INTO answers(device_id, seq, op, entity, record_id, job_id, status, reason, "
+            "field, message, version, conflicts, body, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (device, result.seq, row["op"], row["entity"], row["record_id"], row["job_id"], result.status,
              result.reason, result.field, result.message, result.version,
              json.dumps(result.conflicts), row["body"] if result.status == "rejected" else None, now))
         conn.execute("DELETE FROM outbox WHERE seq=?", (result.seq,))

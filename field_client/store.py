@@ -44,10 +44,11 @@ def _v1(conn: sqlite3.Connection) -> None:
                          "hlc": str, "body": bytes, "created_at": str}, pk="seq",
                         not_null={"op", "hlc", "body", "created_at"}, strict=True)
     db["outbox"].create_index(["job_id"])
-    db["answers"].create({"seq": int, "op": str, "entity": str, "record_id": str, "job_id": str,
+    # Keyed by device too: a re-enrolled laptop starts a new seq space at 1.
+    db["answers"].create({"device_id": str, "seq": int, "op": str, "entity": str, "record_id": str, "job_id": str,
                           "status": str, "reason": str, "field": str, "message": str,
                           "version": int, "conflicts": str, "body": bytes, "answered_at": str},
-                         pk="seq", not_null={"status", "answered_at"}, strict=True)
+                         pk=("device_id", "seq"), not_null={"status", "answered_at"}, strict=True)
     db["blobs"].create({"sha256": str, "size": int, "media_type": str, "origin": str,
                         "uploaded": int, "created_at": str}, pk="sha256",
                        defaults={"uploaded": 0}, strict=True)

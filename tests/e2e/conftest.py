@@ -1,0 +1,218 @@
+"""A real server process on 127.0.0.1 and real field clients: the end-to-end harness.
+
+Every server a test starts is stopped by the test (``LiveServer`` is a context manager and
+the fixture stops it even when the test fails). Administration goes through the real
+``field-server`` command line, the way an operator would do it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_DATA = ROOT / "fixtures" / "demo" / "data.json"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a console command of this project (``field`` or ``field-server``) with this Python."""
+    program, *rest = args
+    module = {"field": "field_client.cli", "field-server": "server.cli"}[program]
+    proc = subprocess.run([sys.executable, "-m", module, *rest], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def cli_json(*args: str, **kwargs: Any) -> Any:
+    return json.loads(run_cli(*args, "--json", **kwargs).stdout)
+
+
+class LiveServer:
+    """``field-server serve`` in a subprocess, on a free loopback port."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 20.0) -> "LiveServer":
+        log = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--data", str(self.data_dir),
+             "--host", "127.0.0.1", "--port", str(self.port)], cwd=ROOT, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited at start:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"server did not answer within {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> "LiveServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- administration, through the real CLI ---------------------------------------------
+
+    def enrollment(self, name: str, role: str = "engineer") -> str:
+        """A one-time enrollment token: a pre-made one of the template if left, else the CLI's."""
+        pool = self.data_dir.parent / "tokens.json"
+        tokens = json.loads(pool.read_text()) if pool.exists() else {}
+        if DEMO_USERS.get(name) == role and tokens.get(name):
+            token = tokens[name].pop()
+            pool.write_text(json.dumps(tokens))
+            return str(token)
+        return str(cli_json("field-server", "user", "add", name, "--role", role,
+                            "--data", str(self.data_dir))["enrollment_token"])
+
+    def db(self) -> sqlite3.Connection:
+        """A read-only look at the server's store, for assertions."""
+        conn = sqlite3.connect(f"file:{self.data_dir / 'fieldsync.db'}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def records(self, entity: str) -> dict[str, dict[str, Any]]:
+        with self.db() as conn:
+            rows = conn.execute("SELECT id, data FROM records WHERE entity=? AND deleted=0",
+                                (entity,)).fetchall()
+        return {r["id"]: json.loads(r["data"]) for r in rows}
+
+
+# Users of the demo fixtures and their roles; the template pre-makes enrollment tokens for them.
+DEMO_USERS = {"li-wei": "engineer", "zhang-min": "engineer", "wang-fang": "engineer",
+              "chen-jing": "dispatcher", "zhao-lei": "supervisor"}
+_TOKENS_PER_USER = 3
+
+
+@pytest.fixture(scope="session")
+def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[str]]]:
+    """A server store initialised and loaded through the CLI once per session; tests copy it."""
+    data = tmp_path_factory.mktemp("template") / "server"
+    admin = cli_json("field-server", "init", "--data", str(data))
+    (data.parent / "admin_token").write_text(admin["admin_token"])
+    run_cli("field-server", "load-fixtures", "--data", str(data), str(DEMO_DATA))
+    tokens = {name: [str(cli_json("field-server", "user", "add", name, "--role", role, "--data",
+                                  str(data))["enrollment_token"]) for _ in range(_TOKENS_PER_USER)]
+              for name, role in DEMO_USERS.items()}
+    return data, tokens
+
+
+@pytest.fixture
+def server_data(tmp_path: Path, server_template: tuple[Path, dict[str, list[str]]]) -> Path:
+    """A fresh copy of the template store for one test (the template is never served)."""
+    template, tokens = server_template
+    data = tmp_path / "server"
+    shutil.copytree(template, data)
+    (tmp_path / "admin_token").write_text((template.parent / "admin_token").read_text())
+    (tmp_path / "tokens.json").write_text(json.dumps(tokens))
+    return data
+
+
+@pytest.fixture
+def live_server(server_data: Path) -> Iterator[LiveServer]:
+    server = LiveServer(server_data)
+    server.admin_token = (server_data.parent / "admin_token").read_text()  # type: ignore[attr-defined]
+    with server:
+        yield server
+
+
+# --- laptops and office devices -----------------------------------------------------------
+
+
+class Wire(httpx.BaseTransport):
+    """The real HTTP transport with a hook in the middle: the one true boundary tests bend
+    (a lost answer, a cut connection). ``log`` keeps (method, path, request bytes)."""
+
+    def __init__(self, on_response: Any = None) -> None:
+        self._inner = httpx.HTTPTransport()
+        self.on_response = on_response
+        self.log: list[tuple[str, str, int]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        self.log.append((request.method, request.url.path, len(request.content)))
+        if self.on_response is not None:
+            return self.on_response(request, response)  # type: ignore[no-any-return]
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def calls(self, method: str, prefix: str) -> list[tuple[str, str, int]]:
+        return [c for c in self.log if c[0] == method and c[1].startswith(prefix)]
+
+
+@pytest.fixture
+def laptop(tmp_path: Path, live_server: LiveServer) -> Iterator[Any]:
+    """``laptop("li-wei")``: a real FieldClient in its own home, enrolled on the live server."""
+    from field_client import FieldClient
+
+    made: list[Any] = []
+
+    def make(name: str = "li-wei", role: str = "engineer", http: httpx.BaseTransport | None = None,
+             retries: int = 2) -> Any:
+        client = FieldClient(tmp_path / f"laptop-{name}-{len(made)}", http=http, retries=retries,
+                             backoff=0.01, timeout=20)
+        client.login(live_server.url, live_server.enrollment(name, role))
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def office(server: LiveServer, name: str = "chen-jing", role: str = "dispatcher") -> httpx.Client:
+    """An httpx client holding a dispatcher's device token (JSON bodies)."""
+    token = server.enrollment(name, role)
+    reply = httpx.post(f"{server.url}/sync/v1/enroll", json={"enrollment_token": token}, timeout=10)
+    reply.raise_for_status()
+    return httpx.Client(base_url=server.url, timeout=10,
+                        headers={"Authorization": f"Bearer {reply.json()['device_token']}"})
