@@ -167,17 +167,23 @@ def live_server(server_data: Path) -> Iterator[LiveServer]:
 
 
 class Wire(httpx.BaseTransport):
-    """The real HTTP transport with a hook in the middle: the one true boundary tests bend
-    (a lost answer, a cut connection). ``log`` keeps (method, path, request bytes)."""
+    """The real HTTP transport with hooks on both sides: the one true boundary tests bend (a
+    connection cut before a request leaves, an answer lost after the server acted, a stream cut
+    half way). ``log`` keeps (method, path, request body size, Range header) of each request
+    that reached the server."""
 
-    def __init__(self, on_response: Any = None) -> None:
+    def __init__(self, on_response: Any = None, before: Any = None) -> None:
         self._inner = httpx.HTTPTransport()
         self.on_response = on_response
-        self.log: list[tuple[str, str, int]] = []
+        self.before = before
+        self.log: list[tuple[str, str, int, str | None]] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.before is not None:
+            self.before(request)
         response = self._inner.handle_request(request)
-        self.log.append((request.method, request.url.path, len(request.content)))
+        self.log.append((request.method, request.url.path, len(request.content),
+                         request.headers.get("range")))
         if self.on_response is not None:
             return self.on_response(request, response)  # type: ignore[no-any-return]
         return response
@@ -185,7 +191,7 @@ class Wire(httpx.BaseTransport):
     def close(self) -> None:
         self._inner.close()
 
-    def calls(self, method: str, prefix: str) -> list[tuple[str, str, int]]:
+    def calls(self, method: str, prefix: str) -> list[tuple[str, str, int, str | None]]:
         return [c for c in self.log if c[0] == method and c[1].startswith(prefix)]
 
 
