@@ -31,6 +31,7 @@ T = TypeVar("T")
 _msgpack_encoder = msgspec.msgpack.Encoder()
 _json_encoder = msgspec.json.Encoder()
 _FIELD_RE = re.compile(r"at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`")
+_MISSING_RE = re.compile(r"missing required field `([A-Za-z_][A-Za-z0-9_]*)`")
 
 
 def format_of(content_type: str | None) -> Format:
@@ -66,8 +67,16 @@ def decode(body: bytes, kind: type[T], fmt: Format = MSGPACK) -> T:
 
 
 def field_of(message: str) -> str | None:
-    """``$.mutations[3].event.job_id`` -> ``mutations[3].event.job_id``."""
+    """The field a msgspec error is about, in the protocol document's notation.
+
+    >>> field_of("Expected `int`, got `str` - at `$.mutations[3].seq`")
+    'mutations[3].seq'
+    >>> field_of("Object missing required field `job_id` - at `$.mutations[0].event`")
+    'mutations[0].event.job_id'
+    """
     match = _FIELD_RE.search(message)
-    if not match or not match.group(1):
-        return None
-    return match.group(1).lstrip(".")
+    path = match.group(1).lstrip(".") if match else ""
+    missing = _MISSING_RE.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    return path or None

@@ -181,7 +181,7 @@ def test_missing_required_field_is_named() -> None:
     body = _push_json({k: v for k, v in GOOD_PATCH.items() if k != "fields"})
     with pytest.raises(MalformedMessage) as info:
         decode(body, m.PushRequest, JSON)
-    assert info.value.field == "mutations[0]"
+    assert info.value.field == "mutations[0].fields"
     assert "fields" in info.value.message
 
 
@@ -256,7 +256,10 @@ def test_field_of() -> None:
     assert field_of("Expected `int`, got `str` - at `$.mutations[3].event.job_id`") == "mutations[3].event.job_id"
     assert field_of("Expected `int`, got `str` - at `$.limit`") == "limit"
     assert field_of("Expected `object`, got `array`") is None
-    assert field_of("Object missing required field `x` - at `$`") is None
+    assert field_of("Object missing required field `x` - at `$`") == "x"
+    assert field_of("Object missing required field `protocol_version`") == "protocol_version"
+    assert field_of("Object missing required field `job_id` - at `$.mutations[0].event`") == \
+        "mutations[0].event.job_id"
 
 
 @pytest.mark.parametrize("header, fmt", [

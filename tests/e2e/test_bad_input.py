@@ -1,0 +1,94 @@
+"""Bad input over real HTTP: the right status, a message naming the field, and no write at all."""
+
+from __future__ import annotations
+
+import httpx
+import msgspec
+import pytest
+
+from .conftest import office
+
+VALID_EVENT = {"op": "event", "seq": 1, "hlc": "0193f1c2a4b00001", "event": {
+    "entity": "event", "id": "0193f1c2-a4b0-7c11-9d2e-3f4a5b6c7d8e", "job_id": "J-0001",
+    "hlc": "0193f1c2a4b00001", "at": "2026-11-25T09:30:00Z", "payload": {"kind": "note", "text": "x"}}}
+
+
+def snapshot(server) -> dict[str, list[tuple]]:
+    with server.db() as conn:
+        return {table: [tuple(r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
+                for table in ("records", "applied", "blobs", "uploads", "users")} | {
+            "devices": [tuple(r) for r in conn.execute("SELECT id, high_seq, revoked_at FROM devices")]}
+
+
+@pytest.fixture
+def engineer(live_server):
+    token = live_server.enrollment("li-wei")
+    reply = httpx.post(f"{live_server.url}/sync/v1/enroll", json={"enrollment_token": token}).json()
+    with httpx.Client(base_url=live_server.url, timeout=10,
+                      headers={"Authorization": f"Bearer {reply['device_token']}"}) as client:
+        yield client
+
+
+CASES = [
+    # (method, path, kwargs, status, error, field)
+    ("POST", "/sync/v1/push", {"content": b"{not json", "headers": {"content-type": "application/json"}},
+     400, "malformed", "body"),
+    ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "seq": "one"}]}},
+     400, "malformed", "mutations[0].seq"),
+    ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "op": "delete"}]}},
+     400, "malformed", "mutations[0].op"),
+    ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "event": {
+        **VALID_EVENT["event"], "payload": {"kind": "diagnosis", "cause": "gremlins", "findings": "?"}}}]}},
+     400, "malformed", "mutations[0].event.payload.cause"),
+    ("POST", "/sync/v1/push", {"content": msgspec.msgpack.encode({"mutations": [{**VALID_EVENT, "seq": 0}]}),
+                               "headers": {"content-type": "application/msgpack"}},
+     400, "malformed", "mutations[0].seq"),
+    ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "seq": 5}]}}, 409, "seq_gap", "mutations[0].seq"),
+    ("POST", "/sync/v1/push", {"content": b"<xml/>", "headers": {"content-type": "text/xml"}},
+     400, "malformed", "content-type"),
+    ("POST", "/sync/v1/pull", {"json": {"limit": 100_000}}, 400, "malformed", "limit"),
+    ("POST", "/sync/v1/pull", {"json": {"cursor": "7-0000000000000000"}}, 400, "malformed", "cursor"),
+    ("POST", "/sync/v1/hello", {"json": {"client_version": "x"}}, 400, "malformed", "protocol_version"),
+    ("POST", "/sync/v1/hello", {"json": {"protocol_version": 99}}, 426, "upgrade_required", "protocol_version"),
+    ("PUT", "/sync/v1/blobs/" + "a" * 64 + "?offset=ten&size=3", {"content": b"abc"}, 400, "malformed", "offset"),
+    ("PUT", "/sync/v1/blobs/" + "a" * 64 + "?offset=3&size=3", {"content": b"abc"}, 409, "offset_mismatch", "offset"),
+    ("PUT", "/sync/v1/blobs/" + "a" * 64 + "?offset=0&size=3", {"content": b"abc"}, 422, "sha256_mismatch", "sha256"),
+    ("PUT", "/sync/v1/blobs/not-a-hash?offset=0&size=3", {"content": b"abc"}, 400, "malformed", "sha256"),
+    ("POST", "/api/v1/jobs/J-0001/assign", {"json": {"assignee": "zhang-min"}}, 403, "forbidden", "role"),
+]
+
+
+@pytest.mark.parametrize("method, path, kwargs, status, error, field", CASES,
+                         ids=[f"{c[0]} {c[1][:30]} {c[4]} {c[5]}" for c in CASES])
+def test_bad_input_is_refused_by_name_and_changes_nothing(live_server, engineer, method, path, kwargs,
+                                                          status, error, field) -> None:
+    before = snapshot(live_server)
+
+    answer = engineer.request(method, path, **kwargs)
+
+    assert answer.status_code == status, answer.text
+    body = answer.json() if "json" in answer.headers.get("content-type", "") else \
+        msgspec.msgpack.decode(answer.content)
+    assert body["error"] == error and body.get("field") == field and body["message"]
+    assert snapshot(live_server) == before
+
+
+def test_an_office_assignment_of_an_unknown_engineer_names_the_field(live_server) -> None:
+    with office(live_server) as dispatcher:
+        before = snapshot(live_server)
+        answer = dispatcher.post("/api/v1/jobs/J-0011/assign", json={"assignee": "nobody"})
+        assert answer.status_code == 422 and answer.json()["field"] == "assignee"
+        unknown = dispatcher.post("/api/v1/jobs/J-9999/assign", json={"assignee": "li-wei"})
+        assert unknown.status_code == 404
+        assert snapshot(live_server) == before
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/sync/v1/hello"), ("POST", "/sync/v1/push"),
+                                          ("POST", "/sync/v1/pull"), ("GET", "/sync/v1/blobs/" + "a" * 64),
+                                          ("GET", "/sync/v1/blobs/" + "a" * 64 + "/status"),
+                                          ("POST", "/api/v1/jobs/J-0001/assign")])
+def test_every_endpoint_refuses_a_caller_without_a_token(live_server, method, path) -> None:
+    bodies = {"/sync/v1/hello": {"protocol_version": 1}, "/sync/v1/push": {"mutations": []},
+              "/sync/v1/pull": {}, "/api/v1/jobs/J-0001/assign": {"assignee": "li-wei"}}
+    answer = httpx.request(method, live_server.url + path, json=bodies.get(path))
+    assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"
