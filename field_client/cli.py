@@ -2,12 +2,12 @@
 
     field login URL --token TOKEN      enroll this laptop (once)
     field sync [--page-size N]         push recorded work, pull jobs, fetch drawings
-    field status                       who, where, what is waiting
+    field status                       who, what is waiting, last sync, server reachable
     field jobs                         the jobs on this laptop
 
 Exit status: 0 done, 1 refused or done with problems, 2 bad usage, 3 server unreachable
 (the work stays safely on the laptop), 4 this client must be upgraded.
-Every command takes ``--json`` for scripts and ``--home DIR`` (default ``$FIELDSYNC_HOME``).
+Every command takes ``--json`` for scripts and ``--home DIR`` (default ``$FIELD_HOME``).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _sync_text(d: dict[str, Any]) -> str:
 
 
 def cmd_status(client: FieldClient, args: argparse.Namespace) -> int:
-    _out(args, client.status(), lambda d: "\n".join(f"{k:15} {v if v is not None else '-'}"
+    _out(args, client.status(check_server=True), lambda d: "\n".join(f"{k:15} {v if v is not None else '-'}"
                                                      for k, v in d.items()))
     return EXIT_OK
 

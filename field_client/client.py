@@ -42,8 +42,8 @@ DB_FILE = "field.db"
 
 
 def default_home() -> Path:
-    """``$FIELDSYNC_HOME``, else the platform's per-user data directory."""
-    return Path(os.environ.get("FIELDSYNC_HOME") or platformdirs.user_data_dir("fieldsync"))
+    """``$FIELD_HOME``, else the platform's per-user data directory."""
+    return Path(os.environ.get("FIELD_HOME") or platformdirs.user_data_dir("fieldsync"))
 
 
 class FieldClient:
@@ -111,13 +111,30 @@ class FieldClient:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def reachable(self, timeout: float = 2.0) -> bool | None:
+        """Whether the server answers right now (None: not enrolled). Never raises: it is for
+        telling the engineer whether a sync would get through, not for syncing."""
+        url = self.store.read(lambda c: get_meta(c, "server_url"))
+        if not url:
+            return None
+        try:
+            with httpx.Client(transport=self._http, timeout=timeout) as client:
+                return client.get(f"{url}/healthz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def status(self, check_server: bool = False) -> dict[str, Any]:
+        """Who this laptop is, what waits to be synced, what the server refused or flagged;
+        with ``check_server``, whether the server answers now."""
         def read(conn: sqlite3.Connection) -> dict[str, Any]:
             rejected = conn.execute("SELECT count(*) FROM answers WHERE status='rejected'").fetchone()[0]
             return {**view.identity(conn), "pending": outbox.count(conn), "rejected": rejected,
                     "open_conflicts": len(view.open_conflicts(conn)),
                     "records": conn.execute("SELECT count(*) FROM records").fetchone()[0]}
-        return self.store.read(read)
+        info = self.store.read(read)
+        if check_server:
+            info["server_reachable"] = self.reachable()
+        return info
 
     def jobs(self) -> list[Job]:
         return self.store.read(view.jobs)  # type: ignore[return-value]

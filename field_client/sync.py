@@ -81,7 +81,11 @@ def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, repo
     rows = store.read(lambda c: c.execute(
         "SELECT sha256, media_type FROM blobs WHERE uploaded=0 ORDER BY created_at").fetchall())
     for row in rows:
-        blobs.upload(transport, row["sha256"], row["media_type"] or "application/octet-stream")
+        try:
+            blobs.upload(transport, row["sha256"], row["media_type"] or "application/octet-stream")
+        except ChecksumMismatch as exc:  # the laptop's copy no longer matches its name: disk fault
+            report.problems.append(f"file {row['sha256'][:12]}... refused by the server: {exc.message}")
+            continue
         store.write(lambda c, sha=row["sha256"]: c.execute(
             "UPDATE blobs SET uploaded=1 WHERE sha256=?", (sha,)))
         report.blobs_uploaded += 1

@@ -154,3 +154,12 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["--home", str(tmp_path / "h"), "frobnicate"])
     assert exc.value.code == cli.EXIT_USAGE
+
+
+def test_field_home_chooses_the_store_when_no_home_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIELD_HOME", str(tmp_path / "from-env"))
+    code, out, _ = run(capsys, "status", "--json")
+    assert code == cli.EXIT_OK
+    assert json.loads(out)["server_reachable"] is None  # not enrolled: nothing to reach
+    assert (tmp_path / "from-env" / "field.db").is_file()

@@ -153,3 +153,19 @@ def test_a_drawing_on_the_laptop_is_never_downloaded_again(live_server, laptop) 
     report = li.sync()
 
     assert report.blobs_downloaded == 0 and not wire.calls("GET", "/sync/v1/blobs/")
+
+
+def test_an_upload_whose_bytes_do_not_match_their_hash_is_refused(live_server, laptop) -> None:
+    li = laptop("li-wei")
+    li.sync()
+    sha = li.add_blob(b"photo of the rack, before" * 1000, "image/jpeg")
+    li.record_event("J-0001", Photo(sha256=sha))
+    cached = li.blob_path(sha)
+    cached.write_bytes(cached.read_bytes()[:-1] + b"!")  # the laptop's disk flipped a byte
+
+    report = li.sync()
+
+    assert not report.ok and any("refused by the server" in p for p in report.problems)
+    assert not server_blob(live_server, sha).exists()
+    assert not list((live_server.data_dir / "blobs" / "partial").glob(f"{sha}*"))
+    assert report.applied == 1  # the event itself is a fact and is kept; the missing file is reported

@@ -179,3 +179,20 @@ def test_a_revoked_laptop_is_refused_and_keeps_its_work(live_server, laptop) -> 
     with pytest.raises(Unauthorized):
         li.sync()
     assert len(li.pending()) == 1
+
+
+def test_status_says_whether_the_server_answers(live_server, laptop) -> None:
+    from .conftest import cli_json
+
+    li = laptop("li-wei")
+    li.sync()
+    li.record_event("J-0001", Checkin())
+    home = str(li.home)
+    li.close()
+
+    online = cli_json("field", "--home", home, "status")
+    live_server.stop()
+    offline = cli_json("field", "--home", home, "status")
+
+    assert online["server_reachable"] is True and offline["server_reachable"] is False
+    assert online["pending"] == offline["pending"] == 1 and online["last_sync_at"]
