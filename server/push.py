@@ -153,11 +153,18 @@ def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEven
     raised = effects.apply_effects(conn, who, job, event, ctx)
     return MutationResult(seq=mutation.seq, status="conflict" if raised else "applied",
                           version=version, conflicts=raised,
-                          message="; ".join(_conflict_messages(raised)) if raised else "")
+                          message="; ".join(_conflict_messages(conn, raised)) if raised else "")
 
 
-def _conflict_messages(ids: list[str]) -> list[str]:
-    return [f"conflict {i} raised" for i in ids]
+def _conflict_messages(conn: sqlite3.Connection, ids: list[str]) -> list[str]:
+    """What each raised conflict is about, in words, for the engineer reading the push answer."""
+    out = []
+    for conflict_id in ids:
+        stored = store.get(conn, "conflict", conflict_id)
+        record = stored.record if stored else None
+        out.append(f"{record.kind} conflict: {record.detail or record.rule}" if record  # type: ignore[union-attr]
+                   else f"conflict {conflict_id} raised")
+    return out
 
 
 def _patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,

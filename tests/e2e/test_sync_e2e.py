@@ -137,6 +137,8 @@ def test_a_reassigned_job_stays_while_it_holds_unsynced_work_then_leaves(live_se
     job = live_server.records("job")["J-0002"]
     assert job["assignee"] == "u-zhang-min" and "work_after_reassign" in job["flags"]
     assert any(c.kind == "job_state" and c.record_id == "J-0002" for c in li.conflicts())
+    told = li.answers()[-1]["message"]
+    assert told.startswith("job_state conflict:") and "SR-2026-0002" in told and "assigned to" in told
 
 
 def test_a_field_edit_and_an_office_edit_of_the_same_site_merge_and_flag(live_server, laptop) -> None:
