@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 from .client import FieldClient, default_home  # noqa: E402
 from .errors import (  # noqa: E402
-    BackupRequired, FieldClientError, InvalidAction, NotLoggedIn, OutOfStep, ServerUnreachable,
+    ApprovalRequired, BackupRequired, FieldClientError, InvalidAction, NotLoggedIn, OutOfStep, ServerUnreachable,
     UnknownRecord,
 )
 from .sync import SyncReport  # noqa: E402
@@ -22,5 +22,5 @@ from .view import EventView  # noqa: E402
 __all__ = [
     "FieldClient", "default_home", "SyncReport", "EventView",
     "FieldClientError", "NotLoggedIn", "ServerUnreachable", "UnknownRecord", "InvalidAction",
-    "BackupRequired", "OutOfStep",
+    "BackupRequired", "ApprovalRequired", "OutOfStep",
 ]

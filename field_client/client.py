@@ -18,22 +18,22 @@ import os
 import platform
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 import msgspec
 import platformdirs
 
 from sync_protocol import (
-    AppendEvent, Backup, EnrollReply, EnrollRequest, EventPayload, Job, JobEvent, PartSwap,
-    PatchRecord, Record, Signature, sheet_events, sheet_hash, uuid7,
+    AppendEvent, CustomerApproval, EnrollReply, EnrollRequest, EventPayload, Job, JobEvent, PartSwap,
+    PatchRecord, Quote, Record, Signature, sheet_events, sheet_hash, uuid7,
 )
 from sync_protocol.codec import field_of
 from sync_protocol.merge import FIELD_OWNED, IMMUTABLE_FIELDS
 
-from . import outbox, replica, view
+from . import outbox, replica, rules, view
 from .blobcache import BlobCache
-from .errors import BackupRequired, InvalidAction, NotLoggedIn, UnknownRecord
+from .errors import ApprovalRequired, BackupRequired, InvalidAction, NotLoggedIn, UnknownRecord
 from .store import LocalStore, get_meta, set_meta
 from .sync import SyncReport, sync
 from .transport import Transport
@@ -53,6 +53,8 @@ class FieldClient:
         self.store = LocalStore(self.home / DB_FILE)
         self.blobs = BlobCache(self.home / "blobs")
         self._http, self._timeout, self._retries, self._backoff = http, timeout, retries, backoff
+        # Warranty is judged on the laptop's calendar day; tests and demos may pin it.
+        self.today: Callable[[], dt.date] = dt.date.today
 
     def close(self) -> None:
         self.store.close()
@@ -233,18 +235,41 @@ class FieldClient:
         problem = getattr(payload, "problem", lambda: None)()
         if problem:
             raise InvalidAction(problem[1], field=problem[0])
-        if not isinstance(payload, PartSwap):
-            return
-        equipment = view.record(conn, "equipment", payload.equipment_id)
+        if isinstance(payload, CustomerApproval):
+            quote = view.record(conn, "event", payload.quote_event_id) or next(
+                (v.event for v in view.events(conn, job.id) if v.event.id == payload.quote_event_id), None)
+            if quote is None or not isinstance(quote.payload, Quote):  # type: ignore[union-attr]
+                raise UnknownRecord(f"no quote {payload.quote_event_id} on job {job.number}",
+                                    field="quote_event_id")
+        if isinstance(payload, PartSwap):
+            self._check_swap(conn, job, payload)
+
+    def _check_swap(self, conn: sqlite3.Connection, job: Job, swap: PartSwap) -> None:
+        """DOMAIN.md steps 5-8: backup first, the customer approves paid work, serials add up."""
+        equipment = view.record(conn, "equipment", swap.equipment_id)
         if equipment is None or equipment.site_id != job.site_id:  # type: ignore[union-attr]
-            raise UnknownRecord(f"no equipment {payload.equipment_id} at {job.site_id}", field="equipment_id")
-        if view.record(conn, "part", payload.sku) is None:
-            raise UnknownRecord(f"no part {payload.sku} in the catalog", field="sku")
-        backed_up = any(isinstance(v.event.payload, Backup) and v.event.payload.counts_as_backup
-                        for v in view.events(conn, job.id))
-        if not backed_up and not payload.no_backup_ack:
+            raise UnknownRecord(f"no equipment {swap.equipment_id} at {job.site_id}", field="equipment_id")
+        part = view.record(conn, "part", swap.sku)
+        if part is None:
+            raise UnknownRecord(f"no part {swap.sku} in the catalog", field="sku")
+        if swap.serial_in == swap.serial_out:
+            raise InvalidAction("the serial going in is the serial coming out", field="serial_in")
+        events = [v.event for v in view.events(conn, job.id)]
+        if not rules.has_backup(events) and not swap.no_backup_ack:
             raise BackupRequired(f"job {job.number} has no verified backup yet: record the backup "
                                  f"first, or acknowledge working without one", field="no_backup_ack")
+        paid = rules.swap_is_paid(equipment, part, events, self.today())  # type: ignore[arg-type]
+        if paid and rules.approved_quote(events) is None:
+            raise ApprovalRequired(f"paid work ({paid}): the customer must approve a quote before "
+                                   f"anything is replaced", field="quote")
+        elsewhere = rules.installed_elsewhere(swap.serial_in, swap.equipment_id, self._all_events(conn),
+                                              view.records(conn, "equipment"))  # type: ignore[arg-type]
+        if elsewhere:
+            raise InvalidAction(f"serial {swap.serial_in} is already installed in {elsewhere}",
+                                field="serial_in")
+
+    def _all_events(self, conn: sqlite3.Connection) -> list[JobEvent]:
+        return [v.event for job in view.jobs(conn) for v in view.events(conn, job.id)]
 
     def _check_patch(self, conn: sqlite3.Connection, entity: str, current: Record,
                      fields: dict[str, Any]) -> None:

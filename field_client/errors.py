@@ -5,7 +5,8 @@
     ├── ServerUnreachable    no answer after every retry (offline, server down, timeouts)
     ├── UnknownRecord        the job, equipment or record is not on this laptop
     ├── InvalidAction        a local rule refuses the action (``field`` names the input at fault)
-    │   └── BackupRequired   repair work on a job with no verified backup and no acknowledgement
+    │   ├── BackupRequired   repair work on a job with no verified backup and no acknowledgement
+    │   └── ApprovalRequired paid work (out of warranty, wear part) before the customer approved
     └── OutOfStep            the laptop's outbox and the server's sequence disagree
 
 Refusals from the server arrive as the protocol's own typed errors (``sync_protocol.errors``:
@@ -41,6 +42,10 @@ class InvalidAction(FieldClientError):
 
 
 class BackupRequired(InvalidAction):
+    pass
+
+
+class ApprovalRequired(InvalidAction):
     pass
 
 

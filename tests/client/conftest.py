@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Iterator
 
@@ -22,6 +23,9 @@ def laptop(home: Path) -> Iterator[FieldClient]:
     """A FieldClient(tmp_path/"home") seeded as if enrolled (as li-wei) and fully pulled."""
     client = FieldClient(home)
     seed(client)
+    # A day on which EQ-001 (J-0001) is still in warranty, so swaps there are free work; the
+    # paid-work rule has its own tests.
+    client.today = lambda: dt.date(2025, 1, 10)
     try:
         yield client
     finally:

@@ -13,7 +13,7 @@ from field_client import BackupRequired, FieldClient, InvalidAction, NotLoggedIn
 from field_client.store import get_meta, set_meta
 from .laptop_helpers import DEVICE_ID, META, SEED_VERSION, SIGNATURE_PNG, USER_ID, outbox_rows, seed
 from sync_protocol import (
-    AppendEvent, Backup, Checkin, Diagnosis, JobEvent, Note, PartSwap, Photo, Resolution,
+    AppendEvent, Backup, Checkin, CustomerApproval, Diagnosis, Quote, QuoteLine, JobEvent, Note, PartSwap, Photo, Resolution,
     Signature, sheet_events, sheet_hash,
 )
 from sync_protocol.events import Test as PassFail  # aliased: pytest would collect a class named Test*
@@ -214,7 +214,9 @@ def test_van_stock_reflects_pending_swaps(laptop: FieldClient) -> None:
     assert van_qty(laptop, SKU) == 1
     laptop.record_event(JOB, swap(qty=2, serial_out="o2", serial_in="i2"))
     assert van_qty(laptop, SKU) == -1  # a deficit is shown, not refused
-    # A part the van never had appears with a negative count.
+    # A part the van never had appears with a negative count (a wear part: paid, so approved first).
+    quote = laptop.record_event(JOB, Quote(lines=[QuoteLine(sku="RAID-BBU"), QuoteLine(sku="FAN-80MM")]))
+    laptop.record_event(JOB, CustomerApproval(quote_event_id=quote.id, approved_by="Wang Jianguo"))
     laptop.record_event(JOB, swap(sku="RAID-BBU", serial_out="b1", serial_in="b2"))
     assert van_qty(laptop, "RAID-BBU") == -1
     # A part taken from elsewhere does not touch the van.

@@ -222,3 +222,11 @@ def office(server: LiveServer, name: str = "chen-jing", role: str = "dispatcher"
     reply.raise_for_status()
     return httpx.Client(base_url=server.url, timeout=10,
                         headers={"Authorization": f"Bearer {reply.json()['device_token']}"})
+
+
+def approve_paid_work(client: Any, job_id: str, *skus: str) -> None:
+    """The customer approves a quote for the parts: the demo jobs are out of warranty."""
+    from sync_protocol import CustomerApproval, Quote, QuoteLine
+
+    quote = client.record_event(job_id, Quote(lines=[QuoteLine(sku=sku) for sku in skus]))
+    client.record_event(job_id, CustomerApproval(quote_event_id=quote.id, approved_by="王建国"))

@@ -22,7 +22,7 @@ import pytest
 from field_client import FieldClient
 from sync_protocol import Backup, Note, PartSwap
 
-from .conftest import ROOT, LiveServer
+from .conftest import ROOT, LiveServer, approve_paid_work
 
 TRIALS = 20
 FAN = "FAN-80MM"
@@ -88,6 +88,7 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
         site_id, equipment = job.site_id, job.equipment_ids[0]
         li.record_event("J-0001", Backup(scope="system", method="image", stored_at="NAS",
                                          sha256="c" * 64, verified=True))
+        approve_paid_work(li, "J-0001", FAN)
         li.sync()
     fan_before = live_server.records("stock")[f"van:u-li-wei|{FAN}"]["qty"]
     window = sync_window(home)

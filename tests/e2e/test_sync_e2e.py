@@ -9,7 +9,7 @@ from sync_protocol import Backup, Checkin, Note, PartSwap, ScopeViolation, Upgra
 from sync_protocol import Test as PostRepairTest
 from sync_protocol.hlc import Clock
 
-from .conftest import Wire, office
+from .conftest import Wire, approve_paid_work, office
 
 FAN = "FAN-80MM"
 
@@ -48,17 +48,19 @@ def test_a_push_whose_answer_is_lost_is_retried_and_applied_once(live_server, la
     li.record_event("J-0003", Checkin(note="plant room B2"))
     li.record_event("J-0003", Backup(scope="config", method="export", stored_at="USB", sha256="b" * 64,
                                      verified=True))
+    approve_paid_work(li, "J-0003", FAN)
     swap = li.record_event("J-0003", PartSwap(equipment_id=job.equipment_ids[0], sku=FAN,
                                                serial_out="FAN-OLD-1", serial_in="FAN-NEW-1"))
     report = li.sync()
 
     assert lost["done"] and len(wire.calls("POST", "/sync/v1/push")) == 2  # sent twice
-    assert report.applied == 3 and report.rejected == 0
+    assert report.applied == 5 and report.rejected == 0
     events = [e for e in live_server.records("event").values() if e["job_id"] == "J-0003"]
-    assert sorted(e["payload"]["kind"] for e in events) == ["backup", "checkin", "part_swap"]
+    assert sorted(e["payload"]["kind"] for e in events) == ["backup", "checkin", "customer_approval",
+                                                            "part_swap", "quote"]
     assert van_qty(live_server, "u-li-wei", FAN) == before - 1
     assert li.pending() == []
-    assert [a["status"] for a in li.answers()] == ["applied"] * 3
+    assert [a["status"] for a in li.answers()] == ["applied"] * 5
     assert swap.id in live_server.records("event")
 
 

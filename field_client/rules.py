@@ -1,0 +1,86 @@
+"""The service rules of DOMAIN.md, checked on the laptop at the moment of recording.
+
+The server audits the same facts later; checking them here tells the engineer at once, on
+site and offline, while the customer is still in the room. Pure functions over what the laptop
+shows (records plus pending work), so the CLI, the Python API and the tests share them.
+
+>>> import datetime as dt
+>>> from sync_protocol import Equipment
+>>> eq = Equipment(id="EQ-1", site_id="S-1", model="R740", serial="SN1", warranty_end=dt.date(2027, 1, 31))
+>>> warranty_of(eq, [], today=dt.date(2026, 11, 28)).covered
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable, NamedTuple
+
+from sync_protocol import (
+    Backup, CustomerApproval, Diagnosis, Equipment, JobEvent, Part, PartSwap, Quote,
+)
+
+
+class Warranty(NamedTuple):
+    covered: bool
+    reason: str  # in words, for the engineer and the customer
+
+
+def has_backup(events: Iterable[JobEvent]) -> bool:
+    """A verified backup, or a waiver with its reason, is on the job (DOMAIN.md step 5)."""
+    return any(isinstance(e.payload, Backup) and e.payload.counts_as_backup for e in events)
+
+
+def warranty_of(equipment: Equipment, events: Iterable[JobEvent], today: dt.date) -> Warranty:
+    """In or out of warranty today. A human cause (misuse, self-repair) voids it (step 7)."""
+    events = list(events)
+    if any(isinstance(e.payload, Diagnosis) and e.payload.cause == "human" for e in events):
+        return Warranty(False, "void: the diagnosed cause is human (misuse or self-repair)")
+    swapped_in = [e.payload.warranty_until for e in events
+                  if isinstance(e.payload, PartSwap) and e.payload.equipment_id == equipment.id
+                  and e.payload.warranty_until is not None]
+    if equipment.warranty_end is None:
+        return Warranty(False, "no warranty end date on record: treat as out of warranty")
+    if equipment.warranty_end >= today:
+        return Warranty(True, f"in warranty until {equipment.warranty_end.isoformat()}")
+    if swapped_in and max(swapped_in) >= today:
+        return Warranty(True, f"replaced part in warranty until {max(swapped_in).isoformat()}")
+    return Warranty(False, f"warranty ended {equipment.warranty_end.isoformat()}")
+
+
+def swap_is_paid(equipment: Equipment, part: Part, events: Iterable[JobEvent], today: dt.date) -> str | None:
+    """Why this swap is paid work, or None when it is free."""
+    if part.wear_part:
+        return f"{part.id} is a wear part, never covered by warranty"
+    warranty = warranty_of(equipment, events, today)
+    return None if warranty.covered else f"{equipment.id}: {warranty.reason}"
+
+
+def approved_quote(events: Iterable[JobEvent]) -> Quote | None:
+    """The latest quote the customer approved, if any."""
+    events = sorted(events, key=lambda e: (e.hlc, e.id))
+    quotes = {e.id: e.payload for e in events if isinstance(e.payload, Quote)}
+    approved = [a.payload.quote_event_id for a in events
+                if isinstance(a.payload, CustomerApproval) and a.payload.approved
+                and a.payload.quote_event_id in quotes]
+    return quotes[approved[-1]] if approved else None  # type: ignore[return-value]
+
+
+def latest_quote_id(events: Iterable[JobEvent]) -> str | None:
+    quotes = sorted((e for e in events if isinstance(e.payload, Quote)), key=lambda e: (e.hlc, e.id))
+    return quotes[-1].id if quotes else None
+
+
+def installed_elsewhere(serial: str, equipment_id: str, events: Iterable[JobEvent],
+                        equipment: Iterable[Equipment]) -> str | None:
+    """The equipment id where this serial is already known to be installed, if not this one."""
+    for eq in equipment:
+        if eq.serial == serial and eq.id != equipment_id:
+            return eq.id
+    where: dict[str, str] = {}
+    for e in sorted(events, key=lambda e: (e.hlc, e.id)):
+        if isinstance(e.payload, PartSwap):
+            where.pop(e.payload.serial_out, None)
+            where[e.payload.serial_in] = e.payload.equipment_id
+    other = where.get(serial)
+    return other if other and other != equipment_id else None
