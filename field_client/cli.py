@@ -1,20 +1,28 @@
-"""The ``field`` command: the engineer's laptop from a terminal.
+"""The ``field`` command: the engineer's laptop from a terminal, online or not.
 
-    field login URL --token TOKEN      enroll this laptop (once)
-    field sync [--page-size N]         push recorded work, pull jobs, fetch drawings
-    field status                       who, what is waiting, last sync, server reachable
-    field jobs                         the jobs on this laptop
+    field login URL --token TOKEN       enroll this laptop (once)
+    field sync [--watch]                push recorded work, pull jobs, fetch drawings
+    field ready                         safe to leave coverage?
+    field jobs | job JOB | drawings JOB | open DRAWING | warranty JOB [EQUIPMENT] | conflicts | status
+    field checkin | backup | diagnose | quote | approve | swap | loaner | test | sign | resolve | escalate JOB ...
+    field edit site|equipment ID FIELD=VALUE ...
 
-Exit status: 0 done, 1 refused or done with problems, 2 bad usage, 3 server unreachable
-(the work stays safely on the laptop), 4 this client must be upgraded.
-Every command takes ``--json`` for scripts and ``--home DIR`` (default ``$FIELD_HOME``).
+Every recording command writes one local transaction and needs no network. Exit status: 0 done,
+1 refused or done with problems (``ready``: not ready), 2 bad usage, 3 server unreachable (the
+work stays safely on the laptop), 4 this client must be upgraded. Every command takes ``--json``
+and ``--home DIR`` (default ``$FIELD_HOME``, else the user's data directory).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,8 +30,11 @@ import msgspec
 
 from sync_protocol import ProtocolError, UpgradeRequired
 
+from . import render
 from .client import FieldClient
 from .errors import FieldClientError, ServerUnreachable
+from .watch import Watcher
+from .workbench import Workbench
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_UPGRADE = 0, 1, 2, 3, 4
 
@@ -31,8 +42,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_UPGRADE = 0, 1, 2, 3, 4
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        with FieldClient(args.home) as client:
-            return int(args.run(client, args))
+        with FieldClient(args.home, retries=0 if getattr(args, "watch", False) else 4) as client:
+            return int(args.run(Workbench(client), args))
     except ServerUnreachable as exc:
         return _fail(args, "unreachable", exc.message + "; your work is kept on this laptop",
                      None, EXIT_UNREACHABLE)
@@ -42,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, exc.code, exc.message, exc.field, EXIT_FAILED)
     except FieldClientError as exc:
         return _fail(args, type(exc).__name__, exc.message, exc.field, EXIT_FAILED)
+
+
+# --- the parser ------------------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,31 +68,103 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    login = sub.add_parser("login", parents=[common], help="enroll this laptop")
-    login.add_argument("url")
-    login.add_argument("--token", required=True, help="the one-time enrollment token")
-    login.add_argument("--device-name", default=None)
-    login.set_defaults(run=cmd_login)
+    def command(name: str, run: Callable[[Workbench, argparse.Namespace], int], help: str,
+                job: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        if job:
+            p.add_argument("job", help="job id, e.g. J-0001")
+        p.set_defaults(run=run)
+        return p
 
-    sync = sub.add_parser("sync", parents=[common], help="reconcile with the server")
-    sync.add_argument("--page-size", type=int, default=None)
-    sync.set_defaults(run=cmd_sync)
+    p = command("login", cmd_login, "enroll this laptop with a one-time token")
+    p.add_argument("url")
+    p.add_argument("--token", required=True, help="the one-time enrollment token")
+    p.add_argument("--device-name", default=None)
 
-    sub.add_parser("status", parents=[common], help="what is waiting").set_defaults(run=cmd_status)
-    sub.add_parser("jobs", parents=[common], help="jobs on this laptop").set_defaults(run=cmd_jobs)
+    p = command("sync", cmd_sync, "push recorded work, pull jobs and fetch drawings")
+    p.add_argument("--page-size", type=int, default=None)
+    p.add_argument("--watch", action="store_true", help="keep syncing in the background until stopped")
+    p.add_argument("--interval", type=float, default=60.0, help="seconds between syncs (--watch)")
+    p.add_argument("--max-backoff", type=float, default=900.0, help="longest wait while unreachable (--watch)")
+
+    command("status", cmd_status, "who, what waits, last sync, server reachable")
+    command("ready", cmd_ready, "is everything on the laptop to go offline?")
+    command("jobs", cmd_jobs, "assigned jobs, most urgent first")
+    command("job", cmd_job, "the service sheet of one job", job=True)
+    command("drawings", cmd_drawings, "a job's drawings and their files", job=True)
+    p = command("open", cmd_open, "open a drawing with the system viewer")
+    p.add_argument("drawing")
+    command("conflicts", cmd_conflicts, "what the server flagged, in words")
+    p = command("warranty", cmd_warranty, "in or out of warranty today", job=True)
+    p.add_argument("equipment", nargs="?")
+
+    p = command("checkin", cmd_checkin, "arrived on site", job=True)
+    p.add_argument("--note", default="")
+    p = command("backup", cmd_backup, "the backup made before any work (or --waive REASON)", job=True)
+    p.add_argument("--scope", choices=["system", "data", "config"])
+    p.add_argument("--method", default="")
+    p.add_argument("--stored-at", default="")
+    p.add_argument("--file", type=Path, help="the backup artifact: hashed here, streamed")
+    p.add_argument("--sha256")
+    p.add_argument("--size", type=int)
+    p.add_argument("--verified", action="store_true")
+    p.add_argument("--waive", metavar="REASON")
+    p = command("diagnose", cmd_diagnose, "the cause found", job=True)
+    p.add_argument("--cause", required=True, choices=["hardware", "software", "human", "environment", "unknown"])
+    p.add_argument("--findings", required=True)
+    p.add_argument("--severity", type=int, choices=[1, 2, 3, 4])
+    p = command("quote", cmd_quote, "parts and labour for paid work", job=True)
+    p.add_argument("--part", action="append", default=[], metavar="SKU[:QTY]")
+    p.add_argument("--labour", default="0", metavar="AMOUNT")
+    p = command("approve", cmd_approve, "the customer approves the latest quote", job=True)
+    p.add_argument("--by", required=True)
+    p.add_argument("--decline", action="store_true")
+    p = command("swap", cmd_swap, "a part out, a part in", job=True)
+    p.add_argument("--equipment", required=True)
+    p.add_argument("--part", required=True)
+    p.add_argument("--serial-out", required=True)
+    p.add_argument("--serial-in", required=True)
+    p.add_argument("--qty", type=int, default=1)
+    p.add_argument("--from", dest="location", default=None, metavar="LOCATION")
+    p.add_argument("--no-backup-ack", action="store_true", help="record it without a backup (audited)")
+    p.add_argument("--notes", default="")
+    p = command("loaner", cmd_loaner, "a device lent while the fault is fixed", job=True)
+    p.add_argument("--device", required=True)
+    p.add_argument("--returned", action="store_true")
+    p = command("test", cmd_test, "the post-repair test", job=True)
+    p.add_argument("--result", required=True, choices=["pass", "fail"])
+    p.add_argument("--notes", default="")
+    p = command("note", cmd_note, "a free note on the job", job=True)
+    p.add_argument("text")
+    p = command("sign", cmd_sign, "the customer signs the sheet as it stands", job=True)
+    p.add_argument("--signer", required=True)
+    p.add_argument("--role", default="")
+    p.add_argument("--image", type=Path, required=True)
+    command("resolve", cmd_resolve, "the job is done", job=True)
+    p = command("escalate", cmd_escalate, "not solved: back to the office", job=True)
+    p.add_argument("--reason", required=True)
+    p = command("edit", cmd_edit, "facts observed on site: FIELD=VALUE ...")
+    p.add_argument("entity", choices=["site", "equipment"])
+    p.add_argument("id")
+    p.add_argument("assignments", nargs="+", metavar="FIELD=VALUE")
     return parser
 
 
-def cmd_login(client: FieldClient, args: argparse.Namespace) -> int:
-    reply = client.login(args.url, args.token, args.device_name)
-    _out(args, {"user_id": reply.user_id, "user_name": reply.user_name, "role": reply.role,
-                "device_id": reply.device_id},
-         lambda d: f"enrolled as {d['user_name']} ({d['role']}), device {d['device_id']}")
-    return EXIT_OK
+# --- commands ----------------------------------------------------------------------------------
 
 
-def cmd_sync(client: FieldClient, args: argparse.Namespace) -> int:
-    report = client.sync(args.page_size)
+def cmd_login(bench: Workbench, args: argparse.Namespace) -> int:
+    reply = bench.client.login(args.url, args.token, args.device_name)
+    return _ok(args, {"user_id": reply.user_id, "user_name": reply.user_name, "role": reply.role,
+                      "device_id": reply.device_id},
+               lambda d: f"enrolled as {d['user_name']} ({d['role']}), device {d['device_id']}")
+
+
+def cmd_sync(bench: Workbench, args: argparse.Namespace) -> int:
+    if args.watch:
+        return _watch(bench, args)
+    with ProgressView(enabled=not args.json and sys.stdout.isatty()) as view:
+        report = bench.client.sync(args.page_size, progress=view.update)
     data = {**msgspec.to_builtins(report), "ok": report.ok}
     _out(args, data, _sync_text)
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -86,24 +172,180 @@ def cmd_sync(client: FieldClient, args: argparse.Namespace) -> int:
 
 def _sync_text(d: dict[str, Any]) -> str:
     lines = [f"pushed {d.get('pushed', 0)} (applied {d.get('applied', 0)}, merged {d.get('merged', 0)}, "
-             f"conflicts {d.get('conflicts', 0)}, refused {d.get('rejected', 0)}); "
+             f"flagged {d.get('conflicts', 0)}, refused {d.get('rejected', 0)}); "
              f"pulled {d.get('pulled', 0)}, removed {d.get('removed', 0)}; "
              f"files up {d.get('blobs_uploaded', 0)}, down {d.get('blobs_downloaded', 0)}"]
     lines += [f"  ! {p}" for p in d.get("problems", [])]
     return "\n".join(lines)
 
 
-def cmd_status(client: FieldClient, args: argparse.Namespace) -> int:
-    _out(args, client.status(check_server=True), lambda d: "\n".join(f"{k:15} {v if v is not None else '-'}"
-                                                     for k, v in d.items()))
+def _watch(bench: Workbench, args: argparse.Namespace) -> int:
+    def report(attempt: dict[str, Any]) -> None:
+        if args.json:
+            print(json.dumps(attempt, ensure_ascii=False), flush=True)
+        else:
+            state = "synced" if attempt.get("ok") else f"not synced ({attempt.get('error') or attempt.get('problems')})"
+            print(f"{attempt['at']} {state}; next in {attempt['next_in']:.0f} s", flush=True)
+
+    watcher = Watcher(lambda: bench.client.sync(args.page_size), args.interval, args.max_backoff, report)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: watcher._stopped.set())
+    watcher.start()
+    try:
+        watcher.wait()
+    finally:
+        watcher.stop()
     return EXIT_OK
 
 
-def cmd_jobs(client: FieldClient, args: argparse.Namespace) -> int:
-    jobs = [msgspec.to_builtins(j) for j in client.jobs()]
-    _out(args, jobs, lambda js: "\n".join(
-        f"{j['id']:8} {j['number']:14} sev {j['severity']} {j.get('status', 'new'):9} {j['site_id']:6} "
-        f"{j.get('fault', '')[:50]}" for j in js) or "no jobs on this laptop")
+def cmd_status(bench: Workbench, args: argparse.Namespace) -> int:
+    return _ok(args, bench.client.status(check_server=True),
+               lambda d: "\n".join(f"{k:16} {v if v is not None else '-'}" for k, v in d.items()))
+
+
+def cmd_ready(bench: Workbench, args: argparse.Namespace) -> int:
+    check = bench.ready()
+    _out(args, check._asdict(), lambda d: (
+        f"{'READY' if d['ready'] else 'NOT READY'} to go offline: {d['jobs']} jobs, {d['drawings']} drawings; "
+        f"last sync {d['last_sync_at'] or 'never'}" + "".join(f"\n  ! {p}" for p in d["problems"])))
+    return EXIT_OK if check.ready else EXIT_FAILED
+
+
+def cmd_jobs(bench: Workbench, args: argparse.Namespace) -> int:
+    rows = bench.jobs_by_urgency()
+    if args.json:
+        print(json.dumps([{**render.plain(job), "deadline": render.plain(d._asdict()) if d else None}
+                          for job, d in rows], ensure_ascii=False))
+    else:
+        print(render.jobs_table(rows))
+    return EXIT_OK
+
+
+def cmd_job(bench: Workbench, args: argparse.Namespace) -> int:
+    sheet = bench.sheet(args.job)
+    if args.json:
+        print(json.dumps(render.plain({
+            **sheet, "equipment": [{"equipment": eq, "warranty": w._asdict()} for eq, w in sheet["equipment"]],
+            "drawings": [{"drawing": d, "path": p} for d, p in sheet["drawings"]],
+            "events": [{"event": v.event, "pending": v.pending} for v in sheet["events"]],
+            "deadline": sheet["deadline"]._asdict() if sheet["deadline"] else None}), ensure_ascii=False))
+    else:
+        print(render.sheet_text(sheet))
+    return EXIT_OK
+
+
+def cmd_drawings(bench: Workbench, args: argparse.Namespace) -> int:
+    rows = bench.drawings(args.job)
+    return _ok(args, [{"drawing": render.plain(d), "path": str(p) if p else None} for d, p in rows],
+               lambda rs: "\n".join(f"{r['drawing']['id']:6} {r['drawing']['title']}: {r['path'] or 'NOT DOWNLOADED'}"
+                                    for r in rs) or "no drawings for this site")
+
+
+def cmd_open(bench: Workbench, args: argparse.Namespace) -> int:
+    path = bench.drawing_file(args.drawing)
+    opener = os.environ.get("FIELD_OPENER") or shutil.which("xdg-open") or shutil.which("open")
+    if args.json or not opener:
+        return _ok(args, {"path": str(path)}, lambda d: d["path"])
+    subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(path)
+    return EXIT_OK
+
+
+def cmd_conflicts(bench: Workbench, args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps(render.plain(bench.client.conflicts()), ensure_ascii=False))
+    else:
+        print("\n".join(f"- {line}" for line in bench.conflicts_in_words()) or "nothing flagged")
+    return EXIT_OK
+
+
+def cmd_warranty(bench: Workbench, args: argparse.Namespace) -> int:
+    states = bench.warranty(args.job, args.equipment)
+    return _ok(args, {k: v._asdict() for k, v in states.items()}, lambda d: "\n".join(
+        f"{k}: {'covered' if v['covered'] else 'NOT covered (paid work)'} - {v['reason']}" for k, v in d.items()))
+
+
+def cmd_checkin(bench: Workbench, args: argparse.Namespace) -> int:
+    return _recorded(args, bench.checkin(args.job, args.note))
+
+
+def cmd_backup(bench: Workbench, args: argparse.Namespace) -> int:
+    if args.waive is not None:
+        return _recorded(args, bench.waive_backup(args.job, args.waive))
+    if not args.scope:
+        return _fail(args, "usage", "--scope is required (or --waive REASON)", "scope", EXIT_USAGE)
+    return _recorded(args, bench.backup(args.job, scope=args.scope, method=args.method, stored_at=args.stored_at,
+                                        file=args.file, sha256=args.sha256, size=args.size,
+                                        verified=args.verified))
+
+
+def cmd_diagnose(bench: Workbench, args: argparse.Namespace) -> int:
+    return _recorded(args, bench.diagnose(args.job, args.cause, args.findings, args.severity))
+
+
+def cmd_quote(bench: Workbench, args: argparse.Namespace) -> int:
+    try:
+        labour = render.cents(args.labour)
+    except (ValueError, ArithmeticError):
+        return _fail(args, "usage", f"--labour {args.labour!r}: an amount like 300 or 300.50", "labour", EXIT_USAGE)
+    event = bench.quote(args.job, args.part, labour)
+    return _recorded(args, event, f"total {render.money(event.payload.total_cents, event.payload.currency)}")  # type: ignore[attr-defined]
+
+
+def cmd_approve(bench: Workbench, args: argparse.Namespace) -> int:
+    return _recorded(args, bench.approve(args.job, args.by, approved=not args.decline))
+
+
+def cmd_swap(bench: Workbench, args: argparse.Namespace) -> int:
+    event, warning = bench.swap(args.job, equipment=args.equipment, part=args.part, serial_out=args.serial_out,
+                                serial_in=args.serial_in, qty=args.qty, location=args.location,
+                                no_backup_ack=args.no_backup_ack, notes=args.notes)
+    return _recorded(args, event, warning)
+
+
+def cmd_loaner(bench: Workbench, args: argparse.Namespace) -> int:
+    return _recorded(args, bench.loaner(args.job, args.device, args.returned))
+
+
+def cmd_test(bench: Workbench, args: argparse.Namespace) -> int:
+    return _recorded(args, bench.test(args.job, args.result, args.notes))
+
+
+def cmd_note(bench: Workbench, args: argparse.Namespace) -> int:
+    return _recorded(args, bench.note(args.job, args.text))
+
+
+def cmd_sign(bench: Workbench, args: argparse.Namespace) -> int:
+    return _recorded(args, bench.sign(args.job, args.signer, args.role, args.image))
+
+
+def cmd_resolve(bench: Workbench, args: argparse.Namespace) -> int:
+    return _recorded(args, bench.resolve(args.job))
+
+
+def cmd_escalate(bench: Workbench, args: argparse.Namespace) -> int:
+    return _recorded(args, bench.escalate(args.job, args.reason))
+
+
+def cmd_edit(bench: Workbench, args: argparse.Namespace) -> int:
+    patch = bench.edit(args.entity, args.id, args.assignments)
+    return _ok(args, {"seq": patch.seq, "entity": patch.entity, "id": patch.id, "fields": patch.fields},
+               lambda d: f"recorded edit of {d['entity']} {d['id']}: "
+                         + ", ".join(f"{k}={v}" for k, v in d["fields"].items()) + " (will sync)")
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def _recorded(args: argparse.Namespace, event: Any, warning: str | None = None) -> int:
+    data = {"event_id": event.id, "job_id": event.job_id, "kind": type(event.payload).__struct_config__.tag,
+            "hlc": event.hlc, "warning": warning}
+    return _ok(args, data, lambda d: f"recorded {d['kind']} on {d['job_id']} ({d['event_id']}); will sync"
+               + (f"\n  ! {warning}" if warning else ""))
+
+
+def _ok(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> int:
+    _out(args, data, text)
     return EXIT_OK
 
 
@@ -117,6 +359,34 @@ def _fail(args: argparse.Namespace, code: str, message: str, field: str | None, 
     else:
         print(f"field: {message}" + (f" (field: {field})" if field else ""), file=sys.stderr)
     return status
+
+
+class ProgressView:
+    """A rich progress bar for a sync, shown only once the sync has taken over a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def update(self, stage: str, done: int, total: int | None) -> None:
+        if not self.enabled or time.monotonic() - self.started < 1.0:
+            return
+        if self._progress is None:
+            from rich.progress import Progress
+            self._progress = Progress(transient=True)
+            self._progress.start()
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.update(self._tasks[stage], completed=done, total=total)
+
+    def __enter__(self) -> "ProgressView":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 if __name__ == "__main__":

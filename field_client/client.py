@@ -35,7 +35,7 @@ from . import outbox, replica, rules, view
 from .blobcache import BlobCache
 from .errors import ApprovalRequired, BackupRequired, InvalidAction, NotLoggedIn, UnknownRecord
 from .store import LocalStore, get_meta, set_meta
-from .sync import SyncReport, sync
+from .sync import Progress, SyncReport, sync
 from .transport import Transport
 
 DB_FILE = "field.db"
@@ -49,7 +49,7 @@ def default_home() -> Path:
 class FieldClient:
     def __init__(self, home: str | Path | None = None, *, http: httpx.BaseTransport | None = None,
                  timeout: float = 30.0, retries: int = 4, backoff: float = 0.25) -> None:
-        self.home = Path(home).expanduser() if home else default_home()
+        self.home = (Path(home).expanduser() if home else default_home()).absolute()
         self.store = LocalStore(self.home / DB_FILE)
         self.blobs = BlobCache(self.home / "blobs")
         self._http, self._timeout, self._retries, self._backoff = http, timeout, retries, backoff
@@ -103,11 +103,13 @@ class FieldClient:
         self.store.write(remember)
         return reply
 
-    def sync(self, page_size: int | None = None) -> SyncReport:
+    def sync(self, page_size: int | None = None, progress: Progress | None = None) -> SyncReport:
         """Push the outbox, pull the scope, fetch drawings. Safe to interrupt and run again."""
         transport = self.transport()
         try:
-            return sync(self.store, self.blobs, transport, page_size)
+            if progress is None:
+                return sync(self.store, self.blobs, transport, page_size)
+            return sync(self.store, self.blobs, transport, page_size, progress)
         finally:
             transport.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from typing import Callable
 
 import msgspec
 
@@ -26,6 +27,13 @@ from .transport import Transport
 
 # Room left in a push body for the envelope around the mutations.
 _BODY_MARGIN = 64 * 1024
+
+# ``progress(stage, done, total)``: stage is "upload", "push", "pull" or "drawings"; total may be None.
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def _silent(stage: str, done: int, total: int | None) -> None:
+    pass
 
 
 class SyncReport(msgspec.Struct, kw_only=True):
@@ -50,13 +58,14 @@ class SyncReport(msgspec.Struct, kw_only=True):
         return not self.problems
 
 
-def sync(store: LocalStore, blobs: BlobCache, transport: Transport, page_size: int | None = None) -> SyncReport:
+def sync(store: LocalStore, blobs: BlobCache, transport: Transport, page_size: int | None = None,
+         progress: Progress = _silent) -> SyncReport:
     report = SyncReport()
     hello = say_hello(store, transport)
-    upload_blobs(store, blobs, transport, report)
-    push_outbox(store, transport, hello, report)
-    pull_scope(store, transport, hello, report, page_size)
-    fetch_drawings(store, blobs, transport, report)
+    upload_blobs(store, blobs, transport, report, progress)
+    push_outbox(store, transport, hello, report, progress)
+    pull_scope(store, transport, hello, report, page_size, progress)
+    fetch_drawings(store, blobs, transport, report, progress)
     store.write(lambda c: set_meta(c, "last_sync_at", _now()))
     return report
 
@@ -76,7 +85,8 @@ def say_hello(store: LocalStore, transport: Transport) -> HelloReply:
     return hello
 
 
-def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport) -> None:
+def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport,
+                 progress: Progress = _silent) -> None:
     """Files made here (photos, signatures) go up before the events that name them."""
     rows = store.read(lambda c: c.execute(
         "SELECT sha256, media_type FROM blobs WHERE uploaded=0 ORDER BY created_at").fetchall())
@@ -89,10 +99,13 @@ def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, repo
         store.write(lambda c, sha=row["sha256"]: c.execute(
             "UPDATE blobs SET uploaded=1 WHERE sha256=?", (sha,)))
         report.blobs_uploaded += 1
+        progress("upload", report.blobs_uploaded, len(rows))
 
 
-def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply, report: SyncReport) -> None:
+def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply, report: SyncReport,
+                progress: Progress = _silent) -> None:
     max_bytes = hello.limits.max_body_bytes - _BODY_MARGIN
+    total = store.read(outbox.count)
     while True:
         batch = store.read(lambda c: outbox.pending(c, hello.limits.max_push_batch, max_bytes))
         if not batch:
@@ -107,6 +120,7 @@ def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply, repo
                             field="seq") from None
         store.write(lambda c: _settle(c, reply))
         _count(report, reply)
+        progress("push", report.pushed, total)
 
 
 def _settle(conn: sqlite3.Connection, reply: PushReply) -> None:
@@ -131,7 +145,7 @@ def _count(report: SyncReport, reply: PushReply) -> None:
 
 
 def pull_scope(store: LocalStore, transport: Transport, hello: HelloReply, report: SyncReport,
-               page_size: int | None = None) -> None:
+               page_size: int | None = None, progress: Progress = _silent) -> None:
     limit = min(page_size or hello.limits.max_pull_page, hello.limits.max_pull_page)
     while True:
         cursor = store.read(lambda c: get_meta(c, "cursor"))
@@ -145,6 +159,7 @@ def pull_scope(store: LocalStore, transport: Transport, hello: HelloReply, repor
             continue
         store.write(lambda c: _apply_page(c, page, report))
         report.pages += 1
+        progress("pull", report.pulled + report.removed, None)
         if not page.more:
             return
 
@@ -172,10 +187,12 @@ def _apply_page(conn: sqlite3.Connection, page: PullPage, report: SyncReport) ->
     outbox.observe(conn, page.server_hlc)
 
 
-def fetch_drawings(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport) -> None:
+def fetch_drawings(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport,
+                   progress: Progress = _silent) -> None:
     """Every drawing of the engineer's sites, on the laptop before they leave coverage."""
     drawings = store.read(lambda c: [h.record for h in replica.all_of(c, "drawing")])
-    for drawing in drawings:
+    for done, drawing in enumerate(drawings, 1):
+        progress("drawings", done, len(drawings))
         if blobs.has(drawing.sha256):  # type: ignore[attr-defined]
             continue
         try:

@@ -58,13 +58,15 @@ def test_status_text_after_seeding(seeded_home: Path, capsys: pytest.CaptureFixt
     assert lines["last_sync_at"] == "-"
 
 
-def test_jobs_json_lists_the_laptops_jobs_most_severe_first(seeded_home: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_jobs_json_lists_the_laptops_jobs_nearest_deadline_first(seeded_home: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--json", "--home", str(seeded_home), "jobs")
     assert code == cli.EXIT_OK
     jobs = json.loads(out)
     assert len(jobs) == 12
-    assert [j["severity"] for j in jobs] == sorted(j["severity"] for j in jobs)
+    deadlines = [j["deadline"]["at"] for j in jobs if j["deadline"]]
+    assert deadlines and deadlines == sorted(deadlines)
+    assert all(j["deadline"]["what"] in ("respond", "on site") for j in jobs if j["deadline"])
 
 
 def test_jobs_text_on_an_empty_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,100 @@
+"""Text for people: the job list, the service sheet, amounts and time left.
+
+JSON output (``--json``) does not come through here: it is the records themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from sync_protocol import (
+    Backup, Checkin, CustomerApproval, Diagnosis, JobEvent, Loaner, Note, PartSwap, Photo, Quote,
+    Resolution, Signature, Test,
+)
+
+from .workbench import Deadline, equipment_line
+
+
+def money(cents: int, currency: str = "CNY") -> str:
+    return f"{currency} {Decimal(cents) / 100:,.2f}"
+
+
+def cents(amount: str) -> int:
+    """``"300"`` or ``"300.50"`` (currency units) to an integer of cents, exactly."""
+    value = Decimal(amount)
+    if value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ValueError(f"{amount!r} is not an amount with at most two decimals")
+    return int(value * 100)
+
+
+def time_left(deadline: Deadline | None) -> str:
+    if deadline is None:
+        return "-"
+    seconds = int(deadline.left.total_seconds())
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    hours, minutes = divmod(seconds // 60, 60)
+    text = f"{hours}h{minutes:02d}" if hours < 48 else f"{hours // 24}d"
+    return f"{deadline.what} {'OVERDUE ' if sign else 'in '}{text}"
+
+
+def jobs_table(rows: list[tuple[Any, Deadline | None]]) -> str:
+    if not rows:
+        return "no jobs on this laptop: run `field sync`"
+    lines = [f"{'job':8} {'number':14} sev {'status':9} {'deadline':22} {'site':6} fault"]
+    for job, deadline in rows:
+        lines.append(f"{job.id:8} {job.number:14} {job.severity:>3} {job.status:9} {time_left(deadline):22} "
+                     f"{job.site_id:6} {job.fault[:60]}")
+    return "\n".join(lines)
+
+
+def event_line(event: JobEvent, pending: bool) -> str:
+    p = event.payload
+    at = event.at.astimezone(dt.timezone.utc).strftime("%m-%d %H:%M")
+    text = {
+        Checkin: lambda: f"checked in {p.note}",  # type: ignore[attr-defined]
+        Backup: lambda: (f"backup WAIVED: {p.waive_reason}" if p.waived  # type: ignore[attr-defined]
+                         else f"backup {p.scope} via {p.method} at {p.stored_at}, sha256 {p.sha256[:12]}..., "  # type: ignore[attr-defined]
+                              f"{'verified' if p.verified else 'NOT verified'}"),  # type: ignore[attr-defined]
+        Diagnosis: lambda: f"diagnosis ({p.cause}): {p.findings}",  # type: ignore[attr-defined]
+        Quote: lambda: "quote " + ", ".join(f"{ln.qty} x {ln.sku}" for ln in p.lines)  # type: ignore[attr-defined]
+                       + f" + labour = {money(p.total_cents, p.currency)}",  # type: ignore[attr-defined]
+        CustomerApproval: lambda: f"{'approved' if p.approved else 'DECLINED'} by {p.approved_by}",  # type: ignore[attr-defined]
+        PartSwap: lambda: f"swap {p.qty} x {p.sku} in {p.equipment_id}: out {p.serial_out}, in {p.serial_in}"  # type: ignore[attr-defined]
+                          + (" (NO BACKUP, acknowledged)" if p.no_backup_ack else ""),  # type: ignore[attr-defined]
+        Loaner: lambda: f"loaner {p.device} {'returned' if p.returned else 'lent'}",  # type: ignore[attr-defined]
+        Test: lambda: f"test {p.result.upper()} {p.notes}",  # type: ignore[attr-defined]
+        Note: lambda: f"note: {p.text}",  # type: ignore[attr-defined]
+        Photo: lambda: f"photo {p.caption}",  # type: ignore[attr-defined]
+        Signature: lambda: f"signed by {p.signer} ({p.role})",  # type: ignore[attr-defined]
+        Resolution: lambda: f"{p.outcome} {p.reason}",  # type: ignore[attr-defined]
+    }[type(p)]()
+    return f"  {at}  {text}{'   [not synced]' if pending else ''}"
+
+
+def sheet_text(sheet: dict[str, Any]) -> str:
+    job, site, customer = sheet["job"], sheet["site"], sheet["customer"]
+    out = [f"{job.number} ({job.id})  severity {job.severity}  {job.status}  {time_left(sheet['deadline'])}",
+           f"fault: {job.fault}",
+           f"customer: {customer.name if customer else job.customer_id}",
+           f"site: {site.name}, {site.address}",
+           f"contact: {site.contact_name} {site.contact_phone} {site.contact_email}".rstrip(),
+           f"access: {site.access_notes}" if site.access_notes else "",
+           "", "equipment:"]
+    out += [f"  {equipment_line(eq, w)}" for eq, w in sheet["equipment"]]
+    out += ["", "drawings:"]
+    out += [f"  {d.id:6} {d.title} ({d.filename}) {path or 'NOT DOWNLOADED'}" for d, path in sheet["drawings"]]
+    out += ["", f"timeline ({sheet['pending']} not synced):"]
+    out += [event_line(v.event, v.pending) for v in sheet["events"]] or ["  nothing recorded yet"]
+    out += ["", f"signature: {job.signature_state}"]
+    if sheet["conflicts"]:
+        out += ["", "flagged by the server:"] + [f"  {c.kind}: {c.detail or c.rule}" for c in sheet["conflicts"]]
+    return "\n".join(line for line in out if line is not None)
+
+
+def plain(value: Any) -> Any:
+    """Structs, tuples and paths as JSON-able data."""
+    return msgspec.to_builtins(value, enc_hook=str)

@@ -1,0 +1,293 @@
+"""The engineer's day as a Python API: one method per step of the service flow (DOMAIN.md 3-11).
+
+``Workbench`` turns what an engineer types (a file to back up, ``SKU:QTY`` on a quote, "I swapped
+this serial for that one") into the job events the protocol carries, and answers the questions
+asked on site (which jobs first, is this covered, am I ready to leave coverage). The ``field``
+command is a thin shell over it; the demo and the tests drive it directly.
+
+>>> bench = Workbench(FieldClient(home))                                  # doctest: +SKIP
+>>> bench.checkin("J-0001")                                               # doctest: +SKIP
+>>> bench.backup("J-0001", scope="system", method="image", stored_at="NAS",
+...              file=Path("backup.img"), verified=True)                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sync_protocol import (
+    Backup, Checkin, Conflict, CustomerApproval, Diagnosis, Drawing, Equipment, Job, JobEvent, Loaner,
+    Note, PartSwap, Quote, QuoteLine, Resolution, Test, van,
+)
+
+from . import rules
+from .blobcache import file_sha256
+from .client import FieldClient
+from .errors import InvalidAction, UnknownRecord
+
+
+class Deadline(NamedTuple):
+    what: str                     # "respond" or "on site"
+    at: dt.datetime
+    left: dt.timedelta            # negative when missed
+
+
+class ReadyCheck(NamedTuple):
+    ready: bool
+    problems: list[str]
+    last_sync_at: str | None
+    jobs: int
+    drawings: int
+
+
+class Workbench:
+    def __init__(self, client: FieldClient, now: Any = None) -> None:
+        self.client = client
+        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    # --- what to do first ----------------------------------------------------------------------
+
+    def next_deadline(self, job: Job) -> Deadline | None:
+        """The SLA deadline that still matters: respond while nobody has taken the job, on site
+        until the engineer checks in (a check-in still in the outbox counts: they are there)."""
+        now = self._now()
+        if job.status == "new" and job.respond_by:
+            return Deadline("respond", job.respond_by, job.respond_by - now)
+        if job.status in ("new", "assigned") and job.onsite_by and not any(
+                isinstance(e.payload, Checkin) for e in self._events(job.id)):
+            return Deadline("on site", job.onsite_by, job.onsite_by - now)
+        return None
+
+    def jobs_by_urgency(self) -> list[tuple[Job, Deadline | None]]:
+        """Open work first, the nearest deadline first, then severity."""
+        far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+        rows = [(job, self.next_deadline(job)) for job in self.client.jobs()]
+        done = ("resolved", "closed", "cancelled")
+        return sorted(rows, key=lambda r: (r[0].status in done, r[1].at if r[1] else far,
+                                           r[0].severity, r[0].number))
+
+    # --- the service flow ------------------------------------------------------------------------
+
+    def checkin(self, job_id: str, note: str = "") -> JobEvent:
+        return self.client.record_event(job_id, Checkin(note=note))
+
+    def backup(self, job_id: str, *, scope: str, method: str, stored_at: str, file: Path | None = None,
+               sha256: str | None = None, size: int | None = None, verified: bool = False) -> JobEvent:
+        """Record the backup made before any work. With ``file`` the laptop hashes the artifact
+        itself (streamed, any size); ``verified`` with a file re-reads it and compares."""
+        if file is not None:
+            path = Path(file)
+            if not path.is_file():
+                raise InvalidAction(f"no backup file {path}", field="file")
+            sha256, size = file_sha256(path), path.stat().st_size
+            if verified and file_sha256(path) != sha256:
+                raise InvalidAction(f"{path} changed while it was verified: back it up again", field="file")
+        elif sha256 is None:
+            raise InvalidAction("give the backup file, or its sha256 and size", field="file")
+        return self.client.record_event(job_id, Backup(
+            scope=scope, method=method, stored_at=stored_at, size=size, sha256=sha256,  # type: ignore[arg-type]
+            verified=verified))
+
+    def waive_backup(self, job_id: str, reason: str) -> JobEvent:
+        return self.client.record_event(job_id, Backup(waived=True, waive_reason=reason))
+
+    def diagnose(self, job_id: str, cause: str, findings: str, severity: int | None = None) -> JobEvent:
+        return self.client.record_event(job_id, Diagnosis(cause=cause, findings=findings,  # type: ignore[arg-type]
+                                                          severity=severity))
+
+    def warranty(self, job_id: str, equipment_id: str | None = None) -> dict[str, rules.Warranty]:
+        """Covered or not, today, per equipment of the job."""
+        job = self.client.job(job_id)
+        ids = [equipment_id] if equipment_id else job.equipment_ids
+        events = self._events(job_id)
+        out = {}
+        for eid in ids:
+            eq = self.client.record("equipment", eid)
+            out[eid] = rules.warranty_of(eq, events, self.client.today())  # type: ignore[arg-type]
+        return out
+
+    def quote(self, job_id: str, parts: list[str], labour_cents: int = 0) -> JobEvent:
+        """``parts`` as ``SKU`` or ``SKU:QTY``; prices come from the catalog on the laptop."""
+        lines = []
+        for spec in parts:
+            sku, _, qty = spec.partition(":")
+            part = self._part(sku)
+            try:
+                count = int(qty) if qty else 1
+            except ValueError:
+                raise InvalidAction(f"{spec!r}: quantity must be a whole number", field="part") from None
+            lines.append(QuoteLine(sku=part.id, qty=count, unit_price_cents=part.price_cents))
+        return self.client.record_event(job_id, Quote(lines=lines, labour_cents=labour_cents))
+
+    def approve(self, job_id: str, by: str, approved: bool = True) -> JobEvent:
+        quote_id = rules.latest_quote_id(self._events(job_id))
+        if quote_id is None:
+            raise UnknownRecord(f"job {job_id} has no quote to approve: record the quote first", field="quote")
+        return self.client.record_event(job_id, CustomerApproval(quote_event_id=quote_id, approved_by=by,
+                                                                 approved=approved))
+
+    def swap(self, job_id: str, *, equipment: str, part: str, serial_out: str, serial_in: str,
+             qty: int = 1, location: str | None = None, no_backup_ack: bool = False,
+             notes: str = "") -> tuple[JobEvent, str | None]:
+        """Record a part swap; the new part's warranty restarts today. Returns the event and a
+        warning when the van holds fewer than were taken (allowed, and flagged by the server)."""
+        item = self._part(part)
+        until = self.client.today() + dt.timedelta(days=item.warranty_days)
+        event = self.client.record_event(job_id, PartSwap(
+            equipment_id=equipment, sku=item.id, serial_out=serial_out, serial_in=serial_in, qty=qty,
+            location=location, warranty_until=until, no_backup_ack=no_backup_ack, notes=notes))
+        warning = None
+        if location is None or location == van(self._me()):
+            left = {s.sku: s.qty for s in self.client.van_stock()}.get(item.id, 0)  # type: ignore[attr-defined]
+            if left < 0:
+                warning = f"the van now shows {left} x {item.id}: more taken than it held; the office will see it"
+        return event, warning
+
+    def loaner(self, job_id: str, device: str, returned: bool = False) -> JobEvent:
+        return self.client.record_event(job_id, Loaner(device=device, returned=returned))
+
+    def test(self, job_id: str, result: str, notes: str = "") -> JobEvent:
+        return self.client.record_event(job_id, Test(result=result, notes=notes))  # type: ignore[arg-type]
+
+    def note(self, job_id: str, text: str) -> JobEvent:
+        return self.client.record_event(job_id, Note(text=text))
+
+    def sign(self, job_id: str, signer: str, role: str, image: Path) -> JobEvent:
+        if not Path(image).is_file():
+            raise InvalidAction(f"no signature image {image}", field="image")
+        return self.client.sign(job_id, signer=signer, role=role, image=Path(image))
+
+    def resolve(self, job_id: str) -> JobEvent:
+        return self.client.record_event(job_id, Resolution(outcome="resolved"))
+
+    def escalate(self, job_id: str, reason: str) -> JobEvent:
+        if not reason.strip():
+            raise InvalidAction("say why the job is escalated", field="reason")
+        return self.client.record_event(job_id, Resolution(outcome="escalated", reason=reason))
+
+    def edit(self, entity: str, record_id: str, assignments: list[str]) -> Any:
+        """``FIELD=VALUE`` pairs, as typed on the command line."""
+        if entity not in ("site", "equipment"):
+            raise InvalidAction("only sites and equipment hold facts observed on site", field="entity")
+        fields: dict[str, Any] = {}
+        for item in assignments:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise InvalidAction(f"{item!r}: write FIELD=VALUE", field="fields")
+            fields[name] = value
+        if "parameters" in fields:
+            raise InvalidAction("edit one parameter as parameters.NAME=VALUE", field="parameters")
+        params = {k.split(".", 1)[1]: fields.pop(k) for k in list(fields) if k.startswith("parameters.")}
+        if params:
+            current = self.client.record(entity, record_id)
+            fields["parameters"] = {**getattr(current, "parameters", {}), **params}
+        return self.client.edit(entity, record_id, **fields)
+
+    # --- the sheet and the checks ------------------------------------------------------------------
+
+    def sheet(self, job_id: str) -> dict[str, Any]:
+        """Everything on site for one job, as plain data (the CLI renders it)."""
+        job = self.client.job(job_id)
+        site = self.client.record("site", job.site_id)
+        events = self.client.events(job_id)
+        plain = [e.event for e in events]
+        equipment = [self.client.record("equipment", e) for e in job.equipment_ids]
+        drawings = [d for d in self.client.records("drawing", job.site_id)]
+        return {
+            "job": job, "site": site, "customer": self._maybe("customer", site.customer_id),  # type: ignore[attr-defined]
+            "equipment": [(eq, rules.warranty_of(eq, plain, self.client.today())) for eq in equipment],  # type: ignore[arg-type]
+            "drawings": [(d, self.client.blob_path(d.sha256)) for d in drawings],  # type: ignore[attr-defined]
+            "events": events, "deadline": self.next_deadline(job),
+            "conflicts": [c for c in self.client.conflicts() if c.job_id == job_id or c.record_id == job.site_id],  # type: ignore[attr-defined]
+            "pending": sum(1 for e in events if e.pending),
+        }
+
+    def drawings(self, job_id: str) -> list[tuple[Drawing, Path | None]]:
+        job = self.client.job(job_id)
+        return [(d, self.client.blob_path(d.sha256)) for d in self.client.records("drawing", job.site_id)]  # type: ignore[misc,attr-defined]
+
+    def drawing_file(self, drawing_id: str) -> Path:
+        drawing: Drawing = self.client.record("drawing", drawing_id)  # type: ignore[assignment]
+        path = self.client.blob_path(drawing.sha256)
+        if path is None:
+            raise UnknownRecord(f"drawing {drawing_id} is not on this laptop yet: run `field sync`",
+                                field="drawing")
+        return path
+
+    def ready(self) -> ReadyCheck:
+        """Can the engineer leave coverage? Every assigned job has its site, equipment and
+        verified drawings here, the catalog is here, and nothing waits to be synced."""
+        problems: list[str] = []
+        status = self.client.status()
+        jobs = [j for j in self.client.jobs() if j.status in ("assigned", "on_site", "escalated")]
+        drawings = 0
+        for job in jobs:
+            if self._maybe("site", job.site_id) is None:
+                problems.append(f"{job.number}: site {job.site_id} missing")
+            for eid in job.equipment_ids:
+                if self._maybe("equipment", eid) is None:
+                    problems.append(f"{job.number}: equipment {eid} missing")
+            for drawing in self.client.records("drawing", job.site_id):
+                drawings += 1
+                path = self.client.blob_path(drawing.sha256)  # type: ignore[attr-defined]
+                if path is None:
+                    problems.append(f"{job.number}: drawing {drawing.id} not downloaded")
+                elif file_sha256(path) != drawing.sha256:  # type: ignore[attr-defined]
+                    problems.append(f"{job.number}: drawing {drawing.id} is damaged on disk; sync again")
+        if not self.client.records("part"):
+            problems.append("the parts catalog is not on this laptop")
+        if status["pending"]:
+            problems.append(f"{status['pending']} change(s) not synced yet")
+        if not status["last_sync_at"]:
+            problems.append("never synced")
+        return ReadyCheck(not problems, problems, status["last_sync_at"], len(jobs), drawings)
+
+    def conflicts_in_words(self) -> list[str]:
+        return [explain(c) for c in self.client.conflicts()]  # type: ignore[arg-type]
+
+    # --- plumbing ------------------------------------------------------------------------------------
+
+    def _events(self, job_id: str) -> list[JobEvent]:
+        return [v.event for v in self.client.events(job_id)]
+
+    def _part(self, sku: str) -> Any:
+        part = self._maybe("part", sku)
+        if part is None:
+            raise UnknownRecord(f"no part {sku} in the catalog", field="part")
+        return part
+
+    def _maybe(self, entity: str, record_id: str) -> Any:
+        try:
+            return self.client.record(entity, record_id)
+        except UnknownRecord:
+            return None
+
+    def _me(self) -> str:
+        return str(self.client.status()["user_id"])
+
+
+def explain(conflict: Conflict) -> str:
+    """A conflict in the words of the engineer who has to live with it."""
+    what = f"{conflict.record_entity} {conflict.record_id}"
+    if conflict.kind == "field":
+        return (f"{what}: {conflict.field} was changed here and in the office. Kept {conflict.kept!r}, "
+                f"set aside {conflict.other!r} ({conflict.rule}). The dispatcher will confirm.")
+    if conflict.kind == "job_state":
+        return f"job {conflict.record_id}: {conflict.detail}. Your work is kept; the dispatcher decides."
+    if conflict.kind == "stock":
+        return f"van stock: {conflict.detail}. The office will restock or correct it."
+    if conflict.kind == "serial":
+        return f"serial clash: {conflict.detail}."
+    if conflict.kind == "signature":
+        return (f"job {conflict.record_id}: the sheet changed after the customer signed; the signature "
+                f"is kept but signs an older version. Have the customer sign again if needed.")
+    return f"{what}: {conflict.detail or conflict.rule}"
+
+
+def equipment_line(eq: Equipment, warranty: rules.Warranty) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in eq.parameters.items())
+    return (f"{eq.id:8} {eq.category:10} {eq.manufacturer} {eq.model} s/n {eq.serial}  {eq.location}"
+            f"{'  fw ' + eq.firmware if eq.firmware else ''}  [{'covered' if warranty.covered else 'NOT covered'}: "
+            f"{warranty.reason}]{'  ' + params if params else ''}")
