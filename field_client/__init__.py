@@ -18,9 +18,10 @@ from .errors import (  # noqa: E402
 )
 from .sync import SyncReport  # noqa: E402
 from .view import EventView  # noqa: E402
+from .workbench import Workbench  # noqa: E402
 
 __all__ = [
-    "FieldClient", "default_home", "SyncReport", "EventView",
+    "FieldClient", "Workbench", "default_home", "SyncReport", "EventView",
     "FieldClientError", "NotLoggedIn", "ServerUnreachable", "UnknownRecord", "InvalidAction",
     "BackupRequired", "ApprovalRequired", "OutOfStep",
 ]

@@ -33,7 +33,6 @@ from sync_protocol import ProtocolError, UpgradeRequired
 from . import render
 from .client import FieldClient
 from .errors import FieldClientError, ServerUnreachable
-from .watch import Watcher
 from .workbench import Workbench
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_UPGRADE = 0, 1, 2, 3, 4
@@ -180,6 +179,8 @@ def _sync_text(d: dict[str, Any]) -> str:
 
 
 def _watch(bench: Workbench, args: argparse.Namespace) -> int:
+    from .watch import Watcher  # APScheduler loads only for --watch
+
     def report(attempt: dict[str, Any]) -> None:
         if args.json:
             print(json.dumps(attempt, ensure_ascii=False), flush=True)

@@ -89,7 +89,11 @@ def sheet_text(sheet: dict[str, Any]) -> str:
     out += [f"  {d.id:6} {d.title} ({d.filename}) {path or 'NOT DOWNLOADED'}" for d, path in sheet["drawings"]]
     out += ["", f"timeline ({sheet['pending']} not synced):"]
     out += [event_line(v.event, v.pending) for v in sheet["events"]] or ["  nothing recorded yet"]
-    out += ["", f"signature: {job.signature_state}"]
+    signature = sheet["signature"]
+    line = f"signature: {signature['state']}" + (f" (signed by {signature['signer']})" if "signer" in signature else "")
+    if signature["state"] == "outdated":
+        line += " - SIGNS AN OLDER VERSION of this sheet; changed since: " + ", ".join(signature["changed"])
+    out += ["", line]
     if sheet["conflicts"]:
         out += ["", "flagged by the server:"] + [f"  {c.kind}: {c.detail or c.rule}" for c in sheet["conflicts"]]
     return "\n".join(line for line in out if line is not None)

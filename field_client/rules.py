@@ -36,24 +36,28 @@ def warranty_of(equipment: Equipment, events: Iterable[JobEvent], today: dt.date
     events = list(events)
     if any(isinstance(e.payload, Diagnosis) and e.payload.cause == "human" for e in events):
         return Warranty(False, "void: the diagnosed cause is human (misuse or self-repair)")
-    swapped_in = [e.payload.warranty_until for e in events
-                  if isinstance(e.payload, PartSwap) and e.payload.equipment_id == equipment.id
-                  and e.payload.warranty_until is not None]
     if equipment.warranty_end is None:
         return Warranty(False, "no warranty end date on record: treat as out of warranty")
     if equipment.warranty_end >= today:
         return Warranty(True, f"in warranty until {equipment.warranty_end.isoformat()}")
-    if swapped_in and max(swapped_in) >= today:
-        return Warranty(True, f"replaced part in warranty until {max(swapped_in).isoformat()}")
     return Warranty(False, f"warranty ended {equipment.warranty_end.isoformat()}")
 
 
 def swap_is_paid(equipment: Equipment, part: Part, events: Iterable[JobEvent], today: dt.date) -> str | None:
-    """Why this swap is paid work, or None when it is free."""
+    """Why this swap is paid work, or None when it is free. A part replaced earlier carries its
+    own restarted warranty (step 8), which covers replacing it again, not the whole equipment."""
+    events = list(events)
     if part.wear_part:
         return f"{part.id} is a wear part, never covered by warranty"
     warranty = warranty_of(equipment, events, today)
-    return None if warranty.covered else f"{equipment.id}: {warranty.reason}"
+    if warranty.covered:
+        return None
+    if not warranty.reason.startswith("void") and any(
+            isinstance(e.payload, PartSwap) and e.payload.equipment_id == equipment.id
+            and e.payload.sku == part.id and e.payload.warranty_until is not None
+            and e.payload.warranty_until >= today for e in events):
+        return None
+    return f"{equipment.id}: {warranty.reason}"
 
 
 def approved_quote(events: Iterable[JobEvent]) -> Quote | None:

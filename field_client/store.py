@@ -27,14 +27,14 @@ import threading
 from pathlib import Path
 from typing import Callable, TypeVar
 
-import sqlite_utils
-
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 
 
 def _v1(conn: sqlite3.Connection) -> None:
+    import sqlite_utils  # only a new store needs it: keeps every `field` command quick to start
+
     db = sqlite_utils.Database(conn)
     db["records"].create({"entity": str, "id": str, "version": int, "parent": str, "data": str,
                           "kept": int}, pk=("entity", "id"), not_null={"version", "data"},

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from sync_protocol import (
     Backup, Checkin, Conflict, CustomerApproval, Diagnosis, Drawing, Equipment, Job, JobEvent, Loaner,
-    Note, PartSwap, Quote, QuoteLine, Resolution, Test, van,
+    Note, PartSwap, Quote, QuoteLine, Resolution, Signature, Test, sheet_events, sheet_hash, van,
 )
 
 from . import rules
@@ -200,6 +200,7 @@ class Workbench:
             "equipment": [(eq, rules.warranty_of(eq, plain, self.client.today())) for eq in equipment],  # type: ignore[arg-type]
             "drawings": [(d, self.client.blob_path(d.sha256)) for d in drawings],  # type: ignore[attr-defined]
             "events": events, "deadline": self.next_deadline(job),
+            "signature": signature_state(job, plain),
             "conflicts": [c for c in self.client.conflicts() if c.job_id == job_id or c.record_id == job.site_id],  # type: ignore[attr-defined]
             "pending": sum(1 for e in events if e.pending),
         }
@@ -266,6 +267,21 @@ class Workbench:
 
     def _me(self) -> str:
         return str(self.client.status()["user_id"])
+
+
+def signature_state(job: Job, events: list[JobEvent]) -> dict[str, Any]:
+    """The latest signature against the sheet as the laptop shows it now, pending work included:
+    the engineer sees at once that a note added after signing makes the signature outdated."""
+    signatures = sorted((e for e in events if isinstance(e.payload, Signature)), key=lambda e: (e.hlc, e.id))
+    if not signatures:
+        return {"state": "none", "changed": []}
+    signed: Signature = signatures[-1].payload  # type: ignore[assignment]
+    if signed.sheet_hash == sheet_hash(job, events):
+        return {"state": "valid", "signer": signed.signer, "changed": []}
+    now_ids = [e.id for e in sheet_events(events)]
+    changed = [f"added {i}" for i in now_ids if i not in signed.event_ids] + \
+              [f"missing {i}" for i in signed.event_ids if i not in now_ids]
+    return {"state": "outdated", "signer": signed.signer, "changed": changed or ["the job's sheet fields"]}
 
 
 def explain(conflict: Conflict) -> str:

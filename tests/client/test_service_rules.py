@@ -87,3 +87,52 @@ def test_serials_must_add_up(laptop: FieldClient) -> None:
     with pytest.raises(InvalidAction) as twice:  # PSU-NEW is in EQ-001 now; it cannot go in elsewhere
         laptop.record_event("J-0002", psu_swap(equipment_id="EQ-002", serial_out="X", serial_in="PSU-NEW"))
     assert twice.value.field == "serial_in" and "EQ-001" in twice.value.message
+
+
+def test_the_sheet_shows_a_signature_made_outdated_by_later_work(laptop: FieldClient) -> None:
+    from field_client import Workbench
+    from field_client.render import sheet_text
+
+    bench = Workbench(laptop)
+    bench.checkin(JOB)
+    laptop.sign(JOB, signer="王建国", image=b"\x89PNG signature")
+    assert bench.sheet(JOB)["signature"]["state"] == "valid"
+
+    late = bench.note(JOB, "forgot to mention the dusty filter")
+
+    sheet = bench.sheet(JOB)
+    assert sheet["signature"] == {"state": "outdated", "signer": "王建国", "changed": [f"added {late.id}"]}
+    assert "SIGNS AN OLDER VERSION" in sheet_text(sheet)
+
+
+def test_taking_more_than_the_van_holds_is_recorded_with_a_warning(laptop: FieldClient) -> None:
+    from field_client import Workbench
+
+    bench = Workbench(laptop)
+    laptop.record_event(JOB, VERIFIED)
+    _, first = bench.swap(JOB, equipment=EQUIPMENT, part="PSU-750W", serial_out="A1", serial_in="B1", qty=2)
+    _, second = bench.swap(JOB, equipment=EQUIPMENT, part="PSU-750W", serial_out="A2", serial_in="B2")
+    assert first is None                       # the van held 2
+    assert second is not None and "-1 x PSU-750W" in second
+    assert {s.sku: s.qty for s in laptop.van_stock()}["PSU-750W"] == -1
+
+
+def test_a_replaced_part_carries_its_own_restarted_warranty(out_of_warranty: FieldClient) -> None:
+    from field_client import Workbench
+
+    bench = Workbench(out_of_warranty)
+    bench.quote(JOB, ["PSU-750W"])
+    bench.approve(JOB, by="王建国")
+    event, _ = bench.swap(JOB, equipment=EQUIPMENT, part="PSU-750W", serial_out="P0", serial_in="P1")
+    assert event.payload.warranty_until == dt.date(2026, 11, 28) + dt.timedelta(days=365)
+    assert not bench.warranty(JOB)[EQUIPMENT].covered  # the server itself is still out of warranty
+
+    # That restarted warranty covers replacing the same part again, and only that part.
+    from field_client import rules
+    equipment, psu, other = (out_of_warranty.record(e, i) for e, i in
+                           (("equipment", EQUIPMENT), ("part", "PSU-750W"), ("part", "RAID-H730P")))
+    events = [v.event for v in out_of_warranty.events(JOB)]
+    today = out_of_warranty.today()
+    assert rules.swap_is_paid(equipment, psu, events, today) is None
+    assert rules.swap_is_paid(equipment, psu, events, today + dt.timedelta(days=366)) is not None
+    assert rules.swap_is_paid(equipment, other, events, today) is not None
