@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from tests.e2e.conftest import ROOT, run_cli
@@ -30,6 +31,19 @@ def test_a_severity_one_job_offline_through_the_cli_then_one_sync(live_server, t
     field(home, "sync")
     assert field(home, "ready")["ready"] is True
     live_server.stop()                                            # the plant room: no network
+
+    drawings = field(home, "drawings", JOB)["out"]
+    assert drawings and all(Path(d["path"]).is_file() for d in drawings)
+    opener = tmp_path / "viewer.sh"
+    opened = tmp_path / "opened.txt"
+    opener.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    opener.chmod(0o755)
+    proc = run_cli("field", "--home", str(home), "open", drawings[0]["drawing"]["id"],
+                   env={"FIELD_OPENER": str(opener)})
+    deadline = time.monotonic() + 10
+    while not opened.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert opened.read_text().strip() == drawings[0]["path"] == proc.stdout.strip()
 
     backup_file = tmp_path / "system-image.bin"
     backup_file.write_bytes(os.urandom(3 * 1024 * 1024))
