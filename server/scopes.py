@@ -65,20 +65,28 @@ def job_is_workable(conn: sqlite3.Connection, principal: Principal, job_assignee
     """May this device record work on the job: its own, or one it still holds from before a re-assignment."""
     if not principal.is_engineer or job_assignee == principal.user_id:
         return True
-    # A page the device was sent but has not acknowledged yet counts: it pushes before it pulls.
+    return held_by_device(conn, principal, "job", job_id)
+
+
+def held_by_device(conn: sqlite3.Connection, principal: Principal, entity: str, record_id: str) -> bool:
+    """The device still holds the record: it has not acknowledged a page removing it. Work made
+    on it offline, before the device could know it left the scope, is the engineer's to push.
+    A page the device was sent but has not acknowledged yet counts: it pushes before it pulls."""
     return conn.execute(
-        "SELECT 1 FROM device_scope WHERE device_id=?1 AND entity='job' AND id=?2 UNION ALL "
-        "SELECT 1 FROM device_scope_pending WHERE device_id=?1 AND entity='job' AND id=?2 AND op='add'",
-        (principal.device_id, job_id)).fetchone() is not None
+        "SELECT 1 FROM device_scope WHERE device_id=?1 AND entity=?2 AND id=?3 UNION ALL "
+        "SELECT 1 FROM device_scope_pending WHERE device_id=?1 AND entity=?2 AND id=?3 AND op='add'",
+        (principal.device_id, entity, record_id)).fetchone() is not None
 
 
 def record_in_scope(conn: sqlite3.Connection, principal: Principal, entity: str, record_id: str) -> bool:
+    """May this engineer's device change the record: in their scope now, or still held by the
+    device from before it left (a site edit made on site, then the job was re-assigned)."""
     if not principal.is_engineer:
         return True
     sql, params = scope_query(principal)
     row = conn.execute(f"SELECT 1 FROM ({sql}) WHERE entity=:entity AND id=:rid LIMIT 1",
                        {**params, "entity": entity, "rid": record_id}).fetchone()
-    return row is not None
+    return row is not None or held_by_device(conn, principal, entity, record_id)
 
 
 def blob_visible(conn: sqlite3.Connection, principal: Principal, sha256: str) -> bool:

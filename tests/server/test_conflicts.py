@@ -104,6 +104,21 @@ def test_work_on_a_job_reassigned_while_offline_is_kept_and_flagged(world):
     assert (conflict.kind, conflict.job_id, conflict.engineer) == ("job_state", "J-1", "u-li-wei")
 
 
+def test_a_site_fact_noted_before_a_reassignment_is_kept(world):
+    laptop = world.device("u-li-wei")
+    laptop.pull_all()                      # the laptop holds J-1 and its site S-01
+    base = world.version("site", "S-01")
+    _reassign(world, "J-1", "zhang-min")   # S-01 leaves Li Wei's scope on the next pull
+    reply = laptop.push(laptop.patch("site", "S-01", base, contact_phone="+86 139 0000 0009"))
+    assert reply.results[0].status == "applied", reply.results[0]
+    assert world.record("site", "S-01").contact_phone == "+86 139 0000 0009"
+
+    laptop.pull_all()                      # the removal of S-01 arrives...
+    laptop.pull_all()                      # ...and is acknowledged: no longer the device's to edit
+    late = laptop.push(laptop.patch("site", "S-01", base, contact_phone="+86 139 0000 0010"))
+    assert (late.results[0].status, late.results[0].reason) == ("rejected", "scope")
+
+
 def test_work_on_a_job_cancelled_while_offline_is_kept_and_flagged(world):
     laptop = world.device("u-li-wei")
     laptop.pull_all()
