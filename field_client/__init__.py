@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 from .client import FieldClient, default_home  # noqa: E402
 from .errors import (  # noqa: E402
     ApprovalRequired, BackupRequired, FieldClientError, InvalidAction, NotLoggedIn, OutOfStep, ServerUnreachable,
-    UnknownRecord,
+    StoreUnavailable, UnknownRecord,
 )
 from .sync import SyncReport  # noqa: E402
 from .view import EventView  # noqa: E402
@@ -23,5 +23,5 @@ from .workbench import Workbench  # noqa: E402
 __all__ = [
     "FieldClient", "Workbench", "default_home", "SyncReport", "EventView",
     "FieldClientError", "NotLoggedIn", "ServerUnreachable", "UnknownRecord", "InvalidAction",
-    "BackupRequired", "ApprovalRequired", "OutOfStep",
+    "BackupRequired", "ApprovalRequired", "StoreUnavailable", "OutOfStep",
 ]

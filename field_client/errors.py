@@ -7,6 +7,7 @@
     ├── InvalidAction        a local rule refuses the action (``field`` names the input at fault)
     │   ├── BackupRequired   repair work on a job with no verified backup and no acknowledgement
     │   └── ApprovalRequired paid work (out of warranty, wear part) before the customer approved
+    ├── StoreUnavailable     the laptop's disk is full or its store read-only: nothing was written
     └── OutOfStep            the laptop's outbox and the server's sequence disagree
 
 Refusals from the server arrive as the protocol's own typed errors (``sync_protocol.errors``:
@@ -46,6 +47,10 @@ class BackupRequired(InvalidAction):
 
 
 class ApprovalRequired(InvalidAction):
+    pass
+
+
+class StoreUnavailable(FieldClientError):
     pass
 
 

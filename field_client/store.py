@@ -27,6 +27,8 @@ import threading
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from .errors import StoreUnavailable
+
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
@@ -98,14 +100,19 @@ class LocalStore:
             migrate(self._conn)
 
     def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one IMMEDIATE transaction: all of it is stored, or none of it."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                result = fn(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(self._conn)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                raise _unavailable(self.path, exc) from exc
             return result
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -119,6 +126,18 @@ class LocalStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _unavailable(path: Path, exc: sqlite3.OperationalError) -> Exception:
+    """A full disk or a read-only store is the engineer's to fix: say so, in words."""
+    text = str(exc)
+    if "full" in text:
+        return StoreUnavailable(f"the laptop's disk is full: nothing was recorded. Free some space "
+                                f"(the store is {path}) and record it again", field="home")
+    if "readonly" in text or "read-only" in text:
+        return StoreUnavailable(f"the laptop store {path} is read-only: nothing was recorded. "
+                                f"Check the folder's permissions or the disk", field="home")
+    return exc
 
 
 def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
