@@ -36,6 +36,7 @@ from .auth import Principal
 from .database import Database
 from .pages import encode_page
 from .schema import SCHEMA_VERSION, migrate
+from .scheduler import ScheduledWork, ServerScheduler
 
 T = TypeVar("T")
 log = logging.getLogger("fieldsync.server")
@@ -311,17 +312,21 @@ def _invalid_value(request: Request, exc: msgspec.ValidationError) -> Response[b
 # --- the app ----------------------------------------------------------------------------------
 
 
-def create_app(data_dir: str | Path, durable: bool = False) -> Litestar:
-    """The server over the store in ``data_dir`` (created and migrated if needed)."""
+def create_app(data_dir: str | Path, durable: bool = False, scheduler: bool = False) -> Litestar:
+    """The server over the store in ``data_dir`` (created and migrated if needed); with
+    ``scheduler`` the scheduled jobs (``scheduler.py``) run from startup until shutdown."""
     state = ServerState(Path(data_dir), durable=durable)
+    jobs = ServerScheduler(ScheduledWork(state.db, state.data_dir, state.clock)) if scheduler else None
     app = Litestar(
         route_handlers=[enroll_device, hello, push_mutations, pull_changes, blob_status, blob_upload,
                         blob_download, assign_job, healthz],
         exception_handlers={ProtocolError: _error_response, HTTPException: _http_error,
                             msgspec.ValidationError: _invalid_value, Exception: _crash},
         request_max_body_size=_BODY_LIMIT,
-        on_shutdown=[lambda: state.close()],
+        on_startup=[jobs.start] if jobs else [],
+        on_shutdown=[*([jobs.stop] if jobs else []), lambda: state.close()],
         debug=False,
     )
     app.state.fieldsync = state
+    app.state.scheduler = jobs
     return app

@@ -6,6 +6,8 @@
     field-server serve --data DIR --host 127.0.0.1 --port 8765
     field-server device list --data DIR
     field-server device revoke DEVICE --data DIR
+    field-server audit verify --data DIR              # exit 0: chain intact, 1: names the first broken link
+    field-server job run sla_watch --data DIR         # run one scheduled job now (what `serve` runs on intervals)
 
 Every command takes ``--json`` for machine-readable output. Errors go to stderr with exit 1
 (2 for usage errors). Administrative commands open the store directly, so they work while the
@@ -15,6 +17,8 @@ server runs (SQLite WAL: one writer at a time, each command one short transactio
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -23,10 +27,11 @@ import msgspec
 
 from sync_protocol import ProtocolError
 
-from . import __version__, auth
+from . import __version__, audit, auth, policy
 from .blobs import BlobStore
 from .database import Database
 from .fixtures import load_fixtures
+from .scheduler import JOB_IDS, ScheduledWork, summary
 from .schema import migrate
 
 ADMIN_NAME = "admin"
@@ -61,15 +66,37 @@ def cmd_init(args: argparse.Namespace) -> dict[str, Any]:
     return {"data": str(args.data), "admin_token": token}
 
 
+def _config(data: Path) -> policy.Config:
+    try:
+        return policy.load(data)
+    except policy.ConfigError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _log_to_stderr() -> None:
+    """Our log lines straight to stderr. Not through litestar's queued root handler: uvicorn
+    re-raises SIGTERM after a graceful shutdown, and lines still queued then (the scheduler's
+    "stopped") would be lost. APScheduler's own line per run would drown ours: warnings only."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    ours = logging.getLogger("fieldsync")
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
+    ours.propagate = False
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from .app import create_app
 
     _open(args.data).close()
-    app = create_app(args.data, durable=args.durable)
-    print(f"fieldsync server {__version__} on http://{args.host}:{args.port} (data: {args.data})",
-          file=sys.stderr, flush=True)
+    _config(args.data)  # a broken config.toml stops the server here, with the key named
+    _log_to_stderr()
+    app = create_app(args.data, durable=args.durable, scheduler=not args.no_scheduler)
+    print(f"fieldsync server {__version__} on http://{args.host}:{args.port} (data: {args.data})"
+          + ("" if args.no_scheduler else "; scheduled jobs on"), file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
 
 
@@ -114,12 +141,64 @@ def cmd_device_list(args: argparse.Namespace) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> dict[str, Any]:
+    db = _open(args.data)
+    try:
+        report = db.read(audit.verify)
+    finally:
+        db.close()
+    first = report.first
+    result: dict[str, Any] = {
+        "ok": report.ok, "rows": report.rows, "head": report.head,
+        "first_broken": None if first is None else {"row": first.n, "problem": first.what},
+        "problems": [{"row": p.n, "problem": p.what} for p in report.problems[:100]],
+    }
+    if not report.ok:
+        raise BrokenChain(result)
+    return result
+
+
+class BrokenChain(CommandError):
+    """The audit chain is broken: exit 1, with the report (not just a message) on stdout."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__(f"audit log broken at row {report['first_broken']['row']}: "
+                         f"{report['first_broken']['problem']}")
+        self.report = report
+
+
+def cmd_job_run(args: argparse.Namespace) -> dict[str, Any]:
+    _config(args.data)
+    try:
+        now = dt.datetime.fromisoformat(args.now) if args.now else None
+    except ValueError:
+        raise CommandError(f"--now {args.now!r} is not an ISO 8601 time") from None
+    if now is not None and now.tzinfo is None:
+        raise CommandError("--now needs a timezone, e.g. 2026-11-28T09:00:00+00:00")
+    db = _open(args.data)
+    try:
+        result = ScheduledWork(db, args.data).run(args.job, now)
+    finally:
+        db.close()
+    return {"job": args.job, "result": summary(result)}
+
+
 def _human(result: Any) -> str:
     if isinstance(result, dict):
         return "\n".join(f"{k}: {v}" for k, v in result.items())
     if isinstance(result, list):
         return "\n".join("  ".join(str(v) for v in row.values()) for row in result) or "(none)"
     return str(result)
+
+
+def _human_report(report: dict[str, Any]) -> str:
+    lines = [f"audit log: {report['rows']} rows, BROKEN",
+             f"first broken link: row {report['first_broken']['row']}: {report['first_broken']['problem']}"]
+    others = report["problems"][1:]
+    if others:
+        lines.append(f"{len(others)} more problem(s):")
+        lines += [f"  row {p['row']}: {p['problem']}" for p in others[:20]]
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--durable", action="store_true", help="synchronous=FULL: survive power loss too")
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--no-scheduler", action="store_true",
+                   help="do not run the scheduled jobs (SLA watch, maintenance, housekeeping)")
     p.set_defaults(run=cmd_serve)
     p = sub.add_parser("load-fixtures", parents=[common, data], help="load a fixture data set")
     p.add_argument("path")
@@ -159,6 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_device_revoke)
     p = device.add_parser("list", parents=[common, data], help="list enrolled devices")
     p.set_defaults(run=cmd_device_list)
+
+    audit_cmd = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
+        dest="audit_command", required=True)
+    p = audit_cmd.add_parser("verify", parents=[common, data],
+                             help="check the whole hash chain; exit 1 naming the first broken link")
+    p.set_defaults(run=cmd_audit_verify)
+
+    job = sub.add_parser("job", help="scheduled jobs").add_subparsers(dest="job_command", required=True)
+    p = job.add_parser("run", parents=[common, data], help="run one scheduled job once, now")
+    p.add_argument("job", choices=JOB_IDS)
+    p.add_argument("--now", help="run as if at this ISO 8601 time (with timezone)")
+    p.set_defaults(run=cmd_job_run)
     return parser
 
 
@@ -167,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], Any] = args.run
     try:
         result = run(args)
+    except BrokenChain as exc:
+        print(msgspec.json.encode(exc.report).decode() if args.json else _human_report(exc.report))
+        return 1
     except (CommandError, ProtocolError) as exc:
         message = exc.message if isinstance(exc, ProtocolError) else str(exc)
         if args.json:

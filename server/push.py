@@ -22,7 +22,7 @@ from sync_protocol.hlc import Clock, ClockDriftError
 from sync_protocol.merge import DERIVED_FIELDS, FIELD_OWNED, IMMUTABLE_FIELDS, owner
 from sync_protocol.records import to_builtins
 
-from . import conflicts, effects, scopes, store
+from . import audit, conflicts, effects, scopes, store
 from .auth import Principal
 
 _answer_encoder = msgspec.msgpack.Encoder()
@@ -69,6 +69,7 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
     high_seq = conn.execute("SELECT high_seq FROM devices WHERE id=?", (who.device_id,)).fetchone()[0]
     check_contiguous(request, high_seq)
     ctx = effects.BatchContext(now)
+    actor = audit.Actor(who.user_id, who.device_id)
     first_new = high_seq + 1
     results: list[MutationResult] = []
     for mutation in request.mutations:
@@ -76,10 +77,16 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
             results.append(_stored_answer(conn, who.device_id, mutation.seq))
             continue
         clock.observe(mutation.hlc)
-        results.append(_apply_one(conn, who, mutation, ctx))
+        mark = store.current_version(conn)
+        result = _apply_one(conn, who, mutation, ctx)
+        if result.status != "rejected":
+            _audit(conn, now, actor, mutation, result, mark)
+        results.append(result)
         high_seq = mutation.seq
+    mark = store.current_version(conn)
     raised = {job_id: ids for job_id in sorted(ctx.touched_jobs)
               if (ids := effects.recheck_signatures(conn, job_id, ctx))}
+    audit.append_changes_since(conn, mark, now, actor, "push.effect", ref="signature recheck")
     if raised:
         results = _attach_signature_conflicts(results, request, raised, first_new)
     conn.executemany("INSERT INTO applied(device_id, seq, answer, applied_at) VALUES (?,?,?,?)",
@@ -88,6 +95,18 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
     conn.execute("UPDATE devices SET high_seq=?, last_seen_at=? WHERE id=?",
                  (high_seq, now.isoformat(), who.device_id))
     return PushReply(results=results, high_seq=high_seq, server_hlc=clock.tick())
+
+
+def _audit(conn: sqlite3.Connection, now: dt.datetime, actor: audit.Actor,
+           mutation: AppendEvent | PatchRecord, result: MutationResult, mark: int) -> None:
+    """Chain the accepted mutation's record and every record its effects changed."""
+    if isinstance(mutation, AppendEvent):
+        kind, primary = "push.event", ("event", mutation.event.id)
+    else:
+        kind, primary = "push.patch", (mutation.entity, mutation.id)
+    ref = f"seq {mutation.seq}: {result.status}" + (f" ({result.reason})" if result.reason else "")
+    audit.append_changes_since(conn, mark, now, actor, kind, primary=primary, effect_kind="push.effect",
+                               ref=ref)
 
 
 def _attach_signature_conflicts(results: list[MutationResult], request: PushRequest,

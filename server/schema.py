@@ -68,7 +68,47 @@ def _v1(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta(key, value) VALUES ('secret', ?)", (secrets.token_hex(32),))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+def _v2(conn: sqlite3.Connection) -> None:
+    """The tamper-evident audit log and the state of the scheduled jobs (see audit.py, scheduler.py).
+
+    APScheduler keeps its jobs in memory only (it has no plain-SQLite job store), so whatever a
+    scheduled job must remember across restarts lives here: when each job last ran, which
+    preventive-maintenance dates were generated, and since when a tombstone has been seen.
+    """
+    conn.execute("""
+        CREATE TABLE audit_log (
+            n INTEGER PRIMARY KEY,               -- 1, 2, 3, ...: a gap is a deleted row
+            at TEXT NOT NULL,                    -- ISO 8601, UTC
+            actor_user TEXT NOT NULL, actor_device TEXT NOT NULL,
+            kind TEXT NOT NULL,                  -- push.event, push.patch, push.effect, sla.escalate, ...
+            entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+            record_sha TEXT NOT NULL,            -- sha256 of the record's canonical JSON at that version
+            ref TEXT NOT NULL DEFAULT '',        -- what caused it, for people (device seq, rule)
+            prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+        ) STRICT""")
+    conn.execute("CREATE INDEX audit_log_record ON audit_log(entity, id, n)")
+    # Append-only for honest code; the hash chain is what catches whoever drops these.
+    conn.execute("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+                 "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+    conn.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+                 "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+    conn.execute("INSERT INTO meta(key, value) VALUES ('audit_head', ?)", ("0:" + "0" * 64,))
+    conn.execute("""
+        CREATE TABLE scheduler_runs (
+            job_id TEXT PRIMARY KEY, runs INTEGER NOT NULL DEFAULT 0,
+            last_started_at TEXT, last_finished_at TEXT, last_ok_at TEXT,
+            last_result TEXT, last_error TEXT) STRICT""")
+    conn.execute("""
+        CREATE TABLE maintenance_plan (
+            site_id TEXT NOT NULL, due_date TEXT NOT NULL, job_id TEXT NOT NULL,
+            created_at TEXT NOT NULL, PRIMARY KEY (site_id, due_date)) STRICT, WITHOUT ROWID""")
+    conn.execute("""
+        CREATE TABLE tombstone_seen (
+            entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
+            first_seen_at TEXT NOT NULL, PRIMARY KEY (entity, id)) STRICT, WITHOUT ROWID""")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -49,10 +49,15 @@ def cli_json(*args: str, **kwargs: Any) -> Any:
 
 
 class LiveServer:
-    """``field-server serve`` in a subprocess, on a free loopback port."""
+    """``field-server serve`` in a subprocess, on a free loopback port.
 
-    def __init__(self, data_dir: Path) -> None:
+    The scheduled jobs stay off (``--no-scheduler``) unless ``scheduler=True``: the demo data's
+    deadlines are long past, and an SLA watch escalating jobs under a test that is not about it
+    would make that test depend on timing."""
+
+    def __init__(self, data_dir: Path, scheduler: bool = False) -> None:
         self.data_dir = data_dir
+        self.scheduler = scheduler
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -62,7 +67,8 @@ class LiveServer:
         log = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--data", str(self.data_dir),
-             "--host", "127.0.0.1", "--port", str(self.port)], cwd=ROOT, stdout=log, stderr=log)
+             "--host", "127.0.0.1", "--port", str(self.port),
+             *([] if self.scheduler else ["--no-scheduler"])], cwd=ROOT, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,0 +1,229 @@
+"""The tamper-evident audit log: every accepted change appended to a SHA-256 hash chain.
+
+Why a chain: the supervisor's archive must show that what the store says happened is what
+happened. Each row names who changed which record, to which version, and the SHA-256 of that
+record's canonical JSON; its ``hash`` covers the row and the previous row's hash. Editing,
+deleting or re-ordering any row, or editing a record behind the server's back, breaks a link
+that ``verify`` finds and names.
+
+Rows are written inside the transaction that makes the change (a push, a scheduled job), so
+the log and the store never disagree after a crash. The current head (``n:hash``) is also kept
+in ``meta.audit_head``, so cutting rows off the end is caught too.
+
+What the chain cannot prove: a writer with full access to the file can rebuild the whole
+chain from the tampered row on. Exporting the head hash elsewhere now and then (it is
+printed by ``field-server audit verify``) closes that gap.
+
+>>> canonical_row(1, "2026-01-01T00:00:00+00:00", "u-1", "d-1", "push.patch", "site", "S-1", 7, "ab", "")
+'[1,"2026-01-01T00:00:00+00:00","u-1","d-1","push.patch","site","S-1",7,"ab",""]'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from typing import Any, Iterable, NamedTuple
+
+GENESIS = "0" * 64
+# The actor of server-side changes made by the scheduler.
+SYSTEM_USER = "system"
+SCHEDULER_DEVICE = "scheduler"
+
+
+class Actor(NamedTuple):
+    """Who made a change: a user and the device (or server component) they used."""
+
+    user: str
+    device: str
+
+
+SCHEDULER = Actor(SYSTEM_USER, SCHEDULER_DEVICE)
+
+
+class Row(NamedTuple):
+    n: int
+    at: str
+    actor_user: str
+    actor_device: str
+    kind: str
+    entity: str
+    id: str
+    version: int
+    record_sha: str
+    ref: str
+    prev_hash: str
+    hash: str
+
+
+class Problem(NamedTuple):
+    """One broken link: the audit row it is found at and what differs."""
+
+    n: int
+    what: str
+
+
+class Report(NamedTuple):
+    rows: int
+    head: str
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        return min(self.problems, key=lambda p: p.n) if self.problems else None
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_sha(data: str, version: int, deleted: bool) -> str:
+    """SHA-256 of a stored record: its JSON (canonicalised: key order and spacing do not count),
+    its version and whether it is a tombstone."""
+    doc = {"data": json.loads(data), "deleted": bool(deleted), "version": version}
+    return hashlib.sha256(_canonical_json(doc).encode()).hexdigest()
+
+
+def canonical_row(n: int, at: str, actor_user: str, actor_device: str, kind: str, entity: str,
+                  record_id: str, version: int, sha: str, ref: str) -> str:
+    """The text a row's hash covers (after the previous row's hash)."""
+    return json.dumps([n, at, actor_user, actor_device, kind, entity, record_id, version, sha, ref],
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, canonical: str) -> str:
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+    n, _, last = conn.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()[0].partition(":")
+    return int(n), last
+
+
+def append(conn: sqlite3.Connection, at: dt.datetime, actor: Actor, kind: str, entity: str,
+           record_id: str, version: int, sha: str, ref: str = "") -> Row:
+    """Append one row (the caller holds the write transaction that made the change)."""
+    n, prev = _head(conn)
+    n += 1
+    stamp = at.astimezone(dt.timezone.utc).isoformat()
+    digest = chain_hash(prev, canonical_row(n, stamp, actor.user, actor.device, kind, entity, record_id,
+                                            version, sha, ref))
+    conn.execute("INSERT INTO audit_log(n, at, actor_user, actor_device, kind, entity, id, version, "
+                 "record_sha, ref, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                 (n, stamp, actor.user, actor.device, kind, entity, record_id, version, sha, ref, prev, digest))
+    conn.execute("UPDATE meta SET value=? WHERE key='audit_head'", (f"{n}:{digest}",))
+    return Row(n, stamp, actor.user, actor.device, kind, entity, record_id, version, sha, ref, prev, digest)
+
+
+def append_record(conn: sqlite3.Connection, at: dt.datetime, actor: Actor, kind: str, entity: str,
+                  record_id: str, ref: str = "") -> Row | None:
+    """Append a row for a record as it is stored now; None if there is no such record."""
+    row = conn.execute("SELECT version, deleted, data FROM records WHERE entity=? AND id=?",
+                       (entity, record_id)).fetchone()
+    if row is None:
+        return None
+    return append(conn, at, actor, kind, entity, record_id, row[0],
+                  record_sha(row[2], row[0], bool(row[1])), ref)
+
+
+def append_changes_since(conn: sqlite3.Connection, mark: int, at: dt.datetime, actor: Actor,
+                         kind: str, primary: tuple[str, str] | None = None, effect_kind: str = "",
+                         ref: str = "") -> list[Row]:
+    """Append a row for every record whose version moved past ``mark`` (the store's version
+    before the change began), so that side effects are in the chain, not only the request.
+
+    ``primary`` (entity, id) gets ``kind``; any other changed record gets ``effect_kind``.
+    The primary record gets a row even when it did not change (an accepted no-op mutation is
+    still an accepted mutation).
+    """
+    changed = conn.execute("SELECT entity, id, version, deleted, data FROM records WHERE version > ? "
+                           "ORDER BY version", (mark,)).fetchall()
+    rows: list[Row] = []
+    seen_primary = False
+    for entity, record_id, version, deleted, data in changed:
+        is_primary = primary is not None and (entity, record_id) == primary
+        seen_primary = seen_primary or is_primary
+        rows.append(append(conn, at, actor, kind if is_primary else (effect_kind or kind), entity,
+                           record_id, version, record_sha(data, version, bool(deleted)), ref))
+    if primary is not None and not seen_primary:
+        row = append_record(conn, at, actor, kind, primary[0], primary[1], ref)
+        if row is not None:
+            rows.insert(0, row)
+    return rows
+
+
+def rows(conn: sqlite3.Connection, after: int = 0, limit: int | None = None) -> Iterable[Row]:
+    sql = "SELECT * FROM audit_log WHERE n > ? ORDER BY n" + (f" LIMIT {int(limit)}" if limit else "")
+    for r in conn.execute(sql, (after,)):
+        yield Row(*tuple(r))
+
+
+def verify(conn: sqlite3.Connection) -> Report:
+    """Check the whole chain, then every record against its latest audit row.
+
+    A record whose stored version is newer than its latest audit row was changed by a path that
+    does not audit (fixtures, older servers): it is not a broken link. A record whose version
+    equals its latest audit row must hash to that row's ``record_sha``.
+    """
+    problems: list[Problem] = []
+    latest: dict[tuple[str, str], Row] = {}
+    expected_n, prev = 0, GENESIS
+    count = 0
+    for row in rows(conn):
+        count += 1
+        expected_n += 1
+        if row.n != expected_n:
+            problems.append(Problem(row.n, f"row {expected_n}"
+                                    + (f" to {row.n - 1} are missing" if row.n - 1 > expected_n else " is missing")
+                                    + f": row numbers jump from {expected_n - 1} to {row.n}"))
+            expected_n = row.n
+        if row.prev_hash != prev:
+            problems.append(Problem(row.n, f"row {row.n}: prev_hash {row.prev_hash[:12]}... is not the "
+                                           f"hash of row {row.n - 1} ({prev[:12]}...)"))
+        computed = chain_hash(row.prev_hash, canonical_row(
+            row.n, row.at, row.actor_user, row.actor_device, row.kind, row.entity, row.id, row.version,
+            row.record_sha, row.ref))
+        if computed != row.hash:
+            problems.append(Problem(row.n, f"row {row.n} ({row.kind} {row.entity} {row.id} v{row.version}): "
+                                           f"its content does not match its hash (stored {row.hash[:12]}..., "
+                                           f"computed {computed[:12]}...)"))
+        prev = row.hash
+        latest[(row.entity, row.id)] = row
+    head_n, head_hash = _head(conn)
+    if (head_n, head_hash) != (expected_n, prev):
+        problems.append(Problem(min(head_n, expected_n) + 1,
+                                f"the log ends at row {expected_n} but the recorded head is row {head_n} "
+                                f"({head_hash[:12]}...): rows were cut off or added behind the server"))
+    problems += _check_records(conn, latest)
+    return Report(count, prev, sorted(problems, key=lambda p: p.n))
+
+
+_NOT_RECORDS = frozenset({"applied"})
+
+
+def _check_records(conn: sqlite3.Connection, latest: dict[tuple[str, str], Row]) -> list[Problem]:
+    problems = []
+    for (entity, record_id), row in latest.items():
+        if entity in _NOT_RECORDS:
+            continue
+        stored = conn.execute("SELECT version, deleted, data FROM records WHERE entity=? AND id=?",
+                              (entity, record_id)).fetchone()
+        if stored is None:
+            if not row.kind.endswith("purge_tombstone"):
+                problems.append(Problem(row.n, f"row {row.n}: {entity} {record_id} v{row.version} "
+                                               f"is missing from the store"))
+            continue
+        version, deleted, data = stored
+        if version < row.version:
+            problems.append(Problem(row.n, f"row {row.n}: {entity} {record_id} is at version {version} in "
+                                           f"the store, older than the audited version {row.version}"))
+        elif version == row.version and record_sha(data, version, bool(deleted)) != row.record_sha:
+            problems.append(Problem(row.n, f"row {row.n}: {entity} {record_id} v{version} in the store "
+                                           f"does not hash to the audited record_sha "
+                                           f"({row.record_sha[:12]}...): the record was changed"))
+    return problems

@@ -1,0 +1,100 @@
+"""SLA watch: a job whose respond-by or on-site-by deadline passed is escalated, once per miss.
+
+Why this is a scheduled job and not a check at read time: escalation is a change the laptops and
+the board must see (the job's status and flags sync like any office change), and the supervisor's
+archive must show when the promise was broken, so it is written, versioned and audited.
+
+The rules (DOMAIN.md, severity table):
+
+* respond-by passed while the job is still ``new`` (nobody took it): ``sla_respond_missed``;
+* on-site-by passed while the job is still ``new`` or ``assigned`` (no engineer checked in,
+  which would have made it ``on_site``): ``sla_onsite_missed``.
+
+Either sets the status to ``escalated`` (which keeps the job on its engineer's laptop, and from
+which a check-in still moves it to ``on_site`` and the dispatcher can re-assign it). A flag is
+added at most once, and an escalated job is not looked at again, so the watch can run twice,
+late, or after a restart without escalating anything a second time. Only a job the dispatcher
+re-assigns (status back to ``assigned``) can be escalated again, and only for a miss it has not
+been flagged for yet.
+
+The deadlines are the ones stored on the job at intake (``policy.deadlines``): editing the
+severity policy in ``config.toml`` changes new jobs' promises, not those already made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from typing import NamedTuple
+
+import msgspec
+
+from sync_protocol import Job
+from sync_protocol.merge import FieldVersion
+
+from . import audit, store
+
+RESPOND_MISSED = "sla_respond_missed"
+ONSITE_MISSED = "sla_onsite_missed"
+WATCHED_STATUSES = ("new", "assigned")
+ESCALATED = "escalated"
+SLA_DEVICE = "server:sla"
+
+
+class Escalation(NamedTuple):
+    job_id: str
+    number: str
+    flags: list[str]
+    version: int
+
+
+def missed(job: Job, now: dt.datetime) -> list[str]:
+    """The SLA flags ``job`` should get now and does not have yet."""
+    if job.status not in WATCHED_STATUSES:
+        return []
+    out = []
+    if job.status == "new" and job.respond_by is not None and now > job.respond_by \
+            and RESPOND_MISSED not in job.flags:
+        out.append(RESPOND_MISSED)
+    if job.onsite_by is not None and now > job.onsite_by and ONSITE_MISSED not in job.flags:
+        out.append(ONSITE_MISSED)
+    return out
+
+
+def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalation]:
+    """Escalate every overdue job (the caller holds the write transaction).
+
+    ``hlc`` stamps the status and flags fields, so a later three-way merge of the job knows the
+    system changed them and when.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    placeholders = ",".join("?" * len(WATCHED_STATUSES))
+    rows = conn.execute(f"SELECT id FROM records WHERE entity='job' AND deleted=0 AND status IN ({placeholders}) "
+                        "ORDER BY id", WATCHED_STATUSES).fetchall()
+    done = []
+    for (job_id,) in rows:
+        stored = store.get(conn, "job", job_id)
+        if stored is None:
+            continue
+        job: Job = stored.record  # type: ignore[assignment]
+        flags = missed(job, now)
+        if flags:
+            done.append(_escalate(conn, now, hlc, stored, job, flags))
+    return done
+
+
+def _escalate(conn: sqlite3.Connection, now: dt.datetime, hlc: str, stored: store.Stored, job: Job,
+              flags: list[str]) -> Escalation:
+    version = store.next_version(conn)
+    stamp = FieldVersion(version, hlc, "system", SLA_DEVICE, audit.SYSTEM_USER)
+    updated = msgspec.structs.replace(job, status=ESCALATED, flags=[*job.flags, *flags])
+    version = store.put(conn, updated, {**stored.fields, "status": stamp, "flags": stamp})
+    reasons = []
+    if RESPOND_MISSED in flags:
+        reasons.append(f"respond-by {job.respond_by.isoformat() if job.respond_by else '?'} passed while {job.status}")
+    if ONSITE_MISSED in flags:
+        reasons.append(f"on-site-by {job.onsite_by.isoformat() if job.onsite_by else '?'} passed without a check-in")
+    audit.append_record(conn, now, audit.SCHEDULER, "sla.escalate", "job", job.id,
+                        ref=f"severity {job.severity}: " + "; ".join(reasons))
+    return Escalation(job.id, job.number, flags, version)
