@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast soak clean bench bench-peer browser-deps
 
 install: $(STAMP)
 
@@ -17,11 +17,38 @@ $(STAMP): pyproject.toml
 demo: install
 	$(PY) -m fixtures.demo_run
 
-test: install
+test: install browser-deps
 	$(PY) -m pytest -q
+
+# The office browser tests drive Debian's headless Chromium with Playwright (never `playwright
+# install`): install it when missing, with a small CJK font so the bilingual demo data renders in
+# the screenshots; sudo only when not root.
+CHROMIUM ?= /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@test -x $(CHROMIUM) -a -f $(CJK_FONT) || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+	@test -x $(CHROMIUM) && echo "chromium: $$($(CHROMIUM) --version 2>/dev/null)"
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" -x
+
+# The long fault campaigns: 200 kills of server and laptops (the suite runs 20).
+soak: install
+	FIELDSYNC_KILLS=200 $(PY) -m pytest -q tests/reliability --timeout 3600
+
+# Benchmarks (docs/performance.md): a real server on 127.0.0.1, real laptop stores on disk.
+# `make bench BENCH_N=10000` scales the record counts down for a quick run; BENCH_PUSH_N sets
+# the push figure's count alone, BENCH_RUNS the repetitions (see bench/run.py).
+BENCH_N ?= 100000
+BENCH_PUSH_N ?=
+bench: install
+	BENCH_N=$(BENCH_N) BENCH_PUSH_N=$(BENCH_PUSH_N) $(PY) -m bench.run
+
+# The CouchDB-protocol peer of ../shared/peer (PouchDB <-> pouchdb-server), skipped without node/npm.
+bench-peer: install
+	BENCH_N=$(BENCH_N) $(PY) -m bench.peer
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

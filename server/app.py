@@ -34,6 +34,7 @@ from sync_protocol.codec import Format
 from . import __version__, assign, auth, blobs, pull, push, scopes
 from .auth import Principal
 from .database import Database
+from .office import office_app_config
 from .pages import encode_page
 from .schema import SCHEMA_VERSION, migrate
 from .scheduler import ScheduledWork, ServerScheduler
@@ -317,9 +318,11 @@ def create_app(data_dir: str | Path, durable: bool = False, scheduler: bool = Fa
     ``scheduler`` the scheduled jobs (``scheduler.py``) run from startup until shutdown."""
     state = ServerState(Path(data_dir), durable=durable)
     jobs = ServerScheduler(ScheduledWork(state.db, state.data_dir, state.clock)) if scheduler else None
+    office = office_app_config(state)  # the office web app and /api/v1 (server/office)
     app = Litestar(
         route_handlers=[enroll_device, hello, push_mutations, pull_changes, blob_status, blob_upload,
-                        blob_download, assign_job, healthz],
+                        blob_download, assign_job, healthz, *office.route_handlers],
+        template_config=office.template_config, stores=office.stores,
         exception_handlers={ProtocolError: _error_response, HTTPException: _http_error,
                             msgspec.ValidationError: _invalid_value, Exception: _crash},
         request_max_body_size=_BODY_LIMIT,

@@ -1,0 +1,66 @@
+"""The office web app: dispatch board, fault intake, reference data, job sheets, conflict queue
+and backup audit, for dispatchers and supervisors, in pages and as JSON under ``/api/v1``.
+
+    sessions.py      sign-in with a device or enrollment token; engineers refused
+    security.py      session (server-side, rotating id) and CSRF settings
+    access.py        roles per handler; one guard for pages, one for the API
+    edits.py         every office edit through the laptops' merge path (push._patch)
+    jobs.py          intake, correction, cancel, the board's SLA clocks
+    refdata.py       reference-data forms: fields, parsing, what the person changed
+    conflict_queue.py  listing and resolving conflicts
+    sheet.py         the synced job sheet and its signature's state
+    audit_report.py  backup-before-repair audit and its CSV
+    pages/           HTML pages (Jinja2 templates in server/templates): sign-in, dispatch,
+                     review (conflicts, audit, files), reference data
+    filters.py       how templates show durations, times and money
+    api.py, api_refdata.py   /api/v1
+
+``office_app_config(state)`` is all ``server.app`` needs: routers, templates and stores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.template.config import TemplateConfig
+
+from .api import api_router
+from .filters import register_filters
+from .pages import pages_router
+from .security import SESSION_STORE, csrf_config, session_config, session_store
+
+if TYPE_CHECKING:
+    from ..app import ServerState
+
+SERVER_DIR = Path(__file__).resolve().parent.parent
+
+
+class OfficeConfig(NamedTuple):
+    route_handlers: list[Any]
+    template_config: TemplateConfig[Any]
+    stores: dict[str, Store]
+
+
+def template_config() -> TemplateConfig[Any]:
+    return TemplateConfig(directory=SERVER_DIR / "templates", engine=JinjaTemplateEngine, engine_callback=register_filters)
+
+
+def office_app_config(state: "ServerState") -> OfficeConfig:
+    """What the litestar app registers for the office: routers, templates, the session store."""
+    sessions = session_config()
+    csrf = DefineMiddleware(CSRFMiddleware, config=csrf_config(state.secret))
+    static = create_static_files_router(path="/static", directories=[SERVER_DIR / "static"],
+                                        include_in_schema=False)
+    return OfficeConfig(
+        route_handlers=[pages_router(sessions.middleware, csrf), api_router(sessions.middleware), static],
+        template_config=template_config(),
+        stores={SESSION_STORE: session_store(state.data_dir)})
+
+
+__all__ = ["OfficeConfig", "office_app_config", "template_config"]

@@ -1,0 +1,84 @@
+"""Who may use which office page or API endpoint: one guard, roles named per handler.
+
+Handlers declare ``opt={"roles": DISPATCH}`` (the router's default is ``READ``). The guard runs
+before the body is read, so a caller without a token gets ``401`` and an engineer ``403`` no
+matter what they sent. API callers present ``Authorization: Bearer``; a signed-in browser's
+session cookie is accepted too, but on the API only for reads (the board polls
+``/api/v1/jobs``): a write with nothing but a cookie would need CSRF protection, which the API,
+meant for integrations, does not do. Pages take the session (CSRF-protected) and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from sync_protocol import Forbidden, Unauthorized
+
+from .. import auth
+from ..auth import Principal
+from .sessions import SESSION_DEVICE, principal_of_device
+
+if TYPE_CHECKING:
+    from ..app import ServerState
+
+READ = frozenset({"dispatcher", "supervisor", "admin"})
+DISPATCH = frozenset({"dispatcher", "admin"})
+AUDIT = frozenset({"supervisor", "admin"})
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+_PRINCIPAL = "office_principal"
+_WHAT = {DISPATCH: "dispatchers", AUDIT: "supervisors", READ: "office staff"}
+
+
+def server_state(connection: ASGIConnection[Any, Any, Any, Any]) -> "ServerState":
+    return connection.app.state.fieldsync  # type: ignore[no-any-return]
+
+
+def check_role(principal: Principal, roles: frozenset[str]) -> Principal:
+    if principal.role not in roles:
+        raise Forbidden(f"this is for {_WHAT.get(roles, ', '.join(sorted(roles)))}; "
+                        f"{principal.display_name} is {principal.role}", field="role")
+    return principal
+
+
+def _resolve(state: "ServerState", header: str | None, device_id: str | None) -> Principal:
+    if header:
+        return state.db.read(lambda c: auth.authenticate(c, header))
+    if device_id:
+        return state.db.read(lambda c: principal_of_device(c, device_id))
+    raise Unauthorized("sign in first: a bearer token or an office session is required",
+                       field="authorization")
+
+
+def _session_device(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    if "session" not in connection.scope:
+        return None
+    device = connection.session.get(SESSION_DEVICE)
+    return str(device) if device else None
+
+
+async def api_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Bearer token, or (reads only) the browser's session; then the handler's roles."""
+    header = connection.headers.get("authorization")
+    device = _session_device(connection) if connection.scope.get("method") in _SAFE else None
+    state = server_state(connection)
+    principal = await anyio.to_thread.run_sync(lambda: _resolve(state, header, device))
+    connection.state[_PRINCIPAL] = check_role(principal, handler.opt.get("roles", READ))
+
+
+async def page_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """The session only; pages marked ``public`` (sign-in) let anyone through."""
+    if handler.opt.get("public"):
+        return
+    state = server_state(connection)
+    device = _session_device(connection)
+    principal = await anyio.to_thread.run_sync(lambda: _resolve(state, None, device))
+    connection.state[_PRINCIPAL] = check_role(principal, handler.opt.get("roles", READ))
+
+
+def principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The caller the guard let in."""
+    return connection.state[_PRINCIPAL]  # type: ignore[no-any-return]

@@ -1,0 +1,132 @@
+"""The supervisor's backup audit: did every repair follow a backup, per engineer and period?
+
+DOMAIN.md's rule is "first make a backup of the system and important data, only then inspect
+the system". A *finding* is one engineer's repair work (``part_swap`` events) on one job, dated
+by their first swap's wall time. It is:
+
+- ``verified``: a verified backup (with its checksum) was recorded on the job before that swap,
+- ``waived``: no verified backup, but a waiver with its reason was recorded before it,
+- ``missing``: neither; the reason says what was found instead (an unverified backup, a backup
+  only after the repair, or a swap the engineer acknowledged making without one).
+
+"Before" is clock order (the hybrid logical clock), the order the laptops recorded things in,
+not the order they reached the server. Compliance is (verified + waived) / findings: a waiver
+with a reason is a permitted path, a missing backup is not.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import sqlite3
+from collections import defaultdict
+
+from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap
+from sync_protocol.office import AuditFinding, AuditReport, EngineerAudit
+
+from .. import store
+
+CSV_COLUMNS = ("engineer", "engineer_name", "job_number", "job_id", "first_repair_at", "repairs",
+               "outcome", "reason", "backup_sha256", "acknowledged_without_backup", "sheet")
+
+
+def classify(events: list[JobEvent], first_swap: JobEvent) -> tuple[str, str, str | None]:
+    """(outcome, reason, backup sha256) of the backups recorded before ``first_swap``."""
+    before = [e.payload for e in events if isinstance(e.payload, Backup) and (e.hlc, e.id) < (first_swap.hlc, first_swap.id)]
+    verified = [b for b in before if not b.waived and b.counts_as_backup]
+    if verified:
+        return "verified", "", verified[-1].sha256
+    waived = [b for b in before if b.waived and b.counts_as_backup]
+    if waived:
+        return "waived", waived[-1].waive_reason, None
+    swap: PartSwap = first_swap.payload  # type: ignore[assignment]
+    if before:
+        reason = "a backup was recorded but not verified"
+    elif any(isinstance(e.payload, Backup) for e in events):
+        reason = "the backup was recorded only after the repair"
+    else:
+        reason = "no backup recorded"
+    if swap.no_backup_ack:
+        reason += "; the engineer acknowledged working without one"
+    return "missing", reason, None
+
+
+def findings_of_job(job: Job, events: list[JobEvent], names: dict[str, str]) -> list[AuditFinding]:
+    events = sorted(events, key=lambda e: (e.hlc, e.id))
+    swaps: dict[str, list[JobEvent]] = defaultdict(list)
+    for event in events:
+        if isinstance(event.payload, PartSwap):
+            swaps[event.author].append(event)
+    out = []
+    for engineer, theirs in swaps.items():
+        outcome, reason, sha = classify(events, theirs[0])
+        out.append(AuditFinding(
+            job_id=job.id, job_number=job.number, engineer=engineer,
+            engineer_name=names.get(engineer, engineer), first_repair_at=theirs[0].at,
+            repairs=len(theirs), outcome=outcome, reason=reason, backup_sha256=sha,  # type: ignore[arg-type]
+            acknowledged_without_backup=any(e.payload.no_backup_ack for e in theirs)))  # type: ignore[union-attr]
+    return out
+
+
+def _tally(engineer: str | None, name: str, findings: list[AuditFinding]) -> EngineerAudit:
+    counts = {k: sum(1 for f in findings if f.outcome == k) for k in ("verified", "waived", "missing")}
+    total = len(findings)
+    pct = round(100.0 * (counts["verified"] + counts["waived"]) / total, 1) if total else None
+    return EngineerAudit(engineer=engineer, engineer_name=name, jobs=total, compliance_pct=pct, **counts)
+
+
+def backup_audit(conn: sqlite3.Connection, engineer: str | None = None, period_from: dt.date | None = None,
+                 period_to: dt.date | None = None) -> AuditReport:
+    """The audit over every job with repair work in the period (dates inclusive, UTC)."""
+    if period_from and period_to and period_from > period_to:
+        raise InvalidValue("the period ends before it starts", field="to")
+    users = conn.execute("SELECT id, name, display_name, role FROM users").fetchall()
+    names = {u["id"]: u["display_name"] for u in users}
+    if engineer:
+        match = [u for u in users if engineer in (u["id"], u["name"])]
+        if not match:
+            raise InvalidValue(f"no user {engineer!r}", field="engineer")
+        engineer = match[0]["id"]
+    jobs = conn.execute(
+        "SELECT DISTINCT j.data FROM records j JOIN records e ON e.entity='event' AND e.parent=j.id "
+        "AND e.deleted=0 AND json_extract(e.data, '$.payload.kind')='part_swap' "
+        "WHERE j.entity='job' AND j.deleted=0").fetchall()
+    findings: list[AuditFinding] = []
+    for row in jobs:
+        job: Job = store.decode_record(row[0])  # type: ignore[assignment]
+        for finding in findings_of_job(job, store.job_events(conn, job.id), names):
+            day = finding.first_repair_at.astimezone(dt.timezone.utc).date()
+            if (engineer and finding.engineer != engineer) or (period_from and day < period_from) \
+                    or (period_to and day > period_to):
+                continue
+            findings.append(finding)
+    findings.sort(key=lambda f: (f.engineer_name, f.first_repair_at, f.job_number))
+    per: dict[str, list[AuditFinding]] = defaultdict(list)
+    for finding in findings:
+        per[finding.engineer].append(finding)
+    engineer_ids = [engineer] if engineer else sorted(
+        {u["id"] for u in users if u["role"] == "engineer"} | set(per), key=lambda i: names.get(i, i))
+    return AuditReport(period_from=period_from, period_to=period_to, engineer=engineer,
+                       totals=_tally(None, "all engineers", findings),
+                       engineers=[_tally(i, names.get(i, i), per.get(i, [])) for i in engineer_ids],
+                       findings=findings)
+
+
+def to_csv(report: AuditReport, sheet_url: str = "/office/jobs/{job_id}") -> str:
+    """One row per finding, with a link to its job sheet."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for f in report.findings:
+        writer.writerow([_cell(v) for v in [f.engineer, f.engineer_name, f.job_number, f.job_id,
+                         f.first_repair_at.isoformat(), f.repairs, f.outcome, f.reason,
+                         f.backup_sha256 or "", "yes" if f.acknowledged_without_backup else "no",
+                         sheet_url.format(job_id=f.job_id)]])
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    """Text a spreadsheet would run as a formula (a waiver reason typed on a laptop) is quoted."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,78 @@
+"""The dispatcher's conflict queue: every decision a merge rule made, until a person settles it.
+
+Resolving a conflict updates the conflict record itself (status ``resolved``, resolution,
+who and when), which syncs to the engineer's laptop like any record. ``accepted`` leaves the
+rule's result standing. ``overridden`` (field conflicts only) writes the other value through
+the merge path as a fresh office edit on the record's current version, so it reaches the
+laptops too; if the field has moved on since the conflict, the override is refused rather
+than clobbering a newer value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import msgspec
+
+from sync_protocol import Conflict, IllegalState, InvalidValue, NotFound
+from sync_protocol.office import ResolveReply
+
+from .. import store
+from ..auth import Principal
+from ..push import ServerClock
+from .edits import office_patch
+
+
+def list_conflicts(conn: sqlite3.Connection, status: str | None = "open",
+                   job_id: str | None = None) -> list[tuple[Conflict, int]]:
+    """Conflicts (with their versions), newest first; ``status=None`` for all."""
+    sql = "SELECT data, version FROM records WHERE entity='conflict' AND deleted=0"
+    params: list[str] = []
+    if status:
+        sql += " AND status=?"
+        params.append(status)
+    if job_id:
+        sql += " AND parent=?"
+        params.append(job_id)
+    rows = conn.execute(sql + " ORDER BY version DESC", params).fetchall()
+    return [(store.decode_record(r["data"]), r["version"]) for r in rows]  # type: ignore[misc]
+
+
+def resolve(conn: sqlite3.Connection, who: Principal, clock: ServerClock, conflict_id: str,
+            resolution: str, now: dt.datetime | None = None) -> ResolveReply:
+    """Settle an open conflict: accept the rule's result, or override it with the other value."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    stored = store.get(conn, "conflict", conflict_id)
+    if stored is None:
+        raise NotFound(f"no conflict {conflict_id}", field="conflict_id")
+    conflict: Conflict = stored.record  # type: ignore[assignment]
+    if conflict.status != "open":
+        raise IllegalState(f"this conflict was already {conflict.resolution} by {conflict.resolved_by}",
+                           field="status")
+    record_version = None
+    if resolution == "overridden":
+        record_version = _override(conn, who, clock, conflict, now)
+    elif resolution != "accepted":
+        raise InvalidValue("resolution is 'accepted' or 'overridden'", field="resolution")
+    settled = msgspec.structs.replace(conflict, status="resolved", resolution=resolution,
+                                      resolved_by=who.user_id, resolved_at=now)
+    version = store.put(conn, settled, stored.fields)
+    return ResolveReply(conflict=settled, version=version, record_version=record_version)
+
+
+def _override(conn: sqlite3.Connection, who: Principal, clock: ServerClock, conflict: Conflict,
+              now: dt.datetime) -> int:
+    if conflict.kind != "field" or not conflict.field:
+        raise InvalidValue(f"a {conflict.kind} conflict has no other value to write: accept it, and "
+                           f"correct the record itself if needed", field="resolution")
+    record = store.get(conn, conflict.record_entity, conflict.record_id)
+    if record is None:
+        raise NotFound(f"{conflict.record_entity} {conflict.record_id} no longer exists", field="record_id")
+    current = msgspec.to_builtins(getattr(record.record, conflict.field, None))
+    if current != conflict.kept:
+        raise IllegalState(f"{conflict.field} has changed since this conflict (now {current!r}); "
+                           f"edit the record instead", field=conflict.field)
+    reply = office_patch(conn, who, clock, conflict.record_entity, conflict.record_id, record.version,
+                         {conflict.field: conflict.other}, now)
+    return reply.version

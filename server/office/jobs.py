@@ -1,0 +1,180 @@
+"""Dispatch: taking in a fault report as a job, correcting it, cancelling it, and the board.
+
+A new job gets its number (``SR-{year}-{n}``) and its deadlines from the severity policy of the
+server's ``config.toml`` (``server/policy.py``, shared with the SLA watch) at intake; correcting its severity later recomputes them from the original report time. Both
+corrections go through the merge path (``edits.office_patch``), so a laptop holding the job
+receives them. Cancelling is an office transition of the job state machine, stamped like
+``assign`` stamps its fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from typing import Any, Iterable
+
+import msgspec
+
+from sync_protocol import (
+    IllegalState, IllegalTransition, InvalidValue, Job, NotFound, office_action,
+)
+from sync_protocol.merge import FieldVersion
+from sync_protocol.office import EditReply, IntakeRequest, JobSummary
+
+from .. import assign as assign_module
+from .. import policy, store
+from ..auth import Principal
+from ..push import ServerClock
+from .edits import create_record, office_patch
+
+# Board order: what needs a dispatcher's attention first.
+STATUS_ORDER = ("escalated", "new", "assigned", "on_site", "resolved", "closed", "cancelled")
+_JOB_NUMBER = re.compile(r"^J-(\d+)$")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _next_job_ids(conn: sqlite3.Connection, year: int) -> tuple[str, str]:
+    """(id, number) of the next job: one counter, so ids and numbers never collide."""
+    highest = 0
+    for (job_id,) in conn.execute("SELECT id FROM records WHERE entity='job'"):
+        match = _JOB_NUMBER.match(job_id)
+        if match:
+            highest = max(highest, int(match.group(1)))
+    n = highest + 1
+    return f"J-{n:04d}", f"SR-{year}-{n:04d}"
+
+
+def intake(conn: sqlite3.Connection, who: Principal, request: IntakeRequest, config: policy.Config,
+           clock: ServerClock, now: dt.datetime | None = None) -> Job:
+    """Create the job for a fault report (and assign it when an engineer is named)."""
+    now = now or _now()
+    customer = store.get(conn, "customer", request.customer_id)
+    if customer is None:
+        raise InvalidValue(f"no customer {request.customer_id}", field="customer_id")
+    site = store.get(conn, "site", request.site_id)
+    if site is None or site.record.customer_id != request.customer_id:  # type: ignore[union-attr]
+        raise InvalidValue(f"no site {request.site_id} of customer {request.customer_id}", field="site_id")
+    for equipment_id in request.equipment_ids:
+        equipment = store.get(conn, "equipment", equipment_id)
+        if equipment is None or equipment.record.site_id != request.site_id:  # type: ignore[union-attr]
+            raise InvalidValue(f"no equipment {equipment_id} at site {request.site_id}",
+                               field="equipment_ids")
+    reported_at = request.reported_at or now
+    deadlines = policy.deadlines(request.severity, reported_at, config)
+    job_id, number = _next_job_ids(conn, reported_at.year)
+    job = Job(id=job_id, number=number, customer_id=request.customer_id, site_id=request.site_id,
+              equipment_ids=list(dict.fromkeys(request.equipment_ids)), fault=request.fault.strip(),
+              severity=request.severity, reported_by=request.reported_by or who.display_name,
+              reported_at=reported_at, respond_by=deadlines.respond_by, onsite_by=deadlines.onsite_by)
+    create_record(conn, job)
+    if request.assignee:
+        assign_module.assign(conn, who, job_id, request.assignee, clock)
+    return store.get(conn, "job", job_id).record  # type: ignore[union-attr,return-value]
+
+
+def edit_job(conn: sqlite3.Connection, who: Principal, clock: ServerClock, config: policy.Config,
+             job_id: str, base_version: int, fault: str | None = None,
+             severity: int | None = None) -> EditReply:
+    """Correct a job's fault description and/or severity (new severity, new deadlines)."""
+    stored = store.get(conn, "job", job_id)
+    if stored is None:
+        raise NotFound(f"no job {job_id}", field="job_id")
+    job: Job = stored.record  # type: ignore[assignment]
+    fields: dict[str, Any] = {}
+    if fault is not None and fault.strip() != job.fault:
+        fields["fault"] = fault.strip()
+    if severity is not None and severity != job.severity:
+        deadlines = policy.deadlines(severity, job.reported_at, config)
+        fields.update(severity=severity, respond_by=deadlines.respond_by.isoformat(),
+                      onsite_by=deadlines.onsite_by.isoformat())
+    return office_patch(conn, who, clock, "job", job_id, base_version, fields)
+
+
+def cancel(conn: sqlite3.Connection, who: Principal, job_id: str, clock: ServerClock) -> Job:
+    """Cancel a job; the engineer's laptop drops it on its next pull (work already done is kept)."""
+    stored = store.get(conn, "job", job_id)
+    if stored is None:
+        raise NotFound(f"no job {job_id}", field="job_id")
+    job: Job = stored.record  # type: ignore[assignment]
+    try:
+        status = office_action(job.status, "cancel")
+    except IllegalTransition as exc:
+        raise IllegalState(str(exc), field="status", status=job.status) from None
+    version = store.next_version(conn)
+    stamp = FieldVersion(version, clock.tick(), "office", who.device_id, who.user_id)
+    updated = msgspec.structs.replace(job, status=status)
+    store.put(conn, updated, {**stored.fields, "status": stamp})
+    return updated
+
+
+# --- the board --------------------------------------------------------------------------------
+
+
+def sla_clock(job: Job, now: dt.datetime) -> tuple[str, dt.datetime | None]:
+    """Which promise is running: respond (until assigned), on site (until check-in), or none."""
+    if job.status == "new":
+        return "respond", job.respond_by
+    if job.status in ("assigned", "escalated"):
+        return "onsite", job.onsite_by
+    return "", None
+
+
+def summarize(job: Job, version: int, names: dict[str, str], now: dt.datetime) -> JobSummary:
+    target, due = sla_clock(job, now)
+    left = None if due is None else int((due - now).total_seconds())
+    return JobSummary(
+        id=job.id, number=job.number, kind=job.kind, status=job.status, severity=job.severity,
+        fault=job.fault, customer_id=job.customer_id, customer_name=names.get(f"customer:{job.customer_id}", ""),
+        site_id=job.site_id, site_name=names.get(f"site:{job.site_id}", ""), assignee=job.assignee,
+        assignee_name=job.assignee_name, reported_by=job.reported_by, reported_at=job.reported_at,
+        respond_by=job.respond_by, onsite_by=job.onsite_by, sla_target=target,  # type: ignore[arg-type]
+        sla_due=due, sla_left_s=left, overdue=left is not None and left < 0, flags=list(job.flags),
+        signature_state=job.signature_state, version=version)
+
+
+def urgency(summary: JobSummary) -> tuple[int, int, float, int]:
+    """Board order: status group, then overdue first, then least time left, then severity."""
+    group = STATUS_ORDER.index(summary.status) if summary.status in STATUS_ORDER else len(STATUS_ORDER)
+    left = float("inf") if summary.sla_left_s is None else summary.sla_left_s
+    return (group, 0 if summary.overdue else 1, left, summary.severity)
+
+
+def names_of(conn: sqlite3.Connection) -> dict[str, str]:
+    """Display names of customers and sites, keyed ``entity:id``."""
+    rows = conn.execute("SELECT entity, id, json_extract(data, '$.name') FROM records "
+                        "WHERE entity IN ('customer', 'site') AND deleted=0")
+    return {f"{entity}:{record_id}": name or "" for entity, record_id, name in rows}
+
+
+def board(conn: sqlite3.Connection, now: dt.datetime | None = None, statuses: Iterable[str] | None = None,
+          assignee: str | None = None) -> list[JobSummary]:
+    """Every job (or those in ``statuses`` / of ``assignee``) in board order."""
+    now = now or _now()
+    wanted = set(statuses) if statuses else None
+    names = names_of(conn)
+    out = []
+    for row in conn.execute("SELECT data, version FROM records WHERE entity='job' AND deleted=0"):
+        job: Job = store.decode_record(row["data"])  # type: ignore[assignment]
+        if wanted is not None and job.status not in wanted:
+            continue
+        if assignee and assignee not in (job.assignee, job.assignee_name):
+            continue
+        out.append(summarize(job, row["version"], names, now))
+    return sorted(out, key=urgency)
+
+
+def job_summary(conn: sqlite3.Connection, job_id: str, now: dt.datetime | None = None) -> JobSummary:
+    stored = store.get(conn, "job", job_id)
+    if stored is None:
+        raise NotFound(f"no job {job_id}", field="job_id")
+    return summarize(stored.record, stored.version, names_of(conn), now or _now())  # type: ignore[arg-type]
+
+
+def engineers(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """(id, name, display name) of every active engineer, for assignment pickers."""
+    return [(r["id"], r["name"], r["display_name"]) for r in conn.execute(
+        "SELECT id, name, display_name FROM users WHERE role='engineer' AND active=1 ORDER BY display_name")]

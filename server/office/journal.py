@@ -1,0 +1,40 @@
+"""Every office write: one transaction that makes the change and chains it in the audit log.
+
+The tamper-evident audit log (``server/audit.py``) holds every accepted change; pushes chain
+theirs in ``push.push``. Office edits do not pass through a push, so they are chained here,
+inside the same ``state.db.write`` transaction: each record whose version moved during the
+write gets a row naming the office user and device, and the action (``office.intake``,
+``office.edit``, ``office.resolve``...). The log and the store never disagree after a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+from .. import audit, policy, store
+from ..auth import Principal
+
+if TYPE_CHECKING:
+    from ..app import ServerState
+
+T = TypeVar("T")
+
+
+def office_write(state: "ServerState", who: Principal, kind: str,
+                 fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn`` in one write transaction and chain every record it changed under ``kind``."""
+    def work(conn: sqlite3.Connection) -> T:
+        mark = store.current_version(conn)
+        result = fn(conn)
+        audit.append_changes_since(conn, mark, dt.datetime.now(dt.timezone.utc),
+                                   audit.Actor(who.user_id, who.device_id), kind)
+        return result
+
+    return state.db.write(work)
+
+
+def config(state: "ServerState") -> policy.Config:
+    """The server's ``config.toml`` (severity policy), re-read when it changes."""
+    return policy.load(state.data_dir)

@@ -1,0 +1,167 @@
+"""Dispatch pages: the board, fault intake, the job sheet with assign / cancel / correct."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable, Mapping
+
+import msgspec
+from litestar import get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
+from sync_protocol.office import IntakeRequest
+
+from ... import assign as assign_module
+from ... import store
+from .. import jobs, refdata, sheet
+from ..access import DISPATCH, principal, server_state
+from ..journal import config, office_write
+from ..worker import in_thread
+from .common import AnyRequest, edit_message, flash, render, user_names
+
+
+# --- dispatch ---------------------------------------------------------------------------------
+
+
+@get("/board")
+async def board_page(request: AnyRequest, all: FromQuery[bool] = False) -> Template:
+    state = server_state(request)
+    statuses = None if all else [s for s in jobs.STATUS_ORDER if s not in ("closed", "cancelled")]
+    rows = await in_thread(lambda: state.db.read(lambda c: jobs.board(c, statuses=statuses)))
+    return render(request, "board.html", section="board", jobs=rows, show_all=all,
+                  status_order=jobs.STATUS_ORDER)
+
+
+def _intake_choices(conn: Any) -> dict[str, Any]:
+    return {"customers": refdata.list_records(conn, "customer"), "sites": refdata.list_records(conn, "site"),
+            "equipment": refdata.list_records(conn, "equipment", limit=100_000),
+            "engineers": jobs.engineers(conn)}
+
+
+@get("/jobs/new", opt={"roles": DISPATCH})
+async def intake_form(request: AnyRequest) -> Template:
+    state = server_state(request)
+    choices = await in_thread(lambda: state.db.read(_intake_choices))
+    return render(request, "intake.html", section="intake", values={}, error="",
+                  policy=config(state).severity, **choices)
+
+
+def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> IntakeRequest:
+    data: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in
+                            ("customer_id", "site_id", "fault", "severity", "reported_by", "reported_at", "assignee")}
+    data["equipment_ids"] = [e for e in equipment_ids if e]
+    try:
+        data["severity"] = int(data["severity"] or 0)
+    except ValueError:
+        raise InvalidValue("severity is a level 1-4", field="severity") from None
+    if data["reported_at"]:
+        try:
+            when = dt.datetime.fromisoformat(data["reported_at"])
+        except ValueError:
+            raise InvalidValue("reported at: a date and time, please", field="reported_at") from None
+        data["reported_at"] = (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).isoformat()
+    for optional in ("reported_at", "assignee"):
+        if not data[optional]:
+            data.pop(optional)
+    try:
+        return msgspec.convert(data, IntakeRequest)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        raise InvalidValue(text, field=text.rsplit("`$.", 1)[-1].rstrip("`") if "`$." in text else None) from None
+
+
+@post("/jobs", opt={"roles": DISPATCH}, status_code=303)
+async def intake_submit(request: AnyRequest) -> Template | Redirect:
+    form = await request.form()
+    state, who = server_state(request), principal(request)
+    try:
+        intake = _intake_request(form, form.getall("equipment_ids") if "equipment_ids" in form else [])
+        job = await in_thread(lambda: office_write(state, who, "office.intake", lambda c: jobs.intake(
+            c, who, intake, config(state), state.clock)))
+    except (InvalidValue, NotFound) as exc:
+        choices = await in_thread(lambda: state.db.read(_intake_choices))
+        return render(request, "intake.html", status=422, section="intake", values=dict(form), error=exc.message,
+                      policy=config(state).severity, **choices)
+    flash(request, f"Job {job.number} created: respond by {job.respond_by:%H:%M}, "
+                   f"on site by {job.onsite_by:%H:%M} UTC.")
+    return Redirect(f"/office/jobs/{job.id}", status_code=303)
+
+
+@get("/jobs/{job_id:str}")
+async def job_page(request: AnyRequest, job_id: FromPath[str]) -> Template:
+    state = server_state(request)
+
+    def gather(conn: Any) -> dict[str, Any]:
+        return {"sheet": sheet.job_sheet(conn, job_id), "summary": jobs.job_summary(conn, job_id),
+                "engineers": jobs.engineers(conn), "users": user_names(conn)}
+
+    data = await in_thread(lambda: state.db.read(gather))
+    return render(request, "sheet.html", section="board", hlc_time=sheet.hlc_time, **data)
+
+
+async def _job_action(request: AnyRequest, job_id: FromPath[str], kind: str, action: Callable[[Any], str]) -> Redirect:
+    state, who = server_state(request), principal(request)
+    try:
+        message = await in_thread(lambda: office_write(state, who, kind, action))
+        flash(request, message)
+    except (Unauthorized, Forbidden):
+        raise
+    except ProtocolError as exc:
+        flash(request, exc.message, "error")
+    return Redirect(f"/office/jobs/{job_id}", status_code=303)
+
+
+@post("/jobs/{job_id:str}/assign", opt={"roles": DISPATCH}, status_code=303)
+async def assign_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
+    form = await request.form()
+    state, who, assignee = server_state(request), principal(request), str(form.get("assignee", ""))
+
+    def action(conn: Any) -> str:
+        assign_module.assign(conn, who, job_id, assignee, state.clock)
+        job = store.get(conn, "job", job_id).record  # type: ignore[union-attr]
+        return f"Job {job.number} assigned to {job.assignee_name}."  # type: ignore[union-attr]
+
+    return await _job_action(request, job_id, "office.assign", action)
+
+
+@post("/jobs/{job_id:str}/cancel", opt={"roles": DISPATCH}, status_code=303)
+async def cancel_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
+    state, who = server_state(request), principal(request)
+    return await _job_action(request, job_id, "office.cancel",
+                             lambda c: f"Job {jobs.cancel(c, who, job_id, state.clock).number} cancelled.")
+
+
+@get("/jobs/{job_id:str}/edit", opt={"roles": DISPATCH})
+async def job_edit_form(request: AnyRequest, job_id: FromPath[str]) -> Template:
+    state = server_state(request)
+    summary = await in_thread(lambda: state.db.read(lambda c: jobs.job_summary(c, job_id)))
+    return render(request, "job_edit.html", section="board", job=summary, error="")
+
+
+@post("/jobs/{job_id:str}/edit", opt={"roles": DISPATCH}, status_code=303)
+async def job_edit_submit(request: AnyRequest, job_id: FromPath[str]) -> Template | Redirect:
+    form = await request.form()
+    state, who = server_state(request), principal(request)
+    try:
+        base = int(str(form.get("base_version", "0")))
+        severity = int(str(form.get("severity", "0")))
+        if severity not in (1, 2, 3, 4):
+            raise InvalidValue("severity is a level 1-4", field="severity")
+        original = {"fault": str(form.get("_orig_fault", "")), "severity": str(form.get("_orig_severity", ""))}
+        fault = str(form.get("fault", "")).replace("\r\n", "\n").strip()
+        reply = await in_thread(lambda: office_write(state, who, "office.edit", lambda c: jobs.edit_job(
+            c, who, state.clock, config(state), job_id, base,
+            fault if fault != original["fault"].replace("\r\n", "\n").strip() else None,
+            severity if str(severity) != original["severity"] else None)))
+    except ValueError:
+        reply, error = None, "severity and version are numbers"
+    except InvalidValue as exc:
+        reply, error = None, exc.message
+    if reply is None:
+        summary = await in_thread(lambda: state.db.read(lambda c: jobs.job_summary(c, job_id)))
+        return render(request, "job_edit.html", status=422, section="board", job=summary, error=error)
+    level, message = edit_message(reply, "Job")
+    flash(request, message, level)
+    return Redirect(f"/office/jobs/{job_id}", status_code=303)

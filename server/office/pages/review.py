@@ -1,0 +1,117 @@
+"""Review pages: the conflict queue, the supervisor's backup audit, stored files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Stream, Template
+
+from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
+
+from ... import blobs as blob_module
+from .. import audit_report, conflict_queue, jobs, sheet
+from ..access import AUDIT, DISPATCH, principal, server_state
+from ..journal import office_write
+from ..worker import in_thread
+from .common import AnyRequest, flash, render, user_names
+
+
+_INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
+
+
+# --- conflicts --------------------------------------------------------------------------------
+
+
+@get("/conflicts")
+async def conflicts_page(request: AnyRequest, status: FromQuery[str] = "open") -> Template:
+    state = server_state(request)
+    wanted = None if status == "all" else ("resolved" if status == "resolved" else "open")
+
+    def gather(conn: Any) -> dict[str, Any]:
+        return {"conflicts": conflict_queue.list_conflicts(conn, wanted), "users": user_names(conn),
+                "jobs": {j.id: j for j in jobs.board(conn)}}
+
+    data = await in_thread(lambda: state.db.read(gather))
+    return render(request, "conflicts.html", section="conflicts", shown=status, hlc_time=sheet.hlc_time, **data)
+
+
+@post("/conflicts/{conflict_id:str}/resolve", opt={"roles": DISPATCH}, status_code=303)
+async def resolve_submit(request: AnyRequest, conflict_id: FromPath[str]) -> Redirect:
+    form = await request.form()
+    state, who, resolution = server_state(request), principal(request), str(form.get("resolution", ""))
+    try:
+        reply = await in_thread(lambda: office_write(
+            state, who, "office.resolve", lambda c: conflict_queue.resolve(c, who, state.clock, conflict_id, resolution)))
+        what = "the rule's result accepted" if resolution == "accepted" else \
+            f"overridden: {reply.conflict.field} is now {reply.conflict.other!r}"
+        flash(request, f"Conflict resolved, {what}.")
+    except (Unauthorized, Forbidden):
+        raise
+    except ProtocolError as exc:
+        flash(request, exc.message, "error")
+    return Redirect("/office/conflicts", status_code=303)
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def _date(text: str | None, field: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(f"{field}: a date as YYYY-MM-DD", field=field) from None
+
+
+@get("/audit", opt={"roles": AUDIT})
+async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None) -> Template:
+    state = server_state(request)
+    period_from = request.query_params.get("from") or ""
+    period_to = request.query_params.get("to") or ""
+    error = ""
+    try:
+        report = await in_thread(lambda: state.db.read(lambda c: audit_report.backup_audit(
+            c, engineer or None, _date(period_from, "from"), _date(period_to, "to"))))
+    except InvalidValue as exc:
+        error = exc.message
+        report = await in_thread(lambda: state.db.read(lambda c: audit_report.backup_audit(c)))
+    engineers = await in_thread(lambda: state.db.read(jobs.engineers))
+    query = "&".join(f"{k}={v}" for k, v in (("engineer", engineer or ""), ("from", period_from),
+                                              ("to", period_to)) if v)
+    return render(request, "audit.html", section="audit", report=report, engineers=engineers, error=error,
+                  engineer=engineer or "", period_from=period_from, period_to=period_to, query=query)
+
+
+@get("/audit/backups.csv", opt={"roles": AUDIT})
+async def audit_csv(request: AnyRequest, engineer: FromQuery[str | None] = None) -> Response[str]:
+    state = server_state(request)
+    period_from = _date(request.query_params.get("from"), "from")
+    period_to = _date(request.query_params.get("to"), "to")
+    report = await in_thread(lambda: state.db.read(
+        lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to)))
+    return Response(audit_report.to_csv(report), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="backup-audit.csv"'})
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+@get("/blobs/{sha256:str}")
+async def blob_page(request: AnyRequest, sha256: FromPath[str]) -> Stream:
+    """A stored file (signature image, photo, drawing) for the office pages."""
+    blob_module.check_sha(sha256)
+    state = server_state(request)
+    if not state.blobs.has(sha256):
+        raise NotFound(f"no file {sha256}", field="sha256")
+    row = await in_thread(lambda: state.db.read(
+        lambda c: c.execute("SELECT media_type FROM blobs WHERE sha256=?", (sha256,)).fetchone()))
+    media_type = (row["media_type"] if row else "") or "application/octet-stream"
+    inline = media_type in _INLINE_TYPES
+    headers = {"ETag": f'"{sha256}"', "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400",
+               "Content-Disposition": "inline" if inline else f'attachment; filename="{sha256[:12]}"'}
+    return Stream(state.blobs.read(sha256), media_type=media_type if inline else "application/octet-stream",
+                  headers=headers)

@@ -1,0 +1,54 @@
+"""Sign-in and sign-out pages: a pasted token becomes a session (see ``sessions``)."""
+
+from __future__ import annotations
+
+from litestar import get, post
+from litestar.params import FromQuery
+from litestar.response import Redirect, Template
+
+from sync_protocol import Forbidden, Unauthorized
+
+from ..access import principal, server_state
+from ..security import SESSION_STORE, rotate_session
+from ..sessions import SESSION_DEVICE, sign_in
+from ..worker import in_thread
+from .common import AnyRequest, home_for, render, safe_next
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+
+@get("/login", opt={"public": True})
+async def login_form(request: AnyRequest, next: FromQuery[str | None] = None) -> Template:
+    return render(request, "login.html", next=safe_next(next) or "", error="")
+
+
+@post("/login", opt={"public": True}, status_code=200)
+async def login(request: AnyRequest) -> Template | Redirect:
+    form = await request.form()
+    token, target = str(form.get("token", "")), safe_next(str(form.get("next", "")))
+    state = server_state(request)
+    browser = f"office browser ({request.headers.get('user-agent', '')[:60]})"
+    try:
+        result = await in_thread(lambda: state.db.write(lambda c: sign_in(c, token, browser)))
+    except (Unauthorized, Forbidden) as exc:
+        return render(request, "login.html", status=exc.status, next=target or "", error=exc.message)
+    rotate_session(request)
+    request.set_session({SESSION_DEVICE: result.principal.device_id})
+    await request.app.stores.get(SESSION_STORE).delete_expired()  # sessions of people who never signed out
+    request.state["office_principal"] = result.principal
+    home = target or home_for(result.principal.role)
+    if result.new_device_token:
+        return render(request, "enrolled.html", token=result.new_device_token, next=home)
+    return Redirect(home, status_code=303)
+
+
+@post("/logout", opt={"public": True}, status_code=303)
+async def logout(request: AnyRequest) -> Redirect:
+    request.clear_session()
+    return Redirect("/office/login", status_code=303)
+
+
+@get("/")
+async def office_home(request: AnyRequest) -> Redirect:
+    return Redirect(home_for(principal(request).role), status_code=303)

@@ -1,0 +1,205 @@
+"""Reference data in forms: which fields each record kind shows, and how form text becomes values.
+
+One ``EntityForm`` per kind the office maintains (customers, sites, equipment, drawings, parts,
+stock) drives the list page, the create and edit forms, and the parsing of what comes back.
+An edit form carries the values it was rendered with; only fields whose submitted value
+differs from those are sent to the merge, so a form left open for an hour does not overwrite,
+with the old values it still shows, what a laptop changed in the meantime.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from typing import Any, Literal, Mapping, NamedTuple
+
+import msgspec
+
+from sync_protocol import ENTITY_TYPES, InvalidValue, NotFound, Record
+
+from .. import store
+
+Kind = Literal["text", "textarea", "date", "int", "bool", "select", "list", "map", "ref"]
+
+
+class FieldSpec(NamedTuple):
+    name: str
+    label: str
+    kind: Kind = "text"
+    choices: tuple[str, ...] = ()
+    ref: str = ""              # entity a ``ref`` field points to
+    required: bool = False
+
+
+class EntityForm(NamedTuple):
+    collection: str            # URL segment: /office/data/{collection}
+    entity: str
+    title: str
+    fields: tuple[FieldSpec, ...]
+    columns: tuple[str, ...]   # shown in the list
+
+    @property
+    def editable(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.name != "id")
+
+
+_CATEGORIES = ("server", "switch", "storage", "camera", "controller", "pc", "ups", "router", "other")
+_DRAWING_KINDS = ("cable_routes", "construction", "installation", "network", "other")
+
+FORMS: dict[str, EntityForm] = {f.collection: f for f in (
+    EntityForm("customers", "customer", "Customers", (
+        FieldSpec("id", "Id", required=True), FieldSpec("name", "Name", required=True),
+        FieldSpec("address", "Address", "textarea"), FieldSpec("phone", "Phone"),
+        FieldSpec("email", "Email"), FieldSpec("notes", "Notes", "textarea")),
+        ("id", "name", "phone")),
+    EntityForm("sites", "site", "Sites", (
+        FieldSpec("id", "Id", required=True), FieldSpec("customer_id", "Customer", "ref", ref="customer", required=True),
+        FieldSpec("name", "Name", required=True), FieldSpec("address", "Address", "textarea"),
+        FieldSpec("contact_name", "Contact name"), FieldSpec("contact_phone", "Contact phone"),
+        FieldSpec("contact_email", "Contact email"), FieldSpec("installer_contact", "Installer contact", "textarea"),
+        FieldSpec("access_notes", "Access notes", "textarea"), FieldSpec("handover_date", "Handover date", "date"),
+        FieldSpec("subsystems", "Subsystems (one per line)", "list"), FieldSpec("notes", "Notes", "textarea")),
+        ("id", "name", "customer_id", "contact_name", "contact_phone")),
+    EntityForm("equipment", "equipment", "Equipment", (
+        FieldSpec("id", "Id", required=True), FieldSpec("site_id", "Site", "ref", ref="site", required=True),
+        FieldSpec("category", "Category", "select", _CATEGORIES), FieldSpec("manufacturer", "Manufacturer"),
+        FieldSpec("model", "Model", required=True), FieldSpec("serial", "Serial", required=True),
+        FieldSpec("location", "Location"), FieldSpec("subsystem", "Subsystem"),
+        FieldSpec("install_date", "Install date", "date"), FieldSpec("warranty_end", "Warranty end", "date"),
+        FieldSpec("firmware", "Firmware"), FieldSpec("parameters", "Parameters (key = value, one per line)", "map")),
+        ("id", "site_id", "category", "model", "serial")),
+    EntityForm("drawings", "drawing", "Drawings", (
+        FieldSpec("id", "Id", required=True), FieldSpec("site_id", "Site", "ref", ref="site", required=True),
+        FieldSpec("title", "Title", required=True), FieldSpec("kind", "Kind", "select", _DRAWING_KINDS)),
+        ("id", "site_id", "title", "kind", "filename", "size")),
+    EntityForm("parts", "part", "Parts catalog", (
+        FieldSpec("id", "SKU", required=True), FieldSpec("name", "Name", required=True),
+        FieldSpec("wear_part", "Wear part (never under warranty)", "bool"),
+        FieldSpec("price_cents", "Price (minor units, e.g. fen)", "int"), FieldSpec("currency", "Currency"),
+        FieldSpec("warranty_days", "Warranty (days)", "int")),
+        ("id", "name", "price_cents", "currency", "warranty_days")),
+    EntityForm("stock", "stock", "Warehouse stock", (
+        FieldSpec("location", "Location (warehouse:NAME or van:USER)", required=True),
+        FieldSpec("sku", "SKU", "ref", ref="part", required=True), FieldSpec("qty", "Quantity", "int")),
+        ("id", "location", "sku", "qty")),
+)}
+
+
+def form_of(collection: str) -> EntityForm:
+    form = FORMS.get(collection)
+    if form is None:
+        raise NotFound(f"no reference data called {collection!r}", field="collection")
+    return form
+
+
+# --- values <-> form text --------------------------------------------------------------------
+
+
+def display_value(value: Any, spec: FieldSpec) -> str:
+    """A field's value as the text an input shows."""
+    if value is None:
+        return ""
+    if spec.kind == "list":
+        return "\n".join(str(v) for v in value)
+    if spec.kind == "map":
+        return "\n".join(f"{k} = {v}" for k, v in value.items())
+    if spec.kind == "bool":
+        return "on" if value else ""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def parse_value(text: str | None, spec: FieldSpec) -> Any:
+    """Form text as the field's value (``InvalidValue`` naming the field when it does not parse)."""
+    raw = (text or "").strip() if spec.kind != "textarea" else (text or "").replace("\r\n", "\n").strip()
+    if spec.kind == "bool":
+        return raw in ("on", "true", "1", "yes")
+    if spec.kind == "int":
+        try:
+            return int(raw or "0")
+        except ValueError:
+            raise InvalidValue(f"{spec.label}: a whole number, please", field=spec.name) from None
+    if spec.kind == "date":
+        if not raw:
+            return None
+        try:
+            return dt.date.fromisoformat(raw).isoformat()
+        except ValueError:
+            raise InvalidValue(f"{spec.label}: a date as YYYY-MM-DD, please", field=spec.name) from None
+    if spec.kind == "list":
+        return [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
+    if spec.kind == "map":
+        pairs: dict[str, str] = {}
+        for line in raw.splitlines():
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not key.strip():
+                raise InvalidValue(f"{spec.label}: write each line as key = value", field=spec.name)
+            pairs[key.strip()] = value.strip()
+        return pairs
+    if spec.kind == "select" and raw and spec.choices and raw not in spec.choices:
+        raise InvalidValue(f"{spec.label}: one of {', '.join(spec.choices)}", field=spec.name)
+    if spec.required and not raw:
+        raise InvalidValue(f"{spec.label} is required", field=spec.name)
+    return raw
+
+
+def form_values(record: Record | None, form: EntityForm) -> dict[str, str]:
+    """The text of each input for a record (blank for a new one)."""
+    if record is None:
+        return {f.name: "" for f in form.fields}
+    return {f.name: display_value(getattr(record, f.name, None), f) for f in form.fields}
+
+
+def parse_form(form: EntityForm, data: Mapping[str, Any], specs: tuple[FieldSpec, ...]) -> dict[str, Any]:
+    return {spec.name: parse_value(data.get(spec.name), spec) for spec in specs}
+
+
+def changed_fields(form: EntityForm, submitted: Mapping[str, Any], rendered: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields the person changed in the form: submitted values that differ from the rendered ones."""
+    changes = {}
+    for spec in form.editable:
+        if spec.name not in submitted:
+            continue
+        new = parse_value(submitted.get(spec.name), spec)
+        old = parse_value(rendered.get(spec.name), spec) if spec.name in rendered else None
+        if new != old:
+            changes[spec.name] = new
+    return changes
+
+
+def build_record(form: EntityForm, values: Mapping[str, Any]) -> Record:
+    """A new record from parsed form values (stock ids are derived from location and SKU)."""
+    data = {k: v for k, v in values.items() if v not in ("", None)}
+    if form.entity == "stock":
+        data["id"] = f"{data.get('location', '')}|{data.get('sku', '')}"
+        data.setdefault("qty", 0)
+    try:
+        return msgspec.convert({"entity": form.entity, **data}, ENTITY_TYPES[form.entity])  # type: ignore[return-value]
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        field = text.rsplit("`$.", 1)[-1].rstrip("`") if "`$." in text else None
+        raise InvalidValue(text, field=field) from None
+
+
+# --- listing ----------------------------------------------------------------------------------
+
+
+def list_records(conn: sqlite3.Connection, entity: str, parent: str | None = None,
+                 limit: int = 1000) -> list[tuple[Record, int]]:
+    sql = "SELECT data, version FROM records WHERE entity=? AND deleted=0"
+    params: list[Any] = [entity]
+    if parent:
+        sql += " AND parent=?"
+        params.append(parent)
+    rows = conn.execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
+    return [(store.decode_record(r["data"]), r["version"]) for r in rows]
+
+
+def choices_for(conn: sqlite3.Connection, entity: str) -> list[tuple[str, str]]:
+    """(id, label) pairs for a ``ref`` field's picker."""
+    rows = conn.execute("SELECT id, coalesce(json_extract(data, '$.name'), json_extract(data, '$.title'), id) "
+                        "FROM records WHERE entity=? AND deleted=0 ORDER BY id", (entity,)).fetchall()
+    return [(r[0], f"{r[0]} · {r[1]}" if r[1] != r[0] else r[0]) for r in rows]

@@ -1,0 +1,92 @@
+"""Headless Chromium (Debian's, via Playwright) against a real server process.
+
+The live server, its demo store and the enrolled laptops are the end-to-end harness's
+(``tests/e2e/conftest.py``); this adds a browser. Playwright drives ``/usr/bin/chromium``
+(installed by ``make browser-deps``), never a browser it downloads itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.e2e.conftest import DEMO_DATA, DEMO_USERS
+from tests.e2e.conftest import laptop, live_server, server_data  # noqa: F401  (fixtures used by the tests)
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("FIELDSYNC_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[str]]]:
+    """The e2e harness's demo store, built in-process: a dozen CLI start-ups would cost half a
+    minute of the browser tests' budget. Same store, same pre-made enrollment tokens."""
+    from server import auth
+    from server.blobs import BlobStore
+    from server.database import Database
+    from server.fixtures import load_fixtures
+    from server.schema import migrate
+
+    data = tmp_path_factory.mktemp("browser-template") / "server"
+    data.mkdir()
+    db = Database(data / "fieldsync.db")
+    try:
+        db.exclusive(migrate)
+        load_fixtures(db, BlobStore(data / "blobs"), DEMO_DATA)
+
+        def enrollments(conn: Any) -> dict[str, list[str]]:
+            admin = auth.add_user(conn, "admin", "admin", "Administrator", user_id="u-admin")
+            (data.parent / "admin_token").write_text(auth.create_device(conn, admin, "init", "cli")[1])
+            return {name: [auth.create_enrollment(conn, auth.add_user(conn, name, role)) for _ in range(3)]
+                    for name, role in DEMO_USERS.items()}
+
+        tokens = db.write(enrollments)
+    finally:
+        db.close()
+    return data, tokens
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium: Any) -> Iterator[Any]:
+    """``new_page()``: a page in a fresh browser context (its own cookies), closed after the test."""
+    contexts: list[Any] = []
+
+    def make() -> Any:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def shoot() -> Any:
+    """``shoot(page, "board")`` saves ``var/screenshots/board.png`` (full page)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(page: Any, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
