@@ -11,6 +11,7 @@ ours or litestar's, leaves as an ``ErrorBody`` in the caller's format with one s
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from pathlib import Path
@@ -31,7 +32,7 @@ from sync_protocol import (
 )
 from sync_protocol.codec import Format
 
-from . import __version__, assign, auth, blobs, pull, push, scopes
+from . import __version__, assign, audit, auth, blobs, pull, push, scopes, store
 from .auth import Principal
 from .database import Database
 from .office import office_app_config
@@ -262,7 +263,15 @@ async def assign_job(request: Request, job_id: FromPath[str]) -> Response[bytes]
         who = _authenticate(state, request)
         if who.role not in ("dispatcher", "admin"):
             raise Forbidden("only a dispatcher may assign jobs", field="role")
-        return state.db.write(lambda c: assign.assign(c, who, job_id, body.assignee, state.clock))
+        def assign_and_chain(conn: Any) -> Any:
+            mark = store.current_version(conn)
+            reply = assign.assign(conn, who, job_id, body.assignee, state.clock)
+            audit.append_changes_since(conn, mark, dt.datetime.now(dt.timezone.utc),
+                                       audit.Actor(who.user_id, who.device_id), "office.assign",
+                                       primary=("job", job_id), ref=f"to {body.assignee}")
+            return reply
+
+        return state.db.write(assign_and_chain)
 
     return _reply(request, await _in_thread(work))
 

@@ -139,3 +139,15 @@ def test_cli_verify_exits_0_when_intact_and_1_naming_the_first_broken_link(busy:
 
     assert cli.main(["audit", "verify", "--data", data]) == 1
     assert "first broken link: row 3" in capsys.readouterr().out
+
+
+def test_an_assignment_through_the_api_is_chained_once(world: World) -> None:
+    from sync_protocol import AssignRequest
+
+    office = world.device("u-chen-jing")
+    before = len(_audit_rows(world))
+    response = office.post("/api/v1/jobs/J-3/assign", AssignRequest(assignee="li-wei"))
+    assert response.status_code == 200, response.text
+    rows = _audit_rows(world)[before:]
+    assert [(r.kind, r.entity, r.id) for r in rows] == [("office.assign", "job", "J-3")]
+    assert _verify(world).ok
