@@ -297,7 +297,9 @@ def _http_error(request: Request, exc: HTTPException) -> Response[bytes]:
     code = _HTTP_CODES.get(exc.status_code, "error" if exc.status_code < 500 else "server_error")
     error = ProtocolError(str(exc.detail), field=_field_of_http(exc))
     error.status, error.code = exc.status_code, code
-    return _error_response(request, error)
+    response = _error_response(request, error)
+    response.headers.update(exc.headers or {})  # e.g. Allow on a 405 (RFC 9110)
+    return response
 
 
 def _field_of_http(exc: HTTPException) -> str | None:
