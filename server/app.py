@@ -21,7 +21,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Litestar, Request, Response, get, post, put
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Stream
 
 from sync_protocol import (
@@ -136,6 +136,7 @@ async def enroll_device(request: Request) -> Response[bytes]:
 
 @post("/sync/v1/hello", status_code=200)
 async def hello(request: Request) -> Response[bytes]:
+    who = await _who(request)  # every endpoint authenticates before it reads a byte of the body
     body = await _body(request, Hello)
     if body.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
         raise UpgradeRequired(
@@ -145,7 +146,6 @@ async def hello(request: Request) -> Response[bytes]:
     state = _state(request)
 
     def work() -> HelloReply:
-        who = _authenticate(state, request)
         high = state.db.read(lambda c: c.execute("SELECT high_seq FROM devices WHERE id=?",
                                                  (who.device_id,)).fetchone()[0])
         return HelloReply(protocol_version=PROTOCOL_VERSION, server_version=__version__,
@@ -158,6 +158,7 @@ async def hello(request: Request) -> Response[bytes]:
 
 @post("/sync/v1/push", status_code=200)
 async def push_mutations(request: Request) -> Response[bytes]:
+    who = await _who(request)
     try:
         body = await _body(request, PushRequest)
     except MalformedMessage as exc:
@@ -168,7 +169,6 @@ async def push_mutations(request: Request) -> Response[bytes]:
     state = _state(request)
 
     def work() -> Any:
-        who = _authenticate(state, request)
         return state.db.write(lambda c: push.push(c, who, body, state.clock))
 
     return _reply(request, await _in_thread(work))
@@ -176,12 +176,12 @@ async def push_mutations(request: Request) -> Response[bytes]:
 
 @post("/sync/v1/pull", status_code=200)
 async def pull_changes(request: Request) -> Response[bytes]:
+    who = await _who(request)
     body = await _body(request, PullRequest)
     state = _state(request)
     fmt = reply_format(request)
 
     def work() -> bytes:
-        who = _authenticate(state, request)
         rows = state.db.write(lambda c: pull.pull(c, who, body, state.secret))
         return encode_page(rows, state.clock.tick(), fmt)  # encoded outside the write lock
 
@@ -191,6 +191,18 @@ async def pull_changes(request: Request) -> Response[bytes]:
 # --- blobs ------------------------------------------------------------------------------------
 
 
+def _query_int(request: Request, name: str) -> int:
+    """A required integer query parameter, read after authentication (litestar would validate
+    declared parameters before the handler runs, answering strangers about our parameters)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        raise MalformedMessage(f"query parameter {name} is required", field=name)
+    try:
+        return int(raw)
+    except ValueError:
+        raise MalformedMessage(f"query parameter {name} must be an integer, not {raw!r}", field=name) from None
+
+
 def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
     upload = state.blobs.state(sha256)
     return BlobStatus(sha256=sha256, size=upload.size, offset=upload.offset, complete=upload.complete)
@@ -198,16 +210,17 @@ def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
 
 @get("/sync/v1/blobs/{sha256:str}/status")
 async def blob_status(request: Request, sha256: FromPath[str]) -> Response[bytes]:
-    blobs.check_sha(sha256)
     await _who(request)
+    blobs.check_sha(sha256)
     return _reply(request, _blob_status(_state(request), sha256))
 
 
 @put("/sync/v1/blobs/{sha256:str}", status_code=200)
-async def blob_upload(request: Request, sha256: FromPath[str], offset: FromQuery[int],
-                      size: FromQuery[int], media_type: FromQuery[str] = "application/octet-stream") -> Response[bytes]:
-    blobs.check_sha(sha256)
+async def blob_upload(request: Request, sha256: FromPath[str]) -> Response[bytes]:
     who = await _who(request)
+    blobs.check_sha(sha256)
+    offset, size = _query_int(request, "offset"), _query_int(request, "size")
+    media_type = request.query_params.get("media_type", "application/octet-stream")
     data = await request.body()
     if len(data) > BLOB_CHUNK_BYTES:
         raise TooLarge(f"a blob chunk holds at most {BLOB_CHUNK_BYTES} bytes", field="body",
@@ -226,11 +239,11 @@ async def blob_upload(request: Request, sha256: FromPath[str], offset: FromQuery
 
 @get("/sync/v1/blobs/{sha256:str}")
 async def blob_download(request: Request, sha256: FromPath[str]) -> Stream:
+    who = await _who(request)
     blobs.check_sha(sha256)
     state = _state(request)
 
     def check() -> int:
-        who = _authenticate(state, request)
         if not state.blobs.has(sha256):
             raise NotFound(f"no blob {sha256}", field="sha256")
         if not state.db.read(lambda c: scopes.blob_visible(c, who, sha256)):
@@ -256,13 +269,13 @@ async def blob_download(request: Request, sha256: FromPath[str]) -> Stream:
 
 @post("/api/v1/jobs/{job_id:str}/assign", status_code=200)
 async def assign_job(request: Request, job_id: FromPath[str]) -> Response[bytes]:
+    who = await _who(request)
+    if who.role not in ("dispatcher", "admin"):
+        raise Forbidden("only a dispatcher may assign jobs", field="role")
     body = await _body(request, AssignRequest)
     state = _state(request)
 
     def work() -> Any:
-        who = _authenticate(state, request)
-        if who.role not in ("dispatcher", "admin"):
-            raise Forbidden("only a dispatcher may assign jobs", field="role")
         def assign_and_chain(conn: Any) -> Any:
             mark = store.current_version(conn)
             reply = assign.assign(conn, who, job_id, body.assignee, state.clock)
