@@ -330,6 +330,11 @@ def _crash(request: Request, exc: Exception) -> Response[bytes]:
     return _error_response(request, error)
 
 
+def _too_deep(request: Request, exc: RecursionError) -> Response[bytes]:
+    # A hostile body nested thousands deep exhausts the decoder's recursion: the caller's fault.
+    return _error_response(request, MalformedMessage("the body is nested too deeply", field="body"))
+
+
 def _invalid_value(request: Request, exc: msgspec.ValidationError) -> Response[bytes]:
     return _error_response(request, InvalidValue(str(exc)))
 
@@ -348,7 +353,8 @@ def create_app(data_dir: str | Path, durable: bool = False, scheduler: bool = Fa
                         blob_download, assign_job, healthz, *office.route_handlers],
         template_config=office.template_config, stores=office.stores,
         exception_handlers={ProtocolError: _error_response, HTTPException: _http_error,
-                            msgspec.ValidationError: _invalid_value, Exception: _crash},
+                            msgspec.ValidationError: _invalid_value, RecursionError: _too_deep,
+                            Exception: _crash},
         request_max_body_size=_BODY_LIMIT,
         on_startup=[jobs.start] if jobs else [],
         on_shutdown=[*([jobs.stop] if jobs else []), lambda: state.close()],

@@ -64,6 +64,8 @@ def decode(body: bytes, kind: type[T], fmt: Format = MSGPACK) -> T:
         raise MalformedMessage(str(exc), field=field_of(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"body is not valid {fmt}: {exc}", field="body") from None
+    except RecursionError:
+        raise MalformedMessage("the body is nested too deeply", field="body") from None
 
 
 def field_of(message: str) -> str | None:
