@@ -1,0 +1,98 @@
+"""Initial pull: a fresh laptop primes 100,000 records (the part swaps) plus the engineer's world.
+
+Set-up (not timed): the push figure's world loaded with ``field-server load-fixtures``, N part
+swap events put in the closed store with ``server.store.put_many`` (as if pushed earlier),
+one-time enrollment tokens. Each run copies that store, starts a fresh server process, enrolls
+a new laptop (``FieldClient.login``, not timed) and times its first ``FieldClient.sync()``:
+hello, every page pulled and committed with its cursor, drawings checked. The last run's
+primed laptop and server then serve the incremental and no-op figures (``bench.incremental``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+from field_client import FieldClient
+
+from .common import (
+    DISPATCHER_ID, ENGINEER_ID, CountingTransport, ServerProcess, Settings, World, checkpoint, copy_tree,
+    enrollment_tokens, init_store, median, say, seed_events, world_fixture,
+)
+from .push import world_spec
+
+
+class Template(NamedTuple):
+    data: Path
+    tokens: list[str]      # one per laptop to enroll
+    office_token: str      # the dispatcher's, for the incremental figure
+    world: World
+
+
+def make_template(settings: Settings, root: Path, devices: int) -> Template:
+    fixture, world = world_fixture(root / "fixture", **world_spec(settings))
+    data = root / "server"
+    init_store(data, fixture)
+    seed_events(data, world, settings.n)
+    tokens = enrollment_tokens(data, ENGINEER_ID, devices)
+    office = enrollment_tokens(data, DISPATCHER_ID, 1)[0]
+    checkpoint(data / "fieldsync.db")
+    world.records += settings.n
+    return Template(data, tokens, office, world)
+
+
+After = Callable[[ServerProcess, FieldClient, CountingTransport], dict[str, Any]]
+
+
+def once(settings: Settings, data: Path, token: str, home: Path, expected: int,
+         after: After | None = None) -> dict[str, Any]:
+    """One first pull; ``after(server, client, counter)`` then runs on the primed laptop."""
+    extra: dict[str, Any] = {}
+    with ServerProcess(data, durable=settings.durable) as server:
+        counter = CountingTransport()
+        client = FieldClient(home, http=counter, timeout=300)
+        try:
+            client.login(server.url, token)
+            counter.reset()
+            cpu0, scpu0 = time.process_time(), server.cpu_seconds()
+            t0 = time.perf_counter()
+            report = client.sync()
+            elapsed = time.perf_counter() - t0
+            cpu, scpu = time.process_time() - cpu0, server.cpu_seconds() - scpu0
+            held = client.status()["records"]
+            wire = counter.snapshot()
+            if after is not None and report.pulled == expected:
+                extra = after(server, client, counter)
+        finally:
+            client.close()
+        rss = server.proc_status("VmHWM")
+    if report.pulled != expected or held != expected or not report.ok:
+        raise RuntimeError(f"pull run incomplete: pulled {report.pulled}, holds {held}, expected "
+                           f"{expected}: {report.problems[:3]}")
+    return {"s": elapsed, "records": report.pulled, "pages": report.pages, "client_cpu_s": cpu,
+            "server_cpu_s": scpu, "server_peak_rss_mb": rss / 1024, **wire, "after": extra}
+
+
+def run(settings: Settings, work: Path, after: Callable[[World, str], After] | None = None) -> dict[str, Any]:
+    """The pull figure; ``after(world, office_token)`` gives a function run on the last run's
+    primed laptop and server (the incremental and no-op figures), whose results are merged."""
+    say(f"pull: template with {settings.n} part swaps in one engineer's scope")
+    template = make_template(settings, work / "pull-template", settings.runs)
+    data, tokens, world = template.data, template.tokens, template.world
+    runs = []
+    for r in range(settings.runs):
+        run_data = copy_tree(data, work / f"pull-run{r}" / "server")
+        then = after(world, template.office_token) if after is not None and r == settings.runs - 1 else None
+        result = once(settings, run_data, tokens[r], work / f"pull-run{r}" / "laptop", world.records, then)
+        say(f"pull run {r + 1}/{settings.runs}: {result['s']:.2f} s, {result['records'] / result['s']:,.0f}/s, "
+            f"{result['requests']} requests, {result['pages']} pages")
+        runs.append(result)
+    t = median(x["s"] for x in runs)
+    best = sorted(runs, key=lambda x: x["s"])[len(runs) // 2]
+    return {"pull_s": t, "pull_records": best["records"], "pull_per_s": best["records"] / t,
+            "pull_samples_s": [x["s"] for x in runs], "pull_requests": best["requests"],
+            "pull_bytes_up": best["bytes_up"], "pull_bytes_down": best["bytes_down"],
+            "pull_by_path": best["by_path"], "pull_client_cpu_s": best["client_cpu_s"],
+            "pull_server_cpu_s": best["server_cpu_s"], "pull_server_peak_rss_mb": best["server_peak_rss_mb"],
+            **runs[-1]["after"]}
