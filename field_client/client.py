@@ -36,7 +36,7 @@ from .blobcache import BlobCache
 from .errors import ApprovalRequired, BackupRequired, InvalidAction, NotLoggedIn, UnknownRecord
 from .store import LocalStore, get_meta, set_meta
 from .sync import Progress, SyncReport, sync
-from .transport import Transport
+from .transport import Transport, tls_context
 
 DB_FILE = "field.db"
 
@@ -122,7 +122,7 @@ class FieldClient:
         if not url:
             return None
         try:
-            with httpx.Client(transport=self._http, timeout=timeout) as client:
+            with httpx.Client(transport=self._http, timeout=timeout, verify=tls_context()) as client:
                 return client.get(f"{url}/healthz").status_code == 200
         except httpx.HTTPError:
             return False
@@ -264,14 +264,12 @@ class FieldClient:
         if paid and rules.approved_quote(events) is None:
             raise ApprovalRequired(f"paid work ({paid}): the customer must approve a quote before "
                                    f"anything is replaced", field="quote")
-        elsewhere = rules.installed_elsewhere(swap.serial_in, swap.equipment_id, self._all_events(conn),
-                                              view.records(conn, "equipment"))  # type: ignore[arg-type]
+        elsewhere = rules.installed_elsewhere(swap.serial_in, swap.equipment_id,
+                                              view.swaps_of_serial(conn, swap.serial_in),
+                                              view.equipment_with_serial(conn, swap.serial_in))
         if elsewhere:
             raise InvalidAction(f"serial {swap.serial_in} is already installed in {elsewhere}",
                                 field="serial_in")
-
-    def _all_events(self, conn: sqlite3.Connection) -> list[JobEvent]:
-        return [v.event for job in view.jobs(conn) for v in view.events(conn, job.id)]
 
     def _check_patch(self, conn: sqlite3.Connection, entity: str, current: Record,
                      fields: dict[str, Any]) -> None:

@@ -48,6 +48,10 @@ def put(conn: sqlite3.Connection, record: Record, version: int) -> None:
         (entity_of(record), record.id, version, parent_of(record), _encoder.encode(record).decode()))
 
 
+def decode(data: str | bytes) -> Record:
+    return _decoder.decode(data)  # type: ignore[no-any-return]
+
+
 def get(conn: sqlite3.Connection, entity: str, record_id: str) -> Held | None:
     row = conn.execute("SELECT data, version, kept FROM records WHERE entity=? AND id=?",
                        (entity, record_id)).fetchone()

@@ -54,6 +54,27 @@ def events(conn: sqlite3.Connection, job_id: str) -> list[EventView]:
     return sorted(synced.values(), key=lambda v: (v.event.hlc, v.event.id))
 
 
+def swaps_of_serial(conn: sqlite3.Connection, serial: str) -> list[JobEvent]:
+    """Every part swap, synced or pending, that put this serial in or took it out. Searched in
+    SQL: a laptop may hold a hundred thousand events, and the engineer is waiting on site."""
+    rows = conn.execute(
+        "SELECT data FROM records WHERE entity='event' AND json_extract(data, '$.payload.kind')='part_swap' "
+        "AND (json_extract(data, '$.payload.serial_in')=?1 OR json_extract(data, '$.payload.serial_out')=?1)",
+        (serial,))
+    found = {e.id: e for e in (replica.decode(r[0]) for r in rows)}
+    for mutation in outbox.mutations(conn):
+        if isinstance(mutation, AppendEvent) and isinstance(mutation.event.payload, PartSwap) and \
+                serial in (mutation.event.payload.serial_in, mutation.event.payload.serial_out):
+            found.setdefault(mutation.event.id, mutation.event)
+    return list(found.values())  # type: ignore[arg-type]
+
+
+def equipment_with_serial(conn: sqlite3.Connection, serial: str) -> list[Record]:
+    rows = conn.execute("SELECT data FROM records WHERE entity='equipment' "
+                        "AND json_extract(data, '$.serial')=?", (serial,))
+    return [replica.decode(r[0]) for r in rows]
+
+
 def jobs(conn: sqlite3.Connection) -> list[Job]:
     return sorted(records(conn, "job"), key=lambda j: (j.severity, j.number))  # type: ignore[attr-defined]
 

@@ -108,7 +108,21 @@ def _v2(conn: sqlite3.Connection) -> None:
             first_seen_at TEXT NOT NULL, PRIMARY KEY (entity, id)) STRICT, WITHOUT ROWID""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+def _v3(conn: sqlite3.Connection) -> None:
+    """Planner statistics for ``records``. ``records`` is WITHOUT ROWID, clustered on (entity, id);
+    with no statistics SQLite answers "events of job J" by walking every event in the primary key
+    instead of using ``records_parent``, which made each push and pull cost in proportion to the
+    whole store. These figures describe the shape (many records per entity, few per parent or
+    assignee); a later ``ANALYZE`` replaces them with measured ones."""
+    conn.execute("ANALYZE sqlite_schema")  # creates sqlite_stat1 if it does not exist
+    conn.execute("DELETE FROM sqlite_stat1 WHERE tbl='records'")
+    conn.executemany("INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('records', ?, ?)", [
+        ("records", "100000 12000 1"), ("records_parent", "100000 12000 8"),
+        ("records_assignee", "100000 12000 2000"), ("records_version", "100000 1")])
+    conn.execute("ANALYZE sqlite_schema")  # reload the statistics
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
