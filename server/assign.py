@@ -22,23 +22,37 @@ from .push import ServerClock
 def assign(conn: sqlite3.Connection, who: Principal, job_id: str, assignee: str,
            clock: ServerClock) -> AssignReply:
     """(Re-)assign ``job_id`` to the engineer ``assignee`` (user id or name)."""
-    stored = store.get(conn, "job", job_id)
-    if stored is None:
-        raise NotFound(f"no job {job_id}", field="job_id")
+    stored, job = load_job(conn, job_id)
     user = auth.find_user(conn, assignee)
     if user is None or user["role"] != "engineer":
         raise InvalidValue(f"{assignee!r} is not an engineer", field="assignee")
-    job: Job = stored.record  # type: ignore[assignment]
-    try:
-        status = office_action(job.status, "assign")
-    except IllegalTransition as exc:
-        raise IllegalState(str(exc), field="status", status=job.status) from None
+    status = next_status(job, "assign")
     if job.status == "on_site" and job.assignee == user["id"]:
         status = "on_site"  # re-confirming the engineer already on site does not undo the check-in
-    version = store.next_version(conn)
-    stamp = FieldVersion(version, clock.tick(), "office", who.device_id, who.user_id)
     updated = msgspec.structs.replace(job, assignee=user["id"], assignee_name=user["display_name"],
                                       status=status)
-    version = store.put(conn, updated, {**stored.fields, "assignee": stamp, "assignee_name": stamp,
-                                        "status": stamp})
+    version = save_office_change(conn, who, clock, stored, updated, ("assignee", "assignee_name", "status"))
     return AssignReply(job_id=job.id, assignee=user["id"], status=status, version=version)
+
+
+def load_job(conn: sqlite3.Connection, job_id: str) -> tuple[store.Stored, Job]:
+    stored = store.get(conn, "job", job_id)
+    if stored is None:
+        raise NotFound(f"no job {job_id}", field="job_id")
+    return stored, stored.record  # type: ignore[return-value]
+
+
+def next_status(job: Job, action: str) -> str:
+    """The job's status after an office action, or ``IllegalState`` naming the current one."""
+    try:
+        return office_action(job.status, action)
+    except IllegalTransition as exc:
+        raise IllegalState(str(exc), field="status", status=job.status) from None
+
+
+def save_office_change(conn: sqlite3.Connection, who: Principal, clock: ServerClock, stored: store.Stored,
+                       updated: Job, fields: tuple[str, ...]) -> int:
+    """Store an office change of a job, stamping the changed fields so later merges know who
+    set them and when. Returns the job's new version."""
+    stamp = FieldVersion(store.next_version(conn), clock.tick(), "office", who.device_id, who.user_id)
+    return store.put(conn, updated, {**stored.fields, **{name: stamp for name in fields}})

@@ -16,10 +16,7 @@ from typing import Any, Iterable
 
 import msgspec
 
-from sync_protocol import (
-    IllegalState, IllegalTransition, InvalidValue, Job, NotFound, office_action,
-)
-from sync_protocol.merge import FieldVersion
+from sync_protocol import InvalidValue, Job, NotFound
 from sync_protocol.office import EditReply, IntakeRequest, JobSummary
 
 from .. import assign as assign_module
@@ -96,18 +93,9 @@ def edit_job(conn: sqlite3.Connection, who: Principal, clock: ServerClock, confi
 
 def cancel(conn: sqlite3.Connection, who: Principal, job_id: str, clock: ServerClock) -> Job:
     """Cancel a job; the engineer's laptop drops it on its next pull (work already done is kept)."""
-    stored = store.get(conn, "job", job_id)
-    if stored is None:
-        raise NotFound(f"no job {job_id}", field="job_id")
-    job: Job = stored.record  # type: ignore[assignment]
-    try:
-        status = office_action(job.status, "cancel")
-    except IllegalTransition as exc:
-        raise IllegalState(str(exc), field="status", status=job.status) from None
-    version = store.next_version(conn)
-    stamp = FieldVersion(version, clock.tick(), "office", who.device_id, who.user_id)
-    updated = msgspec.structs.replace(job, status=status)
-    store.put(conn, updated, {**stored.fields, "status": stamp})
+    stored, job = assign_module.load_job(conn, job_id)
+    updated = msgspec.structs.replace(job, status=assign_module.next_status(job, "cancel"))
+    assign_module.save_office_change(conn, who, clock, stored, updated, ("status",))
     return updated
 
 

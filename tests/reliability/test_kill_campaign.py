@@ -1,5 +1,6 @@
 """Kill campaign: the server and the laptops are killed (SIGKILL) at random points while they
-sync; after restarts nothing is lost, nothing is duplicated and every SQLite store is intact.
+sync; after restarts nothing is lost, nothing is duplicated, every SQLite store is intact and
+the server's audit chain verifies end to end.
 
 Twenty kills in ``make test``; ``FIELDSYNC_KILLS=200 make soak`` runs the long campaign.
 """
@@ -19,7 +20,7 @@ import pytest
 from field_client import FieldClient
 from sync_protocol import Note
 
-from tests.e2e.conftest import ROOT, LiveServer
+from tests.e2e.conftest import ROOT, LiveServer, cli_json
 
 KILLS = int(os.environ.get("FIELDSYNC_KILLS", "20"))
 LAPTOPS = {"li-wei": "J-0001", "zhang-min": "J-0004"}
@@ -76,5 +77,7 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
     assert len(notes) == len(recorded) and set(notes) == recorded
     live_server.stop()
     assert integrity(live_server.data_dir / "fieldsync.db") == "ok"
+    chain = cli_json("field-server", "audit", "verify", "--data", str(live_server.data_dir))
+    assert chain["ok"] is True and chain["rows"] >= len(recorded), chain
     for home in homes.values():
         assert integrity(home / "field.db") == "ok"

@@ -111,13 +111,7 @@ async def data_edit(request: AnyRequest, collection: FromPath[str], record_id: F
     form = refdata.form_of(collection)
     state = server_state(request)
 
-    def gather(conn: Any) -> dict[str, Any]:
-        found = store.get(conn, form.entity, record_id)
-        if found is None:
-            raise NotFound(f"no {form.entity} {record_id}", field="id")
-        return {"record": found.record, "version": found.version, **_form_context(conn, form)}
-
-    data = await in_thread(lambda: state.db.read(gather))
+    data = await in_thread(lambda: state.db.read(lambda c: _record_context(c, form, record_id)))
     values = refdata.form_values(data["record"], form)
     return render(request, "data_form.html", section="data", form=form, values=values,
                   original=msgspec.json.encode(values).decode(), error="", **data)
@@ -154,17 +148,19 @@ async def data_update(request: AnyRequest, collection: FromPath[str], record_id:
     return Redirect(f"/office/data/{collection}/{quote_id(record_id)}", status_code=303)
 
 
+def _record_context(conn: Any, form: refdata.EntityForm, record_id: str) -> dict[str, Any]:
+    """A stored record, the version the form is made from, and what the form needs around it."""
+    found = store.get(conn, form.entity, record_id)
+    if found is None:
+        raise NotFound(f"no {form.entity} {record_id}", field="id")
+    return {"record": found.record, "version": found.version, **_form_context(conn, form)}
+
+
 async def _refuse_edit(request: AnyRequest, form: refdata.EntityForm, record_id: FromPath[str], submitted: Any,
                        error: str, status: int) -> Template:
     state = server_state(request)
 
-    def gather(conn: Any) -> dict[str, Any]:
-        found = store.get(conn, form.entity, record_id)
-        if found is None:
-            raise NotFound(f"no {form.entity} {record_id}", field="id")
-        return {"record": found.record, "version": found.version, **_form_context(conn, form)}
-
-    data = await in_thread(lambda: state.db.read(gather))
+    data = await in_thread(lambda: state.db.read(lambda c: _record_context(c, form, record_id)))
     values = {f.name: str(submitted.get(f.name, "")) for f in form.fields}
     return render(request, "data_form.html", status=status, section="data", form=form, values=values,
                   original=str(submitted.get("_original", "{}")), error=error, **data)
