@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import ssl
 import time
 from typing import Any, Callable, Iterator, TypeVar
@@ -26,6 +27,8 @@ T = TypeVar("T")
 
 USER_AGENT = f"fieldsync-field/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# Bodies larger than this go gzip-compressed (pushes; a hello or a pull request is tiny).
+_COMPRESS_ABOVE = 1024
 
 
 class Transport:
@@ -46,9 +49,10 @@ class Transport:
 
     def call(self, path: str, message: Any, reply_type: type[T]) -> T:
         """POST a message, decode the typed reply; retries until an answer or ServerUnreachable."""
-        body = encode(message, MSGPACK)
-        response = self._send(lambda: self._client.post(
-            path, content=body, headers={"Content-Type": MSGPACK}))
+        body, headers = encode(message, MSGPACK), {"Content-Type": MSGPACK}
+        if len(body) > _COMPRESS_ABOVE:
+            body, headers["Content-Encoding"] = gzip.compress(body, compresslevel=6, mtime=0), "gzip"
+        response = self._send(lambda: self._client.post(path, content=body, headers=headers))
         return decode(response.content, reply_type, _format(response))
 
     def get(self, path: str, reply_type: type[T]) -> T:

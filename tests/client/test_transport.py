@@ -274,3 +274,32 @@ def test_a_never_enrolled_client_does_not_touch_the_network(tmp_path) -> None:  
         with pytest.raises(NotLoggedIn):
             client.sync()
     assert server.calls == 0
+
+
+def test_a_large_body_is_sent_gzip_compressed_and_a_small_one_plain() -> None:
+    import datetime as dt
+    import gzip
+
+    from sync_protocol import AppendEvent, HelloReply, JobEvent, Note, PullRequest, PushRequest
+    from sync_protocol import decode as decode_msg
+
+    seen: list[tuple[str | None, bytes]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.headers.get("content-encoding"), request.content))
+        reply = HelloReply(protocol_version=1, server_version="t", schema_version=1, device_id="d",
+                           user_id="u", user_name="U", role="engineer", high_seq=0, server_hlc="0" * 16)
+        return httpx.Response(200, content=encode(reply, MSGPACK), headers={"content-type": MSGPACK})
+
+    at = dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)
+    mutations = [AppendEvent(seq=n + 1, hlc="0" * 15 + "1", event=JobEvent(
+        id=f"e-{n}", job_id="J-1", hlc="0" * 15 + "1", at=at, payload=Note(text="x" * 100))) for n in range(50)]
+    transport = Transport("http://127.0.0.1:9", "t", http=httpx.MockTransport(answer), sleep=lambda s: None)
+    transport.call("/sync/v1/pull", PullRequest(limit=10), HelloReply)
+    transport.call("/sync/v1/push", PushRequest(mutations=mutations), HelloReply)
+    transport.close()
+
+    (small_encoding, _), (big_encoding, big_content) = seen
+    assert small_encoding is None and big_encoding == "gzip"
+    assert decode_msg(gzip.decompress(big_content), PushRequest, MSGPACK).mutations == mutations
+    assert len(big_content) * 5 < len(encode(PushRequest(mutations=mutations), MSGPACK))

@@ -99,3 +99,31 @@ def test_deep_nesting_to_the_office_api_is_a_400_not_a_crash(live_server, path: 
         answer = dispatcher.post(path, content=deep, headers={"content-type": "application/json"})
     assert answer.status_code == 400 and answer.json()["field"] == "body"
     assert snapshot(live_server) == before
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+    return gzip.compress(data, mtime=0)
+
+
+def test_a_gzip_push_is_applied_like_a_plain_one(live_server, engineer) -> None:
+    body = msgspec.msgpack.encode({"mutations": [VALID_EVENT]})
+    answer = engineer.post("/sync/v1/push", content=_gzip(body),
+                           headers={"content-type": "application/msgpack", "content-encoding": "gzip"})
+    assert answer.status_code == 200 and msgspec.msgpack.decode(answer.content)["results"][0]["status"] == "applied"
+
+
+@pytest.mark.parametrize("name, content, encoding, status, field", [
+    ("unknown encoding", b"x", "br", 400, "content-encoding"),
+    ("damaged gzip", b"\x1f\x8b\x08\x00garbage", "gzip", 400, "body"),
+    ("gzip bomb", None, "gzip", 413, "body"),
+])
+def test_bad_compressed_bodies_are_refused_and_change_nothing(live_server, engineer, name, content, encoding,
+                                                             status, field) -> None:
+    if content is None:  # 64 MiB of zeros in ~64 KiB: must not be inflated past the body limit
+        content = _gzip(b"\0" * (64 * 1024 * 1024))
+    before = snapshot(live_server)
+    answer = engineer.post("/sync/v1/push", content=content,
+                           headers={"content-type": "application/json", "content-encoding": encoding})
+    assert (answer.status_code, answer.json()["field"]) == (status, field), (name, answer.text[:200])
+    assert snapshot(live_server) == before
