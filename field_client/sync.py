@@ -66,7 +66,6 @@ def sync(store: LocalStore, blobs: BlobCache, transport: Transport, page_size: i
     push_outbox(store, transport, hello, report, progress)
     pull_scope(store, transport, hello, report, page_size, progress)
     fetch_drawings(store, blobs, transport, report, progress)
-    store.write(lambda c: set_meta(c, "last_sync_at", _now()))
     return report
 
 
@@ -75,13 +74,11 @@ def say_hello(store: LocalStore, transport: Transport) -> HelloReply:
     hello = transport.call("/sync/v1/hello", Hello(protocol_version=PROTOCOL_VERSION,
                                                    client_version=f"fieldsync {__version__}"), HelloReply)
 
-    def record(conn: sqlite3.Connection) -> None:
-        outbox.observe(conn, hello.server_hlc)
-        next_seq = int(get_meta(conn, "next_seq", "1") or 1)
-        if hello.high_seq >= next_seq:
-            outbox.renumber_above(conn, hello.high_seq)
-
-    store.write(record)
+    # The server's clock is adopted with the pull's pages (a later stamp), so an up-to-date
+    # laptop writes nothing here: each local commit is an fsync on a laptop.
+    next_seq = int(store.read(lambda c: get_meta(c, "next_seq", "1")) or 1)
+    if hello.high_seq >= next_seq:
+        store.write(lambda c: outbox.renumber_above(c, hello.high_seq))
     return hello
 
 
@@ -185,6 +182,8 @@ def _apply_page(conn: sqlite3.Connection, page: PullPage, report: SyncReport) ->
                 report.kept += 1
     set_meta(conn, "cursor", page.cursor)
     outbox.observe(conn, page.server_hlc)
+    if not page.more:
+        set_meta(conn, "last_sync_at", _now())  # the scope is complete as of now
 
 
 def fetch_drawings(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport,
