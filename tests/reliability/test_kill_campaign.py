@@ -45,7 +45,10 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
             laptop.sync()
 
     kills = {"server": 0, "laptop": 0}
-    for round_ in range(KILLS // 2):                 # two kills a round: a laptop, then the server
+    round_ = 0
+    while sum(kills.values()) < KILLS:              # up to two kills a round: a laptop, then the server
+        round_ += 1
+        assert round_ <= KILLS, kills
         for name, home in homes.items():
             with FieldClient(home) as laptop:
                 for n in range(15):
@@ -53,7 +56,7 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
         procs = {name: subprocess.Popen([sys.executable, "-m", "field_client.cli", "--home", str(home), "sync",
                                          "--page-size", "10"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL) for name, home in homes.items()}
-        time.sleep(rng.uniform(0.3, 0.9))
+        time.sleep(rng.uniform(0.2, 0.8))
         victim = rng.choice(sorted(procs))
         if procs[victim].poll() is None:
             procs[victim].kill()
@@ -71,7 +74,7 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
             assert report.ok and laptop.pending() == [], (name, report.problems)
             assert {a["status"] for a in laptop.answers()} <= {"applied", "merged", "conflict"}
 
-    assert kills["server"] == KILLS // 2 and kills["laptop"] >= KILLS // 2 - 2, kills
+    assert sum(kills.values()) >= KILLS and kills["laptop"] >= KILLS // 4, kills
     events = live_server.records("event")
     notes = [i for i, e in events.items() if e["payload"]["kind"] == "note"]
     assert len(notes) == len(recorded) and set(notes) == recorded
