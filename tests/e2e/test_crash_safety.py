@@ -97,7 +97,10 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
     swaps = 0
     hits: list[tuple[int, bool]] = []
     command = [sys.executable, "-m", "field_client.cli", "--home", str(home), "sync", "--page-size", "7"]
-    for trial in range(TRIALS):
+    trial = -1
+    while sum(h for _, h in hits) < TRIALS:           # twenty kills that hit a running sync
+        trial += 1
+        assert trial < TRIALS + 10, f"kills that hit a running sync (mode, hit): {hits}"
         with FieldClient(home) as li:
             for n in range(25):
                 recorded.append(li.record_event("J-0001", Note(text=f"trial {trial} note {n}")).id)
@@ -122,7 +125,6 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
         hits.append((mode, hit))
 
     print("kills (mode, hit):", hits)
-    assert sum(h for _, h in hits) >= TRIALS - 3, f"kills that hit a running sync (mode, hit): {hits}"
 
     with FieldClient(home) as li:
         report = li.sync()
@@ -142,7 +144,7 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
     assert server_high_seq(live_server, device) == len(answers)
     # Stock moved exactly once per swap; the last edit won.
     assert live_server.records("stock")[f"van:u-li-wei|{FAN}"]["qty"] == fan_before - swaps
-    assert live_server.records("site")[site_id]["contact_phone"] == f"+86 21 5555 {TRIALS - 1:04d}"
+    assert live_server.records("site")[site_id]["contact_phone"] == f"+86 21 5555 {trial:04d}"
 
     # The crashed laptop holds exactly what a fresh laptop of the same engineer pulls.
     with FieldClient(tmp_path / "fresh") as fresh:
