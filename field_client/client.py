@@ -34,7 +34,7 @@ from sync_protocol.merge import FIELD_OWNED, IMMUTABLE_FIELDS
 from . import outbox, replica, rules, view
 from .blobcache import BlobCache
 from .errors import ApprovalRequired, BackupRequired, InvalidAction, NotLoggedIn, UnknownRecord
-from .store import LocalStore, get_meta, set_meta
+from .store import LocalStore, get_meta, now_iso, set_meta
 from .sync import Progress, SyncReport, sync
 from .transport import Transport, tls_context
 
@@ -221,7 +221,7 @@ class FieldClient:
         size = self.blobs.path(sha).stat().st_size
         self.store.write(lambda c: c.execute(
             "INSERT OR IGNORE INTO blobs(sha256, size, media_type, origin, uploaded, created_at) "
-            "VALUES (?,?,?,?,0,?)", (sha, size, media_type, "local", _now())))
+            "VALUES (?,?,?,?,0,?)", (sha, size, media_type, "local", now_iso())))
         return sha
 
     # --- rules and plumbing --------------------------------------------------------------------
@@ -305,7 +305,3 @@ def _validated(payload: EventPayload) -> EventPayload:
         return msgspec.convert(msgspec.to_builtins(payload), EventPayload)  # type: ignore[arg-type]
     except msgspec.ValidationError as exc:
         raise InvalidAction(str(exc), field=field_of(str(exc))) from None
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

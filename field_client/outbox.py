@@ -8,7 +8,6 @@ moves the mutation to ``answers`` in the transaction that records the answer.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 from typing import Callable, Iterator, NamedTuple
@@ -17,7 +16,7 @@ import msgspec
 
 from sync_protocol import AppendEvent, Clock, ClockDriftError, Mutation, MutationResult, PatchRecord
 
-from .store import get_meta, set_meta
+from .store import get_meta, now_iso, set_meta
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Mutation)
@@ -69,7 +68,7 @@ def _insert(conn: sqlite3.Connection, mutation: AppendEvent | PatchRecord) -> No
         keys = ("patch", mutation.entity, mutation.id, mutation.id if mutation.entity == "job" else None)
     conn.execute("INSERT INTO outbox(seq, op, entity, record_id, job_id, hlc, body, created_at) "
                  "VALUES (?,?,?,?,?,?,?,?)",
-                 (mutation.seq, *keys, mutation.hlc, _encoder.encode(mutation), _now()))
+                 (mutation.seq, *keys, mutation.hlc, _encoder.encode(mutation), now_iso()))
 
 
 def pending(conn: sqlite3.Connection, limit: int | None = None, max_bytes: int | None = None) -> list[Pending]:
@@ -97,7 +96,7 @@ def first_seq(conn: sqlite3.Connection) -> int | None:
 
 def settle(conn: sqlite3.Connection, results: list[MutationResult]) -> None:
     """Move answered mutations from the outbox to ``answers`` (the caller's transaction)."""
-    now, device = _now(), get_meta(conn, "device_id") or ""
+    now, device = now_iso(), get_meta(conn, "device_id") or ""
     for result in results:
         row = conn.execute("SELECT op, entity, record_id, job_id, body FROM outbox WHERE seq=?",
                            (result.seq,)).fetchone()
@@ -130,7 +129,3 @@ def renumber_above(conn: sqlite3.Connection, high_seq: int) -> int:
 def mutations(conn: sqlite3.Connection) -> Iterator[AppendEvent | PatchRecord]:
     for row in conn.execute("SELECT body FROM outbox ORDER BY seq"):
         yield _decoder.decode(row["body"])
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

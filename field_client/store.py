@@ -22,6 +22,7 @@ killed at any instant reopens with either all of an action or none of it.
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import threading
 from pathlib import Path
@@ -153,6 +154,11 @@ def _unavailable(path: Path, exc: sqlite3.OperationalError) -> Exception:
         return StoreUnavailable(f"the laptop store {path} is read-only: nothing was recorded. "
                                 f"Check the folder's permissions or the disk", field="home")
     return exc
+
+
+def now_iso() -> str:
+    """The laptop's wall time for bookkeeping columns (information only: order comes from the HLC)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:

@@ -8,7 +8,6 @@ not committed is simply asked for again, and the server answers the same.
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from typing import Callable
 
@@ -22,7 +21,7 @@ from sync_protocol import (
 from . import __version__, outbox, replica
 from .blobcache import BlobCache
 from .errors import OutOfStep
-from .store import LocalStore, get_meta, set_meta
+from .store import LocalStore, get_meta, now_iso, set_meta
 from .transport import Transport
 
 # Room left in a push body for the envelope around the mutations.
@@ -183,7 +182,7 @@ def _apply_page(conn: sqlite3.Connection, page: PullPage, report: SyncReport) ->
     set_meta(conn, "cursor", page.cursor)
     outbox.observe(conn, page.server_hlc)
     if not page.more:
-        set_meta(conn, "last_sync_at", _now())  # the scope is complete as of now
+        set_meta(conn, "last_sync_at", now_iso())  # the scope is complete as of now
 
 
 def fetch_drawings(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport,
@@ -201,9 +200,5 @@ def fetch_drawings(store: LocalStore, blobs: BlobCache, transport: Transport, re
             continue
         store.write(lambda c, d=drawing: c.execute(
             "INSERT OR IGNORE INTO blobs(sha256, size, media_type, origin, uploaded, created_at) "
-            "VALUES (?,?,?,?,1,?)", (d.sha256, d.size, d.media_type, "server", _now())))
+            "VALUES (?,?,?,?,1,?)", (d.sha256, d.size, d.media_type, "server", now_iso())))
         report.blobs_downloaded += 1
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

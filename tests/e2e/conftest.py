@@ -236,3 +236,13 @@ def approve_paid_work(client: Any, job_id: str, *skus: str) -> None:
 
     quote = client.record_event(job_id, Quote(lines=[QuoteLine(sku=sku) for sku in skus]))
     client.record_event(job_id, CustomerApproval(quote_event_id=quote.id, approved_by="王建国"))
+
+
+@pytest.fixture
+def engineer(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """Li Wei's enrolled device, as a bare HTTP client (JSON bodies): for tests of the wire itself."""
+    token = live_server.enrollment("li-wei")
+    reply = httpx.post(f"{live_server.url}/sync/v1/enroll", json={"enrollment_token": token}).json()
+    with httpx.Client(base_url=live_server.url, timeout=20,
+                      headers={"Authorization": f"Bearer {reply['device_token']}"}) as client:
+        yield client

@@ -20,15 +20,6 @@ def snapshot(server) -> dict[str, list[tuple]]:
             "devices": [tuple(r) for r in conn.execute("SELECT id, high_seq, revoked_at FROM devices")]}
 
 
-@pytest.fixture
-def engineer(live_server):
-    token = live_server.enrollment("li-wei")
-    reply = httpx.post(f"{live_server.url}/sync/v1/enroll", json={"enrollment_token": token}).json()
-    with httpx.Client(base_url=live_server.url, timeout=10,
-                      headers={"Authorization": f"Bearer {reply['device_token']}"}) as client:
-        yield client
-
-
 CASES = [
     # (method, path, kwargs, status, error, field)
     ("POST", "/sync/v1/push", {"content": b"{not json", "headers": {"content-type": "application/json"}},

@@ -6,20 +6,10 @@ names; and SQL metacharacters, which are data like any other: stored and returne
 
 from __future__ import annotations
 
-import httpx
 import msgspec
 import pytest
 
 from tests.e2e.test_bad_input import VALID_EVENT, snapshot
-
-
-@pytest.fixture
-def engineer(live_server):  # type: ignore[no-untyped-def]
-    token = live_server.enrollment("li-wei")
-    reply = httpx.post(f"{live_server.url}/sync/v1/enroll", json={"enrollment_token": token}).json()
-    with httpx.Client(base_url=live_server.url, timeout=20,
-                      headers={"Authorization": f"Bearer {reply['device_token']}"}) as client:
-        yield client
 
 
 def _deep(levels: int) -> bytes:
