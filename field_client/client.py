@@ -238,8 +238,8 @@ class FieldClient:
         if problem:
             raise InvalidAction(problem[1], field=problem[0])
         if isinstance(payload, CustomerApproval):
-            quote = view.record(conn, "event", payload.quote_event_id) or next(
-                (v.event for v in view.events(conn, job.id) if v.event.id == payload.quote_event_id), None)
+            quote = next((v.event for v in view.events(conn, job.id)
+                          if v.event.id == payload.quote_event_id), None)
             if quote is None or not isinstance(quote.payload, Quote):  # type: ignore[union-attr]
                 raise UnknownRecord(f"no quote {payload.quote_event_id} on job {job.number}",
                                     field="quote_event_id")
