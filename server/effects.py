@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from sync_protocol import (
-    Job, JobEvent, PartSwap, Resolution, Signature, Stock, SyncRejected, after_event, kind_of,
+    Job, JobEvent, PartSwap, Resolution, Signature, Stock, SyncRejected, after_event, entity_of, kind_of,
     sheet_events, sheet_hash, stock_after, stock_id, van,
 )
 from sync_protocol.merge import serial_clash
@@ -26,17 +26,39 @@ from .auth import Principal
 
 
 class BatchContext:
-    """State shared by the mutations of one push: the time, and jobs whose signature to recheck."""
+    """State shared by the mutations of one push: the time, the jobs whose signature to recheck,
+    and what the batch looked up, so that 5,000 swaps on 200 jobs read each job once.
+
+    The lookups are dropped (``forget``) whenever a mutation is rejected or patches a record,
+    since either may leave them older than the store; effects keep them current otherwise.
+    """
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
         self.touched_jobs: set[str] = set()
+        self.signed_jobs: set[str] = set()
+        self.known_events: set[str] = set()  # event ids the store holds (see push._known_events)
         self._parts: dict[str, bool] = {}
+        self._stored: dict[tuple[str, str], store.Stored | None] = {}
 
     def part_exists(self, conn: sqlite3.Connection, sku: str) -> bool:
         if sku not in self._parts:
             self._parts[sku] = store.exists(conn, "part", sku)
         return self._parts[sku]
+
+    def get(self, conn: sqlite3.Connection, entity: str, record_id: str) -> store.Stored | None:
+        """``store.get`` through the batch's lookups (jobs, equipment, stock rows)."""
+        key = (entity, record_id)
+        if key not in self._stored:
+            self._stored[key] = store.get(conn, entity, record_id)
+        return self._stored[key]
+
+    def saved(self, stored: store.Stored) -> None:
+        self._stored[(entity_of(stored.record), stored.record.id)] = stored
+
+    def forget(self) -> None:
+        self._stored.clear()
+        self._parts.clear()
 
 
 def check_event(conn: sqlite3.Connection, job: Job, event: JobEvent, ctx: BatchContext) -> None:
@@ -46,7 +68,7 @@ def check_event(conn: sqlite3.Connection, job: Job, event: JobEvent, ctx: BatchC
     if problem:
         raise SyncRejected("invalid", problem[1], field=f"event.payload.{problem[0]}")
     if isinstance(payload, PartSwap):
-        equipment = store.get(conn, "equipment", payload.equipment_id)
+        equipment = ctx.get(conn, "equipment", payload.equipment_id)
         if equipment is None or equipment.record.site_id != job.site_id:  # type: ignore[union-attr]
             raise SyncRejected("unknown_equipment",
                                f"no equipment {payload.equipment_id} at the job's site",
@@ -65,6 +87,8 @@ def apply_effects(conn: sqlite3.Connection, who: Principal, job: Job, event: Job
         raised += _stock(conn, who, job, event, event.payload, ctx)
         raised += _serials(conn, who, job, event, event.payload, ctx)
     ctx.touched_jobs.add(job.id)
+    if isinstance(event.payload, Signature):
+        ctx.signed_jobs.add(job.id)
     return raised
 
 
@@ -76,11 +100,11 @@ def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEve
     transition = after_event(job.status, kind, mine, outcome)
     if transition.violation is None:
         if transition.status != job.status:
-            _save_job(conn, msgspec.structs.replace(job, status=transition.status))
+            _save_job(conn, msgspec.structs.replace(job, status=transition.status), ctx)
         return []
     flag = "work_after_cancel" if job.status in ("cancelled", "closed") else "work_after_reassign"
     if flag not in job.flags:
-        _save_job(conn, msgspec.structs.replace(job, flags=[*job.flags, flag]))
+        _save_job(conn, msgspec.structs.replace(job, flags=[*job.flags, flag]), ctx)
     existing = conflicts.open_conflict(conn, "job_state", job.id, who.user_id)
     if existing:
         return [existing]
@@ -92,19 +116,25 @@ def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEve
                f"while it was {job.status}" + ("" if mine else f" and assigned to {job.assignee_name or job.assignee}"))]
 
 
-def _save_job(conn: sqlite3.Connection, job: Job) -> None:
-    stored = store.get(conn, "job", job.id)
-    store.put(conn, job, stored.fields if stored else None)
+def _save_job(conn: sqlite3.Connection, job: Job, ctx: BatchContext) -> None:
+    stored = ctx.get(conn, "job", job.id)
+    version = store.put(conn, job, stored.fields if stored else None)
+    if stored is not None:
+        ctx.saved(store.Stored(job, version, False, stored.fields))
+    else:
+        ctx.forget()
 
 
 def _stock(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, swap: PartSwap,
            ctx: BatchContext) -> list[str]:
     location = swap.location or van(event.author or who.user_id)
     sid = stock_id(location, swap.sku)
-    stored = store.get(conn, "stock", sid)
+    stored = ctx.get(conn, "stock", sid)
     qty = stored.record.qty if stored else 0  # type: ignore[union-attr]
     outcome = stock_after(qty, -swap.qty)
-    store.put(conn, Stock(id=sid, location=location, sku=swap.sku, qty=outcome.qty))
+    row = Stock(id=sid, location=location, sku=swap.sku, qty=outcome.qty)
+    version = store.put(conn, row)
+    ctx.saved(store.Stored(row, version, False, stored.fields if stored else {}))
     if not outcome.negative:
         return []
     return [conflicts.raise_conflict(
@@ -135,11 +165,18 @@ def _serials(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent
 
 
 def recheck_signatures(conn: sqlite3.Connection, job_id: str, ctx: BatchContext) -> list[str]:
-    """Recompute the sheet hash and mark the job's signature valid or outdated."""
-    stored = store.get(conn, "job", job_id)
+    """Recompute the sheet hash and mark the job's signature valid or outdated.
+
+    A job still at ``signature_state`` "none" that got no signature in this batch has never been
+    signed (every signature arrives through a push, which sets the state), so its events are
+    not read: a push of thousands of swaps would otherwise decode every event of every job.
+    """
+    stored = ctx.get(conn, "job", job_id)
     if stored is None:
         return []
     job: Job = stored.record  # type: ignore[assignment]
+    if job.signature_state == "none" and job_id not in ctx.signed_jobs:
+        return []
     events = store.job_events(conn, job_id)
     signatures = sorted((e for e in events if isinstance(e.payload, Signature)), key=lambda e: (e.hlc, e.id))
     if not signatures:
@@ -149,7 +186,7 @@ def recheck_signatures(conn: sqlite3.Connection, job_id: str, ctx: BatchContext)
     state = "valid" if sig.sheet_hash == sheet_hash(job, events) else "outdated"
     if state == job.signature_state:
         return []
-    _save_job(conn, msgspec.structs.replace(job, signature_state=state))
+    _save_job(conn, msgspec.structs.replace(job, signature_state=state), ctx)
     if state == "valid":
         return []
     now_ids = [e.id for e in sheet_events(events)]

@@ -69,7 +69,9 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
     high_seq = conn.execute("SELECT high_seq FROM devices WHERE id=?", (who.device_id,)).fetchone()[0]
     check_contiguous(request, high_seq)
     ctx = effects.BatchContext(now)
+    ctx.known_events = _known_events(conn, request, high_seq)
     actor = audit.Actor(who.user_id, who.device_id)
+    chain = audit.Chain(conn)
     first_new = high_seq + 1
     results: list[MutationResult] = []
     for mutation in request.mutations:
@@ -80,13 +82,14 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
         mark = store.current_version(conn)
         result = _apply_one(conn, who, mutation, ctx)
         if result.status != "rejected":
-            _audit(conn, now, actor, mutation, result, mark)
+            _audit(conn, now, actor, mutation, result, mark, chain)
         results.append(result)
         high_seq = mutation.seq
     mark = store.current_version(conn)
     raised = {job_id: ids for job_id in sorted(ctx.touched_jobs)
               if (ids := effects.recheck_signatures(conn, job_id, ctx))}
-    audit.append_changes_since(conn, mark, now, actor, "push.effect", ref="signature recheck")
+    audit.append_changes_since(conn, mark, now, actor, "push.effect", ref="signature recheck", chain=chain)
+    chain.flush()
     if raised:
         results = _attach_signature_conflicts(results, request, raised, first_new)
     conn.executemany("INSERT INTO applied(device_id, seq, answer, applied_at) VALUES (?,?,?,?)",
@@ -97,8 +100,21 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
     return PushReply(results=results, high_seq=high_seq, server_hlc=clock.tick())
 
 
+def _known_events(conn: sqlite3.Connection, request: PushRequest, high_seq: int) -> set[str]:
+    """Which of the batch's new event ids the store already holds (a retried or re-enrolled
+    laptop's events), in one query per 500 ids instead of one per event."""
+    ids = [m.event.id for m in request.mutations if isinstance(m, AppendEvent) and m.seq > high_seq]
+    known: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        known.update(row[0] for row in conn.execute(
+            f"SELECT id FROM records WHERE entity='event' AND id IN ({','.join('?' * len(chunk))})", chunk))
+    return known
+
+
 def _audit(conn: sqlite3.Connection, now: dt.datetime, actor: audit.Actor,
-           mutation: AppendEvent | PatchRecord, result: MutationResult, mark: int) -> None:
+           mutation: AppendEvent | PatchRecord, result: MutationResult, mark: int,
+           chain: audit.Chain) -> None:
     """Chain the accepted mutation's record and every record its effects changed."""
     if isinstance(mutation, AppendEvent):
         kind, primary = "push.event", ("event", mutation.event.id)
@@ -106,7 +122,7 @@ def _audit(conn: sqlite3.Connection, now: dt.datetime, actor: audit.Actor,
         kind, primary = "push.patch", (mutation.entity, mutation.id)
     ref = f"seq {mutation.seq}: {result.status}" + (f" ({result.reason})" if result.reason else "")
     audit.append_changes_since(conn, mark, now, actor, kind, primary=primary, effect_kind="push.effect",
-                               ref=ref)
+                               ref=ref, chain=chain)
 
 
 def _attach_signature_conflicts(results: list[MutationResult], request: PushRequest,
@@ -144,16 +160,19 @@ def _apply_one(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent |
     except SyncRejected as rejected:
         conn.execute("ROLLBACK TO mutation")
         conn.execute("RELEASE mutation")
+        ctx.forget()  # what the batch looked up may have been written and rolled back
         return MutationResult(seq=mutation.seq, status="rejected", reason=rejected.reason,
                               field=rejected.field, message=rejected.message)
     conn.execute("RELEASE mutation")
+    if isinstance(mutation, PatchRecord):
+        ctx.forget()  # a patch may change a job or equipment the batch looked up
     return result
 
 
 def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent,
                   ctx: effects.BatchContext) -> MutationResult:
     event = msgspec.structs.replace(mutation.event, author=who.user_id, device_id=who.device_id)
-    existing = store.get(conn, "event", event.id, include_deleted=True)
+    existing = store.get(conn, "event", event.id, include_deleted=True) if event.id in ctx.known_events else None
     if existing is not None:
         old: JobEvent = existing.record  # type: ignore[assignment]
         if (old.job_id, old.hlc, old.payload) == (event.job_id, event.hlc, event.payload):
@@ -161,7 +180,7 @@ def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEven
                                   version=existing.version, message="this event was already recorded")
         raise SyncRejected("id_taken", f"event id {event.id} is already used by another event",
                            field="event.id")
-    stored_job = store.get(conn, "job", event.job_id)
+    stored_job = ctx.get(conn, "job", event.job_id)
     if stored_job is None:
         raise SyncRejected("unknown_job", f"no job {event.job_id}", field="event.job_id")
     job: Job = stored_job.record  # type: ignore[assignment]
@@ -169,6 +188,7 @@ def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEven
         raise SyncRejected("scope", f"job {job.number} is not assigned to you", field="event.job_id")
     effects.check_event(conn, job, event, ctx)
     version = store.put(conn, event)
+    ctx.known_events.add(event.id)
     raised = effects.apply_effects(conn, who, job, event, ctx)
     return MutationResult(seq=mutation.seq, status="conflict" if raised else "applied",
                           version=version, conflicts=raised,
