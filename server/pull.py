@@ -56,11 +56,26 @@ def pull(conn: sqlite3.Connection, who: Principal, request: PullRequest, secret:
         since, diff_version = _acknowledge(conn, device, request.cursor)
         given = request.cursor
     now_version = store.current_version(conn)
-    if diff_version is not None and diff_version == now_version and given is not None:
-        return PullRows([], [], given, False)  # nothing in the store moved since the last full diff
-    scopes.fill_scope(conn, who)
-    removes, upserts, more, last = _page(conn, who.device_id, since, request.limit)
+    diffed = diff_version == now_version  # the scope as of now was diffed and sent already
+    if diffed and since >= now_version and given is not None:
+        return PullRows([], [], given, False)  # nothing in the store moved since
+    if diffed:
+        removes, upserts, more, last = [], [], False, None
+        diff_sent = True
+        changes = scopes.changes_since(conn, who, since, request.limit + 1)
+    else:
+        scopes.fill_scope(conn, who)
+        removes, upserts, more, last = _diff(conn, who.device_id, since, request.limit)
+        diff_sent = not more
+        changes = _scoped_changes(conn, since, request.limit - len(removes) - len(upserts) + 1)
+    room = request.limit - len(removes) - len(upserts)
+    if room >= 0 and changes:
+        more = more or len(changes) > room
+        taken = changes[:room]
+        upserts += taken
+        last = taken[-1][2] if taken else last
     until = now_version if not more else (last if last is not None else since)
+    diff_done = now_version if diff_sent else None
     if not removes and not upserts:
         cursor = given or _issue(conn, secret, device, who.device_id)
         conn.execute("UPDATE devices SET ack_cursor=?, ack_seq=?, diff_version=?, "
@@ -70,7 +85,7 @@ def pull(conn: sqlite3.Connection, who: Principal, request: PullRequest, secret:
     cursor = _issue(conn, secret, device, who.device_id)
     _stage(conn, who.device_id, removes, upserts)
     conn.execute("UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
-                 (cursor, until, None if more else now_version, who.device_id))
+                 (cursor, until, diff_done, who.device_id))
     return PullRows([(e, i, r) for e, i, r in removes], [(v, d) for _, _, v, d in upserts], cursor, more)
 
 
@@ -112,7 +127,9 @@ def _issue(conn: sqlite3.Connection, secret: str, device: sqlite3.Row, device_id
     return make_cursor(secret, device_id, int(n))
 
 
-def _page(conn: sqlite3.Connection, device_id: str, since: int, limit: int):  # type: ignore[no-untyped-def]
+def _diff(conn: sqlite3.Connection, device_id: str, since: int, limit: int):  # type: ignore[no-untyped-def]
+    """What the device holds that left its scope, and what entered the scope older than
+    ``since`` (``temp.scope_now`` filled): at most ``limit`` rows, and whether more remain."""
     removes = conn.execute(
         "SELECT d.entity, d.id, CASE WHEN r.deleted IS NULL OR r.deleted=1 THEN 'deleted' "
         "ELSE 'left_scope' END FROM device_scope d LEFT JOIN records r ON r.entity=d.entity AND r.id=d.id "
@@ -124,20 +141,20 @@ def _page(conn: sqlite3.Connection, device_id: str, since: int, limit: int):  # 
         "ON r.entity=s.entity AND r.id=s.id WHERE s.version <= ? AND NOT EXISTS (SELECT 1 FROM "
         "device_scope d WHERE d.device_id=? AND d.entity=s.entity AND d.id=s.id) "
         "ORDER BY s.entity, s.id LIMIT ?", (since, device_id, room + 1)).fetchall()
-    room -= len(entering)
-    changes = [] if room < 0 else conn.execute(
-        "SELECT s.entity, s.id, r.version, r.data FROM temp.scope_now s JOIN records r "
-        "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?",
-        (since, room + 1)).fetchall()
-    rows = [("remove", tuple(r)) for r in removes] + [("enter", tuple(r)) for r in entering] + \
-           [("change", tuple(r)) for r in changes]
+    rows = [tuple(r) for r in removes] + [tuple(r) for r in entering]
     more = len(rows) > limit
     rows = rows[:limit]
-    out_removes = [r for kind, r in rows if kind == "remove"]
-    out_upserts = [r for kind, r in rows if kind != "remove"]
-    taken_changes = [r for kind, r in rows if kind == "change"]
-    last = taken_changes[-1][2] if taken_changes else None
-    return out_removes, out_upserts, more, last
+    cut = min(len(removes), len(rows))
+    return rows[:cut], rows[cut:], more, None
+
+
+def _scoped_changes(conn: sqlite3.Connection, since: int, limit: int) -> list[tuple[str, str, int, str]]:
+    """In-scope changes after ``since`` from the materialised ``temp.scope_now``."""
+    if limit <= 0:
+        return []
+    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        "SELECT s.entity, s.id, r.version, r.data FROM temp.scope_now s JOIN records r "
+        "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?", (since, limit))]
 
 
 def _stage(conn: sqlite3.Connection, device_id: str, removes: list, upserts: list) -> None:  # type: ignore[type-arg]

@@ -17,37 +17,47 @@ from .auth import Principal
 FIELD_STATUSES = ("assigned", "on_site", "resolved", "escalated")
 _STATUS_LIST = ", ".join(f"'{s}'" for s in FIELD_STATUSES)
 
-_ENGINEER_SCOPE = f"""
+# The engineer's jobs, their sites and those sites' customers: a few hundred ids at most, from
+# which every rule below follows.
+_ROOTS = f"""
 WITH jobs AS (SELECT id, parent AS site_id FROM records
               WHERE entity='job' AND assignee=:user AND deleted=0 AND status IN ({_STATUS_LIST})),
-     sites AS (SELECT DISTINCT site_id FROM jobs)
-SELECT entity, id, version FROM records WHERE entity='job' AND id IN (SELECT id FROM jobs)
-UNION ALL SELECT entity, id, version FROM records
-          WHERE entity='event' AND deleted=0 AND parent IN (SELECT id FROM jobs)
-UNION ALL SELECT entity, id, version FROM records
-          WHERE entity='site' AND deleted=0 AND id IN (SELECT site_id FROM sites)
-UNION ALL SELECT entity, id, version FROM records
-          WHERE entity='equipment' AND deleted=0 AND parent IN (SELECT site_id FROM sites)
-UNION ALL SELECT entity, id, version FROM records
-          WHERE entity='drawing' AND deleted=0 AND parent IN (SELECT site_id FROM sites)
-UNION ALL SELECT entity, id, version FROM records
-          WHERE entity='customer' AND deleted=0 AND id IN
-                (SELECT parent FROM records WHERE entity='site' AND id IN (SELECT site_id FROM sites))
-UNION ALL SELECT entity, id, version FROM records WHERE entity='part' AND deleted=0
-UNION ALL SELECT entity, id, version FROM records WHERE entity='stock' AND deleted=0 AND parent=:van
-UNION ALL SELECT entity, id, version FROM records
-          WHERE entity='conflict' AND deleted=0 AND assignee=:user
-UNION ALL SELECT entity, id, version FROM records
-          WHERE entity='conflict' AND deleted=0 AND (assignee IS NULL OR assignee != :user)
-                AND parent IN (SELECT id FROM jobs)
+     sites AS (SELECT DISTINCT site_id FROM jobs),
+     customers AS (SELECT parent AS customer_id FROM records
+                   WHERE entity='site' AND id IN (SELECT site_id FROM sites))
 """
+
+# The engineer's scope, once: which records of each entity are in it (for non-deleted records).
+ENGINEER_RULES: dict[str, str] = {
+    "job": "id IN (SELECT id FROM jobs)",
+    "event": "parent IN (SELECT id FROM jobs)",
+    "site": "id IN (SELECT site_id FROM sites)",
+    "equipment": "parent IN (SELECT site_id FROM sites)",
+    "drawing": "parent IN (SELECT site_id FROM sites)",
+    "customer": "id IN (SELECT customer_id FROM customers)",
+    "part": "1",
+    "stock": "parent=:van",
+    "conflict": "(assignee=:user OR parent IN (SELECT id FROM jobs))",
+}
+
+# As a set, one indexed query per entity: what a scope diff materialises.
+_ENGINEER_SCOPE = _ROOTS + "\nUNION ALL ".join(
+    f"SELECT entity, id, version FROM records WHERE entity='{entity}' AND deleted=0 AND {rule}"
+    for entity, rule in ENGINEER_RULES.items())
+# As a test on one row ``r`` of records: what a walk by version filters with.
+_ENGINEER_TEST = "(" + " OR ".join(f"(entity='{entity}' AND {rule})"
+                                   for entity, rule in ENGINEER_RULES.items()) + ")"
 
 _OFFICE_SCOPE = "SELECT entity, id, version FROM records WHERE deleted=0"
 
 
+def _params(principal: Principal) -> dict[str, str]:
+    return {"user": principal.user_id, "van": van(principal.user_id)}
+
+
 def scope_query(principal: Principal) -> tuple[str, dict[str, str]]:
     if principal.is_engineer:
-        return _ENGINEER_SCOPE, {"user": principal.user_id, "van": van(principal.user_id)}
+        return _ENGINEER_SCOPE, _params(principal)
     return _OFFICE_SCOPE, {}
 
 
@@ -58,6 +68,22 @@ def fill_scope(conn: sqlite3.Connection, principal: Principal) -> None:
     conn.execute("DELETE FROM temp.scope_now")
     sql, params = scope_query(principal)
     conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params)
+
+
+def changes_since(conn: sqlite3.Connection, principal: Principal, since: int,
+                  limit: int) -> list[tuple[str, str, int, str]]:
+    """The caller's in-scope records changed after ``since``, oldest first, at most ``limit``:
+    a walk of the version index from ``since`` that stops when the page is full, so the pages
+    of a long pull cost the same instead of each re-reading the whole scope."""
+    if principal.is_engineer:
+        sql = (_ROOTS + "SELECT entity, id, version, data FROM records WHERE version > :since "
+               f"AND deleted=0 AND {_ENGINEER_TEST} ORDER BY version LIMIT :limit")
+        params: dict[str, object] = {**_params(principal), "since": since, "limit": limit}
+    else:
+        sql = ("SELECT entity, id, version, data FROM records WHERE version > :since AND deleted=0 "
+               "ORDER BY version LIMIT :limit")
+        params = {"since": since, "limit": limit}
+    return [tuple(row) for row in conn.execute(sql, params)]  # type: ignore[misc]
 
 
 def job_is_workable(conn: sqlite3.Connection, principal: Principal, job_assignee: str | None,
@@ -83,9 +109,9 @@ def record_in_scope(conn: sqlite3.Connection, principal: Principal, entity: str,
     device from before it left (a site edit made on site, then the job was re-assigned)."""
     if not principal.is_engineer:
         return True
-    sql, params = scope_query(principal)
-    row = conn.execute(f"SELECT 1 FROM ({sql}) WHERE entity=:entity AND id=:rid LIMIT 1",
-                       {**params, "entity": entity, "rid": record_id}).fetchone()
+    row = conn.execute(_ROOTS + f"SELECT 1 FROM records WHERE entity=:entity AND id=:rid AND deleted=0 "
+                       f"AND {_ENGINEER_TEST}", {**_params(principal), "entity": entity, "rid": record_id}
+                       ).fetchone()
     return row is not None or held_by_device(conn, principal, entity, record_id)
 
 
