@@ -6,7 +6,7 @@ import pytest
 
 from server import store
 from sync_protocol import (
-    AssignRequest, Checkin, Equipment, ErrorBody, Hello, PullPage, PullRequest, Remove, Upsert, decode,
+    ENTITY_TYPES, AssignRequest, Checkin, Equipment, ErrorBody, Hello, PullPage, PullRequest, Remove, Upsert, decode,
 )
 
 
@@ -55,6 +55,43 @@ def test_pages_respect_the_limit_and_together_hold_the_whole_scope(world):
             break
     ids = [(type(c.record).__name__, c.record.id) for c in seen]
     assert len(ids) == len(set(ids)) == 33 and pages == 5
+
+
+def _paged_pull(laptop, held: dict, limit: int, between=lambda page: None) -> None:
+    """Pull page by page into ``held`` (what a laptop keeps), calling ``between`` after each page."""
+    while True:
+        page = decode(laptop.post("/sync/v1/pull", PullRequest(cursor=laptop.cursor, limit=limit)).content,
+                      PullPage)
+        for change in page.changes:
+            if isinstance(change, Upsert):
+                held[(type(change.record).__name__, change.record.id)] = change.version
+            else:
+                held.pop((ENTITY_TYPES[change.entity].__name__, change.id), None)
+        laptop.cursor = page.cursor
+        between(page)
+        if not page.more:
+            return
+
+
+def test_a_scope_that_changes_between_the_pages_of_a_pull_still_ends_exact(world):
+    """Pages after the first walk the version index without re-diffing the scope, unless the
+    store moved: a job re-assigned away and a record edited mid-pull must still come out right."""
+    world.db.write(lambda c: store.put_many(c, [
+        Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(25)]))
+    laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
+    held: dict = {}
+    moves = iter([
+        lambda: office.push(office.patch("equipment", "EQ-X003", world.version("equipment", "EQ-X003"),
+                                         model="cam 2")),
+        lambda: office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-zhang-min")),
+        lambda: office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-li-wei")),
+    ])
+    _paged_pull(laptop, held, 5, lambda page: next(moves, lambda: None)())
+    expected: dict = {}
+    _paged_pull(world.device("u-li-wei"), expected, 1000)
+    assert held == expected
+    assert held[("Equipment", "EQ-X003")] == world.version("equipment", "EQ-X003")
+    assert laptop.pull_all() == []  # and the laptop is up to date: nothing further comes
 
 
 def test_a_lost_page_is_sent_again_when_the_previous_cursor_comes_back(world):
