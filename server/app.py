@@ -22,14 +22,16 @@ import anyio.to_thread
 import msgspec
 from litestar import Litestar, Request, Response, get, post, put
 from litestar.exceptions import HTTPException
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 from litestar.response import Stream
 
 from sync_protocol import (
     BLOB_CHUNK_BYTES, JSON, MAX_BODY_BYTES, MAX_PUSH_BATCH, MSGPACK, PROTOCOL_VERSION,
-    SUPPORTED_PROTOCOL_VERSIONS, AssignRequest, BlobStatus, EnrollReply, EnrollRequest, Forbidden,
-    Hello, HelloReply, InvalidValue, MalformedMessage, NotFound, ProtocolError, PullRequest,
-    PushRequest, ScopeViolation, TooLarge, UpgradeRequired, decode, encode, format_of,
+    SUPPORTED_PROTOCOL_VERSIONS, AssignReply, AssignRequest, BlobStatus, EnrollReply, EnrollRequest,
+    Forbidden, Hello, HelloReply, InvalidValue, MalformedMessage, NotFound, ProtocolError, PullPage,
+    PullRequest, PushReply, PushRequest, ScopeViolation, TooLarge, UpgradeRequired, decode, encode,
+    format_of,
 )
 from sync_protocol.codec import Format
 
@@ -37,6 +39,7 @@ from . import __version__, assign, audit, auth, blobs, pull, push, scopes, store
 from .auth import Principal
 from .database import Database
 from .office import office_app_config
+from .openapi import OCTETS, SHA256_PATH, answers, header, query, sync_operation
 from .pages import encode_page
 from .schema import SCHEMA_VERSION, migrate
 from .scheduler import ScheduledWork, ServerScheduler
@@ -139,7 +142,8 @@ async def _who(request: Request) -> Principal:
 # --- sync endpoints ---------------------------------------------------------------------------
 
 
-@post("/sync/v1/enroll", status_code=200)
+@post("/sync/v1/enroll", status_code=200, responses=answers(EnrollReply, 400, 401, 413),
+      operation_class=sync_operation(EnrollRequest))
 async def enroll_device(request: Request) -> Response[bytes]:
     body = await _body(request, EnrollRequest)
     state = _state(request)
@@ -153,7 +157,8 @@ async def enroll_device(request: Request) -> Response[bytes]:
     return _reply(request, await _in_thread(work))
 
 
-@post("/sync/v1/hello", status_code=200)
+@post("/sync/v1/hello", status_code=200, responses=answers(HelloReply, 400, 401, 413, 426),
+      operation_class=sync_operation(Hello, example=Hello(protocol_version=PROTOCOL_VERSION)))
 async def hello(request: Request) -> Response[bytes]:
     who = await _who(request)  # every endpoint authenticates before it reads a byte of the body
     body = await _body(request, Hello)
@@ -175,7 +180,8 @@ async def hello(request: Request) -> Response[bytes]:
     return _reply(request, await _in_thread(work))
 
 
-@post("/sync/v1/push", status_code=200)
+@post("/sync/v1/push", status_code=200, responses=answers(PushReply, 400, 401, 409, 413),
+      operation_class=sync_operation(PushRequest))
 async def push_mutations(request: Request) -> Response[bytes]:
     who = await _who(request)
     try:
@@ -193,7 +199,8 @@ async def push_mutations(request: Request) -> Response[bytes]:
     return _reply(request, await _in_thread(work))
 
 
-@post("/sync/v1/pull", status_code=200)
+@post("/sync/v1/pull", status_code=200, responses=answers(PullPage, 400, 401, 409, 413),
+      operation_class=sync_operation(PullRequest, example=PullRequest(limit=100)))
 async def pull_changes(request: Request) -> Response[bytes]:
     who = await _who(request)
     body = await _body(request, PullRequest)
@@ -211,15 +218,31 @@ async def pull_changes(request: Request) -> Response[bytes]:
 
 
 def _query_int(request: Request, name: str) -> int:
-    """A required integer query parameter, read after authentication (litestar would validate
-    declared parameters before the handler runs, answering strangers about our parameters)."""
+    """A required non-negative integer query parameter, read after authentication (litestar
+    would validate declared parameters before the handler runs, answering strangers about our
+    parameters). ASCII digits only: ``int()`` would also take "-1", "1_000" or "١"."""
     raw = request.query_params.get(name)
     if raw is None:
         raise MalformedMessage(f"query parameter {name} is required", field=name)
-    try:
-        return int(raw)
-    except ValueError:
-        raise MalformedMessage(f"query parameter {name} must be an integer, not {raw!r}", field=name) from None
+    if not (raw.isascii() and raw.isdigit()):
+        raise MalformedMessage(f"query parameter {name} must be a non-negative integer, not {raw!r}",
+                               field=name)
+    return int(raw)
+
+
+# What the blob handlers read themselves, after authenticating (for the OpenAPI document only).
+_UPLOAD_PARAMETERS = [
+    SHA256_PATH,
+    query("offset", Schema(type=OpenAPIType.INTEGER, minimum=0), description="where this chunk starts"),
+    query("size", Schema(type=OpenAPIType.INTEGER, minimum=0), description="the whole blob's size"),
+    query("media_type", Schema(type=OpenAPIType.STRING, max_length=200), required=False,
+          description="recorded when the upload completes"),
+]
+_DOWNLOAD_PARAMETERS = [
+    SHA256_PATH,
+    header("Range", Schema(type=OpenAPIType.STRING, pattern=r"^bytes=[0-9]+-[0-9]*$"),
+           description="one range, to resume a cut download"),
+]
 
 
 def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
@@ -227,14 +250,17 @@ def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
     return BlobStatus(sha256=sha256, size=upload.size, offset=upload.offset, complete=upload.complete)
 
 
-@get("/sync/v1/blobs/{sha256:str}/status")
+@get("/sync/v1/blobs/{sha256:str}/status", responses=answers(BlobStatus, 400, 401),
+     operation_class=sync_operation(parameters=[SHA256_PATH]))
 async def blob_status(request: Request, sha256: FromPath[str]) -> Response[bytes]:
     await _who(request)
     blobs.check_sha(sha256)
     return _reply(request, _blob_status(_state(request), sha256))
 
 
-@put("/sync/v1/blobs/{sha256:str}", status_code=200)
+@put("/sync/v1/blobs/{sha256:str}", status_code=200, responses=answers(BlobStatus, 400, 401, 409, 413, 422),
+     operation_class=sync_operation(media_type=OCTETS, parameters=_UPLOAD_PARAMETERS,
+                                    description="bytes offset..offset+len-1 of the blob"))
 async def blob_upload(request: Request, sha256: FromPath[str]) -> Response[bytes]:
     who = await _who(request)
     blobs.check_sha(sha256)
@@ -256,7 +282,10 @@ async def blob_upload(request: Request, sha256: FromPath[str]) -> Response[bytes
     return _reply(request, await _in_thread(work))
 
 
-@get("/sync/v1/blobs/{sha256:str}")
+@get("/sync/v1/blobs/{sha256:str}", responses={
+    **answers(bytes, 400, 401, 403, 404, 416, media_type=OCTETS, description="The whole blob"),
+    **answers(bytes, status=206, media_type=OCTETS, description="The requested range of the blob")},
+     operation_class=sync_operation(parameters=_DOWNLOAD_PARAMETERS))
 async def blob_download(request: Request, sha256: FromPath[str]) -> Stream:
     who = await _who(request)
     blobs.check_sha(sha256)
@@ -286,7 +315,9 @@ async def blob_download(request: Request, sha256: FromPath[str]) -> Stream:
 # --- office -----------------------------------------------------------------------------------
 
 
-@post("/api/v1/jobs/{job_id:str}/assign", status_code=200)
+@post("/api/v1/jobs/{job_id:str}/assign", status_code=200, tags=["office"],
+      responses=answers(AssignReply, 400, 401, 403, 404, 409, 413, 422),
+      operation_class=sync_operation(AssignRequest, example=AssignRequest(assignee="li-wei")))
 async def assign_job(request: Request, job_id: FromPath[str]) -> Response[bytes]:
     who = await _who(request)
     if who.role not in ("dispatcher", "admin"):

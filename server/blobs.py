@@ -27,7 +27,7 @@ READ_CHUNK = 1024 * 1024
 
 def check_sha(sha256: str) -> str:
     """The blob name must be a lower-case SHA-256: nothing else ever reaches the filesystem."""
-    if not SHA256_RE.match(sha256):
+    if not SHA256_RE.fullmatch(sha256):  # not match: "$" also matches before a final newline
         raise MalformedMessage("a blob is named by its lower-case hex SHA-256", field="sha256")
     return sha256
 
@@ -152,8 +152,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int]:
         return 0, max(size - 1, 0)
     unit, _, spec = header.partition("=")
     first, _, last = spec.partition("-")
-    if unit.strip() != "bytes" or "," in spec or not first.strip().isdigit() \
-            or (last.strip() and not last.strip().isdigit()):
+    if unit.strip() != "bytes" or "," in spec or not _digits(first) or (last.strip() and not _digits(last)):
         raise MalformedMessage("Range must be 'bytes=N-' or 'bytes=N-M'", field="range")
     start = int(first)
     end = min(int(last), size - 1) if last.strip() else size - 1
@@ -161,3 +160,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int]:
         raise RangeNotSatisfiable(f"the blob holds {size} bytes; range {header!r} is outside it",
                                   field="range", size=size)
     return start, end
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` then refuses."""
+    return text.strip().isascii() and text.strip().isdigit()

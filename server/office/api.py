@@ -23,6 +23,7 @@ from sync_protocol.office import (
     ResolveRequest,
 )
 
+from ..openapi import OFFICE, OFFICE_BODY, errors
 from . import audit_report, conflict_queue, jobs, sheet
 from .access import AUDIT, DISPATCH, READ, api_guard, principal, server_state
 from .api_refdata import refdata_handlers
@@ -35,14 +36,15 @@ T = TypeVar("T")
 # --- jobs -------------------------------------------------------------------------------------
 
 
-@get("/jobs", summary="The dispatch board: jobs by status and urgency, with their SLA clocks")
+@get("/jobs", responses=errors(*OFFICE),
+     summary="The dispatch board: jobs by status and urgency, with their SLA clocks")
 async def list_jobs(request: Request[Any, Any, Any], status: FromQuery[list[str] | None] = None,
                     assignee: FromQuery[str | None] = None) -> list[JobSummary]:
     state = server_state(request)
     return await in_thread(lambda: state.db.read(lambda c: jobs.board(c, statuses=status, assignee=assignee)))
 
 
-@post("/jobs", status_code=201, opt={"roles": DISPATCH},
+@post("/jobs", status_code=201, opt={"roles": DISPATCH}, responses=errors(*OFFICE_BODY),
       summary="Take in a fault report: creates a job with deadlines from the severity policy")
 async def create_job(request: Request[Any, Any, Any], data: JSONBody[IntakeRequest]) -> JobSummary:
     state, who = server_state(request), principal(request)
@@ -55,13 +57,13 @@ async def create_job(request: Request[Any, Any, Any], data: JSONBody[IntakeReque
     return await in_thread(work)
 
 
-@get("/jobs/{job_id:str}", summary="One job as the board shows it")
+@get("/jobs/{job_id:str}", responses=errors(*OFFICE, 404), summary="One job as the board shows it")
 async def get_job(request: Request[Any, Any, Any], job_id: FromPath[str]) -> JobSummary:
     state = server_state(request)
     return await in_thread(lambda: state.db.read(lambda c: jobs.job_summary(c, job_id)))
 
 
-@patch("/jobs/{job_id:str}", opt={"roles": DISPATCH},
+@patch("/jobs/{job_id:str}", opt={"roles": DISPATCH}, responses=errors(*OFFICE_BODY, 404),
        summary="Correct a job's fault description or severity (merged like a laptop's edit)")
 async def edit_job(request: Request[Any, Any, Any], job_id: FromPath[str], data: JSONBody[JobEdit]) -> EditReply:
     state, who = server_state(request), principal(request)
@@ -69,7 +71,8 @@ async def edit_job(request: Request[Any, Any, Any], job_id: FromPath[str], data:
         c, who, state.clock, config(state), job_id, data.base_version, data.fault, data.severity)))
 
 
-@post("/jobs/{job_id:str}/cancel", status_code=200, opt={"roles": DISPATCH}, summary="Cancel a job")
+@post("/jobs/{job_id:str}/cancel", status_code=200, opt={"roles": DISPATCH},
+      responses=errors(*OFFICE, 404, 409), summary="Cancel a job")
 async def cancel_job(request: Request[Any, Any, Any], job_id: FromPath[str]) -> JobSummary:
     state, who = server_state(request), principal(request)
 
@@ -80,7 +83,8 @@ async def cancel_job(request: Request[Any, Any, Any], job_id: FromPath[str]) -> 
     return await in_thread(work)
 
 
-@get("/jobs/{job_id:str}/sheet", summary="The job's synced service sheet: timeline, signature, conflicts")
+@get("/jobs/{job_id:str}/sheet", responses=errors(*OFFICE, 404),
+     summary="The job's synced service sheet: timeline, signature, conflicts")
 async def get_sheet(request: Request[Any, Any, Any], job_id: FromPath[str]) -> JobSheet:
     state = server_state(request)
     return await in_thread(lambda: state.db.read(lambda c: sheet.job_sheet(c, job_id)))
@@ -89,7 +93,7 @@ async def get_sheet(request: Request[Any, Any, Any], job_id: FromPath[str]) -> J
 # --- conflicts --------------------------------------------------------------------------------
 
 
-@get("/conflicts", summary="The conflict queue (open by default)")
+@get("/conflicts", responses=errors(*OFFICE), summary="The conflict queue (open by default)")
 async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[Literal["open", "resolved", "all"]] = "open",
                          job_id: FromQuery[str | None] = None) -> list[Conflict]:
     state = server_state(request)
@@ -99,6 +103,7 @@ async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[Lite
 
 
 @post("/conflicts/{conflict_id:str}/resolve", status_code=200, opt={"roles": DISPATCH},
+      responses=errors(*OFFICE_BODY, 404, 409),
       summary="Accept the rule's result, or override it with the other value")
 async def resolve_conflict(request: Request[Any, Any, Any], conflict_id: FromPath[str],
                            data: JSONBody[ResolveRequest]) -> ResolveReply:
@@ -113,10 +118,12 @@ async def resolve_conflict(request: Request[Any, Any, Any], conflict_id: FromPat
 def _audit(request: Request[Any, Any, Any], engineer: str | None, period_from: dt.date | None,
            period_to: dt.date | None) -> AuditReport:
     state = server_state(request)
-    return state.db.read(lambda c: audit_report.backup_audit(c, engineer, period_from, period_to))
+    # An empty ``engineer=`` (a form's "all engineers") is no filter, as on the office pages: the
+    # report's ``engineer`` is then null, never "" (which is not a user id).
+    return state.db.read(lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to))
 
 
-@get("/audit/backups", opt={"roles": AUDIT},
+@get("/audit/backups", opt={"roles": AUDIT}, responses=errors(*OFFICE, 422),
      summary="Backup-before-repair audit per engineer and period (dates inclusive, UTC)")
 async def audit_backups(request: Request[Any, Any, Any], engineer: FromQuery[str | None] = None,
                         period_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
@@ -125,7 +132,7 @@ async def audit_backups(request: Request[Any, Any, Any], engineer: FromQuery[str
 
 
 @get("/audit/backups.csv", opt={"roles": AUDIT}, media_type="text/csv",
-     summary="The backup audit's findings as CSV")
+     responses=errors(*OFFICE, 422), summary="The backup audit's findings as CSV")
 async def audit_backups_csv(request: Request[Any, Any, Any], engineer: FromQuery[str | None] = None,
                             period_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
                             period_to: Annotated[dt.date | None, QueryParameter(name="to")] = None) -> Response[str]:
@@ -134,7 +141,7 @@ async def audit_backups_csv(request: Request[Any, Any, Any], engineer: FromQuery
 
 
 def csv_response(text: str, filename: str = "backup-audit.csv") -> Response[str]:
-    return Response(text, media_type="text/csv; charset=utf-8",
+    return Response(text, media_type="text/csv",  # litestar adds "; charset=utf-8" to text/*
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -21,6 +21,7 @@ from sync_protocol import Customer, Drawing, Equipment, InvalidValue, NotFound, 
 from sync_protocol.office import DrawingCreate, EditReply, RecordEdit, StockAdjust, StockCreate, VersionedRecord
 
 from .. import store
+from ..openapi import OFFICE, OFFICE_BODY, errors
 from .access import DISPATCH, principal, server_state
 from .edits import adjust_stock, create_record, office_patch
 from .journal import office_write
@@ -37,13 +38,14 @@ def _get(state: Any, entity: str, record_id: FromPath[str]) -> VersionedRecord:
 
 def _readers(collection: FromPath[str], entity: str) -> list[HTTPRouteHandler]:
     @get(f"/{collection}", summary=f"List {collection} (optionally of one parent record)",
-         operation_id=f"list_{collection}")
+         operation_id=f"list_{collection}", responses=errors(*OFFICE))
     async def list_all(request: Request, parent: FromQuery[str | None] = None) -> list[VersionedRecord]:
         state = server_state(request)
         rows = await in_thread(lambda: state.db.read(lambda c: list_records(c, entity, parent, limit=100_000)))
         return [VersionedRecord(version=v, record=r) for r, v in rows]
 
-    @get(f"/{collection}/{{record_id:str}}", summary=f"One of the {collection}", operation_id=f"get_{collection}")
+    @get(f"/{collection}/{{record_id:str}}", summary=f"One of the {collection}", operation_id=f"get_{collection}",
+         responses=errors(*OFFICE, 404))
     async def get_one(request: Request, record_id: FromPath[str]) -> VersionedRecord:
         state = server_state(request)
         return await in_thread(lambda: _get(state, entity, record_id))
@@ -53,6 +55,7 @@ def _readers(collection: FromPath[str], entity: str) -> list[HTTPRouteHandler]:
 
 def _editor(collection: FromPath[str], entity: str) -> HTTPRouteHandler:
     @patch(f"/{collection}/{{record_id:str}}", opt={"roles": DISPATCH}, operation_id=f"edit_{collection}",
+           responses=errors(*OFFICE_BODY, 404),
            summary=f"Edit one of the {collection}: fields changed since base_version, merged like a laptop's edit")
     async def edit(request: Request, record_id: FromPath[str], data: JSONBody[RecordEdit]) -> EditReply:
         state, who = server_state(request), principal(request)
@@ -77,10 +80,12 @@ def _creator(collection: FromPath[str], kind: type, parent: tuple[str, str] | No
 
     create.__annotations__["data"] = JSONBody[kind]
     return post(f"/{collection}", status_code=201, opt={"roles": DISPATCH}, operation_id=f"create_{collection}",
+                responses=errors(*OFFICE_BODY),
                 summary=f"Create one of the {collection}")(create)
 
 
 @post("/drawings", status_code=201, opt={"roles": DISPATCH}, operation_id="create_drawings",
+      responses=errors(*OFFICE_BODY),
       summary="Create a drawing from a file uploaded first with PUT /sync/v1/blobs/{sha256}")
 async def create_drawing(request: Request, data: JSONBody[DrawingCreate]) -> VersionedRecord:
     state, who = server_state(request), principal(request)
@@ -100,6 +105,7 @@ async def create_drawing(request: Request, data: JSONBody[DrawingCreate]) -> Ver
 
 
 @post("/stock", status_code=201, opt={"roles": DISPATCH}, operation_id="create_stock",
+      responses=errors(*OFFICE_BODY),
       summary="Create a stock row (id = location|sku)")
 async def create_stock(request: Request, data: JSONBody[StockCreate]) -> VersionedRecord:
     state, who = server_state(request), principal(request)
@@ -113,6 +119,7 @@ async def create_stock(request: Request, data: JSONBody[StockCreate]) -> Version
 
 
 @post("/stock/{record_id:str}/adjust", status_code=200, opt={"roles": DISPATCH}, operation_id="adjust_stock",
+      responses=errors(*OFFICE_BODY, 404),
       summary="Goods received (+) or issued (-): a delta that commutes with the laptops' part swaps")
 async def adjust(request: Request, record_id: FromPath[str], data: JSONBody[StockAdjust]) -> EditReply:
     state, who = server_state(request), principal(request)
