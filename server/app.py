@@ -208,7 +208,8 @@ async def pull_changes(request: Request) -> Response[bytes]:
     fmt = reply_format(request)
 
     def work() -> bytes:
-        rows = state.db.write(lambda c: pull.pull(c, who, body, state.secret))
+        rows = state.db.read(lambda c: pull.unchanged(c, who, body, state.secret)) \
+            or state.db.write(lambda c: pull.pull(c, who, body, state.secret))
         return encode_page(rows, state.clock.tick(), fmt)  # encoded outside the write lock
 
     return Response(await _in_thread(work), media_type=fmt)

@@ -25,7 +25,7 @@ import hashlib
 import sqlite3
 from typing import NamedTuple
 
-from . import audit, policy
+from . import audit, policy, store
 
 
 class Swept(NamedTuple):
@@ -76,6 +76,11 @@ def purge_tombstones(conn: sqlite3.Connection, now: dt.datetime, retention: dt.t
                             ref=f"tombstone older than {retention.days} days purged")
         conn.execute("DELETE FROM records WHERE entity=? AND id=? AND deleted=1", (entity, record_id))
         conn.execute("DELETE FROM tombstone_seen WHERE entity=? AND id=?", (entity, record_id))
+    if due:
+        # A purged tombstone leaves no row for a pull's walk by version to find: devices whose
+        # last scope diff is older than this mark diff in full once (see pull.py).
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('purged_at_version', ?)",
+                     (str(store.next_version(conn)),))
     return len(due)
 
 

@@ -1,9 +1,14 @@
 """Serving a pull: scope diff first, then changes since the cursor, in pages.
 
-The server remembers per device which records it holds (``device_scope``). Each page diffs the
-device's current scope against that set: records that left are sent as ``remove``, records that
-entered are sent whole even when older than the cursor, then ordinary changes follow in version
-order, filtered by scope.
+The server remembers per device which records it holds (``device_scope``, with each record's
+parent). A page first diffs the device's current scope against that set: records that left are
+sent as ``remove``, records that entered are sent whole even when older than the cursor. Then
+ordinary changes follow, walked in version order and filtered by scope, until the page is full.
+
+The diff costs what changed, not the size of the scope: none when the store has not moved since
+the device's last complete diff (the pages of one long pull), only the records changed since
+then when no job or site moved the scope (an edit, a push), and a full comparison otherwise
+(a job assigned, re-assigned or closed). See ``_scope_diff``.
 
 A cursor acknowledges the page it came with. The server stages what a page sends in
 ``device_scope_pending`` under the page's new cursor, and only moves it into ``device_scope``
@@ -45,6 +50,27 @@ def check_cursor(secret: str, device_id: str, cursor: str) -> None:
         raise MalformedMessage("this cursor was not issued to this device", field="cursor")
 
 
+def unchanged(conn: sqlite3.Connection, who: Principal, request: PullRequest, secret: str) -> PullRows | None:
+    """The empty page for a device that is up to date, read without the write lock; None when
+    there may be something to send (``pull`` decides then).
+
+    Up to date: it sent back the cursor it acknowledged last, no page is waiting for its
+    acknowledgement, and the store has not moved since its last complete diff. That is most
+    syncs of a fleet, and they no longer queue behind pushes for the one writer.
+    """
+    if request.cursor is None:
+        return None
+    check_cursor(secret, who.device_id, request.cursor)
+    device = conn.execute("SELECT ack_cursor, ack_seq, pending_cursor, diff_version FROM devices WHERE id=?",
+                          (who.device_id,)).fetchone()
+    if device is None or device["pending_cursor"] is not None or device["ack_cursor"] != request.cursor:
+        return None
+    now_version = store.current_version(conn)
+    if device["diff_version"] != now_version or (device["ack_seq"] or 0) < now_version:
+        return None
+    return PullRows([], [], request.cursor, False)
+
+
 def pull(conn: sqlite3.Connection, who: Principal, request: PullRequest, secret: str) -> PullRows:
     """Compute one page (the caller holds the write transaction)."""
     device = conn.execute("SELECT * FROM devices WHERE id=?", (who.device_id,)).fetchone()
@@ -56,37 +82,77 @@ def pull(conn: sqlite3.Connection, who: Principal, request: PullRequest, secret:
         since, diff_version = _acknowledge(conn, device, request.cursor)
         given = request.cursor
     now_version = store.current_version(conn)
-    diffed = diff_version == now_version  # the scope as of now was diffed and sent already
-    if diffed and since >= now_version and given is not None:
+    if diff_version == now_version and since >= now_version and given is not None:
         return PullRows([], [], given, False)  # nothing in the store moved since
-    if diffed:
-        removes, upserts, more, last = [], [], False, None
-        diff_sent = True
-        changes = scopes.changes_since(conn, who, since, request.limit + 1)
-    else:
-        scopes.fill_scope(conn, who)
-        removes, upserts, more, last = _diff(conn, who.device_id, since, request.limit)
-        diff_sent = not more
-        changes = _scoped_changes(conn, since, request.limit - len(removes) - len(upserts) + 1)
+    removes, upserts, more, diff_sent = _scope_diff(conn, who, since, diff_version, now_version, request.limit)
     room = request.limit - len(removes) - len(upserts)
-    if room >= 0 and changes:
-        more = more or len(changes) > room
-        taken = changes[:room]
-        upserts += taken
-        last = taken[-1][2] if taken else last
+    last = None
+    if not more:
+        changes = scopes.changes_since(conn, who, since, room + 1)
+        more = len(changes) > room
+        upserts += changes[:room]
+        last = changes[room - 1][2] if more and room > 0 else None
     until = now_version if not more else (last if last is not None else since)
-    diff_done = now_version if diff_sent else None
     if not removes and not upserts:
-        cursor = given or _issue(conn, secret, device, who.device_id)
+        cursor = given or _issue(conn, secret, who.device_id)
         conn.execute("UPDATE devices SET ack_cursor=?, ack_seq=?, diff_version=?, "
                      "pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?",
                      (cursor, until, now_version, who.device_id))
         return PullRows([], [], cursor, False)
-    cursor = _issue(conn, secret, device, who.device_id)
+    cursor = _issue(conn, secret, who.device_id)
     _stage(conn, who.device_id, removes, upserts)
     conn.execute("UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
-                 (cursor, until, diff_done, who.device_id))
-    return PullRows([(e, i, r) for e, i, r in removes], [(v, d) for _, _, v, d in upserts], cursor, more)
+                 (cursor, until, now_version if diff_sent else None, who.device_id))
+    return PullRows(removes, [(v, d) for _, _, v, d, _ in upserts], cursor, more)
+
+
+def _scope_diff(conn: sqlite3.Connection, who: Principal, since: int, diff_version: int | None,
+                now_version: int, limit: int):  # type: ignore[no-untyped-def]
+    """What the device holds that left its scope and what entered it older than ``since``:
+    (removes, entering, more, whether the whole diff fits this page).
+
+    Three depths, cheapest first. The scope as of now was diffed already: nothing. No job or
+    site moved the scope since the last diff (and no tombstone was purged): only records changed
+    since then can have left, and records that entered changed too, so the walk by version
+    sends them. Otherwise the whole scope is materialised and compared with what the device holds.
+    """
+    if diff_version == now_version:
+        return [], [], False, True
+    if diff_version is not None and not _roots_moved(conn, who, diff_version):
+        removes = _left_since(conn, who, diff_version, limit + 1)
+        more = len(removes) > limit
+        return removes[:limit], [], more, not more
+    scopes.fill_scope(conn, who)
+    removes, entering, more = _full_diff(conn, who.device_id, since, limit)
+    return removes, entering, more, not more
+
+
+def _roots_moved(conn: sqlite3.Connection, who: Principal, diff_version: int) -> bool:
+    """Did a job or site change since ``diff_version`` in a way that moves the device's scope:
+    one it holds left or moved to another site or customer, or one it does not hold entered."""
+    purged = conn.execute("SELECT value FROM meta WHERE key='purged_at_version'").fetchone()
+    if purged is not None and int(purged[0]) > diff_version:
+        return True
+    with_clause, test, params = scopes.scope_test(who)
+    row = conn.execute(
+        with_clause + "SELECT 1 FROM (SELECT entity, id, parent, (deleted=0 AND " + test + ") AS inside "
+        "FROM records WHERE version > :dv AND +entity IN ('job', 'site')) x LEFT JOIN device_scope d "
+        "ON d.device_id=:device AND d.entity=x.entity AND d.id=x.id "
+        "WHERE x.inside != (d.id IS NOT NULL) OR (d.id IS NOT NULL AND d.parent IS NOT x.parent) LIMIT 1",
+        {**params, "dv": diff_version, "device": who.device_id}).fetchone()
+    return row is not None
+
+
+def _left_since(conn: sqlite3.Connection, who: Principal, diff_version: int,
+                limit: int) -> list[tuple[str, str, str]]:
+    """Records the device holds that changed since ``diff_version`` and are out of scope now."""
+    with_clause, test, params = scopes.scope_test(who)
+    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted THEN 'deleted' ELSE 'left_scope' END "
+        "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
+        "WHERE version > :dv) x CROSS JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity "
+        "AND d.id=x.id WHERE NOT x.inside LIMIT :limit",
+        {**params, "dv": diff_version, "device": who.device_id, "limit": limit})]
 
 
 def _reset(conn: sqlite3.Connection, device_id: str) -> None:
@@ -101,8 +167,9 @@ def _acknowledge(conn: sqlite3.Connection, device: sqlite3.Row, cursor: str) -> 
     """Fold the staged page into ``device_scope`` if the device committed it; returns (since, diff)."""
     device_id = device["id"]
     if cursor == device["pending_cursor"]:
-        conn.execute("INSERT OR IGNORE INTO device_scope(device_id, entity, id) SELECT device_id, entity, id "
-                     "FROM device_scope_pending WHERE device_id=? AND op='add'", (device_id,))
+        conn.execute("INSERT OR REPLACE INTO device_scope(device_id, entity, id, parent) "
+                     "SELECT device_id, entity, id, parent FROM device_scope_pending WHERE device_id=? AND op='add'",
+                     (device_id,))
         conn.execute("DELETE FROM device_scope WHERE device_id=? AND (entity, id) IN "
                      "(SELECT entity, id FROM device_scope_pending WHERE device_id=? AND op='del')",
                      (device_id, device_id))
@@ -121,13 +188,13 @@ def _acknowledge(conn: sqlite3.Connection, device: sqlite3.Row, cursor: str) -> 
                       field="cursor")
 
 
-def _issue(conn: sqlite3.Connection, secret: str, device: sqlite3.Row, device_id: str) -> str:
+def _issue(conn: sqlite3.Connection, secret: str, device_id: str) -> str:
     n = conn.execute("UPDATE devices SET cursor_n = cursor_n + 1 WHERE id=? RETURNING cursor_n",
                      (device_id,)).fetchone()[0]
     return make_cursor(secret, device_id, int(n))
 
 
-def _diff(conn: sqlite3.Connection, device_id: str, since: int, limit: int):  # type: ignore[no-untyped-def]
+def _full_diff(conn: sqlite3.Connection, device_id: str, since: int, limit: int):  # type: ignore[no-untyped-def]
     """What the device holds that left its scope, and what entered the scope older than
     ``since`` (``temp.scope_now`` filled): at most ``limit`` rows, and whether more remain."""
     removes = conn.execute(
@@ -137,7 +204,7 @@ def _diff(conn: sqlite3.Connection, device_id: str, since: int, limit: int):  # 
         "AND s.id=d.id) LIMIT ?", (device_id, limit + 1)).fetchall()
     room = limit - len(removes)
     entering = [] if room < 0 else conn.execute(
-        "SELECT s.entity, s.id, r.version, r.data FROM temp.scope_now s JOIN records r "
+        "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s JOIN records r "
         "ON r.entity=s.entity AND r.id=s.id WHERE s.version <= ? AND NOT EXISTS (SELECT 1 FROM "
         "device_scope d WHERE d.device_id=? AND d.entity=s.entity AND d.id=s.id) "
         "ORDER BY s.entity, s.id LIMIT ?", (since, device_id, room + 1)).fetchall()
@@ -145,21 +212,12 @@ def _diff(conn: sqlite3.Connection, device_id: str, since: int, limit: int):  # 
     more = len(rows) > limit
     rows = rows[:limit]
     cut = min(len(removes), len(rows))
-    return rows[:cut], rows[cut:], more, None
-
-
-def _scoped_changes(conn: sqlite3.Connection, since: int, limit: int) -> list[tuple[str, str, int, str]]:
-    """In-scope changes after ``since`` from the materialised ``temp.scope_now``."""
-    if limit <= 0:
-        return []
-    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-        "SELECT s.entity, s.id, r.version, r.data FROM temp.scope_now s JOIN records r "
-        "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?", (since, limit))]
+    return rows[:cut], rows[cut:], more
 
 
 def _stage(conn: sqlite3.Connection, device_id: str, removes: list, upserts: list) -> None:  # type: ignore[type-arg]
     conn.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
     conn.executemany("INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op) VALUES (?,?,?,'del')",
                      [(device_id, e, i) for e, i, _ in removes])
-    conn.executemany("INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op) VALUES (?,?,?,'add')",
-                     [(device_id, e, i) for e, i, _, _ in upserts])
+    conn.executemany("INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op, parent) "
+                     "VALUES (?,?,?,'add',?)", [(device_id, e, i, parent) for e, i, _, _, parent in upserts])

@@ -122,7 +122,19 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("ANALYZE sqlite_schema")  # reload the statistics
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: sqlite3.Connection) -> None:
+    """What a device holds remembers each record's ``parent`` (a job's site, a site's customer),
+    so that a pull can tell whether a changed job or site moved the device's scope, and diff the
+    whole scope only then. Rows held from before get today's parent and every device diffs in
+    full once."""
+    for table in ("device_scope", "device_scope_pending"):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN parent TEXT")
+    conn.execute("UPDATE device_scope SET parent=(SELECT r.parent FROM records r WHERE "
+                 "r.entity=device_scope.entity AND r.id=device_scope.id)")
+    conn.execute("UPDATE devices SET diff_version=NULL, pending_diff=NULL")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

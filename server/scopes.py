@@ -70,20 +70,24 @@ def fill_scope(conn: sqlite3.Connection, principal: Principal) -> None:
     conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params)
 
 
-def changes_since(conn: sqlite3.Connection, principal: Principal, since: int,
-                  limit: int) -> list[tuple[str, str, int, str]]:
-    """The caller's in-scope records changed after ``since``, oldest first, at most ``limit``:
-    a walk of the version index from ``since`` that stops when the page is full, so the pages
-    of a long pull cost the same instead of each re-reading the whole scope."""
+def scope_test(principal: Principal) -> tuple[str, str, dict[str, str]]:
+    """The scope as a test on one row of ``records``: (the ``WITH`` clause the test needs, the
+    test, its parameters). The test holds for records in scope unless deleted."""
     if principal.is_engineer:
-        sql = (_ROOTS + "SELECT entity, id, version, data FROM records WHERE version > :since "
-               f"AND deleted=0 AND {_ENGINEER_TEST} ORDER BY version LIMIT :limit")
-        params: dict[str, object] = {**_params(principal), "since": since, "limit": limit}
-    else:
-        sql = ("SELECT entity, id, version, data FROM records WHERE version > :since AND deleted=0 "
-               "ORDER BY version LIMIT :limit")
-        params = {"since": since, "limit": limit}
-    return [tuple(row) for row in conn.execute(sql, params)]  # type: ignore[misc]
+        return _ROOTS, _ENGINEER_TEST, _params(principal)
+    return "", "1", {}
+
+
+def changes_since(conn: sqlite3.Connection, principal: Principal, since: int,
+                  limit: int) -> list[tuple[str, str, int, str, str | None]]:
+    """The caller's in-scope records changed after ``since``, oldest first, at most ``limit``,
+    as (entity, id, version, data, parent): a walk of the version index from ``since`` that stops
+    when the page is full, so the pages of a long pull cost the same instead of each re-reading
+    the whole scope."""
+    with_clause, test, params = scope_test(principal)
+    sql = (with_clause + "SELECT entity, id, version, data, parent FROM records WHERE version > :since "
+           f"AND deleted=0 AND {test} ORDER BY version LIMIT :limit")
+    return [tuple(row) for row in conn.execute(sql, {**params, "since": since, "limit": limit})]  # type: ignore[misc]
 
 
 def job_is_workable(conn: sqlite3.Connection, principal: Principal, job_assignee: str | None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from server import store
@@ -92,6 +94,61 @@ def test_a_scope_that_changes_between_the_pages_of_a_pull_still_ends_exact(world
     assert held == expected
     assert held[("Equipment", "EQ-X003")] == world.version("equipment", "EQ-X003")
     assert laptop.pull_all() == []  # and the laptop is up to date: nothing further comes
+
+
+@pytest.mark.parametrize("entity, record_id, fields, gone, came", [
+    ("equipment", "EQ-3", {"site_id": "S-01"}, set(), {("Equipment", "EQ-3")}),
+    ("equipment", "EQ-2", {"site_id": "S-02"}, {("Equipment", "EQ-2")}, set()),
+    ("job", "J-1", {"site_id": "S-02"},
+     {("Site", "S-01"), ("Equipment", "EQ-1"), ("Equipment", "EQ-2"), ("Customer", "C-01")},
+     {("Site", "S-02"), ("Equipment", "EQ-3"), ("Customer", "C-02")}),
+    ("site", "S-01", {"customer_id": "C-02"}, {("Customer", "C-01")}, {("Customer", "C-02")}),
+], ids=["equipment-moves-in", "equipment-moves-out", "job-moves-site", "site-changes-customer"])
+def test_an_edit_that_moves_records_across_the_scope_reaches_a_synced_laptop(world, entity, record_id,
+                                                                              fields, gone, came):
+    """After a complete pull a laptop's next pull diffs only what changed, unless a job or site
+    moved the scope: either way it must end holding exactly its scope."""
+    laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
+    held: dict = {}
+    _paged_pull(laptop, held, 1000)
+    before = set(held)
+    reply = office.push(office.patch(entity, record_id, world.version(entity, record_id), **fields))
+    assert reply.results[0].status == "applied", reply.results[0]
+    _paged_pull(laptop, held, 1000)
+    fresh: dict = {}
+    _paged_pull(world.device("u-li-wei"), fresh, 1000)
+    assert held == fresh
+    assert before - set(held) == gone and set(held) - before == came
+
+
+def test_a_deleted_record_leaves_a_synced_laptop(world):
+    laptop = world.device("u-li-wei")
+    held: dict = {}
+    _paged_pull(laptop, held, 1000)
+    world.db.write(lambda c: store.delete(c, "equipment", "EQ-2"))
+    page = decode(laptop.post("/sync/v1/pull", PullRequest(cursor=laptop.cursor)).content, PullPage)
+    assert [(c.entity, c.id, c.reason) for c in page.changes if isinstance(c, Remove)] == [
+        ("equipment", "EQ-2", "deleted")]
+
+
+def test_an_up_to_date_laptop_is_answered_while_a_long_write_holds_the_store(world):
+    """A sync that finds nothing new reads; it does not queue behind a push for the one writer."""
+    laptop = world.device("u-li-wei")
+    laptop.pull_all()
+    assert laptop.pull_all() == []  # acknowledges the last page: a write
+    holding, release = threading.Event(), threading.Event()
+    writer = threading.Thread(target=lambda: world.db.write(lambda c: (holding.set(), release.wait(20))))
+    writer.start()
+    try:
+        assert holding.wait(5)
+        answer: dict = {}
+        reader = threading.Thread(target=lambda: answer.update(changes=laptop.pull_all()))
+        reader.start()
+        reader.join(10)
+        assert not reader.is_alive() and answer["changes"] == []
+    finally:
+        release.set()
+        writer.join()
 
 
 def test_a_lost_page_is_sent_again_when_the_previous_cursor_comes_back(world):
