@@ -17,6 +17,7 @@ import datetime as dt
 import os
 import platform
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -53,10 +54,15 @@ class FieldClient:
         self.store = LocalStore(self.home / DB_FILE)
         self.blobs = BlobCache(self.home / "blobs")
         self._http, self._timeout, self._retries, self._backoff = http, timeout, retries, backoff
+        # The HTTP stack ``sync()`` keeps between syncs (one connection, kept alive), and the
+        # server URL and token it was made for.
+        self._kept: tuple[tuple[str | None, str | None], Transport] | None = None
+        self._kept_lock = threading.Lock()
         # Warranty is judged on the laptop's calendar day; tests and demos may pin it.
         self.today: Callable[[], dt.date] = dt.date.today
 
     def close(self) -> None:
+        self._drop_transport()
         self.store.close()
 
     def __enter__(self) -> "FieldClient":
@@ -68,12 +74,33 @@ class FieldClient:
     # --- connection --------------------------------------------------------------------------
 
     def transport(self, url: str | None = None, token: str | None = None) -> Transport:
+        """A new HTTP stack for this laptop's server (the caller closes it)."""
         meta = self.store.read(lambda c: (get_meta(c, "server_url"), get_meta(c, "device_token")))
         url, token = url or meta[0], token if url else meta[1]
         if not url:
             raise NotLoggedIn("this laptop is not enrolled: run `field login URL --token TOKEN`")
         return Transport(url, token, timeout=self._timeout, retries=self._retries,
                          backoff=self._backoff, http=self._http)
+
+    def _sync_transport(self) -> Transport:
+        """The HTTP stack kept for syncs: a sync on a kept-alive connection skips building a client
+        and a TCP (and TLS) handshake. Made again when the server URL or the token changed."""
+        meta = self.store.read(lambda c: (get_meta(c, "server_url"), get_meta(c, "device_token")))
+        with self._kept_lock:
+            if self._kept is not None and self._kept[0] == meta:
+                return self._kept[1]
+        transport = self.transport()
+        with self._kept_lock:
+            old, self._kept = self._kept, (meta, transport)
+        if old is not None:
+            old[1].close()
+        return transport
+
+    def _drop_transport(self) -> None:
+        with self._kept_lock:
+            old, self._kept = self._kept, None
+        if old is not None:
+            old[1].close()
 
     def login(self, url: str, token: str, device_name: str | None = None) -> EnrollReply:
         """Exchange a one-time enrollment token for this laptop's device token."""
@@ -99,19 +126,17 @@ class FieldClient:
             outbox.renumber_above(conn, 0)
             replica.drop_for_reset(conn)
             set_meta(conn, "cursor", None)
+            set_meta(conn, "limits", None)  # the first sync says hello to this server
 
         self.store.write(remember)
         return reply
 
     def sync(self, page_size: int | None = None, progress: Progress | None = None) -> SyncReport:
         """Push the outbox, pull the scope, fetch drawings. Safe to interrupt and run again."""
-        transport = self.transport()
-        try:
-            if progress is None:
-                return sync(self.store, self.blobs, transport, page_size)
-            return sync(self.store, self.blobs, transport, page_size, progress)
-        finally:
-            transport.close()
+        transport = self._sync_transport()
+        if progress is None:
+            return sync(self.store, self.blobs, transport, page_size)
+        return sync(self.store, self.blobs, transport, page_size, progress)
 
     # --- reading -----------------------------------------------------------------------------
 

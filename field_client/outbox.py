@@ -85,6 +85,21 @@ def pending(conn: sqlite3.Connection, limit: int | None = None, max_bytes: int |
     return out
 
 
+def pending_bodies(conn: sqlite3.Connection, limit: int | None = None,
+                   max_bytes: int | None = None) -> list[tuple[int, bytes]]:
+    """``pending`` as the stored MessagePack of each mutation, ``(seq, body)``: what a push sends,
+    without decoding and re-encoding every mutation (``_insert`` stored them encoded)."""
+    out: list[tuple[int, bytes]] = []
+    total = 0
+    sql = "SELECT seq, body FROM outbox ORDER BY seq"
+    for seq, body in conn.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ()):
+        if out and max_bytes is not None and total + len(body) > max_bytes:
+            break
+        out.append((seq, body))
+        total += len(body)
+    return out
+
+
 def count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
@@ -94,21 +109,30 @@ def first_seq(conn: sqlite3.Connection) -> int | None:
     return row[0]
 
 
+_SETTLE = ("INSERT OR REPLACE INTO answers(device_id, seq, op, entity, record_id, job_id, status, reason, "
+           "field, message, version, conflicts, body, answered_at) "
+           "SELECT ?, seq, op, entity, record_id, job_id, ?, ?, ?, ?, ?, ?, "
+           "CASE WHEN ? = 'rejected' THEN body END, ? FROM outbox WHERE seq=?")
+
+
 def settle(conn: sqlite3.Connection, results: list[MutationResult]) -> None:
-    """Move answered mutations from the outbox to ``answers`` (the caller's transaction)."""
+    """Move answered mutations from the outbox to ``answers`` (the caller's transaction).
+
+    Two statements for the whole reply. A seq no longer in the outbox was answered before (a
+    replayed answer): it selects no row, so nothing is written for it. Only a seq's first result
+    counts, as when the results were settled one by one."""
     now, device = now_iso(), get_meta(conn, "device_id") or ""
+    first: dict[int, MutationResult] = {}
     for result in results:
-        row = conn.execute("SELECT op, entity, record_id, job_id, body FROM outbox WHERE seq=?",
-                           (result.seq,)).fetchone()
-        if row is None:
-            continue  # answered before (a replayed answer): nothing left to move
-        conn.execute(
-            "INSERT OR REPLACE INTO answers(device_id, seq, op, entity, record_id, job_id, status, reason, "
-            "field, message, version, conflicts, body, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (device, result.seq, row["op"], row["entity"], row["record_id"], row["job_id"], result.status,
-             result.reason, result.field, result.message, result.version,
-             json.dumps(result.conflicts), row["body"] if result.status == "rejected" else None, now))
-        conn.execute("DELETE FROM outbox WHERE seq=?", (result.seq,))
+        first.setdefault(result.seq, result)
+    conn.executemany(_SETTLE, [
+        (device, r.status, r.reason, r.field, r.message, r.version,
+         json.dumps(r.conflicts) if r.conflicts else "[]", r.status, now, r.seq) for r in first.values()])
+    lo, hi = min(first, default=0), max(first, default=-1)
+    if hi - lo + 1 == len(first):  # the usual reply: one contiguous run of seqs, deleted as a range
+        conn.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi))
+    else:
+        conn.executemany("DELETE FROM outbox WHERE seq=?", [(seq,) for seq in first])
 
 
 def renumber_above(conn: sqlite3.Connection, high_seq: int) -> int:

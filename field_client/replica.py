@@ -26,26 +26,41 @@ class Held(NamedTuple):
     kept: bool  # the server took it out of scope; held only for pending work
 
 
+# The field naming the record a record hangs off, by type (a dict lookup: a pull does it per record).
+_PARENT_FIELD: dict[type, str] = {Site: "customer_id", Drawing: "site_id", Equipment: "site_id",
+                                  Job: "site_id", Stock: "location", JobEvent: "job_id",
+                                  Conflict: "job_id"}
+
+# ``data`` may be bound as bytes (a pulled record's JSON as received, valid UTF-8 since it decoded):
+# the CAST stores it as the TEXT it is, without making a Python string of it first.
+_UPSERT = ("INSERT INTO records(entity, id, version, parent, data, kept) VALUES (?,?,?,?,CAST(? AS TEXT),0) "
+           "ON CONFLICT(entity, id) DO UPDATE SET version=excluded.version, parent=excluded.parent, "
+           "data=excluded.data, kept=0")
+
+Row = tuple[str, str, int, str | None, "str | bytes | msgspec.Raw"]
+
+
 def parent_of(record: Record) -> str | None:
     """The record this one hangs off, for the lookups a laptop does (a job's events, ...)."""
-    if isinstance(record, Site):
-        return record.customer_id
-    if isinstance(record, (Drawing, Equipment, Job)):
-        return record.site_id
-    if isinstance(record, Stock):
-        return record.location
-    if isinstance(record, (JobEvent, Conflict)):
-        return record.job_id
-    return None
+    name = _PARENT_FIELD.get(type(record))
+    return None if name is None else getattr(record, name)  # type: ignore[no-any-return]
+
+
+def as_row(record: Record, version: int, data: str | bytes | msgspec.Raw | None = None) -> Row:
+    """The ``records`` row of a server record. ``data`` is the record's JSON exactly as the server
+    sent it, when it came as JSON (already validated by decoding it into ``record``)."""
+    return (entity_of(record), record.id, version, parent_of(record),
+            _encoder.encode(record).decode() if data is None else data)
 
 
 def put(conn: sqlite3.Connection, record: Record, version: int) -> None:
     """Store the server's version of a record (applying the same upsert twice changes nothing)."""
-    conn.execute(
-        "INSERT INTO records(entity, id, version, parent, data, kept) VALUES (?,?,?,?,?,0) "
-        "ON CONFLICT(entity, id) DO UPDATE SET version=excluded.version, parent=excluded.parent, "
-        "data=excluded.data, kept=0",
-        (entity_of(record), record.id, version, parent_of(record), _encoder.encode(record).decode()))
+    conn.execute(_UPSERT, as_row(record, version))
+
+
+def put_many(conn: sqlite3.Connection, rows: Iterable[Row]) -> None:
+    """``put`` for many records in one statement, in order (a later row of the same record wins)."""
+    conn.executemany(_UPSERT, rows)
 
 
 def decode(data: str | bytes) -> Record:
@@ -108,10 +123,21 @@ def remove(conn: sqlite3.Connection, entity: str, record_id: str, needed: set[tu
     return True
 
 
+def remove_many(conn: sqlite3.Connection, keys: list[tuple[str, str]],
+                needed: set[tuple[str, str]]) -> int:
+    """``remove`` for many records at once; returns how many were removed (the rest are kept)."""
+    kept = [key for key in keys if key in needed]
+    conn.executemany("UPDATE records SET kept=1 WHERE entity=? AND id=?", kept)
+    conn.executemany("DELETE FROM records WHERE entity=? AND id=?", [key for key in keys if key not in needed])
+    return len(keys) - len(kept)
+
+
 def release_kept(conn: sqlite3.Connection) -> int:
     """Drop the records kept for pending work once that work is pushed; returns how many."""
-    needed = needed_by_outbox(conn)
     kept = [(r[0], r[1]) for r in conn.execute("SELECT entity, id FROM records WHERE kept=1")]
+    if not kept:  # the usual case, answered from the records_kept index: nothing to work out
+        return 0
+    needed = needed_by_outbox(conn)
     gone = [key for key in kept if key not in needed]
     conn.executemany("DELETE FROM records WHERE entity=? AND id=?", gone)
     return len(gone)

@@ -72,7 +72,13 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("ANALYZE sqlite_schema")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+def _v3(conn: sqlite3.Connection) -> None:
+    """Find the records kept for pending work without reading every record: each push answer
+    asks. Only kept rows are in this index, so a pull hardly maintains it."""
+    conn.execute("CREATE INDEX IF NOT EXISTS records_kept ON records(entity, id) WHERE kept=1")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

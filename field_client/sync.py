@@ -1,21 +1,29 @@
-"""One sync: hello, upload blobs, push the outbox, pull the scope, fetch drawings.
+"""One sync: upload blobs, push the outbox, pull the scope, fetch drawings.
 
 Each step commits what it learnt in its own local transaction, so a sync killed at any
 instant resumes where it stopped: answered mutations have left the outbox together with their
 answers, and each pulled page is stored together with the cursor that acknowledges it. What was
 not committed is simply asked for again, and the server answers the same.
+
+``hello`` is said only before a push or an upload (or while no limits are known): it tells the
+laptop the server's ``high_seq``, which the outbox is renumbered above, and the limits, which are
+remembered. A sync with nothing to send is one pull request, and writes nothing to the laptop
+when nothing changed (each commit is an fsync). The protocol version travels in every path
+(``/sync/v1/...``), so a server that no longer speaks it refuses the pull as it would the hello.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import sqlite3
 from typing import Callable
 
 import msgspec
 
 from sync_protocol import (
-    PROTOCOL_VERSION, ChecksumMismatch, CursorReset, Hello, HelloReply, NotFound, PullPage,
-    PullRequest, PushReply, PushRequest, Remove, ScopeViolation, SequenceGap, Upsert,
+    JSON, PROTOCOL_VERSION, ChecksumMismatch, CursorReset, Hello, HelloReply, Limits, NotFound,
+    PullPage, PullRequest, PushReply, ScopeViolation, SequenceGap, Upsert, decode,
 )
 
 from . import __version__, outbox, replica
@@ -26,6 +34,11 @@ from .transport import Transport
 
 # Room left in a push body for the envelope around the mutations.
 _BODY_MARGIN = 64 * 1024
+
+# A sync that brings nothing refreshes ``last_sync_at`` (shown as "last sync") only when the stored
+# time is older than this: so back-to-back syncs with nothing new write nothing at all, and the
+# time shown is never more than this much behind the last sync.
+LAST_SYNC_REFRESH = dt.timedelta(seconds=60)
 
 # ``progress(stage, done, total)``: stage is "upload", "push", "pull" or "drawings"; total may be None.
 Progress = Callable[[str, int, "int | None"], None]
@@ -60,25 +73,67 @@ class SyncReport(msgspec.Struct, kw_only=True):
 def sync(store: LocalStore, blobs: BlobCache, transport: Transport, page_size: int | None = None,
          progress: Progress = _silent) -> SyncReport:
     report = SyncReport()
-    hello = say_hello(store, transport)
-    upload_blobs(store, blobs, transport, report, progress)
-    push_outbox(store, transport, hello, report, progress)
-    pull_scope(store, transport, hello, report, page_size, progress)
+    to_send, limits = store.read(_outlook)
+    if to_send or limits is None:
+        hello = say_hello(store, transport)
+        limits = hello.limits
+        upload_blobs(store, blobs, transport, report, progress)
+        push_outbox(store, transport, hello, report, progress)
+    pull_scope(store, transport, limits, report, page_size, progress)
     fetch_drawings(store, blobs, transport, report, progress)
     return report
 
 
+def _outlook(conn: sqlite3.Connection) -> tuple[bool, Limits | None]:
+    """Whether anything waits to go up (mutations, files), and the limits of the last hello."""
+    to_send = conn.execute("SELECT EXISTS(SELECT 1 FROM outbox) OR "
+                           "EXISTS(SELECT 1 FROM blobs WHERE uploaded=0)").fetchone()[0]
+    return bool(to_send), known_limits(conn)
+
+
+def _path(name: str) -> str:
+    """Every sync path names the protocol version this client speaks."""
+    return f"/sync/v{PROTOCOL_VERSION}/{name}"
+
+
+_limits_json = msgspec.json.Encoder()
+_limits_decoder = msgspec.json.Decoder(Limits)
+
+
+def known_limits(conn: sqlite3.Connection) -> Limits | None:
+    """The limits the server told at the last hello, or None before the first one."""
+    text = get_meta(conn, "limits")
+    if text is None:
+        return None
+    try:
+        return _limits_decoder.decode(text)  # type: ignore[no-any-return]
+    except msgspec.MsgspecError:
+        return None  # unreadable: ask again
+
+
 def say_hello(store: LocalStore, transport: Transport) -> HelloReply:
     """Check the protocol version (``UpgradeRequired`` otherwise) and where the server stands."""
-    hello = transport.call("/sync/v1/hello", Hello(protocol_version=PROTOCOL_VERSION,
-                                                   client_version=f"fieldsync {__version__}"), HelloReply)
+    hello = transport.call(_path("hello"), Hello(protocol_version=PROTOCOL_VERSION,
+                                                 client_version=f"fieldsync {__version__}"), HelloReply)
 
-    # The server's clock is adopted with the pull's pages (a later stamp), so an up-to-date
-    # laptop writes nothing here: each local commit is an fsync on a laptop.
-    next_seq = int(store.read(lambda c: get_meta(c, "next_seq", "1")) or 1)
-    if hello.high_seq >= next_seq:
-        store.write(lambda c: outbox.renumber_above(c, hello.high_seq))
+    # The server's clock is adopted with the pull's pages (a later stamp), and the limits are
+    # written only when they changed, so an up-to-date laptop writes nothing here: each local
+    # commit is an fsync on a laptop.
+    next_seq, known = store.read(lambda c: (int(get_meta(c, "next_seq", "1") or 1), known_limits(c)))
+    if hello.high_seq >= next_seq or known != hello.limits:
+        def remember(conn: sqlite3.Connection) -> None:
+            if hello.high_seq >= int(get_meta(conn, "next_seq", "1") or 1):
+                outbox.renumber_above(conn, hello.high_seq)
+            set_meta(conn, "limits", _limits_json.encode(hello.limits).decode())
+
+        store.write(remember)
     return hello
+
+
+def _limits_of(hello: HelloReply | Limits | None) -> Limits:
+    if isinstance(hello, HelloReply):
+        return hello.limits
+    return hello if hello is not None else Limits()
 
 
 def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport,
@@ -98,20 +153,29 @@ def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, repo
         progress("upload", report.blobs_uploaded, len(rows))
 
 
-def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply, report: SyncReport,
-                progress: Progress = _silent) -> None:
-    max_bytes = hello.limits.max_body_bytes - _BODY_MARGIN
+class _RawPush(msgspec.Struct):
+    """A ``PushRequest`` whose mutations are spliced in as stored (MessagePack): the same bytes."""
+
+    mutations: list[msgspec.Raw]
+
+
+def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply | Limits | None,
+                report: SyncReport, progress: Progress = _silent) -> None:
+    """Push in batches; ``hello`` is this sync's hello, which must come first (its ``high_seq``
+    renumbers a restored outbox), or the limits it gave."""
+    limits = _limits_of(hello)
+    max_bytes = limits.max_body_bytes - _BODY_MARGIN
     total = store.read(outbox.count)
     while True:
-        batch = store.read(lambda c: outbox.pending(c, hello.limits.max_push_batch, max_bytes))
+        batch = store.read(lambda c: outbox.pending_bodies(c, limits.max_push_batch, max_bytes))
         if not batch:
             break
         try:
-            reply = transport.call("/sync/v1/push", PushRequest(mutations=[p.mutation for p in batch]),
+            reply = transport.call(_path("push"), _RawPush([msgspec.Raw(body) for _, body in batch]),
                                    PushReply)
         except SequenceGap as gap:
             raise OutOfStep(f"the server expects seq {gap.detail.get('expected')} but this laptop's "
-                            f"outbox starts at {batch[0].seq}: the server's store is older than this "
+                            f"outbox starts at {batch[0][0]}: the server's store is older than this "
                             f"laptop's; keep this laptop's store and call the operator",
                             field="seq") from None
         store.write(lambda c: _settle(c, reply))
@@ -140,24 +204,62 @@ def _count(report: SyncReport, reply: PushReply) -> None:
                                    f"{', ' + result.field if result.field else ''}): {result.message}")
 
 
-def pull_scope(store: LocalStore, transport: Transport, hello: HelloReply, report: SyncReport,
-               page_size: int | None = None, progress: Progress = _silent) -> None:
-    limit = min(page_size or hello.limits.max_pull_page, hello.limits.max_pull_page)
+def pull_scope(store: LocalStore, transport: Transport, hello: HelloReply | Limits | None,
+               report: SyncReport, page_size: int | None = None, progress: Progress = _silent) -> None:
+    """Pull until ``more`` is false; ``hello`` is this sync's hello or the limits it gave (None:
+    the protocol's defaults)."""
+    limits = _limits_of(hello)
+    limit = min(page_size or limits.max_pull_page, limits.max_pull_page)
     while True:
-        cursor = store.read(lambda c: get_meta(c, "cursor"))
+        cursor, last_sync = store.read(lambda c: (get_meta(c, "cursor"), get_meta(c, "last_sync_at")))
         try:
-            page = transport.call("/sync/v1/pull", PullRequest(cursor=cursor, limit=limit), PullPage)
+            page, data = _pull_page(transport, cursor, limit)
         except CursorReset:
             if cursor is None or report.reset:
                 raise
             store.write(_reset)
             report.reset = True
             continue
-        store.write(lambda c: _apply_page(c, page, report))
+        if page.changes or page.cursor != cursor or (not page.more and _stale(last_sync)):
+            store.write(lambda c: _apply_page(c, page, data, report))
         report.pages += 1
         progress("pull", report.pulled + report.removed, None)
         if not page.more:
             return
+
+
+class _RawChange(msgspec.Struct):
+    record: msgspec.Raw = msgspec.Raw()
+
+
+class _RawPage(msgspec.Struct):
+    """The same JSON page, each record left as its bytes: what the laptop stores."""
+
+    changes: list[_RawChange]
+
+
+_raw_page = msgspec.json.Decoder(_RawPage)
+
+
+def _pull_page(transport: Transport, cursor: str | None,
+               limit: int) -> tuple[PullPage, list[msgspec.Raw] | None]:
+    """One page, validated whole (a malformed record refuses the page, naming the field), and,
+    when the server answered JSON as asked, each change's record JSON exactly as sent."""
+    body, fmt = transport.exchange(_path("pull"), PullRequest(cursor=cursor, limit=limit), accept=JSON)
+    page = decode(body, PullPage, fmt)
+    if fmt != JSON:
+        return page, None  # a server answering MessagePack anyway: records are re-encoded
+    return page, [change.record for change in _raw_page.decode(body).changes]
+
+
+def _stale(last_sync: str | None) -> bool:
+    if last_sync is None:
+        return True
+    try:
+        then = dt.datetime.fromisoformat(last_sync)
+    except ValueError:
+        return True
+    return abs(dt.datetime.now(dt.timezone.utc) - then) >= LAST_SYNC_REFRESH
 
 
 def _reset(conn: sqlite3.Connection) -> None:
@@ -165,40 +267,54 @@ def _reset(conn: sqlite3.Connection) -> None:
     set_meta(conn, "cursor", None)
 
 
-def _apply_page(conn: sqlite3.Connection, page: PullPage, report: SyncReport) -> None:
-    """A page and the cursor acknowledging it, in one transaction."""
+def _apply_page(conn: sqlite3.Connection, page: PullPage, data: list[msgspec.Raw] | None,
+                report: SyncReport) -> None:
+    """A page and the cursor acknowledging it, in one transaction: a run of upserts is one
+    statement, a run of removes two, applied in the page's order."""
     needed: set[tuple[str, str]] | None = None
-    for change in page.changes:
-        if isinstance(change, Upsert):
-            replica.put(conn, change.record, change.version)
-            report.pulled += 1
-        elif isinstance(change, Remove):
+    changes = enumerate(page.changes)
+    for is_upsert, run in itertools.groupby(changes, key=lambda ic: type(ic[1]) is Upsert):
+        if is_upsert:
+            rows = [replica.as_row(change.record, change.version,  # type: ignore[union-attr]
+                                   None if data is None else data[i]) for i, change in run]
+            replica.put_many(conn, rows)
+            report.pulled += len(rows)
+        else:
             if needed is None:
                 needed = replica.needed_by_outbox(conn)
-            if replica.remove(conn, change.entity, change.id, needed):
-                report.removed += 1
-            else:
-                report.kept += 1
+            keys = [(change.entity, change.id) for _, change in run]  # type: ignore[union-attr]
+            removed = replica.remove_many(conn, keys, needed)
+            report.removed += removed
+            report.kept += len(keys) - removed
     set_meta(conn, "cursor", page.cursor)
     outbox.observe(conn, page.server_hlc)
     if not page.more:
         set_meta(conn, "last_sync_at", now_iso())  # the scope is complete as of now
 
 
+class _Sha256(msgspec.Struct):
+    sha256: str
+
+
+_sha256_of = msgspec.json.Decoder(_Sha256).decode
+
+
 def fetch_drawings(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport,
                    progress: Progress = _silent) -> None:
     """Every drawing of the engineer's sites, on the laptop before they leave coverage."""
-    drawings = store.read(lambda c: [h.record for h in replica.all_of(c, "drawing")])
-    for done, drawing in enumerate(drawings, 1):
+    drawings = store.read(lambda c: c.execute(
+        "SELECT data FROM records WHERE entity='drawing' ORDER BY id").fetchall())
+    for done, (data,) in enumerate(drawings, 1):
         progress("drawings", done, len(drawings))
-        if blobs.has(drawing.sha256):  # type: ignore[attr-defined]
+        if blobs.has(_sha256_of(data).sha256):  # only a drawing still to fetch is decoded whole
             continue
+        drawing = replica.decode(data)
         try:
-            blobs.download(transport, drawing.sha256, drawing.size)  # type: ignore[attr-defined]
+            blobs.download(transport, drawing.sha256, drawing.size)  # type: ignore[union-attr]
         except (ChecksumMismatch, ScopeViolation, NotFound) as exc:
-            report.problems.append(f"drawing {drawing.id} ({drawing.filename}): {exc.message}")  # type: ignore[attr-defined]
+            report.problems.append(f"drawing {drawing.id} ({drawing.filename}): {exc.message}")  # type: ignore[union-attr]
             continue
         store.write(lambda c, d=drawing: c.execute(
             "INSERT OR IGNORE INTO blobs(sha256, size, media_type, origin, uploaded, created_at) "
-            "VALUES (?,?,?,?,1,?)", (d.sha256, d.size, d.media_type, "server", now_iso())))
+            "VALUES (?,?,?,?,1,?)", (d.sha256, d.size, d.media_type, "server", now_iso())))  # type: ignore[union-attr]
         report.blobs_downloaded += 1

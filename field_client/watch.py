@@ -2,8 +2,9 @@
 
 Reachable: a sync every ``interval`` seconds. Unreachable: the next attempt waits twice as long
 each time, up to ``max_backoff``, so a laptop in a basement does not spin its radio or its
-battery; each attempt is one cheap ``hello`` when the server is down. As soon as an attempt gets
-through, the full sync runs in the same attempt, and the regular interval resumes.
+battery; each attempt is one cheap request (the pull, or the ``hello`` when work waits) when the
+server is down. As soon as an attempt gets through, the full sync runs in the same attempt, and
+the regular interval resumes.
 """
 
 from __future__ import annotations

@@ -1,0 +1,103 @@
+"""What a sync sends and commits, over real HTTP: a sync with nothing to send is one pull."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import msgspec
+import pytest
+
+from sync_protocol import Checkin, Record, UpgradeRequired
+from sync_protocol.hlc import Clock
+
+from .conftest import Wire, office
+
+
+def count_commits(client: Any) -> Callable[[], int]:
+    """Counts the laptop's write transactions from now on."""
+    seen = {"n": 0}
+    write = client.store.write
+
+    def counted(fn: Any) -> Any:
+        seen["n"] += 1
+        return write(fn)
+
+    client.store.write = counted
+    return lambda: seen["n"]
+
+
+def test_a_sync_with_nothing_to_send_is_one_pull_and_commits_nothing_new(live_server, laptop) -> None:
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    wire.log.clear()
+    li.sync()  # the first sync says hello: no limits known yet
+    assert [c[1] for c in wire.log][:2] == ["/sync/v1/hello", "/sync/v1/pull"]
+    wire.log.clear()
+    commits = count_commits(li)
+
+    report = li.sync()
+
+    assert [(c[0], c[1]) for c in wire.log] == [("POST", "/sync/v1/pull")]
+    assert commits() == 0
+    assert report.ok and (report.pulled, report.pushed) == (0, 0)
+
+
+def test_an_office_change_is_one_pull_and_one_commit(live_server, laptop) -> None:
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    site = li.record("site", li.job("J-0001").site_id)
+    version = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
+    with office(live_server) as dispatcher:
+        body = {"mutations": [{"op": "patch", "seq": 1, "hlc": Clock().tick(), "entity": "site",
+                               "id": site.id, "base_version": version, "fields": {"name": "Renamed"}}]}
+        assert dispatcher.post("/sync/v1/push", json=body).json()["results"][0]["status"] == "applied"
+    wire.log.clear()
+    commits = count_commits(li)
+
+    report = li.sync()
+
+    assert [c[1] for c in wire.log] == ["/sync/v1/pull"] and commits() == 1
+    assert report.pulled >= 1 and li.record("site", site.id).name == "Renamed"  # type: ignore[attr-defined]
+
+
+def test_pending_work_says_hello_before_the_push(live_server, laptop) -> None:
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    li.record_event("J-0001", Checkin(note="on site"))
+    wire.log.clear()
+
+    report = li.sync()
+
+    assert [c[1] for c in wire.log] == ["/sync/v1/hello", "/sync/v1/push", "/sync/v1/pull"]
+    assert report.applied == 1 and li.pending() == []
+
+
+def test_a_client_too_old_is_refused_by_the_pull_of_a_no_op_sync(live_server, laptop, monkeypatch) -> None:
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    before = li.store.read(lambda c: [tuple(r) for r in c.execute("SELECT key, value FROM meta ORDER BY key")])
+    monkeypatch.setattr("field_client.sync.PROTOCOL_VERSION", 2)
+    wire.log.clear()
+    commits = count_commits(li)
+
+    with pytest.raises(UpgradeRequired) as refused:
+        li.sync()
+
+    assert refused.value.status == 426 and "upgrade" in refused.value.message
+    assert [c[1] for c in wire.log] == ["/sync/v2/pull"] and commits() == 0
+    assert li.store.read(lambda c: [tuple(r) for r in c.execute("SELECT key, value FROM meta ORDER BY key")]) == before
+
+
+def test_pulled_records_are_held_as_the_server_holds_them(live_server, laptop) -> None:
+    li = laptop("li-wei")
+    li.sync()
+    held = li.store.read(lambda c: [(r[0], r[1], r[2]) for r in c.execute("SELECT entity, id, version FROM records")])
+    assert held
+    for entity in {e for e, _, _ in held}:
+        on_server = live_server.records(entity)
+        for record_id in [i for e, i, _ in held if e == entity]:
+            expected = msgspec.convert(on_server[record_id], Record)  # type: ignore[arg-type]
+            assert li.record(entity, record_id) == expected
