@@ -66,6 +66,9 @@ def decode(body: bytes, kind: type[T], fmt: Format = MSGPACK) -> T:
         raise MalformedMessage(f"body is not valid {fmt}: {exc}", field="body") from None
     except RecursionError:
         raise MalformedMessage("the body is nested too deeply", field="body") from None
+    except UnicodeDecodeError as exc:  # msgspec lets invalid UTF-8 inside a string through as this
+        raise MalformedMessage(f"body holds text that is not UTF-8: {exc.reason} at byte {exc.start} "
+                               f"of a string", field="body") from None
 
 
 def field_of(message: str) -> str | None:

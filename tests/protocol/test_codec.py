@@ -212,6 +212,14 @@ def test_not_json_or_msgpack_is_malformed_body() -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_a_string_that_is_not_utf8_is_a_malformed_body(fmt) -> None:
+    body = encode(m.PullRequest(cursor="CURSOR"), fmt).replace(b"CURSOR", b"\xff\xfeRSOR")
+    with pytest.raises(MalformedMessage) as info:
+        decode(body, m.PullRequest, fmt)
+    assert info.value.field == "body" and "UTF-8" in info.value.message
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_unknown_entity_tag_rejected(fmt) -> None:
     data = {"changes": [{"op": "upsert", "version": 1, "record": {"entity": "spaceship", "id": "x"}}],
             "cursor": "c", "more": False, "server_hlc": "0" * 16}

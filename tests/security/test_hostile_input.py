@@ -28,6 +28,8 @@ HOSTILE = [
      422, "mutations[0].event.payload.text"),
     ("huge id", {"mutations": [_event(id="e" * 65)]}, 422, "mutations[0].event.id"),
     ("deep nesting", _deep(5000), 400, None),
+    ("text that is not UTF-8", msgspec.json.encode({"mutations": [_event(payload={"kind": "note", "text": "NOTE"})]})
+     .replace(b"NOTE", b"\xff\xfe"), 400, "body"),
     ("negative seq", {"mutations": [{**VALID_EVENT, "seq": -1}]}, 422, "mutations[0].seq"),
     ("seq beyond 2^53", {"mutations": [{**VALID_EVENT, "seq": 2**60}]}, 422, "mutations[0].seq"),
     ("SQL in an id", {"mutations": [_event(job_id="J-0001'; DROP TABLE records;--")]}, 422,
