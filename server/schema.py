@@ -134,7 +134,13 @@ def _v4(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE devices SET diff_version=NULL, pending_diff=NULL")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(conn: sqlite3.Connection) -> None:
+    """The size of each device's scope at its last full diff: a pull compares it with the
+    versions it would walk to choose the cheaper way to read the scope (``pull._Plan``)."""
+    conn.execute("ALTER TABLE devices ADD COLUMN scope_size INTEGER")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -61,13 +61,13 @@ def scope_query(principal: Principal) -> tuple[str, dict[str, str]]:
     return _OFFICE_SCOPE, {}
 
 
-def fill_scope(conn: sqlite3.Connection, principal: Principal) -> None:
-    """Materialise the caller's current scope into ``temp.scope_now``."""
+def fill_scope(conn: sqlite3.Connection, principal: Principal) -> int:
+    """Materialise the caller's current scope into ``temp.scope_now``; returns its size."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_now (entity TEXT NOT NULL, id TEXT NOT NULL, "
                  "version INTEGER NOT NULL, PRIMARY KEY (entity, id)) WITHOUT ROWID")
     conn.execute("DELETE FROM temp.scope_now")
     sql, params = scope_query(principal)
-    conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params)
+    return conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params).rowcount
 
 
 def scope_test(principal: Principal) -> tuple[str, str, dict[str, str]]:

@@ -121,6 +121,20 @@ def test_an_edit_that_moves_records_across_the_scope_reaches_a_synced_laptop(wor
     assert before - set(held) == gone and set(held) - before == came
 
 
+def test_a_laptop_with_a_small_scope_in_a_busy_store_gets_only_its_own_changes(world):
+    """More changes elsewhere than records in its scope: the pull reads the scope, not the
+    store's history, and must still find the one edit that is the engineer's."""
+    laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
+    laptop.pull_all()
+    assert laptop.pull_all() == []
+    world.db.write(lambda c: store.put_many(c, [
+        Equipment(id=f"EQ-Y{i:03}", site_id="S-02", model="cam", serial=f"Y{i}") for i in range(40)]))
+    office.push(office.patch("equipment", "EQ-1", world.version("equipment", "EQ-1"), model="R750"))
+    world.db.write(lambda c: store.put_many(c, [
+        Equipment(id=f"EQ-Z{i:03}", site_id="S-02", model="cam", serial=f"Z{i}") for i in range(40)]))
+    assert _ids(laptop.pull_all(limit=3)) == {("Equipment", "EQ-1")}
+
+
 def test_a_deleted_record_leaves_a_synced_laptop(world):
     laptop = world.device("u-li-wei")
     held: dict = {}
