@@ -16,21 +16,33 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 
 
+class Connection(sqlite3.Connection):
+    """A connection that can hold state for the one write transaction ``Database.write`` has
+    open on it (``transaction``: a dict during the transaction, None otherwise), and run
+    ``before_commit`` callbacks: the store keeps its version counter there (``store.py``)
+    instead of updating a row for every record written."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transaction: dict[str, Any] | None = None
+        self.before_commit: list[Callable[["Connection"], None]] = []
+
+
 def connect(path: str | Path, readonly: bool = False, durable: bool = False) -> sqlite3.Connection:
     """A connection with the pragmas every fieldsync connection needs."""
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
-                               isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+                               isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, factory=Connection)
     else:
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
+                               timeout=BUSY_TIMEOUT_MS / 1000, factory=Connection)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -45,7 +57,7 @@ class Database:
     def __init__(self, path: str | Path, durable: bool = False) -> None:
         self.path = Path(path)
         self.durable = durable
-        self._writer = connect(self.path, durable=durable)
+        self._writer: Connection = connect(self.path, durable=durable)  # type: ignore[assignment]
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -56,11 +68,16 @@ class Database:
         with self._write_lock:
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
+            conn.transaction, conn.before_commit = {}, []
             try:
                 result = fn(conn)
+                for callback in conn.before_commit:
+                    callback(conn)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                conn.transaction, conn.before_commit = None, []
             conn.execute("COMMIT")
             return result
 

@@ -61,14 +61,37 @@ def index_columns(record: Record) -> tuple[str | None, str | None, str | None]:
 
 
 def next_version(conn: sqlite3.Connection) -> int:
-    """Take the next value of the store-wide sequence (inside the caller's transaction)."""
-    row = conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version' "
-                       "RETURNING CAST(value AS INTEGER)").fetchone()
-    return int(row[0])
+    """Take the next value of the store-wide sequence (inside the caller's transaction).
+
+    Inside ``Database.write`` the counter is read once and written back once, just before the
+    commit: a push writes thousands of records and updating the ``meta`` row for each was a
+    sixth of its time. Versions taken in a savepoint that rolls back are skipped, never reused.
+    """
+    state = getattr(conn, "transaction", None)
+    if state is None:
+        row = conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version' "
+                           "RETURNING CAST(value AS INTEGER)").fetchone()
+        return int(row[0])
+    if "version" not in state:
+        state["version"] = _stored_version(conn)
+        conn.before_commit.append(_write_version)  # type: ignore[attr-defined]
+    state["version"] += 1
+    return int(state["version"])
+
+
+def _write_version(conn: sqlite3.Connection) -> None:
+    conn.execute("UPDATE meta SET value=? WHERE key='version'", (str(conn.transaction["version"]),))  # type: ignore[attr-defined]
+
+
+def _stored_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
 
 
 def current_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+    state = getattr(conn, "transaction", None)
+    if state is not None and "version" in state:
+        return int(state["version"])
+    return _stored_version(conn)
 
 
 def get(conn: sqlite3.Connection, entity: str, record_id: str,
