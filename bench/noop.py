@@ -1,8 +1,9 @@
 """No-op sync: ``FieldClient.sync()`` on a primed laptop when nothing changed on either side.
 
-It still says hello, finds its outbox empty (no push request), asks for changes since its
-cursor, checks its drawings, and notes the sync time locally: what an engineer's laptop does
-every time it checks "is there anything to sync?". Measured on the incremental figure's laptop
+With nothing to send it skips hello (the limits are remembered) and makes one request: a pull
+from its cursor, which the server answers from a reader without the write lock; it checks its
+drawings and, when nothing came, commits nothing locally: what an engineer's laptop does every
+time it checks "is there anything to sync?". Measured on the incremental figure's laptop
 (which holds the whole pull data set), ``samples`` times; the median is reported.
 """
 

@@ -89,7 +89,7 @@ def ratios(r: dict[str, Any]) -> dict[str, str]:
         out["requests_per_1000"] = (f"push {r['push_requests_per_1000']:.2f}, pull "
                                     f"{r.get('pull_requests_per_1000', float('nan')):.2f}")
     if r.get("pull_bytes_down_per_record"):
-        out["bytes_up_per_swap"] = f"uncompressed; down {r['pull_bytes_down_per_record']:.0f} B/record on pull"
+        out["bytes_up_per_swap"] = f"push bodies gzip-compressed; down {r['pull_bytes_down_per_record']:.0f} B/record on pull (JSON, uncompressed)"
     if r.get("floor_push_per_s"):
         out["floor_push_per_s"] = f"baseline (msgspec decode + executemany, synchronous={r['synchronous']})"
     return out

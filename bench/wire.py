@@ -2,7 +2,8 @@
 
 Every figure's laptop talks through ``CountingTransport`` (the real httpx transport with
 counters): HTTP/1.1 request and status lines, headers and bodies as sent and received; TCP/IP
-framing is not counted (as in the peer's figures). Nothing is compressed by either side today.
+framing is not counted (as in the peer's figures). The field client gzip-compresses push bodies
+over 1 KiB; pull pages come back as uncompressed JSON.
 """
 
 from __future__ import annotations
