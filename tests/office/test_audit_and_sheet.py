@@ -103,7 +103,9 @@ def test_the_audit_page_links_findings_to_sheets(client, tokens, li_wei) -> None
     page = client.get("/office/audit?engineer=u-li-wei")
     row = page.text.split('class="finding outcome-missing"')[1].split("</tr>")[0]
     assert 'href="/office/jobs/J-0002"' in row and "acknowledged" in row
-    assert client.get("/office/audit/backups.csv?engineer=u-li-wei").text.count("\n") == 2
+    download = client.get("/office/audit/backups.csv?engineer=u-li-wei")
+    assert download.text.count("\n") == 2
+    assert download.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two
 
 
 # --- the sheet ----------------------------------------------------------------------------------

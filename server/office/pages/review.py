@@ -93,7 +93,7 @@ async def audit_csv(request: AnyRequest, engineer: FromQuery[str | None] = None)
     period_to = _date(request.query_params.get("to"), "to")
     report = await in_thread(lambda: state.db.read(
         lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to)))
-    return Response(audit_report.to_csv(report), media_type="text/csv; charset=utf-8",
+    return Response(audit_report.to_csv(report), media_type="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="backup-audit.csv"'})
 
 
