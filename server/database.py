@@ -45,6 +45,10 @@ def connect(path: str | Path, readonly: bool = False, durable: bool = False) -> 
                                timeout=BUSY_TIMEOUT_MS / 1000, factory=Connection)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        # Each pushed mutation runs in a savepoint, whose undo copies of pages went to a temp
+        # file: a third of a push. In memory they cost nothing that matters, and so do the
+        # scope tables a pull materialises. Durability is the WAL's business, not theirs.
+        conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.row_factory = sqlite3.Row
