@@ -16,7 +16,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator
 import httpx
 import msgspec
 
+from server.process import ServerProcess as BaseServerProcess
 from sync_protocol import (
     AppendEvent, Backup, Checkin, Customer, Drawing, Equipment, Job, JobEvent, Part, PartSwap, Site,
     Stock, stock_id, uuid7, van,
@@ -126,12 +126,6 @@ def machine() -> dict[str, Any]:
 # --- the server process --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def cli(*args: str) -> Any:
     """``field-server ... --json``, run in this process (``server.cli.main``, the very code of
     the command, without paying a Python start-up per command); returns the parsed answer."""
@@ -148,42 +142,19 @@ def cli(*args: str) -> Any:
     return json.loads(out.getvalue()) if out.getvalue().strip() else None
 
 
-class ServerProcess:
-    """``field-server serve`` in a subprocess on a free loopback port; a context manager that
-    stops it (SIGTERM, then SIGKILL) on the way out, also on error."""
+class ServerProcess(BaseServerProcess):
+    """``field-server serve`` in a subprocess on a free loopback port (``server.process``), with
+    what the figures read off it: CPU seconds, peak memory, and py-spy samples on request."""
 
     def __init__(self, data_dir: Path, durable: bool = False) -> None:
-        self.data_dir = data_dir
+        super().__init__(data_dir, args=["--durable"] if durable else [])
         self.durable = durable
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir.parent / f"server-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.spy: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
-        args = [sys.executable, "-m", "server.cli", "serve", "--data", str(self.data_dir),
-                "--host", "127.0.0.1", "--port", str(self.port)]
-        if self.durable:
-            args.append("--durable")
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited at start:\n{self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
-                    self._spy_start()
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not answer within {timeout} s")
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        super().start(timeout)
+        self._spy_start()
+        return self
 
     def proc_status(self, key: str) -> int:
         """A ``/proc/<pid>/status`` value in KiB (VmRSS, VmHWM = peak RSS)."""
@@ -206,7 +177,6 @@ class ServerProcess:
     def _spy_start(self) -> None:
         """With ``BENCH_PYSPY=DIR``, sample this server with py-spy (collapsed stacks, all
         threads, idle excluded) into ``DIR/server-<port>.txt`` until it stops."""
-        self.spy: subprocess.Popen[bytes] | None = None
         target = os.environ.get("BENCH_PYSPY")
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         if not target or not Path(spy).exists():
@@ -218,9 +188,7 @@ class ServerProcess:
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
 
-    def stop(self) -> None:
-        if self.proc is None:
-            return
+    def stop(self, grace: float = 15.0) -> None:
         spy = getattr(self, "spy", None)
         if spy is not None and spy.poll() is None:
             spy.send_signal(signal.SIGINT)
@@ -229,20 +197,10 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 spy.kill()
                 spy.wait()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        super().stop(grace)
 
     def __enter__(self) -> "ServerProcess":
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def rtt_baseline(url: str, samples: int = 50) -> float:

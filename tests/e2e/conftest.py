@@ -10,26 +10,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pytest
 
+from server.process import ServerProcess
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = ROOT / "fixtures" / "demo" / "data.json"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
@@ -48,7 +41,7 @@ def cli_json(*args: str, **kwargs: Any) -> Any:
     return json.loads(run_cli(*args, "--json", **kwargs).stdout)
 
 
-class LiveServer:
+class LiveServer(ServerProcess):
     """``field-server serve`` in a subprocess, on a free loopback port.
 
     The scheduled jobs stay off (``--no-scheduler``) unless ``scheduler=True``: the demo data's
@@ -56,54 +49,18 @@ class LiveServer:
     would make that test depend on timing."""
 
     def __init__(self, data_dir: Path, scheduler: bool = False) -> None:
-        self.data_dir = data_dir
+        super().__init__(data_dir, args=[] if scheduler else ["--no-scheduler"])
         self.scheduler = scheduler
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = data_dir.parent / f"server-{self.port}.log"
 
     def start(self, timeout: float = 20.0) -> "LiveServer":
-        log = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--data", str(self.data_dir),
-             "--host", "127.0.0.1", "--port", str(self.port),
-             *([] if self.scheduler else ["--no-scheduler"])], cwd=ROOT, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited at start:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        self.stop()
-        raise AssertionError(f"server did not answer within {timeout} s:\n{self.log.read_text()}")
+        super().start(timeout)
+        return self
 
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+    def stop(self, grace: float = 10.0) -> None:
+        super().stop(grace)
 
     def __enter__(self) -> "LiveServer":
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- administration, through the real CLI ---------------------------------------------
 
