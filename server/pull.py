@@ -140,7 +140,7 @@ class _Plan:
             return scopes.changes_since(self.conn, self.who, since, limit)
         self.fill()
         return [tuple(r) for r in self.conn.execute(  # type: ignore[misc]
-            "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s JOIN records r "
+            "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
             "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?", (since, limit))]
 
 
@@ -242,7 +242,7 @@ def _full_diff(conn: sqlite3.Connection, device_id: str, since: int, limit: int)
         "AND s.id=d.id) LIMIT ?", (device_id, limit + 1)).fetchall()
     room = limit - len(removes)
     entering = [] if room < 0 else conn.execute(
-        "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s JOIN records r "
+        "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
         "ON r.entity=s.entity AND r.id=s.id WHERE s.version <= ? AND NOT EXISTS (SELECT 1 FROM "
         "device_scope d WHERE d.device_id=? AND d.entity=s.entity AND d.id=s.id) "
         "ORDER BY s.entity, s.id LIMIT ?", (since, device_id, room + 1)).fetchall()
