@@ -78,7 +78,19 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS records_kept ON records(entity, id) WHERE kept=1")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: sqlite3.Connection) -> None:
+    """Find a serial without reading every event: recording a part swap checks that the serial
+    going in is not installed elsewhere, and on a laptop holding 100,000 events that scan took
+    two thirds of a second while the engineer waited. Partial indexes: only part swaps and
+    equipment have serials."""
+    for name, expression, entity in (("records_serial_in", "$.payload.serial_in", "event"),
+                                     ("records_serial_out", "$.payload.serial_out", "event"),
+                                     ("records_equipment_serial", "$.serial", "equipment")):
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON records(json_extract(data, '{expression}')) "
+                     f"WHERE entity='{entity}'")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
