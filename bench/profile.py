@@ -1,6 +1,7 @@
 """Where the time goes: cProfile of the server's push and pull code and of the client's sync.
 
     python -m bench.profile push  [N]   # server.push.push on N part swaps, in process
+    python -m bench.profile push-sql [N]  # the same, time per SQL statement instead of per function
     python -m bench.profile pull  [N]   # server.pull.pull + pages.encode_page, a first pull of N
     python -m bench.profile client-push [N]  # the laptop side of a push against a real server
     python -m bench.profile client-pull [N]  # the laptop side of a first pull against a real server
@@ -24,6 +25,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .common import ENGINEER_ID, ROOT, Settings, ServerProcess, checkpoint, copy_tree
 
@@ -44,10 +46,11 @@ def _report(profile: cProfile.Profile, what: str, extra: str) -> str:
     return text
 
 
-def profile_server_push(n: int, work: Path) -> str:
+def _push_batches(n: int, work: Path) -> tuple[Path, list[Any], Any]:
+    """A server store and N part swaps as push batches, made as the benchmark makes them, with
+    the enrolled device as the principal that pushes them: (data dir, batches, principal)."""
     from field_client import outbox
     from field_client.store import LocalStore
-    from server import push
     from server.auth import Principal
     from server.database import Database
     from sync_protocol import MAX_PUSH_BATCH, PushRequest
@@ -58,14 +61,22 @@ def profile_server_push(n: int, work: Path) -> str:
     data, home, _, _ = push_bench.make_template(settings, work / "template")
     data = copy_tree(data, work / "server")
     laptop = LocalStore(home / "field.db")
-    batches = []
     pending = laptop.read(lambda c: outbox.pending(c))
     laptop.close()
-    for i in range(0, len(pending), MAX_PUSH_BATCH):
-        batches.append(PushRequest(mutations=[p.mutation for p in pending[i:i + MAX_PUSH_BATCH]]))
+    batches = [PushRequest(mutations=[p.mutation for p in pending[i:i + MAX_PUSH_BATCH]])
+               for i in range(0, len(pending), MAX_PUSH_BATCH)]
     db = Database(data / "fieldsync.db")
     device = db.read(lambda c: c.execute("SELECT id FROM devices WHERE user_id=?", (ENGINEER_ID,)).fetchone()[0])
-    who = Principal(ENGINEER_ID, "bench-eng", "Bench bench-eng", "engineer", device)
+    db.close()
+    return data, batches, Principal(ENGINEER_ID, "bench-eng", "Bench bench-eng", "engineer", device)
+
+
+def profile_server_push(n: int, work: Path) -> str:
+    from server import push
+    from server.database import Database
+
+    data, batches, who = _push_batches(n, work)
+    db = Database(data / "fieldsync.db")
     clock = push.ServerClock()
     profile = cProfile.Profile()
     times = []
@@ -79,6 +90,57 @@ def profile_server_push(n: int, work: Path) -> str:
     head = (f"server push.push, {n} part swaps in {len(batches)} batches: {sum(times):.2f} s under "
             f"cProfile; per batch (s): {', '.join(f'{t:.2f}' for t in times)}")
     return _report(profile, "push", head)
+
+
+class _TimedConnection:
+    """A connection whose ``execute``/``executemany`` time themselves, by statement text."""
+
+    def __init__(self, conn: Any, stats: dict[str, list[float]]) -> None:
+        self._conn, self._stats = conn, stats
+
+    def _timed(self, call: Any, sql: str, args: tuple[Any, ...], label: str) -> Any:
+        t0 = time.perf_counter()
+        result = call(sql, *args)
+        entry = self._stats.setdefault(label + " ".join(sql.split())[:80], [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - t0
+        return result
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        return self._timed(self._conn.execute, sql, args, "")
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        return self._timed(self._conn.executemany, sql, args, "MANY ")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def profile_server_push_sql(n: int, work: Path) -> str:
+    """Where a push's SQLite time goes, per statement: the first batch of N part swaps."""
+    from server import push
+    from server.database import Database
+
+    data, batches, who = _push_batches(n, work)
+    db = Database(data / "fieldsync.db")
+    stats: dict[str, list[float]] = {}
+    request = batches[0]
+    t0 = time.perf_counter()
+    db.write(lambda c: push.push(_TimedConnection(c, stats), who, request, push.ServerClock()))  # type: ignore[arg-type]
+    total = time.perf_counter() - t0
+    db.close()
+    count = len(request.mutations)
+    lines = [f"server push.push, one batch of {count} part swaps: {total:.2f} s, "
+             f"{total / count * 1e6:.0f} us per swap, of which SQL "
+             f"{sum(t for _, t in stats.values()) / count * 1e6:.0f} us", "",
+             "  us/swap    calls  statement"]
+    for sql, (calls, spent) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:20]:
+        lines.append(f"{spent / count * 1e6:9.1f} {calls:8d}  {sql}")
+    text = "\n".join(lines)
+    path = ROOT / "var" / "bench" / "profile-push-sql.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+    return text
 
 
 def profile_server_pull(n: int, work: Path) -> str:
@@ -254,6 +316,8 @@ def main(argv: list[str]) -> int:
     try:
         if what == "push":
             text = profile_server_push(n, work)
+        elif what == "push-sql":
+            text = profile_server_push_sql(n, work)
         elif what == "pull":
             text = profile_server_pull(n, work)
         elif what in ("client-push", "client-pull", "noop"):
