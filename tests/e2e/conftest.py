@@ -7,6 +7,7 @@ the fixture stops it even when the test fails). Administration goes through the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,6 +24,18 @@ from server.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = ROOT / "fixtures" / "demo" / "data.json"
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only look at a SQLite store (a server's or a laptop's), closed on the way out,
+    for assertions made while another process may be writing to it."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    conn.row_factory = sqlite3.Row
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
@@ -75,11 +88,9 @@ class LiveServer(ServerProcess):
         return str(cli_json("field-server", "user", "add", name, "--role", role,
                             "--data", str(self.data_dir))["enrollment_token"])
 
-    def db(self) -> sqlite3.Connection:
+    def db(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """A read-only look at the server's store, for assertions."""
-        conn = sqlite3.connect(f"file:{self.data_dir / 'fieldsync.db'}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        return conn
+        return read_only(self.data_dir / "fieldsync.db")
 
     def records(self, entity: str) -> dict[str, dict[str, Any]]:
         with self.db() as conn:

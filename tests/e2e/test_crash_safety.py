@@ -22,7 +22,7 @@ import pytest
 from field_client import FieldClient
 from sync_protocol import Backup, Note, PartSwap
 
-from .conftest import ROOT, LiveServer, approve_paid_work
+from .conftest import ROOT, LiveServer, approve_paid_work, read_only
 
 TRIALS = 20
 FAN = "FAN-80MM"
@@ -31,13 +31,10 @@ pytestmark = pytest.mark.slow
 
 def laptop_state(home: Path) -> tuple[int, str | None]:
     """(outbox length, cursor) as committed on the laptop, read while another process writes."""
-    conn = sqlite3.connect(f"file:{home / 'field.db'}?mode=ro", uri=True, timeout=5)
-    try:
+    with read_only(home / "field.db") as conn:
         pending = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
         row = conn.execute("SELECT value FROM meta WHERE key='cursor'").fetchone()
         return pending, row[0] if row else None
-    finally:
-        conn.close()
 
 
 def server_high_seq(server: LiveServer, device_id: str) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from field_client import FieldClient
 
-from .conftest import ROOT, cli_json, run_cli
+from .conftest import ROOT, cli_json, read_only, run_cli
 
 pytestmark = pytest.mark.slow
 BULK = 10_000
@@ -29,13 +29,11 @@ def bulk_equipment(path: Path, site_id: str) -> Path:
 
 
 def held(home: Path) -> int:
-    conn = sqlite3.connect(f"file:{home / 'field.db'}?mode=ro", uri=True, timeout=5)
     try:
-        return int(conn.execute("SELECT count(*) FROM records WHERE entity='equipment'").fetchone()[0])
+        with read_only(home / "field.db") as conn:
+            return int(conn.execute("SELECT count(*) FROM records WHERE entity='equipment'").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
-    finally:
-        conn.close()
 
 
 def test_a_killed_ten_thousand_change_pull_resumes_and_completes(live_server, tmp_path) -> None:

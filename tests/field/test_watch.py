@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,17 +11,14 @@ from pathlib import Path
 from field_client import FieldClient
 from field_client.watch import Watcher
 from sync_protocol import Note
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, read_only
 
 INTERVAL, MAX_BACKOFF = 0.3, 1.2
 
 
 def pending(home: Path) -> int:
-    conn = sqlite3.connect(f"file:{home / 'field.db'}?mode=ro", uri=True)
-    try:
+    with read_only(home / "field.db") as conn:
         return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def test_backoff_doubles_up_to_its_cap_and_resets_after_a_sync() -> None:

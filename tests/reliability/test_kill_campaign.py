@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 from field_client import FieldClient
 from sync_protocol import Note
 
-from tests.e2e.conftest import ROOT, LiveServer, cli_json
+from tests.e2e.conftest import ROOT, LiveServer, cli_json, read_only
 
 KILLS = int(os.environ.get("FIELDSYNC_KILLS", "20"))
 LAPTOPS = {"li-wei": "J-0001", "zhang-min": "J-0004"}
@@ -28,11 +27,8 @@ pytestmark = pytest.mark.slow
 
 
 def integrity(path: Path) -> str:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
+    with read_only(path) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_server: LiveServer, tmp_path) -> None:
