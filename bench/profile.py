@@ -191,10 +191,28 @@ def _costs(t0: float, c0: float, server: ServerProcess, s0: float) -> str:
             f"(under cProfile), server {server.cpu_seconds() - s0:.2f} CPU-s")
 
 
+def _profiled_step(profile: cProfile.Profile, server: ServerProcess, client: Any,
+                   step: Any) -> tuple[Any, str]:
+    """``say_hello`` then ``step`` (``push_outbox`` or ``pull_scope``) under the profiler, as
+    ``FieldClient.sync`` runs them; closes the client. Returns the report and what it cost."""
+    from field_client.sync import SyncReport, say_hello
+
+    transport = client.transport()
+    t0, c0, s0 = time.perf_counter(), time.process_time(), server.cpu_seconds()
+    profile.enable()
+    report = SyncReport()
+    step(client.store, transport, say_hello(client.store, transport), report)
+    profile.disable()
+    costs = _costs(t0, c0, server, s0)
+    transport.close()
+    client.close()
+    return report, costs
+
+
 def profile_client(what: str, n: int, work: Path) -> str:
     from field_client import FieldClient
     from field_client.store import set_meta
-    from field_client.sync import SyncReport, pull_scope, push_outbox, say_hello
+    from field_client.sync import pull_scope, push_outbox
 
     from . import pull as pull_bench
     from . import push as push_bench
@@ -207,32 +225,16 @@ def profile_client(what: str, n: int, work: Path) -> str:
         with ServerProcess(data) as server:
             client = FieldClient(home, timeout=600)
             client.store.write(lambda c: set_meta(c, "server_url", server.url))
-            transport = client.transport()
-            t0, c0, s0 = time.perf_counter(), time.process_time(), server.cpu_seconds()
-            profile.enable()
-            report = SyncReport()
-            hello = say_hello(client.store, transport)
-            push_outbox(client.store, transport, hello, report)
-            profile.disable()
-            head = f"client side of a push of {report.pushed}: {_costs(t0, c0, server, s0)}"
-            transport.close()
-            client.close()
+            report, costs = _profiled_step(profile, server, client, push_outbox)
+            head = f"client side of a push of {report.pushed}: {costs}"
     elif what == "client-pull":
         template = pull_bench.make_template(settings, work / "template", devices=1)
         data, tokens = template.data, template.tokens
         with ServerProcess(data) as server:
             client = FieldClient(work / "laptop", timeout=600)
             client.login(server.url, tokens[0])
-            transport = client.transport()
-            t0, c0, s0 = time.perf_counter(), time.process_time(), server.cpu_seconds()
-            profile.enable()
-            report = SyncReport()
-            hello = say_hello(client.store, transport)
-            pull_scope(client.store, transport, hello, report)
-            profile.disable()
-            head = f"client side of a first pull of {report.pulled}: {_costs(t0, c0, server, s0)}"
-            transport.close()
-            client.close()
+            report, costs = _profiled_step(profile, server, client, pull_scope)
+            head = f"client side of a first pull of {report.pulled}: {costs}"
     else:  # noop
         template = pull_bench.make_template(settings, work / "template", devices=1)
         data, tokens = template.data, template.tokens
