@@ -35,11 +35,12 @@ from litestar.openapi.spec import (
 
 from sync_protocol import JSON, MSGPACK, ErrorBody, ProtocolError
 
+from .blobs import SHA256_RE
+
 __all__ = ["OCTETS", "OFFICE", "OFFICE_BODY", "SHA256_PATH", "answers", "errors", "header", "json_schema",
            "query", "sync_operation"]
 
 OCTETS = "application/octet-stream"
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
 # Every /api/v1 call can meet a bad parameter, no token, or a role it is not for (the guard);
 # one with a body can be too large for the server or break a rule of the data.
 OFFICE = (400, 401, 403)
@@ -110,7 +111,7 @@ def header(name: str, schema: Schema, description: str | None = None) -> Paramet
 
 
 SHA256_PATH = Parameter(name="sha256", param_in="path", required=True,
-                        schema=Schema(type=OpenAPIType.STRING, pattern=SHA256_PATTERN),
+                        schema=Schema(type=OpenAPIType.STRING, pattern=SHA256_RE.pattern),
                         description="the blob's name: the lower-case hex SHA-256 of its bytes")
 
 
