@@ -14,8 +14,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
@@ -36,6 +37,17 @@ def read_only(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Poll ``check`` until it holds (True) or ``timeout`` seconds pass (False): for what another
+    process or thread does in its own time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return False
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,

@@ -12,16 +12,7 @@ from server import store
 from server.database import Database
 from sync_protocol import Job
 
-from .conftest import LiveServer, cli_json, office
-
-
-def _wait(check: Any, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
+from .conftest import LiveServer, cli_json, office, wait_until
 
 
 def _pull_all(client: Any) -> list[dict[str, Any]]:
@@ -51,7 +42,7 @@ def test_serve_escalates_an_overdue_job_on_its_interval_and_stops_cleanly(server
             db.write(lambda c: store.put(c, job))
         finally:
             db.close()
-        assert _wait(lambda: server.records("job")["J-E2E-LATE"].get("status") == "escalated"), server.log.read_text()
+        assert wait_until(lambda: server.records("job")["J-E2E-LATE"].get("status") == "escalated", 15), server.log.read_text()
         assert server.records("job")["J-E2E-LATE"]["flags"] == ["sla_respond_missed", "sla_onsite_missed"]
 
         synced = [c["record"] for c in _pull_all(dispatcher)
@@ -63,7 +54,7 @@ def test_serve_escalates_an_overdue_job_on_its_interval_and_stops_cleanly(server
             with server.db() as conn:
                 return {r["job_id"]: r["runs"] for r in conn.execute("SELECT job_id, runs FROM scheduler_runs")}
         assert set(runs()) == {"sla_watch", "maintenance", "housekeeping"}
-        assert _wait(lambda: runs()["sla_watch"] >= 3)                 # it keeps running on its interval
+        assert wait_until(lambda: runs()["sla_watch"] >= 3, 15)                 # it keeps running on its interval
         proc = server.proc
     # uvicorn shuts down gracefully on SIGTERM (the lifespan's shutdown hooks run), then re-raises it.
     assert proc is not None and proc.returncode in (0, -signal.SIGTERM)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, run_cli
+from tests.e2e.conftest import ROOT, run_cli, wait_until
 
 JOB = "J-0001"
 SIGNATURE = ROOT / "fixtures" / "demo" / "signature.png"
@@ -40,9 +39,7 @@ def test_a_severity_one_job_offline_through_the_cli_then_one_sync(live_server, t
     opener.chmod(0o755)
     proc = run_cli("field", "--home", str(home), "open", drawings[0]["drawing"]["id"],
                    env={"FIELD_OPENER": str(opener)})
-    deadline = time.monotonic() + 10
-    while not opened.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(opened.exists, 10)
     assert opened.read_text().strip() == drawings[0]["path"] == proc.stdout.strip()
 
     backup_file = tmp_path / "system-image.bin"

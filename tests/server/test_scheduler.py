@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import doctest
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ from server import audit, maintenance, policy, scheduler, sla, store
 from server.app import create_app
 from server.scheduler import ScheduledWork
 from sync_protocol import Checkin, Job, Upsert
+
+from tests.e2e.conftest import wait_until
 
 from .conftest import World
 
@@ -194,7 +195,7 @@ def test_the_scheduler_runs_with_the_app_and_stops_with_it(tmp_path: Path) -> No
     assert not app.state.scheduler.running
     with TestClient(app):
         assert app.state.scheduler.running
-        assert _wait(lambda: db.read(lambda c: store.get(c, "job", "J-LATE")).record.status == "escalated")
+        assert wait_until(lambda: db.read(lambda c: store.get(c, "job", "J-LATE")).record.status == "escalated")
         jobs = {j.id: j for j in app.state.scheduler._scheduler.get_jobs()}
         assert set(jobs) == set(scheduler.JOB_IDS)
         assert all(j.misfire_grace_time is None and j.coalesce and j.max_instances == 1 for j in jobs.values())
@@ -217,13 +218,6 @@ def _site() -> Any:
     return Site(id="S-01", customer_id="C-01", name="s")
 
 
-def _wait(check: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_cli_runs_one_job_at_a_given_time(world: World, capsys: pytest.CaptureFixture[str]) -> None:
