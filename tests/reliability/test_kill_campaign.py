@@ -1,6 +1,13 @@
-"""Kill campaign: the server and the laptops are killed (SIGKILL) at random points while they
-sync; after restarts nothing is lost, nothing is duplicated, every SQLite store is intact and
-the server's audit chain verifies end to end.
+"""Kill campaign: the server and the laptops are killed (SIGKILL) while they sync; after restarts
+nothing is lost, nothing is duplicated, every SQLite store is intact and the server's audit chain
+verifies end to end.
+
+Each round both laptops record work and sync at once. One laptop is killed at a sign that its
+sync is under way (the server committed its push, its outbox settled, a pulled page landed, or a
+random instant inside the time a sync takes), and the server is killed at a sign that the other
+laptop's sync is under way (its push committed, or a page of its pull landed). A kill *hits*
+when its target was still running; the campaign goes on until enough kills hit, on a fast machine
+and a slow one alike, within a bounded number of rounds, and prints how many hit.
 
 Twenty kills in ``make test``; ``FIELDSYNC_KILLS=200 make soak`` runs the long campaign.
 """
@@ -9,10 +16,12 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -23,6 +32,8 @@ from tests.e2e.conftest import ROOT, LiveServer, cli_json, read_only
 
 KILLS = int(os.environ.get("FIELDSYNC_KILLS", "20"))
 LAPTOPS = {"li-wei": "J-0001", "zhang-min": "J-0004"}
+NOTES_PER_ROUND = 15
+PAGE_SIZE = 5            # several pages per pull: the pull is work long enough to interrupt
 pytestmark = pytest.mark.slow
 
 
@@ -31,52 +42,135 @@ def integrity(path: Path) -> str:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
+class Laptop:
+    """One engineer's laptop as the campaign watches it from outside: its store on disk, its
+    device on the server, and the signs that a ``field sync`` of it is under way."""
+
+    def __init__(self, name: str, home: Path, server: LiveServer) -> None:
+        self.name, self.home, self.server = name, home, server
+        with FieldClient(home) as laptop:
+            laptop.login(server.url, server.enrollment(name))
+            laptop.sync()
+            self.device = str(laptop.status()["device_id"])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def high_seq(self) -> int:
+        with self.server.db() as conn:
+            return int(conn.execute("SELECT high_seq FROM devices WHERE id=?", (self.device,)).fetchone()[0])
+
+    def local(self) -> tuple[int, str | None]:
+        """(outbox length, cursor) as committed on the laptop."""
+        with read_only(self.home / "field.db") as conn:
+            pending = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            row = conn.execute("SELECT value FROM meta WHERE key='cursor'").fetchone()
+            return int(pending), row[0] if row else None
+
+    def signs(self) -> dict[str, Callable[[], bool]]:
+        """What shows, from outside, that the sync about to start has got somewhere."""
+        high, (pending, cursor) = self.high_seq(), self.local()
+        return {
+            "push committed": lambda: self.high_seq() > high,
+            "outbox settled": lambda: self.local()[0] < pending,
+            "page landed": lambda: self.local()[1] != cursor,
+        }
+
+    def start_sync(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "field_client.cli", "--home", str(self.home), "sync",
+             "--page-size", str(PAGE_SIZE)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait(self) -> None:
+        if self.proc is not None:
+            self.proc.wait(timeout=120)
+
+
+def holds(sign: Callable[[], bool]) -> bool:
+    try:
+        return sign()
+    except sqlite3.OperationalError:
+        return False  # a store mid-checkpoint: look again
+
+
+def sync_time(laptop: Laptop) -> float:
+    """How long a whole ``field sync`` with a round's work takes on this machine, measured."""
+    with FieldClient(laptop.home) as client:
+        for n in range(NOTES_PER_ROUND):
+            client.record_event(LAPTOPS[laptop.name], Note(text=f"{laptop.name} warm-up {n}"))
+    start = time.monotonic()
+    laptop.start_sync()
+    laptop.wait()
+    return time.monotonic() - start
+
+
 def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_server: LiveServer, tmp_path) -> None:
     rng = random.Random(KILLS)
-    homes = {name: tmp_path / name for name in LAPTOPS}
+    laptops = [Laptop(name, tmp_path / name, live_server) for name in LAPTOPS]
+    window = sync_time(laptops[0])
     recorded: set[str] = set()
-    for name, home in homes.items():
-        with FieldClient(home) as laptop:
-            laptop.login(live_server.url, live_server.enrollment(name))
-            laptop.sync()
-
+    hits = {"server": 0, "laptop": 0}
     kills = {"server": 0, "laptop": 0}
-    round_ = 0
-    while sum(kills.values()) < KILLS:              # up to two kills a round: a laptop, then the server
-        round_ += 1
-        assert round_ <= KILLS, kills
-        for name, home in homes.items():
-            with FieldClient(home) as laptop:
-                for n in range(15):
-                    recorded.add(laptop.record_event(LAPTOPS[name], Note(text=f"{name} {round_}/{n}")).id)
-        procs = {name: subprocess.Popen([sys.executable, "-m", "field_client.cli", "--home", str(home), "sync",
-                                         "--page-size", "10"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL) for name, home in homes.items()}
-        time.sleep(rng.uniform(0.2, 0.8))
-        victim = rng.choice(sorted(procs))
-        if procs[victim].poll() is None:
-            procs[victim].kill()
-            kills["laptop"] += 1
-        time.sleep(rng.uniform(0.0, 0.3))
-        live_server.kill()
-        kills["server"] += 1
-        live_server.start()                          # the other laptop's retries meet the new server
-        for proc in procs.values():
-            proc.wait(timeout=60)
+    rounds = 0
+    while hits["server"] < KILLS // 2 or hits["laptop"] < KILLS // 2:
+        rounds += 1
+        assert rounds <= 3 * KILLS, f"after {rounds - 1} rounds, kills that hit a running sync: {hits}"
+        for laptop in laptops:
+            with FieldClient(laptop.home) as client:
+                for n in range(NOTES_PER_ROUND):
+                    recorded.add(client.record_event(LAPTOPS[laptop.name],
+                                                     Note(text=f"{laptop.name} {rounds}/{n}")).id)
+        victim, other = rng.sample(laptops, 2)
+        mode = rng.choice(["push committed", "outbox settled", "page landed", "random instant"])
+        victim_signs, other_signs = victim.signs(), other.signs()
+        victim_ready = victim_signs.get(mode, lambda: False)
+        victim_deadline = time.monotonic() + (rng.uniform(0.2, 1.0) * window if mode == "random instant" else 60)
+        server_ready = other_signs[rng.choice(["push committed", "page landed"])]
+        server_deadline = time.monotonic() + 60
 
-    for name, home in homes.items():
-        with FieldClient(home) as laptop:
-            report = laptop.sync()
-            assert report.ok and laptop.pending() == [], (name, report.problems)
-            assert {a["status"] for a in laptop.answers()} <= {"applied", "merged", "conflict"}
+        for laptop in laptops:
+            laptop.start_sync()
+        victim_done = server_done = False
+        while not (victim_done and server_done):
+            if not victim_done and (not victim.running() or holds(victim_ready)
+                                    or time.monotonic() > victim_deadline):
+                hits["laptop"] += victim.running()
+                kills["laptop"] += 1
+                assert victim.proc is not None
+                victim.proc.kill()
+                victim_done = True
+            if not server_done and (not other.running() or holds(server_ready)
+                                    or time.monotonic() > server_deadline):
+                hits["server"] += other.running()
+                kills["server"] += 1
+                live_server.kill()
+                live_server.start()              # the other laptop's retries meet the new server
+                server_done = True
+            time.sleep(0.001)
+        for laptop in laptops:
+            laptop.wait()
 
-    assert sum(kills.values()) >= KILLS and kills["laptop"] >= KILLS // 4, kills
+    print(f"{rounds} rounds; kills that hit a running sync: server {hits['server']} of {kills['server']},"
+          f" laptop {hits['laptop']} of {kills['laptop']}")
+
+    for laptop in laptops:
+        with FieldClient(laptop.home) as client:
+            report = client.sync()
+            assert report.ok and client.pending() == [], (laptop.name, report.problems)
+            answers = client.answers()
+            assert {a["status"] for a in answers} <= {"applied", "merged", "conflict"}
+            assert [a["seq"] for a in answers] == list(range(1, len(answers) + 1))
+            assert laptop.high_seq() == len(answers)      # every mutation applied once, none twice
+
     events = live_server.records("event")
-    notes = [i for i, e in events.items() if e["payload"]["kind"] == "note"]
-    assert len(notes) == len(recorded) and set(notes) == recorded
+    notes = {i for i, e in events.items() if e["payload"]["kind"] == "note"
+             and "warm-up" not in e["payload"]["text"]}
+    assert notes == recorded
     live_server.stop()
     assert integrity(live_server.data_dir / "fieldsync.db") == "ok"
     chain = cli_json("field-server", "audit", "verify", "--data", str(live_server.data_dir))
     assert chain["ok"] is True and chain["rows"] >= len(recorded), chain
-    for home in homes.values():
-        assert integrity(home / "field.db") == "ok"
+    for laptop in laptops:
+        assert integrity(laptop.home / "field.db") == "ok"
