@@ -59,20 +59,17 @@ def test_serve_escalates_an_overdue_job_on_its_interval_and_stops_cleanly(server
     # uvicorn shuts down gracefully on SIGTERM (the lifespan's shutdown hooks run), then re-raises it.
     assert proc is not None and proc.returncode in (0, -signal.SIGTERM)
     log = server.log.read_text()
-    assert "scheduler started" in log and "scheduler stopped" in log
-
-    with server.db() as conn:                                   # nothing runs once the server is gone
-        before = conn.execute("SELECT sum(runs) FROM scheduler_runs").fetchone()[0]
-    time.sleep(1.2)
-    with server.db() as conn:
-        assert conn.execute("SELECT sum(runs) FROM scheduler_runs").fetchone()[0] == before
+    assert "scheduler started" in log and "scheduler stopped" in log   # stopped with the server
     assert cli_json("field-server", "audit", "verify", "--data", str(server_data))["ok"] is True
 
 
 def test_serve_with_no_scheduler_runs_no_jobs(server_data: Path) -> None:
     (server_data / "config.toml").write_text("[scheduler]\nsla_interval_seconds = 0.2\n", encoding="utf-8")
     with LiveServer(server_data) as server:                     # the harness passes --no-scheduler
+        # An absence can only be shown by waiting: five intervals in which a scheduler would have
+        # run. A slow machine can only make this pass too easily, never fail wrongly.
         time.sleep(1.0)
+        assert "scheduler started" not in server.log.read_text()
         with server.db() as conn:
             assert conn.execute("SELECT count(*) FROM scheduler_runs").fetchone()[0] == 0
         assert {j.get("status", "new") for j in server.records("job").values()} <= {"new", "assigned"}
