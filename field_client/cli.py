@@ -36,6 +36,8 @@ from .errors import FieldClientError, ServerUnreachable
 from .workbench import Workbench
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_UPGRADE = 0, 1, 2, 3, 4
+HOME_HELP = "the laptop's store directory (default: $FIELD_HOME, else the user's data directory)"
+JSON_HELP = "machine-readable output (JSON)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,12 +61,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="field", description="fieldsync on the engineer's laptop")
-    parser.add_argument("--home", type=Path, default=None, help="laptop store directory")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    # The same options after the command; SUPPRESS keeps a value given before it.
+    parser.add_argument("--home", type=Path, default=None, help=HOME_HELP)
+    parser.add_argument("--json", action="store_true", help=JSON_HELP)
+    # The same options after the command, shown in its --help; SUPPRESS keeps a value given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=HOME_HELP)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, run: Callable[[Workbench, argparse.Namespace], int], help: str,
@@ -183,10 +185,10 @@ def _watch(bench: Workbench, args: argparse.Namespace) -> int:
 
     def report(attempt: dict[str, Any]) -> None:
         if args.json:
-            print(json.dumps(attempt, ensure_ascii=False), flush=True)
+            _emit(json.dumps(attempt, ensure_ascii=False))
         else:
             state = "synced" if attempt.get("ok") else f"not synced ({attempt.get('error') or attempt.get('problems')})"
-            print(f"{attempt['at']} {state}; next in {attempt['next_in']:.0f} s", flush=True)
+            _emit(f"{attempt['at']} {state}; next in {attempt['next_in']:.0f} s")
 
     watcher = Watcher(lambda: bench.client.sync(args.page_size), args.interval, args.max_backoff, report)
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -215,23 +217,23 @@ def cmd_ready(bench: Workbench, args: argparse.Namespace) -> int:
 def cmd_jobs(bench: Workbench, args: argparse.Namespace) -> int:
     rows = bench.jobs_by_urgency()
     if args.json:
-        print(json.dumps([{**render.plain(job), "deadline": render.plain(d._asdict()) if d else None}
+        _emit(json.dumps([{**render.plain(job), "deadline": render.plain(d._asdict()) if d else None}
                           for job, d in rows], ensure_ascii=False))
     else:
-        print(render.jobs_table(rows))
+        _emit(render.jobs_table(rows))
     return EXIT_OK
 
 
 def cmd_job(bench: Workbench, args: argparse.Namespace) -> int:
     sheet = bench.sheet(args.job)
     if args.json:
-        print(json.dumps(render.plain({
+        _emit(json.dumps(render.plain({
             **sheet, "equipment": [{"equipment": eq, "warranty": w._asdict()} for eq, w in sheet["equipment"]],
             "drawings": [{"drawing": d, "path": p} for d, p in sheet["drawings"]],
             "events": [{"event": v.event, "pending": v.pending} for v in sheet["events"]],
             "deadline": sheet["deadline"]._asdict() if sheet["deadline"] else None}), ensure_ascii=False))
     else:
-        print(render.sheet_text(sheet))
+        _emit(render.sheet_text(sheet))
     return EXIT_OK
 
 
@@ -248,15 +250,15 @@ def cmd_open(bench: Workbench, args: argparse.Namespace) -> int:
     if args.json or not opener:
         return _ok(args, {"path": str(path)}, lambda d: d["path"])
     subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    print(path)
+    _emit(str(path))
     return EXIT_OK
 
 
 def cmd_conflicts(bench: Workbench, args: argparse.Namespace) -> int:
     if args.json:
-        print(json.dumps(render.plain(bench.client.conflicts()), ensure_ascii=False))
+        _emit(json.dumps(render.plain(bench.client.conflicts()), ensure_ascii=False))
     else:
-        print("\n".join(f"- {line}" for line in bench.conflicts_in_words()) or "nothing flagged")
+        _emit("\n".join(f"- {line}" for line in bench.conflicts_in_words()) or "nothing flagged")
     return EXIT_OK
 
 
@@ -351,12 +353,24 @@ def _ok(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> int:
 
 
 def _out(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> None:
-    print(json.dumps(data, ensure_ascii=False, default=str) if args.json else text(data))
+    _emit(json.dumps(data, ensure_ascii=False, default=str) if args.json else text(data))
+
+
+def _emit(text: str) -> None:
+    """Print one piece of output. A reader that has gone (``field job J-0001 | head``) has had
+    all it wanted: the rest is dropped quietly, and the command still ends with its own status."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # stdout now points at /dev/null, so that Python's own flush at exit cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _fail(args: argparse.Namespace, code: str, message: str, field: str | None, status: int) -> int:
     if getattr(args, "json", False):
-        print(json.dumps({"error": code, "message": message, "field": field}, ensure_ascii=False))
+        _emit(json.dumps({"error": code, "message": message, "field": field}, ensure_ascii=False))
     else:
         print(f"field: {message}" + (f" (field: {field})" if field else ""), file=sys.stderr)
     return status

@@ -202,13 +202,15 @@ def _human_report(report: dict[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # ``--json`` goes before the command or after it. After it, its default is SUPPRESS: a
+    # subcommand's own default would otherwise overwrite a ``--json`` given before the command.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data", type=Path, required=True, help="the server's data directory")
 
-    parser = argparse.ArgumentParser(prog="field-server", parents=[common],
-                                     description="fieldsync server administration")
+    parser = argparse.ArgumentParser(prog="field-server", description="fieldsync server administration")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--version", action="version", version=f"field-server {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -1,0 +1,84 @@
+"""The ``field`` and ``field-server`` commands as an engineer and an operator meet them (issue 13).
+
+Every command runs as a subprocess against a real server on the demo data. One laptop is
+enrolled and synced once per module; each test works on its own copy of that laptop's store
+(offline work needs no server), and tests that sync enroll a laptop of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.e2e.conftest import ROOT, LiveServer, cli_json, run_cli
+
+JOB = "J-0001"
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory,
+           server_template: tuple[Path, dict[str, list[str]]]) -> Iterator[tuple[LiveServer, Path]]:
+    """A live server on a copy of the demo store, and Li Wei's laptop enrolled and synced."""
+    template, tokens = server_template
+    root = tmp_path_factory.mktemp("everyday")
+    data = root / "server"
+    shutil.copytree(template, data)
+    (root / "tokens.json").write_text(json.dumps(tokens))
+    with LiveServer(data) as server:
+        home = root / "li-wei"
+        run_cli("field", "--home", str(home), "login", server.url, "--token", server.enrollment("li-wei"))
+        run_cli("field", "--home", str(home), "sync")
+        yield server, home
+
+
+@pytest.fixture
+def home(synced: tuple[LiveServer, Path], tmp_path: Path) -> Path:
+    """A copy of the synced laptop's store: this test's own laptop, offline."""
+    copy = tmp_path / "laptop"
+    shutil.copytree(synced[1], copy)
+    return copy
+
+
+def field(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run_cli("field", "--home", str(home), *args, check=check)
+
+
+def field_json(home: Path, *args: str) -> Any:
+    return cli_json("field", "--home", str(home), *args)
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def test_every_command_shows_json_in_its_help() -> None:
+    for command in ("jobs", "job", "sync", "swap"):
+        proc = run_cli("field", command, "--help")
+        assert "--json" in proc.stdout and "--home" in proc.stdout, command
+
+
+def test_field_server_json_before_the_command_prints_json(synced: tuple[LiveServer, Path]) -> None:
+    data = str(synced[0].data_dir)
+    before = json.loads(run_cli("field-server", "--json", "device", "list", "--data", data).stdout)
+    after = json.loads(run_cli("field-server", "device", "list", "--data", data, "--json").stdout)
+    assert before == after and any(d["user"] == "li-wei" for d in before)
+    assert not run_cli("field-server", "device", "list", "--data", data).stdout.startswith("[")
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(home: Path) -> None:
+    """``field job J-0001 | head``: the reader has gone before everything was written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now meets a closed pipe (EPIPE), deterministically
+    try:
+        proc = subprocess.run([sys.executable, "-m", "field_client.cli", "--home", str(home), "job", JOB],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
