@@ -1,7 +1,7 @@
 """``field-server``: create, fill, run and administer a fieldsync server store.
 
     field-server init --data DIR                      # prints the admin token (once)
-    field-server load-fixtures --data DIR fixtures/demo/data.json
+    field-server load-fixtures --data DIR fixtures/demo/data.json   # dates move to today (or --now ISO)
     field-server user add li-wei --role engineer --data DIR   # prints an enrollment token
     field-server serve --data DIR --host 127.0.0.1 --port 8765
     field-server device list --data DIR
@@ -100,10 +100,24 @@ def cmd_serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
 
 
+def _now_option(text: str | None) -> dt.datetime | None:
+    """``--now ISO``: run as if at this time (it needs a timezone); None without it."""
+    if text is None:
+        return None
+    try:
+        now = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--now {text!r} is not an ISO 8601 time") from None
+    if now.tzinfo is None:
+        raise CommandError("--now needs a timezone, e.g. 2026-11-28T09:00:00+00:00")
+    return now
+
+
 def cmd_load_fixtures(args: argparse.Namespace) -> dict[str, Any]:
+    now = _now_option(args.now)
     db = _open(args.data)
     try:
-        report = load_fixtures(db, BlobStore(args.data / "blobs"), Path(args.path))
+        report = load_fixtures(db, BlobStore(args.data / "blobs"), Path(args.path), now)
     finally:
         db.close()
     return msgspec.to_builtins(report)  # type: ignore[no-any-return]
@@ -169,12 +183,7 @@ class BrokenChain(CommandError):
 
 def cmd_job_run(args: argparse.Namespace) -> dict[str, Any]:
     _config(args.data)
-    try:
-        now = dt.datetime.fromisoformat(args.now) if args.now else None
-    except ValueError:
-        raise CommandError(f"--now {args.now!r} is not an ISO 8601 time") from None
-    if now is not None and now.tzinfo is None:
-        raise CommandError("--now needs a timezone, e.g. 2026-11-28T09:00:00+00:00")
+    now = _now_option(args.now)
     db = _open(args.data)
     try:
         result = ScheduledWork(db, args.data).run(args.job, now)
@@ -226,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_serve)
     p = sub.add_parser("load-fixtures", parents=[common, data], help="load a fixture data set")
     p.add_argument("path")
+    p.add_argument("--now", help="move the data set's dates as if loaded at this ISO 8601 time "
+                                 "(with timezone; default: now)")
     p.set_defaults(run=cmd_load_fixtures)
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)

@@ -1,16 +1,25 @@
 """Loading a fixture data set (``fixtures/demo/data.json``) into a server store.
 
-The format is ``{"format": "fieldsync-fixtures/1", "users": [...], "records": [...],
-"blobs": [...]}``; records are the protocol's record maps (tag ``entity``), blobs name files
-relative to the data file. Loading is idempotent: users are matched by name, unchanged records
-keep their version (laptops do not re-download them), blobs are content-addressed.
+The format is ``{"format": "fieldsync-fixtures/1", "as_of": ..., "users": [...], "records":
+[...], "blobs": [...]}``; records are the protocol's record maps (tag ``entity``), blobs name files
+relative to the data file.
+
+``as_of`` (optional) makes the data set's dates relative to the moment it is loaded: the records
+are written as the world stood at ``as_of``, and loading moves every time by ``now - as_of``
+(whole minutes) and every date by the same number of calendar days. So the demo's jobs are
+reported minutes to days before the load, a few of them overdue on purpose, whatever the day;
+``now`` is injected for tests and demos that need the same world every time.
+
+Loading is idempotent for the same ``now``: users are matched by name, unchanged records keep
+their version (laptops do not re-download them), blobs are content-addressed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -38,6 +47,7 @@ class FixtureBlob(msgspec.Struct, kw_only=True):
 
 class FixtureSet(msgspec.Struct, kw_only=True):
     format: str
+    as_of: Annotated[dt.datetime, msgspec.Meta(tz=True)] | None = None  # None: load as written
     users: list[FixtureUser] = []
     records: list[Record] = []
     blobs: list[FixtureBlob] = []
@@ -48,6 +58,7 @@ class LoadReport(msgspec.Struct, kw_only=True):
     records: int
     unchanged: int
     blobs: int
+    dates_moved_to: dt.datetime | None = None  # what ``as_of`` became (None: dates as written)
 
 
 def read_fixtures(path: Path) -> FixtureSet:
@@ -63,9 +74,38 @@ def read_fixtures(path: Path) -> FixtureSet:
     return data
 
 
-def load_fixtures(db: Database, blobs: BlobStore, path: Path) -> LoadReport:
-    """Load users, records and blob files of a fixture set, all records in one transaction."""
+def moved_to(data: FixtureSet, now: dt.datetime) -> FixtureSet:
+    """The data set with its world moved from ``as_of`` to ``now`` (unchanged without ``as_of``)."""
+    if data.as_of is None:
+        return data
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    delta = now.replace(second=0, microsecond=0) - data.as_of
+    days = dt.timedelta(days=(now.astimezone(dt.timezone.utc).date() - data.as_of.date()).days)
+    return msgspec.structs.replace(data, as_of=data.as_of + delta,
+                                   records=[_moved(r, delta, days) for r in data.records])
+
+
+def _moved(value: Any, delta: dt.timedelta, days: dt.timedelta) -> Any:
+    """A record (or a Struct inside one) with its times moved by ``delta`` and its dates by ``days``."""
+    changes = {}
+    for name in value.__struct_fields__:
+        field = getattr(value, name)
+        if isinstance(field, dt.datetime):  # before date: a datetime is a date too
+            changes[name] = field + delta
+        elif isinstance(field, dt.date):
+            changes[name] = field + days
+        elif isinstance(field, msgspec.Struct):
+            changes[name] = _moved(field, delta, days)
+    return msgspec.structs.replace(value, **changes) if changes else value
+
+
+def load_fixtures(db: Database, blobs: BlobStore, path: Path, now: dt.datetime | None = None) -> LoadReport:
+    """Load users, records and blob files of a fixture set, all records in one transaction; a
+    set with ``as_of`` is moved to ``now`` (default: the current time) first."""
     data = read_fixtures(path)
+    if data.as_of is not None:
+        data = moved_to(data, now or dt.datetime.now(dt.timezone.utc))
     stored_blobs = 0
     for blob in data.blobs:
         source = (path.parent / blob.path).resolve()
@@ -83,7 +123,8 @@ def load_fixtures(db: Database, blobs: BlobStore, path: Path) -> LoadReport:
         changed = [r for r in data.records if _differs(conn, r)]
         store.put_many(conn, changed)
         return LoadReport(users=len(data.users), records=len(changed),
-                          unchanged=len(data.records) - len(changed), blobs=stored_blobs)
+                          unchanged=len(data.records) - len(changed), blobs=stored_blobs,
+                          dates_moved_to=data.as_of)
 
     return db.write(work)
 

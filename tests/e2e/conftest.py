@@ -69,9 +69,9 @@ def cli_json(*args: str, **kwargs: Any) -> Any:
 class LiveServer(ServerProcess):
     """``field-server serve`` in a subprocess, on a free loopback port.
 
-    The scheduled jobs stay off (``--no-scheduler``) unless ``scheduler=True``: the demo data's
-    deadlines are long past, and an SLA watch escalating jobs under a test that is not about it
-    would make that test depend on timing."""
+    The scheduled jobs stay off (``--no-scheduler``) unless ``scheduler=True``: three demo jobs
+    are overdue on purpose (and the others fall due as the session runs), and an SLA watch
+    escalating jobs under a test that is not about it would make that test depend on timing."""
 
     def __init__(self, data_dir: Path, scheduler: bool = False) -> None:
         super().__init__(data_dir, args=[] if scheduler else ["--no-scheduler"])
