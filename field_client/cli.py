@@ -215,12 +215,12 @@ def cmd_ready(bench: Workbench, args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(bench: Workbench, args: argparse.Namespace) -> int:
-    rows = bench.jobs_by_urgency()
+    rows, sites = bench.jobs_by_urgency(), bench.site_names()
     if args.json:
-        _emit(json.dumps([{**render.plain(job), "deadline": render.plain(d._asdict()) if d else None}
-                          for job, d in rows], ensure_ascii=False))
+        _emit(json.dumps([{**render.plain(job), "site_name": sites.get(job.site_id),
+                           "deadline": render.deadline_data(d)} for job, d in rows], ensure_ascii=False))
     else:
-        _emit(render.jobs_table(rows))
+        _emit(render.jobs_table(rows, sites))
     return EXIT_OK
 
 
@@ -231,7 +231,7 @@ def cmd_job(bench: Workbench, args: argparse.Namespace) -> int:
             **sheet, "equipment": [{"equipment": eq, "warranty": w._asdict()} for eq, w in sheet["equipment"]],
             "drawings": [{"drawing": d, "path": p} for d, p in sheet["drawings"]],
             "events": [{"event": v.event, "pending": v.pending} for v in sheet["events"]],
-            "deadline": sheet["deadline"]._asdict() if sheet["deadline"] else None}), ensure_ascii=False))
+            "deadline": render.deadline_data(sheet["deadline"])}), ensure_ascii=False))
     else:
         _emit(render.sheet_text(sheet))
     return EXIT_OK

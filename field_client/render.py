@@ -6,6 +6,7 @@ JSON output (``--json``) does not come through here: it is the records themselve
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -31,23 +32,52 @@ def cents(amount: str) -> int:
     return int(value * 100)
 
 
+def span(seconds: float) -> str:
+    """A span of time as people say it: ``57 min``, ``1 h 05 min``, ``25 d``."""
+    minutes = int(abs(seconds)) // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} d"
+
+
 def time_left(deadline: Deadline | None) -> str:
+    """``on site in 1 h 25 min``, ``on site overdue 25 d``, or ``-`` when no promise is running."""
     if deadline is None:
         return "-"
-    seconds = int(deadline.left.total_seconds())
-    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    hours, minutes = divmod(seconds // 60, 60)
-    text = f"{hours}h{minutes:02d}" if hours < 48 else f"{hours // 24}d"
-    return f"{deadline.what} {'OVERDUE ' if sign else 'in '}{text}"
+    seconds = deadline.left.total_seconds()
+    return f"{deadline.what} {'overdue' if seconds < 0 else 'in'} {span(seconds)}"
 
 
-def jobs_table(rows: list[tuple[Any, Deadline | None]]) -> str:
+def deadline_data(deadline: Deadline | None) -> dict[str, Any] | None:
+    """The deadline for scripts: the time (ISO 8601), whole seconds left (negative when missed)."""
+    if deadline is None:
+        return None
+    left = int(deadline.left.total_seconds())
+    return {"what": deadline.what, "at": deadline.at.isoformat(), "left_s": left, "overdue": left < 0,
+            "text": time_left(deadline)}
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut and padded to ``width`` terminal columns (a CJK character takes two)."""
+    out, used = [], 0
+    for char in text:
+        w = 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        if used + w > width:
+            break
+        out.append(char)
+        used += w
+    return "".join(out) + " " * (width - used)
+
+
+def jobs_table(rows: list[tuple[Any, Deadline | None]], sites: dict[str, str]) -> str:
+    """The job list; ``sites`` maps site ids to their names."""
     if not rows:
         return "no jobs on this laptop: run `field sync`"
-    lines = [f"{'job':8} {'number':14} sev {'status':9} {'deadline':22} {'site':6} fault"]
+    lines = [f"{'job':8} {'number':14} sev {'status':9} {'deadline':26} {fit('site', 28)} fault"]
     for job, deadline in rows:
-        lines.append(f"{job.id:8} {job.number:14} {job.severity:>3} {job.status:9} {time_left(deadline):22} "
-                     f"{job.site_id:6} {job.fault[:60]}")
+        lines.append(f"{job.id:8} {job.number:14} {job.severity:>3} {job.status:9} {time_left(deadline):26} "
+                     f"{fit(sites.get(job.site_id, job.site_id), 28)} {job.fault[:60]}")
     return "\n".join(lines)
 
 

@@ -51,11 +51,12 @@ class Workbench:
 
     def next_deadline(self, job: Job) -> Deadline | None:
         """The SLA deadline that still matters: respond while nobody has taken the job, on site
-        until the engineer checks in (a check-in still in the outbox counts: they are there)."""
+        until the engineer checks in (a check-in still in the outbox counts: they are there),
+        escalated or not (the SLA watch escalates a job because that clock ran out)."""
         now = self._now()
         if job.status == "new" and job.respond_by:
             return Deadline("respond", job.respond_by, job.respond_by - now)
-        if job.status in ("new", "assigned") and job.onsite_by and not any(
+        if job.status in ("new", "assigned", "escalated") and job.onsite_by and not any(
                 isinstance(e.payload, Checkin) for e in self._events(job.id)):
             return Deadline("on site", job.onsite_by, job.onsite_by - now)
         return None
@@ -67,6 +68,9 @@ class Workbench:
         done = ("resolved", "closed", "cancelled")
         return sorted(rows, key=lambda r: (r[0].status in done, r[1].at if r[1] else far,
                                            r[0].severity, r[0].number))
+
+    def site_names(self) -> dict[str, str]:
+        return {site.id: site.name for site in self.client.records("site")}  # type: ignore[attr-defined]
 
     # --- the service flow ------------------------------------------------------------------------
 
