@@ -32,7 +32,7 @@ from sync_protocol import (
 from sync_protocol.codec import field_of
 from sync_protocol.merge import FIELD_OWNED, IMMUTABLE_FIELDS
 
-from . import outbox, replica, rules, view
+from . import lookup, outbox, replica, rules, view
 from .blobcache import BlobCache
 from .errors import ApprovalRequired, BackupRequired, InvalidAction, NotLoggedIn, UnknownRecord
 from .store import LocalStore, get_meta, now_iso, set_meta
@@ -169,10 +169,16 @@ class FieldClient:
         return self.store.read(view.jobs)  # type: ignore[return-value]
 
     def job(self, job_id: str) -> Job:
-        return self._need(self.store.read(lambda c: view.record(c, "job", job_id)), "job", job_id)  # type: ignore[return-value]
+        """A job by its id in any case, or by the number the office shows (``SR-2026-0001``)."""
+        return self.store.read(lambda c: _find(c, "job", job_id))  # type: ignore[return-value]
 
     def record(self, entity: str, record_id: str) -> Record:
-        return self._need(self.store.read(lambda c: view.record(c, entity, record_id)), entity, record_id)
+        """A record by its id (in any case, when that names just one)."""
+        return self.store.read(lambda c: _find(c, entity, record_id))
+
+    def suggest(self, entity: str, text: str) -> str | None:
+        """The id (or job number) on this laptop nearest to a mistyped one, if any is near."""
+        return lookup.did_you_mean(text, self.store.read(lambda c: replica.names(c, entity)))
 
     def records(self, entity: str, parent: str | None = None) -> list[Record]:
         return self.store.read(lambda c: view.records(c, entity, parent))
@@ -208,9 +214,9 @@ class FieldClient:
         payload = _validated(payload)
 
         def work(conn: sqlite3.Connection) -> JobEvent:
-            job = self._need(view.record(conn, "job", job_id), "job", job_id)
-            self._check_event(conn, job, payload)  # type: ignore[arg-type]
-            return self._append_event(conn, job_id, payload)
+            job: Job = _find(conn, "job", job_id)  # type: ignore[assignment]
+            self._check_event(conn, job, payload)
+            return self._append_event(conn, job.id, payload)
 
         return self.store.write(work)
 
@@ -220,23 +226,23 @@ class FieldClient:
         sha = self.add_blob(image, media_type)
 
         def work(conn: sqlite3.Connection) -> JobEvent:
-            job: Job = self._need(view.record(conn, "job", job_id), "job", job_id)  # type: ignore[assignment]
-            events = [v.event for v in view.events(conn, job_id)]
+            job: Job = _find(conn, "job", job_id)  # type: ignore[assignment]
+            events = [v.event for v in view.events(conn, job.id)]
             payload = Signature(signer=signer, role=role, image_sha256=sha,
                                 sheet_hash=sheet_hash(job, events),
                                 event_ids=[e.id for e in sheet_events(events)])
-            return self._append_event(conn, job_id, _validated(payload))
+            return self._append_event(conn, job.id, _validated(payload))
 
         return self.store.write(work)
 
     def edit(self, entity: str, record_id: str, **fields: Any) -> PatchRecord:
         """Change observed facts of a record (a site's contact, an equipment's firmware...)."""
         def work(conn: sqlite3.Connection) -> PatchRecord:
-            current = self._need(view.record(conn, entity, record_id), entity, record_id)
+            current = _find(conn, entity, record_id)
             self._check_patch(conn, entity, current, fields)
-            base = view.version(conn, entity, record_id) or 0
+            base = view.version(conn, entity, current.id) or 0
             return outbox.append(conn, lambda seq, hlc: PatchRecord(  # type: ignore[return-value]
-                seq=seq, hlc=hlc, entity=entity, id=record_id, base_version=base, fields=fields))
+                seq=seq, hlc=hlc, entity=entity, id=current.id, base_version=base, fields=fields))
 
         return self.store.write(work)
 
@@ -317,11 +323,18 @@ class FieldClient:
             raise NotLoggedIn("this laptop is not enrolled: run `field login URL --token TOKEN`")
         return value
 
-    @staticmethod
-    def _need(found: Any, entity: str, record_id: str) -> Any:
-        if found is None:
-            raise UnknownRecord(f"no {entity} {record_id} on this laptop", field=f"{entity}_id")
-        return found
+
+
+def _find(conn: sqlite3.Connection, entity: str, text: str) -> Record:
+    """The record ``text`` names (see ``replica.find_id``), or ``UnknownRecord`` with the
+    nearest id as a suggestion."""
+    found = view.record(conn, entity, text)
+    if found is None and (record_id := replica.find_id(conn, entity, text)) is not None:
+        found = view.record(conn, entity, record_id)
+    if found is None:
+        suggestion = lookup.did_you_mean(text, replica.names(conn, entity))
+        raise UnknownRecord(lookup.not_found(entity, text, suggestion), field=f"{entity}_id")
+    return found
 
 
 def _validated(payload: EventPayload) -> EventPayload:

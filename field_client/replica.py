@@ -83,6 +83,24 @@ def all_of(conn: sqlite3.Connection, entity: str, parent: str | None = None) -> 
     return [Held(_decoder.decode(r["data"]), r["version"], bool(r["kept"])) for r in rows]
 
 
+def find_id(conn: sqlite3.Connection, entity: str, text: str) -> str | None:
+    """The id of the record ``text`` names: its id in any case or, for a job, the number the
+    office shows (``SR-2026-0001``). None if it names none, or more than one."""
+    rows = conn.execute("SELECT id FROM records WHERE entity=?1 AND id=?2 COLLATE NOCASE "
+                        "UNION SELECT id FROM records WHERE entity=?1 AND ?1='job' "
+                        "AND json_extract(data, '$.number')=?2 COLLATE NOCASE LIMIT 2",
+                        (entity, text)).fetchall()
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def names(conn: sqlite3.Connection, entity: str) -> list[str]:
+    """Every id of this entity on the laptop, and every job number: what a typo may have meant."""
+    if entity == "job":
+        rows = conn.execute("SELECT id, json_extract(data, '$.number') FROM records WHERE entity='job'")
+        return [name for row in rows for name in row if name]
+    return [r[0] for r in conn.execute("SELECT id FROM records WHERE entity=?", (entity,))]
+
+
 def count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
 

@@ -22,7 +22,7 @@ from sync_protocol import (
     Note, PartSwap, Quote, QuoteLine, Resolution, Signature, Test, sheet_events, sheet_hash, van,
 )
 
-from . import rules
+from . import lookup, rules
 from .blobcache import file_sha256
 from .client import FieldClient
 from .errors import InvalidAction, UnknownRecord
@@ -104,8 +104,8 @@ class Workbench:
     def warranty(self, job_id: str, equipment_id: str | None = None) -> dict[str, rules.Warranty]:
         """Covered or not, today, per equipment of the job."""
         job = self.client.job(job_id)
-        ids = [equipment_id] if equipment_id else job.equipment_ids
-        events = self._events(job_id)
+        ids = [self.client.record("equipment", equipment_id).id] if equipment_id else job.equipment_ids
+        events = self._events(job.id)
         out = {}
         for eid in ids:
             eq = self.client.record("equipment", eid)
@@ -126,7 +126,7 @@ class Workbench:
         return self.client.record_event(job_id, Quote(lines=lines, labour_cents=labour_cents))
 
     def approve(self, job_id: str, by: str, approved: bool = True) -> JobEvent:
-        quote_id = rules.latest_quote_id(self._events(job_id))
+        quote_id = rules.latest_quote_id(self._events(self.client.job(job_id).id))
         if quote_id is None:
             raise UnknownRecord(f"job {job_id} has no quote to approve: record the quote first", field="quote")
         return self.client.record_event(job_id, CustomerApproval(quote_event_id=quote_id, approved_by=by,
@@ -138,6 +138,7 @@ class Workbench:
         """Record a part swap; the new part's warranty restarts today. Returns the event and a
         warning when the van holds fewer than were taken (allowed, and flagged by the server)."""
         item = self._part(part)
+        equipment = self.client.record("equipment", equipment).id
         until = self.client.today() + dt.timedelta(days=item.warranty_days)
         event = self.client.record_event(job_id, PartSwap(
             equipment_id=equipment, sku=item.id, serial_out=serial_out, serial_in=serial_in, qty=qty,
@@ -195,7 +196,7 @@ class Workbench:
         """Everything on site for one job, as plain data (the CLI renders it)."""
         job = self.client.job(job_id)
         site = self.client.record("site", job.site_id)
-        events = self.client.events(job_id)
+        events = self.client.events(job.id)
         plain = [e.event for e in events]
         equipment = [self.client.record("equipment", e) for e in job.equipment_ids]
         drawings = [d for d in self.client.records("drawing", job.site_id)]
@@ -205,7 +206,7 @@ class Workbench:
             "drawings": [(d, self.client.blob_path(d.sha256)) for d in drawings],  # type: ignore[attr-defined]
             "events": events, "deadline": self.next_deadline(job),
             "signature": signature_state(job, plain),
-            "conflicts": [c for c in self.client.conflicts() if c.job_id == job_id or c.record_id == job.site_id],  # type: ignore[attr-defined]
+            "conflicts": [c for c in self.client.conflicts() if c.job_id == job.id or c.record_id == job.site_id],  # type: ignore[attr-defined]
             "pending": sum(1 for e in events if e.pending),
         }
 
@@ -260,7 +261,8 @@ class Workbench:
     def _part(self, sku: str) -> Any:
         part = self._maybe("part", sku)
         if part is None:
-            raise UnknownRecord(f"no part {sku} in the catalog", field="part")
+            raise UnknownRecord(lookup.not_found("part", sku, self.client.suggest("part", sku), "in the catalog"),
+                                field="part")
         return part
 
     def _maybe(self, entity: str, record_id: str) -> Any:

@@ -106,3 +106,27 @@ def test_jobs_json_gives_deadlines_as_times_and_seconds(home: Path) -> None:
     sheet = field_json(home, "job", JOB)
     assert sheet["deadline"]["left_s"] == pytest.approx(fresh["left_s"], abs=60)
     assert '"P' not in json.dumps([jobs, sheet["deadline"]])  # no ISO 8601 durations anywhere
+
+
+# --- naming things ------------------------------------------------------------------------------
+
+
+def test_a_job_is_named_by_its_office_number_or_its_id_in_any_case(home: Path) -> None:
+    assert field(home, "job", "SR-2026-0001").stdout.startswith("SR-2026-0001 (J-0001)")
+    assert field(home, "job", "j-0001").stdout == field(home, "job", JOB).stdout
+    checkin = field_json(home, "checkin", "sr-2026-0001", "--note", "at reception")
+    assert checkin["job_id"] == JOB
+    assert [d["drawing"]["id"] for d in field_json(home, "drawings", "Sr-2026-0001")] == ["D-01", "D-02"]
+    assert list(field_json(home, "warranty", "j-0001", "eq-001")) == ["EQ-001"]
+    assert field_json(home, "status")["pending"] == 1
+
+
+def test_a_typo_gets_the_nearest_job_or_sku(home: Path) -> None:
+    typo = field(home, "job", "J-001", check=False)
+    assert typo.returncode == 1 and "did you mean J-0001?" in typo.stderr
+    typo = field(home, "quote", JOB, "--part", "PSU-750:1", check=False)
+    assert typo.returncode == 1 and "did you mean PSU-750W?" in typo.stderr
+    answer = json.loads(field(home, "--json", "swap", JOB, "--equipment", "EQ-001", "--part", "FAN-80M",
+                              "--serial-out", "a", "--serial-in", "b", check=False).stdout)
+    assert answer["field"] == "part" and "did you mean FAN-80MM?" in answer["message"]
+    assert field_json(home, "status")["pending"] == 0
