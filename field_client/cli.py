@@ -4,6 +4,7 @@
     field sync [--watch]                push recorded work, pull jobs, fetch drawings
     field ready                         safe to leave coverage?
     field jobs | job JOB | drawings JOB | open DRAWING | warranty JOB [EQUIPMENT] | conflicts | status
+    field parts [TEXT] | van            the catalog (and what the van holds), the van's stock
     field checkin | backup | diagnose | quote | approve | swap | loaner | test | sign | resolve | escalate JOB ...
     field edit site|equipment ID FIELD=VALUE ...
 
@@ -96,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("open", cmd_open, "open a drawing with the system viewer")
     p.add_argument("drawing")
     command("conflicts", cmd_conflicts, "what the server flagged, in words")
+    p = command("parts", cmd_parts, "the parts catalog, with what the van holds")
+    p.add_argument("text", nargs="?", default="", help="only parts whose SKU or name holds this")
+    command("van", cmd_van, "what the van holds (pending swaps taken off)")
     p = command("warranty", cmd_warranty, "in or out of warranty today", job=True)
     p.add_argument("equipment", nargs="?")
 
@@ -260,6 +264,24 @@ def cmd_conflicts(bench: Workbench, args: argparse.Namespace) -> int:
     else:
         _emit("\n".join(f"- {line}" for line in bench.conflicts_in_words()) or "nothing flagged")
     return EXIT_OK
+
+
+def cmd_parts(bench: Workbench, args: argparse.Namespace) -> int:
+    rows = bench.parts(args.text)
+    if args.json:
+        return _ok(args, [{**render.plain(part), "van_qty": qty} for part, qty in rows], str)
+    if not rows:
+        suggestion = bench.client.suggest("part", args.text)
+        return _ok(args, None, lambda _: f"no part in the catalog matches {args.text!r}"
+                   + (f"; did you mean {suggestion}?" if suggestion else ""))
+    return _ok(args, rows, render.parts_table)
+
+
+def cmd_van(bench: Workbench, args: argparse.Namespace) -> int:
+    rows = bench.van()
+    if args.json:
+        return _ok(args, [{**render.plain(stock), "name": part.name if part else None} for stock, part in rows], str)
+    return _ok(args, rows, render.van_table)
 
 
 def cmd_warranty(bench: Workbench, args: argparse.Namespace) -> int:

@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 
 from sync_protocol import (
-    Backup, Checkin, CustomerApproval, Diagnosis, JobEvent, Loaner, Note, PartSwap, Photo, Quote,
-    Resolution, Signature, Test,
+    Backup, Checkin, CustomerApproval, Diagnosis, JobEvent, Loaner, Note, Part, PartSwap, Photo, Quote,
+    Resolution, Signature, Stock, Test,
 )
 
 from .workbench import Deadline, equipment_line
@@ -78,6 +78,27 @@ def jobs_table(rows: list[tuple[Any, Deadline | None]], sites: dict[str, str]) -
     for job, deadline in rows:
         lines.append(f"{job.id:8} {job.number:14} {job.severity:>3} {job.status:9} {time_left(deadline):26} "
                      f"{fit(sites.get(job.site_id, job.site_id), 28)} {job.fault[:60]}")
+    return "\n".join(lines)
+
+
+def parts_table(rows: list[tuple[Part, int]]) -> str:
+    """The catalog (``field parts``): SKU, how many the van holds, price, wear part, warranty."""
+    lines = [f"{'sku':16} {'van':>4} {'price':>14}  {'wear':4} {'warranty':>8}  name"]
+    for part, qty in rows:
+        lines.append(f"{part.id:16} {qty:>4} {money(part.price_cents, part.currency):>14}  "
+                     f"{'wear' if part.wear_part else '':4} {part.warranty_days:>6} d  {part.name}")
+    return "\n".join(lines)
+
+
+def van_table(rows: list[tuple[Stock, Part | None]]) -> str:
+    """The van's stock (``field van``); a count below zero says what it means."""
+    if not rows:
+        return "no van stock on this laptop: run `field sync`"
+    lines = [f"{'sku':16} {'qty':>4}  name"]
+    for stock, part in rows:
+        lines.append(f"{stock.sku:16} {stock.qty:>4}  {part.name if part else '(not in the catalog)'}"
+                     + ("  ! more taken than the van held: the office will restock or correct it"
+                        if stock.qty < 0 else ""))
     return "\n".join(lines)
 
 

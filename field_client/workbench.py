@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 
 from sync_protocol import (
     Backup, Checkin, Conflict, CustomerApproval, Diagnosis, Drawing, Equipment, Job, JobEvent, Loaner,
-    Note, PartSwap, Quote, QuoteLine, Resolution, Signature, Test, sheet_events, sheet_hash, van,
+    Note, Part, PartSwap, Quote, QuoteLine, Resolution, Signature, Stock, Test, sheet_events, sheet_hash,
+    van,
 )
 
 from . import lookup, rules
@@ -68,6 +69,19 @@ class Workbench:
         done = ("resolved", "closed", "cancelled")
         return sorted(rows, key=lambda r: (r[0].status in done, r[1].at if r[1] else far,
                                            r[0].severity, r[0].number))
+
+    def parts(self, text: str = "") -> list[tuple[Part, int]]:
+        """The catalog, or the parts whose SKU or name holds ``text`` (case ignored), each with
+        how many the van holds now (pending swaps taken off)."""
+        van_qty = {s.sku: s.qty for s in self.client.van_stock()}  # type: ignore[attr-defined]
+        needle = text.casefold()
+        return [(part, van_qty.get(part.id, 0)) for part in self.client.records("part")  # type: ignore[misc]
+                if needle in part.id.casefold() or needle in part.name.casefold()]  # type: ignore[attr-defined]
+
+    def van(self) -> list[tuple[Stock, Part | None]]:
+        """What the van holds as the engineer will find it, with each part's catalog entry."""
+        catalog = {part.id: part for part in self.client.records("part")}
+        return [(stock, catalog.get(stock.sku)) for stock in self.client.van_stock()]  # type: ignore[misc,attr-defined]
 
     def site_names(self) -> dict[str, str]:
         return {site.id: site.name for site in self.client.records("site")}  # type: ignore[attr-defined]

@@ -58,7 +58,7 @@ def field_json(home: Path, *args: str) -> Any:
 
 
 def test_every_command_shows_json_in_its_help() -> None:
-    for command in ("jobs", "job", "sync", "swap"):
+    for command in ("jobs", "job", "sync", "swap", "parts", "van"):
         proc = run_cli("field", command, "--help")
         assert "--json" in proc.stdout and "--home" in proc.stdout, command
 
@@ -130,3 +130,27 @@ def test_a_typo_gets_the_nearest_job_or_sku(home: Path) -> None:
                               "--serial-out", "a", "--serial-in", "b", check=False).stdout)
     assert answer["field"] == "part" and "did you mean FAN-80MM?" in answer["message"]
     assert field_json(home, "status")["pending"] == 0
+
+
+# --- the catalog and the van --------------------------------------------------------------------
+
+
+def test_parts_lists_and_searches_the_catalog_with_what_the_van_holds(home: Path) -> None:
+    assert len(field_json(home, "parts")) == 60
+    found = {p["id"]: p for p in field_json(home, "parts", "psu")}
+    assert {"PSU-750W", "PSU-550W", "PSU-1100W"} <= set(found) and "FAN-80MM" not in found
+    assert found["PSU-750W"]["van_qty"] == 2 and found["PSU-550W"]["van_qty"] == 0
+    assert list(field_json(home, "parts", "硬盘")) and all("硬盘" in p["name"] for p in field_json(home, "parts", "硬盘"))
+    line = next(x for x in field(home, "parts", "PSU-750W").stdout.splitlines() if x.startswith("PSU-750W"))
+    assert line.split()[:4] == ["PSU-750W", "2", "CNY", "890.00"] and "Power supply 750 W" in line
+    nothing = field(home, "parts", "PSU-750X")
+    assert "no part in the catalog matches" in nothing.stdout and "did you mean PSU-750W?" in nothing.stdout
+
+
+def test_van_lists_the_vans_stock(home: Path) -> None:
+    van = {s["sku"]: s for s in field_json(home, "van")}
+    assert van["PSU-750W"]["qty"] == 2 and van["FAN-80MM"]["qty"] == 3
+    assert van["PSU-750W"]["name"].startswith("Power supply 750 W")
+    assert all(s["location"] == "van:u-li-wei" for s in van.values())
+    lines = field(home, "van").stdout.splitlines()
+    assert lines[0].split() == ["sku", "qty", "name"] and any(x.split()[:2] == ["FAN-80MM", "3"] for x in lines)
