@@ -119,17 +119,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--findings", required=True)
     p.add_argument("--severity", type=int, choices=[1, 2, 3, 4])
     p = command("quote", cmd_quote, "parts and labour for paid work", job=True)
-    p.add_argument("--part", action="append", default=[], metavar="SKU[:QTY]")
+    p.add_argument("--part", action="append", default=[], metavar="SKU[:QTY]", help="a part quoted (repeat for more)")
     p.add_argument("--labour", default="0", metavar="AMOUNT")
     p = command("approve", cmd_approve, "the customer approves the latest quote", job=True)
     p.add_argument("--by", required=True)
     p.add_argument("--decline", action="store_true")
     p = command("swap", cmd_swap, "a part out, a part in", job=True)
     p.add_argument("--equipment", required=True)
-    p.add_argument("--part", required=True)
+    p.add_argument("--part", required=True, metavar="SKU[:QTY]", help="the part put in, as on a quote")
     p.add_argument("--serial-out", required=True)
     p.add_argument("--serial-in", required=True)
-    p.add_argument("--qty", type=int, default=1)
     p.add_argument("--from", dest="location", default=None, metavar="LOCATION")
     p.add_argument("--no-backup-ack", action="store_true", help="record it without a backup (audited)")
     p.add_argument("--notes", default="")
@@ -323,7 +322,7 @@ def cmd_approve(bench: Workbench, args: argparse.Namespace) -> int:
 
 def cmd_swap(bench: Workbench, args: argparse.Namespace) -> int:
     event, warning = bench.swap(args.job, equipment=args.equipment, part=args.part, serial_out=args.serial_out,
-                                serial_in=args.serial_in, qty=args.qty, location=args.location,
+                                serial_in=args.serial_in, location=args.location,
                                 no_backup_ack=args.no_backup_ack, notes=args.notes)
     return _recorded(args, event, warning)
 

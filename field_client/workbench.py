@@ -130,12 +130,8 @@ class Workbench:
         """``parts`` as ``SKU`` or ``SKU:QTY``; prices come from the catalog on the laptop."""
         lines = []
         for spec in parts:
-            sku, _, qty = spec.partition(":")
+            sku, count = part_and_qty(spec)
             part = self._part(sku)
-            try:
-                count = int(qty) if qty else 1
-            except ValueError:
-                raise InvalidAction(f"{spec!r}: quantity must be a whole number", field="part") from None
             lines.append(QuoteLine(sku=part.id, qty=count, unit_price_cents=part.price_cents))
         return self.client.record_event(job_id, Quote(lines=lines, labour_cents=labour_cents))
 
@@ -147,11 +143,16 @@ class Workbench:
                                                                  approved=approved))
 
     def swap(self, job_id: str, *, equipment: str, part: str, serial_out: str, serial_in: str,
-             qty: int = 1, location: str | None = None, no_backup_ack: bool = False,
+             qty: int | None = None, location: str | None = None, no_backup_ack: bool = False,
              notes: str = "") -> tuple[JobEvent, str | None]:
-        """Record a part swap; the new part's warranty restarts today. Returns the event and a
-        warning when the van holds fewer than were taken (allowed, and flagged by the server)."""
-        item = self._part(part)
+        """Record a part swap (``part`` as ``SKU`` or ``SKU:QTY``, as on a quote); the new part's
+        warranty restarts today. Returns the event and a warning when the van holds fewer than
+        were taken (allowed, and flagged by the server)."""
+        sku, count = part_and_qty(part)
+        if qty is not None and ":" in part and qty != count:
+            raise InvalidAction(f"{part!r} says {count}, qty says {qty}: give the quantity once", field="part")
+        qty = qty or count
+        item = self._part(sku)
         equipment = self.client.record("equipment", equipment).id
         until = self.client.today() + dt.timedelta(days=item.warranty_days)
         event = self.client.record_event(job_id, PartSwap(
@@ -287,6 +288,16 @@ class Workbench:
 
     def _me(self) -> str:
         return str(self.client.status()["user_id"])
+
+
+def part_and_qty(spec: str) -> tuple[str, int]:
+    """``SKU`` or ``SKU:QTY`` as typed for a quote or a swap (one syntax for both)."""
+    sku, sep, qty = spec.rpartition(":")
+    if not sep or not qty.lstrip("-").isdigit():
+        return spec, 1
+    if int(qty) < 1:
+        raise InvalidAction(f"{spec!r}: the quantity must be 1 or more", field="part")
+    return sku, int(qty)
 
 
 def signature_state(job: Job, events: list[JobEvent]) -> dict[str, Any]:

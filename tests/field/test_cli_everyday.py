@@ -154,3 +154,21 @@ def test_van_lists_the_vans_stock(home: Path) -> None:
     assert all(s["location"] == "van:u-li-wei" for s in van.values())
     lines = field(home, "van").stdout.splitlines()
     assert lines[0].split() == ["sku", "qty", "name"] and any(x.split()[:2] == ["FAN-80MM", "3"] for x in lines)
+
+
+def test_swap_and_quote_take_parts_the_same_way(home: Path) -> None:
+    quote = field_json(home, "quote", JOB, "--part", "psu-750w:3", "--labour", "300")
+    assert "CNY 2,970.00" in quote["warning"]                        # 3 x 890 + 300
+    field(home, "approve", JOB, "--by", "王建国")
+    swap = field_json(home, "swap", JOB, "--equipment", "EQ-001", "--part", "PSU-750W:3",
+                      "--serial-out", "PSU-DEAD-1", "--serial-in", "PSU-NEW-1", "--no-backup-ack")
+    assert "-1 x PSU-750W" in swap["warning"]                        # the van held 2: taken anyway, flagged
+    sheet = field_json(home, "job", JOB)
+    [swapped] = [e["event"]["payload"] for e in sheet["events"] if e["event"]["payload"]["kind"] == "part_swap"]
+    assert (swapped["sku"], swapped["qty"]) == ("PSU-750W", 3)
+    van = next(x for x in field(home, "van").stdout.splitlines() if x.startswith("PSU-750W"))
+    assert van.split()[:2] == ["PSU-750W", "-1"] and "more taken than the van held" in van
+    assert field_json(home, "parts", "PSU-750W")[0]["van_qty"] == -1
+    zero = field(home, "swap", JOB, "--equipment", "EQ-001", "--part", "PSU-750W:0",
+                 "--serial-out", "X", "--serial-in", "Y", "--no-backup-ack", check=False)
+    assert zero.returncode == 1 and "1 or more" in zero.stderr
