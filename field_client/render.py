@@ -141,10 +141,13 @@ def sheet_text(sheet: dict[str, Any]) -> str:
     out += ["", f"timeline ({sheet['pending']} not synced):"]
     out += [event_line(v.event, v.pending) for v in sheet["events"]] or ["  nothing recorded yet"]
     signature = sheet["signature"]
-    line = f"signature: {signature['state']}" + (f" (signed by {signature['signer']})" if "signer" in signature else "")
+    line = f"signature: {signature['state']}" + (
+        f" (signed by {signature['signer']} on {signature['signed_at']})" if "signer" in signature else "")
     if signature["state"] == "outdated":
-        line += " - SIGNS AN OLDER VERSION of this sheet; changed since: " + ", ".join(signature["changed"])
-    out += ["", line]
+        line += " - SIGNS AN OLDER VERSION of this sheet; changed since:"
+        out += ["", line] + [f"  - {change}" for change in signature["changed"]]
+    else:
+        out += ["", line]
     if sheet["conflicts"]:
         out += ["", "flagged by the server:"] + [f"  {c.kind}: {c.detail or c.rule}" for c in sheet["conflicts"]]
     return "\n".join(line for line in out if line is not None)

@@ -19,9 +19,10 @@ from typing import Any, NamedTuple
 
 from sync_protocol import (
     Backup, Checkin, Conflict, CustomerApproval, Diagnosis, Drawing, Equipment, Job, JobEvent, Loaner,
-    Note, Part, PartSwap, Quote, QuoteLine, Resolution, Signature, Stock, Test, sheet_events, sheet_hash,
-    van,
+    Note, Part, PartSwap, Quote, QuoteLine, Resolution, Signature, Stock, Test, changes_in_words,
+    check_signature, van,
 )
+from sync_protocol.signatures import when
 
 from . import lookup, rules
 from .blobcache import file_sha256
@@ -220,7 +221,7 @@ class Workbench:
             "equipment": [(eq, rules.warranty_of(eq, plain, self.client.today())) for eq in equipment],  # type: ignore[arg-type]
             "drawings": [(d, self.client.blob_path(d.sha256)) for d in drawings],  # type: ignore[attr-defined]
             "events": events, "deadline": self.next_deadline(job),
-            "signature": signature_state(job, plain),
+            "signature": signature_state(job, plain, self._names(job)),
             "conflicts": [c for c in self.client.conflicts() if c.job_id == job.id or c.record_id == job.site_id],  # type: ignore[attr-defined]
             "pending": sum(1 for e in events if e.pending),
         }
@@ -289,6 +290,12 @@ class Workbench:
     def _me(self) -> str:
         return str(self.client.status()["user_id"])
 
+    def _names(self, job: Job) -> dict[str, str]:
+        """The people this laptop knows by name: its engineer and the job's assignee."""
+        status = self.client.status()
+        names = {job.assignee: job.assignee_name} if job.assignee and job.assignee_name else {}
+        return {**names, status["user_id"]: status["user_name"]} if status["user_id"] else names
+
 
 def part_and_qty(spec: str) -> tuple[str, int]:
     """``SKU`` or ``SKU:QTY`` as typed for a quote or a swap (one syntax for both)."""
@@ -300,19 +307,16 @@ def part_and_qty(spec: str) -> tuple[str, int]:
     return sku, int(qty)
 
 
-def signature_state(job: Job, events: list[JobEvent]) -> dict[str, Any]:
+def signature_state(job: Job, events: list[JobEvent], names: dict[str, str]) -> dict[str, Any]:
     """The latest signature against the sheet as the laptop shows it now, pending work included:
-    the engineer sees at once that a note added after signing makes the signature outdated."""
-    signatures = sorted((e for e in events if isinstance(e.payload, Signature)), key=lambda e: (e.hlc, e.id))
-    if not signatures:
+    the engineer sees at once that a note added after signing makes the signature outdated, and
+    what changed since, in words (``names``: user ids to the names people know)."""
+    check = check_signature(job, events)
+    if check is None:
         return {"state": "none", "changed": []}
-    signed: Signature = signatures[-1].payload  # type: ignore[assignment]
-    if signed.sheet_hash == sheet_hash(job, events):
-        return {"state": "valid", "signer": signed.signer, "changed": []}
-    now_ids = [e.id for e in sheet_events(events)]
-    changed = [f"added {i}" for i in now_ids if i not in signed.event_ids] + \
-              [f"missing {i}" for i in signed.event_ids if i not in now_ids]
-    return {"state": "outdated", "signer": signed.signer, "changed": changed or ["the job's sheet fields"]}
+    signed: Signature = check.signature.payload  # type: ignore[assignment]
+    return {"state": "valid" if check.valid else "outdated", "signer": signed.signer,
+            "signed_at": when(check.signature.at), "changed": changes_in_words(check, names)}
 
 
 def explain(conflict: Conflict) -> str:
@@ -328,8 +332,9 @@ def explain(conflict: Conflict) -> str:
     if conflict.kind == "serial":
         return f"serial clash: {conflict.detail}."
     if conflict.kind == "signature":
-        return (f"job {conflict.record_id}: the sheet changed after the customer signed; the signature "
-                f"is kept but signs an older version. Have the customer sign again if needed.")
+        what = conflict.detail if not conflict.detail.startswith("{") else "the sheet changed after the customer signed"
+        return (f"job {conflict.record_id}: {what}. The signature is kept but signs an older version: "
+                f"have the customer sign again if needed.")
     return f"{what}: {conflict.detail or conflict.rule}"
 
 

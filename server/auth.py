@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 import sqlite3
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from sync_protocol import InvalidValue, NotFound, Unauthorized, uuid7
 
@@ -65,6 +65,15 @@ def add_user(conn: sqlite3.Connection, name: str, role: str, display_name: str =
 def find_user(conn: sqlite3.Connection, id_or_name: str) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM users WHERE (id=? OR name=?) AND active=1",
                         (id_or_name, id_or_name)).fetchone()
+
+
+def display_names(conn: sqlite3.Connection, user_ids: Iterable[str]) -> dict[str, str]:
+    """The names people know these users by (unknown ids are left out)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(f"SELECT id, display_name FROM users WHERE id IN ({','.join('?' * len(ids))})", ids)
+    return {r[0]: r[1] for r in rows}
 
 
 def create_enrollment(conn: sqlite3.Connection, user_id: str) -> str:

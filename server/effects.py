@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from typing import Any
 
 import msgspec
 
 from sync_protocol import (
-    Job, JobEvent, PartSwap, Resolution, Signature, Stock, SyncRejected, after_event, entity_of, kind_of,
-    sheet_events, sheet_hash, stock_after, stock_id, van,
+    Job, JobEvent, PartSwap, Resolution, Signature, Stock, SyncRejected, after_event, check_signature,
+    entity_of, kind_of, sheet_hash, signature_in_words, stock_after, stock_id, van,
 )
 from sync_protocol.merge import serial_clash
 
-from . import conflicts, store
+from . import auth, conflicts, store
 from .auth import Principal
 
 
@@ -178,24 +177,21 @@ def recheck_signatures(conn: sqlite3.Connection, job_id: str, ctx: BatchContext)
     if job.signature_state == "none" and job_id not in ctx.signed_jobs:
         return []
     events = store.job_events(conn, job_id)
-    signatures = sorted((e for e in events if isinstance(e.payload, Signature)), key=lambda e: (e.hlc, e.id))
-    if not signatures:
+    check = check_signature(job, events)
+    if check is None:
         return []
-    latest = signatures[-1]
-    sig: Signature = latest.payload  # type: ignore[assignment]
-    state = "valid" if sig.sheet_hash == sheet_hash(job, events) else "outdated"
+    state = "valid" if check.valid else "outdated"
     if state == job.signature_state:
         return []
     _save_job(conn, msgspec.structs.replace(job, signature_state=state), ctx)
-    if state == "valid":
+    if check.valid:
         return []
-    now_ids = [e.id for e in sheet_events(events)]
-    added = [i for i in now_ids if i not in set(sig.event_ids)]
-    removed = [i for i in sig.event_ids if i not in set(now_ids)]
-    detail: dict[str, Any] = {"added_events": added, "missing_events": removed}
+    latest = check.signature
+    sig: Signature = latest.payload  # type: ignore[assignment]
+    names = auth.display_names(conn, {e.author for e in check.added})
     return [conflicts.raise_conflict(
         conn, ctx.now, kind="signature", record_entity="job", record_id=job.id, field="sheet_hash",
         job_id=job.id, engineer=latest.author or None, kept=sig.sheet_hash, other=sheet_hash(job, events),
         kept_by=conflicts.Party(user=latest.author, device=latest.device_id, side="field", hlc=latest.hlc),
         rule="the signature is kept and shown as signing an older version of the sheet",
-        detail=msgspec.json.encode(detail).decode())]
+        detail=signature_in_words(check, names))]

@@ -32,6 +32,9 @@ from .records import (
     ENTITIES, ENTITY_TYPES, Conflict, Customer, Drawing, Equipment, Job, JobEvent, Part, Party,
     Record, Site, Stock, entity_of, from_builtins, stock_id, to_builtins, van,
 )
+from .signatures import (
+    SignatureCheck, changes_in_words, check_signature, event_in_words, signature_in_words,
+)
 from .states import IllegalTransition, after_event, office_action
 
 __all__ = [
@@ -54,5 +57,6 @@ __all__ = [
     "ENTITIES", "ENTITY_TYPES", "Conflict", "Customer", "Drawing", "Equipment", "Job", "JobEvent",
     "Part", "Party", "Record", "Site", "Stock", "entity_of", "from_builtins", "stock_id",
     "to_builtins", "van",
+    "SignatureCheck", "changes_in_words", "check_signature", "event_in_words", "signature_in_words",
     "IllegalTransition", "after_event", "office_action",
 ]

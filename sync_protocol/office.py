@@ -181,6 +181,7 @@ class SignatureView(_OfficeMessage, kw_only=True):
     added_events: list[Id] = []
     missing_events: list[Id] = []
     job_changed: bool = False       # the job's sheet fields (fault, equipment) changed since
+    changes: list[Text] = []        # what changed since, in words: what, by whom, when
 
 
 class JobSheet(_OfficeMessage, kw_only=True):

@@ -3,17 +3,17 @@
 Everything on it comes from the store as the laptops pushed it: the job, its site, customer,
 equipment and drawings, every event in clock order, and the latest signature. The signature's
 state is recomputed here from the sheet hash (not just read from the job), and when it signs
-an older version the sheet says what changed since: events added, events missing, or the
-job's own sheet fields.
+an older version the sheet says what changed since, in words (``sync_protocol.signatures``):
+what was added, by whom and when, events missing, or the job's own sheet fields corrected.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from typing import Any
+from typing import Any, Mapping
 
-from sync_protocol import Job, JobEvent, NotFound, Signature, kind_of, sheet_events, sheet_hash
+from sync_protocol import Job, JobEvent, NotFound, Signature, changes_in_words, check_signature, kind_of
 from sync_protocol.office import JobSheet, SheetEvent, SignatureView
 
 from .. import store
@@ -30,21 +30,18 @@ def _children(conn: sqlite3.Connection, entity: str, parent: str) -> list[Any]:
     return [store.decode_record(r["data"]) for r in rows]
 
 
-def signature_view(job: Job, events: list[JobEvent]) -> SignatureView | None:
-    """The latest signature and whether the sheet still hashes to what was signed."""
-    signatures = sorted((e for e in events if isinstance(e.payload, Signature)), key=lambda e: (e.hlc, e.id))
-    if not signatures:
+def signature_view(job: Job, events: list[JobEvent], names: Mapping[str, str] | None = None) -> SignatureView | None:
+    """The latest signature, whether the sheet still hashes to what was signed, and if not,
+    what changed since in words (``names``: user ids to the names people know)."""
+    check = check_signature(job, events)
+    if check is None:
         return None
-    latest = signatures[-1]
+    latest = check.signature
     sig: Signature = latest.payload  # type: ignore[assignment]
-    valid = sig.sheet_hash == sheet_hash(job, events)
-    now_ids = [e.id for e in sheet_events(events)]
-    added = [i for i in now_ids if i not in set(sig.event_ids)]
-    missing = [i for i in sig.event_ids if i not in set(now_ids)]
     return SignatureView(event_id=latest.id, signer=sig.signer, role=sig.role, image_sha256=sig.image_sha256,
-                         signed_at=latest.at, state="valid" if valid else "outdated",
-                         added_events=[] if valid else added, missing_events=[] if valid else missing,
-                         job_changed=not valid and not added and not missing)
+                         signed_at=latest.at, state="valid" if check.valid else "outdated",
+                         added_events=[e.id for e in check.added], missing_events=check.missing,
+                         job_changed=check.job_changed, changes=changes_in_words(check, names or {}))
 
 
 def job_sheet(conn: sqlite3.Connection, job_id: str) -> JobSheet:
@@ -56,12 +53,12 @@ def job_sheet(conn: sqlite3.Connection, job_id: str) -> JobSheet:
     customer = store.get(conn, "customer", job.customer_id)
     equipment = [e.record for eid in job.equipment_ids if (e := store.get(conn, "equipment", eid))]
     events = sorted(store.job_events(conn, job_id), key=lambda e: (e.hlc, e.id))
-    signature = signature_view(job, events)
+    names = _user_names(conn)
+    signature = signature_view(job, events, names)
     signed_ids: set[str] = set()
     if signature is not None:
         latest = next(e for e in events if e.id == signature.event_id)
         signed_ids = set(latest.payload.event_ids)  # type: ignore[union-attr]
-    names = _user_names(conn)
     timeline = [SheetEvent(id=e.id, hlc=e.hlc, at=e.at, kind=kind_of(e.payload), author=e.author,
                            author_name=names.get(e.author, e.author), payload=e.payload,
                            signed=e.id in signed_ids) for e in events]

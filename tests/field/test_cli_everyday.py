@@ -172,3 +172,19 @@ def test_swap_and_quote_take_parts_the_same_way(home: Path) -> None:
     zero = field(home, "swap", JOB, "--equipment", "EQ-001", "--part", "PSU-750W:0",
                  "--serial-out", "X", "--serial-in", "Y", "--no-backup-ack", check=False)
     assert zero.returncode == 1 and "1 or more" in zero.stderr
+
+
+# --- the customer's signature -------------------------------------------------------------------
+
+SIGNATURE = ROOT / "fixtures" / "demo" / "signature.png"
+
+
+def test_a_signature_made_outdated_says_in_words_what_changed(home: Path) -> None:
+    field(home, "checkin", JOB)
+    field(home, "sign", JOB, "--signer", "王建国", "--role", "site manager", "--image", str(SIGNATURE))
+    assert "signature: valid (signed by 王建国 on " in field(home, "job", JOB).stdout
+    late = field_json(home, "note", JOB, "forgot to mention the dusty filter")
+    sheet = field(home, "job", JOB).stdout
+    assert "SIGNS AN OLDER VERSION" in sheet
+    assert "a note added by Li Wei (李伟) on " in sheet and '"forgot to mention the dusty filter"' in sheet
+    assert late["event_id"] not in sheet

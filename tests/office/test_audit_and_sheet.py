@@ -193,3 +193,29 @@ def test_correcting_a_signed_jobs_fault_outdates_the_signature(client, tokens, l
     assert signature["state"] == "outdated" and signature["job_changed"]
     kinds = {c["kind"] for c in client.get("/api/v1/conflicts", headers=headers).json()}
     assert "signature" in kinds
+
+
+def test_a_signature_that_signs_an_older_version_is_explained_in_words_on_the_sheet_and_in_the_queue(
+        client, tokens, li_wei, app) -> None:
+    from .conftest import sign_in
+
+    li_wei.event("J-0001", {"kind": "checkin"})
+    headers = bearer(tokens["chen-jing"])
+    sheet_json = client.get("/api/v1/jobs/J-0001/sheet", headers=headers).json()
+    job = msgspec.convert(sheet_json["job"], Job)
+    stored = [msgspec.convert({**e, "job_id": "J-0001", "entity": "event"}, JobEvent) for e in sheet_json["events"]]
+    li_wei.event("J-0001", {"kind": "signature", "signer": "Liu Yang", "image_sha256": SHA,
+                            "sheet_hash": sheet_hash(job, stored), "event_ids": [e.id for e in stored]})
+    late = li_wei.event("J-0001", {"kind": "note", "text": "found a second loose cable"},
+                        at=dt.datetime(2026, 11, 20, 9, 42, tzinfo=dt.timezone.utc))
+    assert late["status"] == "conflict"
+    words = 'a note added by Li Wei (李伟) on 2026-11-20 09:42 UTC: "found a second loose cable"'
+
+    assert client.get("/api/v1/jobs/J-0001/sheet", headers=headers).json()["signature"]["changes"] == [words]
+    sign_in(client, tokens["chen-jing"])
+    page = client.get("/office/jobs/J-0001").text
+    assert words in page.replace("&#34;", '"').replace("&quot;", '"')
+    queue = client.get("/office/conflicts").text.replace("&#34;", '"').replace("&quot;", '"')
+    assert "the sheet changed after Liu Yang signed it on " in queue and words in queue
+    for text in (page, queue):
+        assert late["event_id"] not in text and "added_events" not in text

@@ -211,5 +211,6 @@ def test_a_sheet_changed_after_signing_keeps_the_signature_and_marks_it_outdated
     assert result.status == "conflict"
     assert world.record("job", "J-1").signature_state == "outdated"
     [conflict] = world.conflicts()
-    assert conflict.kind == "signature" and late_note.event.id in conflict.detail
+    assert conflict.kind == "signature" and late_note.event.id not in conflict.detail   # said in words:
+    assert "a note added by Li Wei on " in conflict.detail and '"found a second loose cable"' in conflict.detail
     assert result.conflicts == [conflict.id]

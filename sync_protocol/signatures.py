@@ -1,0 +1,148 @@
+"""Whether the customer's signature still signs the sheet, and what changed since, in words.
+
+A signature binds the sheet hash and the events the customer saw (``hashing.sheet_hash``). Work
+recorded after it, or a correction of the job's fault or equipment, makes it sign an older
+version: it is kept, and people are told what changed, when and by whom. The laptop shows it on
+the job's sheet, the server marks the job and raises the conflict, the office shows it on the
+sheet and in the conflict queue; all of them ask here, so all of them say the same thing.
+
+>>> import datetime as dt
+>>> from .events import Note, Signature
+>>> from .records import Job, JobEvent
+>>> at = dt.datetime(2026, 11, 18, 9, 30, tzinfo=dt.timezone.utc)
+>>> job = Job(id="J-1", number="SR-1", customer_id="C-1", site_id="S-1", severity=1, reported_at=at)
+>>> signed = JobEvent(id="E-2", job_id="J-1", hlc="0000000000000002", at=at, author="u-li-wei",
+...     payload=Signature(signer="Wang", image_sha256="0" * 64, sheet_hash=sheet_hash(job, []), event_ids=[]))
+>>> note = JobEvent(id="E-3", job_id="J-1", hlc="0000000000000003", at=at + dt.timedelta(minutes=5),
+...     author="u-li-wei", payload=Note(text="the filter was dusty"))
+>>> check_signature(job, [signed]).valid
+True
+>>> check = check_signature(job, [signed, note])
+>>> check.valid, [e.id for e in check.added]
+(False, ['E-3'])
+>>> changes_in_words(check, {"u-li-wei": "Li Wei"})
+['a note added by Li Wei on 2026-11-18 09:35 UTC: "the filter was dusty"']
+>>> signature_in_words(check, {"u-li-wei": "Li Wei"})
+'the sheet changed after Wang signed it on 2026-11-18 09:30 UTC: a note added by Li Wei on 2026-11-18 09:35 UTC: "the filter was dusty"'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable, Mapping, NamedTuple
+
+from .events import (
+    Backup, Checkin, CustomerApproval, Diagnosis, EventPayload, Loaner, Note, PartSwap, Photo, Quote,
+    Resolution, Signature, Test,
+)
+from .hashing import sheet_events, sheet_hash
+from .records import Job, JobEvent
+
+# Free text quoted in a summary is cut here: the line says what changed, the sheet says it all.
+QUOTED_CHARS = 80
+# A conflict's detail lists this many changes, then counts the rest, and stays within a Text.
+LISTED_CHANGES = 10
+DETAIL_CHARS = 4000
+
+
+class SignatureCheck(NamedTuple):
+    signature: JobEvent       # the latest signature on the job
+    valid: bool               # it signs the sheet as it stands
+    added: list[JobEvent]     # on the sheet now, recorded after (or without) the signature
+    missing: list[str]        # ids of events it signed that are not on this sheet
+    job_changed: bool         # the job's own sheet fields (fault, equipment) were corrected
+
+
+def latest_signature(events: Iterable[JobEvent]) -> JobEvent | None:
+    signatures = [e for e in events if isinstance(e.payload, Signature)]
+    return max(signatures, key=lambda e: (e.hlc, e.id)) if signatures else None
+
+
+def check_signature(job: Job, events: Iterable[JobEvent]) -> SignatureCheck | None:
+    """The latest signature against the sheet of ``job`` and ``events`` (None: never signed)."""
+    events = list(events)
+    latest = latest_signature(events)
+    if latest is None:
+        return None
+    signed: Signature = latest.payload  # type: ignore[assignment]
+    if signed.sheet_hash == sheet_hash(job, events):
+        return SignatureCheck(latest, True, [], [], False)
+    on_sheet = sheet_events(events)
+    signed_ids, now_ids = set(signed.event_ids), {e.id for e in on_sheet}
+    added = [e for e in on_sheet if e.id not in signed_ids]
+    missing = [i for i in signed.event_ids if i not in now_ids]
+    return SignatureCheck(latest, False, added, missing, not added and not missing)
+
+
+def when(at: dt.datetime) -> str:
+    """A time as the sheet prints it: ``2026-11-18 09:35 UTC``."""
+    return at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def event_in_words(payload: EventPayload) -> str:
+    """What one event is, in a few words: ``a note: "..."``, ``a part swap: 1 x PSU-750W in EQ-001``."""
+    noun, detail = _described(payload)
+    return f"{noun}: {detail}" if detail else noun
+
+
+def _described(p: EventPayload) -> tuple[str, str]:
+    """(what kind of thing, its gist) of an event."""
+    if isinstance(p, Checkin):
+        return "a check-in", _quoted(p.note)
+    if isinstance(p, Backup):
+        if p.waived:
+            return "a backup waiver", _quoted(p.waive_reason)
+        return "a backup", f"{p.scope}, {'verified' if p.verified else 'not verified'}"
+    if isinstance(p, Diagnosis):
+        return "a diagnosis", f"{p.cause}, {_quoted(p.findings)}"
+    if isinstance(p, Quote):
+        return "a quote", ", ".join(f"{line.qty} x {line.sku}" for line in p.lines) or "labour only"
+    if isinstance(p, CustomerApproval):
+        return f"the customer's {'approval' if p.approved else 'refusal'} of a quote", p.approved_by
+    if isinstance(p, PartSwap):
+        return "a part swap", f"{p.qty} x {p.sku} in {p.equipment_id}, serial in {p.serial_in}"
+    if isinstance(p, Loaner):
+        return f"a loaner {'returned' if p.returned else 'lent'}", p.device
+    if isinstance(p, Test):
+        return f"a {'passed' if p.result == 'pass' else 'failed'} test", _quoted(p.notes)
+    if isinstance(p, Note):
+        return "a note", _quoted(p.text)
+    if isinstance(p, Photo):
+        return "a photo", _quoted(p.caption)
+    if isinstance(p, Signature):
+        return "a signature", p.signer
+    if isinstance(p, Resolution):
+        return f"the job {p.outcome}", _quoted(p.reason)
+    return "an event", ""
+
+
+def changes_in_words(check: SignatureCheck, names: Mapping[str, str]) -> list[str]:
+    """What changed since the signature, one line each: what, by whom (``names`` maps user ids
+    to names people know), when."""
+    lines = []
+    for event in check.added:
+        noun, detail = _described(event.payload)
+        who = names.get(event.author) or event.author or "someone"
+        lines.append(f"{noun} added by {who} on {when(event.at)}" + (f": {detail}" if detail else ""))
+    if check.missing:
+        lines.append(f"{len(check.missing)} event(s) the customer signed are not on this sheet")
+    if check.job_changed:
+        lines.append("the job's fault or equipment was corrected after signing")
+    return lines
+
+
+def signature_in_words(check: SignatureCheck, names: Mapping[str, str]) -> str:
+    """One sentence for a signature that signs an older version (a conflict's detail)."""
+    signed: Signature = check.signature.payload  # type: ignore[assignment]
+    changes = changes_in_words(check, names)
+    listed = changes[:LISTED_CHANGES] + ([f"and {len(changes) - LISTED_CHANGES} more"]
+                                         if len(changes) > LISTED_CHANGES else [])
+    text = f"the sheet changed after {signed.signer} signed it on {when(check.signature.at)}: " + "; ".join(listed)
+    return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 1] + "…"
+
+
+def _quoted(text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    return '"' + (text if len(text) <= QUOTED_CHARS else text[:QUOTED_CHARS - 1] + "…") + '"'
