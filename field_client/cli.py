@@ -144,7 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--signer", required=True)
     p.add_argument("--role", default="")
     p.add_argument("--image", type=Path, required=True)
-    command("resolve", cmd_resolve, "the job is done", job=True)
+    p.add_argument("--again", action="store_true", help="the job is signed already: record a second signature")
+    p = command("resolve", cmd_resolve, "the job is done", job=True)
+    p.add_argument("--again", action="store_true", help="the job is resolved already: record it once more")
     p = command("escalate", cmd_escalate, "not solved: back to the office", job=True)
     p.add_argument("--reason", required=True)
     p = command("edit", cmd_edit, "facts observed on site: FIELD=VALUE ...")
@@ -340,11 +342,11 @@ def cmd_note(bench: Workbench, args: argparse.Namespace) -> int:
 
 
 def cmd_sign(bench: Workbench, args: argparse.Namespace) -> int:
-    return _recorded(args, bench.sign(args.job, args.signer, args.role, args.image))
+    return _recorded(args, bench.sign(args.job, args.signer, args.role, args.image, again=args.again))
 
 
 def cmd_resolve(bench: Workbench, args: argparse.Namespace) -> int:
-    return _recorded(args, bench.resolve(args.job))
+    return _recorded(args, bench.resolve(args.job, again=args.again))
 
 
 def cmd_escalate(bench: Workbench, args: argparse.Namespace) -> int:

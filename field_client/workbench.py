@@ -175,13 +175,30 @@ class Workbench:
     def note(self, job_id: str, text: str) -> JobEvent:
         return self.client.record_event(job_id, Note(text=text))
 
-    def sign(self, job_id: str, signer: str, role: str, image: Path) -> JobEvent:
+    def sign(self, job_id: str, signer: str, role: str, image: Path, again: bool = False) -> JobEvent:
+        """The customer signs the sheet. A job signed already needs ``again``: every signature
+        is kept and printed on the customer's report, so a second one must be meant."""
+        job = self.client.job(job_id)
+        if not again:
+            events = self._events(job.id)
+            state = signature_state(job, events, self._names(job))
+            if state["state"] != "none":
+                since = ("the sheet has not changed since" if state["state"] == "valid" else
+                         "the sheet changed since: " + "; ".join(state["changed"]))
+                raise InvalidAction(f"{job.number} is already signed by {state['signer']} on {state['signed_at']} "
+                                    f"({since}); a second signature is recorded beside the first", field="again")
         if not Path(image).is_file():
             raise InvalidAction(f"no signature image {image}", field="image")
-        return self.client.sign(job_id, signer=signer, role=role, image=Path(image))
+        return self.client.sign(job.id, signer=signer, role=role, image=Path(image))
 
-    def resolve(self, job_id: str) -> JobEvent:
-        return self.client.record_event(job_id, Resolution(outcome="resolved"))
+    def resolve(self, job_id: str, again: bool = False) -> JobEvent:
+        """The job is done. A job resolved already needs ``again`` (each one is on the report)."""
+        job = self.client.job(job_id)
+        done = [e for e in self._events(job.id) if isinstance(e.payload, Resolution) and e.payload.outcome == "resolved"]
+        if done and not again:
+            raise InvalidAction(f"{job.number} was already resolved on {when(done[-1].at)}; a second "
+                                f"resolution is recorded beside the first", field="again")
+        return self.client.record_event(job.id, Resolution(outcome="resolved"))
 
     def escalate(self, job_id: str, reason: str) -> JobEvent:
         if not reason.strip():

@@ -188,3 +188,21 @@ def test_a_signature_made_outdated_says_in_words_what_changed(home: Path) -> Non
     assert "SIGNS AN OLDER VERSION" in sheet
     assert "a note added by Li Wei (李伟) on " in sheet and '"forgot to mention the dusty filter"' in sheet
     assert late["event_id"] not in sheet
+
+
+def test_signing_or_resolving_a_second_time_asks_for_again(home: Path) -> None:
+    sign = ("sign", JOB, "--signer", "王建国", "--image", str(SIGNATURE))
+    field(home, *sign)
+    twice = json.loads(field(home, "--json", *sign, check=False).stdout)
+    assert twice["field"] == "again" and "already signed by 王建国" in twice["message"]
+    assert "has not changed since" in twice["message"]
+    field(home, "resolve", JOB)
+    again = field(home, "resolve", JOB, check=False)
+    assert again.returncode == 1 and "already resolved" in again.stderr
+    kinds = [e["event"]["payload"]["kind"] for e in field_json(home, "job", JOB)["events"]]
+    assert kinds.count("signature") == 1 and kinds.count("resolution") == 1   # nothing recorded twice
+
+    field(home, *sign, "--again")
+    field(home, "resolve", JOB, "--again")
+    kinds = [e["event"]["payload"]["kind"] for e in field_json(home, "job", JOB)["events"]]
+    assert kinds.count("signature") == 2 and kinds.count("resolution") == 2
