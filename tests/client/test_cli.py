@@ -149,7 +149,8 @@ def test_sync_refused_by_the_server_exits_1_with_the_code(seeded_home: Path,
     _with_server(monkeypatch, lambda r: _error(401, "unauthorized", "device revoked"))
     code, out, _ = run(capsys, "--home", str(seeded_home), "--json", "sync")
     assert code == cli.EXIT_FAILED
-    assert json.loads(out) == {"error": "unauthorized", "message": "device revoked", "field": None}
+    assert json.loads(out) == {"error": "unauthorized", "message": "device revoked", "field": None,
+                               "option": None, "next": None}
 
 
 def test_bad_usage_exits_2(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def test_jobs_json_gives_deadlines_as_times_and_seconds(home: Path) -> None:
 
 def test_a_job_is_named_by_its_office_number_or_its_id_in_any_case(home: Path) -> None:
     assert field(home, "job", "SR-2026-0001").stdout.startswith("SR-2026-0001 (J-0001)")
-    assert field(home, "job", "j-0001").stdout == field(home, "job", JOB).stdout
+    assert field_json(home, "job", "j-0001")["job"] == field_json(home, "job", JOB)["job"]
     checkin = field_json(home, "checkin", "sr-2026-0001", "--note", "at reception")
     assert checkin["job_id"] == JOB
     assert [d["drawing"]["id"] for d in field_json(home, "drawings", "Sr-2026-0001")] == ["D-01", "D-02"]
@@ -206,3 +206,30 @@ def test_signing_or_resolving_a_second_time_asks_for_again(home: Path) -> None:
     field(home, "resolve", JOB, "--again")
     kinds = [e["event"]["payload"]["kind"] for e in field_json(home, "job", JOB)["events"]]
     assert kinds.count("signature") == 2 and kinds.count("resolution") == 2
+
+
+# --- refusals say what to type ------------------------------------------------------------------
+
+
+def test_a_refusal_names_the_option_and_the_next_step(home: Path) -> None:
+    swap = ("swap", JOB, "--equipment", "EQ-001", "--part", "PSU-750W", "--serial-out", "A", "--serial-in", "B")
+    no_backup = field(home, *swap, check=False)
+    assert no_backup.returncode == 1 and no_backup.stdout == ""
+    assert "(--no-backup-ack)" in no_backup.stderr and "no_backup_ack" not in no_backup.stderr
+    assert "next: `field backup J-0001 --scope system --file FILE --verified`" in no_backup.stderr
+
+    unpaid = field(home, *swap, "--no-backup-ack", check=False)
+    assert "next: `field quote J-0001 --part SKU:QTY" in unpaid.stderr and "(field: quote)" not in unpaid.stderr
+    unknown = field(home, "checkin", "J-9999", check=False)
+    assert "(JOB)" in unknown.stderr and "`field jobs` lists the jobs" in unknown.stderr
+    assert "job_id" not in unknown.stderr
+    wrong_part = field(home, *swap[:5], "NO-SUCH-SKU", *swap[6:], "--no-backup-ack", check=False)
+    assert "(--part)" in wrong_part.stderr and "`field parts TEXT`" in wrong_part.stderr
+
+    field(home, "resolve", JOB)
+    twice = field(home, "resolve", JOB, check=False)
+    assert "(--again)" in twice.stderr and "repeat the command with --again" in twice.stderr
+
+    answer = json.loads(field(home, "--json", *swap, check=False).stdout)       # scripts get all of it
+    assert (answer["field"], answer["option"]) == ("no_backup_ack", "--no-backup-ack")
+    assert answer["next"].startswith("`field backup J-0001")
