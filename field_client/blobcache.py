@@ -33,6 +33,25 @@ class BlobCache:
     def has(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
+    def named(self, sha256: str, target: Path) -> Path | None:
+        """The cached file also at ``target``, a name people and viewers understand (``.png``,
+        ``.pdf``): a hard link to the same bytes (a copy where links are not possible). None
+        while the file is not in the cache."""
+        source = self.path(sha256)
+        if not source.is_file():
+            return None
+        if target.is_file() and os.path.samefile(source, target):
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(source, tmp)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+        return target
+
     def add_bytes(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
         if not self.has(sha):

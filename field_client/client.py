@@ -14,6 +14,7 @@ unknown job, a part swap with no backup before it); the server re-checks everyth
 from __future__ import annotations
 
 import datetime as dt
+import mimetypes
 import os
 import platform
 import sqlite3
@@ -26,7 +27,7 @@ import msgspec
 import platformdirs
 
 from sync_protocol import (
-    AppendEvent, CustomerApproval, EnrollReply, EnrollRequest, EventPayload, Job, JobEvent, PartSwap,
+    AppendEvent, CustomerApproval, Drawing, EnrollReply, EnrollRequest, EventPayload, Job, JobEvent, PartSwap,
     PatchRecord, Quote, Record, Signature, sheet_events, sheet_hash, uuid7,
 )
 from sync_protocol.codec import field_of
@@ -207,6 +208,11 @@ class FieldClient:
         path = self.blobs.path(sha256)
         return path if path.is_file() else None
 
+    def drawing_path(self, drawing: Drawing) -> Path | None:
+        """The drawing's file under its own name and extension (``HOME/drawings/D-01-....png``),
+        to open and to find in a file manager; None until it is downloaded."""
+        return self.blobs.named(drawing.sha256, self.home / "drawings" / drawing_filename(drawing))
+
     # --- recording on site -------------------------------------------------------------------
 
     def record_event(self, job_id: str, payload: EventPayload) -> JobEvent:
@@ -323,6 +329,18 @@ class FieldClient:
             raise NotLoggedIn("this laptop is not enrolled: run `field login URL --token TOKEN`")
         return value
 
+
+
+def drawing_filename(drawing: Drawing) -> str:
+    """A safe file name for a drawing: its id, then its own file name (no directories, no
+    control characters), with an extension from its media type if it has none."""
+    name = "".join(c for c in drawing.filename.replace("\\", "/").rsplit("/", 1)[-1]
+                   if c.isprintable() and c not in ':*?"<>|').strip(" .")[:150] or drawing.id
+    if not Path(name).suffix:
+        name += mimetypes.guess_extension(drawing.media_type) or ""
+    if name.startswith(f"{drawing.id}-") or Path(name).stem == drawing.id:
+        return name
+    return f"{drawing.id}-{name}"
 
 
 def _find(conn: sqlite3.Connection, entity: str, text: str) -> Record:

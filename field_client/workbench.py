@@ -236,7 +236,7 @@ class Workbench:
         return {
             "job": job, "site": site, "customer": self._maybe("customer", site.customer_id),  # type: ignore[attr-defined]
             "equipment": [(eq, rules.warranty_of(eq, plain, self.client.today())) for eq in equipment],  # type: ignore[arg-type]
-            "drawings": [(d, self.client.blob_path(d.sha256)) for d in drawings],  # type: ignore[attr-defined]
+            "drawings": [(d, self.client.drawing_path(d)) for d in drawings],  # type: ignore[arg-type]
             "events": events, "deadline": self.next_deadline(job),
             "signature": signature_state(job, plain, self._names(job)),
             "conflicts": [c for c in self.client.conflicts() if c.job_id == job.id or c.record_id == job.site_id],  # type: ignore[attr-defined]
@@ -245,11 +245,11 @@ class Workbench:
 
     def drawings(self, job_id: str) -> list[tuple[Drawing, Path | None]]:
         job = self.client.job(job_id)
-        return [(d, self.client.blob_path(d.sha256)) for d in self.client.records("drawing", job.site_id)]  # type: ignore[misc,attr-defined]
+        return [(d, self.client.drawing_path(d)) for d in self.client.records("drawing", job.site_id)]  # type: ignore[misc,arg-type]
 
     def drawing_file(self, drawing_id: str) -> Path:
         drawing: Drawing = self.client.record("drawing", drawing_id)  # type: ignore[assignment]
-        path = self.client.blob_path(drawing.sha256)
+        path = self.client.drawing_path(drawing)
         if path is None:
             raise UnknownRecord(f"drawing {drawing_id} is not on this laptop yet: run `field sync`",
                                 field="drawing")

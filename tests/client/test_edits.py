@@ -151,3 +151,17 @@ def test_a_pull_of_a_newer_server_version_does_not_hide_the_pending_edit(laptop:
     assert isinstance(patch, PatchRecord) and patch.base_version == SEED_VERSION
     # The next edit is made on the newer version.
     assert laptop.edit("site", SITE, contact_name="Zhou").base_version == SEED_VERSION + 5
+
+
+def test_a_drawing_gets_a_safe_file_name_with_an_extension() -> None:
+    from field_client.client import drawing_filename
+    from sync_protocol import Drawing
+
+    def name(filename: str, media_type: str = "application/pdf") -> str:
+        return drawing_filename(Drawing(id="D-9", site_id="S-1", title="t", filename=filename,
+                                        media_type=media_type, sha256="0" * 64, size=1))
+    assert name("D-9-plan.pdf") == "D-9-plan.pdf"
+    assert name("floor plan") == "D-9-floor plan.pdf"
+    assert name("../../etc/passwd", "image/png") == "D-9-passwd.png"
+    assert name("C:\\drawings\\rack.PNG") == "D-9-rack.PNG"
+    assert name("..", "image/png") == "D-9.png"

@@ -233,3 +233,19 @@ def test_a_refusal_names_the_option_and_the_next_step(home: Path) -> None:
     answer = json.loads(field(home, "--json", *swap, check=False).stdout)       # scripts get all of it
     assert (answer["field"], answer["option"]) == ("no_backup_ack", "--no-backup-ack")
     assert answer["next"].startswith("`field backup J-0001")
+
+
+# --- drawings -----------------------------------------------------------------------------------
+
+
+def test_drawings_are_files_with_their_real_name_and_extension(home: Path) -> None:
+    import hashlib
+
+    rows = field_json(home, "drawings", JOB)
+    assert [Path(r["path"]).name for r in rows] == ["D-01-s-01-cable-routes.png", "D-02-s-01-network.pdf"]
+    for row in rows:
+        path = Path(row["path"])
+        assert path.parent == home.resolve() / "drawings"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == row["drawing"]["sha256"]
+    assert field(home, "open", "d-02", "--json").stdout.strip().endswith('D-02-s-01-network.pdf"}')
+    assert "D-01-s-01-cable-routes.png" in field(home, "job", JOB).stdout
