@@ -9,8 +9,9 @@
     field edit site|equipment ID FIELD=VALUE ...
 
 Every recording command writes one local transaction and needs no network. Exit status: 0 done,
-1 refused or done with problems (``ready``: not ready), 2 bad usage, 3 server unreachable (the
-work stays safely on the laptop), 4 this client must be upgraded. Every command takes ``--json``
+1 refused or done with problems (``sync``: also when something was flagged for a person;
+``ready``: not ready), 2 bad usage, 3 server unreachable (the work stays safely on the laptop),
+4 this client must be upgraded. Every command takes ``--json``
 and ``--home DIR`` (default ``$FIELD_HOME``, else the user's data directory).
 """
 
@@ -34,7 +35,7 @@ from sync_protocol import ProtocolError, UpgradeRequired
 from . import render
 from .client import FieldClient
 from .errors import FieldClientError, ServerUnreachable
-from .workbench import Workbench
+from .workbench import Workbench, explain
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_UPGRADE = 0, 1, 2, 3, 4
 HOME_HELP = "the laptop's store directory (default: $FIELD_HOME, else the user's data directory)"
@@ -171,17 +172,32 @@ def cmd_sync(bench: Workbench, args: argparse.Namespace) -> int:
         return _watch(bench, args)
     with ProgressView(enabled=not args.json and sys.stdout.isatty()) as view:
         report = bench.client.sync(args.page_size, progress=view.update)
-    data = {**msgspec.to_builtins(report), "ok": report.ok}
+    jobs, flagged = bench.news(report)
+    sites = bench.site_names()
+    data = {**msgspec.to_builtins(report), "ok": report.ok, "needs_person": report.needs_person,
+            "new_jobs": [{"id": j.id, "number": j.number, "severity": j.severity, "status": j.status,
+                          "site_name": sites.get(j.site_id, j.site_id), "fault": j.fault} for j in jobs],
+            "flagged": [{"id": c.id, "kind": c.kind, "job_id": c.job_id, "words": explain(c)} for c in flagged],
+            "open_conflicts": len(bench.client.conflicts())}
     _out(args, data, _sync_text)
-    return EXIT_OK if report.ok else EXIT_FAILED
+    # 1 when a person is needed: something refused or failed, or flagged for the office.
+    return EXIT_FAILED if report.needs_person else EXIT_OK
 
 
 def _sync_text(d: dict[str, Any]) -> str:
-    lines = [f"pushed {d.get('pushed', 0)} (applied {d.get('applied', 0)}, merged {d.get('merged', 0)}, "
-             f"flagged {d.get('conflicts', 0)}, refused {d.get('rejected', 0)}); "
-             f"pulled {d.get('pulled', 0)}, removed {d.get('removed', 0)}; "
-             f"files up {d.get('blobs_uploaded', 0)}, down {d.get('blobs_downloaded', 0)}"]
-    lines += [f"  ! {p}" for p in d.get("problems", [])]
+    lines = [f"pushed {d['pushed']} (applied {d['applied']}, merged {d['merged']}, "
+             f"flagged {d['conflicts']}, refused {d['rejected']}); pulled {d['pulled']}, removed {d['removed']}; "
+             f"files up {d['blobs_uploaded']}, down {d['blobs_downloaded']}"]
+    if d["new_jobs"]:
+        lines.append(f"new jobs ({len(d['new_jobs'])}):")
+        lines += [f"  {j['number']} ({j['id']}) severity {j['severity']}, {j['site_name']}: {j['fault'][:70]}"
+                  for j in d["new_jobs"]]
+    if d["flagged"]:
+        lines.append(f"flagged for a person ({len(d['flagged'])}):")
+        lines += [f"  - {c['words']}" for c in d["flagged"]]
+    if d["open_conflicts"]:
+        lines.append(f"open conflicts: {d['open_conflicts']}; `field conflicts` lists them in words")
+    lines += [f"  ! {p}" for p in d["problems"]]
     return "\n".join(lines)
 
 

@@ -83,6 +83,16 @@ def all_of(conn: sqlite3.Connection, entity: str, parent: str | None = None) -> 
     return [Held(_decoder.decode(r["data"]), r["version"], bool(r["kept"])) for r in rows]
 
 
+def held_ids(conn: sqlite3.Connection, entity: str, ids: list[str]) -> set[str]:
+    """Which of these records the laptop holds already."""
+    held: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        held.update(r[0] for r in conn.execute(
+            f"SELECT id FROM records WHERE entity=? AND id IN ({','.join('?' * len(chunk))})", (entity, *chunk)))
+    return held
+
+
 def find_id(conn: sqlite3.Connection, entity: str, text: str) -> str | None:
     """The id of the record ``text`` names: its id in any case or, for a job, the number the
     office shows (``SR-2026-0001``). None if it names none, or more than one."""

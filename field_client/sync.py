@@ -22,8 +22,8 @@ from typing import Callable
 import msgspec
 
 from sync_protocol import (
-    JSON, PROTOCOL_VERSION, ChecksumMismatch, CursorReset, Hello, HelloReply, Limits, NotFound,
-    PullPage, PullRequest, PushReply, ScopeViolation, SequenceGap, Upsert, decode,
+    JSON, PROTOCOL_VERSION, ChecksumMismatch, Conflict, CursorReset, Hello, HelloReply, Job, Limits,
+    NotFound, PullPage, PullRequest, PushReply, Record, ScopeViolation, SequenceGap, Upsert, decode,
 )
 
 from . import __version__, outbox, replica
@@ -64,10 +64,17 @@ class SyncReport(msgspec.Struct, kw_only=True):
     blobs_uploaded: int = 0
     blobs_downloaded: int = 0
     problems: list[str] = []
+    new_jobs: list[str] = []     # ids of jobs this laptop did not hold before (a new assignment)
+    flagged: list[str] = []      # ids of open conflicts it did not hold before: a person decides
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def needs_person(self) -> bool:
+        """Something was refused, went wrong, or was flagged for a person to decide."""
+        return bool(self.problems or self.flagged)
 
 
 def sync(store: LocalStore, blobs: BlobCache, transport: Transport, page_size: int | None = None,
@@ -275,8 +282,10 @@ def _apply_page(conn: sqlite3.Connection, page: PullPage, data: list[msgspec.Raw
     changes = enumerate(page.changes)
     for is_upsert, run in itertools.groupby(changes, key=lambda ic: type(ic[1]) is Upsert):
         if is_upsert:
+            upserts = list(run)
+            _note_news(conn, [change.record for _, change in upserts], report)  # type: ignore[union-attr]
             rows = [replica.as_row(change.record, change.version,  # type: ignore[union-attr]
-                                   None if data is None else data[i]) for i, change in run]
+                                   None if data is None else data[i]) for i, change in upserts]
             replica.put_many(conn, rows)
             report.pulled += len(rows)
         else:
@@ -290,6 +299,17 @@ def _apply_page(conn: sqlite3.Connection, page: PullPage, data: list[msgspec.Raw
     outbox.observe(conn, page.server_hlc)
     if not page.more:
         set_meta(conn, "last_sync_at", now_iso())  # the scope is complete as of now
+
+
+def _note_news(conn: sqlite3.Connection, records: list[Record], report: SyncReport) -> None:
+    """Jobs and open conflicts this laptop does not hold yet, before the page stores them: what
+    the engineer is told after the sync (``new_jobs``, ``flagged``)."""
+    for entity, news, fresh in (
+            ("job", report.new_jobs, [r.id for r in records if isinstance(r, Job)]),
+            ("conflict", report.flagged, [r.id for r in records if isinstance(r, Conflict) and r.status == "open"])):
+        if fresh:
+            held = replica.held_ids(conn, entity, fresh)
+            news += [i for i in dict.fromkeys(fresh) if i not in held and i not in news]
 
 
 class _Sha256(msgspec.Struct):

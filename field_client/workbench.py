@@ -28,6 +28,7 @@ from . import lookup, rules
 from .blobcache import file_sha256
 from .client import FieldClient
 from .errors import InvalidAction, UnknownRecord
+from .sync import SyncReport
 
 
 class Deadline(NamedTuple):
@@ -285,6 +286,14 @@ class Workbench:
 
     def conflicts_in_words(self) -> list[str]:
         return [explain(c) for c in self.client.conflicts()]  # type: ignore[arg-type]
+
+    def news(self, report: SyncReport) -> tuple[list[Job], list[Conflict]]:
+        """What a sync brought that the engineer must hear of: new jobs, and what was flagged
+        for a person (open conflicts the laptop did not hold before)."""
+        jobs = sorted((job for job_id in report.new_jobs if (job := self._maybe("job", job_id)) is not None),
+                      key=lambda job: job.number)
+        flagged = set(report.flagged)
+        return jobs, [c for c in self.client.conflicts() if c.id in flagged]  # type: ignore[misc]
 
     # --- plumbing ------------------------------------------------------------------------------------
 

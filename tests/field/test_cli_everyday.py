@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.e2e.conftest import ROOT, LiveServer, cli_json, run_cli
+from tests.e2e.conftest import ROOT, LiveServer, cli_json, office, run_cli
 
 JOB = "J-0001"
 
@@ -249,3 +249,36 @@ def test_drawings_are_files_with_their_real_name_and_extension(home: Path) -> No
         assert hashlib.sha256(path.read_bytes()).hexdigest() == row["drawing"]["sha256"]
     assert field(home, "open", "d-02", "--json").stdout.strip().endswith('D-02-s-01-network.pdf"}')
     assert "D-01-s-01-cable-routes.png" in field(home, "job", JOB).stdout
+
+
+# --- sync ---------------------------------------------------------------------------------------
+
+
+def test_sync_names_new_jobs_and_what_was_flagged_and_exits_1_for_a_person(live_server: LiveServer,
+                                                                           tmp_path: Path) -> None:
+    home = tmp_path / "laptop"
+    field(home, "login", live_server.url, "--token", live_server.enrollment("li-wei"))
+    first = field(home, "sync")                                       # all three jobs are new to it
+    assert "new jobs (3):" in first.stdout and "SR-2026-0001 (J-0001) severity 1, 浦东机房" in first.stdout
+    assert "flagged for a person" not in first.stdout and first.returncode == 0
+
+    field(home, "edit", "site", "S-01", "contact_phone=+86 138 0000 7781")     # seen on site, offline
+    with office(live_server) as dispatcher:                          # meanwhile, in the office
+        assert dispatcher.post("/api/v1/jobs/J-0011/assign", json={"assignee": "li-wei"}).status_code == 200
+        site = dispatcher.get("/api/v1/sites/S-01").json()
+        edit = dispatcher.patch("/api/v1/sites/S-01", json={"base_version": site["version"],
+                                                            "fields": {"contact_phone": "+86 21 6000 0000"}})
+        assert edit.status_code == 200, edit.text
+    cli_json("field-server", "job", "run", "sla_watch", "--data", str(live_server.data_dir))  # J-0002 escalates
+
+    back = field(home, "sync", check=False)
+    assert back.returncode == 1, back.stdout + back.stderr          # a person must look at something
+    assert "new jobs (1):" in back.stdout and "SR-2026-0011 (J-0011) severity 2" in back.stdout
+    assert "flagged for a person (1):" in back.stdout and "contact_phone was changed here and in the office" in back.stdout
+    assert "`field conflicts`" in back.stdout
+    quiet = field_json(home, "sync")                                 # nothing new: done, exit 0
+    assert quiet["new_jobs"] == [] and quiet["flagged"] == [] and quiet["open_conflicts"] == 1
+    assert quiet["needs_person"] is False
+
+    escalated = next(x for x in field(home, "jobs").stdout.splitlines() if x.startswith("J-0002"))
+    assert "escalated" in escalated and "on site overdue 2 d" in escalated
