@@ -172,16 +172,21 @@ def test_a_file_that_is_not_an_image_is_served_as_a_download(dispatcher, app) ->
     assert dispatcher.get("/office/blobs/not-a-hash").status_code == 400
 
 
-def test_correcting_a_signed_jobs_fault_outdates_the_signature(client, tokens, li_wei, app) -> None:
-    from .conftest import record_of, version_of
-
+def _checked_in_and_signed(client, headers, li_wei) -> None:
+    """Li Wei checks in on J-0001 and the customer signs the sheet as the server holds it."""
     li_wei.event("J-0001", {"kind": "checkin"})
-    headers = bearer(tokens["chen-jing"])
     sheet_json = client.get("/api/v1/jobs/J-0001/sheet", headers=headers).json()
     job = msgspec.convert(sheet_json["job"], Job)
     stored = [msgspec.convert({**e, "job_id": "J-0001", "entity": "event"}, JobEvent) for e in sheet_json["events"]]
     li_wei.event("J-0001", {"kind": "signature", "signer": "Liu Yang", "image_sha256": SHA,
                             "sheet_hash": sheet_hash(job, stored), "event_ids": [e.id for e in stored]})
+
+
+def test_correcting_a_signed_jobs_fault_outdates_the_signature(client, tokens, li_wei, app) -> None:
+    from .conftest import record_of, version_of
+
+    headers = bearer(tokens["chen-jing"])
+    _checked_in_and_signed(client, headers, li_wei)
     assert record_of(app, "job", "J-0001")["signature_state"] == "valid"
 
     answer = client.patch("/api/v1/jobs/J-0001", headers=headers,
@@ -199,13 +204,8 @@ def test_a_signature_that_signs_an_older_version_is_explained_in_words_on_the_sh
         client, tokens, li_wei, app) -> None:
     from .conftest import sign_in
 
-    li_wei.event("J-0001", {"kind": "checkin"})
     headers = bearer(tokens["chen-jing"])
-    sheet_json = client.get("/api/v1/jobs/J-0001/sheet", headers=headers).json()
-    job = msgspec.convert(sheet_json["job"], Job)
-    stored = [msgspec.convert({**e, "job_id": "J-0001", "entity": "event"}, JobEvent) for e in sheet_json["events"]]
-    li_wei.event("J-0001", {"kind": "signature", "signer": "Liu Yang", "image_sha256": SHA,
-                            "sheet_hash": sheet_hash(job, stored), "event_ids": [e.id for e in stored]})
+    _checked_in_and_signed(client, headers, li_wei)
     late = li_wei.event("J-0001", {"kind": "note", "text": "found a second loose cable"},
                         at=dt.datetime(2026, 11, 20, 9, 42, tzinfo=dt.timezone.utc))
     assert late["status"] == "conflict"
