@@ -32,7 +32,7 @@ import msgspec
 
 from sync_protocol import ProtocolError, UpgradeRequired
 
-from . import render
+from . import refusal, render
 from .client import FieldClient
 from .errors import FieldClientError, ServerUnreachable
 from .workbench import Workbench, explain
@@ -61,6 +61,22 @@ def main(argv: list[str] | None = None) -> int:
 # --- the parser ------------------------------------------------------------------------------
 
 
+class CommandParser(argparse.ArgumentParser):
+    """One command's parser; remembers how each of its own options is typed (``typed``: by
+    destination), so that a refusal can name the option rather than a record's field."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.typed: dict[str, str] = {}
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.typed[action.dest] = (max(action.option_strings, key=len) if action.option_strings
+                                   else str(action.metavar or action.dest.upper()))
+        return action
+
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="field", description="fieldsync on the engineer's laptop")
     parser.add_argument("--home", type=Path, default=None, help=HOME_HELP)
@@ -69,14 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=HOME_HELP)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
     def command(name: str, run: Callable[[Workbench, argparse.Namespace], int], help: str,
                 job: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help, description=help)
         if job:
             p.add_argument("job", metavar="JOB", help="the job: J-0001, or the office's number SR-2026-0001")
-        p.set_defaults(run=run, command_parser=p)
+        p.set_defaults(run=run, typed=p.typed)
         return p
 
     p = command("login", cmd_login, "enroll this laptop with a one-time token")
@@ -407,46 +423,15 @@ def _emit(text: str) -> None:
         os.close(devnull)
 
 
-# Where a refusal names a field of a record or an event, the option (or argument) of the command
-# that gave it, when the two are named differently.
-_ARGUMENT_OF_FIELD = {"sku": "part", "equipment_id": "equipment", "job_id": "job", "waive_reason": "waive",
-                      "quote_event_id": "quote"}
-# What to do next, by the field a refusal names; {job} is the job as typed.
-_NEXT_STEP = {
-    "no_backup_ack": "`field backup {job} --scope system --file FILE --verified` (or `field backup {job} "
-                     "--waive REASON`), then the swap again; or repeat the swap with --no-backup-ack "
-                     "(the supervisor's audit will show it)",
-    "quote": "`field quote {job} --part SKU:QTY --labour AMOUNT`, then `field approve {job} --by NAME`",
-    "job_id": "`field jobs` lists the jobs on this laptop; `field sync` brings newly assigned ones",
-    "part": "`field parts TEXT` searches the catalog",
-    "equipment_id": "`field job {job}` lists the job's equipment",
-    "again": "if that is meant, repeat the command with --again",
-    "file": "give the path of the backup file (--file), or its --sha256 and --size",
-}
-
-
-def _option(args: argparse.Namespace, field: str | None) -> str | None:
-    """The command-line option (or argument) that gave ``field``, as the engineer types it."""
-    parser: argparse.ArgumentParser | None = getattr(args, "command_parser", None)
-    if field is None or parser is None:
-        return None
-    dest = _ARGUMENT_OF_FIELD.get(field, field)
-    for action in parser._actions:
-        if action.dest == dest and dest not in ("help", "home", "json"):
-            return max(action.option_strings, key=len) if action.option_strings else (action.metavar or dest.upper())  # type: ignore[return-value]
-    return None
-
-
 def _fail(args: argparse.Namespace, code: str, message: str, field: str | None, status: int) -> int:
     """A refusal: what is wrong, the option it concerns, and what to do next."""
-    option = _option(args, field)
-    step = _NEXT_STEP.get(field or "", "").format(job=getattr(args, "job", None) or "JOB") or None
+    option = refusal.option_for(getattr(args, "typed", {}), field)
+    step = refusal.next_step(field, getattr(args, "job", None))
     if getattr(args, "json", False):
         _emit(json.dumps({"error": code, "message": message, "field": field, "option": option, "next": step},
                          ensure_ascii=False))
     else:
-        named = f" ({option})" if option else (f" (field: {field})" if field and field not in _NEXT_STEP else "")
-        print(f"field: {message}{named}" + (f"\n  next: {step}" if step else ""), file=sys.stderr)
+        print(refusal.in_words(message, field, option, step), file=sys.stderr)
     return status
 
 
