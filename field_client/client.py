@@ -204,6 +204,10 @@ class FieldClient:
             sql, args = sql + " WHERE status=?", (status,)
         return self.store.read(lambda c: [dict(r) for r in c.execute(sql + " ORDER BY rowid", args)])
 
+    def pending_by_job(self) -> dict[str, int]:
+        """How many recorded changes of each job wait to be synced (one query, for a job list)."""
+        return self.store.read(view.pending_by_job)
+
     def blob_path(self, sha256: str) -> Path | None:
         path = self.blobs.path(sha256)
         return path if path.is_file() else None
@@ -227,15 +231,20 @@ class FieldClient:
         return self.store.write(work)
 
     def sign(self, job_id: str, signer: str, image: Path | bytes, role: str = "",
-             media_type: str = "image/png") -> JobEvent:
-        """The customer signs the sheet as it stands now: its hash and its events are bound."""
+             media_type: str = "image/png", expected_sheet_hash: str | None = None) -> JobEvent:
+        """The customer signs the sheet as it stands now: its hash and its events are bound.
+        With ``expected_sheet_hash`` (the sheet the customer was shown), a sheet that changed
+        since is refused in the same transaction, instead of binding what they never saw."""
         sha = self.add_blob(image, media_type)
 
         def work(conn: sqlite3.Connection) -> JobEvent:
             job: Job = _find(conn, "job", job_id)  # type: ignore[assignment]
             events = [v.event for v in view.events(conn, job.id)]
-            payload = Signature(signer=signer, role=role, image_sha256=sha,
-                                sheet_hash=sheet_hash(job, events),
+            current = sheet_hash(job, events)
+            if expected_sheet_hash is not None and expected_sheet_hash != current:
+                raise InvalidAction("the sheet changed while the customer was reading it: show it "
+                                    "again and sign again", field="sheet_hash")
+            payload = Signature(signer=signer, role=role, image_sha256=sha, sheet_hash=current,
                                 event_ids=[e.id for e in sheet_events(events)])
             return self._append_event(conn, job.id, _validated(payload))
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 class FieldClientError(Exception):
     """Base of the errors the field client raises itself."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.code = code  # which refusal of several on one field, for words in other languages
 
 
 class NotLoggedIn(FieldClientError):

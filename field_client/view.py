@@ -104,6 +104,11 @@ def pending_count(conn: sqlite3.Connection, job_id: str | None = None) -> int:
     return int(conn.execute("SELECT count(*) FROM outbox WHERE job_id=?", (job_id,)).fetchone()[0])
 
 
+def pending_by_job(conn: sqlite3.Connection) -> dict[str, int]:
+    return {r[0]: r[1] for r in conn.execute(
+        "SELECT job_id, count(*) FROM outbox WHERE job_id IS NOT NULL GROUP BY job_id")}
+
+
 def identity(conn: sqlite3.Connection) -> dict[str, Any]:
     keys = ("server_url", "device_id", "user_id", "user_name", "role", "last_sync_at")
     return {k: get_meta(conn, k) for k in keys}

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from sync_protocol import (
     Backup, Checkin, Conflict, CustomerApproval, Diagnosis, Drawing, Equipment, Job, JobEvent, Loaner,
-    Note, Part, PartSwap, Quote, QuoteLine, Resolution, Signature, Stock, Test, changes_in_words,
+    Note, Part, PartSwap, Photo, Quote, QuoteLine, Resolution, Signature, Stock, Test, changes_in_words,
     check_signature, van,
 )
 from sync_protocol.signatures import when
 
-from . import lookup, rules
+from . import images, lookup, rules
 from .blobcache import file_sha256
 from .client import FieldClient
 from .errors import InvalidAction, UnknownRecord
@@ -35,6 +35,19 @@ class Deadline(NamedTuple):
     what: str                     # "respond" or "on site"
     at: dt.datetime
     left: dt.timedelta            # negative when missed
+
+
+class Problem(str):
+    """One thing missing before leaving coverage: English words (it is a ``str``), plus a
+    ``code`` and the ``facts`` in it, for saying it in another language."""
+
+    code: str
+    facts: dict[str, Any]
+
+    def __new__(cls, text: str, code: str, **facts: Any) -> "Problem":
+        problem = super().__new__(cls, text)
+        problem.code, problem.facts = code, facts
+        return problem
 
 
 class ReadyCheck(NamedTuple):
@@ -176,9 +189,12 @@ class Workbench:
     def note(self, job_id: str, text: str) -> JobEvent:
         return self.client.record_event(job_id, Note(text=text))
 
-    def sign(self, job_id: str, signer: str, role: str, image: Path, again: bool = False) -> JobEvent:
-        """The customer signs the sheet. A job signed already needs ``again``: every signature
-        is kept and printed on the customer's report, so a second one must be meant."""
+    def sign(self, job_id: str, signer: str, role: str, image: Path | bytes, again: bool = False,
+             expected_sheet_hash: str | None = None) -> JobEvent:
+        """The customer signs the sheet: ``image`` is a PNG file or its bytes (the laptop app's
+        pad); an empty or dot-only image is refused, and ``expected_sheet_hash`` is the sheet they
+        were shown. A job signed already needs ``again``: every signature is kept and printed on
+        the customer's report, so a second one must be meant."""
         job = self.client.job(job_id)
         if not again:
             events = self._events(job.id)
@@ -188,9 +204,29 @@ class Workbench:
                          "the sheet changed since: " + "; ".join(state["changed"]))
                 raise InvalidAction(f"{job.number} is already signed by {state['signer']} on {state['signed_at']} "
                                     f"({since}); a second signature is recorded beside the first", field="again")
-        if not Path(image).is_file():
-            raise InvalidAction(f"no signature image {image}", field="image")
-        return self.client.sign(job.id, signer=signer, role=role, image=Path(image))
+        if not signer.strip():
+            raise InvalidAction("the customer's name is required", field="signer")
+        if not isinstance(image, bytes):
+            if not Path(image).is_file():
+                raise InvalidAction(f"no signature image {image}", field="image")
+            image = Path(image).read_bytes()
+        problem = images.signature_problem(image)
+        if problem:
+            raise InvalidAction(problem[1], field="image", code=problem[0])
+        return self.client.sign(job.id, signer=signer.strip(), role=role.strip(), image=image,
+                                expected_sheet_hash=expected_sheet_hash)
+
+    def photo(self, job_id: str, image: Path | bytes, caption: str = "") -> JobEvent:
+        """A photo taken on site (a file, or the laptop camera's frame), kept as a blob and synced."""
+        data = image if isinstance(image, bytes) else Path(image).read_bytes()
+        media_type = images.sniff(data)
+        if media_type not in ("image/png", "image/jpeg", "image/webp"):
+            raise InvalidAction("a photo must be a PNG, JPEG or WebP image", field="photo", code="not_image")
+        if len(data) > images.MAX_PHOTO_BYTES:
+            raise InvalidAction("the photo is larger than 25 MB", field="photo", code="too_large")
+        job = self.client.job(job_id)  # an unknown job is refused before the file is kept
+        sha = self.client.add_blob(data, media_type)
+        return self.client.record_event(job.id, Photo(sha256=sha, media_type=media_type, caption=caption))
 
     def resolve(self, job_id: str, again: bool = False) -> JobEvent:
         """The job is done. A job resolved already needs ``again`` (each one is on the report)."""
@@ -265,23 +301,28 @@ class Workbench:
         drawings = 0
         for job in jobs:
             if self._maybe("site", job.site_id) is None:
-                problems.append(f"{job.number}: site {job.site_id} missing")
+                problems.append(Problem(f"{job.number}: site {job.site_id} missing", "site_missing",
+                                        job=job.number, site=job.site_id))
             for eid in job.equipment_ids:
                 if self._maybe("equipment", eid) is None:
-                    problems.append(f"{job.number}: equipment {eid} missing")
+                    problems.append(Problem(f"{job.number}: equipment {eid} missing", "equipment_missing",
+                                            job=job.number, equipment=eid))
             for drawing in self.client.records("drawing", job.site_id):
                 drawings += 1
                 path = self.client.blob_path(drawing.sha256)  # type: ignore[attr-defined]
                 if path is None:
-                    problems.append(f"{job.number}: drawing {drawing.id} not downloaded")
+                    problems.append(Problem(f"{job.number}: drawing {drawing.id} not downloaded",
+                                            "drawing_missing", job=job.number, drawing=drawing.id))
                 elif file_sha256(path) != drawing.sha256:  # type: ignore[attr-defined]
-                    problems.append(f"{job.number}: drawing {drawing.id} is damaged on disk; sync again")
+                    problems.append(Problem(f"{job.number}: drawing {drawing.id} is damaged on disk; sync again",
+                                            "drawing_damaged", job=job.number, drawing=drawing.id))
         if not self.client.records("part"):
-            problems.append("the parts catalog is not on this laptop")
+            problems.append(Problem("the parts catalog is not on this laptop", "no_catalog"))
         if status["pending"]:
-            problems.append(f"{status['pending']} change(s) not synced yet")
+            problems.append(Problem(f"{status['pending']} change(s) not synced yet", "unsynced",
+                                    count=status["pending"]))
         if not status["last_sync_at"]:
-            problems.append("never synced")
+            problems.append(Problem("never synced", "never_synced"))
         return ReadyCheck(not problems, problems, status["last_sync_at"], len(jobs), drawings)
 
     def conflicts_in_words(self) -> list[str]:
@@ -345,22 +386,30 @@ def signature_state(job: Job, events: list[JobEvent], names: dict[str, str]) -> 
             "signed_at": when(check.signature.at), "changed": changes_in_words(check, names)}
 
 
-def explain(conflict: Conflict) -> str:
-    """A conflict in the words of the engineer who has to live with it."""
+def _same(text: str) -> str:
+    return text
+
+
+def explain(conflict: Conflict, _: Callable[[str], str] = _same) -> str:
+    """A conflict in the words of the engineer who has to live with it. ``_`` translates the
+    sentence (the laptop app passes its catalog's gettext; the CLI speaks English)."""
     what = f"{conflict.record_entity} {conflict.record_id}"
     if conflict.kind == "field":
-        return (f"{what}: {conflict.field} was changed here and in the office. Kept {conflict.kept!r}, "
-                f"set aside {conflict.other!r} ({conflict.rule}). The dispatcher will confirm.")
+        return _("{what}: {field} was changed here and in the office. Kept {kept!r}, set aside "
+                 "{other!r} ({rule}). The dispatcher will confirm.").format(
+            what=what, field=conflict.field, kept=conflict.kept, other=conflict.other, rule=conflict.rule)
     if conflict.kind == "job_state":
-        return f"job {conflict.record_id}: {conflict.detail}. Your work is kept; the dispatcher decides."
+        return _("job {job}: {detail}. Your work is kept; the dispatcher decides.").format(
+            job=conflict.record_id, detail=conflict.detail)
     if conflict.kind == "stock":
-        return f"van stock: {conflict.detail}. The office will restock or correct it."
+        return _("van stock: {detail}. The office will restock or correct it.").format(detail=conflict.detail)
     if conflict.kind == "serial":
-        return f"serial clash: {conflict.detail}."
+        return _("serial clash: {detail}.").format(detail=conflict.detail)
     if conflict.kind == "signature":
-        what = conflict.detail if not conflict.detail.startswith("{") else "the sheet changed after the customer signed"
-        return (f"job {conflict.record_id}: {what}. The signature is kept but signs an older version: "
-                f"have the customer sign again if needed.")
+        changed = (conflict.detail if not conflict.detail.startswith("{")
+                   else _("the sheet changed after the customer signed"))
+        return _("job {job}: {changed}. The signature is kept but signs an older version: have the "
+                 "customer sign again if needed.").format(job=conflict.record_id, changed=changed)
     return f"{what}: {conflict.detail or conflict.rule}"
 
 
