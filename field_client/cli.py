@@ -7,6 +7,7 @@
     field parts [TEXT] | van            the catalog (and what the van holds), the van's stock
     field checkin | backup | diagnose | quote | approve | swap | loaner | test | sign | resolve | escalate JOB ...
     field edit site|equipment ID FIELD=VALUE ...
+    field ui [--no-browser] [--port N] [--lang zh_Hans|en]   the same day in a browser window
 
 Every recording command writes one local transaction and needs no network. Exit status: 0 done,
 1 refused or done with problems (``sync``: also when something was flagged for a person;
@@ -24,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -166,6 +168,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--again", action="store_true", help="the job is resolved already: record it once more")
     p = command("escalate", cmd_escalate, "not solved: back to the office", job=True)
     p.add_argument("--reason", required=True)
+    p = command("ui", cmd_ui, "the laptop app: the whole on-site day in a browser window, offline")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL to open")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--lang", choices=["zh_Hans", "en"], default=os.environ.get("FIELD_LANG") or "en",
+                   help="language when the browser asks for neither (default $FIELD_LANG, else en)")
     p = command("edit", cmd_edit, "facts observed on site: FIELD=VALUE ...")
     p.add_argument("entity", choices=["site", "equipment"])
     p.add_argument("id")
@@ -390,6 +397,23 @@ def cmd_edit(bench: Workbench, args: argparse.Namespace) -> int:
     return _ok(args, {"seq": patch.seq, "entity": patch.entity, "id": patch.id, "fields": patch.fields},
                lambda d: f"recorded edit of {d['entity']} {d['id']}: "
                          + ", ".join(f"{k}={v}" for k, v in d["fields"].items()) + " (will sync)")
+
+
+def cmd_ui(bench: Workbench, args: argparse.Namespace) -> int:
+    from .ui import LaptopApp  # litestar, Jinja2 and Babel load only for the app
+
+    app = LaptopApp(bench, port=args.port, default_locale=args.lang)
+    _out(args, {"url": app.url, "port": app.port},
+         lambda d: f"fieldsync laptop app: {d['url']}\n(a one-time link: it opens the app in one browser; "
+                   f"Ctrl-C stops the app)")
+    sys.stdout.flush()
+    if not args.no_browser:
+        import webbrowser
+
+        threading.Timer(0.5, webbrowser.open, args=(app.url,)).start()
+    app.serve()  # until Ctrl-C or SIGTERM
+    app.runner.wait(30)
+    return EXIT_OK
 
 
 # --- output ---------------------------------------------------------------------------------------

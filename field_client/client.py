@@ -301,7 +301,8 @@ class FieldClient:
         if part is None:
             raise UnknownRecord(f"no part {swap.sku} in the catalog", field="sku")
         if swap.serial_in == swap.serial_out:
-            raise InvalidAction("the serial going in is the serial coming out", field="serial_in")
+            raise InvalidAction("the serial going in is the serial coming out", field="serial_in",
+                                code="same_serial")
         events = [v.event for v in view.events(conn, job.id)]
         if not rules.has_backup(events) and not swap.no_backup_ack:
             raise BackupRequired(f"job {job.number} has no verified backup yet: record the backup "
@@ -315,7 +316,8 @@ class FieldClient:
                                               view.equipment_with_serial(conn, swap.serial_in))
         if elsewhere:
             raise InvalidAction(f"serial {swap.serial_in} is already installed in {elsewhere}",
-                                field="serial_in")
+                                field="serial_in", code="installed_elsewhere", where=elsewhere,
+                                serial=swap.serial_in)
 
     def _check_patch(self, conn: sqlite3.Connection, entity: str, current: Record,
                      fields: dict[str, Any]) -> None:

@@ -20,11 +20,14 @@ from __future__ import annotations
 class FieldClientError(Exception):
     """Base of the errors the field client raises itself."""
 
-    def __init__(self, message: str, field: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, code: str | None = None, **facts: str) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
-        self.code = code  # which refusal of several on one field, for words in other languages
+        # Which refusal of several on one field, and the facts in its message: for saying it
+        # in another language (the laptop app) without reading the English.
+        self.code = code
+        self.facts = facts
 
 
 class NotLoggedIn(FieldClientError):
