@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast soak clean bench bench-peer browser-deps
+.PHONY: install demo test test-fast soak clean bench bench-peer browser-deps catalogs
 
 install: $(STAMP)
 
@@ -49,6 +49,18 @@ bench: install
 # The CouchDB-protocol peer of ../shared/peer (PouchDB <-> pouchdb-server), skipped without node/npm.
 bench-peer: install
 	BENCH_N=$(BENCH_N) $(PY) -m bench.peer
+
+# The pages' messages (sync_protocol/locale, shared by `field ui` and the office): extract them from
+# the code and templates named in babel.cfg, merge them into each language's .po (translate the new
+# ones there), compile the .mo files. Both are committed: a fresh clone needs no build step, and
+# tests/i18n checks that the .mo files match the .po and that every message is translated.
+LOCALE := sync_protocol/locale
+catalogs: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -o $(LOCALE)/fieldsync.pot --no-location --sort-output \
+	  --project fieldsync --version 0.1 --omit-header -c "Translators:" .
+	$(VENV)/bin/pybabel update -i $(LOCALE)/fieldsync.pot -d $(LOCALE) -D fieldsync -N \
+	  --width 100 --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(LOCALE) -D fieldsync --statistics
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
