@@ -17,6 +17,7 @@ from typing import Any, Callable
 import anyio
 from litestar import Response, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath
 from litestar.response import Redirect
 
 from ..errors import FieldClientError
@@ -96,13 +97,13 @@ def _checked(form: Form, name: str) -> bool:
 # --- the pattern of every action -----------------------------------------------------------------
 
 
-async def _act(request: AnyRequest, job_id: str, step: str,
+async def _act(request: AnyRequest, job_id: FromPath[str], step: str,
                work: Callable[[Workbench, Form, Gettext], str]) -> Response[Any]:
     form = dict((await request.form()).items())
     return await anyio.to_thread.run_sync(_record, request, job_id, step, form, work)
 
 
-def _record(request: AnyRequest, job_id: str, step: str, form: Form,
+def _record(request: AnyRequest, job_id: FromPath[str], step: str, form: Form,
             work: Callable[[Workbench, Form, Gettext], str]) -> Response[Any]:
     _ = gettext_of(request)
     try:
@@ -128,7 +129,7 @@ def _recorded(_: Gettext, what: str) -> str:
 
 
 @post("/jobs/{job_id:str}/checkin")
-async def checkin(request: AnyRequest, job_id: str) -> Response[Any]:
+async def checkin(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.checkin(job_id, text(form, "note", _))
         return _recorded(_, _("check-in"))
@@ -136,7 +137,7 @@ async def checkin(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/backup/hash", request_max_body_size=None)
-async def hash_backup(request: AnyRequest, job_id: str) -> dict[str, Any]:
+async def hash_backup(request: AnyRequest, job_id: FromPath[str]) -> dict[str, Any]:
     """The backup file's SHA-256 and size, hashed here as the browser streams it (any size);
     nothing is kept. The engineer then records the backup with them."""
     digest, size = hashlib.sha256(), 0
@@ -147,7 +148,7 @@ async def hash_backup(request: AnyRequest, job_id: str) -> dict[str, Any]:
 
 
 @post("/jobs/{job_id:str}/backup")
-async def backup(request: AnyRequest, job_id: str) -> Response[Any]:
+async def backup(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         scope = choice(form, "scope", ("system", "data", "config"), _)
         sha = text(form, "sha256", _, required=True).lower()
@@ -161,7 +162,7 @@ async def backup(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/backup/waive")
-async def waive(request: AnyRequest, job_id: str) -> Response[Any]:
+async def waive(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.waive_backup(job_id, text(form, "waive_reason", _, required=True))
         return _recorded(_, _("backup waived"))
@@ -169,7 +170,7 @@ async def waive(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/diagnosis")
-async def diagnosis(request: AnyRequest, job_id: str) -> Response[Any]:
+async def diagnosis(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         cause = choice(form, "cause", ("hardware", "software", "human", "environment", "unknown"), _)
         bench.diagnose(job_id, cause, text(form, "findings", _, required=True), whole(form, "severity", _, 1, 4))
@@ -181,7 +182,7 @@ QUOTE_LINES = 4
 
 
 @post("/jobs/{job_id:str}/quote")
-async def quote(request: AnyRequest, job_id: str) -> Response[Any]:
+async def quote(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         parts = []
         for n in range(1, QUOTE_LINES + 1):
@@ -200,7 +201,7 @@ async def quote(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/approval")
-async def approval(request: AnyRequest, job_id: str) -> Response[Any]:
+async def approval(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         decision = choice(form, "decision", ("approve", "decline"), _)
         bench.approve(job_id, text(form, "by", _, required=True, limit=200), approved=decision == "approve")
@@ -209,7 +210,7 @@ async def approval(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/swap")
-async def swap(request: AnyRequest, job_id: str) -> Response[Any]:
+async def swap(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         _event, warning = bench.swap(
             job_id, equipment=text(form, "equipment", _, required=True, limit=64),
@@ -225,7 +226,7 @@ async def swap(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/loaner")
-async def loaner(request: AnyRequest, job_id: str) -> Response[Any]:
+async def loaner(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         returned = _checked(form, "returned")
         bench.loaner(job_id, text(form, "device", _, required=True, limit=200), returned)
@@ -234,7 +235,7 @@ async def loaner(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/test")
-async def test(request: AnyRequest, job_id: str) -> Response[Any]:
+async def test(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.test(job_id, choice(form, "result", ("pass", "fail"), _), text(form, "notes", _))
         return _recorded(_, _("test"))
@@ -242,7 +243,7 @@ async def test(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/photo", request_max_body_size=PHOTO_BODY)
-async def photo(request: AnyRequest, job_id: str) -> Response[Any]:
+async def photo(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     upload = (await request.form()).get("photo")
     data = await upload.read() if isinstance(upload, UploadFile) else b""
 
@@ -255,7 +256,7 @@ async def photo(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/note")
-async def note(request: AnyRequest, job_id: str) -> Response[Any]:
+async def note(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.note(job_id, text(form, "text", _, required=True))
         return _recorded(_, _("note"))
@@ -267,7 +268,7 @@ EQUIPMENT_FACTS = ("serial", "firmware", "location")
 
 
 @post("/jobs/{job_id:str}/facts/{entity:str}/{record_id:str}")
-async def facts(request: AnyRequest, job_id: str, entity: str, record_id: str) -> Response[Any]:
+async def facts(request: AnyRequest, job_id: FromPath[str], entity: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
     """Facts observed on site: only the fields the engineer changed are sent (a patch)."""
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         names = {"site": SITE_FACTS, "equipment": EQUIPMENT_FACTS}.get(entity)
@@ -287,7 +288,7 @@ async def facts(request: AnyRequest, job_id: str, entity: str, record_id: str) -
 
 
 @post("/jobs/{job_id:str}/resolve")
-async def resolve(request: AnyRequest, job_id: str) -> Response[Any]:
+async def resolve(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.resolve(job_id)
         return _recorded(_, _("resolved"))
@@ -295,7 +296,7 @@ async def resolve(request: AnyRequest, job_id: str) -> Response[Any]:
 
 
 @post("/jobs/{job_id:str}/escalate")
-async def escalate(request: AnyRequest, job_id: str) -> Response[Any]:
+async def escalate(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.escalate(job_id, text(form, "reason", _, required=True))
         return _recorded(_, _("escalated"))
@@ -316,7 +317,7 @@ def _png_of(data_url: str) -> bytes:
 
 
 @post("/jobs/{job_id:str}/sign")
-async def sign(request: AnyRequest, job_id: str) -> Response[Any]:
+async def sign(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     """The customer's name, role and drawn signature, bound to the sheet they were shown."""
     form = dict((await request.form()).items())
 

@@ -15,7 +15,6 @@ from typing import Any
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 
 from ..errors import UnknownRecord
@@ -96,7 +95,9 @@ def _crash(request: AnyRequest, exc: Exception) -> Response[str]:
                     status_code=500, media_type="text/plain")
 
 
-def create_app(bench: Workbench, gate: Gate, catalogs: Catalogs, runner: SyncRunner) -> Litestar:
+def create_app(bench: Workbench, gate: Gate, catalogs: Catalogs, runner: SyncRunner) -> tuple[Litestar, GateMiddleware]:
+    """The litestar app, and the gate wrapped around all of it (what is served): every request,
+    a 404 or a static file too, passes the gate before litestar routes it."""
     from .actions import ACTIONS, before_request
     from .pages import PAGES
 
@@ -109,9 +110,8 @@ def create_app(bench: Workbench, gate: Gate, catalogs: Catalogs, runner: SyncRun
 
     static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
                                         cache_control=None)
-    return Litestar(
+    app = Litestar(
         route_handlers=[*PAGES, *ACTIONS, static],
-        middleware=[DefineMiddleware(GateMiddleware, gate=gate, refuse=refuse)],
         before_request=before_request,
         exception_handlers={UnknownRecord: _not_found, NotFoundException: _not_found,  # type: ignore[dict-item]
                             HTTPException: _http_error, Exception: _crash},
@@ -120,3 +120,4 @@ def create_app(bench: Workbench, gate: Gate, catalogs: Catalogs, runner: SyncRun
         request_max_body_size=10 * 1024 * 1024,
         debug=False,
     )
+    return app, GateMiddleware(app, gate, refuse)

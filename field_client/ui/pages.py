@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 
 from litestar import Response, get
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from sync_protocol import Photo, Quote, Signature, sheet_hash
@@ -25,7 +26,7 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
 @get(OPEN_PATH, sync_to_thread=False)
-def open_app(request: AnyRequest, secret: str = "") -> Response[Any]:
+def open_app(request: AnyRequest, secret: FromQuery[str] = "") -> Response[Any]:
     """Spend the one-time secret printed by ``field ui`` for this browser's session cookie."""
     ui = ui_of(request)
     session = ui.gate.exchange(secret)
@@ -74,7 +75,7 @@ def job_context(request: AnyRequest, job_id: str) -> dict[str, Any]:
 
 
 @get("/jobs/{job_id:str}", sync_to_thread=True)
-def job_page(request: AnyRequest, job_id: str) -> Response[str]:
+def job_page(request: AnyRequest, job_id: FromPath[str]) -> Response[str]:
     return page(request, "job.html", **job_context(request, job_id))
 
 
@@ -90,14 +91,14 @@ def sign_context(request: AnyRequest, job_id: str) -> dict[str, Any]:
 
 
 @get("/jobs/{job_id:str}/sign")
-async def sign_page(request: AnyRequest, job_id: str) -> Response[str]:
+async def sign_page(request: AnyRequest, job_id: FromPath[str]) -> Response[str]:
     # async, with the store read in a worker thread: litestar 2.25 answers 500 for a
     # sync_to_thread GET that shares its path with another handler (here the POST).
     return await anyio.to_thread.run_sync(lambda: page(request, "sign.html", **sign_context(request, job_id)))
 
 
 @get("/jobs/{job_id:str}/report", sync_to_thread=True)
-def report_page(request: AnyRequest, job_id: str) -> Response[str]:
+def report_page(request: AnyRequest, job_id: FromPath[str]) -> Response[str]:
     sheet = ui_of(request).bench.sheet(job_id)
     plain = [v.event for v in sheet["events"]]
     signatures = [e for e in plain if isinstance(e.payload, Signature)]
@@ -108,7 +109,7 @@ def report_page(request: AnyRequest, job_id: str) -> Response[str]:
 
 
 @get("/drawings/{drawing_id:str}", sync_to_thread=True)
-def drawing_page(request: AnyRequest, drawing_id: str, job: str = "") -> Response[str]:
+def drawing_page(request: AnyRequest, drawing_id: FromPath[str], job: FromQuery[str] = "") -> Response[str]:
     client = ui_of(request).bench.client
     drawing = client.record("drawing", drawing_id)
     path = client.blob_path(drawing.sha256)  # type: ignore[attr-defined]
@@ -132,14 +133,14 @@ def _safe_name(name: str) -> str:
 
 
 @get("/files/drawings/{drawing_id:str}", sync_to_thread=True)
-def drawing_file(request: AnyRequest, drawing_id: str) -> Response[bytes]:
+def drawing_file(request: AnyRequest, drawing_id: FromPath[str]) -> Response[bytes]:
     bench = ui_of(request).bench
     drawing = bench.client.record("drawing", drawing_id)
     return _file(bench.drawing_file(drawing_id).read_bytes(), drawing.filename)  # type: ignore[attr-defined]
 
 
 @get("/files/blobs/{sha256:str}", sync_to_thread=True)
-def blob_file(request: AnyRequest, sha256: str) -> Response[bytes]:
+def blob_file(request: AnyRequest, sha256: FromPath[str]) -> Response[bytes]:
     """A photo or a signature image from the laptop's cache (images only)."""
     path = ui_of(request).bench.client.blob_path(sha256) if _SHA.match(sha256) else None
     if path is None:

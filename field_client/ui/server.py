@@ -39,9 +39,9 @@ class LaptopApp:
         self.gate = Gate(self.port)
         self.catalogs = Catalogs(default_locale)
         self.runner = SyncRunner(bench.client)
-        self.app = create_app(bench, self.gate, self.catalogs, self.runner)
+        self.app, self.asgi = create_app(bench, self.gate, self.catalogs, self.runner)
         self.url = self.gate.opening_url
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False,
+        self._server = uvicorn.Server(uvicorn.Config(self.asgi, log_level="warning", access_log=False,
                                                      lifespan="off", timeout_graceful_shutdown=5))
         self._thread: threading.Thread | None = None
 
