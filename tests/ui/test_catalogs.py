@@ -136,6 +136,6 @@ def test_every_page_in_every_state_renders_in_both_languages_from_the_catalog(ap
             answer = browser.get(path, headers={"accept-language": locale})
             assert answer.status_code in (200, 404), (path, answer.status_code)
         assert browser.http.get("/", headers={"host": "evil.example", "accept-language": locale}).status_code == 403
-        assert browser.post("/note", {}, csrf=False, headers={"accept-language": locale}).status_code == 403
+        assert browser.post("/jobs/J-0001/note", {}, csrf=False, headers={"accept-language": locale}).status_code == 403
     assert len(pages) >= 6
     assert app.catalogs.missing == set(), sorted(app.catalogs.missing)
