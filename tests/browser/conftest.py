@@ -58,7 +58,10 @@ def chromium() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+                                             args=["--no-sandbox", "--disable-dev-shm-usage",
+                                                   # the laptop app's camera: a synthetic one, no prompt
+                                                   "--use-fake-ui-for-media-stream",
+                                                   "--use-fake-device-for-media-stream"])
         yield browser
         browser.close()
 
