@@ -6,7 +6,7 @@
     BENCH_DURABLE=1     run the server with synchronous=FULL (default: WAL + NORMAL)
     BENCH_CONCURRENCY=50, BENCH_DEVICES=500, BENCH_CONC_TIMEOUT=600
     BENCH_OUT=DIR       where latest.json goes (default var/bench/), BENCH_KEEP=1 keeps stores
-    python -m bench.run --only push,floor   run some figures only
+    python -m bench.run --only push,floor   run some figures only (``app`` needs ``pull``)
 
 The JSON line is printed last on stdout and written to ``<BENCH_OUT>/latest.json``. Progress
 goes to stderr.
@@ -23,11 +23,11 @@ import sys
 import time
 from typing import Any
 
-from . import concurrency, floor, incremental, priming, pull, push, wire
+from . import concurrency, field_ui, floor, incremental, priming, pull, push, wire
 from .common import Settings, machine, say
 from .push import world_spec
 
-FIGURES = ("floor", "push", "pull", "incremental", "priming", "concurrency")
+FIGURES = ("floor", "push", "pull", "incremental", "app", "priming", "concurrency")
 
 TARGETS = {  # key: (op, target, unit, what)
     "push_per_s": (">=", 30_000, "mutations/s", "push"),
@@ -40,11 +40,13 @@ TARGETS = {  # key: (op, target, unit, what)
     "priming_s": ("<=", 3, "s", "priming a real scope"),
     "concurrency_errors": ("<=", 0, "", "concurrency errors"),
     "concurrency_p99_s": ("<=", 2, "s", "concurrency p99 sync time"),
+    "app_today_paint_ms": ("<=", 300, "ms", "field ui: first paint of Today"),
+    "app_job_paint_ms": ("<=", 300, "ms", "field ui: first paint of a job sheet"),
     "floor_push_per_s": (None, None, "records/s", "floor (decode + one executemany)"),
 }
 JSON_KEYS = ("push_per_s", "pull_per_s", "incremental_pull_ms", "incremental_push_ms", "noop_sync_ms",
              "requests_per_1000", "bytes_up_per_swap", "priming_s", "concurrency_errors",
-             "concurrency_p99_s", "floor_push_per_s")
+             "concurrency_p99_s", "floor_push_per_s", "app_today_paint_ms", "app_job_paint_ms")
 
 
 def met(key: str, value: Any) -> str:
@@ -90,6 +92,12 @@ def ratios(r: dict[str, Any]) -> dict[str, str]:
                                     f"{r.get('pull_requests_per_1000', float('nan')):.2f}")
     if r.get("pull_bytes_down_per_record"):
         out["bytes_up_per_swap"] = f"push bodies gzip-compressed; down {r['pull_bytes_down_per_record']:.0f} B/record on pull (JSON, uncompressed)"
+    for key in ("app_today_paint_ms", "app_job_paint_ms"):
+        if r.get("app_baseline_paint_ms") and r.get(key):
+            out[key] = (f"{r[key] / r['app_baseline_paint_ms']:.1f}x the app's lightest page "
+                        f"({r['app_baseline_paint_ms']:.0f} ms)")
+    if r.get("app_job_events"):
+        out["app_job_paint_ms"] = out.get("app_job_paint_ms", "") + f"; {r['app_job_events']} events on the sheet"
     if r.get("floor_push_per_s"):
         out["floor_push_per_s"] = f"baseline (msgspec decode + executemany, synchronous={r['synchronous']})"
     return out
@@ -133,6 +141,31 @@ def _clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
     return value
+
+
+def primed(settings: Settings, only: set[str], failed: dict[str, str]) -> Any:
+    """What runs on the laptop primed by the pull figure's last run: the incremental and no-op
+    figures, then the laptop app's first paint (a failure of one is reported on its own)."""
+    incremental_then = incremental.after_pull(settings) if "incremental" in only else None
+    if incremental_then is None and "app" not in only:
+        return None
+
+    def then(world: Any, office_token: str) -> Any:
+        def run_all(server: Any, client: Any, counter: Any) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            if incremental_then is not None:
+                out.update(incremental_then(world, office_token)(server, client, counter))
+            if "app" in only:
+                try:
+                    out.update(field_ui.measure(settings, client))
+                except Exception as exc:  # noqa: BLE001
+                    import traceback
+
+                    traceback.print_exc()
+                    failed["app"] = f"{type(exc).__name__}: {exc}"[:500]
+            return out
+        return run_all
+    return then
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         push_r = figure("push", lambda: push.run(settings, work)) if "push" in only else None
         pull_r = None
         if "pull" in only:
-            # The incremental and no-op figures run on the last pull run's primed laptop.
-            then = incremental.after_pull(settings) if "incremental" in only else None
+            # The incremental, no-op and app figures run on the last pull run's primed laptop.
+            then = primed(settings, only, failed)
             pull_r = figure("pull", lambda: pull.run(settings, work, after=then))
         elif "incremental" in only:
             figure("incremental", lambda: incremental.run(settings, work))

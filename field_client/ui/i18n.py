@@ -24,6 +24,8 @@ from babel.support import Translations
 
 from sync_protocol import kind_of, locales
 
+from .names import names
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -87,6 +89,7 @@ class Catalogs:
         env.filters.update(when=fmt.when, day=fmt.day, money=fmt.money, number=fmt.number,
                            span=fmt.span, kind=kind_of)
         env.globals.update(locale=locale, html_lang=locales.html_lang(locale),
+                           names=names(self._translations[locale].gettext),
                            languages=[(loc, locales.display_name(loc)) for loc in locales.SUPPORTED])
         return env
 

@@ -44,14 +44,20 @@ def today(request: AnyRequest) -> Response[str]:
     _ = gettext_of(request)
     bench = ui.bench
     ready = bench.ready()
-    return page(request, "today.html", rows=bench.jobs_by_urgency(), pending=bench.client.pending_by_job(),
-                sites={s.id: s.name for s in bench.client.records("site")},  # type: ignore[attr-defined]
-                ready=ready, problems=[words.problem(p, _) for p in ready.problems],
+    sites = {s.id: s.name for s in bench.client.records("site")}  # type: ignore[attr-defined]
+    pending = bench.client.pending_by_job()
+    rows = [(job, deadline, sites.get(job.site_id, job.site_id), pending.get(job.id, 0))
+            for job, deadline in bench.jobs_by_urgency()]
+    return page(request, "today.html", rows=rows, ready=ready, problems=[words.problem(p, _) for p in ready.problems],
                 conflicts=[explain(c, _) for c in bench.client.conflicts()])  # type: ignore[arg-type]
 
 
-def job_context(request: AnyRequest, job_id: str) -> dict[str, Any]:
-    """Everything the job page shows (also re-shown, with the refusal, when an action is refused)."""
+TIMELINE = 60   # events shown on the job page before "show all": the sheet of a long job paints at once
+
+
+def job_context(request: AnyRequest, job_id: str, whole_timeline: bool = False) -> dict[str, Any]:
+    """Everything the job page shows (also re-shown, with the refusal, when an action is refused).
+    The timeline shows the latest ``TIMELINE`` events unless the whole one is asked for."""
     ui = ui_of(request)
     _ = gettext_of(request)
     bench = ui.bench
@@ -61,22 +67,37 @@ def job_context(request: AnyRequest, job_id: str) -> dict[str, Any]:
     quotes = [e for e in plain if isinstance(e.payload, Quote)]
     latest_quote = quotes[-1] if quotes else None
     approved = rules.approved_quote(plain)
-    day = ui.catalogs.formats(locale_of(request)).day
+    fmt = ui.catalogs.formats(locale_of(request))
+    day = fmt.day
+    parts = bench.client.records("part")
+    stock = {s.sku: s.qty for s in bench.client.van_stock()}  # type: ignore[attr-defined]
     return {"sheet": sheet, "job": sheet["job"], "steps": all_steps, "next": steps.next_step(all_steps),
             "done": {s.key: s for s in all_steps},
             "warranty_words": {eq.id: words.warranty(eq, w, _, day) for eq, w in sheet["equipment"]},
             "paid": any(not w.covered for _eq, w in sheet["equipment"]),
             "latest_quote": latest_quote,
             "approved": latest_quote is not None and approved is not None and approved == latest_quote.payload,
-            "parts": bench.client.records("part"), "stock": {s.sku: s.qty for s in bench.client.van_stock()},  # type: ignore[attr-defined]
+            "parts": parts, "stock": stock,
+            "part_labels": {p.id: _part_label(p, stock, fmt.money, _) for p in parts},
             "photos": [e for e in plain if isinstance(e.payload, Photo)],
             "conflict_words": [explain(c, _) for c in sheet["conflicts"]],
+            "timeline": sheet["events"] if whole_timeline else sheet["events"][-TIMELINE:],
             "errors": {}, "values": {}}
 
 
+def _part_label(part: Any, stock: dict[str, int], money: Any, _: Any) -> str:
+    """A part as the quote's and the swap's lists name it: once per page, not once per list."""
+    label = f"{part.id} · {part.name} · {money(part.price_cents, part.currency)}"
+    if part.wear_part:
+        label += f" · {_('wear part')}"
+    if part.id in stock:
+        label += f" · {_('van: {qty}').format(qty=stock[part.id])}"
+    return label
+
+
 @get("/jobs/{job_id:str}", sync_to_thread=True)
-def job_page(request: AnyRequest, job_id: FromPath[str]) -> Response[str]:
-    return page(request, "job.html", **job_context(request, job_id))
+def job_page(request: AnyRequest, job_id: FromPath[str], timeline: FromQuery[str] = "") -> Response[str]:
+    return page(request, "job.html", **job_context(request, job_id, whole_timeline=timeline == "all"))
 
 
 def sign_context(request: AnyRequest, job_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("push_per_s", "pull_per_s", "incremental_pull_ms", "incremental_push_ms", "noop_sync_ms",
         "requests_per_1000", "bytes_up_per_swap", "priming_s", "concurrency_errors",
-        "concurrency_p99_s", "floor_push_per_s")
+        "concurrency_p99_s", "floor_push_per_s", "app_today_paint_ms", "app_job_paint_ms")
 
 
 def test_bench_runs_and_emits_every_key(tmp_path: Path) -> None:

@@ -120,8 +120,7 @@ def office_sheet(chromium: Any, server: Any) -> Any:
 
 
 def ink(png: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(png)).convert("RGBA")
-    return image
+    return Image.open(io.BytesIO(png)).convert("RGBA")
 
 
 def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
@@ -192,6 +191,7 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     page.fill("#approval-form input[name=by]", "王建国")
     submit(page, "#approval-form button[value=approve]")
     open_step(page, "swap")
+    assert page.input_value("#swap-form select[name=part]") == "PSU-750W"     # the part just quoted
     page.fill("#swap-form input[name=serial_out]", "PSU-DEAD-1")
     page.fill("#swap-form input[name=serial_in]", "PSU-NEW-1")
     page.fill("#swap-form input[name=notes]", "hot-swapped")
@@ -279,10 +279,10 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     office = office_sheet(chromium, live_server)
     timeline = office.inner_text("#timeline")
     assert "PSU-DEAD-1" in timeline and "PSU-NEW-1" in timeline and "verified" in timeline
+    assert next(e for e in server_events.values() if e["payload"]["kind"] == "part_swap")["payload"]["sku"] == "PSU-750W"
     assert office.inner_text("#signature-state") == "valid"
     office.wait_for_function("() => document.getElementById('signature-image').naturalWidth > 0")
-    signed = office.request.get(office.get_attribute("#signature-image", "src").join([live_server.url, ""])
-                                if False else live_server.url + office.get_attribute("#signature-image", "src"))
+    signed = office.request.get(live_server.url + office.get_attribute("#signature-image", "src"))
     image = ink(signed.body())
     empty = Image.new("RGBA", image.size, (0, 0, 0, 0))
     assert ImageChops.difference(image, empty).getbbox() is not None      # not blank: it differs from an empty pad
