@@ -117,6 +117,7 @@ def create_app(bench: Workbench, gate: Gate, catalogs: Catalogs, runner: SyncRun
                             HTTPException: _http_error, Exception: _crash},
         state=State({"ui": ui}),
         openapi_config=None,
+        logging_config=None,   # the terminal is the engineer's: errors only (logging's last resort)
         request_max_body_size=10 * 1024 * 1024,
         debug=False,
     )
