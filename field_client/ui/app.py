@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.static_files import create_static_files_router
 
@@ -108,8 +108,10 @@ def create_app(bench: Workbench, gate: Gate, catalogs: Catalogs, runner: SyncRun
         html = catalogs.render(locale, "refused.html", status=status, reason=reason)
         return html.encode(), HTML.encode()
 
+    # Assets are cached by the browser: pages name them with the app's version (``?v=``), so an
+    # upgraded app is never shown with yesterday's script.
     static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
-                                        cache_control=None)
+                                        cache_control=CacheControlHeader(max_age=86400, private=True))
     app = Litestar(
         route_handlers=[*PAGES, *ACTIONS, static],
         before_request=before_request,

@@ -24,6 +24,7 @@ from babel.support import Translations
 
 from sync_protocol import kind_of, locales
 
+from .. import __version__
 from .names import names
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -88,7 +89,7 @@ class Catalogs:
         fmt = Formats(locale, self.tz)
         env.filters.update(when=fmt.when, day=fmt.day, money=fmt.money, number=fmt.number,
                            span=fmt.span, kind=kind_of)
-        env.globals.update(locale=locale, html_lang=locales.html_lang(locale),
+        env.globals.update(locale=locale, html_lang=locales.html_lang(locale), version=__version__,
                            names=names(self._translations[locale].gettext),
                            languages=[(loc, locales.display_name(loc)) for loc in locales.SUPPORTED])
         return env
