@@ -178,7 +178,7 @@ async def diagnosis(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]
     return await _act(request, job_id, "diagnosis", work)
 
 
-QUOTE_LINES = 4
+QUOTE_LINES = 3
 
 
 @post("/jobs/{job_id:str}/quote")

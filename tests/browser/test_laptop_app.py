@@ -25,6 +25,8 @@ from PIL import Image, ImageChops
 
 from tests.e2e.conftest import ROOT
 
+from .conftest import SCREENSHOTS
+
 JOB = "J-0001"
 
 
@@ -76,6 +78,15 @@ def app_page(chromium: Any, app: FieldUi, width: int, height: int, locale: str, 
     return page
 
 
+def snap(page: Any, name: str, full: bool = True) -> None:
+    """``var/screenshots/NAME.png``: the whole page, or what the window shows (a page whose
+    header and sheet stay in place as it scrolls is shown as the engineer sees it)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if full:
+        page.evaluate("() => window.scrollTo(0, 0)")   # a sticky header is drawn once, at the top
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full)
+
+
 def submit(page: Any, selector: str) -> None:
     with page.expect_navigation():
         page.click(selector)
@@ -94,6 +105,7 @@ def sync_from_the_app(page: Any, app: FieldUi) -> str:
 
 
 def draw_signature(page: Any) -> None:
+    page.locator("#signature-pad").scroll_into_view_if_needed()
     box = page.locator("#signature-pad").bounding_box()
     x0, y0 = box["x"] + 40, box["y"] + box["height"] * 0.6
     page.mouse.move(x0, y0)
@@ -124,7 +136,7 @@ def ink(png: bytes) -> Image.Image:
 
 
 def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
-        chromium: Any, field_ui: tuple[FieldUi, Any], live_server: Any, shoot: Any, tmp_path: Path) -> None:
+        chromium: Any, field_ui: tuple[FieldUi, Any], live_server: Any, tmp_path: Path) -> None:
     app, client = field_ui
     page = app_page(chromium, app, 1366, 768, "en-US")
     assert "Not ready to go offline" in page.inner_text("#ready") and "never synced" in page.inner_text("#ready")
@@ -135,7 +147,7 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     assert "Ready to go offline" in page.inner_text("#ready")
     jobs = page.locator("ol.jobs li").evaluate_all("els => els.map(e => e.dataset.job)")
     assert JOB in jobs
-    shoot(page, "laptop-today-1366")
+    snap(page, "laptop-today-1366")
 
     live_server.stop()                                   # the plant room: no network from here
     page.click(f"li[data-job='{JOB}'] a")
@@ -155,6 +167,8 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     submit(page, "#swap-form button[type=submit]")
     refusal = page.inner_text("#refusal-swap")
     assert "no verified backup" in refusal and "Waive the backup" in refusal
+    page.locator("#step-swap").scroll_into_view_if_needed()
+    snap(page, "laptop-job-refused-1366", full=False)
     assert page.input_value("#swap-form input[name=serial_in]") == "PSU-NEW-1"
 
     # --- the backup: the laptop hashes the chosen file itself ----------------------------------
@@ -176,6 +190,8 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     page.select_option("#step-diagnosis select[name=severity]", "1")
     submit(page, "#step-diagnosis button[type=submit]")
     assert page.get_attribute("#step-warranty .verdicts li", "data-covered") == "no"   # out of warranty: paid
+    assert page.inner_text(".nextstep a") == "Quote and approval"
+    snap(page, "laptop-job-1366", full=False)          # scrolled to the next step, as the redirect leaves it
 
     # --- paid work: refused until the customer approves a quote ------------------------------------
     open_step(page, "swap")
@@ -225,7 +241,6 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     submit(page, "#site-facts button[type=submit]")
     assert page.inner_text("#access-notes") == "badge from 物业, gate 2"
     assert page.inner_text(".nextstep a") == "Customer signature"
-    shoot(page, "laptop-job-1366")
 
     # --- the customer signs: an empty pad is refused, a drawn signature is kept -------------------------
     page.click("text=Customer signs >> nth=0")
@@ -233,34 +248,37 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     page.fill("#role", "site manager")
     page.click("#submit-signature")
     assert page.is_visible("#pad-problem") and "empty" in page.inner_text("#pad-problem")
+    page.locator("#signature-pad").scroll_into_view_if_needed()
     box = page.locator("#signature-pad").bounding_box()
     page.mouse.click(box["x"] + 100, box["y"] + 100)          # a dot is not a signature
     page.click("#submit-signature")
     assert "only a dot" in page.inner_text("#pad-problem")
     page.click("#clear-pad")
     draw_signature(page)
-    shoot(page, "laptop-sign-1366")
+    snap(page, "laptop-sign-1366")
     submit(page, "#submit-signature")
     assert "Signed" in page.inner_text(".flash")
     assert page.get_attribute("#signature-state", "data-state") == "valid"
     submit(page, "#resolve")
     page.goto(f"{app.origin}/jobs/{JOB}/report")
     page.wait_for_function("() => document.getElementById('report-signature').naturalWidth > 0")
-    shoot(page, "laptop-report-1366")
+    snap(page, "laptop-report-1366")
     page.pdf(path=str(ROOT / "var" / "screenshots" / "laptop-report.pdf"), format="A4")  # what Save as PDF gives
 
     # --- the same pages at a 10-inch tablet's width, in Chinese ---------------------------------------
     tablet = app_page(chromium, app, 800, 1280, "zh-CN", page.context.cookies())
     assert "今日" in tablet.inner_text("h1")
-    shoot(tablet, "laptop-today-800")
+    snap(tablet, "laptop-today-800")
     tablet.goto(f"{app.origin}/jobs/{JOB}")
-    shoot(tablet, "laptop-job-800")
+    snap(tablet, "laptop-job-800", full=False)
     tablet.goto(f"{app.origin}/jobs/{JOB}/sign")
+    tablet.fill("#signer", "王建国")
+    tablet.fill("#role", "现场经理")
     draw_signature(tablet)
-    shoot(tablet, "laptop-sign-800")
+    snap(tablet, "laptop-sign-800")
     tablet.goto(f"{app.origin}/jobs/{JOB}/report")
     tablet.wait_for_function("() => document.getElementById('report-signature').naturalWidth > 0")
-    shoot(tablet, "laptop-report-800")
+    snap(tablet, "laptop-report-800")
 
     # --- back in coverage: one sync from the app -------------------------------------------------------
     live_server.start()
