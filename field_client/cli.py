@@ -411,8 +411,15 @@ def cmd_ui(bench: Workbench, args: argparse.Namespace) -> int:
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, args=(app.url,)).start()
-    app.serve()  # until Ctrl-C or SIGTERM
-    app.runner.wait(30)
+    # uvicorn shuts down gracefully on Ctrl-C or SIGTERM, then raises the signal again: end
+    # quietly, with status 0, once a sync the app started has finished writing.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
+    try:
+        app.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.runner.wait(30)
     return EXIT_OK
 
 

@@ -70,6 +70,9 @@ def app_page(chromium: Any, app: FieldUi, width: int, height: int, locale: str, 
     page = context.new_page()
     page.csp_problems = []  # type: ignore[attr-defined]
     page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_problems.append(m.text))
+    page.elsewhere = []      # type: ignore[attr-defined]  (nothing may be loaded from anywhere else)
+    page.on("request", lambda r: r.url.startswith((app.origin, "data:", "blob:"))
+            or page.elsewhere.append(r.url))
     if cookies is None:
         page.goto(app.url)
     else:
@@ -286,6 +289,7 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     assert "Synced" in result and "refused 0" in result, result
     assert page.get_attribute("#pending-count", "data-pending") == "0"
     assert page.csp_problems == [] and tablet.csp_problems == []  # type: ignore[attr-defined]
+    assert page.elsewhere == [] and tablet.elsewhere == []  # type: ignore[attr-defined]
 
     # --- the office sees the same sheet, the signature image and `valid` -----------------------------
     server_events = {i: e for i, e in live_server.records("event").items() if e["job_id"] == JOB}
@@ -315,7 +319,11 @@ def test_a_note_after_signing_shows_the_signature_signs_an_older_version(
     page = app_page(chromium, app, 1366, 768, "en-US")
     assert "Synced" in sync_from_the_app(page, app)
     page.goto(f"{app.origin}/jobs/{JOB}")
-    submit(page, "#step-checkin button[type=submit]")
+    page.focus("#step-checkin input[name=note]")          # the keyboard alone: type, Enter
+    page.keyboard.type("arrived, badge collected")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Recorded: check-in" in page.inner_text(".flash")
     page.goto(f"{app.origin}/jobs/{JOB}/sign")
     page.fill("#signer", "王建国")
     draw_signature(page)

@@ -170,6 +170,17 @@ def test_site_facts_send_only_what_changed(browser: Browser, laptop) -> None:
     assert laptop.record("equipment", "EQ-001").parameters["ip"] == "10.0.0.9"
 
 
+def test_drawings_show_inline_from_the_cache(browser: Browser, laptop) -> None:
+    blob = laptop.blobs.add_file(ROOT / "fixtures" / "demo" / "drawings" / "D-02-s-01-network.pdf")
+    assert laptop.record("drawing", "D-02").sha256 == blob      # type: ignore[attr-defined]
+    page = browser.get("/drawings/D-02?job=J-0001").text
+    assert '<iframe class="drawing-view" id="drawing-view" src="/files/drawings/D-02"' in page
+    pdf = browser.get("/files/drawings/D-02")
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.headers["content-disposition"].startswith("inline")
+    assert browser.get("/files/drawings/D-01").status_code == 404       # not downloaded: says so
+    assert "not on this laptop yet" in browser.get("/drawings/D-01").text
+
+
 def test_unknown_things_are_a_page_in_words_not_a_crash(browser: Browser, laptop) -> None:
     assert browser.get("/jobs/J-9999").status_code == 404
     assert browser.post("/jobs/J-9999/checkin", {}).status_code == 404
