@@ -12,13 +12,15 @@ import base64
 import binascii
 import hashlib
 import re
-from typing import Any, Callable
+from typing import Any, Callable, get_args
 
 import anyio
 from litestar import Response, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Redirect
+
+from sync_protocol.events import Cause
 
 from ..errors import FieldClientError
 from ..render import cents
@@ -172,7 +174,7 @@ async def waive(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
 @post("/jobs/{job_id:str}/diagnosis")
 async def diagnosis(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
-        cause = choice(form, "cause", ("hardware", "software", "human", "environment", "unknown"), _)
+        cause = choice(form, "cause", get_args(Cause), _)
         bench.diagnose(job_id, cause, text(form, "findings", _, required=True), whole(form, "severity", _, 1, 4))
         return _recorded(_, _("diagnosis"))
     return await _act(request, job_id, "diagnosis", work)
