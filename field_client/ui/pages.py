@@ -20,7 +20,7 @@ from ..errors import UnknownRecord
 from ..workbench import explain
 from . import steps, words
 from .app import HTML, AnyRequest, gettext_of, header_state, locale_of, page, ui_of
-from .gate import OPEN_PATH
+from .gate import OPEN_PATH, SESSION_KEY
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -29,6 +29,8 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 def open_app(request: AnyRequest, secret: FromQuery[str] = "") -> Response[Any]:
     """Spend the one-time secret printed by ``field ui`` for this browser's session cookie."""
     ui = ui_of(request)
+    if request.scope.get(SESSION_KEY) is not None:  # type: ignore[misc]
+        return Redirect("/", status_code=303)          # this browser opened it already: carry on
     session = ui.gate.exchange(secret)
     if session is None:
         locale = ui.catalogs.negotiate(request.headers.get("accept-language"))

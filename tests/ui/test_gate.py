@@ -54,6 +54,7 @@ def test_the_opening_secret_works_once_and_only_exactly(app: LaptopApp) -> None:
     first = Browser(app)
     cookie = first.http.cookies.get(app.gate.cookie)
     assert cookie and first.get("/").status_code == 200
+    assert first.get(url).status_code == 303          # the same browser opening the link again carries on
     with httpx.Client(timeout=10) as late:
         assert late.get(url).status_code == 403          # spent: a copied link opens nothing
     raw = httpx.get(url, timeout=10)
