@@ -34,7 +34,7 @@ def test_field_ui_opens_the_browser_on_its_one_time_link(laptop, tmp_path: Path)
         assert wait_until(lambda: opened.exists() and opened.read_text().strip() == url, 20)
         with httpx.Client(timeout=10) as browser_session:
             assert browser_session.get(url, follow_redirects=True).status_code == 200
-            assert browser_session.get(url).status_code == 403           # spent
+        assert httpx.get(url, timeout=10).status_code == 403                # spent: no other browser gets in
     finally:
         proc.send_signal(signal.SIGINT)                                    # Ctrl-C
         assert proc.wait(20) == 0
