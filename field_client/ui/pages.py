@@ -13,7 +13,8 @@ from litestar import Response, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from sync_protocol import Photo, Quote, Signature, sheet_hash
+from sync_protocol import Photo, Quote, Signature, kind_of, sheet_hash
+from sync_protocol.events import NOT_ON_SHEET
 
 from .. import images, rules
 from ..errors import UnknownRecord
@@ -66,15 +67,14 @@ def job_context(request: AnyRequest, job_id: str, whole_timeline: bool = False) 
     sheet = bench.sheet(job_id)
     plain = [v.event for v in sheet["events"]]
     all_steps = steps.steps(plain, sheet["equipment"], sheet["signature"]["state"])
-    quotes = [e for e in plain if isinstance(e.payload, Quote)]
-    latest_quote = quotes[-1] if quotes else None
+    latest_id = rules.latest_quote_id(plain)
+    latest_quote = next((e for e in plain if e.id == latest_id), None)
     approved = rules.approved_quote(plain)
     fmt = ui.catalogs.formats(locale_of(request))
     day = fmt.day
     parts = bench.client.records("part")
     stock = {s.sku: s.qty for s in bench.client.van_stock()}  # type: ignore[attr-defined]
     return {"sheet": sheet, "job": sheet["job"], "steps": all_steps, "next": steps.next_step(all_steps),
-            "done": {s.key: s for s in all_steps},
             "warranty_words": {eq.id: words.warranty(eq, w, _, day) for eq, w in sheet["equipment"]},
             "paid": any(not w.covered for _eq, w in sheet["equipment"]),
             "latest_quote": latest_quote,
@@ -109,7 +109,7 @@ def sign_context(request: AnyRequest, job_id: str) -> dict[str, Any]:
     quotes = [e.payload for e in plain if isinstance(e.payload, Quote)]
     return {"sheet": sheet, "job": sheet["job"], "sheet_hash": sheet_hash(sheet["job"], plain),
             "quote": rules.approved_quote(plain) or (quotes[-1] if quotes else None),
-            "work": [v for v in sheet["events"] if type(v.event.payload).__name__ not in ("Signature", "Resolution")],
+            "work": [v for v in sheet["events"] if kind_of(v.event.payload) not in NOT_ON_SHEET],
             "errors": {}, "values": {}}
 
 
