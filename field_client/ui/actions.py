@@ -329,7 +329,8 @@ async def sign(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
         try:
             shown = text(form, "sheet_hash", _, required=True, limit=64)
             bench.sign(job_id, text(form, "signer", _, required=True, limit=200), text(form, "role", _, limit=200),
-                       _png_of(str(form.get("image") or "")), expected_sheet_hash=shown)
+                       _png_of(str(form.get("image") or "")), again=_checked(form, "again"),
+                       expected_sheet_hash=shown)
         except FormError as exc:
             refusal = words.Refusal(exc.field, exc.message, [])
         except FieldClientError as exc:

@@ -64,6 +64,9 @@ def refusal(exc: FieldClientError, _: Gettext, job_id: str = "") -> Refusal:
         if exc.code == "too_large":
             return Refusal("photo", _("The photo is larger than 25 MB."), [])
         return Refusal("photo", _("A photo must be a PNG, JPEG or WebP image."), [])
+    if field == "again":
+        return Refusal("again", _("This is recorded already; a second one is kept beside the first only when "
+                                  "it is meant: reload the page and try again."), [])
     if field == "waive_reason":
         return Refusal("waive_reason", _("Say why no backup can be made."), [])
     if field == "reason":
