@@ -20,9 +20,10 @@ from typing import Any, Callable, NamedTuple
 from sync_protocol import (
     Backup, Checkin, Conflict, CustomerApproval, Diagnosis, Drawing, Equipment, Job, JobEvent, Loaner,
     Note, Part, PartSwap, Photo, Quote, QuoteLine, Resolution, Signature, Stock, Test, changes_in_words,
-    check_signature, van,
+    check_signature, sla, van,
 )
 from sync_protocol.signatures import when
+from sync_protocol.states import DONE_STATUSES, FIELD_WORK
 
 from . import images, lookup, rules
 from .blobcache import file_sha256
@@ -35,6 +36,9 @@ class Deadline(NamedTuple):
     what: str                     # "respond" or "on site"
     at: dt.datetime
     left: dt.timedelta            # negative when missed
+
+
+_SAYS = {"respond": "respond", "onsite": "on site"}
 
 
 class Problem(str):
@@ -66,23 +70,18 @@ class Workbench:
     # --- what to do first ----------------------------------------------------------------------
 
     def next_deadline(self, job: Job) -> Deadline | None:
-        """The SLA deadline that still matters: respond while nobody has taken the job, on site
-        until the engineer checks in (a check-in still in the outbox counts: they are there),
-        escalated or not (the SLA watch escalates a job because that clock ran out)."""
-        now = self._now()
-        if job.status == "new" and job.respond_by:
-            return Deadline("respond", job.respond_by, job.respond_by - now)
-        if job.status in ("new", "assigned", "escalated") and job.onsite_by and not any(
-                isinstance(e.payload, Checkin) for e in self._events(job.id)):
-            return Deadline("on site", job.onsite_by, job.onsite_by - now)
-        return None
+        """The SLA promise still running (``sync_protocol.sla``); a check-in still in the outbox
+        counts: the engineer is there."""
+        running = sla.next_deadline(job, sla.checked_in(self._events(job.id)))
+        if running is None:
+            return None
+        return Deadline(_SAYS[running.target], running.due, running.due - self._now())
 
     def jobs_by_urgency(self) -> list[tuple[Job, Deadline | None]]:
         """Open work first, the nearest deadline first, then severity."""
         far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
         rows = [(job, self.next_deadline(job)) for job in self.client.jobs()]
-        done = ("resolved", "closed", "cancelled")
-        return sorted(rows, key=lambda r: (r[0].status in done, r[1].at if r[1] else far,
+        return sorted(rows, key=lambda r: (r[0].status in DONE_STATUSES, r[1].at if r[1] else far,
                                            r[0].severity, r[0].number))
 
     def parts(self, text: str = "") -> list[tuple[Part, int]]:
@@ -299,7 +298,7 @@ class Workbench:
         asks on every view; ``field ready`` re-hashes)."""
         problems: list[str] = []
         status = self.client.status()
-        jobs = [j for j in self.client.jobs() if j.status in ("assigned", "on_site", "escalated")]
+        jobs = [j for j in self.client.jobs() if j.status in FIELD_WORK]
         drawings = 0
         for job in jobs:
             if self._maybe("site", job.site_id) is None:

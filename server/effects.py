@@ -19,6 +19,7 @@ from sync_protocol import (
     entity_of, kind_of, sheet_hash, signature_in_words, stock_after, stock_id, van,
 )
 from sync_protocol.merge import serial_clash
+from sync_protocol.states import CLOSED_TO_WORK
 
 from . import auth, conflicts, store
 from .auth import Principal
@@ -101,7 +102,7 @@ def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEve
         if transition.status != job.status:
             _save_job(conn, msgspec.structs.replace(job, status=transition.status), ctx)
         return []
-    flag = "work_after_cancel" if job.status in ("cancelled", "closed") else "work_after_reassign"
+    flag = "work_after_cancel" if job.status in CLOSED_TO_WORK else "work_after_reassign"
     if flag not in job.flags:
         _save_job(conn, msgspec.structs.replace(job, flags=[*job.flags, flag]), ctx)
     existing = conflicts.open_conflict(conn, "job_state", job.id, who.user_id)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import sqlite3
 
 from sync_protocol import van
+from sync_protocol.states import IN_FIELD_SCOPE
 
 from .auth import Principal
 
-FIELD_STATUSES = ("assigned", "on_site", "resolved", "escalated")
-_STATUS_LIST = ", ".join(f"'{s}'" for s in FIELD_STATUSES)
+# The statuses of ``sync_protocol.states.IN_FIELD_SCOPE``, as SQL.
+_STATUS_LIST = ", ".join(f"'{s}'" for s in sorted(IN_FIELD_SCOPE))
 
 # The engineer's jobs, their sites and those sites' customers: a few hundred ids at most, from
 # which every rule below follows.

@@ -4,11 +4,8 @@ Why this is a scheduled job and not a check at read time: escalation is a change
 the board must see (the job's status and flags sync like any office change), and the supervisor's
 archive must show when the promise was broken, so it is written, versioned and audited.
 
-The rules (DOMAIN.md, severity table):
-
-* respond-by passed while the job is still ``new`` (nobody took it): ``sla_respond_missed``;
-* on-site-by passed while the job is still ``new`` or ``assigned`` (no engineer checked in,
-  which would have made it ``on_site``): ``sla_onsite_missed``.
+Which promise is owed and when it counts as missed is ``sync_protocol.sla`` (the one rule the
+board and the laptops use too); this module only writes the escalation.
 
 Either sets the status to ``escalated`` (which keeps the job on its engineer's laptop, and from
 which a check-in still moves it to ``on_site`` and the dispatcher can re-assign it). A flag is
@@ -31,13 +28,10 @@ import msgspec
 
 from sync_protocol import Job
 from sync_protocol.merge import FieldVersion
+from sync_protocol.sla import ESCALATED, ESCALATES_FROM, ONSITE_MISSED, RESPOND_MISSED, missed
 
 from . import audit, store
 
-RESPOND_MISSED = "sla_respond_missed"
-ONSITE_MISSED = "sla_onsite_missed"
-WATCHED_STATUSES = ("new", "assigned")
-ESCALATED = "escalated"
 SLA_DEVICE = "server:sla"
 
 
@@ -48,19 +42,6 @@ class Escalation(NamedTuple):
     version: int
 
 
-def missed(job: Job, now: dt.datetime) -> list[str]:
-    """The SLA flags ``job`` should get now and does not have yet."""
-    if job.status not in WATCHED_STATUSES:
-        return []
-    out = []
-    if job.status == "new" and job.respond_by is not None and now > job.respond_by \
-            and RESPOND_MISSED not in job.flags:
-        out.append(RESPOND_MISSED)
-    if job.onsite_by is not None and now > job.onsite_by and ONSITE_MISSED not in job.flags:
-        out.append(ONSITE_MISSED)
-    return out
-
-
 def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalation]:
     """Escalate every overdue job (the caller holds the write transaction).
 
@@ -69,16 +50,18 @@ def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalati
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    placeholders = ",".join("?" * len(WATCHED_STATUSES))
+    watched = sorted(ESCALATES_FROM)
+    placeholders = ",".join("?" * len(watched))
     rows = conn.execute(f"SELECT id FROM records WHERE entity='job' AND deleted=0 AND status IN ({placeholders}) "
-                        "ORDER BY id", WATCHED_STATUSES).fetchall()
+                        "ORDER BY id", watched).fetchall()
+    visited = store.checked_in_jobs(conn, [job_id for (job_id,) in rows])
     done = []
     for (job_id,) in rows:
         stored = store.get(conn, "job", job_id)
         if stored is None:
             continue
         job: Job = stored.record  # type: ignore[assignment]
-        flags = missed(job, now)
+        flags = missed(job, now, checked_in=job_id in visited)
         if flags:
             done.append(_escalate(conn, now, hlc, stored, job, flags))
     return done

@@ -154,5 +154,19 @@ def job_events(conn: sqlite3.Connection, job_id: str) -> list[JobEvent]:
     return [decode_record(r[0]) for r in rows]  # type: ignore[misc]
 
 
+def checked_in_jobs(conn: sqlite3.Connection, job_ids: Iterable[str] | None = None) -> set[str]:
+    """The jobs (of ``job_ids``, or all) that hold a check-in event: ``sync_protocol.sla.checked_in``
+    for many jobs at once, answered by one query instead of decoding every event."""
+    sql = ("SELECT DISTINCT parent FROM records WHERE entity='event' AND deleted=0 "
+           "AND json_extract(data, '$.payload.kind')='checkin'")
+    if job_ids is None:
+        return {row[0] for row in conn.execute(sql)}
+    ids, out = list(job_ids), set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        out.update(row[0] for row in conn.execute(f"{sql} AND parent IN ({','.join('?' * len(chunk))})", chunk))
+    return out
+
+
 def as_plain(record: Record) -> dict[str, Any]:
     return json.loads(encode_record(record))  # type: ignore[no-any-return]

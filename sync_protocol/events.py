@@ -13,10 +13,8 @@ from typing import Annotated, Literal, Union
 import msgspec
 from msgspec import Meta
 
-_Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:|@-]+$")]
-_Name = Annotated[str, Meta(max_length=200)]
-_Text = Annotated[str, Meta(max_length=4000)]
-_Sha = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+from .types import Currency, Id, Name, Sha256, Text
+
 
 
 class _Payload(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="kind"):
@@ -24,20 +22,20 @@ class _Payload(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="kind
 
 
 class Checkin(_Payload, tag="checkin", kw_only=True):
-    note: _Text = ""
+    note: Text = ""
 
 
 class Backup(_Payload, tag="backup", kw_only=True):
     """The backup made before any work, or a waiver with its reason."""
 
     scope: Literal["system", "data", "config"] | None = None
-    method: _Text = ""
-    stored_at: _Text = ""
+    method: Text = ""
+    stored_at: Text = ""
     size: Annotated[int, Meta(ge=0)] | None = None
-    sha256: _Sha | None = None
+    sha256: Sha256 | None = None
     verified: bool = False
     waived: bool = False
-    waive_reason: _Text = ""
+    waive_reason: Text = ""
 
     def problem(self) -> tuple[str, str] | None:
         """(field, message) if this backup is not a complete record, else None."""
@@ -60,12 +58,12 @@ Cause = Literal["hardware", "software", "human", "environment", "unknown"]
 
 class Diagnosis(_Payload, tag="diagnosis", kw_only=True):
     cause: Cause
-    findings: _Text
+    findings: Text
     severity: Annotated[int, Meta(ge=1, le=4)] | None = None
 
 
 class QuoteLine(msgspec.Struct, kw_only=True, omit_defaults=True):
-    sku: _Id
+    sku: Id
     qty: Annotated[int, Meta(ge=1, le=10_000)] = 1
     unit_price_cents: Annotated[int, Meta(ge=0)] = 0
 
@@ -73,7 +71,7 @@ class QuoteLine(msgspec.Struct, kw_only=True, omit_defaults=True):
 class Quote(_Payload, tag="quote", kw_only=True):
     lines: list[QuoteLine] = []
     labour_cents: Annotated[int, Meta(ge=0)] = 0
-    currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] = "CNY"
+    currency: Currency = "CNY"
 
     @property
     def total_cents(self) -> int:
@@ -81,58 +79,58 @@ class Quote(_Payload, tag="quote", kw_only=True):
 
 
 class CustomerApproval(_Payload, tag="customer_approval", kw_only=True):
-    quote_event_id: _Id
-    approved_by: _Name
+    quote_event_id: Id
+    approved_by: Name
     approved: bool = True
 
 
 class PartSwap(_Payload, tag="part_swap", kw_only=True):
     """A part taken out and another put in; the new part's warranty restarts today."""
 
-    equipment_id: _Id
-    sku: _Id
-    serial_out: _Name
-    serial_in: _Name
+    equipment_id: Id
+    sku: Id
+    serial_out: Name
+    serial_in: Name
     qty: Annotated[int, Meta(ge=1, le=10_000)] = 1
-    location: _Id | None = None
+    location: Id | None = None
     warranty_until: dt.date | None = None
     no_backup_ack: bool = False
-    notes: _Text = ""
+    notes: Text = ""
 
 
 class Loaner(_Payload, tag="loaner", kw_only=True):
-    device: _Name
+    device: Name
     returned: bool = False
 
 
 class Test(_Payload, tag="test", kw_only=True):
     result: Literal["pass", "fail"]
-    notes: _Text = ""
+    notes: Text = ""
 
 
 class Note(_Payload, tag="note", kw_only=True):
-    text: _Text
+    text: Text
 
 
 class Photo(_Payload, tag="photo", kw_only=True):
-    sha256: _Sha
-    media_type: _Name = "image/jpeg"
-    caption: _Text = ""
+    sha256: Sha256
+    media_type: Name = "image/jpeg"
+    caption: Text = ""
 
 
 class Signature(_Payload, tag="signature", kw_only=True):
     """The customer's signature, bound to the sheet they saw (its hash and its events)."""
 
-    signer: _Name
-    role: _Name = ""
-    image_sha256: _Sha
-    sheet_hash: _Sha
-    event_ids: list[_Id] = []
+    signer: Name
+    role: Name = ""
+    image_sha256: Sha256
+    sheet_hash: Sha256
+    event_ids: list[Id] = []
 
 
 class Resolution(_Payload, tag="resolution", kw_only=True):
     outcome: Literal["resolved", "escalated"]
-    reason: _Text = ""
+    reason: Text = ""
 
 
 EventPayload = Union[

@@ -18,15 +18,8 @@ import msgspec
 from msgspec import Meta
 
 from .events import EventPayload
+from .types import Cents, Currency, Hlc, Id, Name, Severity, Sha256, Text, Timestamp
 
-Id = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:|@-]+$")]
-Name = Annotated[str, Meta(max_length=200)]
-Text = Annotated[str, Meta(max_length=4000)]
-Sha256 = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
-Hlc = Annotated[str, Meta(pattern=r"^[0-9a-f]{16}$")]
-Severity = Annotated[int, Meta(ge=1, le=4)]
-Cents = Annotated[int, Meta(ge=0, le=10**12)]
-Timestamp = Annotated[dt.datetime, Meta(tz=True)]
 
 JobStatus = Literal["new", "assigned", "on_site", "resolved", "escalated", "cancelled", "closed"]
 EquipmentCategory = Literal[
@@ -90,7 +83,7 @@ class Part(_Record, tag="part", kw_only=True):
     name: Name
     wear_part: bool = False
     price_cents: Cents = 0
-    currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] = "CNY"
+    currency: Currency = "CNY"
     warranty_days: Annotated[int, Meta(ge=0)] = 365
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sync_protocol.states import OPEN_STATUSES
+
 
 def duration(seconds: int | None) -> str:
     """``1 h 05 min`` / ``-12 min`` (overdue): the board's time left, for people."""
@@ -46,3 +48,5 @@ def money(cents: int, currency: str = "CNY") -> str:
 def register_filters(engine: Any) -> None:
     """Called by litestar with the Jinja engine: make the filters available to every template."""
     engine.engine.filters.update(duration=duration, when=when, money=money)
+    # The job-status sets of ``sync_protocol.states``, so a page never spells one out again.
+    engine.engine.globals.update(OPEN_STATUSES=OPEN_STATUSES)

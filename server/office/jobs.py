@@ -16,8 +16,9 @@ from typing import Any, Iterable
 
 import msgspec
 
-from sync_protocol import InvalidValue, Job, NotFound
+from sync_protocol import InvalidValue, Job, NotFound, sla
 from sync_protocol.office import EditReply, IntakeRequest, JobSummary
+from sync_protocol.states import BOARD_ORDER
 
 from .. import assign as assign_module
 from .. import policy, store
@@ -25,8 +26,7 @@ from ..auth import Principal
 from ..push import ServerClock
 from .edits import create_record, office_patch
 
-# Board order: what needs a dispatcher's attention first.
-STATUS_ORDER = ("escalated", "new", "assigned", "on_site", "resolved", "closed", "cancelled")
+STATUS_ORDER = BOARD_ORDER
 _JOB_NUMBER = re.compile(r"^J-(\d+)$")
 
 
@@ -102,24 +102,19 @@ def cancel(conn: sqlite3.Connection, who: Principal, job_id: str, clock: ServerC
 # --- the board --------------------------------------------------------------------------------
 
 
-def sla_clock(job: Job, now: dt.datetime) -> tuple[str, dt.datetime | None]:
-    """Which promise is running: respond (until assigned), on site (until check-in), or none."""
-    if job.status == "new":
-        return "respond", job.respond_by
-    if job.status in ("assigned", "escalated"):
-        return "onsite", job.onsite_by
-    return "", None
-
-
-def summarize(job: Job, version: int, names: dict[str, str], now: dt.datetime) -> JobSummary:
-    target, due = sla_clock(job, now)
+def summarize(job: Job, version: int, names: dict[str, str], now: dt.datetime,
+              checked_in: bool = False) -> JobSummary:
+    """The board's row for a job; its clock is the promise still running (``sync_protocol.sla``)."""
+    deadline = sla.next_deadline(job, checked_in)
+    due = None if deadline is None else deadline.due
     left = None if due is None else int((due - now).total_seconds())
     return JobSummary(
         id=job.id, number=job.number, kind=job.kind, status=job.status, severity=job.severity,
         fault=job.fault, customer_id=job.customer_id, customer_name=names.get(f"customer:{job.customer_id}", ""),
         site_id=job.site_id, site_name=names.get(f"site:{job.site_id}", ""), assignee=job.assignee,
         assignee_name=job.assignee_name, reported_by=job.reported_by, reported_at=job.reported_at,
-        respond_by=job.respond_by, onsite_by=job.onsite_by, sla_target=target,  # type: ignore[arg-type]
+        respond_by=job.respond_by, onsite_by=job.onsite_by,
+        sla_target=deadline.target if deadline else "",
         sla_due=due, sla_left_s=left, overdue=left is not None and left < 0, flags=list(job.flags),
         signature_state=job.signature_state, version=version)
 
@@ -144,6 +139,7 @@ def board(conn: sqlite3.Connection, now: dt.datetime | None = None, statuses: It
     now = now or _now()
     wanted = set(statuses) if statuses else None
     names = names_of(conn)
+    visited = store.checked_in_jobs(conn)
     out = []
     for row in conn.execute("SELECT data, version FROM records WHERE entity='job' AND deleted=0"):
         job: Job = store.decode_record(row["data"])  # type: ignore[assignment]
@@ -151,7 +147,7 @@ def board(conn: sqlite3.Connection, now: dt.datetime | None = None, statuses: It
             continue
         if assignee and assignee not in (job.assignee, job.assignee_name):
             continue
-        out.append(summarize(job, row["version"], names, now))
+        out.append(summarize(job, row["version"], names, now, job.id in visited))
     return sorted(out, key=urgency)
 
 
@@ -159,7 +155,8 @@ def job_summary(conn: sqlite3.Connection, job_id: str, now: dt.datetime | None =
     stored = store.get(conn, "job", job_id)
     if stored is None:
         raise NotFound(f"no job {job_id}", field="job_id")
-    return summarize(stored.record, stored.version, names_of(conn), now or _now())  # type: ignore[arg-type]
+    return summarize(stored.record, stored.version, names_of(conn), now or _now(),  # type: ignore[arg-type]
+                     job_id in store.checked_in_jobs(conn, [job_id]))
 
 
 def engineers(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:

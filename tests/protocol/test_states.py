@@ -7,36 +7,48 @@ import typing
 import pytest
 
 from sync_protocol.states import (
-    IN_FIELD_SCOPE, OPEN_STATUSES, STATUSES, IllegalTransition, Transition, after_event,
-    office_action,
+    AWAITING_VISIT, BOARD_ORDER, CLOSED_TO_WORK, DONE_STATUSES, FIELD_WORK, IN_FIELD_SCOPE,
+    OFFICE_ACTIONS, OPEN_STATUSES, STATUSES, IllegalTransition, Transition, after_event, office_action,
 )
 from sync_protocol.records import Job
-
-ALLOWED = {
-    "assign": ({"new", "assigned", "on_site", "escalated"}, "assigned"),
-    "cancel": ({"new", "assigned", "on_site", "escalated"}, "cancelled"),
-    "close": ({"resolved"}, "closed"),
-    "reopen": ({"resolved", "cancelled", "closed", "escalated"}, "assigned"),
-}
 
 
 def test_statuses_match_the_record_type() -> None:
     assert set(STATUSES) == set(typing.get_args(typing.get_type_hints(Job)["status"]))
-    assert len(STATUSES) == 7
-    assert OPEN_STATUSES == {"new", "assigned", "on_site", "escalated"}
-    assert IN_FIELD_SCOPE == {"assigned", "on_site", "resolved", "escalated"}
-    assert OPEN_STATUSES <= set(STATUSES) and IN_FIELD_SCOPE <= set(STATUSES)
+    for named in (OPEN_STATUSES, IN_FIELD_SCOPE, FIELD_WORK, DONE_STATUSES, CLOSED_TO_WORK, AWAITING_VISIT):
+        assert named <= set(STATUSES)
+    assert set(BOARD_ORDER) == set(STATUSES) and len(BOARD_ORDER) == len(STATUSES)
 
 
-@pytest.mark.parametrize("action", sorted(ALLOWED))
+def test_the_sets_say_what_their_names_say() -> None:
+    # Every job is either still open or done, never both.
+    assert OPEN_STATUSES | DONE_STATUSES == set(STATUSES) and not OPEN_STATUSES & DONE_STATUSES
+    # A job on the laptop that still needs the engineer is open; a resolved one stays on it.
+    assert FIELD_WORK == IN_FIELD_SCOPE - DONE_STATUSES and "resolved" in IN_FIELD_SCOPE
+    # A new job is nobody's yet; cancelled and closed ones are off every laptop.
+    assert not ({"new", "cancelled", "closed"} & IN_FIELD_SCOPE)
+    assert AWAITING_VISIT == OPEN_STATUSES - {"on_site"}
+
+
+@pytest.mark.parametrize("action", sorted(OFFICE_ACTIONS))
 @pytest.mark.parametrize("status", STATUSES)
-def test_office_action_table(action: str, status: str) -> None:
-    allowed, target = ALLOWED[action]
+def test_office_action_follows_its_table(action: str, status: str) -> None:
+    allowed, target = OFFICE_ACTIONS[action]
+    assert target in STATUSES
     if status in allowed:
         assert office_action(status, action) == target
     else:
         with pytest.raises(IllegalTransition, match=f"cannot {action} a job that is {status}"):
             office_action(status, action)
+
+
+@pytest.mark.parametrize("status, action, target", [
+    ("new", "assign", "assigned"), ("escalated", "assign", "assigned"), ("on_site", "assign", "assigned"),
+    ("new", "cancel", "cancelled"), ("on_site", "cancel", "cancelled"), ("resolved", "close", "closed"),
+    ("cancelled", "reopen", "assigned"), ("closed", "reopen", "assigned"), ("escalated", "reopen", "assigned"),
+])
+def test_allowed_office_actions(status: str, action: str, target: str) -> None:
+    assert office_action(status, action) == target
 
 
 @pytest.mark.parametrize("status, action", [

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 from sync_protocol.office import IntakeRequest
+from sync_protocol.states import CLOSED_TO_WORK
 
 from ... import assign as assign_module
 from ... import store
@@ -28,7 +29,7 @@ from .common import AnyRequest, edit_message, flash, render, user_names
 @get("/board")
 async def board_page(request: AnyRequest, all: FromQuery[bool] = False) -> Template:
     state = server_state(request)
-    statuses = None if all else [s for s in jobs.STATUS_ORDER if s not in ("closed", "cancelled")]
+    statuses = None if all else [s for s in jobs.STATUS_ORDER if s not in CLOSED_TO_WORK]
     rows = await in_thread(lambda: state.db.read(lambda c: jobs.board(c, statuses=statuses)))
     return render(request, "board.html", section="board", jobs=rows, show_all=all,
                   status_order=jobs.STATUS_ORDER)
