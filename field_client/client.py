@@ -23,19 +23,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 import httpx
-import msgspec
 import platformdirs
 
 from sync_protocol import (
-    AppendEvent, CustomerApproval, Drawing, EnrollReply, EnrollRequest, EventPayload, Job, JobEvent, PartSwap,
-    PatchRecord, Quote, Record, Signature, sheet_events, sheet_hash, uuid7,
+    AppendEvent, Drawing, EnrollReply, EnrollRequest, EventPayload, Job, JobEvent, PartSwap,
+    PatchRecord, Record, Signature, sheet_events, sheet_hash, uuid7,
 )
-from sync_protocol.codec import field_of
-from sync_protocol.merge import FIELD_OWNED, IMMUTABLE_FIELDS
+from sync_protocol import checks
+from sync_protocol.codec import revalidated
+from sync_protocol.errors import InvalidValue, SyncRejected
+from sync_protocol.merge import Side
 
 from . import lookup, outbox, replica, rules, view
 from .blobcache import BlobCache
-from .errors import ApprovalRequired, BackupRequired, InvalidAction, NotLoggedIn, UnknownRecord
+from .errors import (
+    ApprovalRequired, BackupRequired, FieldClientError, InvalidAction, NotLoggedIn, UnknownRecord,
+)
 from .store import LocalStore, get_meta, now_iso, set_meta
 from .sync import Progress, SyncReport, sync
 from .transport import Transport, tls_context
@@ -280,29 +283,24 @@ class FieldClient:
         return mutation.event  # type: ignore[union-attr]
 
     def _check_event(self, conn: sqlite3.Connection, job: Job, payload: EventPayload) -> None:
-        problem = getattr(payload, "problem", lambda: None)()
-        if problem:
-            raise InvalidAction(problem[1], field=problem[0])
-        if isinstance(payload, CustomerApproval):
-            quote = next((v.event for v in view.events(conn, job.id)
-                          if v.event.id == payload.quote_event_id), None)
-            if quote is None or not isinstance(quote.payload, Quote):  # type: ignore[union-attr]
-                raise UnknownRecord(f"no quote {payload.quote_event_id} on job {job.number}",
-                                    field="quote_event_id")
+        """What the server would refuse (``sync_protocol.checks``), then the service rules the
+        laptop asks about before recording (backup first, approved paid work, serials)."""
+        def find(entity: str, record_id: str) -> Record | None:
+            if entity == "event":  # the job's events as the laptop shows them, pending ones too
+                return next((v.event for v in view.events(conn, job.id) if v.event.id == record_id), None)
+            return view.record(conn, entity, record_id)
+
+        try:
+            checks.check_event(job, payload, find)
+        except SyncRejected as refused:
+            raise _refusal(refused) from None
         if isinstance(payload, PartSwap):
             self._check_swap(conn, job, payload)
 
     def _check_swap(self, conn: sqlite3.Connection, job: Job, swap: PartSwap) -> None:
         """DOMAIN.md steps 5-8: backup first, the customer approves paid work, serials add up."""
         equipment = view.record(conn, "equipment", swap.equipment_id)
-        if equipment is None or equipment.site_id != job.site_id:  # type: ignore[union-attr]
-            raise UnknownRecord(f"no equipment {swap.equipment_id} at {job.site_id}", field="equipment_id")
         part = view.record(conn, "part", swap.sku)
-        if part is None:
-            raise UnknownRecord(f"no part {swap.sku} in the catalog", field="sku")
-        if swap.serial_in == swap.serial_out:
-            raise InvalidAction("the serial going in is the serial coming out", field="serial_in",
-                                code="same_serial")
         events = [v.event for v in view.events(conn, job.id)]
         if not rules.has_backup(events) and not swap.no_backup_ack:
             raise BackupRequired(f"job {job.number} has no verified backup yet: record the backup "
@@ -321,25 +319,19 @@ class FieldClient:
 
     def _check_patch(self, conn: sqlite3.Connection, entity: str, current: Record,
                      fields: dict[str, Any]) -> None:
-        if not fields:
-            raise InvalidAction("an edit needs at least one field", field="fields")
-        engineer = self._meta(conn, "role") == "engineer"
-        for name in fields:
-            if name in IMMUTABLE_FIELDS or name not in type(current).__struct_fields__:
-                raise InvalidAction(f"{entity} has no editable field {name!r}", field=name)
-            if engineer and name not in FIELD_OWNED.get(entity, ()):
-                raise InvalidAction(f"{entity}.{name} is the office's to change", field=name)
+        """Exactly the server's check of a pushed patch (``sync_protocol.checks``)."""
+        side: Side = "field" if self._meta(conn, "role") == "engineer" else "office"
         try:
-            msgspec.convert({**msgspec.to_builtins(current), **fields}, type(current))
-        except msgspec.ValidationError as exc:
-            raise InvalidAction(str(exc), field=field_of(str(exc))) from None
+            checks.check_entity(entity)
+            checks.check_patch(entity, current, fields, side)
+        except SyncRejected as refused:
+            raise _refusal(refused) from None
 
     def _meta(self, conn: sqlite3.Connection, key: str) -> str:
         value = get_meta(conn, key)
         if value is None:
             raise NotLoggedIn("this laptop is not enrolled: run `field login URL --token TOKEN`")
         return value
-
 
 
 def drawing_filename(drawing: Drawing) -> str:
@@ -369,6 +361,14 @@ def _find(conn: sqlite3.Connection, entity: str, text: str) -> Record:
 def _validated(payload: EventPayload) -> EventPayload:
     """Run the payload's declared constraints (a Struct built in Python is not validated)."""
     try:
-        return msgspec.convert(msgspec.to_builtins(payload), EventPayload)  # type: ignore[arg-type]
-    except msgspec.ValidationError as exc:
-        raise InvalidAction(str(exc), field=field_of(str(exc))) from None
+        return revalidated(payload)
+    except InvalidValue as exc:
+        raise InvalidAction(exc.message, field=exc.field) from None
+
+
+def _refusal(refused: SyncRejected) -> FieldClientError:
+    """A check's refusal as the laptop's error: something not on the laptop, or not allowed."""
+    field = checks.local_field(refused.field)
+    if refused.reason.startswith("unknown_"):
+        return UnknownRecord(refused.message, field=field, code=refused.rule)
+    return InvalidAction(refused.message, field=field, code=refused.rule)

@@ -15,9 +15,10 @@ import sqlite3
 import msgspec
 
 from sync_protocol import (
-    Job, JobEvent, PartSwap, Resolution, Signature, Stock, SyncRejected, after_event, check_signature,
+    Job, JobEvent, PartSwap, Record, Resolution, Signature, Stock, after_event, check_signature,
     entity_of, kind_of, sheet_hash, signature_in_words, stock_after, stock_id, van,
 )
+from sync_protocol import checks
 from sync_protocol.merge import serial_clash
 from sync_protocol.states import CLOSED_TO_WORK
 
@@ -38,13 +39,7 @@ class BatchContext:
         self.touched_jobs: set[str] = set()
         self.signed_jobs: set[str] = set()
         self.known_events: set[str] = set()  # event ids the store holds (see push._known_events)
-        self._parts: dict[str, bool] = {}
         self._stored: dict[tuple[str, str], store.Stored | None] = {}
-
-    def part_exists(self, conn: sqlite3.Connection, sku: str) -> bool:
-        if sku not in self._parts:
-            self._parts[sku] = store.exists(conn, "part", sku)
-        return self._parts[sku]
 
     def get(self, conn: sqlite3.Connection, entity: str, record_id: str) -> store.Stored | None:
         """``store.get`` through the batch's lookups (jobs, equipment, stock rows)."""
@@ -58,24 +53,16 @@ class BatchContext:
 
     def forget(self) -> None:
         self._stored.clear()
-        self._parts.clear()
 
 
 def check_event(conn: sqlite3.Connection, job: Job, event: JobEvent, ctx: BatchContext) -> None:
-    """Refuse an event that names things that do not exist (nothing is written then)."""
-    payload = event.payload
-    problem = getattr(payload, "problem", lambda: None)()
-    if problem:
-        raise SyncRejected("invalid", problem[1], field=f"event.payload.{problem[0]}")
-    if isinstance(payload, PartSwap):
-        equipment = ctx.get(conn, "equipment", payload.equipment_id)
-        if equipment is None or equipment.record.site_id != job.site_id:  # type: ignore[union-attr]
-            raise SyncRejected("unknown_equipment",
-                               f"no equipment {payload.equipment_id} at the job's site",
-                               field="event.payload.equipment_id")
-        if not ctx.part_exists(conn, payload.sku):
-            raise SyncRejected("unknown_part", f"no part {payload.sku} in the catalog",
-                               field="event.payload.sku")
+    """Refuse an event that is incomplete or names what does not exist (nothing is written then):
+    ``sync_protocol.checks.check_event``, over the batch's lookups."""
+    def find(entity: str, record_id: str) -> Record | None:
+        stored = ctx.get(conn, entity, record_id)
+        return None if stored is None else stored.record
+
+    checks.check_event(job, event.payload, find)
 
 
 def apply_effects(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent,

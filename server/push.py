@@ -15,11 +15,11 @@ import threading
 import msgspec
 
 from sync_protocol import (
-    ENTITY_TYPES, AppendEvent, Job, JobEvent, MutationResult, PatchRecord, PushReply, PushRequest,
+    AppendEvent, Job, JobEvent, MutationResult, PatchRecord, PushReply, PushRequest,
     SequenceGap, SyncRejected, Writer, merge_fields,
 )
 from sync_protocol.hlc import Clock, ClockDriftError
-from sync_protocol.merge import DERIVED_FIELDS, FIELD_OWNED, IMMUTABLE_FIELDS, owner
+from sync_protocol.checks import check_entity, check_patch
 from sync_protocol.records import to_builtins
 
 from . import audit, conflicts, effects, scopes, store
@@ -209,26 +209,21 @@ def _conflict_messages(conn: sqlite3.Connection, ids: list[str]) -> list[str]:
 def _patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
            ctx: effects.BatchContext) -> MutationResult:
     entity, record_id = mutation.entity, mutation.id
-    kind = ENTITY_TYPES.get(entity)
-    if kind is None or entity in ("event", "conflict"):
-        raise SyncRejected("unknown_entity", f"records of kind {entity!r} cannot be patched", field="entity")
+    kind = check_entity(entity)
     stored = store.get(conn, entity, record_id)
     if stored is None:
         raise SyncRejected("unknown_record", f"no {entity} {record_id}", field="id")
     if who.is_engineer and not scopes.record_in_scope(conn, who, entity, record_id):
         raise SyncRejected("scope", f"{entity} {record_id} is not in your scope", field="id")
-    _check_patch_fields(who, entity, kind, mutation.fields)
+    side = "field" if who.is_engineer else "office"
+    check_patch(entity, stored.record, mutation.fields, side)
     current = to_builtins(stored.record)
-    writer = Writer("field" if who.is_engineer else "office", mutation.hlc, who.device_id, who.user_id)
+    writer = Writer(side, mutation.hlc, who.device_id, who.user_id)
     version = store.next_version(conn)
     outcome = merge_fields(entity, current, stored.fields, stored.version, mutation.fields,
                            mutation.base_version, writer, version)
     if outcome.changes or outcome.versions:
-        try:
-            record = msgspec.convert({**current, **outcome.changes}, kind)
-        except msgspec.ValidationError as exc:
-            field = str(exc).rsplit("`$.", 1)[-1].rstrip("`") if "`$." in str(exc) else None
-            raise SyncRejected("invalid", str(exc), field=f"fields.{field}" if field else "fields") from None
+        record = msgspec.convert({**current, **outcome.changes}, kind)  # valid: check_patch said so
         version = store.put(conn, record, {**stored.fields, **outcome.versions})
     else:
         version = stored.version
@@ -245,19 +240,3 @@ def _engineer_of(fc: object) -> str | None:
         if who.side == "field" and who.user:
             return str(who.user)
     return None
-
-
-def _check_patch_fields(who: Principal, entity: str, kind: type, fields: dict[str, object]) -> None:
-    known = set(kind.__struct_fields__)
-    if not fields:
-        raise SyncRejected("invalid", "a patch needs at least one field", field="fields")
-    for name in fields:
-        if name not in known:
-            raise SyncRejected("invalid", f"{entity} has no field {name!r}", field=f"fields.{name}")
-        if name in IMMUTABLE_FIELDS or name in DERIVED_FIELDS.get(entity, ()):
-            raise SyncRejected("forbidden_field", f"{name} is set by the server, not patched",
-                               field=f"fields.{name}")
-        if who.is_engineer and name not in FIELD_OWNED.get(entity, ()):
-            raise SyncRejected("forbidden_field",
-                               f"{entity}.{name} is owned by the {owner(entity, name)} side; "
-                               f"engineers may edit only observed facts", field=f"fields.{name}")

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from .errors import MalformedMessage
+from .errors import InvalidValue, MalformedMessage
 
 MSGPACK = "application/msgpack"
 JSON = "application/json"
@@ -69,6 +69,28 @@ def decode(body: bytes, kind: type[T], fmt: Format = MSGPACK) -> T:
     except UnicodeDecodeError as exc:  # msgspec lets invalid UTF-8 inside a string through as this
         raise MalformedMessage(f"body holds text that is not UTF-8: {exc.reason} at byte {exc.start} "
                                f"of a string", field="body") from None
+
+
+def convert(data: Any, kind: type[T]) -> T:
+    """Build ``kind`` from plain data (a form, a merged record), running every declared
+    constraint; a failure raises ``InvalidValue`` naming the field.
+
+    >>> from sync_protocol.messages import PullRequest
+    >>> convert({"limit": 0}, PullRequest)
+    Traceback (most recent call last):
+    ...
+    sync_protocol.errors.InvalidValue: Expected `int` >= 1 - at `$.limit`
+    """
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as exc:
+        raise InvalidValue(str(exc), field=field_of(str(exc))) from None
+
+
+def revalidated(struct: T) -> T:
+    """A Struct built in Python is not validated: run its declared constraints
+    (``InvalidValue`` naming the field otherwise)."""
+    return convert(msgspec.to_builtins(struct), type(struct))
 
 
 def field_of(message: str) -> str | None:

@@ -23,9 +23,18 @@ Both sides use these: the server raises them, the client rebuilds them from ``Er
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .messages import ErrorBody
+
+# Why one mutation of a push was ``rejected`` (``MutationResult.reason``); docs/protocol.md lists
+# them with their meaning, and a test holds the two together.
+RejectionReason = Literal[
+    "unknown_job", "unknown_record", "unknown_entity", "unknown_equipment", "unknown_part",
+    "unknown_quote", "scope", "forbidden_field", "invalid", "id_taken",
+]
+# ``reason`` of an ``applied`` answer that was not applied now: said for people and logs.
+AppliedNote = Literal["duplicate_event", "already_applied"]
 
 
 class ProtocolError(Exception):
@@ -118,8 +127,12 @@ _BY_CODE: dict[str, type[ProtocolError]] = {
 class SyncRejected(Exception):
     """One mutation refused: becomes ``MutationResult(status="rejected", reason=..., field=...)``."""
 
-    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
+    def __init__(self, reason: RejectionReason, message: str, field: str | None = None,
+                 rule: str | None = None) -> None:
         super().__init__(message)
-        self.reason = reason
+        self.reason: RejectionReason = reason
         self.message = message
         self.field = field
+        # Which rule refused, where one reason and field cover several (``same_serial``): for the
+        # laptop to say it in another language; not sent on the wire.
+        self.rule = rule

@@ -23,6 +23,7 @@ from sync_protocol import (
     InvalidValue, NotFound, PatchRecord, Record, Stock, SyncRejected, entity_of,
     stock_after,
 )
+from sync_protocol.codec import revalidated
 from sync_protocol.hashing import SHEET_JOB_FIELDS
 from sync_protocol.office import EditReply
 
@@ -68,7 +69,7 @@ def office_patch(conn: sqlite3.Connection, who: Principal, clock: ServerClock, e
 
 def create_record(conn: sqlite3.Connection, record: Record) -> int:
     """Store a new record under the next version; an id already in use is refused."""
-    record = _validated(record)
+    record = revalidated(record)
     entity = entity_of(record)
     if store.get(conn, entity, record.id, include_deleted=True) is not None:
         raise InvalidValue(f"{entity} {record.id} already exists: edit it instead", field="id")
@@ -96,13 +97,3 @@ def adjust_stock(conn: sqlite3.Connection, who: Principal, stock_id: str, delta:
             detail=f"{-delta} x {row.sku} issued from {row.location}, which held {row.qty}"))
     return EditReply(entity="stock", id=stock_id, status="conflict" if raised else "applied",
                      version=version, conflicts=raised)
-
-
-def _validated(record: Record) -> Record:
-    """A Struct built in Python is not validated: run its declared constraints."""
-    try:
-        return msgspec.convert(msgspec.to_builtins(record), type(record))
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        field = text.rsplit("`$.", 1)[-1].rstrip("`") if "`$." in text else None
-        raise InvalidValue(text, field=field) from None

@@ -13,9 +13,9 @@ import datetime as dt
 import sqlite3
 from typing import Any, Literal, Mapping, NamedTuple
 
-import msgspec
 
 from sync_protocol import ENTITY_TYPES, InvalidValue, NotFound, Record
+from sync_protocol.codec import convert
 
 from .. import store
 
@@ -176,12 +176,7 @@ def build_record(form: EntityForm, values: Mapping[str, Any]) -> Record:
     if form.entity == "stock":
         data["id"] = f"{data.get('location', '')}|{data.get('sku', '')}"
         data.setdefault("qty", 0)
-    try:
-        return msgspec.convert({"entity": form.entity, **data}, ENTITY_TYPES[form.entity])  # type: ignore[return-value]
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        field = text.rsplit("`$.", 1)[-1].rstrip("`") if "`$." in text else None
-        raise InvalidValue(text, field=field) from None
+    return convert({"entity": form.entity, **data}, ENTITY_TYPES[form.entity])  # type: ignore[return-value]
 
 
 # --- listing ----------------------------------------------------------------------------------

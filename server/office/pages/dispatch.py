@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Mapping
 
-import msgspec
 from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
+from sync_protocol.codec import convert
 from sync_protocol.office import IntakeRequest
 from sync_protocol.states import CLOSED_TO_WORK
 
@@ -66,11 +66,7 @@ def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> Intake
     for optional in ("reported_at", "assignee"):
         if not data[optional]:
             data.pop(optional)
-    try:
-        return msgspec.convert(data, IntakeRequest)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        raise InvalidValue(text, field=text.rsplit("`$.", 1)[-1].rstrip("`") if "`$." in text else None) from None
+    return convert(data, IntakeRequest)
 
 
 @post("/jobs", opt={"roles": DISPATCH}, status_code=303)
