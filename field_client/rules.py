@@ -5,42 +5,27 @@ site and offline, while the customer is still in the room. Pure functions over w
 shows (records plus pending work), so the CLI, the Python API and the tests share them.
 
 >>> import datetime as dt
->>> from sync_protocol import Equipment
+>>> from sync_protocol import Equipment, Part
 >>> eq = Equipment(id="EQ-1", site_id="S-1", model="R740", serial="SN1", warranty_end=dt.date(2027, 1, 31))
->>> warranty_of(eq, [], today=dt.date(2026, 11, 28)).covered
+>>> swap_is_paid(eq, Part(id="PSU", name="PSU"), [], today=dt.date(2026, 11, 28)) is None
 True
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
-from sync_protocol import (
-    Backup, CustomerApproval, Diagnosis, Equipment, JobEvent, Part, PartSwap, Quote,
-)
+from sync_protocol import Backup, CustomerApproval, Equipment, JobEvent, Part, PartSwap, Quote
+from sync_protocol.warranty import Warranty, warranty_of
 
-
-class Warranty(NamedTuple):
-    covered: bool
-    reason: str  # in words, for the engineer and the customer
+__all__ = ["Warranty", "approved_quote", "has_backup", "installed_elsewhere", "latest_quote_id",
+           "swap_is_paid", "warranty_of"]
 
 
 def has_backup(events: Iterable[JobEvent]) -> bool:
     """A verified backup, or a waiver with its reason, is on the job (DOMAIN.md step 5)."""
     return any(isinstance(e.payload, Backup) and e.payload.counts_as_backup for e in events)
-
-
-def warranty_of(equipment: Equipment, events: Iterable[JobEvent], today: dt.date) -> Warranty:
-    """In or out of warranty today. A human cause (misuse, self-repair) voids it (step 7)."""
-    events = list(events)
-    if any(isinstance(e.payload, Diagnosis) and e.payload.cause == "human" for e in events):
-        return Warranty(False, "void: the diagnosed cause is human (misuse or self-repair)")
-    if equipment.warranty_end is None:
-        return Warranty(False, "no warranty end date on record: treat as out of warranty")
-    if equipment.warranty_end >= today:
-        return Warranty(True, f"in warranty until {equipment.warranty_end.isoformat()}")
-    return Warranty(False, f"warranty ended {equipment.warranty_end.isoformat()}")
 
 
 def swap_is_paid(equipment: Equipment, part: Part, events: Iterable[JobEvent], today: dt.date) -> str | None:

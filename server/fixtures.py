@@ -23,7 +23,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from sync_protocol import InvalidValue, MalformedMessage, Record, entity_of
+from sync_protocol import Equipment, InvalidValue, Job, MalformedMessage, Record, entity_of
+from sync_protocol.warranty import job_warranty
 
 from . import auth, store
 from .blobs import BlobStore, file_sha256, record_blob
@@ -120,13 +121,32 @@ def load_fixtures(db: Database, blobs: BlobStore, path: Path, now: dt.datetime |
     def work(conn: Any) -> LoadReport:
         for user in data.users:
             auth.add_user(conn, user.name, user.role, user.display_name, user_id=user.id)
-        changed = [r for r in data.records if _differs(conn, r)]
+        records = _with_derived_warranty(conn, data.records)
+        changed = [r for r in records if _differs(conn, r)]
         store.put_many(conn, changed)
         return LoadReport(users=len(data.users), records=len(changed),
                           unchanged=len(data.records) - len(changed), blobs=stored_blobs,
                           dates_moved_to=data.as_of)
 
     return db.write(work)
+
+
+def _with_derived_warranty(conn: Any, records: list[Record]) -> list[Record]:
+    """Jobs get the warranty their equipment had on the report date (``job_warranty``), as a job
+    taken in by the office does: the fixture file's own value is not trusted."""
+    loaded = {r.id: r for r in records if isinstance(r, Equipment)}
+
+    def equipment(eid: str) -> Equipment | None:
+        found = loaded.get(eid) or (stored.record if (stored := store.get(conn, "equipment", eid)) else None)
+        return found if isinstance(found, Equipment) else None
+
+    out: list[Record] = []
+    for record in records:
+        if isinstance(record, Job):
+            pieces = [eq for eid in record.equipment_ids if (eq := equipment(eid)) is not None]
+            record = msgspec.structs.replace(record, warranty=job_warranty(pieces, record.reported_at.date()))
+        out.append(record)
+    return out
 
 
 def _differs(conn: Any, record: Record) -> bool:

@@ -24,7 +24,8 @@ import hashlib
 import sqlite3
 from typing import Iterator, NamedTuple
 
-from sync_protocol import Job, Site
+from sync_protocol import Equipment, Job, Site
+from sync_protocol.warranty import job_warranty
 
 from . import audit, policy, store
 
@@ -106,13 +107,14 @@ def _create(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config, s
     if store.get(conn, "job", ident, include_deleted=True) is None:
         reported = dt.datetime.combine(due, dt.time(0), dt.timezone.utc)
         deadlines = policy.deadlines(config.maintenance.severity, reported, config)
-        equipment = [r[0] for r in conn.execute(
-            "SELECT id FROM records WHERE entity='equipment' AND parent=? AND deleted=0 ORDER BY id",
+        equipment: list[Equipment] = [store.decode_record(r[0]) for r in conn.execute(  # type: ignore[misc]
+            "SELECT data FROM records WHERE entity='equipment' AND parent=? AND deleted=0 ORDER BY id",
             (site.id,))]
         job = Job(id=ident, number=ident, kind="preventive", customer_id=site.customer_id, site_id=site.id,
-                  equipment_ids=equipment, fault=CHECK_TEXT, severity=config.maintenance.severity,
-                  reported_by="preventive maintenance schedule", reported_at=reported,
-                  respond_by=deadlines.respond_by, onsite_by=deadlines.onsite_by, status="new")
+                  equipment_ids=[eq.id for eq in equipment], fault=CHECK_TEXT,
+                  severity=config.maintenance.severity, reported_by="preventive maintenance schedule",
+                  reported_at=reported, respond_by=deadlines.respond_by, onsite_by=deadlines.onsite_by,
+                  status="new", warranty=job_warranty(equipment, due))
         store.put(conn, job)
         audit.append_record(conn, now, audit.SCHEDULER, "maintenance.generate", "job", ident,
                             ref=f"site {site.id} handover {site.handover_date}: check due {due}")

@@ -33,7 +33,7 @@ FIELD_EDITABLE = frozenset(FIELD_OWNED)
 # Fields nobody patches: identity and values the server derives.
 IMMUTABLE_FIELDS = frozenset({"id", "entity"})
 DERIVED_FIELDS: dict[str, frozenset[str]] = {
-    "job": frozenset({"status", "signature_state", "flags"}),
+    "job": frozenset({"status", "signature_state", "flags", "warranty"}),
     "stock": frozenset({"qty"}),
 }
 

@@ -16,9 +16,10 @@ from typing import Any, Iterable
 
 import msgspec
 
-from sync_protocol import InvalidValue, Job, NotFound, sla
+from sync_protocol import Equipment, InvalidValue, Job, NotFound, sla
 from sync_protocol.office import EditReply, IntakeRequest, JobSummary
 from sync_protocol.states import BOARD_ORDER
+from sync_protocol.warranty import job_warranty
 
 from .. import assign as assign_module
 from .. import policy, store
@@ -55,18 +56,21 @@ def intake(conn: sqlite3.Connection, who: Principal, request: IntakeRequest, con
     site = store.get(conn, "site", request.site_id)
     if site is None or site.record.customer_id != request.customer_id:  # type: ignore[union-attr]
         raise InvalidValue(f"no site {request.site_id} of customer {request.customer_id}", field="site_id")
-    for equipment_id in request.equipment_ids:
-        equipment = store.get(conn, "equipment", equipment_id)
-        if equipment is None or equipment.record.site_id != request.site_id:  # type: ignore[union-attr]
+    equipment: list[Equipment] = []
+    for equipment_id in dict.fromkeys(request.equipment_ids):
+        stored = store.get(conn, "equipment", equipment_id)
+        if stored is None or not isinstance(stored.record, Equipment) or stored.record.site_id != request.site_id:
             raise InvalidValue(f"no equipment {equipment_id} at site {request.site_id}",
                                field="equipment_ids")
+        equipment.append(stored.record)
     reported_at = request.reported_at or now
     deadlines = policy.deadlines(request.severity, reported_at, config)
     job_id, number = _next_job_ids(conn, reported_at.year)
     job = Job(id=job_id, number=number, customer_id=request.customer_id, site_id=request.site_id,
               equipment_ids=list(dict.fromkeys(request.equipment_ids)), fault=request.fault.strip(),
               severity=request.severity, reported_by=request.reported_by or who.display_name,
-              reported_at=reported_at, respond_by=deadlines.respond_by, onsite_by=deadlines.onsite_by)
+              reported_at=reported_at, respond_by=deadlines.respond_by, onsite_by=deadlines.onsite_by,
+              warranty=job_warranty(equipment, reported_at.date()))
     create_record(conn, job)
     if request.assignee:
         assign_module.assign(conn, who, job_id, request.assignee, clock)

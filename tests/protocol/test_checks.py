@@ -38,6 +38,7 @@ PATCHES = [
     ("site", SITE, {"colour": "red"}, "office", ("invalid", "fields.colour")),
     ("site", SITE, {"id": "S-2"}, "office", ("forbidden_field", "fields.id")),
     ("job", JOB, {"status": "closed"}, "office", ("forbidden_field", "fields.status")),
+    ("job", JOB, {"warranty": "in"}, "office", ("forbidden_field", "fields.warranty")),
     ("job", JOB, {"severity": 9}, "office", ("invalid", "fields.severity")),
     ("equipment", EQUIPMENT, {"serial": "x" * 201}, "field", ("invalid", "fields.serial")),
     ("equipment", EQUIPMENT, {"parameters": {"ram": "64 GB"}}, "field", None),
