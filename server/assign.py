@@ -1,6 +1,6 @@
 """Assigning a job to an engineer: the dispatcher's one office action the sync core needs.
 
-The job's ``assignee`` is an office-owned field, so the change is stamped with a ``FieldVersion``
+The job's ``assignee`` is an office-owned field, so the change is stamped with the office as its writer
 like any office edit: a later three-way merge of the job knows who set it and when. The job
 enters the new engineer's scope and leaves the old one's on their next pulls.
 """
@@ -12,7 +12,7 @@ import sqlite3
 import msgspec
 
 from sync_protocol import AssignReply, IllegalState, IllegalTransition, InvalidValue, Job, NotFound, office_action
-from sync_protocol.merge import FieldVersion
+from sync_protocol.merge import Writer
 
 from . import auth, store
 from .auth import Principal
@@ -54,5 +54,5 @@ def save_office_change(conn: sqlite3.Connection, who: Principal, clock: ServerCl
                        updated: Job, fields: tuple[str, ...]) -> int:
     """Store an office change of a job, stamping the changed fields so later merges know who
     set them and when. Returns the job's new version."""
-    stamp = FieldVersion(store.next_version(conn), clock.tick(), "office", who.device_id, who.user_id)
-    return store.put(conn, updated, {**stored.fields, **{name: stamp for name in fields}})
+    writer = Writer("office", clock.tick(), who.device_id, who.user_id)
+    return store.put(conn, updated, stored, writer=writer, changed=fields)

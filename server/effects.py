@@ -105,9 +105,9 @@ def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEve
 
 def _save_job(conn: sqlite3.Connection, job: Job, ctx: BatchContext) -> None:
     stored = ctx.get(conn, "job", job.id)
-    version = store.put(conn, job, stored.fields if stored else None)
+    version = store.put(conn, job, stored)
     if stored is not None:
-        ctx.saved(store.Stored(job, version, False, stored.fields))
+        ctx.saved(store.Stored(job, version, False, stored.field_versions))
     else:
         ctx.forget()
 
@@ -120,8 +120,8 @@ def _stock(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, 
     qty = stored.record.qty if stored else 0  # type: ignore[union-attr]
     outcome = stock_after(qty, -swap.qty)
     row = Stock(id=sid, location=location, sku=swap.sku, qty=outcome.qty)
-    version = store.put(conn, row)
-    ctx.saved(store.Stored(row, version, False, stored.fields if stored else {}))
+    version = store.put(conn, row, stored)
+    ctx.saved(store.Stored(row, version, False, stored.field_versions if stored else {}))
     if not outcome.negative:
         return []
     return [conflicts.raise_conflict(

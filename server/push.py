@@ -156,7 +156,7 @@ def _apply_one(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent |
         if isinstance(mutation, AppendEvent):
             result = _append_event(conn, who, mutation, ctx)
         else:
-            result = _patch(conn, who, mutation, ctx)
+            result = apply_patch(conn, who, mutation, ctx)
     except SyncRejected as rejected:
         conn.execute("ROLLBACK TO mutation")
         conn.execute("RELEASE mutation")
@@ -206,8 +206,10 @@ def _conflict_messages(conn: sqlite3.Connection, ids: list[str]) -> list[str]:
     return out
 
 
-def _patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
-           ctx: effects.BatchContext) -> MutationResult:
+def apply_patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
+                ctx: effects.BatchContext) -> MutationResult:
+    """The merge path every change of a record's fields takes, a laptop's patch or an office
+    edit: scope, ``checks.check_patch``, the three-way merge, one ``store.put``, conflicts."""
     entity, record_id = mutation.entity, mutation.id
     kind = check_entity(entity)
     stored = store.get(conn, entity, record_id)
@@ -219,12 +221,11 @@ def _patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
     check_patch(entity, stored.record, mutation.fields, side)
     current = to_builtins(stored.record)
     writer = Writer(side, mutation.hlc, who.device_id, who.user_id)
-    version = store.next_version(conn)
-    outcome = merge_fields(entity, current, stored.fields, stored.version, mutation.fields,
-                           mutation.base_version, writer, version)
-    if outcome.changes or outcome.versions:
+    outcome = merge_fields(entity, current, stored.field_versions, stored.version, mutation.fields,
+                           mutation.base_version, writer)
+    if outcome.changes or outcome.stamped:
         record = msgspec.convert({**current, **outcome.changes}, kind)  # valid: check_patch said so
-        version = store.put(conn, record, {**stored.fields, **outcome.versions})
+        version = store.put(conn, record, stored, writer=writer, changed=outcome.stamped)
     else:
         version = stored.version
     engineer = who.user_id if who.is_engineer else None

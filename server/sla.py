@@ -27,7 +27,7 @@ from typing import NamedTuple
 import msgspec
 
 from sync_protocol import Job
-from sync_protocol.merge import FieldVersion
+from sync_protocol.merge import Writer
 from sync_protocol.sla import ESCALATED, ESCALATES_FROM, ONSITE_MISSED, RESPOND_MISSED, missed
 
 from . import audit, store
@@ -69,10 +69,9 @@ def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalati
 
 def _escalate(conn: sqlite3.Connection, now: dt.datetime, hlc: str, stored: store.Stored, job: Job,
               flags: list[str]) -> Escalation:
-    version = store.next_version(conn)
-    stamp = FieldVersion(version, hlc, "system", SLA_DEVICE, audit.SYSTEM_USER)
+    writer = Writer("system", hlc, SLA_DEVICE, audit.SYSTEM_USER)
     updated = msgspec.structs.replace(job, status=ESCALATED, flags=[*job.flags, *flags])
-    version = store.put(conn, updated, {**stored.fields, "status": stamp, "flags": stamp})
+    version = store.put(conn, updated, stored, writer=writer, changed=("status", "flags"))
     reasons = []
     if RESPOND_MISSED in flags:
         reasons.append(f"respond-by {job.respond_by.isoformat() if job.respond_by else '?'} passed while {job.status}")

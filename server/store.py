@@ -15,24 +15,30 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Generic, Iterable, Literal, NamedTuple, TypeVar, overload
 
 import msgspec
 
 from sync_protocol import Record, entity_of
-from sync_protocol.merge import FieldVersion
-from sync_protocol.records import Conflict, Drawing, Equipment, Job, JobEvent, Site, Stock
+from sync_protocol.merge import FieldVersion, Writer
+from sync_protocol.records import Conflict, Customer, Drawing, Equipment, Job, JobEvent, Part, Site, Stock
 
 _decoder = msgspec.json.Decoder(Record)
 _encoder = msgspec.json.Encoder()
 _versions_decoder = msgspec.json.Decoder(dict[str, FieldVersion])
 
 
-class Stored(NamedTuple):
-    record: Record
+R = TypeVar("R", bound=Record)
+
+
+class Stored(NamedTuple, Generic[R]):
+    """A record as the store holds it: its server version, whether it is a tombstone, and who last
+    changed each field at which version (the three-way merge's memory)."""
+
+    record: R
     version: int
     deleted: bool
-    fields: dict[str, FieldVersion]
+    field_versions: dict[str, FieldVersion]
 
 
 def encode_record(record: Record) -> str:
@@ -94,8 +100,40 @@ def current_version(conn: sqlite3.Connection) -> int:
     return _stored_version(conn)
 
 
+@overload
+def get(conn: sqlite3.Connection, entity: Literal["customer"], record_id: str,
+        include_deleted: bool = False) -> Stored[Customer] | None: ...
+@overload
+def get(conn: sqlite3.Connection, entity: Literal["site"], record_id: str,
+        include_deleted: bool = False) -> Stored[Site] | None: ...
+@overload
+def get(conn: sqlite3.Connection, entity: Literal["drawing"], record_id: str,
+        include_deleted: bool = False) -> Stored[Drawing] | None: ...
+@overload
+def get(conn: sqlite3.Connection, entity: Literal["equipment"], record_id: str,
+        include_deleted: bool = False) -> Stored[Equipment] | None: ...
+@overload
+def get(conn: sqlite3.Connection, entity: Literal["part"], record_id: str,
+        include_deleted: bool = False) -> Stored[Part] | None: ...
+@overload
+def get(conn: sqlite3.Connection, entity: Literal["stock"], record_id: str,
+        include_deleted: bool = False) -> Stored[Stock] | None: ...
+@overload
+def get(conn: sqlite3.Connection, entity: Literal["job"], record_id: str,
+        include_deleted: bool = False) -> Stored[Job] | None: ...
+@overload
+def get(conn: sqlite3.Connection, entity: Literal["event"], record_id: str,
+        include_deleted: bool = False) -> Stored[JobEvent] | None: ...
+@overload
+def get(conn: sqlite3.Connection, entity: Literal["conflict"], record_id: str,
+        include_deleted: bool = False) -> Stored[Conflict] | None: ...
+@overload
 def get(conn: sqlite3.Connection, entity: str, record_id: str,
-        include_deleted: bool = False) -> Stored | None:
+        include_deleted: bool = False) -> Stored[Record] | None: ...
+def get(conn: sqlite3.Connection, entity: str, record_id: str,
+        include_deleted: bool = False) -> Stored[Any] | None:
+    """The record ``entity``/``record_id``, typed by its entity name (``get(c, "job", id).record``
+    is a ``Job``), or None (a tombstone too, unless ``include_deleted``)."""
     row = conn.execute("SELECT data, version, deleted, fields FROM records WHERE entity=? AND id=?",
                        (entity, record_id)).fetchone()
     if row is None or (row["deleted"] and not include_deleted):
@@ -104,19 +142,33 @@ def get(conn: sqlite3.Connection, entity: str, record_id: str,
                   _versions_decoder.decode(row["fields"]))
 
 
-def put(conn: sqlite3.Connection, record: Record,
-        fields: dict[str, FieldVersion] | None = None) -> int:
-    """Insert or replace a record under a new version; returns the version."""
+def put(conn: sqlite3.Connection, record: Record, base: Stored[Any] | None = None, *,
+        writer: Writer | None = None, changed: Iterable[str] = ()) -> int:
+    """The one way to write a record: it takes the store's next version, which becomes the
+    record's ``version``; returns it.
+
+    Field versions (who last changed each field, for later three-way merges) are ``base``'s,
+    with every field in ``changed`` stamped ``FieldVersion(version, writer)``: the version the
+    record is written under, so a patch made on this version is never judged concurrent with it.
+    Without ``base`` a new record starts with none, and an existing one keeps those it has.
+    """
     version = next_version(conn)
+    stamps = dict(base.field_versions) if base is not None else None
+    names = list(changed)
+    if names:
+        if writer is None or stamps is None:
+            raise ValueError("stamping changed fields needs the writer and the base record")
+        mine = FieldVersion(version, writer.hlc, writer.side, writer.device, writer.user)
+        stamps.update((name, mine) for name in names)
     parent, assignee, status = index_columns(record)
-    keep_fields = "records.fields" if fields is None else "excluded.fields"
+    keep_fields = "records.fields" if stamps is None else "excluded.fields"
     conn.execute(
         "INSERT INTO records(entity, id, version, deleted, parent, assignee, status, data, fields) "
         "VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT(entity, id) DO UPDATE SET "
         "version=excluded.version, deleted=0, parent=excluded.parent, assignee=excluded.assignee, "
         f"status=excluded.status, data=excluded.data, fields={keep_fields}",
         (entity_of(record), record.id, version, parent, assignee, status, encode_record(record),
-         _encoder.encode(fields or {}).decode()))
+         _encoder.encode(stamps or {}).decode()))
     return version
 
 

@@ -71,7 +71,7 @@ class FieldConflict(NamedTuple):
 class MergeOutcome(NamedTuple):
     status: Literal["applied", "merged", "conflict"]
     changes: dict[str, Any]                 # fields to write
-    versions: dict[str, FieldVersion]       # new FieldVersions (also of fields whose value stays)
+    stamped: list[str]                      # fields the writer now stands behind (also some whose value stays)
     conflicts: list[FieldConflict]
 
 
@@ -82,22 +82,23 @@ def rank(entity: str, field: str, side: str, hlc: str, device: str) -> tuple[int
 
 def merge_fields(entity: str, current: Mapping[str, Any], versions: Mapping[str, FieldVersion],
                  record_version: int, patch: Mapping[str, Any], base_version: int,
-                 writer: Writer, new_version: int) -> MergeOutcome:
+                 writer: Writer) -> MergeOutcome:
     """Three-way merge of ``patch`` (made on ``base_version``) into the current record.
 
     ``versions`` maps each field to who last changed it; a field with no entry has not changed
-    since the record was created. ``new_version`` is the server version this merge will write.
+    since the record was created. The store writes ``changes`` and stamps every ``stamped`` field
+    with the writer and the version the record is written under (``server/store.py::put``).
     """
     changes: dict[str, Any] = {}
-    new_versions: dict[str, FieldVersion] = {}
+    stamped: list[str] = []
     conflicts: list[FieldConflict] = []
     concurrent = record_version > base_version
     for field, value in patch.items():
         last = versions.get(field)
-        mine = FieldVersion(new_version, writer.hlc, writer.side, writer.device, writer.user)
         if last is None or last.version <= base_version:
             if current.get(field) != value:
-                changes[field], new_versions[field] = value, mine
+                changes[field] = value
+                stamped.append(field)
             continue
         outranks = rank(entity, field, writer.side, writer.hlc, writer.device) > \
             rank(entity, field, last.side, last.hlc, last.device)
@@ -106,17 +107,18 @@ def merge_fields(entity: str, current: Mapping[str, Any], versions: Mapping[str,
             # must now stand behind the value, or a later edit would be judged against the
             # weaker one and the outcome would depend on arrival order.
             if outranks:
-                new_versions[field] = mine
+                stamped.append(field)
             continue
         if outranks:
-            changes[field], new_versions[field] = value, mine
+            changes[field] = value
+            stamped.append(field)
             conflicts.append(FieldConflict(field, value, current.get(field), writer, last,
                                            _rule_text(entity, field, writer.side, last.side)))
         else:
             conflicts.append(FieldConflict(field, current.get(field), value, last, writer,
                                            _rule_text(entity, field, last.side, writer.side)))
     status = "conflict" if conflicts else ("merged" if concurrent else "applied")
-    return MergeOutcome(status, changes, new_versions, conflicts)
+    return MergeOutcome(status, changes, stamped, conflicts)
 
 
 def _rule_text(entity: str, field: str, kept_side: str, other_side: str) -> str:

@@ -57,7 +57,7 @@ def resolve(conn: sqlite3.Connection, who: Principal, clock: ServerClock, confli
         raise InvalidValue("resolution is 'accepted' or 'overridden'", field="resolution")
     settled = msgspec.structs.replace(conflict, status="resolved", resolution=resolution,
                                       resolved_by=who.user_id, resolved_at=now)
-    version = store.put(conn, settled, stored.fields)
+    version = store.put(conn, settled, stored)
     return ResolveReply(conflict=settled, version=version, record_version=record_version)
 
 

@@ -1,7 +1,7 @@
 """Every office change to a record goes through the laptops' merge path.
 
 An edit in a page or under ``/api/v1`` becomes a ``PatchRecord`` made on the version the form
-(or the integration) last saw, applied by ``push._patch`` with the office as the writer: fields
+(or the integration) last saw, applied by ``push.apply_patch`` with the office as the writer: fields
 changed only here are applied, fields a laptop changed concurrently are merged by the same
 ownership rules, and a clash lands in the conflict queue. The change takes the next store
 version, so the laptops in scope pull it like any other change.
@@ -29,7 +29,7 @@ from sync_protocol.office import EditReply
 
 from .. import conflicts, effects, store
 from ..auth import Principal
-from ..push import ServerClock, _patch
+from ..push import ServerClock, apply_patch
 
 # SyncRejected reasons as the office API's typed errors.
 _REJECTED = {"unknown_record": NotFound, "unknown_entity": NotFound}
@@ -49,7 +49,7 @@ def office_patch(conn: sqlite3.Connection, who: Principal, clock: ServerClock, e
                            base_version=base_version, fields=fields)
     ctx = effects.BatchContext(now or dt.datetime.now(dt.timezone.utc))
     try:
-        result = _patch(conn, who, mutation, ctx)
+        result = apply_patch(conn, who, mutation, ctx)
     except SyncRejected as rejected:
         error = _REJECTED.get(rejected.reason, InvalidValue)
         field = (rejected.field or "").removeprefix("fields.") or None
@@ -86,7 +86,7 @@ def adjust_stock(conn: sqlite3.Connection, who: Principal, stock_id: str, delta:
         return EditReply(entity="stock", id=stock_id, status="unchanged", version=stored.version)
     row: Stock = stored.record  # type: ignore[assignment]
     outcome = stock_after(row.qty, delta)
-    version = store.put(conn, msgspec.structs.replace(row, qty=outcome.qty), stored.fields)
+    version = store.put(conn, msgspec.structs.replace(row, qty=outcome.qty), stored)
     raised: list[str] = []
     if outcome.negative:
         raised.append(conflicts.raise_conflict(

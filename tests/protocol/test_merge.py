@@ -1,15 +1,9 @@
 """Three-way field merge: examples of each rule, and order independence (the key property).
 
-``ServerStore`` below mimics exactly what ``server/push.py::_patch`` and ``server/store.py`` do
-around ``merge_fields``:
-
-* ``version = store.next_version(conn)`` is taken *before* the merge and passed as
-  ``new_version``;
-* ``merge_fields(entity, current, stored.fields, stored.version, fields, base_version, writer,
-  version)``;
-* if there are changes, the record is rewritten with ``store.put(conn, record,
-  {**stored.fields, **outcome.versions})``, which takes *another* version from the sequence for
-  the record; otherwise nothing is stored (the first version is simply burnt).
+``ServerStore`` below mimics exactly what ``server/push.py::apply_patch`` and
+``server/store.py::put`` do around ``merge_fields``: merge against the stored field versions,
+then, if anything changed or was stamped, write the record under the next version of the
+store-wide sequence, stamping each ``stamped`` field with the writer and that same version.
 """
 
 from __future__ import annotations
@@ -43,13 +37,13 @@ class ServerStore:
         return self.seq
 
     def patch(self, fields: dict[str, Any], base_version: int, writer: Writer):
-        new_version = self.next_version()
         outcome = merge_fields(self.entity, dict(self.record), self.fields, self.version, fields,
-                               base_version, writer, new_version)
-        if outcome.changes or outcome.versions:
-            self.record = {**self.record, **outcome.changes}
-            self.fields = {**self.fields, **outcome.versions}
+                               base_version, writer)
+        if outcome.changes or outcome.stamped:
             self.version = self.next_version()          # store.put
+            self.record = {**self.record, **outcome.changes}
+            mine = FieldVersion(self.version, writer.hlc, writer.side, writer.device, writer.user)
+            self.fields = {**self.fields, **{name: mine for name in outcome.stamped}}
         self.conflicts.extend(outcome.conflicts)
         return outcome
 
@@ -81,7 +75,9 @@ def test_patch_without_concurrency_is_applied() -> None:
     assert out.status == "applied"
     assert out.changes == {"name": "New depot"}
     assert out.conflicts == []
-    assert out.versions["name"] == FieldVersion(11, encode(1_000, 0), "office", "dev-o", "")
+    assert out.stamped == ["name"]
+    assert store.fields["name"] == FieldVersion(11, encode(1_000, 0), "office", "dev-o", "")
+    assert store.version == 11      # the record's version is the one its changed fields carry
 
 
 def test_fields_changed_on_one_side_only_are_merged() -> None:
@@ -110,7 +106,7 @@ def test_same_field_same_value_is_no_conflict() -> None:
 def test_unchanged_value_on_non_concurrent_patch_changes_nothing() -> None:
     store = ServerStore("site", SITE)
     out = store.patch({"name": "Depot"}, store.version, w("office", 1, "d"))
-    assert out.status == "applied" and out.changes == {} and out.versions == {}
+    assert out.status == "applied" and out.changes == {} and out.stamped == []
 
 
 @pytest.mark.parametrize("entity, field, owner_side", [

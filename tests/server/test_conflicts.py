@@ -125,7 +125,7 @@ def test_work_on_a_job_cancelled_while_offline_is_kept_and_flagged(world):
 
     def cancel(conn):
         stored = store.get(conn, "job", "J-1")
-        store.put(conn, msgspec.structs.replace(stored.record, status="cancelled"), stored.fields)
+        store.put(conn, msgspec.structs.replace(stored.record, status="cancelled"), stored)
 
     world.db.write(cancel)
     result = laptop.push(laptop.event("J-1", Checkin())).results[0]
