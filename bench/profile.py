@@ -2,7 +2,7 @@
 
     python -m bench.profile push  [N]   # server.push.push on N part swaps, in process
     python -m bench.profile push-sql [N]  # the same, time per SQL statement instead of per function
-    python -m bench.profile pull  [N]   # server.pull.pull + pages.encode_page, a first pull of N
+    python -m bench.profile pull  [N]   # server.pull.pull + pull_page.encode_page, a first pull of N
     python -m bench.profile client-push [N]  # the laptop side of a push against a real server
     python -m bench.profile client-pull [N]  # the laptop side of a first pull against a real server
     python -m bench.profile noop        # one no-op FieldClient.sync() x 200, client side
@@ -147,7 +147,7 @@ def profile_server_pull(n: int, work: Path) -> str:
     from server import pull
     from server.auth import Principal
     from server.database import Database
-    from server.pages import encode_page
+    from server.pull_page import encode_page
     from sync_protocol import MSGPACK, PullRequest
 
     from . import pull as pull_bench

@@ -25,6 +25,7 @@ from sync_protocol import (
     JSON, PROTOCOL_VERSION, ChecksumMismatch, Conflict, CursorReset, Hello, HelloReply, Job, Limits,
     NotFound, PullPage, PullRequest, PushReply, Record, ScopeViolation, SequenceGap, Upsert, decode,
 )
+from sync_protocol.messages import SplicedPullPage, SplicedPushRequest
 
 from . import __version__, outbox, replica
 from .blobcache import BlobCache
@@ -160,12 +161,6 @@ def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, repo
         progress("upload", report.blobs_uploaded, len(rows))
 
 
-class _RawPush(msgspec.Struct):
-    """A ``PushRequest`` whose mutations are spliced in as stored (MessagePack): the same bytes."""
-
-    mutations: list[msgspec.Raw]
-
-
 def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply | Limits | None,
                 report: SyncReport, progress: Progress = _silent) -> None:
     """Push in batches; ``hello`` is this sync's hello, which must come first (its ``high_seq``
@@ -178,7 +173,7 @@ def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply | Lim
         if not batch:
             break
         try:
-            reply = transport.call(_path("push"), _RawPush([msgspec.Raw(body) for _, body in batch]),
+            reply = transport.call(_path("push"), SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch]),
                                    PushReply)
         except SequenceGap as gap:
             raise OutOfStep(f"the server expects seq {gap.detail.get('expected')} but this laptop's "
@@ -235,17 +230,7 @@ def pull_scope(store: LocalStore, transport: Transport, hello: HelloReply | Limi
             return
 
 
-class _RawChange(msgspec.Struct):
-    record: msgspec.Raw = msgspec.Raw()
-
-
-class _RawPage(msgspec.Struct):
-    """The same JSON page, each record left as its bytes: what the laptop stores."""
-
-    changes: list[_RawChange]
-
-
-_raw_page = msgspec.json.Decoder(_RawPage)
+_spliced_page = msgspec.json.Decoder(SplicedPullPage)
 
 
 def _pull_page(transport: Transport, cursor: str | None,
@@ -256,7 +241,7 @@ def _pull_page(transport: Transport, cursor: str | None,
     page = decode(body, PullPage, fmt)
     if fmt != JSON:
         return page, None  # a server answering MessagePack anyway: records are re-encoded
-    return page, [change.record for change in _raw_page.decode(body).changes]
+    return page, [getattr(change, "record", msgspec.Raw()) for change in _spliced_page.decode(body).changes]
 
 
 def _stale(last_sync: str | None) -> bool:

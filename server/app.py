@@ -40,7 +40,7 @@ from .auth import Principal
 from .database import Database
 from .office import office_app_config
 from .openapi import OCTETS, SHA256_PATH, answers, header, query, sync_operation
-from .pages import encode_page
+from .pull_page import encode_page
 from .schema import SCHEMA_VERSION, migrate
 from .scheduler import ScheduledWork, ServerScheduler
 

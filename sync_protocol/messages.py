@@ -159,6 +159,30 @@ class PullPage(_Message):
     server_hlc: Hlc
 
 
+# --- the same messages with their records left encoded ----------------------------------------
+# A pull page of thousands of records is spliced from the JSON the server stores, and a laptop
+# keeps each record as the bytes it received; a push splices the mutations the outbox stored
+# encoded. These are ``PullPage``, ``Upsert`` and ``PushRequest`` on the wire, byte for byte:
+# only the Python side leaves the inner values as ``msgspec.Raw`` (JSON bytes in JSON, MessagePack
+# bytes in MessagePack).
+
+
+class SplicedUpsert(_Change, tag="upsert", kw_only=True):
+    version: int
+    record: msgspec.Raw
+
+
+class SplicedPullPage(_Message):
+    changes: list[Union[SplicedUpsert, Remove]]
+    cursor: str
+    more: bool
+    server_hlc: Hlc
+
+
+class SplicedPushRequest(_Message):
+    mutations: list[msgspec.Raw]
+
+
 # --- blobs ----------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from sync_protocol import (
     JSON, MSGPACK, BlobStatus, Checkin, ErrorBody, HelloReply, Limits, MalformedMessage, MutationResult, Note,
     PullPage, PullRequest, PushReply, PushRequest, Remove, UpgradeRequired, Upsert, decode, encode,
 )
+from sync_protocol.messages import SplicedPushRequest
 from sync_protocol.records import Equipment, Job, Stock
 
 from .laptop_helpers import demo_records, outbox_rows
@@ -454,7 +455,7 @@ def test_a_push_sends_the_stored_mutations_as_they_were_encoded(laptop: FieldCli
     bodies = laptop.store.read(lambda c: outbox.pending_bodies(c))
     typed = laptop.store.read(lambda c: outbox.pending(c))
 
-    spliced = encode(sync_steps._RawPush([msgspec.Raw(b) for _, b in bodies]), MSGPACK)
+    spliced = encode(SplicedPushRequest(mutations=[msgspec.Raw(b) for _, b in bodies]), MSGPACK)
     assert spliced == encode(PushRequest(mutations=[p.mutation for p in typed]), MSGPACK)
     assert [seq for seq, _ in bodies] == [p.seq for p in typed] == [1, 2, 3]
     assert laptop.store.read(lambda c: outbox.pending_bodies(c, limit=2, max_bytes=10)) == bodies[:1]
