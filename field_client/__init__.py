@@ -9,19 +9,18 @@
 1
 """
 
-__version__ = "0.1.0"
-
-from .client import FieldClient, default_home  # noqa: E402
-from .errors import (  # noqa: E402
+from .client import FieldClient, default_home
+from .errors import (
     ApprovalRequired, BackupRequired, FieldClientError, InvalidAction, NotLoggedIn, OutOfStep, ServerUnreachable,
     StoreUnavailable, UnknownRecord,
 )
-from .sync import SyncReport  # noqa: E402
-from .view import EventView  # noqa: E402
-from .workbench import Workbench  # noqa: E402
+from .sync import SyncReport
+from .view import EventView
+from .version import __version__
+from .workbench import Workbench
 
 __all__ = [
-    "FieldClient", "Workbench", "default_home", "SyncReport", "EventView",
+    "__version__", "FieldClient", "Workbench", "default_home", "SyncReport", "EventView",
     "FieldClientError", "NotLoggedIn", "ServerUnreachable", "UnknownRecord", "InvalidAction",
     "BackupRequired", "ApprovalRequired", "StoreUnavailable", "OutOfStep",
 ]

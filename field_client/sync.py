@@ -27,11 +27,12 @@ from sync_protocol import (
 )
 from sync_protocol.messages import SplicedPullPage, SplicedPushRequest
 
-from . import __version__, outbox, replica
+from . import outbox, replica
 from .blobcache import BlobCache
 from .errors import OutOfStep
 from .store import LocalStore, get_meta, now_iso, set_meta
 from .transport import Transport
+from .version import __version__
 
 # Room left in a push body for the envelope around the mutations.
 _BODY_MARGIN = 64 * 1024

@@ -20,7 +20,7 @@ import httpx
 from sync_protocol import JSON, MSGPACK, ErrorBody, ProtocolError, decode, encode, format_of
 from sync_protocol.codec import Format
 
-from . import __version__
+from .version import __version__
 from .errors import ServerUnreachable
 
 T = TypeVar("T")

@@ -6,9 +6,9 @@
 ``server`` depends on ``sync_protocol`` only; the field client never imports it.
 """
 
-__version__ = "0.1.0"
-
 from typing import Any
+
+from .version import __version__
 
 __all__ = ["__version__", "create_app"]
 

@@ -27,7 +27,8 @@ import msgspec
 
 from sync_protocol import ProtocolError
 
-from . import __version__, audit, auth, policy
+from . import audit, auth, policy
+from .version import __version__
 from .blobs import BlobStore
 from .database import Database
 from .fixtures import load_fixtures

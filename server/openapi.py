@@ -2,8 +2,8 @@
 
 Litestar documents what it decodes and returns itself. Two things it cannot see:
 
-* Every error leaves as a ``sync_protocol.ErrorBody`` (the exception handlers at the bottom of
-  ``server.app`` and in ``server.office.api``), one HTTP status per error code
+* Every error leaves as a ``sync_protocol.ErrorBody`` (the exception handlers of
+  ``server.http_errors`` and ``server.office.api``), one HTTP status per error code
   (``sync_protocol.errors``), not in litestar's own error shape. ``errors(400, 401, ...)`` is
   the ``responses=`` of a route: the statuses it can answer, each an ``ErrorBody``.
 * The sync endpoints read their raw body only after authenticating, decode it with

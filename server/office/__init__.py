@@ -14,6 +14,7 @@ and backup audit, for dispatchers and supervisors, in pages and as JSON under ``
                      review (conflicts, audit, files), reference data
     filters.py       how templates show durations, times and money
     api.py, api_refdata.py   /api/v1
+    assign_api.py    POST /api/v1/jobs/{id}/assign, in the sync protocol's formats (protocol.md)
 
 ``office_app_config(state)`` is all ``server.app`` needs: routers, templates and stores.
 """
@@ -21,7 +22,7 @@ and backup audit, for dispatchers and supervisors, in pages and as JSON under ``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
@@ -30,13 +31,12 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.template.config import TemplateConfig
 
+from ..state import ServerState
 from .api import api_router
+from .assign_api import assign_job
 from .filters import register_filters
 from .pages import pages_router
 from .security import SESSION_STORE, csrf_config, session_config, session_store
-
-if TYPE_CHECKING:
-    from ..app import ServerState
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
 
@@ -51,14 +51,15 @@ def template_config() -> TemplateConfig[Any]:
     return TemplateConfig(directory=SERVER_DIR / "templates", engine=JinjaTemplateEngine, engine_callback=register_filters)
 
 
-def office_app_config(state: "ServerState") -> OfficeConfig:
+def office_app_config(state: ServerState) -> OfficeConfig:
     """What the litestar app registers for the office: routers, templates, the session store."""
     sessions = session_config()
     csrf = DefineMiddleware(CSRFMiddleware, config=csrf_config(state.secret))
     static = create_static_files_router(path="/static", directories=[SERVER_DIR / "static"],
                                         include_in_schema=False)
     return OfficeConfig(
-        route_handlers=[pages_router(sessions.middleware, csrf), api_router(sessions.middleware), static],
+        route_handlers=[pages_router(sessions.middleware, csrf), api_router(sessions.middleware), assign_job,
+                        static],
         template_config=template_config(),
         stores={SESSION_STORE: session_store(state.data_dir)})
 

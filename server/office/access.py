@@ -10,7 +10,7 @@ meant for integrations, does not do. Pages take the session (CSRF-protected) and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_thread
 from litestar.connection import ASGIConnection
@@ -20,10 +20,8 @@ from sync_protocol import Forbidden, Unauthorized
 
 from .. import auth
 from ..auth import Principal
+from ..state import ServerState
 from .sessions import SESSION_DEVICE, principal_of_device
-
-if TYPE_CHECKING:
-    from ..app import ServerState
 
 READ = frozenset({"dispatcher", "supervisor", "admin"})
 DISPATCH = frozenset({"dispatcher", "admin"})
@@ -33,7 +31,7 @@ _PRINCIPAL = "office_principal"
 _WHAT = {DISPATCH: "dispatchers", AUDIT: "supervisors", READ: "office staff"}
 
 
-def server_state(connection: ASGIConnection[Any, Any, Any, Any]) -> "ServerState":
+def server_state(connection: ASGIConnection[Any, Any, Any, Any]) -> ServerState:
     return connection.app.state.fieldsync  # type: ignore[no-any-return]
 
 
@@ -44,7 +42,7 @@ def check_role(principal: Principal, roles: frozenset[str]) -> Principal:
     return principal
 
 
-def _resolve(state: "ServerState", header: str | None, device_id: str | None) -> Principal:
+def _resolve(state: ServerState, header: str | None, device_id: str | None) -> Principal:
     if header:
         return state.db.read(lambda c: auth.authenticate(c, header))
     if device_id:

@@ -23,6 +23,7 @@ from sync_protocol.office import (
     ResolveRequest,
 )
 
+from ..http_errors import from_http
 from ..openapi import OFFICE, OFFICE_BODY, errors
 from . import audit_report, conflict_queue, jobs, sheet
 from .access import AUDIT, DISPATCH, READ, api_guard, principal, server_state
@@ -147,10 +148,6 @@ def csv_response(text: str, filename: str = "backup-audit.csv") -> Response[str]
 
 # --- errors: the office API answers JSON, whatever the request's (often absent) body was -----
 
-_HTTP_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "too_large", 415: "malformed"}
-
-
 def _json_error(error: ProtocolError) -> Response[bytes]:
     return Response(msgspec.json.encode(error.to_body()), media_type="application/json",
                     status_code=error.status)
@@ -162,13 +159,9 @@ def _protocol_error(request: Request[Any, Any, Any], exc: ProtocolError) -> Resp
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     extra = exc.extra if isinstance(exc.extra, list) else []
-    field = next((str(i["key"]) for i in extra if isinstance(i, dict) and i.get("key")), None)
     message = str(exc.detail) + (f": {extra[0].get('message')}" if extra and isinstance(extra[0], dict)
                                  and extra[0].get("message") else "")
-    error = ProtocolError(message, field=field)
-    error.status = exc.status_code
-    error.code = _HTTP_CODES.get(exc.status_code, "error" if exc.status_code < 500 else "server_error")
-    return _json_error(error)
+    return _json_error(from_http(exc, message))
 
 
 def _invalid_value(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[bytes]:
@@ -176,7 +169,7 @@ def _invalid_value(request: Request[Any, Any, Any], exc: msgspec.ValidationError
 
 
 def api_router(session_middleware: Any) -> Router:
-    """The ``/api/v1`` router (the assign endpoint of the sync core lives beside it, in ``app``)."""
+    """The ``/api/v1`` router (the assign endpoint of the sync protocol lives beside it, ``assign_api``)."""
     return Router(path="/api/v1", guards=[api_guard], middleware=[session_middleware], opt={"roles": READ},
                   tags=["office"],
                   exception_handlers={ProtocolError: _protocol_error, HTTPException: _http_error,

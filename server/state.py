@@ -1,0 +1,31 @@
+"""What every request needs: the store, the blob directory, the clock and the cursor key.
+
+One ``ServerState`` per app (``app.state.fieldsync``); the HTTP modules and the office read it
+through ``http.state_of``. It imports nothing of the web layer, so anything may import it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import blobs
+from .database import Database
+from .push import ServerClock
+from .schema import migrate
+
+DB_FILE = "fieldsync.db"
+
+
+class ServerState:
+    def __init__(self, data_dir: Path, durable: bool = False) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self.db = Database(data_dir / DB_FILE, durable=durable)
+        self.db.exclusive(migrate)
+        self.blobs = blobs.BlobStore(data_dir / "blobs")
+        self.clock = ServerClock()
+        self.secret: str = self.db.read(
+            lambda c: c.execute("SELECT value FROM meta WHERE key='secret'").fetchone()[0])
+
+    def close(self) -> None:
+        self.db.close()

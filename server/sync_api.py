@@ -1,0 +1,105 @@
+"""The sync endpoints of docs/protocol.md: enroll, hello, push and pull.
+
+Thin handlers: authenticate, decode the body (``http.read_body``), run the store work of
+``auth``, ``push`` and ``pull`` in one transaction, answer in the caller's format.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+
+from sync_protocol import (
+    MAX_PUSH_BATCH, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, EnrollReply, EnrollRequest, Hello,
+    HelloReply, MalformedMessage, PullPage, PullRequest, PushReply, PushRequest, TooLarge,
+    UpgradeRequired,
+)
+
+from . import auth, pull, push
+from .http import caller, in_thread, read_body, reply, reply_format, state_of
+from .openapi import answers, sync_operation
+from .pull_page import encode_page
+from .schema import SCHEMA_VERSION
+from .version import __version__
+
+
+@post("/sync/v1/enroll", status_code=200, responses=answers(EnrollReply, 400, 401, 413),
+      operation_class=sync_operation(EnrollRequest))
+async def enroll_device(request: Request[Any, Any, Any]) -> Response[bytes]:
+    body = await read_body(request, EnrollRequest)
+    state = state_of(request)
+
+    def work() -> EnrollReply:
+        device_id, token, user = state.db.write(
+            lambda c: auth.enroll(c, body.enrollment_token, body.device_name, body.platform))
+        return EnrollReply(device_id=device_id, device_token=token, user_id=user["id"],
+                           user_name=user["display_name"], role=user["role"])
+
+    return reply(request, await in_thread(work))
+
+
+@post("/sync/v1/hello", status_code=200, responses=answers(HelloReply, 400, 401, 413, 426),
+      operation_class=sync_operation(Hello, example=Hello(protocol_version=PROTOCOL_VERSION)))
+async def hello(request: Request[Any, Any, Any]) -> Response[bytes]:
+    who = await caller(request)  # every endpoint authenticates before it reads a byte of the body
+    body = await read_body(request, Hello)
+    if body.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
+        raise UpgradeRequired(
+            f"this server speaks sync protocol version(s) {sorted(SUPPORTED_PROTOCOL_VERSIONS)}, "
+            f"not {body.protocol_version}: upgrade the field client", field="protocol_version",
+            supported=sorted(SUPPORTED_PROTOCOL_VERSIONS))
+    state = state_of(request)
+
+    def work() -> HelloReply:
+        high = state.db.read(lambda c: c.execute("SELECT high_seq FROM devices WHERE id=?",
+                                                 (who.device_id,)).fetchone()[0])
+        return HelloReply(protocol_version=PROTOCOL_VERSION, server_version=__version__,
+                          schema_version=SCHEMA_VERSION, device_id=who.device_id, user_id=who.user_id,
+                          user_name=who.display_name, role=who.role, high_seq=high,
+                          server_hlc=state.clock.tick())
+
+    return reply(request, await in_thread(work))
+
+
+@post("/sync/v1/push", status_code=200, responses=answers(PushReply, 400, 401, 409, 413),
+      operation_class=sync_operation(PushRequest))
+async def push_mutations(request: Request[Any, Any, Any]) -> Response[bytes]:
+    who = await caller(request)
+    try:
+        body = await read_body(request, PushRequest)
+    except MalformedMessage as exc:
+        if exc.field == "mutations" and "length <=" in exc.message:
+            raise TooLarge(f"a push carries at most {MAX_PUSH_BATCH} mutations", field="mutations",
+                           limit=MAX_PUSH_BATCH) from None
+        raise
+    state = state_of(request)
+
+    def work() -> Any:
+        return state.db.write(lambda c: push.push(c, who, body, state.clock))
+
+    return reply(request, await in_thread(work))
+
+
+@post("/sync/v1/pull", status_code=200, responses=answers(PullPage, 400, 401, 409, 413),
+      operation_class=sync_operation(PullRequest, example=PullRequest(limit=100)))
+async def pull_changes(request: Request[Any, Any, Any]) -> Response[bytes]:
+    who = await caller(request)
+    body = await read_body(request, PullRequest)
+    state = state_of(request)
+    fmt = reply_format(request)
+
+    # An up-to-date device is answered on the event loop: a few microseconds of reading that a
+    # writer never blocks, where a worker thread would cost more to reach than the read itself.
+    quiet = state.db.read(lambda c: pull.unchanged(c, who, body, state.secret))
+    if quiet is not None:
+        return Response(encode_page(quiet, state.clock.tick(), fmt), media_type=fmt)
+
+    def work() -> bytes:
+        rows = state.db.write(lambda c: pull.pull(c, who, body, state.secret))
+        return encode_page(rows, state.clock.tick(), fmt)  # encoded outside the write lock
+
+    return Response(await in_thread(work), media_type=fmt)
+
+
+SYNC_HANDLERS = [enroll_device, hello, push_mutations, pull_changes]
