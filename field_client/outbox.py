@@ -135,6 +135,21 @@ def settle(conn: sqlite3.Connection, results: list[MutationResult]) -> None:
         conn.executemany("DELETE FROM outbox WHERE seq=?", [(seq,) for seq in first])
 
 
+def overtaken(conn: sqlite3.Connection, high_seq: int, high_hlc: str | None) -> bool:
+    """Has the server applied, under this device's seqs, mutations this store does not hold?
+
+    The protocol's renumbering rule (docs/protocol.md): yes when the server's ``high_seq`` is at
+    or above the next seq this laptop would issue, or when the laptop's pending mutation at
+    ``high_seq`` is not the one applied there (another ``hlc``). Both happen only to a store
+    restored from an older copy: every seq below the copy's next seq names the same mutation on
+    both sides, so the mutation at ``high_seq`` tells which case this is.
+    """
+    if high_seq >= int(get_meta(conn, "next_seq", "1") or 1):
+        return True
+    row = conn.execute("SELECT hlc FROM outbox WHERE seq=?", (high_seq,)).fetchone()
+    return row is not None and high_hlc is not None and row[0] != high_hlc
+
+
 def renumber_above(conn: sqlite3.Connection, high_seq: int) -> int:
     """The server has applied seqs this laptop never answered to itself: its store was restored
     from an older copy. Move the pending mutations above the server's mark (events are protected

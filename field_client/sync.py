@@ -6,8 +6,9 @@ answers, and each pulled page is stored together with the cursor that acknowledg
 not committed is simply asked for again, and the server answers the same.
 
 ``hello`` is said only before a push or an upload (or while no limits are known): it tells the
-laptop the server's ``high_seq``, which the outbox is renumbered above, and the limits, which are
-remembered. A sync with nothing to send is one pull request, and writes nothing to the laptop
+laptop the server's ``high_seq`` and the stamp of the mutation applied there, from which the laptop
+learns whether its outbox was overtaken (restored from an older copy: ``outbox.overtaken``, then
+renumbered above), and the limits, which are remembered. A sync with nothing to send is one pull request, and writes nothing to the laptop
 when nothing changed (each commit is an fsync). The protocol version travels in every path
 (``/sync/v1/...``), so a server that no longer speaks it refuses the pull as it would the hello.
 """
@@ -128,10 +129,11 @@ def say_hello(store: LocalStore, transport: Transport) -> HelloReply:
     # The server's clock is adopted with the pull's pages (a later stamp), and the limits are
     # written only when they changed, so an up-to-date laptop writes nothing here: each local
     # commit is an fsync on a laptop.
-    next_seq, known = store.read(lambda c: (int(get_meta(c, "next_seq", "1") or 1), known_limits(c)))
-    if hello.high_seq >= next_seq or known != hello.limits:
+    overtaken, known = store.read(lambda c: (outbox.overtaken(c, hello.high_seq, hello.high_hlc),
+                                             known_limits(c)))
+    if overtaken or known != hello.limits:
         def remember(conn: sqlite3.Connection) -> None:
-            if hello.high_seq >= int(get_meta(conn, "next_seq", "1") or 1):
+            if outbox.overtaken(conn, hello.high_seq, hello.high_hlc):
                 outbox.renumber_above(conn, hello.high_seq)
             set_meta(conn, "limits", _limits_json.encode(hello.limits).decode())
 

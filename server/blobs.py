@@ -2,7 +2,8 @@
 
 A blob lives at ``blobs/ab/abcdef...`` under its SHA-256. Uploads arrive in chunks appended to
 ``blobs/partial/<sha>``; the partial file's size *is* the resume offset, so a server restart
-loses nothing already received. The last chunk triggers verification: bytes that do not hash to
+loses nothing already received, and ``blobs/partial/<sha>.size`` holds the total size the upload
+was started with (a chunk declaring another size is refused). The last chunk triggers verification: bytes that do not hash to
 the blob's name are discarded and refused, never stored.
 """
 
@@ -68,7 +69,22 @@ class BlobStore:
         if self.has(sha256):
             return UploadState(self.size(sha256), True, self.size(sha256))
         partial = self.partial / check_sha(sha256)
-        return UploadState(partial.stat().st_size if partial.exists() else 0, False, None)
+        return UploadState(partial.stat().st_size if partial.exists() else 0, False,
+                           self._declared(sha256))
+
+    def _declared(self, sha256: str) -> int | None:
+        """The total size an upload in progress was started with (None: none started)."""
+        try:
+            return int((self.partial / f"{sha256}.size").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _declare(self, sha256: str, size: int) -> None:
+        """Remember an upload's total size beside its bytes, written whole before the first chunk."""
+        target = self.partial / f"{sha256}.size"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(str(size))
+        os.replace(tmp, target)
 
     def add_file(self, source: Path) -> tuple[str, int]:
         """Store a local file (fixtures, office uploads); returns (sha256, size)."""
@@ -95,11 +111,17 @@ class BlobStore:
         with self._lock(sha256):
             partial = self.partial / sha256
             have = partial.stat().st_size if partial.exists() else 0
+            declared = self._declared(sha256)
+            if have and declared is not None and declared != size:
+                raise InvalidValue(f"this upload was started with size {declared}, not {size}: a blob's "
+                                   f"size does not change", field="size", size=declared)
             if offset != have:
                 raise OffsetMismatch(f"the server holds {have} bytes of this blob; resume at {have}",
                                      field="offset", offset=have)
             if offset + len(data) > size:
                 raise InvalidValue(f"chunk runs past the declared size {size}", field="size")
+            if declared != size:
+                self._declare(sha256, size)
             with partial.open("ab") as fh:
                 fh.write(data)
                 fh.flush()
@@ -110,6 +132,7 @@ class BlobStore:
 
     def _finish(self, sha256: str, partial: Path, size: int) -> UploadState:
         actual = file_sha256(partial)
+        (self.partial / f"{sha256}.size").unlink(missing_ok=True)
         if actual != sha256:
             partial.unlink()
             raise ChecksumMismatch(f"the uploaded bytes hash to {actual}, not {sha256}; upload discarded",

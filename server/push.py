@@ -48,10 +48,16 @@ class ServerClock:
                 pass  # a laptop clock far in the future must not drag the fleet's clocks along
 
 
-def check_contiguous(request: PushRequest, high_seq: int) -> None:
-    """A batch must be contiguous and continue exactly at ``high_seq + 1``."""
+def check_contiguous(request: PushRequest, high_seq: int, high_hlc: str | None = None) -> None:
+    """A batch must be contiguous and continue exactly at ``high_seq + 1``; a mutation re-sent at
+    ``high_seq`` must be the one applied there (same ``hlc``), or the outbox was restored from
+    an older copy and must be renumbered first (its new work would get another's answer)."""
     previous = None
     for index, mutation in enumerate(request.mutations):
+        if mutation.seq == high_seq and high_hlc is not None and mutation.hlc != high_hlc:
+            raise SequenceGap(f"seq {high_seq} was applied to another mutation (hlc {high_hlc}): this "
+                              f"outbox is older than the server's; renumber it from {high_seq + 1}",
+                              field=f"mutations[{index}].hlc", expected=high_seq + 1, high_hlc=high_hlc)
         if previous is not None and mutation.seq != previous + 1:
             raise SequenceGap(f"seq must be contiguous: expected {previous + 1}, got {mutation.seq}",
                               field=f"mutations[{index}].seq", expected=previous + 1)
@@ -66,8 +72,9 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
          now: dt.datetime | None = None) -> PushReply:
     """Apply a push batch (the caller holds the write transaction)."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    high_seq = conn.execute("SELECT high_seq FROM devices WHERE id=?", (who.device_id,)).fetchone()[0]
-    check_contiguous(request, high_seq)
+    high_seq, high_hlc = conn.execute("SELECT high_seq, high_hlc FROM devices WHERE id=?",
+                                      (who.device_id,)).fetchone()
+    check_contiguous(request, high_seq, high_hlc)
     ctx = effects.BatchContext(now)
     ctx.known_events = _known_events(conn, request, high_seq)
     actor = audit.Actor(who.user_id, who.device_id)
@@ -84,7 +91,7 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
         if result.status != "rejected":
             _audit(conn, now, actor, mutation, result, mark, chain)
         results.append(result)
-        high_seq = mutation.seq
+        high_seq, high_hlc = mutation.seq, mutation.hlc
     mark = store.current_version(conn)
     raised = {job_id: ids for job_id in sorted(ctx.touched_jobs)
               if (ids := effects.recheck_signatures(conn, job_id, ctx))}
@@ -95,8 +102,8 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
     conn.executemany("INSERT INTO applied(device_id, seq, answer, applied_at) VALUES (?,?,?,?)",
                      [(who.device_id, r.seq, _answer_encoder.encode(r), now.isoformat())
                       for r in results if r.seq >= first_new])
-    conn.execute("UPDATE devices SET high_seq=?, last_seen_at=? WHERE id=?",
-                 (high_seq, now.isoformat(), who.device_id))
+    conn.execute("UPDATE devices SET high_seq=?, high_hlc=?, last_seen_at=? WHERE id=?",
+                 (high_seq, high_hlc, now.isoformat(), who.device_id))
     return PushReply(results=results, high_seq=high_seq, server_hlc=clock.tick())
 
 

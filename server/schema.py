@@ -140,7 +140,14 @@ def _v5(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE devices ADD COLUMN scope_size INTEGER")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(conn: sqlite3.Connection) -> None:
+    """The hybrid-clock stamp of the mutation applied at each device's ``high_seq``, kept forever
+    beside it: a laptop restored from an old copy of its store compares it with its own mutation
+    of that seq to learn that its outbox was overtaken (docs/protocol.md, "Renumbering")."""
+    conn.execute("ALTER TABLE devices ADD COLUMN high_hlc TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

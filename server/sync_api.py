@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request, Response, post
 
 from sync_protocol import (
-    MAX_PUSH_BATCH, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, EnrollReply, EnrollRequest, Hello,
+    MAX_PULL_PAGE, MAX_PUSH_BATCH, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, EnrollReply, EnrollRequest, Hello,
     HelloReply, MalformedMessage, PullPage, PullRequest, PushReply, PushRequest, TooLarge,
     UpgradeRequired,
 )
@@ -52,11 +52,11 @@ async def hello(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = state_of(request)
 
     def work() -> HelloReply:
-        high = state.db.read(lambda c: c.execute("SELECT high_seq FROM devices WHERE id=?",
-                                                 (who.device_id,)).fetchone()[0])
+        high, high_hlc = state.db.read(lambda c: c.execute(
+            "SELECT high_seq, high_hlc FROM devices WHERE id=?", (who.device_id,)).fetchone())
         return HelloReply(protocol_version=PROTOCOL_VERSION, server_version=__version__,
                           schema_version=SCHEMA_VERSION, device_id=who.device_id, user_id=who.user_id,
-                          user_name=who.display_name, role=who.role, high_seq=high,
+                          user_name=who.display_name, role=who.role, high_seq=high, high_hlc=high_hlc,
                           server_hlc=state.clock.tick())
 
     return reply(request, await in_thread(work))
@@ -86,6 +86,9 @@ async def push_mutations(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def pull_changes(request: Request[Any, Any, Any]) -> Response[bytes]:
     who = await caller(request)
     body = await read_body(request, PullRequest)
+    if body.limit > MAX_PULL_PAGE:
+        raise TooLarge(f"a pull page holds at most {MAX_PULL_PAGE} changes", field="limit",
+                       limit=MAX_PULL_PAGE)
     state = state_of(request)
     fmt = reply_format(request)
 

@@ -56,14 +56,19 @@ class Hello(_Message):
     schema_version: int = 1
 
 
-class Limits(_Message, frozen=True):
+class Limits(msgspec.Struct, kw_only=True, frozen=True):
+    """The limits in force; every field is always sent (a client meeting an older server that
+    left them out uses these defaults)."""
+
     max_body_bytes: int = MAX_BODY_BYTES
     max_push_batch: int = MAX_PUSH_BATCH
     max_pull_page: int = MAX_PULL_PAGE
     blob_chunk_bytes: int = BLOB_CHUNK_BYTES
 
 
-class HelloReply(_Message):
+class HelloReply(msgspec.Struct, kw_only=True):
+    """Every field is always sent, ``limits`` whole included (no ``omit_defaults`` here)."""
+
     protocol_version: int
     server_version: str
     schema_version: int
@@ -71,11 +76,13 @@ class HelloReply(_Message):
     user_id: Id
     user_name: Name
     role: str
-    # The highest seq the server has applied for this device: a client whose store was lost
-    # continues above it instead of colliding with answered mutations.
+    # The highest seq the server has applied for this device, and the ``hlc`` of the mutation
+    # applied there (None before the first): a client whose store was restored from an older
+    # copy learns from them that its outbox must be renumbered (docs/protocol.md, "Renumbering").
     high_seq: int
     server_hlc: Hlc
     limits: Limits = Limits()
+    high_hlc: Hlc | None = None
 
 
 # --- push -----------------------------------------------------------------------------------
@@ -131,7 +138,8 @@ class PushReply(_Message):
 
 class PullRequest(_Message):
     cursor: Annotated[str, Meta(max_length=200)] | None = None
-    limit: Annotated[int, Meta(ge=1, le=MAX_PULL_PAGE)] = DEFAULT_PULL_PAGE
+    # Over ``MAX_PULL_PAGE`` is a limit broken (413 too_large), checked by the server itself.
+    limit: Annotated[int, Meta(ge=1)] = DEFAULT_PULL_PAGE
 
 
 class _Change(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="op"):

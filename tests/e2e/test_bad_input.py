@@ -37,7 +37,7 @@ CASES = [
     ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "seq": 5}]}}, 409, "seq_gap", "mutations[0].seq"),
     ("POST", "/sync/v1/push", {"content": b"<xml/>", "headers": {"content-type": "text/xml"}},
      400, "malformed", "content-type"),
-    ("POST", "/sync/v1/pull", {"json": {"limit": 100_000}}, 400, "malformed", "limit"),
+    ("POST", "/sync/v1/pull", {"json": {"limit": 100_000}}, 413, "too_large", "limit"),
     ("POST", "/sync/v1/pull", {"json": {"cursor": "7-0000000000000000"}}, 400, "malformed", "cursor"),
     ("POST", "/sync/v1/hello", {"json": {"client_version": "x"}}, 400, "malformed", "protocol_version"),
     ("POST", "/sync/v1/hello", {"json": {"protocol_version": 99}}, 426, "upgrade_required", "protocol_version"),

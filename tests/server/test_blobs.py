@@ -24,13 +24,24 @@ def test_an_upload_cut_halfway_resumes_from_the_servers_offset(world):
     assert _put(world, laptop, 0, DATA[:4000]).status_code == 200
     status = decode(world.client.get(f"/sync/v1/blobs/{SHA}/status", headers=laptop.headers).content,
                     BlobStatus, JSON)
-    assert (status.offset, status.complete) == (4000, False)
+    assert (status.offset, status.complete, status.size) == (4000, False, len(DATA))
     wrong = _put(world, laptop, 0, DATA[:4000])
     assert wrong.status_code == 409
     assert decode(wrong.content, ErrorBody, JSON).detail == {"offset": 4000}
     done = decode(_put(world, laptop, 4000, DATA[4000:]).content, BlobStatus, JSON)
     assert done.complete and done.size == len(DATA)
     assert world.client.get(f"/sync/v1/blobs/{SHA}", headers=laptop.headers).content == DATA
+
+
+def test_a_partial_upload_keeps_the_size_it_was_started_with(world):
+    laptop = world.device("u-li-wei")
+    assert _put(world, laptop, 0, DATA[:4000]).status_code == 200
+    changed = _put(world, laptop, 4000, DATA[4000:6000], size=6000)   # would "complete" a short blob
+    assert changed.status_code == 422
+    body = decode(changed.content, ErrorBody, JSON)
+    assert (body.error, body.field, body.detail) == ("invalid", "size", {"size": len(DATA)})
+    done = decode(_put(world, laptop, 4000, DATA[4000:]).content, BlobStatus, JSON)
+    assert done.complete and done.size == len(DATA)
 
 
 def test_bytes_that_do_not_match_their_name_are_refused_and_discarded(world):

@@ -49,6 +49,22 @@ def test_a_gap_in_seq_refuses_the_whole_batch_and_names_the_expected_seq(world):
     assert world.snapshot() == before
 
 
+def test_another_mutation_under_the_last_applied_seq_is_refused_not_answered(world):
+    """A laptop restored from an older copy re-sends seq 2 for new work: answering it with the
+    stored answer of the seq 2 applied before would drop that work silently."""
+    laptop = world.device("u-li-wei")
+    laptop.push(laptop.event("J-1", Checkin()), laptop.event("J-1", Note(text="applied as 2")))
+    hello = laptop.hello()
+    assert hello.high_seq == 2 and hello.high_hlc is not None
+    laptop.seq = 1                                     # the restored copy's next seq is 2
+    before = world.snapshot()
+    response = laptop.post("/sync/v1/push", PushRequest(mutations=[laptop.event("J-1", Note(text="new"))]))
+    assert response.status_code == 409
+    body = decode(response.content, ErrorBody)
+    assert (body.error, body.field, body.detail["expected"]) == ("seq_gap", "mutations[0].hlc", 3)
+    assert world.snapshot() == before
+
+
 def test_an_event_resent_under_a_new_seq_is_not_recorded_twice(world):
     laptop = world.device("u-li-wei")
     checkin = laptop.event("J-1", Checkin())
