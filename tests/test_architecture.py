@@ -114,3 +114,24 @@ def test_sync_protocol_imports_neither_side() -> None:
     outward = [(a, b) for a, targets in graph.items() if a.startswith("sync_protocol")
                for b in targets if not b.startswith("sync_protocol")]
     assert outward == []
+
+
+IO_MODULES = {"httpx", "socket", "sqlite3", "sqlite_utils", "subprocess", "urllib", "http", "litestar",
+              "uvicorn", "psycopg", "shutil"}
+
+
+def test_sync_protocol_is_pure_but_for_its_conformance_kit() -> None:
+    """The kit (``sync_protocol.conformance``) is the one corner that speaks HTTP, and no other
+    module of the project imports it."""
+    impure = []
+    for name, path in _modules().items():
+        if not name.startswith("sync_protocol") or name.startswith("sync_protocol.conformance"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            roots = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            impure += [(name, root) for root in roots if root.split(".")[0] in IO_MODULES]
+    assert impure == []
+    graph = import_graph()
+    assert [a for a, targets in graph.items() if not a.startswith("sync_protocol.conformance")
+            and any(t.startswith("sync_protocol.conformance") for t in targets)] == []
