@@ -166,5 +166,6 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
             "concurrency_p50_s": median(latencies) if latencies else float("nan"),
             "concurrency_p99_s": p99(latencies), "concurrency_max_s": max(latencies) if latencies else float("nan"),
             "concurrency_events_per_s": devices * per_device / wall, "concurrency_syncs_per_s": devices / wall,
-            "concurrency_server_cpu_s": server_cpu, "concurrency_harness_cpu_s": harness_cpu, "concurrency_server_peak_rss_mb": max(hwm, peak["rss"]) / 1024,
+            "concurrency_server_cpu_s": server_cpu, "concurrency_harness_cpu_s": harness_cpu,
+            "concurrency_server_peak_rss_mb": max(hwm, peak["rss"]) / 1024,
             "concurrency_baseline_s": baseline_s}

@@ -87,7 +87,8 @@ def main() -> int:
     rows = summary(peer)
     keys = ("push_per_s", "pull_per_s", "incremental_pull_ms", "incremental_push_ms", "noop_sync_ms",
             "requests_per_1000", "bytes_up_per_swap")
-    ours_label = f"fieldsync (n={ours.get('n')}" + (f", push n={ours['push_n']}" if ours.get("push_n") not in (None, ours.get("n")) else "") + ")"
+    push_n = f", push n={ours['push_n']}" if ours.get("push_n") not in (None, ours.get("n")) else ""
+    ours_label = f"fieldsync (n={ours.get('n')}{push_n})"
     header = ["figure"] + [f"peer ({b}, n={peer['n']})" for b in rows] + ([ours_label] if ours else [])
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")

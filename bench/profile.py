@@ -181,7 +181,8 @@ def profile_server_pull(n: int, work: Path) -> str:
         if not rows.more:
             break
     db.close()
-    head = f"server pull.pull + encode_page: {records} records in {pages} pages, {t_total:.2f} s under cProfile ({len(body)} B last page)"
+    head = (f"server pull.pull + encode_page: {records} records in {pages} pages, {t_total:.2f} s under cProfile "
+            f"({len(body)} B last page)")
     return _report(profile, "pull", head)
 
 

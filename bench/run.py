@@ -91,7 +91,8 @@ def ratios(r: dict[str, Any]) -> dict[str, str]:
         out["requests_per_1000"] = (f"push {r['push_requests_per_1000']:.2f}, pull "
                                     f"{r.get('pull_requests_per_1000', float('nan')):.2f}")
     if r.get("pull_bytes_down_per_record"):
-        out["bytes_up_per_swap"] = f"push bodies gzip-compressed; down {r['pull_bytes_down_per_record']:.0f} B/record on pull (JSON, uncompressed)"
+        out["bytes_up_per_swap"] = (f"push bodies gzip-compressed; down {r['pull_bytes_down_per_record']:.0f} "
+                                    f"B/record on pull (JSON, uncompressed)")
     for key in ("app_today_paint_ms", "app_job_paint_ms"):
         if r.get("app_baseline_paint_ms") and r.get(key):
             out[key] = (f"{r[key] / r['app_baseline_paint_ms']:.1f}x the app's lightest page "
@@ -112,7 +113,7 @@ def table(r: dict[str, Any]) -> str:
         rows.append((what, _fmt(r[key], unit), f"{op} {_fmt(target, unit)}" if op else "-", met(key, r[key]),
                      ratio.get(key, "")))
     widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
-    lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |" for row in rows]
+    lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     extra = []
     if "concurrency_events_per_s" in r:

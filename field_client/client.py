@@ -170,7 +170,7 @@ class FieldClient:
         return info
 
     def jobs(self) -> list[Job]:
-        return self.store.read(view.jobs)  # type: ignore[return-value]
+        return self.store.read(view.jobs)
 
     def job(self, job_id: str) -> Job:
         """A job by its id in any case, or by the number the office shows (``SR-2026-0001``)."""

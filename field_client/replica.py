@@ -43,7 +43,7 @@ Row = tuple[str, str, int, str | None, "str | bytes | msgspec.Raw"]
 def parent_of(record: Record) -> str | None:
     """The record this one hangs off, for the lookups a laptop does (a job's events, ...)."""
     name = _PARENT_FIELD.get(type(record))
-    return None if name is None else getattr(record, name)  # type: ignore[no-any-return]
+    return None if name is None else getattr(record, name)
 
 
 def as_row(record: Record, version: int, data: str | bytes | msgspec.Raw | None = None) -> Row:
@@ -64,7 +64,7 @@ def put_many(conn: sqlite3.Connection, rows: Iterable[Row]) -> None:
 
 
 def decode(data: str | bytes) -> Record:
-    return _decoder.decode(data)  # type: ignore[no-any-return]
+    return _decoder.decode(data)
 
 
 def get(conn: sqlite3.Connection, entity: str, record_id: str) -> Held | None:

@@ -52,7 +52,7 @@ def approved_quote(events: Iterable[JobEvent]) -> Quote | None:
     approved = [a.payload.quote_event_id for a in events
                 if isinstance(a.payload, CustomerApproval) and a.payload.approved
                 and a.payload.quote_event_id in quotes]
-    return quotes[approved[-1]] if approved else None  # type: ignore[return-value]
+    return quotes[approved[-1]] if approved else None
 
 
 def latest_quote_id(events: Iterable[JobEvent]) -> str | None:

@@ -8,7 +8,8 @@ not committed is simply asked for again, and the server answers the same.
 ``hello`` is said only before a push or an upload (or while no limits are known): it tells the
 laptop the server's ``high_seq`` and the stamp of the mutation applied there, from which the laptop
 learns whether its outbox was overtaken (restored from an older copy: ``outbox.overtaken``, then
-renumbered above), and the limits, which are remembered. A sync with nothing to send is one pull request, and writes nothing to the laptop
+renumbered above), and the limits, which are remembered. A sync with nothing to send is one pull
+request, and writes nothing to the laptop
 when nothing changed (each commit is an fsync). The protocol version travels in every path
 (``/sync/v1/...``), so a server that no longer speaks it refuses the pull as it would the hello.
 """
@@ -116,7 +117,7 @@ def known_limits(conn: sqlite3.Connection) -> Limits | None:
     if text is None:
         return None
     try:
-        return _limits_decoder.decode(text)  # type: ignore[no-any-return]
+        return _limits_decoder.decode(text)
     except msgspec.MsgspecError:
         return None  # unreadable: ask again
 
@@ -324,5 +325,5 @@ def fetch_drawings(store: LocalStore, blobs: BlobCache, transport: Transport, re
             continue
         store.write(lambda c, d=drawing: c.execute(
             "INSERT OR IGNORE INTO blobs(sha256, size, media_type, origin, uploaded, created_at) "
-            "VALUES (?,?,?,?,1,?)", (d.sha256, d.size, d.media_type, "server", now_iso())))  # type: ignore[union-attr]
+            "VALUES (?,?,?,?,1,?)", (d.sha256, d.size, d.media_type, "server", now_iso())))
         report.blobs_downloaded += 1

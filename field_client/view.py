@@ -46,7 +46,7 @@ def version(conn: sqlite3.Connection, entity: str, record_id: str) -> int | None
 
 def events(conn: sqlite3.Connection, job_id: str) -> list[EventView]:
     """A job's events, synced and pending, in clock order."""
-    synced = {h.record.id: EventView(h.record, False)  # type: ignore[misc]
+    synced = {h.record.id: EventView(h.record, False)
               for h in replica.all_of(conn, "event", job_id)}
     for mutation in outbox.mutations(conn):
         if isinstance(mutation, AppendEvent) and mutation.event.job_id == job_id:
@@ -76,13 +76,13 @@ def equipment_with_serial(conn: sqlite3.Connection, serial: str) -> list[Record]
 
 
 def jobs(conn: sqlite3.Connection) -> list[Job]:
-    return sorted(records(conn, "job"), key=lambda j: (j.severity, j.number))  # type: ignore[attr-defined]
+    return sorted(records(conn, "job"), key=lambda j: (j.severity, j.number))
 
 
 def van_stock(conn: sqlite3.Connection, user_id: str) -> list[Stock]:
     """Van stock as the engineer will find it: the server's counts minus pending part swaps."""
     location = van(user_id)
-    stock = {s.sku: s for s in records(conn, "stock", location)}  # type: ignore[attr-defined]
+    stock = {s.sku: s for s in records(conn, "stock", location)}
     for mutation in outbox.mutations(conn):
         if isinstance(mutation, AppendEvent) and isinstance(mutation.event.payload, PartSwap):
             swap = mutation.event.payload
@@ -95,7 +95,7 @@ def van_stock(conn: sqlite3.Connection, user_id: str) -> list[Stock]:
 
 
 def open_conflicts(conn: sqlite3.Connection) -> list[Record]:
-    return [c for c in records(conn, "conflict") if c.status == "open"]  # type: ignore[attr-defined]
+    return [c for c in records(conn, "conflict") if c.status == "open"]
 
 
 def pending_count(conn: sqlite3.Connection, job_id: str | None = None) -> int:

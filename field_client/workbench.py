@@ -174,7 +174,7 @@ class Workbench:
             location=location, warranty_until=until, no_backup_ack=no_backup_ack, notes=notes))
         warning = None
         if location is None or location == van(self._me()):
-            left = {s.sku: s.qty for s in self.client.van_stock()}.get(item.id, 0)  # type: ignore[attr-defined]
+            left = {s.sku: s.qty for s in self.client.van_stock()}.get(item.id, 0)
             if left < 0:
                 warning = f"the van now shows {left} x {item.id}: more taken than it held; the office will see it"
         return event, warning
@@ -270,7 +270,7 @@ class Workbench:
         equipment = [self.client.record("equipment", e) for e in job.equipment_ids]
         drawings = [d for d in self.client.records("drawing", job.site_id)]
         return {
-            "job": job, "site": site, "customer": self._maybe("customer", site.customer_id),  # type: ignore[attr-defined]
+            "job": job, "site": site, "customer": self._maybe("customer", site.customer_id),
             "equipment": [(eq, rules.warranty_of(eq, plain, self.client.today())) for eq in equipment],  # type: ignore[arg-type]
             "drawings": [(d, self.client.drawing_path(d)) for d in drawings],  # type: ignore[arg-type]
             "events": events, "deadline": self.next_deadline(job),
@@ -310,7 +310,7 @@ class Workbench:
                                             job=job.number, equipment=eid))
             for drawing in self.client.records("drawing", job.site_id):
                 drawings += 1
-                path = self.client.blob_path(drawing.sha256)  # type: ignore[attr-defined]
+                path = self.client.blob_path(drawing.sha256)
                 if path is None:
                     problems.append(Problem(f"{job.number}: drawing {drawing.id} not downloaded",
                                             "drawing_missing", job=job.number, drawing=drawing.id))

@@ -39,7 +39,7 @@ def load_job(conn: sqlite3.Connection, job_id: str) -> tuple[store.Stored, Job]:
     stored = store.get(conn, "job", job_id)
     if stored is None:
         raise NotFound(f"no job {job_id}", field="job_id")
-    return stored, stored.record  # type: ignore[return-value]
+    return stored, stored.record
 
 
 def next_status(job: Job, action: str) -> str:

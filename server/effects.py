@@ -117,7 +117,7 @@ def _stock(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, 
     location = swap.location or van(event.author or who.user_id)
     sid = stock_id(location, swap.sku)
     stored = ctx.get(conn, "stock", sid)
-    qty = stored.record.qty if stored else 0  # type: ignore[union-attr]
+    qty = stored.record.qty if stored else 0
     outcome = stock_after(qty, -swap.qty)
     row = Stock(id=sid, location=location, sku=swap.sku, qty=outcome.qty)
     version = store.put(conn, row, stored)
@@ -161,7 +161,7 @@ def recheck_signatures(conn: sqlite3.Connection, job_id: str, ctx: BatchContext)
     stored = ctx.get(conn, "job", job_id)
     if stored is None:
         return []
-    job: Job = stored.record  # type: ignore[assignment]
+    job: Job = stored.record
     if job.signature_state == "none" and job_id not in ctx.signed_jobs:
         return []
     events = store.job_events(conn, job_id)

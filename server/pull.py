@@ -139,7 +139,7 @@ class _Plan:
         if not self.filled and self.walkable(since):
             return scopes.changes_since(self.conn, self.who, since, limit)
         self.fill()
-        return [tuple(r) for r in self.conn.execute(  # type: ignore[misc]
+        return [tuple(r) for r in self.conn.execute(
             "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
             "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?", (since, limit))]
 
@@ -185,7 +185,7 @@ def _left_since(conn: sqlite3.Connection, who: Principal, diff_version: int,
                 limit: int) -> list[tuple[str, str, str]]:
     """Records the device holds that changed since ``diff_version`` and are out of scope now."""
     with_clause, test, params = scopes.scope_test(who)
-    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+    return [tuple(r) for r in conn.execute(
         with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted THEN 'deleted' ELSE 'left_scope' END "
         "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
         "WHERE version > :dv) x CROSS JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity "

@@ -181,7 +181,7 @@ def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEven
     event = msgspec.structs.replace(mutation.event, author=who.user_id, device_id=who.device_id)
     existing = store.get(conn, "event", event.id, include_deleted=True) if event.id in ctx.known_events else None
     if existing is not None:
-        old: JobEvent = existing.record  # type: ignore[assignment]
+        old: JobEvent = existing.record
         if (old.job_id, old.hlc, old.payload) == (event.job_id, event.hlc, event.payload):
             return MutationResult(seq=mutation.seq, status="applied", reason="duplicate_event",
                                   version=existing.version, message="this event was already recorded")
@@ -190,7 +190,7 @@ def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEven
     stored_job = ctx.get(conn, "job", event.job_id)
     if stored_job is None:
         raise SyncRejected("unknown_job", f"no job {event.job_id}", field="event.job_id")
-    job: Job = stored_job.record  # type: ignore[assignment]
+    job: Job = stored_job.record
     if not scopes.job_is_workable(conn, who, job.assignee, job.id):
         raise SyncRejected("scope", f"job {job.number} is not assigned to you", field="event.job_id")
     effects.check_event(conn, job, event, ctx)
@@ -208,7 +208,7 @@ def _conflict_messages(conn: sqlite3.Connection, ids: list[str]) -> list[str]:
     for conflict_id in ids:
         stored = store.get(conn, "conflict", conflict_id)
         record = stored.record if stored else None
-        out.append(f"{record.kind} conflict: {record.detail or record.rule}" if record  # type: ignore[union-attr]
+        out.append(f"{record.kind} conflict: {record.detail or record.rule}" if record
                    else f"conflict {conflict_id} raised")
     return out
 

@@ -88,7 +88,7 @@ def changes_since(conn: sqlite3.Connection, principal: Principal, since: int,
     with_clause, test, params = scope_test(principal)
     sql = (with_clause + "SELECT entity, id, version, data, parent FROM records WHERE version > :since "
            f"AND deleted=0 AND {test} ORDER BY version LIMIT :limit")
-    return [tuple(row) for row in conn.execute(sql, {**params, "since": since, "limit": limit})]  # type: ignore[misc]
+    return [tuple(row) for row in conn.execute(sql, {**params, "since": since, "limit": limit})]
 
 
 def job_is_workable(conn: sqlite3.Connection, principal: Principal, job_assignee: str | None,

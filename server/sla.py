@@ -60,7 +60,7 @@ def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalati
         stored = store.get(conn, "job", job_id)
         if stored is None:
             continue
-        job: Job = stored.record  # type: ignore[assignment]
+        job: Job = stored.record
         flags = missed(job, now, checked_in=job_id in visited)
         if flags:
             done.append(_escalate(conn, now, hlc, stored, job, flags))

@@ -46,7 +46,7 @@ def encode_record(record: Record) -> str:
 
 
 def decode_record(data: str | bytes) -> Record:
-    return _decoder.decode(data)  # type: ignore[no-any-return]
+    return _decoder.decode(data)
 
 
 def index_columns(record: Record) -> tuple[str | None, str | None, str | None]:

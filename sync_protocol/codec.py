@@ -13,15 +13,14 @@ sync_protocol.errors.MalformedMessage: Expected `int`, got `str` - at `$.limit`
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 import msgspec
 
 from .errors import InvalidValue, MalformedMessage
 
-MSGPACK = "application/msgpack"
-JSON = "application/json"
+MSGPACK: Literal["application/msgpack"] = "application/msgpack"
+JSON: Literal["application/json"] = "application/json"
 # Names other implementations use for MessagePack; accepted on input.
 MSGPACK_ALIASES = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
 
@@ -49,17 +48,22 @@ def encode(obj: Any, fmt: Format = MSGPACK) -> bytes:
     return _json_encoder.encode(obj) if fmt == JSON else _msgpack_encoder.encode(obj)
 
 
-@lru_cache(maxsize=None)
-def _decoder(kind: type, fmt: str) -> Any:
-    if fmt == JSON:
-        return msgspec.json.Decoder(kind)
-    return msgspec.msgpack.Decoder(kind)
+_decoders: dict[tuple[Any, str], Any] = {}
+
+
+def _decoder(kind: Any, fmt: str) -> Any:
+    """One decoder per (type, format), built once: building one costs more than a decode."""
+    key = (kind, fmt)
+    if key not in _decoders:
+        _decoders[key] = msgspec.json.Decoder(kind) if fmt == JSON else msgspec.msgpack.Decoder(kind)
+    return _decoders[key]
 
 
 def decode(body: bytes, kind: type[T], fmt: Format = MSGPACK) -> T:
     """Decode and validate; a failure raises ``MalformedMessage`` naming the field."""
     try:
-        return _decoder(kind, fmt).decode(body)  # type: ignore[no-any-return]
+        decoded: T = _decoder(kind, fmt).decode(body)
+        return decoded
     except msgspec.ValidationError as exc:
         raise MalformedMessage(str(exc), field=field_of(str(exc))) from None
     except msgspec.DecodeError as exc:

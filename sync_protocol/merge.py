@@ -117,7 +117,8 @@ def merge_fields(entity: str, current: Mapping[str, Any], versions: Mapping[str,
         else:
             conflicts.append(FieldConflict(field, current.get(field), value, last, writer,
                                            _rule_text(entity, field, last.side, writer.side)))
-    status = "conflict" if conflicts else ("merged" if concurrent else "applied")
+    status: Literal["applied", "merged", "conflict"] = \
+        "conflict" if conflicts else ("merged" if concurrent else "applied")
     return MergeOutcome(status, changes, stamped, conflicts)
 
 

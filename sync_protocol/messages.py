@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 from msgspec import Meta
 
-from .records import Hlc, Id, JobEvent, Name, Record
+from .records import JobEvent, Record
+from .types import Hlc, Id, Name
 
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOL_VERSIONS = frozenset({1})

@@ -15,10 +15,8 @@ import msgspec
 from msgspec import Meta
 
 from .events import EventPayload
-from .records import (
-    Conflict, Customer, Drawing, Equipment, Hlc, Id, Job, JobStatus, Name, Record, Severity, Site,
-    Text, Timestamp,
-)
+from .records import Conflict, Customer, Drawing, Equipment, Job, JobStatus, Record, Site
+from .types import Hlc, Id, Name, Severity, Text, Timestamp
 
 SlaTarget = Literal["respond", "onsite", ""]
 BackupOutcome = Literal["verified", "waived", "missing"]

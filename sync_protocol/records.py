@@ -12,7 +12,7 @@ Every text field is Unicode; sizes are bounded so that a hostile body cannot bal
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast
 
 import msgspec
 from msgspec import Meta
@@ -193,4 +193,4 @@ def to_builtins(record: Record) -> dict[str, Any]:
 
 def from_builtins(data: dict[str, Any]) -> Record:
     """Rebuild a record from plain data (validating it)."""
-    return msgspec.convert(data, Record)  # type: ignore[arg-type]
+    return cast(Record, msgspec.convert(data, Record))

@@ -46,7 +46,7 @@ def resolve(conn: sqlite3.Connection, who: Principal, clock: ServerClock, confli
     stored = store.get(conn, "conflict", conflict_id)
     if stored is None:
         raise NotFound(f"no conflict {conflict_id}", field="conflict_id")
-    conflict: Conflict = stored.record  # type: ignore[assignment]
+    conflict: Conflict = stored.record
     if conflict.status != "open":
         raise IllegalState(f"this conflict was already {conflict.resolution} by {conflict.resolved_by}",
                            field="status")

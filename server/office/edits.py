@@ -84,7 +84,7 @@ def adjust_stock(conn: sqlite3.Connection, who: Principal, stock_id: str, delta:
         raise NotFound(f"no stock row {stock_id}", field="id")
     if delta == 0:
         return EditReply(entity="stock", id=stock_id, status="unchanged", version=stored.version)
-    row: Stock = stored.record  # type: ignore[assignment]
+    row: Stock = stored.record
     outcome = stock_after(row.qty, delta)
     version = store.put(conn, msgspec.structs.replace(row, qty=outcome.qty), stored)
     raised: list[str] = []

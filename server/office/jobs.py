@@ -1,7 +1,8 @@
 """Dispatch: taking in a fault report as a job, correcting it, cancelling it, and the board.
 
 A new job gets its number (``SR-{year}-{n}``) and its deadlines from the severity policy of the
-server's ``config.toml`` (``server/policy.py``, shared with the SLA watch) at intake; correcting its severity later recomputes them from the original report time. Both
+server's ``config.toml`` (``server/policy.py``, shared with the SLA watch) at intake; correcting
+its severity later recomputes them from the original report time. Both
 corrections go through the merge path (``edits.office_patch``), so a laptop holding the job
 receives them. Cancelling is an office transition of the job state machine, stamped like
 ``assign`` stamps its fields.
@@ -54,7 +55,7 @@ def intake(conn: sqlite3.Connection, who: Principal, request: IntakeRequest, con
     if customer is None:
         raise InvalidValue(f"no customer {request.customer_id}", field="customer_id")
     site = store.get(conn, "site", request.site_id)
-    if site is None or site.record.customer_id != request.customer_id:  # type: ignore[union-attr]
+    if site is None or site.record.customer_id != request.customer_id:
         raise InvalidValue(f"no site {request.site_id} of customer {request.customer_id}", field="site_id")
     equipment: list[Equipment] = []
     for equipment_id in dict.fromkeys(request.equipment_ids):
@@ -74,7 +75,7 @@ def intake(conn: sqlite3.Connection, who: Principal, request: IntakeRequest, con
     create_record(conn, job)
     if request.assignee:
         assign_module.assign(conn, who, job_id, request.assignee, clock)
-    return store.get(conn, "job", job_id).record  # type: ignore[union-attr,return-value]
+    return store.get(conn, "job", job_id).record
 
 
 def edit_job(conn: sqlite3.Connection, who: Principal, clock: ServerClock, config: policy.Config,
@@ -84,7 +85,7 @@ def edit_job(conn: sqlite3.Connection, who: Principal, clock: ServerClock, confi
     stored = store.get(conn, "job", job_id)
     if stored is None:
         raise NotFound(f"no job {job_id}", field="job_id")
-    job: Job = stored.record  # type: ignore[assignment]
+    job: Job = stored.record
     fields: dict[str, Any] = {}
     if fault is not None and fault.strip() != job.fault:
         fields["fault"] = fault.strip()
@@ -159,7 +160,7 @@ def job_summary(conn: sqlite3.Connection, job_id: str, now: dt.datetime | None =
     stored = store.get(conn, "job", job_id)
     if stored is None:
         raise NotFound(f"no job {job_id}", field="job_id")
-    return summarize(stored.record, stored.version, names_of(conn), now or _now(),  # type: ignore[arg-type]
+    return summarize(stored.record, stored.version, names_of(conn), now or _now(),
                      job_id in store.checked_in_jobs(conn, [job_id]))
 
 

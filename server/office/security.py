@@ -36,11 +36,11 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     """Server-side sessions whose id is replaced on sign-in (no session fixation)."""
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-        if connection.scope.get(_ROTATE):  # type: ignore[misc]
-            fresh = connection.scope.get("fieldsync.fresh_session_id")  # type: ignore[misc]
+        if connection.scope.get(_ROTATE):
+            fresh = connection.scope.get("fieldsync.fresh_session_id")
             if not fresh:
                 fresh = self.generate_session_id()
-                connection.scope["fieldsync.fresh_session_id"] = fresh  # type: ignore[literal-required]
+                connection.scope["fieldsync.fresh_session_id"] = fresh
             return str(fresh)
         return super().get_session_id(connection)
 

@@ -48,7 +48,7 @@ def job_sheet(conn: sqlite3.Connection, job_id: str) -> JobSheet:
     stored = store.get(conn, "job", job_id)
     if stored is None:
         raise NotFound(f"no job {job_id}", field="job_id")
-    job: Job = stored.record  # type: ignore[assignment]
+    job: Job = stored.record
     site = store.get(conn, "site", job.site_id)
     customer = store.get(conn, "customer", job.customer_id)
     equipment = [e.record for eid in job.equipment_ids if (e := store.get(conn, "equipment", eid))]
@@ -64,9 +64,9 @@ def job_sheet(conn: sqlite3.Connection, job_id: str) -> JobSheet:
                            signed=e.id in signed_ids) for e in events]
     return JobSheet(
         job=job, version=stored.version,
-        customer=customer.record if customer else None,  # type: ignore[arg-type]
-        site=site.record if site else None,  # type: ignore[arg-type]
-        equipment=equipment,  # type: ignore[arg-type]
+        customer=customer.record if customer else None,
+        site=site.record if site else None,
+        equipment=equipment,
         drawings=_children(conn, "drawing", job.site_id),
         events=timeline, signature=signature,
         conflicts=[c for c, _ in list_conflicts(conn, status=None, job_id=job_id)])

@@ -14,7 +14,7 @@ from typing import Any, Callable, NamedTuple
 import httpx
 import msgspec
 
-from ..codec import JSON, MSGPACK, decode, encode
+from ..codec import JSON, MSGPACK, Format, decode, encode
 from ..errors import RejectionReason
 from ..events import Note
 from ..hlc import Clock
@@ -63,13 +63,13 @@ class Run:
 
     # --- requests ---------------------------------------------------------------------------
 
-    def post(self, path: str, body: Any, *, auth: bool = True, fmt: str = JSON,
+    def post(self, path: str, body: Any, *, auth: bool = True, fmt: Format = JSON,
              headers: dict[str, str] | None = None) -> httpx.Response:
         sent = {"content-type": fmt, **(headers or {})}
         if auth:
             expect(self.device_token is not None, "no device token: enrollment did not succeed")
             sent["authorization"] = f"Bearer {self.device_token}"
-        content = body if isinstance(body, bytes) else encode(body, fmt)  # type: ignore[arg-type]
+        content = body if isinstance(body, bytes) else encode(body, fmt)
         return self.http.post(path, content=content, headers=sent)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -96,7 +96,8 @@ class Run:
         return body
 
     def note(self, text: str, seq: int | None = None) -> AppendEvent:
-        expect(self.job_id is not None, "no job in the engineer's scope: the pull rules found none")
+        if self.job_id is None:
+            raise Broken("no job in the engineer's scope: the pull rules found none")
         hlc = self.clock.tick()
         return AppendEvent(seq=seq if seq is not None else self.seq + 1, hlc=hlc, event=JobEvent(
             id=uuid7(), job_id=self.job_id, hlc=hlc, at=_now(), payload=Note(text=text)))
@@ -105,7 +106,8 @@ class Run:
         return self.post("/sync/v1/push", PushRequest(mutations=list(mutations)))
 
     def hello(self) -> HelloReply:
-        return self.ok(self.post("/sync/v1/hello", Hello(protocol_version=PROTOCOL_VERSION)), HelloReply)
+        reply: HelloReply = self.ok(self.post("/sync/v1/hello", Hello(protocol_version=PROTOCOL_VERSION)), HelloReply)
+        return reply
 
 
 def _now() -> dt.datetime:

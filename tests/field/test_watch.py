@@ -65,7 +65,7 @@ def test_watch_waits_out_a_down_server_and_drains_the_outbox_when_it_returns(liv
     # Backoff doubles up to its cap, and no attempt comes before its time: no busy loop.
     assert [a["next_in"] for a in failed[:4]] == [0.3, 0.6, 1.2, 1.2]
     assert all(a["next_in"] == MAX_BACKOFF for a in failed[3:])
-    for earlier, later in zip(failed, failed[1:]):
+    for earlier, later in zip(failed, failed[1:], strict=False):
         assert at(later) - at(earlier) >= dt.timedelta(seconds=earlier["next_in"] - 0.01), (earlier, later)
     # Once the server answers, the next attempt gets through and drains the outbox.
     assert all(a["ok"] for a in attempts if at(a) > back), attempts

@@ -60,10 +60,10 @@ def test_counter_overflow_carries_into_milliseconds() -> None:
 def test_tick_strictly_increasing_whatever_the_wall_clock_does(readings: list[int]) -> None:
     clock = Clock(now_ms=FakeWall(readings))
     stamps = [clock.tick() for _ in readings]
-    assert all(a < b for a, b in zip(stamps, stamps[1:])), stamps
-    assert all(decode(a) < decode(b) for a, b in zip(stamps, stamps[1:]))
+    assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False)), stamps
+    assert all(decode(a) < decode(b) for a, b in zip(stamps, stamps[1:], strict=False))
     # never behind the wall clock it was shown
-    for stamp, now in zip(stamps, readings):
+    for stamp, now in zip(stamps, readings, strict=True):
         assert wall_ms(stamp) >= now
 
 

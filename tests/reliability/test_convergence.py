@@ -18,7 +18,7 @@ import httpx
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, rule
 from litestar.testing import TestClient
 
 from field_client import FieldClient

@@ -52,7 +52,7 @@ def test_every_accepted_mutation_and_its_effects_are_chained(busy: World) -> Non
     assert ("push.patch", "site", "S-01", "u-li-wei") in kinds
     assert ("push.patch", "job", "J-3", "u-chen-jing") in kinds
     assert [r.n for r in rows] == list(range(1, len(rows) + 1))
-    assert rows[0].prev_hash == audit.GENESIS and all(a.hash == b.prev_hash for a, b in zip(rows, rows[1:]))
+    assert rows[0].prev_hash == audit.GENESIS and all(a.hash == b.prev_hash for a, b in zip(rows, rows[1:], strict=False))
     job_row = next(r for r in rows if r.entity == "job" and r.id == "J-1")
     assert job_row.version == busy.version("job", "J-1") and job_row.ref.startswith("seq 1")
     assert _verify(busy).ok

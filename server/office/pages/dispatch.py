@@ -118,7 +118,7 @@ async def assign_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
     def action(conn: Any) -> str:
         assign_module.assign(conn, who, job_id, assignee, state.clock)
         job = store.get(conn, "job", job_id).record  # type: ignore[union-attr]
-        return f"Job {job.number} assigned to {job.assignee_name}."  # type: ignore[union-attr]
+        return f"Job {job.number} assigned to {job.assignee_name}."
 
     return await _job_action(request, job_id, "office.assign", action)
 
