@@ -1,6 +1,7 @@
 """Fixtures every test folder may use: a real server process and real field clients.
 
-They are defined in ``tests/e2e/conftest.py`` (the end-to-end harness) and shared from here.
+They are defined in ``tests/support/fixtures.py`` over the harness of ``tests/support/live.py``;
+helpers shared between test folders live in ``tests/support/`` too, never in a conftest.
 """
 
-from tests.e2e.conftest import engineer, laptop, live_server, server_data, server_template  # noqa: F401
+from tests.support.fixtures import engineer, laptop, live_server, server_data, server_template  # noqa: F401

@@ -1,7 +1,7 @@
 """Headless Chromium (Debian's, via Playwright) against a real server process.
 
 The live server, its demo store and the enrolled laptops are the end-to-end harness's
-(``tests/e2e/conftest.py``); this adds a browser. Playwright drives ``/usr/bin/chromium``
+(``tests/support/``); this adds a browser. Playwright drives ``/usr/bin/chromium``
 (installed by ``make browser-deps``), never a browser it downloads itself.
 """
 
@@ -13,8 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.e2e.conftest import DEMO_DATA, DEMO_USERS
-from tests.e2e.conftest import laptop, live_server, server_data  # noqa: F401  (fixtures used by the tests)
+from tests.support.live import DEMO_DATA, DEMO_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("FIELDSYNC_CHROMIUM", "/usr/bin/chromium"))

@@ -17,7 +17,7 @@ import re
 import httpx
 
 from sync_protocol import Backup, Checkin, CustomerApproval, PartSwap, Quote, QuoteLine
-from tests.e2e.conftest import ROOT
+from tests.support.live import ROOT
 
 SIGNATURE_PNG = ROOT / "fixtures" / "demo" / "signature.png"
 FIELD_PHONE, OFFICE_PHONE = "+86 139 0000 0001", "+86 21 6666 0000"

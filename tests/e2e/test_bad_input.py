@@ -6,19 +6,7 @@ import httpx
 import msgspec
 import pytest
 
-from .conftest import office
-
-VALID_EVENT = {"op": "event", "seq": 1, "hlc": "0193f1c2a4b00001", "event": {
-    "entity": "event", "id": "0193f1c2-a4b0-7c11-9d2e-3f4a5b6c7d8e", "job_id": "J-0001",
-    "hlc": "0193f1c2a4b00001", "at": "2026-11-25T09:30:00Z", "payload": {"kind": "note", "text": "x"}}}
-
-
-def snapshot(server) -> dict[str, list[tuple]]:
-    with server.db() as conn:
-        return {table: [tuple(r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
-                for table in ("records", "applied", "blobs", "uploads", "users")} | {
-            "devices": [tuple(r) for r in conn.execute("SELECT id, high_seq, revoked_at FROM devices")]}
-
+from tests.support.live import VALID_EVENT, office, snapshot
 
 CASES = [
     # (method, path, kwargs, status, error, field)

@@ -13,7 +13,7 @@ import pytest
 from field_client import ServerUnreachable
 from sync_protocol import BLOB_CHUNK_BYTES, Photo
 
-from .conftest import Wire
+from tests.support.live import Wire
 
 PHOTO_SIZE = 2 * BLOB_CHUNK_BYTES + 12_345  # three chunks
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from server.process import ServerProcess
 
-from .conftest import ROOT, LiveServer
+from tests.support.live import ROOT, LiveServer
 
 
 def conformance(url: str, token: str) -> subprocess.CompletedProcess[str]:

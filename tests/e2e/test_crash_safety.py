@@ -22,7 +22,7 @@ import pytest
 from field_client import FieldClient
 from sync_protocol import Backup, Note, PartSwap
 
-from .conftest import ROOT, LiveServer, approve_paid_work, read_only
+from tests.support.live import ROOT, LiveServer, approve_paid_work, read_only
 
 TRIALS = 20
 FAN = "FAN-80MM"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from tests.support.live import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 
 from field_client import FieldClient
 
-from .conftest import ROOT, cli_json, read_only, run_cli
+from tests.support.live import ROOT, cli_json, read_only, run_cli
 
 pytestmark = pytest.mark.slow
 BULK = 10_000

@@ -17,7 +17,7 @@ from pathlib import Path
 from field_client import FieldClient
 from sync_protocol import Note
 
-from .conftest import LiveServer
+from tests.support.live import LiveServer
 
 
 def notes_on_server(server: LiveServer, job_id: str) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from server import store
 from server.database import Database
 from sync_protocol import Job
 
-from .conftest import LiveServer, cli_json, office, wait_until
+from tests.support.live import LiveServer, cli_json, office, wait_until
 
 
 def _pull_all(client: Any) -> list[dict[str, Any]]:
@@ -66,9 +65,9 @@ def test_serve_escalates_an_overdue_job_on_its_interval_and_stops_cleanly(server
 def test_serve_with_no_scheduler_runs_no_jobs(server_data: Path) -> None:
     (server_data / "config.toml").write_text("[scheduler]\nsla_interval_seconds = 0.2\n", encoding="utf-8")
     with LiveServer(server_data) as server:                     # the harness passes --no-scheduler
-        # An absence can only be shown by waiting: five intervals in which a scheduler would have
-        # run. A slow machine can only make this pass too easily, never fail wrongly.
-        time.sleep(1.0)
+        # The scheduler starts in the app's startup hook, which has run once /healthz answers
+        # (LiveServer.start waits for it): no "started" line now means none will run, and no
+        # sleep is needed to show an absence.
         assert "scheduler started" not in server.log.read_text()
         with server.db() as conn:
             assert conn.execute("SELECT count(*) FROM scheduler_runs").fetchone()[0] == 0
@@ -76,7 +75,7 @@ def test_serve_with_no_scheduler_runs_no_jobs(server_data: Path) -> None:
 
 
 def test_serve_refuses_a_broken_config_naming_the_key(server_data: Path) -> None:
-    from .conftest import run_cli
+    from tests.support.live import run_cli
 
     (server_data / "config.toml").write_text("[scheduler]\nsla_every = 5\n", encoding="utf-8")
     proc = run_cli("field-server", "serve", "--data", str(server_data), "--port", "1", check=False, timeout=30)

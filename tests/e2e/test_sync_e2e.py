@@ -9,7 +9,7 @@ from sync_protocol import Backup, Checkin, Note, PartSwap, ScopeViolation, Upgra
 from sync_protocol import Test as PostRepairTest
 from sync_protocol.hlc import Clock
 
-from .conftest import Wire, approve_paid_work, office
+from tests.support.live import Wire, approve_paid_work, office
 
 FAN = "FAN-80MM"
 
@@ -172,7 +172,7 @@ def test_a_field_edit_and_an_office_edit_of_the_same_site_merge_and_flag(live_se
 
 def test_a_revoked_laptop_is_refused_and_keeps_its_work(live_server, laptop) -> None:
     from sync_protocol import Unauthorized
-    from .conftest import run_cli
+    from tests.support.live import run_cli
 
     li = laptop("li-wei")
     li.sync()
@@ -186,7 +186,7 @@ def test_a_revoked_laptop_is_refused_and_keeps_its_work(live_server, laptop) -> 
 
 
 def test_status_says_whether_the_server_answers(live_server, laptop) -> None:
-    from .conftest import cli_json
+    from tests.support.live import cli_json
 
     li = laptop("li-wei")
     li.sync()

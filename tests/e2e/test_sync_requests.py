@@ -10,7 +10,7 @@ import pytest
 from sync_protocol import Checkin, Record, UpgradeRequired
 from sync_protocol.hlc import Clock
 
-from .conftest import Wire, office
+from tests.support.live import Wire, office
 
 
 def count_commits(client: Any) -> Callable[[], int]:

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, run_cli, wait_until
+from tests.support.live import ROOT, run_cli, wait_until
 
 JOB = "J-0001"
 SIGNATURE = ROOT / "fixtures" / "demo" / "signature.png"

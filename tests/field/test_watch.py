@@ -12,7 +12,7 @@ from pathlib import Path
 from field_client import FieldClient
 from field_client.watch import Watcher
 from sync_protocol import Note
-from tests.e2e.conftest import ROOT, read_only, wait_until
+from tests.support.live import ROOT, read_only, wait_until
 
 INTERVAL, MAX_BACKOFF = 0.3, 1.2
 

@@ -25,7 +25,7 @@ from field_client import FieldClient
 from server import auth, store
 from server.app import create_app
 from sync_protocol import Note
-from tests.server.conftest import seed_records
+from tests.support.seed import seed_records
 
 URL = "http://testserver.local"
 PEOPLE = {"A": "u-li-wei", "B": "u-li-wei", "C": "u-zhang-min", "D": "u-chen-jing"}

@@ -28,7 +28,7 @@ import pytest
 from field_client import FieldClient
 from sync_protocol import Note
 
-from tests.e2e.conftest import ROOT, LiveServer, cli_json, read_only
+from tests.support.live import ROOT, LiveServer, cli_json, read_only
 
 KILLS = int(os.environ.get("FIELDSYNC_KILLS", "20"))
 LAPTOPS = {"li-wei": "J-0001", "zhang-min": "J-0004"}

@@ -15,7 +15,7 @@ import pytest
 from field_client import FieldClient, outbox
 from sync_protocol import AppendEvent, JobEvent, Note, uuid7
 
-from tests.e2e.conftest import cli_json, office
+from tests.support.live import cli_json, office
 
 PENDING = 5_000
 pytestmark = pytest.mark.slow

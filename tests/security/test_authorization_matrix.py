@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from server.app import create_app
-from tests.e2e.conftest import LiveServer, run_cli
+from tests.support.live import LiveServer, run_cli
 
 PUBLIC = re.compile(r"^(/healthz|/schema.*|/static/.*|/office/login|/sync/v1/enroll)$")
 SAMPLE = {"sha256": "a" * 64, "job_id": "J-0001", "record_id": "S-01", "conflict_id": "nope",

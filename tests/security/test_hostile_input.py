@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from tests.e2e.test_bad_input import VALID_EVENT, snapshot
+from tests.support.live import VALID_EVENT, snapshot
 
 
 def _deep(levels: int) -> bytes:
@@ -83,7 +83,7 @@ def test_sql_metacharacters_in_text_are_stored_verbatim(live_server, engineer) -
 
 @pytest.mark.parametrize("path", ["/api/v1/customers", "/api/v1/jobs", "/api/v1/sites"])
 def test_deep_nesting_to_the_office_api_is_a_400_not_a_crash(live_server, path: str) -> None:
-    from tests.e2e.conftest import office
+    from tests.support.live import office
 
     deep = b'{"a": ' * 5000 + b'"x"' + b'}' * 5000
     with office(live_server) as dispatcher:

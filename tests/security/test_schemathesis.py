@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import (
 from server.app import create_app
 from sync_protocol import JSON, MAX_PULL_PAGE, MSGPACK, PullPage, PullRequest, decode, encode
 
-from tests.e2e.conftest import LiveServer  # noqa: E402
+from tests.support.live import LiveServer  # noqa: E402
 
 Fuzzed = tuple[LiveServer, dict[str, str]]  # the server, and a device token per user name
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

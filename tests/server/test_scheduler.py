@@ -15,7 +15,7 @@ from server.app import create_app
 from server.scheduler import ScheduledWork
 from sync_protocol import Checkin, Job, Upsert
 
-from tests.e2e.conftest import wait_until
+from tests.support.live import wait_until
 
 from .conftest import World
 

@@ -8,7 +8,7 @@ from server import store
 from server.database import connect
 from server.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 
-from .conftest import seed_records
+from tests.support.seed import seed_records
 
 
 def _store_at(path: Path, version: int):  # type: ignore[no-untyped-def]

@@ -2,7 +2,8 @@
 
 Every server a test starts is stopped by the test (``LiveServer`` is a context manager and
 the fixture stops it even when the test fails). Administration goes through the real
-``field-server`` command line, the way an operator would do it.
+``field-server`` command line, the way an operator would do it. The pytest fixtures over these
+helpers are in ``tests/support/fixtures.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import httpx
-import pytest
 
 from server.process import ServerProcess
 
@@ -114,39 +113,13 @@ class LiveServer(ServerProcess):
 # Users of the demo fixtures and their roles; the template pre-makes enrollment tokens for them.
 DEMO_USERS = {"li-wei": "engineer", "zhang-min": "engineer", "wang-fang": "engineer",
               "chen-jing": "dispatcher", "zhao-lei": "supervisor"}
-_TOKENS_PER_USER = 3
+TOKENS_PER_USER = 3
 
 
-@pytest.fixture(scope="session")
-def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[str]]]:
-    """A server store initialised and loaded through the CLI once per session; tests copy it."""
-    data = tmp_path_factory.mktemp("template") / "server"
-    admin = cli_json("field-server", "init", "--data", str(data))
-    (data.parent / "admin_token").write_text(admin["admin_token"])
-    run_cli("field-server", "load-fixtures", "--data", str(data), str(DEMO_DATA))
-    tokens = {name: [str(cli_json("field-server", "user", "add", name, "--role", role, "--data",
-                                  str(data))["enrollment_token"]) for _ in range(_TOKENS_PER_USER)]
-              for name, role in DEMO_USERS.items()}
-    return data, tokens
 
 
-@pytest.fixture
-def server_data(tmp_path: Path, server_template: tuple[Path, dict[str, list[str]]]) -> Path:
-    """A fresh copy of the template store for one test (the template is never served)."""
-    template, tokens = server_template
-    data = tmp_path / "server"
-    shutil.copytree(template, data)
-    (tmp_path / "admin_token").write_text((template.parent / "admin_token").read_text())
-    (tmp_path / "tokens.json").write_text(json.dumps(tokens))
-    return data
 
 
-@pytest.fixture
-def live_server(server_data: Path) -> Iterator[LiveServer]:
-    server = LiveServer(server_data)
-    server.admin_token = (server_data.parent / "admin_token").read_text()  # type: ignore[attr-defined]
-    with server:
-        yield server
 
 
 # --- laptops and office devices -----------------------------------------------------------
@@ -181,26 +154,6 @@ class Wire(httpx.BaseTransport):
         return [c for c in self.log if c[0] == method and c[1].startswith(prefix)]
 
 
-@pytest.fixture
-def laptop(tmp_path: Path, live_server: LiveServer) -> Iterator[Any]:
-    """``laptop("li-wei")``: a real FieldClient in its own home, enrolled on the live server."""
-    from field_client import FieldClient
-
-    made: list[Any] = []
-
-    def make(name: str = "li-wei", role: str = "engineer", http: httpx.BaseTransport | None = None,
-             retries: int = 2) -> Any:
-        client = FieldClient(tmp_path / f"laptop-{name}-{len(made)}", http=http, retries=retries,
-                             backoff=0.01, timeout=20)
-        client.login(live_server.url, live_server.enrollment(name, role))
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
-
-
 def office(server: LiveServer, name: str = "chen-jing", role: str = "dispatcher") -> httpx.Client:
     """An httpx client holding a dispatcher's device token (JSON bodies)."""
     token = server.enrollment(name, role)
@@ -218,11 +171,15 @@ def approve_paid_work(client: Any, job_id: str, *skus: str) -> None:
     client.record_event(job_id, CustomerApproval(quote_event_id=quote.id, approved_by="王建国"))
 
 
-@pytest.fixture
-def engineer(live_server: LiveServer) -> Iterator[httpx.Client]:
-    """Li Wei's enrolled device, as a bare HTTP client (JSON bodies): for tests of the wire itself."""
-    token = live_server.enrollment("li-wei")
-    reply = httpx.post(f"{live_server.url}/sync/v1/enroll", json={"enrollment_token": token}).json()
-    with httpx.Client(base_url=live_server.url, timeout=20,
-                      headers={"Authorization": f"Bearer {reply['device_token']}"}) as client:
-        yield client
+# A push mutation that is valid on the demo data (a note on J-0001), for tests of bad input to vary.
+VALID_EVENT = {"op": "event", "seq": 1, "hlc": "0193f1c2a4b00001", "event": {
+    "entity": "event", "id": "0193f1c2-a4b0-7c11-9d2e-3f4a5b6c7d8e", "job_id": "J-0001",
+    "hlc": "0193f1c2a4b00001", "at": "2026-11-25T09:30:00Z", "payload": {"kind": "note", "text": "x"}}}
+
+
+def snapshot(server: LiveServer) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table a request could write, to prove a refused one wrote nothing."""
+    with server.db() as conn:
+        return {table: [tuple(r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
+                for table in ("records", "applied", "blobs", "uploads", "users")} | {
+            "devices": [tuple(r) for r in conn.execute("SELECT id, high_seq, revoked_at FROM devices")]}
