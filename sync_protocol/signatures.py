@@ -23,7 +23,7 @@ True
 >>> changes_in_words(check, {"u-li-wei": "Li Wei"})
 ['a note added by Li Wei on 2026-11-18 09:35 UTC: "the filter was dusty"']
 >>> signature_in_words(check, {"u-li-wei": "Li Wei"})
-'the sheet changed after Wang signed it on 2026-11-18 09:30 UTC: a note added by Li Wei on 2026-11-18 09:35 UTC: "the filter was dusty"'
+'the sheet changed after Wang signed it on 2026-11-18 09:30 UTC: a note added by Li Wei on ...dusty"'
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ import pytest
 from server.blobs import file_sha256
 from server.process import free_port
 
-from .conftest import ROOT, read_only, wait_until
+from tests.support.live import ROOT, read_only, wait_until
 
 pytestmark = pytest.mark.slow
 

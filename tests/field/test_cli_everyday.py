@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.e2e.conftest import ROOT, LiveServer, cli_json, office, run_cli
+from tests.support.live import ROOT, LiveServer, cli_json, office, run_cli
 
 JOB = "J-0001"
 
