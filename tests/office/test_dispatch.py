@@ -52,16 +52,17 @@ def test_intake_numbers_jobs_after_the_highest_and_can_assign_at_once(client, to
     assert record_of(app, "job", "J-0013")["reported_by"] == "Liu Yang"
 
 
-@pytest.mark.parametrize(("equipment", "reported", "warranty"), [
-    (["EQ-001"], "2025-06-15T08:00:00+00:00", "in"),     # the warranty's last day
-    (["EQ-001"], "2025-06-16T08:00:00+00:00", "out"),
-    (["EQ-001", "EQ-007"], "2025-12-01T08:00:00+00:00", "out"),   # part of the work is paid
-    (["EQ-001", "EQ-007"], "2025-01-01T08:00:00+00:00", "in"),
-    ([], REPORTED, "unknown"),
+@pytest.mark.parametrize(("equipment", "days_after_eq1_ends", "warranty"), [
+    (["EQ-001"], 0, "in"),                 # the warranty's last day
+    (["EQ-001"], 1, "out"),
+    (["EQ-001", "EQ-007"], 1, "out"),      # part of the work is paid
+    ([], 0, "unknown"),
 ])
-def test_intake_derives_the_jobs_warranty_from_its_equipment(client, tokens, app, equipment, reported,
+def test_intake_derives_the_jobs_warranty_from_its_equipment(client, tokens, app, equipment, days_after_eq1_ends,
                                                               warranty) -> None:
-    job = intake(client, tokens["chen-jing"], equipment_ids=equipment, reported_at=reported).json()
+    ends = dt.date.fromisoformat(record_of(app, "equipment", "EQ-001")["warranty_end"])
+    reported = dt.datetime.combine(ends + dt.timedelta(days=days_after_eq1_ends), dt.time(8), dt.timezone.utc)
+    job = intake(client, tokens["chen-jing"], equipment_ids=equipment, reported_at=reported.isoformat()).json()
 
     assert record_of(app, "job", job["id"]).get("warranty", "unknown") == warranty  # the default is omitted
 
