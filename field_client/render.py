@@ -103,25 +103,25 @@ def van_table(rows: list[tuple[Stock, Part | None]]) -> str:
 
 
 def event_line(event: JobEvent, pending: bool) -> str:
-    p = event.payload
+    p: Any = event.payload   # each line of the table below reads the fields of its own kind
     at = event.at.astimezone(dt.timezone.utc).strftime("%m-%d %H:%M")
     text = {
-        Checkin: lambda: f"checked in {p.note}",  # type: ignore[attr-defined]
-        Backup: lambda: (f"backup WAIVED: {p.waive_reason}" if p.waived  # type: ignore[attr-defined]
-                         else f"backup {p.scope} via {p.method} at {p.stored_at}, sha256 {p.sha256[:12]}..., "  # type: ignore[attr-defined]
-                              f"{'verified' if p.verified else 'NOT verified'}"),  # type: ignore[attr-defined]
-        Diagnosis: lambda: f"diagnosis ({p.cause}): {p.findings}",  # type: ignore[attr-defined]
-        Quote: lambda: "quote " + ", ".join(f"{ln.qty} x {ln.sku}" for ln in p.lines)  # type: ignore[attr-defined]
-                       + f" + labour = {money(p.total_cents, p.currency)}",  # type: ignore[attr-defined]
-        CustomerApproval: lambda: f"{'approved' if p.approved else 'DECLINED'} by {p.approved_by}",  # type: ignore[attr-defined]
-        PartSwap: lambda: f"swap {p.qty} x {p.sku} in {p.equipment_id}: out {p.serial_out}, in {p.serial_in}"  # type: ignore[attr-defined]
-                          + (" (NO BACKUP, acknowledged)" if p.no_backup_ack else ""),  # type: ignore[attr-defined]
-        Loaner: lambda: f"loaner {p.device} {'returned' if p.returned else 'lent'}",  # type: ignore[attr-defined]
-        Test: lambda: f"test {p.result.upper()} {p.notes}",  # type: ignore[attr-defined]
-        Note: lambda: f"note: {p.text}",  # type: ignore[attr-defined]
-        Photo: lambda: f"photo {p.caption}",  # type: ignore[attr-defined]
-        Signature: lambda: f"signed by {p.signer} ({p.role})",  # type: ignore[attr-defined]
-        Resolution: lambda: f"{p.outcome} {p.reason}",  # type: ignore[attr-defined]
+        Checkin: lambda: f"checked in {p.note}",
+        Backup: lambda: (f"backup WAIVED: {p.waive_reason}" if p.waived
+                         else f"backup {p.scope} via {p.method} at {p.stored_at}, sha256 {p.sha256[:12]}..., "
+                              f"{'verified' if p.verified else 'NOT verified'}"),
+        Diagnosis: lambda: f"diagnosis ({p.cause}): {p.findings}",
+        Quote: lambda: "quote " + ", ".join(f"{ln.qty} x {ln.sku}" for ln in p.lines)
+                       + f" + labour = {money(p.total_cents, p.currency)}",
+        CustomerApproval: lambda: f"{'approved' if p.approved else 'DECLINED'} by {p.approved_by}",
+        PartSwap: lambda: f"swap {p.qty} x {p.sku} in {p.equipment_id}: out {p.serial_out}, in {p.serial_in}"
+                          + (" (NO BACKUP, acknowledged)" if p.no_backup_ack else ""),
+        Loaner: lambda: f"loaner {p.device} {'returned' if p.returned else 'lent'}",
+        Test: lambda: f"test {p.result.upper()} {p.notes}",
+        Note: lambda: f"note: {p.text}",
+        Photo: lambda: f"photo {p.caption}",
+        Signature: lambda: f"signed by {p.signer} ({p.role})",
+        Resolution: lambda: f"{p.outcome} {p.reason}",
     }[type(p)]()
     return f"  {at}  {text}{'   [not synced]' if pending else ''}"
 

@@ -26,7 +26,7 @@ from ..errors import FieldClientError
 from ..render import cents
 from ..workbench import Workbench
 from . import words
-from .app import HTML, AnyRequest, flash, gettext_of, page, session_of, ui_of
+from .rendering import HTML, AnyRequest, flash, gettext_of, page, session_of, ui_of
 from .gate import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, SESSION_KEY, Gate
 from .pages import job_context, sign_context
 

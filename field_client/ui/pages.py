@@ -20,7 +20,7 @@ from .. import images, rules
 from ..errors import UnknownRecord
 from ..workbench import explain
 from . import steps, words
-from .app import HTML, AnyRequest, gettext_of, header_state, locale_of, page, ui_of
+from .rendering import HTML, AnyRequest, gettext_of, header_state, locale_of, page, ui_of
 from .gate import OPEN_PATH, SESSION_KEY
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")

@@ -23,7 +23,7 @@ import msgspec
 import pytest
 from PIL import Image, ImageChops
 
-from tests.e2e.conftest import ROOT
+from tests.support.live import ROOT
 
 from .conftest import SCREENSHOTS
 

@@ -166,7 +166,8 @@ def test_site_facts_send_only_what_changed(browser: Browser, laptop) -> None:
     assert browser.post(f"/jobs/{JOB}/facts/site/S-01", {**form, "contact_phone": "+86 138 0000 7781"}).status_code == 303
     [patch] = laptop.pending()
     assert patch.fields == {"contact_phone": "+86 138 0000 7781"}
-    assert browser.post(f"/jobs/{JOB}/facts/equipment/EQ-001", {"parameter": "ip", "parameter_value": "10.0.0.9"}).status_code == 303
+    answer = browser.post(f"/jobs/{JOB}/facts/equipment/EQ-001", {"parameter": "ip", "parameter_value": "10.0.0.9"})
+    assert answer.status_code == 303
     assert laptop.record("equipment", "EQ-001").parameters["ip"] == "10.0.0.9"
 
 

@@ -9,7 +9,6 @@ import base64
 import datetime as dt
 import gettext
 import io
-from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir

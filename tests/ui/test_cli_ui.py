@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from tests.client.laptop_helpers import ROOT
-from tests.e2e.conftest import wait_until
+from tests.support.live import wait_until
 
 
 def test_field_ui_opens_the_browser_on_its_one_time_link(laptop, tmp_path: Path) -> None:
