@@ -34,6 +34,7 @@ from sync_protocol.codec import revalidated
 from sync_protocol.errors import InvalidValue, SyncRejected
 from sync_protocol.merge import Side
 
+from . import clock as wall
 from . import lookup, outbox, replica, rules, view
 from .blobcache import BlobCache
 from .errors import (
@@ -279,7 +280,7 @@ class FieldClient:
         user, device = self._meta(conn, "user_id"), self._meta(conn, "device_id")
         mutation = outbox.append(conn, lambda seq, hlc: AppendEvent(seq=seq, hlc=hlc, event=JobEvent(
             id=uuid7(), job_id=job_id, author=user, device_id=device, hlc=hlc,
-            at=dt.datetime.now(dt.timezone.utc), payload=payload)))
+            at=wall.now(conn), payload=payload)))
         return mutation.event  # type: ignore[union-attr]
 
     def _check_event(self, conn: sqlite3.Connection, job: Job, payload: EventPayload) -> None:

@@ -16,6 +16,7 @@ import msgspec
 
 from sync_protocol import AppendEvent, Clock, ClockDriftError, Mutation, MutationResult, PatchRecord
 
+from . import clock as wall
 from .store import get_meta, now_iso, set_meta
 
 _encoder = msgspec.msgpack.Encoder()
@@ -29,7 +30,8 @@ class Pending(NamedTuple):
 
 
 def clock(conn: sqlite3.Connection) -> Clock:
-    return Clock(last=get_meta(conn, "hlc"))
+    """The laptop's hybrid logical clock, on its wall clock corrected by the server's (``clock.py``)."""
+    return Clock(last=get_meta(conn, "hlc"), now_ms=lambda: wall.now_ms(conn))
 
 
 def tick(conn: sqlite3.Connection) -> str:
@@ -41,8 +43,10 @@ def tick(conn: sqlite3.Connection) -> str:
 
 
 def observe(conn: sqlite3.Connection, remote: str) -> None:
-    """Adopt the server's clock. A server far ahead means this laptop's wall clock is wrong:
-    jump to the server's time rather than refuse it (the clock only ever moves forward)."""
+    """Learn the server's time and adopt its clock. A server far ahead means this laptop's wall
+    clock is wrong: jump to the server's time rather than refuse it (the clock only ever moves
+    forward; one running ahead is put right by ``restamp``)."""
+    wall.learn(conn, remote)
     c = clock(conn)
     try:
         c.observe(remote)
@@ -129,6 +133,7 @@ def settle(conn: sqlite3.Connection, results: list[MutationResult]) -> None:
         (device, r.status, r.reason, r.field, r.message, r.version,
          json.dumps(r.conflicts) if r.conflicts else "[]", r.status, now, r.seq) for r in first.values()])
     lo, hi = min(first, default=0), max(first, default=-1)
+    _note_accepted(conn, lo, hi, {r.seq for r in first.values() if r.status == "rejected"})
     if hi - lo + 1 == len(first):  # the usual reply: one contiguous run of seqs, deleted as a range
         conn.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi))
     else:
@@ -150,6 +155,18 @@ def overtaken(conn: sqlite3.Connection, high_seq: int, high_hlc: str | None) -> 
     return row is not None and high_hlc is not None and row[0] != high_hlc
 
 
+ACKED_KEY = "hlc_acked"
+
+
+def _note_accepted(conn: sqlite3.Connection, lo: int, hi: int, rejected: set[int]) -> None:
+    """Remember the highest stamp the server accepted from this laptop: a clock put back from a
+    wrong time (``restamp``) never goes below it, so this device's stamps keep their order."""
+    stamps = [h for seq, h in conn.execute("SELECT seq, hlc FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi))
+              if seq not in rejected]
+    if stamps and max(stamps) > (get_meta(conn, ACKED_KEY) or ""):
+        set_meta(conn, ACKED_KEY, max(stamps))
+
+
 def renumber_above(conn: sqlite3.Connection, high_seq: int) -> int:
     """The server has applied seqs this laptop never answered to itself: its store was restored
     from an older copy. Move the pending mutations above the server's mark (events are protected
@@ -163,6 +180,12 @@ def renumber_above(conn: sqlite3.Connection, high_seq: int) -> int:
         _insert(conn, mutation)
     set_meta(conn, "next_seq", str(seq + 1))
     return len(rows)
+
+
+def replace(conn: sqlite3.Connection, mutations: list[AppendEvent | PatchRecord]) -> None:
+    """Store new versions of pending mutations under their seqs (``restamp``: new stamps only)."""
+    conn.executemany("UPDATE outbox SET hlc=?, body=? WHERE seq=?",
+                     [(m.hlc, _encoder.encode(m), m.seq) for m in mutations])
 
 
 def mutations(conn: sqlite3.Connection) -> Iterator[AppendEvent | PatchRecord]:

@@ -17,6 +17,8 @@ from sync_protocol import (
     Resolution, Signature, Stock, Test,
 )
 
+from sync_protocol.bounds import as_utc
+
 from .workbench import Deadline, equipment_line
 
 
@@ -104,7 +106,8 @@ def van_table(rows: list[tuple[Stock, Part | None]]) -> str:
 
 def event_line(event: JobEvent, pending: bool) -> str:
     p: Any = event.payload   # each line of the table below reads the fields of its own kind
-    at = event.at.astimezone(dt.timezone.utc).strftime("%m-%d %H:%M")
+    utc = as_utc(event.at)
+    at = utc.strftime("%m-%d %H:%M") if utc is not None else event.at.isoformat()  # an odd time, as sent
     text = {
         Checkin: lambda: f"checked in {p.note}",
         Backup: lambda: (f"backup WAIVED: {p.waive_reason}" if p.waived

@@ -29,7 +29,7 @@ from sync_protocol import (
 )
 from sync_protocol.messages import SplicedPullPage, SplicedPushRequest
 
-from . import outbox, replica
+from . import outbox, replica, restamp
 from .blobcache import BlobCache
 from .errors import OutOfStep
 from .store import LocalStore, get_meta, now_iso, set_meta
@@ -130,13 +130,16 @@ def say_hello(store: LocalStore, transport: Transport) -> HelloReply:
     # The server's clock is adopted with the pull's pages (a later stamp), and the limits are
     # written only when they changed, so an up-to-date laptop writes nothing here: each local
     # commit is an fsync on a laptop.
-    overtaken, known = store.read(lambda c: (outbox.overtaken(c, hello.high_seq, hello.high_hlc),
-                                             known_limits(c)))
-    if overtaken or known != hello.limits:
+    # Pending work stamped while this laptop's clock ran ahead of the server's is re-stamped
+    # here, before the push, or the server would refuse it (``restamp.py``).
+    overtaken, known, ahead = store.read(lambda c: (outbox.overtaken(c, hello.high_seq, hello.high_hlc),
+                                                    known_limits(c), restamp.needed(c, hello.server_hlc)))
+    if overtaken or known != hello.limits or ahead:
         def remember(conn: sqlite3.Connection) -> None:
             if outbox.overtaken(conn, hello.high_seq, hello.high_hlc):
                 outbox.renumber_above(conn, hello.high_seq)
             set_meta(conn, "limits", _limits_json.encode(hello.limits).decode())
+            restamp.restamp(conn, hello.server_hlc)
 
         store.write(remember)
     return hello

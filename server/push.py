@@ -18,8 +18,9 @@ from sync_protocol import (
     AppendEvent, Job, JobEvent, MutationResult, PatchRecord, PushReply, PushRequest,
     SequenceGap, SyncRejected, Writer, merge_fields,
 )
-from sync_protocol.hlc import Clock, ClockDriftError
+from sync_protocol.bounds import stamp_problem, time_problem
 from sync_protocol.checks import check_entity, check_patch
+from sync_protocol.hlc import Clock
 from sync_protocol.records import to_builtins
 
 from . import audit, conflicts, effects, scopes, store
@@ -30,7 +31,13 @@ _answer_decoder = msgspec.msgpack.Decoder(MutationResult)
 
 
 class ServerClock:
-    """The server's hybrid logical clock, shared by request threads."""
+    """The server's hybrid logical clock, shared by request threads.
+
+    It follows the server's wall clock and never adopts a laptop's stamp: laptops' stamps are
+    bounded by it instead (``bounds.stamp_problem``: a push stamped beyond the drift bound is
+    refused), so no laptop can drag it, and every ``server_hlc`` it answers tells a laptop the
+    server's time, which is how a laptop with a wrong clock corrects itself.
+    """
 
     def __init__(self) -> None:
         self._clock = Clock()
@@ -39,13 +46,6 @@ class ServerClock:
     def tick(self) -> str:
         with self._lock:
             return self._clock.tick()
-
-    def observe(self, stamp: str) -> None:
-        with self._lock:
-            try:
-                self._clock.observe(stamp)
-            except ClockDriftError:
-                pass  # a laptop clock far in the future must not drag the fleet's clocks along
 
 
 def check_contiguous(request: PushRequest, high_seq: int, high_hlc: str | None = None) -> None:
@@ -76,6 +76,7 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
                                       (who.device_id,)).fetchone()
     check_contiguous(request, high_seq, high_hlc)
     ctx = effects.BatchContext(now)
+    server_ms = int(now.timestamp() * 1000)
     ctx.known_events = _known_events(conn, request, high_seq)
     actor = audit.Actor(who.user_id, who.device_id)
     chain = audit.Chain(conn)
@@ -85,9 +86,8 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
         if mutation.seq <= high_seq:
             results.append(_stored_answer(conn, who.device_id, mutation.seq))
             continue
-        clock.observe(mutation.hlc)
         mark = store.current_version(conn)
-        result = _apply_one(conn, who, mutation, ctx)
+        result = _apply_one(conn, who, mutation, ctx, server_ms)
         if result.status != "rejected":
             _audit(conn, now, actor, mutation, result, mark, chain)
         results.append(result)
@@ -155,11 +155,27 @@ def _stored_answer(conn: sqlite3.Connection, device_id: str, seq: int) -> Mutati
                           message="applied earlier; its answer has been cleaned up")
 
 
+def check_stamps(mutation: AppendEvent | PatchRecord, server_ms: int) -> None:
+    """Refuse a mutation stamped outside the protocol's window of the server's clock (the
+    laptop's clock is wrong, or lies): it is never stored, and never observed."""
+    problem = stamp_problem(mutation.hlc, server_ms)
+    if problem:
+        raise SyncRejected("clock", problem, field="hlc")
+    if isinstance(mutation, AppendEvent):
+        problem = stamp_problem(mutation.event.hlc, server_ms)
+        if problem:
+            raise SyncRejected("clock", problem, field="event.hlc")
+        problem = time_problem(mutation.event.at, server_ms)
+        if problem:
+            raise SyncRejected("invalid", f"at: {problem}", field="event.at")
+
+
 def _apply_one(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent | PatchRecord,
-               ctx: effects.BatchContext) -> MutationResult:
+               ctx: effects.BatchContext, server_ms: int) -> MutationResult:
     """One mutation inside a savepoint: a rejection undoes its partial writes only."""
     conn.execute("SAVEPOINT mutation")
     try:
+        check_stamps(mutation, server_ms)
         if isinstance(mutation, AppendEvent):
             result = _append_event(conn, who, mutation, ctx)
         else:

@@ -13,7 +13,8 @@ from typing import Annotated, Literal, Union
 import msgspec
 from msgspec import Meta
 
-from .types import Currency, Id, Name, Sha256, Text
+from .bounds import MAX_QUOTE_LINES, MAX_SIGNED_EVENTS
+from .types import Bytes, Cents, Currency, Id, Name, Qty, Sha256, Text
 
 
 
@@ -31,7 +32,7 @@ class Backup(_Payload, tag="backup", kw_only=True):
     scope: Literal["system", "data", "config"] | None = None
     method: Text = ""
     stored_at: Text = ""
-    size: Annotated[int, Meta(ge=0)] | None = None
+    size: Bytes | None = None
     sha256: Sha256 | None = None
     verified: bool = False
     waived: bool = False
@@ -64,13 +65,13 @@ class Diagnosis(_Payload, tag="diagnosis", kw_only=True):
 
 class QuoteLine(msgspec.Struct, kw_only=True, omit_defaults=True):
     sku: Id
-    qty: Annotated[int, Meta(ge=1, le=10_000)] = 1
-    unit_price_cents: Annotated[int, Meta(ge=0)] = 0
+    qty: Qty = 1
+    unit_price_cents: Cents = 0
 
 
 class Quote(_Payload, tag="quote", kw_only=True):
-    lines: list[QuoteLine] = []
-    labour_cents: Annotated[int, Meta(ge=0)] = 0
+    lines: Annotated[list[QuoteLine], Meta(max_length=MAX_QUOTE_LINES)] = []
+    labour_cents: Cents = 0
     currency: Currency = "CNY"
 
     @property
@@ -91,7 +92,7 @@ class PartSwap(_Payload, tag="part_swap", kw_only=True):
     sku: Id
     serial_out: Name
     serial_in: Name
-    qty: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    qty: Qty = 1
     location: Id | None = None
     warranty_until: dt.date | None = None
     no_backup_ack: bool = False
@@ -125,7 +126,7 @@ class Signature(_Payload, tag="signature", kw_only=True):
     role: Name = ""
     image_sha256: Sha256
     sheet_hash: Sha256
-    event_ids: list[Id] = []
+    event_ids: Annotated[list[Id], Meta(max_length=MAX_SIGNED_EVENTS)] = []
 
 
 class Resolution(_Payload, tag="resolution", kw_only=True):

@@ -21,9 +21,12 @@ from typing import Callable
 HLC_PATTERN = r"^[0-9a-f]{16}$"
 _HLC_RE = re.compile(HLC_PATTERN)
 _MAX_COUNTER = 0xFFFF
-# A remote timestamp further ahead of our wall clock than this is refused rather than adopted,
-# so one laptop with a clock set to 2099 cannot drag every clock in the fleet forward.
-MAX_DRIFT_MS = 24 * 3600 * 1000
+# The drift bound: a remote timestamp further ahead of our wall clock than this is refused
+# rather than adopted, so one laptop with a clock set to 2099 cannot drag every clock in the
+# fleet forward, nor make its edits win every later merge. The server refuses mutations stamped
+# beyond it (``bounds.stamp_problem``); a laptop whose clock runs ahead corrects itself from the
+# server's clock instead (see docs/protocol.md).
+MAX_DRIFT_MS = 5 * 60 * 1000
 
 
 class ClockDriftError(ValueError):
@@ -76,7 +79,7 @@ class Clock:
         r_ms, r_counter = decode(remote)
         now = self._now()
         if r_ms - now > MAX_DRIFT_MS:
-            raise ClockDriftError(f"remote clock {remote} is more than a day ahead")
+            raise ClockDriftError(f"remote clock {remote} is more than {MAX_DRIFT_MS // 1000} s ahead")
         if now > self._ms and now > r_ms:
             self._ms, self._counter = now, 0
         elif r_ms > self._ms:

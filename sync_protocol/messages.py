@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 from msgspec import Meta
 
+from .bounds import MAX_BYTES, MAX_PATCH_FIELDS
 from .records import JobEvent, Record
 from .types import Hlc, Id, Name
 
@@ -22,7 +23,6 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_PUSH_BATCH = 5_000
 MAX_PULL_PAGE = 5_000
 DEFAULT_PULL_PAGE = 2_000
-MAX_PATCH_FIELDS = 50
 BLOB_CHUNK_BYTES = 4 * 1024 * 1024
 
 Seq = Annotated[int, Meta(ge=1, le=2**53)]
@@ -105,8 +105,8 @@ class PatchRecord(_Mutation, tag="patch", kw_only=True):
 
     entity: Name
     id: Id
-    base_version: Annotated[int, Meta(ge=0)]
-    fields: dict[Name, Any]
+    base_version: Annotated[int, Meta(ge=0, le=MAX_BYTES)]
+    fields: Annotated[dict[Name, Any], Meta(max_length=MAX_PATCH_FIELDS)]
 
 
 Mutation = Union[AppendEvent, PatchRecord]

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from .bounds import MAX_BYTES, MAX_LIST, MAX_PATCH_FIELDS, MAX_STOCK
 from .events import EventPayload
 from .records import Conflict, Customer, Drawing, Equipment, Job, JobStatus, Record, Site
 from .types import Hlc, Id, Name, Severity, Text, Timestamp
@@ -67,7 +68,7 @@ class IntakeRequest(_OfficeMessage, kw_only=True):
 
     customer_id: Id
     site_id: Id
-    equipment_ids: list[Id] = []
+    equipment_ids: Annotated[list[Id], Meta(max_length=MAX_LIST)] = []
     fault: Annotated[str, Meta(min_length=1, max_length=4000)]
     severity: Severity
     reported_by: Name = ""
@@ -78,7 +79,7 @@ class IntakeRequest(_OfficeMessage, kw_only=True):
 class JobEdit(_OfficeMessage, kw_only=True):
     """The office-owned facts of a job that a dispatcher may correct after intake."""
 
-    base_version: Annotated[int, Meta(ge=0)]
+    base_version: Annotated[int, Meta(ge=0, le=MAX_BYTES)]
     fault: Annotated[str, Meta(max_length=4000)] | None = None
     severity: Severity | None = None
 
@@ -96,8 +97,8 @@ class VersionedRecord(_OfficeMessage, kw_only=True):
 class RecordEdit(_OfficeMessage, kw_only=True):
     """Change some fields of a record, made on ``base_version``: merged exactly like a laptop's patch."""
 
-    base_version: Annotated[int, Meta(ge=0)]
-    fields: dict[Name, Any]
+    base_version: Annotated[int, Meta(ge=0, le=MAX_BYTES)]
+    fields: Annotated[dict[Name, Any], Meta(max_length=MAX_PATCH_FIELDS)]
 
 
 class EditReply(_OfficeMessage, kw_only=True):
@@ -127,7 +128,7 @@ class StockCreate(_OfficeMessage, kw_only=True):
 
     location: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^(van|warehouse):[A-Za-z0-9_.@-]+$")]
     sku: Id
-    qty: int = 0
+    qty: Annotated[int, Meta(ge=-MAX_STOCK, le=MAX_STOCK)] = 0
 
 
 class StockAdjust(_OfficeMessage, kw_only=True):

@@ -17,8 +17,9 @@ from typing import Annotated, Any, Literal, Union, cast
 import msgspec
 from msgspec import Meta
 
+from .bounds import MAX_FLAGS, MAX_LIST, MAX_MAP
 from .events import EventPayload
-from .types import Cents, Currency, Hlc, Id, Name, Severity, Sha256, Text, Timestamp
+from .types import Bytes, Cents, Currency, Days, Hlc, Id, Name, Severity, Sha256, StockQty, Text, Timestamp
 
 
 JobStatus = Literal["new", "assigned", "on_site", "resolved", "escalated", "cancelled", "closed"]
@@ -49,7 +50,7 @@ class Site(_Record, tag="site", kw_only=True):
     installer_contact: Text = ""
     access_notes: Text = ""
     handover_date: dt.date | None = None
-    subsystems: list[Name] = []
+    subsystems: Annotated[list[Name], Meta(max_length=MAX_LIST)] = []
     notes: Text = ""
 
 
@@ -60,7 +61,7 @@ class Drawing(_Record, tag="drawing", kw_only=True):
     filename: Name
     media_type: Name
     sha256: Sha256
-    size: Annotated[int, Meta(ge=0)]
+    size: Bytes
 
 
 class Equipment(_Record, tag="equipment", kw_only=True):
@@ -74,7 +75,7 @@ class Equipment(_Record, tag="equipment", kw_only=True):
     install_date: dt.date | None = None
     warranty_end: dt.date | None = None
     firmware: Name = ""
-    parameters: dict[Name, Text] = {}
+    parameters: Annotated[dict[Name, Text], Meta(max_length=MAX_MAP)] = {}
 
 
 class Part(_Record, tag="part", kw_only=True):
@@ -84,7 +85,7 @@ class Part(_Record, tag="part", kw_only=True):
     wear_part: bool = False
     price_cents: Cents = 0
     currency: Currency = "CNY"
-    warranty_days: Annotated[int, Meta(ge=0)] = 365
+    warranty_days: Days = 365
 
 
 class Stock(_Record, tag="stock", kw_only=True):
@@ -96,7 +97,7 @@ class Stock(_Record, tag="stock", kw_only=True):
 
     location: Id
     sku: Id
-    qty: int
+    qty: StockQty
 
 
 class Job(_Record, tag="job", kw_only=True):
@@ -106,7 +107,7 @@ class Job(_Record, tag="job", kw_only=True):
     kind: Literal["corrective", "preventive"] = "corrective"
     customer_id: Id
     site_id: Id
-    equipment_ids: list[Id] = []
+    equipment_ids: Annotated[list[Id], Meta(max_length=MAX_LIST)] = []
     fault: Text = ""
     severity: Severity
     reported_by: Name = ""
@@ -118,7 +119,7 @@ class Job(_Record, tag="job", kw_only=True):
     assignee_name: Name = ""
     warranty: Literal["in", "out", "unknown"] = "unknown"
     signature_state: Literal["none", "valid", "outdated"] = "none"
-    flags: list[Name] = []
+    flags: Annotated[list[Name], Meta(max_length=MAX_FLAGS)] = []
 
 
 class JobEvent(_Record, tag="event", kw_only=True):

@@ -23,6 +23,7 @@ import sqlite3
 from collections import defaultdict
 
 from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap
+from sync_protocol.bounds import as_utc
 from sync_protocol.office import AuditFinding, AuditReport, EngineerAudit
 
 from .. import store
@@ -69,6 +70,17 @@ def findings_of_job(job: Job, events: list[JobEvent], names: dict[str, str]) -> 
     return out
 
 
+def _in_period(finding: AuditFinding, period_from: dt.date | None, period_to: dt.date | None) -> bool:
+    """Whether the finding's first repair falls in the period (UTC days). A repair dated with a
+    time that has no UTC day (stored before times were bounded) is in every period: a supervisor
+    should see it rather than have it filtered away."""
+    utc = as_utc(finding.first_repair_at)
+    if utc is None:
+        return True
+    day = utc.date()
+    return not ((period_from and day < period_from) or (period_to and day > period_to))
+
+
 def _tally(engineer: str | None, name: str, findings: list[AuditFinding]) -> EngineerAudit:
     counts = {k: sum(1 for f in findings if f.outcome == k) for k in ("verified", "waived", "missing")}
     total = len(findings)
@@ -96,9 +108,7 @@ def backup_audit(conn: sqlite3.Connection, engineer: str | None = None, period_f
     for row in jobs:
         job: Job = store.decode_record(row[0])  # type: ignore[assignment]
         for finding in findings_of_job(job, store.job_events(conn, job.id), names):
-            day = finding.first_repair_at.astimezone(dt.timezone.utc).date()
-            if (engineer and finding.engineer != engineer) or (period_from and day < period_from) \
-                    or (period_to and day > period_to):
+            if (engineer and finding.engineer != engineer) or not _in_period(finding, period_from, period_to):
                 continue
             findings.append(finding)
     findings.sort(key=lambda f: (f.engineer_name, f.first_repair_at, f.job_number))

@@ -9,9 +9,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
+from sync_protocol.bounds import as_utc
 from sync_protocol.states import OPEN_STATUSES
+
+log = logging.getLogger("fieldsync.office")
 
 
 def duration(seconds: int | None) -> str:
@@ -30,14 +34,26 @@ def duration(seconds: int | None) -> str:
 
 
 def when(value: dt.datetime | dt.date | str | None) -> str:
-    """Times are shown in UTC, labelled: the office and the laptops may sit in different zones."""
+    """Times are shown in UTC, labelled: the office and the laptops may sit in different zones.
+    A time that has no UTC form (stored before the protocol bounded times) is shown as the text
+    it was sent as, and logged: one odd value never takes a page down."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return odd_time(value)
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        utc = as_utc(value)
+        return odd_time(value.isoformat()) if utc is None else utc.strftime("%Y-%m-%d %H:%M UTC")
     return value.isoformat()
+
+
+def odd_time(text: str) -> str:
+    """A time that cannot be shown as one: logged, and shown as its text."""
+    log.warning("a stored time could not be shown as a time: %r", text)
+    return text
 
 
 def money(cents: int, currency: str = "CNY") -> str:

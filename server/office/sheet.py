@@ -72,7 +72,11 @@ def job_sheet(conn: sqlite3.Connection, job_id: str) -> JobSheet:
         conflicts=[c for c, _ in list_conflicts(conn, status=None, job_id=job_id)])
 
 
-def hlc_time(hlc: str) -> dt.datetime:
-    """The wall-clock part of a hybrid logical clock stamp (for people reading who/when)."""
-    return dt.datetime.fromtimestamp(int(hlc[:12], 16) / 1000, dt.timezone.utc)
+def hlc_time(hlc: str) -> dt.datetime | str:
+    """The wall-clock part of a hybrid logical clock stamp (for people reading who/when); the
+    stamp itself when its time cannot be represented (a stamp stored before stamps were bounded)."""
+    try:
+        return dt.datetime.fromtimestamp(int(hlc[:12], 16) / 1000, dt.timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return hlc
 

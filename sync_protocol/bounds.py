@@ -1,0 +1,101 @@
+"""What the protocol accepts at all: sizes of every text, list and map, and a window for time.
+
+Both sides need these rules: the server refuses what breaks them (``422 invalid`` naming the
+field, or a ``rejected`` push answer), and the laptop refuses the same things when the engineer
+records them, so nothing is written on site that the server would throw away. A record that
+keeps to these bounds can be stored, shown, printed and exported without surprises: a year
+10,000 or a map of 60,000 parameters cannot reach a page.
+
+Time comes from two places a server cannot trust: the laptop's wall clock (an event's ``at``)
+and its hybrid logical clock (every mutation's ``hlc``). Both must lie between 2000-01-01 and
+the server's own clock plus ``MAX_DRIFT_MS``; a laptop whose clock runs ahead corrects itself
+from the server's clock (``docs/protocol.md``, "A laptop with a wrong clock").
+
+>>> now = 1_764_547_200_000                      # 2025-12-01T00:00:00Z in Unix milliseconds
+>>> stamp_problem("0000000000000001", now)
+'the clock stamp is before 2000-01-01: the laptop clock is wrong'
+>>> stamp_problem(hlc.encode(now + MAX_DRIFT_MS + 1, 0), now) is not None
+True
+>>> stamp_problem(hlc.encode(now, 7), now) is None
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import hlc
+from .hlc import MAX_DRIFT_MS
+
+# --- sizes ------------------------------------------------------------------------------------
+
+MAX_ID = 64              # ids: 1-64 characters of [A-Za-z0-9_.:|@-]
+MAX_NAME = 200           # names, serials, short labels
+MAX_TEXT = 4_000         # notes, findings, descriptions
+MAX_LIST = 100           # a record's list of ids or names (equipment of a job, subsystems)
+MAX_MAP = 100            # entries of a map (equipment parameters)
+MAX_FLAGS = 20           # a job's flags (set by the server)
+MAX_QUOTE_LINES = 200    # lines of one quote
+MAX_SIGNED_EVENTS = 5_000  # events one signature may cover
+MAX_PATCH_FIELDS = 50    # fields changed by one patch
+MAX_QTY = 10_000         # parts in one quote line or swap
+MAX_STOCK = 10**9        # a stock quantity, either sign
+MAX_BYTES = 2**53        # a size in bytes (exact in every JSON reader)
+MAX_CENTS = 10**12       # an amount in minor units
+MAX_DAYS = 36_500        # a warranty in days
+
+# --- time -------------------------------------------------------------------------------------
+
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST_MS = int(EARLIEST.timestamp() * 1000)
+
+
+def stamp_problem(stamp: str, server_ms: int) -> str | None:
+    """Why a hybrid-logical-clock stamp from a laptop is refused, given the server's wall clock
+    in Unix milliseconds; None when it is within the window."""
+    wall = hlc.wall_ms(stamp)
+    if wall < EARLIEST_MS:
+        return "the clock stamp is before 2000-01-01: the laptop clock is wrong"
+    if wall - server_ms > MAX_DRIFT_MS:
+        return (f"the clock stamp is {(wall - server_ms) // 1000} s ahead of the server's clock "
+                f"(at most {MAX_DRIFT_MS // 1000} s): correct the laptop clock from the server's")
+    return None
+
+
+def time_problem(moment: dt.datetime, server_ms: int) -> str | None:
+    """Why a wall-clock time from a laptop (an event's ``at``) is refused; None when it is
+    between 2000-01-01 and the server's clock plus the drift bound."""
+    try:
+        ms = int(moment.timestamp() * 1000)
+    except (OverflowError, ValueError, OSError):
+        return "the time cannot be represented"
+    if ms < EARLIEST_MS:
+        return "the time is before 2000-01-01: the laptop clock is wrong"
+    if ms - server_ms > MAX_DRIFT_MS:
+        return (f"the time is {(ms - server_ms) // 1000} s ahead of the server's clock "
+                f"(at most {MAX_DRIFT_MS // 1000} s): correct the laptop clock from the server's")
+    return None
+
+
+def base_version_problem(base_version: int, current_version: int) -> str | None:
+    """An edit is made on a version the record has had: one beyond the record's current version
+    would make the merge believe nothing changed since, and skip itself."""
+    if base_version > current_version:
+        return (f"base_version {base_version} is beyond the record's current version "
+                f"{current_version}: an edit can only be made on a version the record has had")
+    return None
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime | None:
+    """``moment`` in UTC, or None when it has no UTC form (9999-12-31T23:00-12:00 is in the year
+    10000): what a page, a report or a laptop view then shows as the text it was sent as.
+
+    >>> as_utc(dt.datetime.fromisoformat("2026-11-25T17:30:00+08:00")).isoformat()
+    '2026-11-25T09:30:00+00:00'
+    >>> as_utc(dt.datetime.fromisoformat("9999-12-31T23:00:00-12:00")) is None
+    True
+    """
+    try:
+        return moment.astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None

@@ -1,0 +1,58 @@
+"""The security suite attacks one store: every test of ``tests/security`` shares one real server
+process (``live_server`` here replaces the end-to-end harness's one-server-per-test), so that the
+store ends the run holding everything every attack left in it. ``test_aftermath.py`` then runs
+last and checks that store: the audit chain verifies, SQLite finds no corruption, and no office
+page, API answer or laptop view fails on it.
+
+Tests here therefore never assume a pristine store: each makes the jobs and records it needs
+(``Attack.new_job``) or reads the state it starts from.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.e2e.conftest import LiveServer
+
+from .attackers import Attack
+
+
+@pytest.fixture(scope="session")
+def live_server(server_template: tuple[Path, dict[str, list[str]]],
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The one server every security test attacks, on a copy of the demo store."""
+    template, tokens = server_template
+    root = tmp_path_factory.mktemp("attacked")
+    data = root / "server"
+    shutil.copytree(template, data)
+    (root / "admin_token").write_text((template.parent / "admin_token").read_text())
+    (root / "tokens.json").write_text(json.dumps(tokens))
+    server = LiveServer(data)
+    server.admin_token = (root / "admin_token").read_text()  # type: ignore[attr-defined]
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def attack(live_server: LiveServer) -> Iterator[Attack]:
+    """Enrolled devices of every role on the shared server, and ways to make fresh jobs."""
+    with Attack(live_server) as world:
+        yield world
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> None:
+    """The aftermath checks run after every other security test, whatever the selection."""
+    security = [i for i in items if "tests/security/" in str(i.path).replace("\\", "/")]
+    if not security:
+        return
+    last = [i for i in security if i.get_closest_marker("aftermath")]
+    if not last:
+        return
+    rest = [i for i in items if i not in last]
+    end = max(rest.index(i) for i in security if i not in last) + 1 if len(security) > len(last) else len(rest)
+    items[:] = rest[:end] + last + rest[end:]
