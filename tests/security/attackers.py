@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from sync_protocol import Clock, uuid7
-from tests.e2e.conftest import LiveServer, read_only
+from tests.support.live import LiveServer, read_only
 
 USERS = {"li-wei": "engineer", "zhang-min": "engineer", "wang-fang": "engineer",
          "chen-jing": "dispatcher", "zhao-lei": "supervisor"}

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.e2e.conftest import LiveServer
+from tests.support.live import LiveServer
 
 from .attackers import Attack
 

@@ -5,7 +5,6 @@ forgotten. Plus: a revoked device is refused everywhere at once, and tokens neve
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -40,22 +39,23 @@ def concrete(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(server_template, tmp_path_factory) -> Iterator[tuple[LiveServer, dict[str, str]]]:  # type: ignore[no-untyped-def]
-    template, tokens = server_template
-    data = tmp_path_factory.mktemp("authz") / "server"
-    shutil.copytree(template, data)
-    with LiveServer(data) as server:
-        def enroll(name: str) -> str:
-            reply = httpx.post(f"{server.url}/sync/v1/enroll", json={"enrollment_token": tokens[name][0]})
-            return str(reply.json()["device_token"])
+def world(live_server: LiveServer, attack) -> Iterator[tuple[LiveServer, dict[str, str]]]:  # type: ignore[no-untyped-def]
+    """A token per role on the security suite's shared server, one of them revoked. The job the
+    matrix's requests name is its own (a dispatcher's ``cancel`` really cancels it)."""
+    server = live_server
 
-        held = {"engineer": enroll("li-wei"), "dispatcher": enroll("chen-jing"),
-                "supervisor": enroll("zhao-lei"), "revoked": enroll("wang-fang"),
-                "admin": (template.parent / "admin_token").read_text(), "none": ""}
-        revoked_id = httpx.post(f"{server.url}/sync/v1/hello", json={"protocol_version": 1},
-                                headers={"Authorization": f"Bearer {held['revoked']}"}).json()["device_id"]
-        run_cli("field-server", "device", "revoke", revoked_id, "--data", str(data))
-        yield server, held
+    def enroll(name: str, role: str) -> str:
+        reply = httpx.post(f"{server.url}/sync/v1/enroll", json={"enrollment_token": server.enrollment(name, role)})
+        return str(reply.json()["device_token"])
+
+    SAMPLE["job_id"] = attack.new_job(fault="the authorization matrix's job")
+    held = {"engineer": enroll("li-wei", "engineer"), "dispatcher": enroll("chen-jing", "dispatcher"),
+            "supervisor": enroll("zhao-lei", "supervisor"), "revoked": enroll("wang-fang", "engineer"),
+            "admin": server.admin_token, "none": ""}  # type: ignore[attr-defined]
+    revoked_id = httpx.post(f"{server.url}/sync/v1/hello", json={"protocol_version": 1},
+                            headers={"Authorization": f"Bearer {held['revoked']}"}).json()["device_id"]
+    run_cli("field-server", "device", "revoke", revoked_id, "--data", str(server.data_dir))
+    yield server, held
 
 
 def call(server: LiveServer, token: str, method: str, path: str) -> httpx.Response:

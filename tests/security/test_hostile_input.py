@@ -9,6 +9,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from sync_protocol import uuid7
 from tests.support.live import VALID_EVENT, snapshot
 
 
@@ -19,7 +20,8 @@ def _deep(levels: int) -> bytes:
 
 
 def _event(**payload_or_fields: object) -> dict:
-    event = {**VALID_EVENT["event"], **payload_or_fields}
+    """A valid event mutation with its own event id (the suite shares one store), changed as given."""
+    event = {**VALID_EVENT["event"], "id": uuid7(), **payload_or_fields}
     return {**VALID_EVENT, "event": event}
 
 
@@ -53,7 +55,7 @@ def test_hostile_pushes_are_refused_by_name_and_change_nothing(live_server, engi
 
 
 def test_a_replayed_batch_is_answered_the_same_and_applied_once(live_server, engineer) -> None:
-    body = {"mutations": [VALID_EVENT]}
+    body = {"mutations": [_event()]}
     first = engineer.post("/sync/v1/push", json=body).json()
     after_first = snapshot(live_server)
     again = engineer.post("/sync/v1/push", json=body).json()
@@ -74,11 +76,13 @@ def test_blob_names_cannot_reach_outside_the_blob_store(live_server, engineer, n
 
 def test_sql_metacharacters_in_text_are_stored_verbatim(live_server, engineer) -> None:
     text = "'; DROP TABLE records; -- \" OR 1=1 /* 王工 */ %_ \\"
-    answer = engineer.post("/sync/v1/push", json={"mutations": [_event(payload={"kind": "note", "text": text})]})
+    jobs = len(live_server.records("job"))
+    mutation = _event(payload={"kind": "note", "text": text})
+    answer = engineer.post("/sync/v1/push", json={"mutations": [mutation]})
     assert answer.json()["results"][0]["status"] == "applied"
-    stored = live_server.records("event")[VALID_EVENT["event"]["id"]]
+    stored = live_server.records("event")[mutation["event"]["id"]]
     assert stored["payload"]["text"] == text
-    assert len(live_server.records("job")) == 12  # the records table is still there, whole
+    assert len(live_server.records("job")) == jobs  # the records table is still there, whole
 
 
 @pytest.mark.parametrize("path", ["/api/v1/customers", "/api/v1/jobs", "/api/v1/sites"])
@@ -99,7 +103,7 @@ def _gzip(data: bytes) -> bytes:
 
 
 def test_a_gzip_push_is_applied_like_a_plain_one(live_server, engineer) -> None:
-    body = msgspec.msgpack.encode({"mutations": [VALID_EVENT]})
+    body = msgspec.msgpack.encode({"mutations": [_event()]})
     answer = engineer.post("/sync/v1/push", content=_gzip(body),
                            headers={"content-type": "application/msgpack", "content-encoding": "gzip"})
     assert answer.status_code == 200 and msgspec.msgpack.decode(answer.content)["results"][0]["status"] == "applied"

@@ -24,7 +24,6 @@ answers about the demo data's records once. A bounded number of examples keeps t
 from __future__ import annotations
 
 import copy
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -82,19 +81,18 @@ schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=CONFIG)
 
 
 @pytest.fixture(scope="module")
-def fuzzed(server_template, tmp_path_factory) -> Iterator[Fuzzed]:  # type: ignore[no-untyped-def]
-    """A server, and a device token for a dispatcher and for a supervisor (the backup audit is
-    theirs); their enrollments are the answers of ``/sync/v1/enroll`` the fuzzing cannot reach."""
-    template, tokens = server_template
-    data = tmp_path_factory.mktemp("fuzz") / "server"
-    shutil.copytree(template, data)
-    with LiveServer(data) as server:
-        devices = {}
-        for user in ("chen-jing", "zhao-lei"):
-            reply = httpx.post(f"{server.url}/sync/v1/enroll", json={"enrollment_token": tokens[user][0]})
-            schema["/sync/v1/enroll"]["POST"].validate_response(reply)
-            devices[user] = reply.json()["device_token"]
-        yield server, devices
+def fuzzed(live_server: LiveServer) -> Iterator[Fuzzed]:
+    """The security suite's shared server (what the fuzzing creates stays there for the
+    aftermath checks), and a device token for a dispatcher and for a supervisor (the backup
+    audit is theirs); their enrollments are the answers of ``/sync/v1/enroll`` the fuzzing
+    cannot reach."""
+    server = live_server
+    devices = {}
+    for user, role in (("chen-jing", "dispatcher"), ("zhao-lei", "supervisor")):
+        reply = httpx.post(f"{server.url}/sync/v1/enroll", json={"enrollment_token": server.enrollment(user, role)})
+        schema["/sync/v1/enroll"]["POST"].validate_response(reply)
+        devices[user] = reply.json()["device_token"]
+    yield server, devices
 
 
 def test_every_sync_and_office_operation_is_documented() -> None:

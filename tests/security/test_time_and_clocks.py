@@ -23,7 +23,7 @@ from server import store
 from server.database import Database
 from sync_protocol import Conflict, JobEvent, Party, from_builtins, hlc
 from sync_protocol.hlc import MAX_DRIFT_MS
-from tests.e2e.conftest import run_cli
+from tests.support.live import run_cli
 
 from .attackers import Attack, signed_in
 
