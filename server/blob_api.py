@@ -15,7 +15,7 @@ from litestar.response import Stream
 
 from sync_protocol import BLOB_CHUNK_BYTES, BlobStatus, NotFound, ScopeViolation, TooLarge
 
-from . import blobs, scopes
+from . import blobs, permissions, scopes
 from .http import caller, in_thread, query_int, reply, state_of
 from .openapi import OCTETS, SHA256_PATH, answers, header, query, sync_operation
 from .state import ServerState
@@ -49,11 +49,12 @@ async def blob_status(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
     return reply(request, _blob_status(state_of(request), sha256))
 
 
-@put("/sync/v1/blobs/{sha256:str}", status_code=200, responses=answers(BlobStatus, 400, 401, 409, 413, 422),
+@put("/sync/v1/blobs/{sha256:str}", status_code=200, responses=answers(BlobStatus, 400, 401, 403, 409, 413, 422),
      operation_class=sync_operation(media_type=OCTETS, parameters=_UPLOAD_PARAMETERS,
                                     description="bytes offset..offset+len-1 of the blob"))
 async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[bytes]:
     who = await caller(request)
+    permissions.check_upload(who)
     blobs.check_sha(sha256)
     offset, size = query_int(request, "offset"), query_int(request, "size")
     media_type = request.query_params.get("media_type", "application/octet-stream")

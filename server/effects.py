@@ -22,7 +22,7 @@ from sync_protocol import checks
 from sync_protocol.merge import serial_clash
 from sync_protocol.states import CLOSED_TO_WORK
 
-from . import auth, conflicts, store
+from . import auth, conflicts, policy, store
 from .auth import Principal
 
 
@@ -34,8 +34,9 @@ class BatchContext:
     since either may leave them older than the store; effects keep them current otherwise.
     """
 
-    def __init__(self, now: dt.datetime) -> None:
+    def __init__(self, now: dt.datetime, config: policy.Config = policy.DEFAULT) -> None:
         self.now = now
+        self.config = config  # the severity policy: a corrected severity moves the deadlines
         self.touched_jobs: set[str] = set()
         self.signed_jobs: set[str] = set()
         self.known_events: set[str] = set()  # event ids the store holds (see push._known_events)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+from typing import Any
 
 import msgspec
 
@@ -23,7 +24,7 @@ from sync_protocol.checks import check_entity, check_patch
 from sync_protocol.hlc import Clock
 from sync_protocol.records import to_builtins
 
-from . import audit, conflicts, effects, scopes, store
+from . import audit, conflicts, effects, permissions, policy, scopes, store
 from .auth import Principal
 
 _answer_encoder = msgspec.msgpack.Encoder()
@@ -69,13 +70,13 @@ def check_contiguous(request: PushRequest, high_seq: int, high_hlc: str | None =
 
 
 def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: ServerClock,
-         now: dt.datetime | None = None) -> PushReply:
+         now: dt.datetime | None = None, config: policy.Config = policy.DEFAULT) -> PushReply:
     """Apply a push batch (the caller holds the write transaction)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     high_seq, high_hlc = conn.execute("SELECT high_seq, high_hlc FROM devices WHERE id=?",
                                       (who.device_id,)).fetchone()
     check_contiguous(request, high_seq, high_hlc)
-    ctx = effects.BatchContext(now)
+    ctx = effects.BatchContext(now, config)
     server_ms = int(now.timestamp() * 1000)
     ctx.known_events = _known_events(conn, request, high_seq)
     actor = audit.Actor(who.user_id, who.device_id)
@@ -194,6 +195,7 @@ def _apply_one(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent |
 
 def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent,
                   ctx: effects.BatchContext) -> MutationResult:
+    permissions.check_event(who)
     event = msgspec.structs.replace(mutation.event, author=who.user_id, device_id=who.device_id)
     existing = store.get(conn, "event", event.id, include_deleted=True) if event.id in ctx.known_events else None
     if existing is not None:
@@ -238,6 +240,7 @@ def apply_patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
     stored = store.get(conn, entity, record_id)
     if stored is None:
         raise SyncRejected("unknown_record", f"no {entity} {record_id}", field="id")
+    permissions.check_writer(who)
     if who.is_engineer and not scopes.record_in_scope(conn, who, entity, record_id):
         raise SyncRejected("scope", f"{entity} {record_id} is not in your scope", field="id")
     side = "field" if who.is_engineer else "office"
@@ -247,8 +250,9 @@ def apply_patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
     outcome = merge_fields(entity, current, stored.field_versions, stored.version, mutation.fields,
                            mutation.base_version, writer)
     if outcome.changes or outcome.stamped:
-        record = msgspec.convert({**current, **outcome.changes}, kind)  # valid: check_patch said so
-        version = store.put(conn, record, stored, writer=writer, changed=outcome.stamped)
+        changes, stamped = _with_derived(stored.record, outcome.changes, outcome.stamped, ctx.config)
+        record = msgspec.convert({**current, **changes}, kind)  # valid: check_patch said so
+        version = store.put(conn, record, stored, writer=writer, changed=stamped)
     else:
         version = stored.version
     engineer = who.user_id if who.is_engineer else None
@@ -264,3 +268,19 @@ def _engineer_of(fc: object) -> str | None:
         if who.side == "field" and who.user:
             return str(who.user)
     return None
+
+
+def _with_derived(record: object, changes: dict[str, Any], stamped: list[str],
+                  config: policy.Config) -> tuple[dict[str, Any], list[str]]:
+    """What a change implies besides itself: a job whose severity changes gets the deadlines of
+    the new severity, from its report time (the office API and a push alike), stamped like it."""
+    severity = changes.get("severity")
+    if isinstance(record, Job) and isinstance(severity, int) and severity in config.severity:
+        try:
+            deadlines = policy.deadlines(severity, record.reported_at, config)
+        except OverflowError:  # a report time stored before times were bounded
+            raise SyncRejected("invalid", "the job's report time is out of range: correct it first",
+                               field="fields.severity") from None
+        derived = {"respond_by": deadlines.respond_by.isoformat(), "onsite_by": deadlines.onsite_by.isoformat()}
+        return {**changes, **derived}, [*stamped, *derived]
+    return changes, stamped

@@ -16,7 +16,7 @@ from sync_protocol import (
     UpgradeRequired,
 )
 
-from . import auth, pull, push
+from . import auth, policy, pull, push
 from .http import caller, in_thread, read_body, reply, reply_format, state_of
 from .openapi import answers, sync_operation
 from .pull_page import encode_page
@@ -76,7 +76,8 @@ async def push_mutations(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = state_of(request)
 
     def work() -> Any:
-        return state.db.write(lambda c: push.push(c, who, body, state.clock))
+        config = policy.load(state.data_dir)  # a corrected severity moves the deadlines
+        return state.db.write(lambda c: push.push(c, who, body, state.clock, config=config))
 
     return reply(request, await in_thread(work))
 

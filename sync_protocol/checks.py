@@ -27,7 +27,7 @@ import msgspec
 from .codec import field_of
 from .errors import SyncRejected
 from .events import CustomerApproval, EventPayload, PartSwap, Quote
-from .merge import DERIVED_FIELDS, FIELD_OWNED, IMMUTABLE_FIELDS, Side, owner
+from .merge import DERIVED_FIELDS, FIELD_OWNED, IMMUTABLE_FIELDS, OFFICE_ACTIONS, Side, office_may_patch, owner
 from .records import ENTITY_TYPES, Equipment, Job, JobEvent, Record
 
 R = TypeVar("R", bound=Record)
@@ -49,7 +49,9 @@ def check_patch(entity: str, current: R, fields: Mapping[str, Any], side: Side) 
     """``current`` with ``fields`` set, validated; or ``SyncRejected`` naming the field.
 
     A patch names at least one field, only fields the record has, none the server derives or
-    that identify it, and (from an engineer, ``side="field"``) only observed facts.
+    that identify it, from an engineer (``side="field"``) only observed facts, and from the
+    office (``side="office"``) only what an office edit changes (``merge.OFFICE_PATCHABLE``:
+    a job's assignee, for one, changes only by assignment).
     """
     kind = type(current)
     if not fields:
@@ -64,6 +66,11 @@ def check_patch(entity: str, current: R, fields: Mapping[str, Any], side: Side) 
             raise SyncRejected("forbidden_field",
                                f"{entity}.{name} is owned by the {owner(entity, name)} side; "
                                f"engineers may edit only observed facts", field=f"fields.{name}")
+        if side == "office" and not office_may_patch(entity, name):
+            action = OFFICE_ACTIONS.get((entity, name))
+            raise SyncRejected("forbidden_field", f"{entity}.{name} is not changed by an edit"
+                               + (f": use {action}" if action else ": it is set when the record is made"),
+                               field=f"fields.{name}")
     try:
         return msgspec.convert({**msgspec.to_builtins(current), **fields}, kind)
     except msgspec.ValidationError as exc:

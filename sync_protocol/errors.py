@@ -31,7 +31,7 @@ from .messages import ErrorBody
 # them with their meaning, and a test holds the two together.
 RejectionReason = Literal[
     "unknown_job", "unknown_record", "unknown_entity", "unknown_equipment", "unknown_part",
-    "unknown_quote", "scope", "forbidden_field", "invalid", "clock", "id_taken",
+    "unknown_quote", "scope", "forbidden", "forbidden_field", "invalid", "clock", "id_taken",
 ]
 # ``reason`` of an ``applied`` answer that was not applied now: said for people and logs.
 AppliedNote = Literal["duplicate_event", "already_applied"]

@@ -33,9 +33,31 @@ FIELD_EDITABLE = frozenset(FIELD_OWNED)
 # Fields nobody patches: identity and values the server derives.
 IMMUTABLE_FIELDS = frozenset({"id", "entity"})
 DERIVED_FIELDS: dict[str, frozenset[str]] = {
-    "job": frozenset({"status", "signature_state", "flags", "warranty"}),
+    "job": frozenset({"status", "signature_state", "flags", "warranty", "respond_by", "onsite_by"}),
     "stock": frozenset({"qty"}),
 }
+# What the office may patch, by whichever way it comes (the office API and forms, or a push from
+# an office device): every field of the reference data; of a job only what a correction of the
+# fault report changes (the deadlines follow the severity); nothing of a stock row, which moves
+# by deltas. The rest of a job is set at intake, or by its own action: assignment (with the
+# assign endpoint's rules), cancelling. ``None``: every field but identity and derived ones.
+OFFICE_PATCHABLE: dict[str, frozenset[str] | None] = {
+    "customer": None, "site": None, "equipment": None, "drawing": None, "part": None,
+    "job": frozenset({"fault", "severity"}),
+    "stock": frozenset(),
+}
+OFFICE_ACTIONS: dict[tuple[str, str], str] = {
+    ("job", "assignee"): "POST /api/v1/jobs/{id}/assign",
+    ("job", "assignee_name"): "POST /api/v1/jobs/{id}/assign",
+    ("stock", "location"): "a new stock row (POST /api/v1/stock)",
+    ("stock", "sku"): "a new stock row (POST /api/v1/stock)",
+}
+
+
+def office_may_patch(entity: str, field: str) -> bool:
+    """Whether an office edit may change this field (``OFFICE_PATCHABLE``)."""
+    allowed = OFFICE_PATCHABLE.get(entity, frozenset())
+    return allowed is None or field in allowed
 
 
 def owner(entity: str, field: str) -> Side:

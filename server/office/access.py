@@ -1,6 +1,7 @@
 """Who may use which office page or API endpoint: one guard, roles named per handler.
 
-Handlers declare ``opt={"roles": DISPATCH}`` (the router's default is ``READ``). The guard runs
+Handlers declare ``opt={"roles": DISPATCH}`` (the router's default is ``READ``; the role sets and
+``check_role`` are ``server.permissions``', which push and assign use too). The guard runs
 before the body is read, so a caller without a token gets ``401`` and an engineer ``403`` no
 matter what they sent. API callers present ``Authorization: Bearer``; a signed-in browser's
 session cookie is accepted too, but on the API only for reads (the board polls
@@ -16,30 +17,21 @@ import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from sync_protocol import Forbidden, Unauthorized
+from sync_protocol import Unauthorized
 
 from .. import auth
 from ..auth import Principal
+from ..permissions import AUDIT, DISPATCH, READ, check_role
 from ..state import ServerState
 from .sessions import SESSION_DEVICE, principal_of_device
 
-READ = frozenset({"dispatcher", "supervisor", "admin"})
-DISPATCH = frozenset({"dispatcher", "admin"})
-AUDIT = frozenset({"supervisor", "admin"})
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 _PRINCIPAL = "office_principal"
-_WHAT = {DISPATCH: "dispatchers", AUDIT: "supervisors", READ: "office staff"}
+__all__ = ["AUDIT", "DISPATCH", "READ", "api_guard", "check_role", "page_guard", "principal", "server_state"]
 
 
 def server_state(connection: ASGIConnection[Any, Any, Any, Any]) -> ServerState:
     return connection.app.state.fieldsync  # type: ignore[no-any-return]
-
-
-def check_role(principal: Principal, roles: frozenset[str]) -> Principal:
-    if principal.role not in roles:
-        raise Forbidden(f"this is for {_WHAT.get(roles, ', '.join(sorted(roles)))}; "
-                        f"{principal.display_name} is {principal.role}", field="role")
-    return principal
 
 
 def _resolve(state: ServerState, header: str | None, device_id: str | None) -> Principal:

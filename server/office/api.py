@@ -110,7 +110,7 @@ async def resolve_conflict(request: Request[Any, Any, Any], conflict_id: FromPat
                            data: JSONBody[ResolveRequest]) -> ResolveReply:
     state, who = server_state(request), principal(request)
     return await in_thread(lambda: office_write(state, who, "office.resolve", lambda c: conflict_queue.resolve(
-        c, who, state.clock, conflict_id, data.resolution)))
+        c, who, state.clock, conflict_id, data.resolution, config=config(state))))
 
 
 # --- audit ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import msgspec
 from sync_protocol import Conflict, IllegalState, InvalidValue, NotFound
 from sync_protocol.office import ResolveReply
 
-from .. import store
+from .. import policy, store
 from ..auth import Principal
 from ..push import ServerClock
 from .edits import office_patch
@@ -40,7 +40,8 @@ def list_conflicts(conn: sqlite3.Connection, status: str | None = "open",
 
 
 def resolve(conn: sqlite3.Connection, who: Principal, clock: ServerClock, conflict_id: str,
-            resolution: str, now: dt.datetime | None = None) -> ResolveReply:
+            resolution: str, now: dt.datetime | None = None,
+            config: policy.Config = policy.DEFAULT) -> ResolveReply:
     """Settle an open conflict: accept the rule's result, or override it with the other value."""
     now = now or dt.datetime.now(dt.timezone.utc)
     stored = store.get(conn, "conflict", conflict_id)
@@ -52,7 +53,7 @@ def resolve(conn: sqlite3.Connection, who: Principal, clock: ServerClock, confli
                            field="status")
     record_version = None
     if resolution == "overridden":
-        record_version = _override(conn, who, clock, conflict, now)
+        record_version = _override(conn, who, clock, conflict, now, config)
     elif resolution != "accepted":
         raise InvalidValue("resolution is 'accepted' or 'overridden'", field="resolution")
     settled = msgspec.structs.replace(conflict, status="resolved", resolution=resolution,
@@ -62,7 +63,7 @@ def resolve(conn: sqlite3.Connection, who: Principal, clock: ServerClock, confli
 
 
 def _override(conn: sqlite3.Connection, who: Principal, clock: ServerClock, conflict: Conflict,
-              now: dt.datetime) -> int:
+              now: dt.datetime, config: policy.Config) -> int:
     if conflict.kind != "field" or not conflict.field:
         raise InvalidValue(f"a {conflict.kind} conflict has no other value to write: accept it, and "
                            f"correct the record itself if needed", field="resolution")
@@ -74,5 +75,5 @@ def _override(conn: sqlite3.Connection, who: Principal, clock: ServerClock, conf
         raise IllegalState(f"{conflict.field} has changed since this conflict (now {current!r}); "
                            f"edit the record instead", field=conflict.field)
     reply = office_patch(conn, who, clock, conflict.record_entity, conflict.record_id, record.version,
-                         {conflict.field: conflict.other}, now)
+                         {conflict.field: conflict.other}, now, config)
     return reply.version

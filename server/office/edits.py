@@ -27,7 +27,7 @@ from sync_protocol.codec import revalidated
 from sync_protocol.hashing import SHEET_JOB_FIELDS
 from sync_protocol.office import EditReply
 
-from .. import conflicts, effects, store
+from .. import conflicts, effects, policy, store
 from ..auth import Principal
 from ..push import ServerClock, apply_patch
 
@@ -37,7 +37,7 @@ _REJECTED = {"unknown_record": NotFound, "unknown_entity": NotFound}
 
 def office_patch(conn: sqlite3.Connection, who: Principal, clock: ServerClock, entity: str,
                  record_id: str, base_version: int, fields: dict[str, Any],
-                 now: dt.datetime | None = None) -> EditReply:
+                 now: dt.datetime | None = None, config: policy.Config = policy.DEFAULT) -> EditReply:
     """Apply an office edit made on ``base_version`` through the sync merge (caller holds the write)."""
     if not fields:
         stored = store.get(conn, entity, record_id)
@@ -47,7 +47,7 @@ def office_patch(conn: sqlite3.Connection, who: Principal, clock: ServerClock, e
                          message="nothing changed")
     mutation = PatchRecord(seq=1, hlc=clock.tick(), entity=entity, id=record_id,
                            base_version=base_version, fields=fields)
-    ctx = effects.BatchContext(now or dt.datetime.now(dt.timezone.utc))
+    ctx = effects.BatchContext(now or dt.datetime.now(dt.timezone.utc), config)
     try:
         result = apply_patch(conn, who, mutation, ctx)
     except SyncRejected as rejected:

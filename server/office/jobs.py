@@ -90,10 +90,8 @@ def edit_job(conn: sqlite3.Connection, who: Principal, clock: ServerClock, confi
     if fault is not None and fault.strip() != job.fault:
         fields["fault"] = fault.strip()
     if severity is not None and severity != job.severity:
-        deadlines = policy.deadlines(severity, job.reported_at, config)
-        fields.update(severity=severity, respond_by=deadlines.respond_by.isoformat(),
-                      onsite_by=deadlines.onsite_by.isoformat())
-    return office_patch(conn, who, clock, "job", job_id, base_version, fields)
+        fields["severity"] = severity  # the merge path sets the new deadlines from it
+    return office_patch(conn, who, clock, "job", job_id, base_version, fields, config=config)
 
 
 def cancel(conn: sqlite3.Connection, who: Principal, job_id: str, clock: ServerClock) -> Job:

@@ -101,3 +101,60 @@ def test_tokens_never_reach_the_server_log(world) -> None:  # type: ignore[no-un
         if token:
             assert token not in log, f"{role}'s token is in the log"
     assert "fs_e_not-a-real-token-1234" not in log
+
+
+def _version(server: LiveServer, entity: str, record_id: str) -> int:
+    from tests.e2e.conftest import read_only
+
+    with read_only(server.data_dir / "fieldsync.db") as conn:
+        return int(conn.execute("SELECT version FROM records WHERE entity=? AND id=?",
+                                (entity, record_id)).fetchone()[0])
+
+
+WRITTEN = ("applied", "merged", "conflict")
+# What each role's push of the same six mutations becomes: the office API's rules, on push.
+PUSH_MATRIX = {
+    "engineer": [WRITTEN, WRITTEN, "forbidden_field", "forbidden_field", "forbidden_field", "forbidden_field"],
+    "dispatcher": ["forbidden", WRITTEN, WRITTEN, WRITTEN, "forbidden_field", WRITTEN],
+    "admin": ["forbidden", WRITTEN, WRITTEN, WRITTEN, "forbidden_field", WRITTEN],
+    "supervisor": ["forbidden"] * 6,
+}
+
+
+@pytest.mark.parametrize("role", [*PUSH_MATRIX, "revoked", "none"])
+def test_push_by_every_role(world, role: str) -> None:  # type: ignore[no-untyped-def]
+    """``/sync/v1/push`` per role: an event on the matrix's job (Li Wei's), an observed fact and an
+    office field of its site, the job's fault and assignee, a part's price."""
+    from sync_protocol import Clock, uuid7
+
+    server, tokens = world
+    headers = {"Authorization": f"Bearer {tokens[role]}"} if tokens[role] else {}
+    hello = httpx.post(f"{server.url}/sync/v1/hello", json={"protocol_version": 1}, headers=headers)
+    if role in ("none", "revoked"):
+        assert hello.status_code == 401
+        answer = httpx.post(f"{server.url}/sync/v1/push", headers=headers, json={"mutations": []})
+        assert answer.status_code == 401
+        return
+    clock, seq = Clock(), hello.json()["high_seq"]
+    job = SAMPLE["job_id"]
+
+    def patch(entity: str, record_id: str, **fields: object) -> dict:
+        return {"op": "patch", "hlc": clock.tick(), "entity": entity, "id": record_id,
+                "base_version": _version(server, entity, record_id), "fields": fields}
+
+    stamp = clock.tick()
+    mutations = [
+        {"op": "event", "hlc": stamp, "event": {"entity": "event", "id": uuid7(), "job_id": job, "hlc": stamp,
+                                                "at": "2026-11-25T09:30:00Z", "payload": {"kind": "note", "text": role}}},
+        patch("site", "S-01", contact_phone=f"+86 21 {role}"),
+        patch("site", "S-01", name=f"Site renamed by the {role}"),
+        patch("job", job, fault=f"fault as the {role} saw it"),
+        patch("job", job, assignee="u-zhang-min"),
+        patch("part", "PSU-750W", price_cents=90_000),
+    ]
+    body = {"mutations": [{"seq": seq + i + 1, **m} for i, m in enumerate(mutations)]}
+    answer = httpx.post(f"{server.url}/sync/v1/push", headers=headers, json=body)
+    assert answer.status_code == 200, answer.text
+    for expected, result, mutation in zip(PUSH_MATRIX[role], answer.json()["results"], mutations):
+        got = result["status"] if result["status"] != "rejected" else result["reason"]
+        assert got in expected if isinstance(expected, tuple) else got == expected, (role, mutation, result)

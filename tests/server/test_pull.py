@@ -112,8 +112,12 @@ def test_an_edit_that_moves_records_across_the_scope_reaches_a_synced_laptop(wor
     held: dict = {}
     _paged_pull(laptop, held, 1000)
     before = set(held)
-    reply = office.push(office.patch(entity, record_id, world.version(entity, record_id), **fields))
-    assert reply.results[0].status == "applied", reply.results[0]
+    if entity == "job":  # a job's site is set at intake; only a fixture load moves it
+        import msgspec
+        world.db.write(lambda c: store.put(c, msgspec.structs.replace(world.record(entity, record_id), **fields)))
+    else:
+        reply = office.push(office.patch(entity, record_id, world.version(entity, record_id), **fields))
+        assert reply.results[0].status == "applied", reply.results[0]
     _paged_pull(laptop, held, 1000)
     fresh: dict = {}
     _paged_pull(world.device("u-li-wei"), fresh, 1000)

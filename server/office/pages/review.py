@@ -14,7 +14,7 @@ from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unau
 from ... import blobs as blob_module
 from .. import audit_report, conflict_queue, jobs, sheet
 from ..access import AUDIT, DISPATCH, principal, server_state
-from ..journal import office_write
+from ..journal import config, office_write
 from ..worker import in_thread
 from .common import AnyRequest, flash, render, user_names
 
@@ -44,7 +44,8 @@ async def resolve_submit(request: AnyRequest, conflict_id: FromPath[str]) -> Red
     state, who, resolution = server_state(request), principal(request), str(form.get("resolution", ""))
     try:
         reply = await in_thread(lambda: office_write(
-            state, who, "office.resolve", lambda c: conflict_queue.resolve(c, who, state.clock, conflict_id, resolution)))
+            state, who, "office.resolve", lambda c: conflict_queue.resolve(c, who, state.clock, conflict_id, resolution,
+                                                                           config=config(state))))
         what = "the rule's result accepted" if resolution == "accepted" else \
             f"overridden: {reply.conflict.field} is now {reply.conflict.other!r}"
         flash(request, f"Conflict resolved, {what}.")
