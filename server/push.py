@@ -19,7 +19,7 @@ from sync_protocol import (
     AppendEvent, Job, JobEvent, MutationResult, PatchRecord, PushReply, PushRequest,
     SequenceGap, SyncRejected, Writer, merge_fields,
 )
-from sync_protocol.bounds import stamp_problem, time_problem
+from sync_protocol.bounds import base_version_problem, stamp_problem, time_problem
 from sync_protocol.checks import check_entity, check_patch
 from sync_protocol.hlc import Clock
 from sync_protocol.records import to_builtins
@@ -245,6 +245,9 @@ def apply_patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
         raise SyncRejected("scope", f"{entity} {record_id} is not in your scope", field="id")
     side = "field" if who.is_engineer else "office"
     check_patch(entity, stored.record, mutation.fields, side)
+    problem = base_version_problem(mutation.base_version, stored.version)
+    if problem:
+        raise SyncRejected("invalid", problem, field="base_version")
     current = to_builtins(stored.record)
     writer = Writer(side, mutation.hlc, who.device_id, who.user_id)
     outcome = merge_fields(entity, current, stored.field_versions, stored.version, mutation.fields,
