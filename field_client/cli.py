@@ -148,7 +148,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--part", required=True, metavar="SKU[:QTY]", help="the part put in, as on a quote")
     p.add_argument("--serial-out", required=True)
     p.add_argument("--serial-in", required=True)
-    p.add_argument("--from", dest="location", default=None, metavar="LOCATION")
+    p.add_argument("--from", dest="location", default=None, metavar="LOCATION",
+                   help="the stock location: your own van (van:YOUR-USER-ID), the default; parts from "
+                        "anywhere else are moved to your van by the office first")
     p.add_argument("--no-backup-ack", action="store_true", help="record it without a backup (audited)")
     p.add_argument("--notes", default="")
     p = command("loaner", cmd_loaner, "a device lent while the fault is fixed", job=True)

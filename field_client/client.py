@@ -292,7 +292,7 @@ class FieldClient:
             return view.record(conn, entity, record_id)
 
         try:
-            checks.check_event(job, payload, find)
+            checks.check_event(job, payload, find, author=self._meta(conn, "user_id"))
         except SyncRejected as refused:
             raise _refusal(refused) from None
         if isinstance(payload, PartSwap):

@@ -63,7 +63,7 @@ def check_event(conn: sqlite3.Connection, job: Job, event: JobEvent, ctx: BatchC
         stored = ctx.get(conn, entity, record_id)
         return None if stored is None else stored.record
 
-    checks.check_event(job, event.payload, find)
+    checks.check_event(job, event.payload, find, author=event.author)
 
 
 def apply_effects(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent,

@@ -27,7 +27,9 @@ import msgspec
 from .codec import field_of
 from .errors import SyncRejected
 from .events import CustomerApproval, EventPayload, PartSwap, Quote
-from .merge import DERIVED_FIELDS, FIELD_OWNED, IMMUTABLE_FIELDS, OFFICE_ACTIONS, Side, office_may_patch, owner
+from .merge import (
+    DERIVED_FIELDS, FIELD_OWNED, IMMUTABLE_FIELDS, OFFICE_ACTIONS, Side, location_problem, office_may_patch, owner,
+)
 from .records import ENTITY_TYPES, Equipment, Job, JobEvent, Record
 
 R = TypeVar("R", bound=Record)
@@ -78,8 +80,9 @@ def check_patch(entity: str, current: R, fields: Mapping[str, Any], side: Side) 
         raise SyncRejected("invalid", str(exc), field=f"fields.{path}" if path else "fields") from None
 
 
-def check_event(job: Job, payload: EventPayload, find: Find) -> None:
-    """Refuse an event that is incomplete or names what does not exist (nothing is written then).
+def check_event(job: Job, payload: EventPayload, find: Find, author: str | None = None) -> None:
+    """Refuse an event that is incomplete, names what does not exist, or (from the engineer
+    ``author``) takes parts from anywhere but their own van (nothing is written then).
 
     Rules the service flow asks the engineer to keep but that never lose work (backup first,
     approval of paid work, a serial seen elsewhere) are not refusals: the server records and flags
@@ -89,7 +92,7 @@ def check_event(job: Job, payload: EventPayload, find: Find) -> None:
     if problem:
         raise SyncRejected("invalid", problem[1], field=f"event.payload.{problem[0]}")
     if isinstance(payload, PartSwap):
-        _check_swap(job, payload, find)
+        _check_swap(job, payload, find, author)
     elif isinstance(payload, CustomerApproval):
         quote = find("event", payload.quote_event_id)
         if not (isinstance(quote, JobEvent) and quote.job_id == job.id and isinstance(quote.payload, Quote)):
@@ -97,7 +100,7 @@ def check_event(job: Job, payload: EventPayload, find: Find) -> None:
                                field="event.payload.quote_event_id")
 
 
-def _check_swap(job: Job, swap: PartSwap, find: Find) -> None:
+def _check_swap(job: Job, swap: PartSwap, find: Find, author: str | None) -> None:
     equipment = find("equipment", swap.equipment_id)
     if not isinstance(equipment, Equipment) or equipment.site_id != job.site_id:
         raise SyncRejected("unknown_equipment", f"no equipment {swap.equipment_id} at the job's site",
@@ -107,6 +110,9 @@ def _check_swap(job: Job, swap: PartSwap, find: Find) -> None:
     if swap.serial_in == swap.serial_out:
         raise SyncRejected("invalid", "the serial going in is the serial coming out",
                            field="event.payload.serial_in", rule="same_serial")
+    problem = None if author is None else location_problem(swap.location, author)
+    if problem:
+        raise SyncRejected("scope", problem, field="event.payload.location", rule="not_own_van")
 
 
 def local_field(field: str | None) -> str | None:

@@ -163,6 +163,22 @@ def stock_after(qty: int, delta: int) -> StockOutcome:
     return StockOutcome(new, new < 0)
 
 
+def location_problem(location: str | None, engineer: str) -> str | None:
+    """Where an engineer's part swap may take parts from: their own van, and nowhere else (a part
+    from the warehouse or another van is first moved to theirs by the office, where it shows).
+    None when ``location`` (None: the van) is allowed.
+
+    >>> location_problem(None, "u-li-wei") is None, location_problem("van:u-li-wei", "u-li-wei") is None
+    (True, True)
+    >>> location_problem("warehouse:main", "u-li-wei")
+    'parts are taken from your own van (van:u-li-wei), not from warehouse:main'
+    """
+    own = f"van:{engineer}"
+    if location is None or location == own:
+        return None
+    return f"parts are taken from your own van ({own}), not from {location}"
+
+
 def serial_clash(serial: str, installed_in: str | None, equipment_id: str) -> bool:
     """A serial installed in one place may not appear installed in another."""
     return bool(serial) and installed_in is not None and installed_in != equipment_id

@@ -219,10 +219,11 @@ def test_van_stock_reflects_pending_swaps(laptop: FieldClient) -> None:
     laptop.record_event(JOB, CustomerApproval(quote_event_id=quote.id, approved_by="Wang Jianguo"))
     laptop.record_event(JOB, swap(sku="RAID-BBU", serial_out="b1", serial_in="b2"))
     assert van_qty(laptop, "RAID-BBU") == -1
-    # A part taken from elsewhere does not touch the van.
-    laptop.record_event(JOB, swap(sku="FAN-80MM", location="warehouse:shanghai",
-                                  serial_out="f1", serial_in="f2"))
-    assert van_qty(laptop, "FAN-80MM") == 3
+    # Parts come from the engineer's own van only: a swap from the warehouse is refused.
+    with pytest.raises(InvalidAction) as refused:
+        laptop.record_event(JOB, swap(sku="FAN-80MM", location="warehouse:shanghai",
+                                      serial_out="f1", serial_in="f2"))
+    assert refused.value.field == "location" and van_qty(laptop, "FAN-80MM") == 3
     # The replica keeps the server's count: only the view subtracts.
     held = laptop.store.read(lambda c: replica.get(c, "stock", f"van:{USER_ID}|{SKU}"))
     assert held is not None and held.record.qty == 2 and held.version == SEED_VERSION  # type: ignore[attr-defined]
