@@ -13,7 +13,7 @@ import sqlite3
 from sync_protocol import van
 from sync_protocol.states import IN_FIELD_SCOPE
 
-from .auth import Principal
+from .auth import OFFICE_ROLES, Principal
 
 # The statuses of ``sync_protocol.states.IN_FIELD_SCOPE``, as SQL.
 _STATUS_LIST = ", ".join(f"'{s}'" for s in sorted(IN_FIELD_SCOPE))
@@ -121,22 +121,34 @@ def record_in_scope(conn: sqlite3.Connection, principal: Principal, entity: str,
 
 
 def blob_visible(conn: sqlite3.Connection, principal: Principal, sha256: str) -> bool:
-    """An engineer may fetch a blob their scope references, or one they uploaded."""
+    """May this device read a blob? Office roles read every file. An engineer reads a file only
+    through a record in their current scope that names it: a drawing of one of their sites, or a
+    photo or signature on one of their jobs, and then only if that file came from the job's
+    engineers (its assignee, or someone who recorded work on it) or from the office (an office
+    user's upload that is no drawing's file). Knowing a hash is not enough: naming another
+    site's drawing or another job's signature in an event of one's own opens nothing."""
     if not principal.is_engineer:
         return True
     params = {"user": principal.user_id, "sha": sha256}
-    uploaded = conn.execute("SELECT 1 FROM blobs WHERE sha256=:sha AND uploaded_by=:user", params).fetchone()
-    if uploaded:
-        return True
     drawing = conn.execute(
         f"SELECT 1 FROM records d JOIN records j ON j.entity='job' AND j.parent=d.parent "
         f"WHERE d.entity='drawing' AND d.deleted=0 AND json_extract(d.data, '$.sha256')=:sha "
         f"AND j.assignee=:user AND j.deleted=0 AND j.status IN ({_STATUS_LIST}) LIMIT 1", params).fetchone()
     if drawing:
         return True
+    uploader = conn.execute("SELECT b.uploaded_by, u.role FROM blobs b LEFT JOIN users u ON u.id=b.uploaded_by "
+                            "WHERE b.sha256=:sha", params).fetchone()
+    if uploader is None:
+        return False
+    office = uploader[1] in OFFICE_ROLES and conn.execute(
+        "SELECT 1 FROM records WHERE entity='drawing' AND json_extract(data, '$.sha256')=:sha LIMIT 1",
+        params).fetchone() is None
     event = conn.execute(
         f"SELECT 1 FROM records j JOIN records e ON e.entity='event' AND e.parent=j.id "
         f"WHERE j.entity='job' AND j.assignee=:user AND j.deleted=0 AND j.status IN ({_STATUS_LIST}) "
-        f"AND (json_extract(e.data, '$.payload.sha256')=:sha "
-        f"     OR json_extract(e.data, '$.payload.image_sha256')=:sha) LIMIT 1", params).fetchone()
+        f"AND json_extract(e.data, '$.payload.kind') IN ('photo', 'signature') "
+        f"AND (json_extract(e.data, '$.payload.sha256')=:sha OR json_extract(e.data, '$.payload.image_sha256')=:sha) "
+        f"AND (:office OR j.assignee=:uploader OR EXISTS (SELECT 1 FROM records a WHERE a.entity='event' "
+        f"     AND a.parent=j.id AND json_extract(a.data, '$.author')=:uploader)) LIMIT 1",
+        {**params, "office": office, "uploader": uploader[0]}).fetchone()
     return event is not None

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from server import store
-from sync_protocol import JSON, BlobStatus, Drawing, ErrorBody, decode
+from sync_protocol import JSON, BlobStatus, Drawing, ErrorBody, Photo, decode
 
 DATA = bytes(range(256)) * 40  # 10 KiB
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -17,6 +17,11 @@ def _put(world, device, offset, chunk, size=len(DATA), sha=SHA):
     return world.client.put(f"/sync/v1/blobs/{sha}?offset={offset}&size={size}", content=chunk,
                             headers={**device.headers, "content-type": "application/octet-stream",
                                      "accept": JSON})
+
+
+def _photo_on_own_job(laptop):
+    """A file is read through a record in scope: the engineer's photo on his job J-1."""
+    assert laptop.push(laptop.event("J-1", Photo(sha256=SHA))).results[0].status == "applied"
 
 
 def test_an_upload_cut_halfway_resumes_from_the_servers_offset(world):
@@ -30,6 +35,7 @@ def test_an_upload_cut_halfway_resumes_from_the_servers_offset(world):
     assert decode(wrong.content, ErrorBody, JSON).detail == {"offset": 4000}
     done = decode(_put(world, laptop, 4000, DATA[4000:]).content, BlobStatus, JSON)
     assert done.complete and done.size == len(DATA)
+    _photo_on_own_job(laptop)
     assert world.client.get(f"/sync/v1/blobs/{SHA}", headers=laptop.headers).content == DATA
 
 
@@ -66,6 +72,7 @@ def test_uploading_a_blob_the_server_has_completes_at_once(world):
 def test_a_download_resumes_with_a_range(world):
     laptop = world.device("u-li-wei")
     _put(world, laptop, 0, DATA)
+    _photo_on_own_job(laptop)
     response = world.client.get(f"/sync/v1/blobs/{SHA}", headers={**laptop.headers, "range": "bytes=1000-"})
     assert response.status_code == 206 and response.content == DATA[1000:]
     assert response.headers["content-range"] == f"bytes 1000-{len(DATA) - 1}/{len(DATA)}"
