@@ -16,15 +16,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from litestar import Litestar, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 from sync_protocol import MAX_BODY_BYTES
 
 from .blob_api import BLOB_HANDLERS
+from .headers import security_headers
 from .http_errors import EXCEPTION_HANDLERS
 from .office import office_app_config
 from .scheduler import ScheduledWork, ServerScheduler
 from .state import DB_FILE, ServerState
 from .sync_api import SYNC_HANDLERS
+from .version import __version__
 
 __all__ = ["DB_FILE", "ServerState", "create_app"]
 
@@ -46,6 +50,9 @@ def create_app(data_dir: str | Path, durable: bool = False, scheduler: bool = Fa
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # The protocol's body limit; litestar answers 413 past it (set explicitly: see STACK-NOTES).
         request_max_body_size=MAX_BODY_BYTES,
+        before_send=[security_headers],  # a Content-Security-Policy on every answer (headers.py)
+        openapi_config=OpenAPIConfig(title="fieldsync", version=__version__,
+                                     render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()]),
         on_startup=[jobs.start] if jobs else [],
         on_shutdown=[*([jobs.stop] if jobs else []), lambda: state.close()],
         debug=False,

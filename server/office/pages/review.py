@@ -12,6 +12,7 @@ from litestar.response import Redirect, Stream, Template
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 
 from ... import blobs as blob_module
+from ...headers import FILE_POLICY
 from .. import audit_report, conflict_queue, jobs, sheet
 from ..access import AUDIT, DISPATCH, principal, server_state
 from ..journal import config, office_write
@@ -113,6 +114,7 @@ async def blob_page(request: AnyRequest, sha256: FromPath[str]) -> Stream:
     media_type = (row["media_type"] if row else "") or "application/octet-stream"
     inline = media_type in _INLINE_TYPES
     headers = {"ETag": f'"{sha256}"', "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400",
+               "Content-Security-Policy": FILE_POLICY,
                "Content-Disposition": "inline" if inline else f'attachment; filename="{sha256[:12]}"'}
     return Stream(state.blobs.read(sha256), media_type=media_type if inline else "application/octet-stream",
                   headers=headers)
