@@ -21,6 +21,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 from sync_protocol import MAX_BODY_BYTES
 
+from . import throttle
 from .blob_api import BLOB_HANDLERS
 from .headers import security_headers
 from .http_errors import EXCEPTION_HANDLERS
@@ -51,6 +52,7 @@ def create_app(data_dir: str | Path, durable: bool = False, scheduler: bool = Fa
         # The protocol's body limit; litestar answers 413 past it (set explicitly: see STACK-NOTES).
         request_max_body_size=MAX_BODY_BYTES,
         before_send=[security_headers],  # a Content-Security-Policy on every answer (headers.py)
+        middleware=[throttle.UnauthenticatedGate],  # strangers: a bounded number at once (throttle.py)
         openapi_config=OpenAPIConfig(title="fieldsync", version=__version__,
                                      render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()]),
         on_startup=[jobs.start] if jobs else [],

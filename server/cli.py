@@ -98,7 +98,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     app = create_app(args.data, durable=args.durable, scheduler=not args.no_scheduler)
     print(f"fieldsync server {__version__} on http://{args.host}:{args.port} (data: {args.data})"
           + ("" if args.no_scheduler else "; scheduled jobs on"), file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
+                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
 
 
 def _now_option(text: str | None) -> dt.datetime | None:
@@ -231,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--durable", action="store_true", help="synchronous=FULL: survive power loss too")
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--forwarded-allow-ips", default="127.0.0.1", metavar="ADDRESSES",
+                   help="proxies whose X-Forwarded-For names the client (comma-separated; default the "
+                        "loopback proxy): the address sign-in failures are counted against")
     p.add_argument("--no-scheduler", action="store_true",
                    help="do not run the scheduled jobs (SLA watch, maintenance, housekeeping)")
     p.set_defaults(run=cmd_serve)

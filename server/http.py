@@ -48,16 +48,17 @@ def reply(request: Request[Any, Any, Any], message: Any, status: int = 200) -> R
     return Response(encode(message, fmt), media_type=fmt, status_code=status)
 
 
-async def read_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
-    """The body as ``kind``: MessagePack unless ``Content-Type`` says JSON, gzip inflated."""
+async def read_body(request: Request[Any, Any, Any], kind: type[T], limit: int = MAX_BODY_BYTES) -> T:
+    """The body as ``kind``: MessagePack unless ``Content-Type`` says JSON, gzip inflated to at
+    most ``limit`` bytes."""
     fmt = format_of(request.headers.get("content-type"))
-    raw = inflate(await request.body(), request.headers.get("content-encoding"))
+    raw = inflate(await request.body(), request.headers.get("content-encoding"), limit)
     if not raw:
         raise MalformedMessage("the request body is empty", field="body")
     return decode(raw, kind, fmt)
 
 
-def inflate(raw: bytes, encoding: str | None) -> bytes:
+def inflate(raw: bytes, encoding: str | None, limit: int = MAX_BODY_BYTES) -> bytes:
     """A ``Content-Encoding: gzip`` body (a laptop on a metered link compresses its pushes:
     a part swap shrinks from ~400 to ~60 bytes), inflated with the body limit still enforced."""
     if not encoding or encoding.strip().lower() == "identity":
@@ -67,11 +68,11 @@ def inflate(raw: bytes, encoding: str | None) -> bytes:
                                field="content-encoding")
     inflater = zlib.decompressobj(wbits=31)
     try:
-        out = inflater.decompress(raw, MAX_BODY_BYTES + 1)
+        out = inflater.decompress(raw, limit + 1)
     except zlib.error as exc:
         raise MalformedMessage(f"the gzip body is damaged: {exc}", field="body") from None
-    if len(out) > MAX_BODY_BYTES or inflater.unconsumed_tail:
-        raise TooLarge(f"a body inflates to at most {MAX_BODY_BYTES} bytes", field="body", limit=MAX_BODY_BYTES)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise TooLarge(f"a body inflates to at most {limit} bytes", field="body", limit=limit)
     return out
 
 

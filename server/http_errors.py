@@ -18,7 +18,7 @@ from litestar.exceptions import HTTPException
 
 from sync_protocol import (
     PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, InvalidValue, MalformedMessage, ProtocolError,
-    UpgradeRequired,
+    TooManyRequests, UpgradeRequired,
 )
 
 from .http import reply
@@ -44,7 +44,10 @@ def from_http(exc: HTTPException, message: str | None = None) -> ProtocolError:
 
 
 def error_response(request: AnyRequest, error: ProtocolError) -> Response[bytes]:
-    return reply(request, error.to_body(), status=error.status)
+    response = reply(request, error.to_body(), status=error.status)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _http_error(request: AnyRequest, exc: HTTPException) -> Response[bytes]:

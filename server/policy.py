@@ -80,10 +80,33 @@ class MaintenanceConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
 
 
 class HousekeepingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Retention of stored push answers and of tombstones."""
+    """Retention of stored push answers, tombstones, unfinished uploads and unreferenced files."""
 
     applied_retention_days: Positive = 30
     tombstone_retention_days: Positive = 90
+    # An upload nobody added a chunk to for this long is deleted (the laptop resumes from 0).
+    partial_upload_retention_days: Positive = 7
+    # A complete file no record names, untouched this long, is deleted (see housekeeping.py).
+    unreferenced_blob_grace_days: Positive = 30
+
+
+class SecurityConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What strangers get (read at start: a change needs a restart). See README, "Hardening"."""
+
+    # Requests without a token (enrollment, office sign-in) served at once; more answer 429.
+    unauthenticated_concurrency: Positive = 16
+    # Such a request must have sent its (small) body within this many seconds.
+    unauthenticated_timeout_seconds: Seconds = 10.0
+    # Failed enrollments and sign-ins allowed per window, per client address and per token
+    # prefix (the first ``token_prefix_length`` characters); then 429 until the window moves.
+    failures_per_address: Positive = 20
+    failures_per_token_prefix: Positive = 10
+    failure_window_seconds: Seconds = 300.0
+    token_prefix_length: Positive = 16
+    # Office cookies only over HTTPS: set when a TLS proxy is in front (it must be, in production).
+    secure_cookies: bool = False
+    # Bytes of unfinished uploads one device may have declared at once.
+    upload_quota_bytes: Positive = 4 * 1024**3
 
 
 class Config(msgspec.Struct, frozen=True):
@@ -91,6 +114,7 @@ class Config(msgspec.Struct, frozen=True):
     scheduler: SchedulerConfig = SchedulerConfig()
     maintenance: MaintenanceConfig = MaintenanceConfig()
     housekeeping: HousekeepingConfig = HousekeepingConfig()
+    security: SecurityConfig = SecurityConfig()
 
 
 DEFAULT = Config()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import blobs
+from . import blobs, policy, throttle
 from .database import Database
 from .push import ServerClock
 from .schema import migrate
@@ -17,15 +17,20 @@ DB_FILE = "fieldsync.db"
 
 
 class ServerState:
+    """Also the configuration read at start, and the counts kept about strangers (``throttle.py``)."""
+
     def __init__(self, data_dir: Path, durable: bool = False) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
+        self.config = policy.load(data_dir)
         self.db = Database(data_dir / DB_FILE, durable=durable)
         self.db.exclusive(migrate)
         self.blobs = blobs.BlobStore(data_dir / "blobs")
         self.clock = ServerClock()
         self.secret: str = self.db.read(
             lambda c: c.execute("SELECT value FROM meta WHERE key='secret'").fetchone()[0])
+        self.limiter = throttle.FailureLimiter(self.config.security)
+        self.gate = throttle.Gate(self.config.security.unauthenticated_concurrency)
 
     def close(self) -> None:
         self.db.close()

@@ -13,10 +13,10 @@ from litestar import Request, Response, post
 from sync_protocol import (
     MAX_PULL_PAGE, MAX_PUSH_BATCH, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, EnrollReply, EnrollRequest, Hello,
     HelloReply, MalformedMessage, PullPage, PullRequest, PushReply, PushRequest, TooLarge,
-    UpgradeRequired,
+    Unauthorized, UpgradeRequired,
 )
 
-from . import auth, policy, pull, push
+from . import auth, policy, pull, push, throttle
 from .http import caller, in_thread, read_body, reply, reply_format, state_of
 from .openapi import answers, sync_operation
 from .pull_page import encode_page
@@ -24,11 +24,14 @@ from .schema import SCHEMA_VERSION
 from .version import __version__
 
 
-@post("/sync/v1/enroll", status_code=200, responses=answers(EnrollReply, 400, 401, 413),
-      operation_class=sync_operation(EnrollRequest))
+@post("/sync/v1/enroll", status_code=200, responses=answers(EnrollReply, 400, 401, 408, 413, 429),
+      operation_class=sync_operation(EnrollRequest), request_max_body_size=throttle.UNAUTHENTICATED_BODY_BYTES)
 async def enroll_device(request: Request[Any, Any, Any]) -> Response[bytes]:
-    body = await read_body(request, EnrollRequest)
+    # No token yet: a small body, a bounded number at once, failures counted (throttle.py).
+    body = await read_body(request, EnrollRequest, limit=throttle.UNAUTHENTICATED_BODY_BYTES)
     state = state_of(request)
+    address = throttle.client_address(request)
+    state.limiter.check(address, body.enrollment_token)
 
     def work() -> EnrollReply:
         device_id, token, user = state.db.write(
@@ -36,7 +39,11 @@ async def enroll_device(request: Request[Any, Any, Any]) -> Response[bytes]:
         return EnrollReply(device_id=device_id, device_token=token, user_id=user["id"],
                            user_name=user["display_name"], role=user["role"])
 
-    return reply(request, await in_thread(work))
+    try:
+        return reply(request, await in_thread(work))
+    except Unauthorized:
+        state.limiter.failed(address, body.enrollment_token)
+        raise
 
 
 @post("/sync/v1/hello", status_code=200, responses=answers(HelloReply, 400, 401, 413, 426),

@@ -10,8 +10,8 @@ PullRequest(cursor=None, limit=5)
 from .codec import JSON, MSGPACK, MSGPACK_ALIASES, decode, encode, field_of, format_of
 from .errors import (
     ChecksumMismatch, CursorReset, Forbidden, IllegalState, InvalidValue, MalformedMessage,
-    NotFound, OffsetMismatch, ProtocolError, RangeNotSatisfiable, ScopeViolation, SequenceGap,
-    SyncRejected, TooLarge, Unauthorized, UpgradeRequired,
+    NotFound, OffsetMismatch, ProtocolError, RangeNotSatisfiable, RequestTimeout, ScopeViolation,
+    SequenceGap, SyncRejected, TooLarge, TooManyRequests, Unauthorized, UpgradeRequired,
 )
 from .events import (
     EVENT_KINDS, REPAIR_KINDS, Backup, Checkin, CustomerApproval, Diagnosis, EventPayload,
@@ -41,7 +41,8 @@ __all__ = [
     "JSON", "MSGPACK", "MSGPACK_ALIASES", "decode", "encode", "field_of", "format_of",
     "ChecksumMismatch", "CursorReset", "Forbidden", "IllegalState", "InvalidValue",
     "MalformedMessage", "NotFound", "OffsetMismatch", "ProtocolError", "RangeNotSatisfiable",
-    "ScopeViolation", "SequenceGap", "SyncRejected", "TooLarge", "Unauthorized", "UpgradeRequired",
+    "RequestTimeout", "ScopeViolation", "SequenceGap", "SyncRejected", "TooLarge", "TooManyRequests",
+    "Unauthorized", "UpgradeRequired",
     "EVENT_KINDS", "REPAIR_KINDS", "Backup", "Checkin", "CustomerApproval", "Diagnosis",
     "EventPayload", "Loaner", "Note", "PartSwap", "Photo", "Quote", "QuoteLine", "Resolution",
     "Signature", "Test", "kind_of",

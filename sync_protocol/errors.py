@@ -12,9 +12,12 @@
     ├── OffsetMismatch        409 offset_mismatch  blob chunk at the wrong offset; ``detail.offset``
     ├── IllegalState          409 illegal_transition  office action the job's status forbids
     ├── TooLarge              413 too_large        body, batch or page over the limit
+    ├── RequestTimeout        408 request_timeout  a request without a token sent its body too slowly
     ├── RangeNotSatisfiable   416 range_not_satisfiable  a blob download starting past its end
     ├── ChecksumMismatch      422 sha256_mismatch  blob bytes do not match their name
-    └── UpgradeRequired       426 upgrade_required protocol version not supported
+    ├── UpgradeRequired       426 upgrade_required protocol version not supported
+    └── TooManyRequests       429 rate_limited     too many failed sign-ins, or too many strangers at
+                                                   once; ``detail.retry_after`` (also ``Retry-After``)
 
 ``SyncRejected`` is not an HTTP error: it turns one mutation of a push into a ``rejected``
 result with its reason, while the rest of the batch goes on.
@@ -116,11 +119,24 @@ class UpgradeRequired(ProtocolError):
     status, code = 426, "upgrade_required"
 
 
+class RequestTimeout(ProtocolError):
+    status, code = 408, "request_timeout"
+
+
+class TooManyRequests(ProtocolError):
+    status, code = 429, "rate_limited"
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds to wait before trying again (``detail.retry_after``)."""
+        return int(self.detail.get("retry_after", 1))
+
+
 _BY_CODE: dict[str, type[ProtocolError]] = {
     k.code: k
     for k in (MalformedMessage, InvalidValue, Unauthorized, Forbidden, ScopeViolation, NotFound,
               SequenceGap, CursorReset, OffsetMismatch, IllegalState, ChecksumMismatch, TooLarge,
-              RangeNotSatisfiable, UpgradeRequired)
+              RangeNotSatisfiable, UpgradeRequired, RequestTimeout, TooManyRequests)
 }
 
 

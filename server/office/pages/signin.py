@@ -6,8 +6,9 @@ from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from sync_protocol import Forbidden, Unauthorized
+from sync_protocol import Forbidden, TooManyRequests, Unauthorized
 
+from ...throttle import UNAUTHENTICATED_BODY_BYTES, client_address
 from ..access import principal, server_state
 from ..security import SESSION_STORE, rotate_session
 from ..sessions import SESSION_DEVICE, sign_in
@@ -23,15 +24,23 @@ async def login_form(request: AnyRequest, next: FromQuery[str | None] = None) ->
     return render(request, "login.html", next=safe_next(next) or "", error="")
 
 
-@post("/login", opt={"public": True}, status_code=200)
+@post("/login", opt={"public": True}, status_code=200, request_max_body_size=UNAUTHENTICATED_BODY_BYTES)
 async def login(request: AnyRequest) -> Template | Redirect:
     form = await request.form()
     token, target = str(form.get("token", "")), safe_next(str(form.get("next", "")))
     state = server_state(request)
     browser = f"office browser ({request.headers.get('user-agent', '')[:60]})"
+    address = client_address(request)
     try:
+        state.limiter.check(address, token)  # anyone may try: failures are counted (throttle.py)
         result = await in_thread(lambda: state.db.write(lambda c: sign_in(c, token, browser)))
+    except TooManyRequests as exc:
+        page = render(request, "login.html", status=exc.status, next=target or "", error=exc.message)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except (Unauthorized, Forbidden) as exc:
+        if isinstance(exc, Unauthorized):
+            state.limiter.failed(address, token)
         return render(request, "login.html", status=exc.status, next=target or "", error=exc.message)
     rotate_session(request)
     request.set_session({SESSION_DEVICE: result.principal.device_id})
