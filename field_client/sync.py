@@ -24,8 +24,9 @@ from typing import Callable
 import msgspec
 
 from sync_protocol import (
-    JSON, PROTOCOL_VERSION, ChecksumMismatch, Conflict, CursorReset, Hello, HelloReply, Job, Limits,
-    NotFound, PullPage, PullRequest, PushReply, Record, ScopeViolation, SequenceGap, Upsert, decode,
+    JSON, PROTOCOL_VERSION, AppendEvent, ChecksumMismatch, Conflict, CursorReset, Hello, HelloReply, Job,
+    Limits, NotFound, Photo, PullPage, PullRequest, PushReply, Record, ScopeViolation, SequenceGap, Signature,
+    Upsert, decode,
 )
 from sync_protocol.messages import SplicedPullPage, SplicedPushRequest
 
@@ -151,21 +152,46 @@ def _limits_of(hello: HelloReply | Limits | None) -> Limits:
     return hello if hello is not None else Limits()
 
 
+def _files_to_send(conn: sqlite3.Connection) -> list[tuple[str, str, bool]]:
+    """(sha256, media type, uploaded before) of the files made here not uploaded yet, then of
+    those the pending events name that went up earlier: the server collects files nothing names
+    after a while (a laptop may have been away for weeks), so it is asked again before the push
+    and sent again from this laptop's cache if it no longer holds them."""
+    rows = [(r[0], r[1] or "application/octet-stream", False) for r in conn.execute(
+        "SELECT sha256, media_type FROM blobs WHERE uploaded=0 ORDER BY created_at")]
+    named: dict[str, None] = {}
+    for mutation in outbox.mutations(conn):
+        if isinstance(mutation, AppendEvent):
+            payload = mutation.event.payload
+            sha = payload.sha256 if isinstance(payload, Photo) else \
+                payload.image_sha256 if isinstance(payload, Signature) else None
+            if sha:
+                named[sha] = None
+    fresh = {sha for sha, _, _ in rows}
+    for sha in named:
+        row = conn.execute("SELECT media_type FROM blobs WHERE sha256=? AND uploaded=1", (sha,)).fetchone()
+        if sha not in fresh and row is not None:
+            rows.append((sha, row[0] or "application/octet-stream", True))
+    return rows
+
+
 def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport,
                  progress: Progress = _silent) -> None:
     """Files made here (photos, signatures) go up before the events that name them."""
-    rows = store.read(lambda c: c.execute(
-        "SELECT sha256, media_type FROM blobs WHERE uploaded=0 ORDER BY created_at").fetchall())
-    for row in rows:
-        try:
-            blobs.upload(transport, row["sha256"], row["media_type"] or "application/octet-stream")
-        except ChecksumMismatch as exc:  # the laptop's copy no longer matches its name: disk fault
-            report.problems.append(f"file {row['sha256'][:12]}... refused by the server: {exc.message}")
+    rows = store.read(_files_to_send)
+    for done, (sha, media_type, before) in enumerate(rows, 1):
+        if before and not blobs.has(sha):
             continue
-        store.write(lambda c, sha=row["sha256"]: c.execute(
-            "UPDATE blobs SET uploaded=1 WHERE sha256=?", (sha,)))
-        report.blobs_uploaded += 1
-        progress("upload", report.blobs_uploaded, len(rows))
+        try:
+            sent = blobs.upload(transport, sha, media_type)
+        except ChecksumMismatch as exc:  # the laptop's copy no longer matches its name: disk fault
+            report.problems.append(f"file {sha[:12]}... refused by the server: {exc.message}")
+            continue
+        if not before:
+            store.write(lambda c, sha=sha: c.execute("UPDATE blobs SET uploaded=1 WHERE sha256=?", (sha,)))
+        if sent or not before:
+            report.blobs_uploaded += 1
+        progress("upload", done, len(rows))
 
 
 def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply | Limits | None,

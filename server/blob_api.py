@@ -13,7 +13,9 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from sync_protocol import BLOB_CHUNK_BYTES, BlobStatus, NotFound, ScopeViolation, TooLarge
+from sync_protocol import (
+    BLOB_CHUNK_BYTES, BlobStatus, ChecksumMismatch, NotFound, ProtocolError, ScopeViolation, TooLarge,
+)
 
 from . import blobs, permissions, scopes
 from .http import caller, in_thread, query_int, reply, state_of
@@ -46,7 +48,16 @@ def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
 async def blob_status(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[bytes]:
     await caller(request)
     blobs.check_sha(sha256)
-    return reply(request, _blob_status(state_of(request), sha256))
+    state = state_of(request)
+
+    def work() -> BlobStatus:
+        status = _blob_status(state, sha256)
+        # A laptop asks before it pushes events that name the file: keep it from collection.
+        if status.complete and state.db.read(lambda c: blobs.stale(c, sha256)):
+            state.db.write(lambda c: blobs.touch(c, sha256))
+        return status
+
+    return reply(request, await in_thread(work))
 
 
 @put("/sync/v1/blobs/{sha256:str}", status_code=200, responses=answers(BlobStatus, 400, 401, 403, 409, 413, 422),
@@ -63,12 +74,23 @@ async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
         raise TooLarge(f"a blob chunk holds at most {BLOB_CHUNK_BYTES} bytes", field="body",
                        limit=BLOB_CHUNK_BYTES)
     state = state_of(request)
+    quota = state.config.security.upload_quota_bytes
 
     def work() -> BlobStatus:
-        upload = state.blobs.write_chunk(sha256, offset, size, data)
-        if upload.complete:
-            state.db.write(lambda c: blobs.record_blob(c, sha256, upload.size or 0, media_type[:200],
-                                                       who.user_id))
+        began = False
+        if not state.blobs.has(sha256):  # a new upload counts against its device's quota
+            blobs.check_size(size)
+            began = state.db.write(lambda c: blobs.reserve_upload(c, sha256, size, who.device_id, who.user_id,
+                                                                  quota))
+        try:
+            upload = state.blobs.write_chunk(sha256, offset, size, data)
+        except ProtocolError as exc:  # bytes refused: an upload that began with them did not begin
+            if began or isinstance(exc, ChecksumMismatch):
+                state.db.write(lambda c: blobs.drop_upload(c, sha256))
+            raise
+        if upload.complete and not state.db.write(lambda c: blobs.record_complete(
+                c, state.blobs, sha256, upload.size or 0, media_type[:200], who.user_id, who.device_id)):
+            return BlobStatus(sha256=sha256, offset=0, complete=False)  # collected meanwhile: send it again
         return BlobStatus(sha256=sha256, size=upload.size, offset=upload.offset, complete=upload.complete)
 
     return reply(request, await in_thread(work))

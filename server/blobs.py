@@ -9,6 +9,7 @@ the blob's name are discarded and refused, never stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -104,8 +105,7 @@ class BlobStore:
     def write_chunk(self, sha256: str, offset: int, size: int, data: bytes) -> UploadState:
         """Append a chunk at ``offset`` of an upload of ``size`` bytes."""
         check_sha(sha256)
-        if size < 0 or size > MAX_BLOB_BYTES:
-            raise TooLarge(f"a blob may hold at most {MAX_BLOB_BYTES} bytes", field="size")
+        check_size(size)
         if self.has(sha256):
             return self.state(sha256)
         with self._lock(sha256):
@@ -155,15 +155,92 @@ class BlobStore:
                     remaining -= len(chunk)
                 yield chunk
 
+    def delete(self, sha256: str) -> None:
+        """Remove a complete file (housekeeping; the caller holds the write transaction that
+        removes its row, so no upload completes in between)."""
+        self.path(sha256).unlink(missing_ok=True)
+
+    def drop_partial(self, sha256: str) -> None:
+        (self.partial / check_sha(sha256)).unlink(missing_ok=True)
+        (self.partial / f"{sha256}.size").unlink(missing_ok=True)
+
+    def partials(self) -> list[tuple[str, float]]:
+        """Unfinished uploads on disk: (sha256, time of their last chunk)."""
+        out = []
+        for path in self.partial.iterdir():
+            if SHA256_RE.fullmatch(path.name):
+                try:
+                    out.append((path.name, path.stat().st_mtime))
+                except FileNotFoundError:
+                    continue
+        return out
+
     def _lock(self, sha256: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(sha256, threading.Lock())
 
 
-def record_blob(conn: sqlite3.Connection, sha256: str, size: int, media_type: str, user_id: str) -> None:
-    """Note a complete blob and who uploaded it (an uploader may always fetch their own blob)."""
-    conn.execute("INSERT OR IGNORE INTO blobs(sha256, size, media_type, uploaded_by, created_at) "
-                 "VALUES (?, ?, ?, ?, datetime('now'))", (sha256, size, media_type, user_id))
+def record_blob(conn: sqlite3.Connection, sha256: str, size: int, media_type: str, user_id: str,
+                device_id: str | None = None) -> None:
+    """Note a complete blob, who uploaded it first (``scopes.blob_visible`` asks), and that it was
+    touched now (``housekeeping`` collects files nothing names only when untouched for a while);
+    its unfinished upload, if any, is done."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat()  # microseconds: compared with devices.last_seen_at
+    conn.execute("INSERT INTO blobs(sha256, size, media_type, uploaded_by, device_id, created_at, touched_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET touched_at=excluded.touched_at",
+                 (sha256, size, media_type, user_id, device_id, now, now))
+    conn.execute("DELETE FROM uploads WHERE sha256=?", (sha256,))
+
+
+def record_complete(conn: sqlite3.Connection, store: "BlobStore", sha256: str, size: int, media_type: str,
+                    user_id: str, device_id: str) -> bool:
+    """``record_blob`` for an upload that just completed, if its file is still there: housekeeping
+    may have collected it between the chunk and this transaction (then False: send it again)."""
+    if not store.has(sha256):
+        return False
+    record_blob(conn, sha256, size, media_type, user_id, device_id)
+    return True
+
+
+def check_size(size: int) -> None:
+    if size > MAX_BLOB_BYTES:
+        raise TooLarge(f"a blob may hold at most {MAX_BLOB_BYTES} bytes", field="size", limit=MAX_BLOB_BYTES)
+
+
+def stale(conn: sqlite3.Connection, sha256: str) -> bool:
+    """Whether the file was last touched more than a day ago (``touch`` would write)."""
+    return conn.execute("SELECT 1 FROM blobs WHERE sha256=? AND julianday(coalesce(touched_at, created_at)) "
+                        "< julianday('now') - 1", (sha256,)).fetchone() is not None
+
+
+def touch(conn: sqlite3.Connection, sha256: str) -> None:
+    """A laptop asked after a complete file it is about to name in a push: not to be collected
+    for a while. Written at most once a day per file."""
+    conn.execute("UPDATE blobs SET touched_at=datetime('now') WHERE sha256=? "
+                 "AND julianday(coalesce(touched_at, created_at)) < julianday('now') - 1", (sha256,))
+
+
+def reserve_upload(conn: sqlite3.Connection, sha256: str, size: int, device_id: str, user_id: str,
+                   quota: int) -> bool:
+    """Charge an upload to the device that starts it, within its quota of bytes in flight (the
+    size it began with holds: ``BlobStore.write_chunk``). True when it began here (a chunk then
+    refused undoes it with ``drop_upload``)."""
+    if conn.execute("SELECT 1 FROM uploads WHERE sha256=?", (sha256,)).fetchone() is not None:
+        conn.execute("UPDATE uploads SET updated_at=datetime('now') WHERE sha256=?", (sha256,))
+        return False
+    in_flight = conn.execute("SELECT coalesce(sum(size), 0) FROM uploads WHERE device_id=?",
+                             (device_id,)).fetchone()[0]
+    if in_flight + size > quota:
+        raise TooLarge(f"this device has {in_flight} bytes of unfinished uploads; another {size} would pass "
+                       f"its quota of {quota}: finish those first", field="size", quota=quota,
+                       in_flight=in_flight)
+    conn.execute("INSERT INTO uploads(sha256, size, device_id, user_id, started_at, updated_at) "
+                 "VALUES (?, ?, ?, ?, datetime('now'), datetime('now'))", (sha256, size, device_id, user_id))
+    return True
+
+
+def drop_upload(conn: sqlite3.Connection, sha256: str) -> None:
+    conn.execute("DELETE FROM uploads WHERE sha256=?", (sha256,))
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int]:

@@ -16,6 +16,23 @@ for a while, and preventive checks keep their own memory in ``maintenance_plan``
 
 Records carry no timestamps, so a tombstone's age is counted from when housekeeping first saw it
 (``tombstone_seen``): at most one housekeeping interval late, never early.
+
+Unfinished uploads (``uploads``, and their partial files) that nobody added a chunk to for
+``partial_upload_retention_days`` are deleted; the laptop resumes from offset 0, which it does
+anyway when the server holds nothing. Partial files with no row (older servers, a crash) go by
+their age on disk.
+
+Complete files (``blobs``) that no record names (no drawing's ``sha256``, no ``photo`` or
+``signature`` event) are deleted once untouched for ``unreferenced_blob_grace_days``. A laptop
+uploads a file before it pushes the events that name it, and may go offline in between for
+weeks; so a file is never collected while it may still be named by a laptop's pending work:
+
+- never while the device that uploaded it has not pushed since (its pending events may name it);
+- never within the grace period after it was last touched: uploading it, or asking its status,
+  touches it, and a laptop asks the status of every file its pending events name before each
+  push (and uploads again what the server no longer holds, from its own cache);
+- and a file removed here is removed in the same transaction as its row, under the store's one
+  writer, so an upload completing meanwhile finds it gone and is asked to send it again.
 """
 
 from __future__ import annotations
@@ -26,12 +43,15 @@ import sqlite3
 from typing import NamedTuple
 
 from . import audit, policy, store
+from .blobs import BlobStore
 
 
 class Swept(NamedTuple):
     answers_deleted: int
     tombstones_seen: int
     tombstones_purged: int
+    uploads_expired: int = 0
+    blobs_collected: int = 0
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -84,10 +104,61 @@ def purge_tombstones(conn: sqlite3.Connection, now: dt.datetime, retention: dt.t
     return len(due)
 
 
-def sweep(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config = policy.DEFAULT) -> Swept:
-    """One housekeeping pass (the caller holds the write transaction)."""
+def expire_uploads(conn: sqlite3.Connection, now: dt.datetime, retention: dt.timedelta,
+                   files: BlobStore | None) -> int:
+    """Delete unfinished uploads with no chunk for ``retention``, rows and partial files."""
+    cutoff = now - retention
+    gone = [sha for (sha,) in conn.execute(
+        "SELECT sha256 FROM uploads WHERE julianday(updated_at) < julianday(?) ORDER BY sha256", (_iso(cutoff),))]
+    conn.executemany("DELETE FROM uploads WHERE sha256=?", [(sha,) for sha in gone])
+    if files is not None:
+        held = {sha for (sha,) in conn.execute("SELECT sha256 FROM uploads")}
+        gone += [sha for sha, mtime in files.partials() if sha not in held and sha not in gone
+                 and mtime < cutoff.timestamp()]
+        for sha in gone:
+            files.drop_partial(sha)
+    if gone:
+        listing = "".join(f"{sha}\n" for sha in sorted(gone))
+        audit.append(conn, now, audit.SCHEDULER, "housekeeping.expire_uploads", "uploads", f"before {_iso(cutoff)}",
+                     len(gone), hashlib.sha256(listing.encode()).hexdigest(),
+                     ref=f"{len(gone)} unfinished uploads idle for {retention.days} days deleted")
+    return len(gone)
+
+
+def collect_blobs(conn: sqlite3.Connection, now: dt.datetime, grace: dt.timedelta, files: BlobStore) -> int:
+    """Delete complete files no record names, untouched for ``grace``, whose uploading device has
+    pushed since (see the module's docstring for why that never loses a laptop's work)."""
+    candidates = [sha for (sha,) in conn.execute(
+        "SELECT b.sha256 FROM blobs b WHERE julianday(coalesce(b.touched_at, b.created_at)) < julianday(?) "
+        "AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.sha256=b.sha256) "
+        "AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.id=b.device_id AND v.revoked_at IS NULL "
+        "                AND (v.last_seen_at IS NULL OR julianday(v.last_seen_at) <= julianday(b.created_at))) "
+        "ORDER BY b.sha256", (_iso(now - grace),))]
+    if not candidates:
+        return 0
+    named = {sha for row in conn.execute(
+        "SELECT json_extract(data, '$.payload.sha256'), json_extract(data, '$.payload.image_sha256') FROM records "
+        "WHERE entity='event' AND json_extract(data, '$.payload.kind') IN ('photo', 'signature')") for sha in row}
+    named |= {sha for (sha,) in conn.execute(
+        "SELECT json_extract(data, '$.sha256') FROM records WHERE entity='drawing' AND deleted=0")}
+    gone = [sha for sha in candidates if sha not in named]
+    for sha in gone:
+        conn.execute("DELETE FROM blobs WHERE sha256=?", (sha,))
+        files.delete(sha)
+        audit.append(conn, now, audit.SCHEDULER, "housekeeping.collect_blob", "blob", sha, 0, sha,
+                     ref=f"named by no record and untouched for {grace.days} days")
+    return len(gone)
+
+
+def sweep(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config = policy.DEFAULT,
+          files: BlobStore | None = None) -> Swept:
+    """One housekeeping pass (the caller holds the write transaction); with ``files``, the
+    unfinished uploads and unnamed files on disk too."""
     cfg = config.housekeeping
     answers = clean_applied(conn, now, dt.timedelta(days=cfg.applied_retention_days))
     seen = note_tombstones(conn, now)
     purged = purge_tombstones(conn, now, dt.timedelta(days=cfg.tombstone_retention_days))
-    return Swept(answers, seen, purged)
+    expired = expire_uploads(conn, now, dt.timedelta(days=cfg.partial_upload_retention_days), files)
+    collected = 0 if files is None else collect_blobs(
+        conn, now, dt.timedelta(days=cfg.unreferenced_blob_grace_days), files)
+    return Swept(answers, seen, purged, expired, collected)

@@ -33,6 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from . import housekeeping, maintenance, policy, sla
+from .blobs import BlobStore
 from .database import Database
 from .housekeeping import Swept
 from .maintenance import Generated
@@ -69,7 +70,7 @@ class ScheduledWork:
         jobs: dict[str, Callable[[sqlite3.Connection, dt.datetime, policy.Config], Any]] = {
             SLA_WATCH: lambda conn, at, _cfg: sla.watch(conn, at, self.clock.tick()),
             MAINTENANCE: maintenance.generate,
-            HOUSEKEEPING: housekeeping.sweep,
+            HOUSEKEEPING: lambda conn, at, cfg: housekeeping.sweep(conn, at, cfg, BlobStore(self.data_dir / "blobs")),
         }
         if job_id not in jobs:
             raise ValueError(f"no scheduled job {job_id!r}; jobs: {', '.join(JOB_IDS)}")

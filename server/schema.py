@@ -147,7 +147,25 @@ def _v6(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE devices ADD COLUMN high_hlc TEXT")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(conn: sqlite3.Connection) -> None:
+    """Disk has limits: an unfinished upload is charged to the device that started it (a quota on
+    bytes in flight) and expires when nobody adds to it; a complete file remembers which device
+    uploaded it and when it was last touched, so housekeeping can collect the files nothing names
+    (``housekeeping.py``). ``uploads`` was never written before this version: it is made anew."""
+    conn.execute("DROP TABLE uploads")
+    conn.execute("""
+        CREATE TABLE uploads (
+            sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL,   -- the size declared when it began
+            device_id TEXT NOT NULL, user_id TEXT NOT NULL,    -- whose quota it counts against
+            started_at TEXT NOT NULL, updated_at TEXT NOT NULL -- its last chunk: expiry counts from it
+        ) STRICT""")
+    conn.execute("CREATE INDEX uploads_device ON uploads(device_id)")
+    conn.execute("ALTER TABLE blobs ADD COLUMN device_id TEXT")
+    conn.execute("ALTER TABLE blobs ADD COLUMN touched_at TEXT")
+    conn.execute("UPDATE blobs SET touched_at = created_at")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

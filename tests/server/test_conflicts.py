@@ -11,7 +11,7 @@ import pytest
 
 from server import store
 from sync_protocol import (
-    AssignRequest, Checkin, Diagnosis, Note, PartSwap, Signature, Stock, sheet_hash,
+    AssignRequest, Checkin, Diagnosis, Note, PartSwap, Signature, sheet_hash,
 )
 from sync_protocol import Test as PostRepairTest  # aliased: pytest would collect "Test*"
 
@@ -143,27 +143,22 @@ def test_an_engineer_with_no_claim_on_a_job_cannot_record_on_it(world):
     assert (result.status, result.reason) == ("rejected", "scope")
 
 
-def _warehouse(world, qty: int) -> None:
-    world.db.write(lambda c: store.put(c, Stock(id="warehouse:sh|PSU-750W", location="warehouse:sh",
-                                                sku="PSU-750W", qty=qty)))
-
-
-@pytest.mark.parametrize("li_first", [True, False])
-def test_two_engineers_taking_the_last_unit_go_negative_and_raise_a_stock_conflict(world, li_first):
-    _reassign(world, "J-3", "zhang-min")
-    _warehouse(world, 1)
-    li, zhang = world.device("u-li-wei"), world.device("u-zhang-min")
-    swaps = [(li, li.event("J-1", PartSwap(equipment_id="EQ-1", sku="PSU-750W", serial_out="P-1",
-                                           serial_in="P-100", location="warehouse:sh"))),
-             (zhang, zhang.event("J-3", PartSwap(equipment_id="EQ-2", sku="PSU-750W", serial_out="P-2",
-                                                 serial_in="P-200", location="warehouse:sh")))]
-    if not li_first:
+@pytest.mark.parametrize("laptop_first", [True, False])
+def test_the_last_unit_taken_twice_offline_goes_negative_and_raises_a_stock_conflict(world, laptop_first):
+    """Parts come only from the engineer's own van, so the van's last unit is taken twice when two
+    of the engineer's laptops both swap it offline: the deltas commute, the deficit is flagged."""
+    laptop, spare = world.device("u-li-wei"), world.device("u-li-wei")
+    swaps = [(laptop, laptop.event("J-1", PartSwap(equipment_id="EQ-1", sku="PSU-750W", serial_out="P-1",
+                                                   serial_in="P-100"))),
+             (spare, spare.event("J-1", PartSwap(equipment_id="EQ-2", sku="PSU-750W", serial_out="P-2",
+                                                 serial_in="P-200")))]
+    if not laptop_first:
         swaps.reverse()
     statuses = [device.push(mutation).results[0].status for device, mutation in swaps]
     assert statuses == ["applied", "conflict"]
-    assert world.record("stock", "warehouse:sh|PSU-750W").qty == -1   # deltas commute
+    assert world.record("stock", "van:u-li-wei|PSU-750W").qty == -1   # deltas commute
     [conflict] = world.conflicts()
-    assert (conflict.kind, conflict.record_id, conflict.kept) == ("stock", "warehouse:sh|PSU-750W", -1)
+    assert (conflict.kind, conflict.record_id, conflict.kept) == ("stock", "van:u-li-wei|PSU-750W", -1)
 
 
 def test_a_swap_takes_from_the_engineers_own_van_by_default(world):
@@ -177,10 +172,9 @@ def test_a_swap_takes_from_the_engineers_own_van_by_default(world):
 def test_one_serial_installed_at_two_places_raises_a_serial_conflict(world):
     laptop = world.device("u-li-wei")
     laptop.push(laptop.event("J-1", PartSwap(equipment_id="EQ-1", sku="FAN-80MM", serial_out="F-1",
-                                             serial_in="F-777", location="warehouse:sh")))
+                                             serial_in="F-777")))
     result = laptop.push(laptop.event("J-1", PartSwap(equipment_id="EQ-2", sku="FAN-80MM",
-                                                      serial_out="F-2", serial_in="F-777",
-                                                      location="warehouse:sh"))).results[0]
+                                                      serial_out="F-2", serial_in="F-777"))).results[0]
     assert result.status == "conflict"
     serial = [c for c in world.conflicts() if c.kind == "serial"]
     assert len(serial) == 1 and serial[0].kept == "F-777" and serial[0].other == "EQ-1"
