@@ -254,12 +254,29 @@ def parse_range(header: str | None, size: int) -> tuple[int, int]:
     first, _, last = spec.partition("-")
     if unit.strip() != "bytes" or "," in spec or not _digits(first) or (last.strip() and not _digits(last)):
         raise MalformedMessage("Range must be 'bytes=N-' or 'bytes=N-M'", field="range")
-    start = int(first)
-    end = min(int(last), size - 1) if last.strip() else size - 1
+    # A position past any file (more digits than 2^60 has) is past this one: no int() of it.
+    start = int(first) if len(first.strip()) <= _MAX_DIGITS else size
+    end = min(int(last), size - 1) if last.strip() and len(last.strip()) <= _MAX_DIGITS else size - 1
     if start >= size or end < start:
         raise RangeNotSatisfiable(f"the blob holds {size} bytes; range {header!r} is outside it",
                                   field="range", size=size)
     return start, end
+
+
+_MAX_DIGITS = 18
+
+
+def parse_count(raw: str | None, name: str) -> int:
+    """A required non-negative integer from a query parameter: ASCII digits only (``int()`` would
+    also take "-1", "1_000" or "١"), at most 18 of them (5,000 digits would make ``int()`` fail)."""
+    if raw is None:
+        raise MalformedMessage(f"query parameter {name} is required", field=name)
+    if not _digits(raw):
+        raise MalformedMessage(f"query parameter {name} must be a non-negative integer, not {raw[:40]!r}",
+                               field=name)
+    if len(raw.strip()) > _MAX_DIGITS:
+        raise MalformedMessage(f"query parameter {name} is far larger than any file", field=name)
+    return int(raw)
 
 
 def _digits(text: str) -> bool:

@@ -17,7 +17,7 @@ from litestar.connection import ASGIConnection
 from sync_protocol import JSON, MAX_BODY_BYTES, MSGPACK, MalformedMessage, TooLarge, decode, encode, format_of
 from sync_protocol.codec import Format
 
-from . import auth
+from . import auth, blobs
 from .auth import Principal
 from .state import ServerState
 
@@ -32,7 +32,10 @@ def reply_format(request: Request[Any, Any, Any]) -> Format:
     """Answer in the request's format unless ``Accept`` asks for the other one."""
     accept = request.headers.get("accept", "")
     if accept and "*/*" not in accept:
-        best = request.accept.best_match([MSGPACK, JSON, "application/x-msgpack", "application/vnd.msgpack"])
+        try:
+            best = request.accept.best_match([MSGPACK, JSON, "application/x-msgpack", "application/vnd.msgpack"])
+        except (OverflowError, ValueError):  # "q=1e999": a weight no client means; no preference then
+            best = None
         if best == JSON:
             return JSON
         if best is not None:
@@ -91,11 +94,5 @@ async def caller(request: Request[Any, Any, Any]) -> Principal:
 def query_int(request: Request[Any, Any, Any], name: str) -> int:
     """A required non-negative integer query parameter, read after authentication (litestar
     would validate declared parameters before the handler runs, answering strangers about our
-    parameters). ASCII digits only: ``int()`` would also take "-1", "1_000" or "١"."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        raise MalformedMessage(f"query parameter {name} is required", field=name)
-    if not (raw.isascii() and raw.isdigit()):
-        raise MalformedMessage(f"query parameter {name} must be a non-negative integer, not {raw!r}",
-                               field=name)
-    return int(raw)
+    parameters): ``blobs.parse_count``'s rule (ASCII digits, at most 18 of them)."""
+    return blobs.parse_count(request.query_params.get(name), name)
