@@ -12,7 +12,7 @@ from litestar import Request, Response, post
 
 from sync_protocol import (
     MAX_PULL_PAGE, MAX_PUSH_BATCH, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, EnrollReply, EnrollRequest, Hello,
-    HelloReply, MalformedMessage, PullPage, PullRequest, PushReply, PushRequest, TooLarge,
+    HelloReply, InvalidValue, PullPage, PullRequest, PushReply, PushRequest, TooLarge,
     Unauthorized, UpgradeRequired,
 )
 
@@ -24,7 +24,7 @@ from .schema import SCHEMA_VERSION
 from .version import __version__
 
 
-@post("/sync/v1/enroll", status_code=200, responses=answers(EnrollReply, 400, 401, 408, 413, 429),
+@post("/sync/v1/enroll", status_code=200, responses=answers(EnrollReply, 400, 401, 408, 413, 422, 429),
       operation_class=sync_operation(EnrollRequest), request_max_body_size=throttle.UNAUTHENTICATED_BODY_BYTES)
 async def enroll_device(request: Request[Any, Any, Any]) -> Response[bytes]:
     # No token yet: a small body, a bounded number at once, failures counted (throttle.py).
@@ -46,7 +46,7 @@ async def enroll_device(request: Request[Any, Any, Any]) -> Response[bytes]:
         raise
 
 
-@post("/sync/v1/hello", status_code=200, responses=answers(HelloReply, 400, 401, 413, 426),
+@post("/sync/v1/hello", status_code=200, responses=answers(HelloReply, 400, 401, 413, 422, 426),
       operation_class=sync_operation(Hello, example=Hello(protocol_version=PROTOCOL_VERSION)))
 async def hello(request: Request[Any, Any, Any]) -> Response[bytes]:
     who = await caller(request)  # every endpoint authenticates before it reads a byte of the body
@@ -69,13 +69,13 @@ async def hello(request: Request[Any, Any, Any]) -> Response[bytes]:
     return reply(request, await in_thread(work))
 
 
-@post("/sync/v1/push", status_code=200, responses=answers(PushReply, 400, 401, 409, 413),
+@post("/sync/v1/push", status_code=200, responses=answers(PushReply, 400, 401, 409, 413, 422),
       operation_class=sync_operation(PushRequest))
 async def push_mutations(request: Request[Any, Any, Any]) -> Response[bytes]:
     who = await caller(request)
     try:
         body = await read_body(request, PushRequest)
-    except MalformedMessage as exc:
+    except InvalidValue as exc:  # a list over its bound is invalid; the batch's bound is a limit: 413
         if exc.field == "mutations" and "length <=" in exc.message:
             raise TooLarge(f"a push carries at most {MAX_PUSH_BATCH} mutations", field="mutations",
                            limit=MAX_PUSH_BATCH) from None
@@ -89,7 +89,7 @@ async def push_mutations(request: Request[Any, Any, Any]) -> Response[bytes]:
     return reply(request, await in_thread(work))
 
 
-@post("/sync/v1/pull", status_code=200, responses=answers(PullPage, 400, 401, 409, 413),
+@post("/sync/v1/pull", status_code=200, responses=answers(PullPage, 400, 401, 409, 413, 422),
       operation_class=sync_operation(PullRequest, example=PullRequest(limit=100)))
 async def pull_changes(request: Request[Any, Any, Any]) -> Response[bytes]:
     who = await caller(request)

@@ -30,6 +30,9 @@ T = TypeVar("T")
 _msgpack_encoder = msgspec.msgpack.Encoder()
 _json_encoder = msgspec.json.Encoder()
 _FIELD_RE = re.compile(r"at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`")
+# msgspec's wording for a value of the right type that breaks a declared bound (a length, a
+# range, a pattern): that is a value breaking a rule (422 invalid), not a malformed body (400).
+_BOUND_RE = re.compile(r"^Expected `[a-z]+` (?:of length|>=|<=|>|<|matching|that is a multiple)")
 _MISSING_RE = re.compile(r"missing required field `([A-Za-z_][A-Za-z0-9_]*)`")
 
 
@@ -60,12 +63,15 @@ def _decoder(kind: Any, fmt: str) -> Any:
 
 
 def decode(body: bytes, kind: type[T], fmt: Format = MSGPACK) -> T:
-    """Decode and validate; a failure raises ``MalformedMessage`` naming the field."""
+    """Decode and validate; a failure raises ``MalformedMessage`` (400) naming the field, or
+    ``InvalidValue`` (422) when a value of the right type breaks one of its bounds (a text too
+    long, a number out of range, an id that is not one: ``bounds.py``)."""
     try:
         decoded: T = _decoder(kind, fmt).decode(body)
         return decoded
     except msgspec.ValidationError as exc:
-        raise MalformedMessage(str(exc), field=field_of(str(exc))) from None
+        error = InvalidValue if breaks_a_bound(str(exc)) else MalformedMessage
+        raise error(str(exc), field=field_of(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"body is not valid {fmt}: {exc}", field="body") from None
     except RecursionError:
@@ -95,6 +101,18 @@ def revalidated(struct: T) -> T:
     """A Struct built in Python is not validated: run its declared constraints
     (``InvalidValue`` naming the field otherwise)."""
     return convert(msgspec.to_builtins(struct), type(struct))
+
+
+def breaks_a_bound(message: str) -> bool:
+    """Whether a msgspec validation message is about a bound (a length, a range, a pattern) of a
+    value of the right type: the protocol's ``invalid`` (422), not ``malformed`` (400).
+
+    >>> breaks_a_bound("Expected `str` of length <= 4000 - at `$.notes`")
+    True
+    >>> breaks_a_bound("Expected `int`, got `str` - at `$.seq`")
+    False
+    """
+    return _BOUND_RE.match(message) is not None
 
 
 def field_of(message: str) -> str | None:

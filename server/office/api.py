@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from sync_protocol import Conflict, InvalidValue, ProtocolError
+from sync_protocol.codec import breaks_a_bound
 from sync_protocol.office import (
     AuditReport, EditReply, IntakeRequest, JobEdit, JobSheet, JobSummary, ResolveReply,
     ResolveRequest,
@@ -159,8 +160,11 @@ def _protocol_error(request: Request[Any, Any, Any], exc: ProtocolError) -> Resp
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     extra = exc.extra if isinstance(exc.extra, list) else []
-    message = str(exc.detail) + (f": {extra[0].get('message')}" if extra and isinstance(extra[0], dict)
-                                 and extra[0].get("message") else "")
+    detail = str(extra[0].get("message") or "") if extra and isinstance(extra[0], dict) else ""
+    message = str(exc.detail) + (f": {detail}" if detail else "")
+    if exc.status_code == 400 and breaks_a_bound(detail):  # a value out of its bounds: as the sync API says
+        field = next((str(i["key"]) for i in extra if isinstance(i, dict) and i.get("key")), None)
+        return _json_error(InvalidValue(message, field=field))
     return _json_error(from_http(exc, message))
 
 

@@ -21,7 +21,7 @@ CASES = [
      400, "malformed", "mutations[0].event.payload.cause"),
     ("POST", "/sync/v1/push", {"content": msgspec.msgpack.encode({"mutations": [{**VALID_EVENT, "seq": 0}]}),
                                "headers": {"content-type": "application/msgpack"}},
-     400, "malformed", "mutations[0].seq"),
+     422, "invalid", "mutations[0].seq"),
     ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "seq": 5}]}}, 409, "seq_gap", "mutations[0].seq"),
     ("POST", "/sync/v1/push", {"content": b"<xml/>", "headers": {"content-type": "text/xml"}},
      400, "malformed", "content-type"),

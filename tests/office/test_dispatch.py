@@ -80,7 +80,8 @@ def test_intake_refuses_what_does_not_fit_by_field(client, tokens, overrides, fi
 
 
 def test_a_bad_severity_is_refused_before_anything_is_written(client, tokens) -> None:
-    assert intake(client, tokens["chen-jing"], severity=5).status_code == 400
+    answer = intake(client, tokens["chen-jing"], severity=5)
+    assert (answer.status_code, answer.json()["error"], answer.json()["field"]) == (422, "invalid", "severity")
 
 
 def test_cancel_and_the_state_machine(client, tokens) -> None:

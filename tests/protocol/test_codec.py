@@ -14,7 +14,7 @@ from sync_protocol import events as ev
 from sync_protocol import messages as m
 from sync_protocol import records as r
 from sync_protocol.codec import JSON, MSGPACK, decode, encode, field_of, format_of
-from sync_protocol.errors import MalformedMessage
+from sync_protocol.errors import InvalidValue, MalformedMessage, ProtocolError
 from sync_protocol.hlc import encode as hlc
 
 FORMATS = [MSGPACK, JSON]
@@ -179,20 +179,21 @@ GOOD_PATCH = {"op": "patch", "seq": 1, "hlc": "0" * 16, "entity": "site", "id": 
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("bad, field", [
-    ({"seq": 0}, "mutations[0].seq"),
-    ({"seq": "one"}, "mutations[0].seq"),
-    ({"hlc": "nope"}, "mutations[0].hlc"),
-    ({"base_version": -1}, "mutations[0].base_version"),
-    ({"id": "has space"}, "mutations[0].id"),
+@pytest.mark.parametrize("bad, field, code, status", [
+    ({"seq": 0}, "mutations[0].seq", "invalid", 422),           # the right type, out of bounds
+    ({"seq": "one"}, "mutations[0].seq", "malformed", 400),     # the wrong type
+    ({"hlc": "nope"}, "mutations[0].hlc", "invalid", 422),
+    ({"base_version": -1}, "mutations[0].base_version", "invalid", 422),
+    ({"id": "has space"}, "mutations[0].id", "invalid", 422),
+    ({"fields": {f"f{i}": i for i in range(51)}}, "mutations[0].fields", "invalid", 422),
 ])
-def test_decode_errors_name_the_field(fmt, bad, field) -> None:
+def test_decode_errors_name_the_field(fmt, bad, field, code, status) -> None:
     data = {"mutations": [{**GOOD_PATCH, **bad}]}
     body = json.dumps(data).encode() if fmt == JSON else msgspec.msgpack.encode(data)
-    with pytest.raises(MalformedMessage) as info:
+    with pytest.raises(ProtocolError) as info:
         decode(body, m.PushRequest, fmt)
     assert info.value.field == field
-    assert info.value.code == "malformed" and info.value.status == 400
+    assert (info.value.code, info.value.status) == (code, status)
 
 
 def test_missing_required_field_is_named() -> None:
@@ -209,7 +210,7 @@ def test_nested_event_error_is_named() -> None:
                                  "at": "2024-01-01T00:00:00Z",
                                  "payload": {"kind": "diagnosis", "cause": "hardware",
                                              "findings": "x", "severity": 9}}})
-    with pytest.raises(MalformedMessage) as info:
+    with pytest.raises(InvalidValue) as info:
         decode(body, m.PushRequest, JSON)
     assert info.value.field == "mutations[0].event.payload.severity"
 
