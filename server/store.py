@@ -220,5 +220,13 @@ def checked_in_jobs(conn: sqlite3.Connection, job_ids: Iterable[str] | None = No
     return out
 
 
+def job_events_received(conn: sqlite3.Connection, job_id: str) -> list[tuple[JobEvent, int]]:
+    """A job's events with their versions: events are never changed, so the version is the order
+    the server received them in (which a laptop's clock cannot move)."""
+    rows = conn.execute("SELECT data, version FROM records WHERE entity='event' AND parent=? AND deleted=0",
+                        (job_id,)).fetchall()
+    return [(decode_record(r[0]), r[1]) for r in rows]  # type: ignore[misc]
+
+
 def as_plain(record: Record) -> dict[str, Any]:
     return json.loads(encode_record(record))  # type: ignore[no-any-return]

@@ -9,9 +9,12 @@ by their first swap's wall time. It is:
 - ``missing``: neither; the reason says what was found instead (an unverified backup, a backup
   only after the repair, or a swap the engineer acknowledged making without one).
 
-"Before" is clock order (the hybrid logical clock), the order the laptops recorded things in,
-not the order they reached the server. Compliance is (verified + waived) / findings: a waiver
-with a reason is a permitted path, a missing backup is not.
+"Before" takes two orders that must agree: clock order (the hybrid logical clock: the order the
+laptops say they recorded things in) and the order the server received them (each event's store
+version: events are never changed, so it is their arrival). A laptop's clock is its own to set:
+a waiver pushed after the swap but stamped an hour earlier does not count, and the finding says
+so. Compliance is (verified + waived) / findings: a waiver with a reason is a permitted path, a
+missing backup is not.
 """
 
 from __future__ import annotations
@@ -32,9 +35,16 @@ CSV_COLUMNS = ("engineer", "engineer_name", "job_number", "job_id", "first_repai
                "outcome", "reason", "backup_sha256", "acknowledged_without_backup", "sheet")
 
 
-def classify(events: list[JobEvent], first_swap: JobEvent) -> tuple[str, str, str | None]:
-    """(outcome, reason, backup sha256) of the backups recorded before ``first_swap``."""
-    before = [e.payload for e in events if isinstance(e.payload, Backup) and (e.hlc, e.id) < (first_swap.hlc, first_swap.id)]
+def classify(events: list[JobEvent], first_swap: JobEvent,
+             received: dict[str, int] | None = None) -> tuple[str, str, str | None]:
+    """(outcome, reason, backup sha256) of the backups recorded before ``first_swap``: before it by
+    clock and, when ``received`` (event id -> the order the server received it in) is given, by
+    arrival too."""
+    arrival = received or {}
+    swap_arrival = arrival.get(first_swap.id, 0)
+    by_clock = [e for e in events if isinstance(e.payload, Backup) and (e.hlc, e.id) < (first_swap.hlc, first_swap.id)]
+    late = [e for e in by_clock if arrival.get(e.id, 0) > swap_arrival]
+    before = [e.payload for e in by_clock if e not in late]
     verified = [b for b in before if not b.waived and b.counts_as_backup]
     if verified:
         return "verified", "", verified[-1].sha256
@@ -44,6 +54,9 @@ def classify(events: list[JobEvent], first_swap: JobEvent) -> tuple[str, str, st
     swap: PartSwap = first_swap.payload  # type: ignore[assignment]
     if before:
         reason = "a backup was recorded but not verified"
+    elif late:
+        reason = ("a backup or waiver reached the server only after the repair, stamped with an earlier "
+                  "clock than it (back-dated?)")
     elif any(isinstance(e.payload, Backup) for e in events):
         reason = "the backup was recorded only after the repair"
     else:
@@ -53,7 +66,8 @@ def classify(events: list[JobEvent], first_swap: JobEvent) -> tuple[str, str, st
     return "missing", reason, None
 
 
-def findings_of_job(job: Job, events: list[JobEvent], names: dict[str, str]) -> list[AuditFinding]:
+def findings_of_job(job: Job, events: list[JobEvent], names: dict[str, str],
+                    received: dict[str, int] | None = None) -> list[AuditFinding]:
     events = sorted(events, key=lambda e: (e.hlc, e.id))
     swaps: dict[str, list[JobEvent]] = defaultdict(list)
     for event in events:
@@ -61,7 +75,7 @@ def findings_of_job(job: Job, events: list[JobEvent], names: dict[str, str]) -> 
             swaps[event.author].append(event)
     out = []
     for engineer, theirs in swaps.items():
-        outcome, reason, sha = classify(events, theirs[0])
+        outcome, reason, sha = classify(events, theirs[0], received)
         out.append(AuditFinding(
             job_id=job.id, job_number=job.number, engineer=engineer,
             engineer_name=names.get(engineer, engineer), first_repair_at=theirs[0].at,
@@ -107,7 +121,9 @@ def backup_audit(conn: sqlite3.Connection, engineer: str | None = None, period_f
     findings: list[AuditFinding] = []
     for row in jobs:
         job: Job = store.decode_record(row[0])  # type: ignore[assignment]
-        for finding in findings_of_job(job, store.job_events(conn, job.id), names):
+        received = store.job_events_received(conn, job.id)
+        for finding in findings_of_job(job, [e for e, _ in received], names,
+                                       {e.id: version for e, version in received}):
             if (engineer and finding.engineer != engineer) or not _in_period(finding, period_from, period_to):
                 continue
             findings.append(finding)
