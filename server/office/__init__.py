@@ -53,8 +53,9 @@ def template_config() -> TemplateConfig[Any]:
 
 def office_app_config(state: ServerState) -> OfficeConfig:
     """What the litestar app registers for the office: routers, templates, the session store."""
-    sessions = session_config()
-    csrf = DefineMiddleware(CSRFMiddleware, config=csrf_config(state.secret))
+    secure = state.config.security.secure_cookies  # behind TLS: cookies only over HTTPS
+    sessions = session_config(secure)
+    csrf = DefineMiddleware(CSRFMiddleware, config=csrf_config(state.secret, secure))
     static = create_static_files_router(path="/static", directories=[SERVER_DIR / "static"],
                                         include_in_schema=False)
     return OfficeConfig(

@@ -23,6 +23,7 @@ from .. import auth
 from ..auth import Principal
 from ..permissions import AUDIT, DISPATCH, READ, check_role
 from ..state import ServerState
+from .security import check_bound_csrf, check_origin
 from .sessions import SESSION_DEVICE, principal_of_device
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -51,7 +52,10 @@ def _session_device(connection: ASGIConnection[Any, Any, Any, Any]) -> str | Non
 
 
 async def api_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Bearer token, or (reads only) the browser's session; then the handler's roles."""
+    """Bearer token, or (reads only) the browser's session; then the handler's roles. A write
+    from another site's page is refused by its origin."""
+    if connection.scope.get("method") not in _SAFE:
+        check_origin(connection)
     header = connection.headers.get("authorization")
     device = _session_device(connection) if connection.scope.get("method") in _SAFE else None
     state = server_state(connection)
@@ -60,13 +64,19 @@ async def api_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
 
 
 async def page_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """The session only; pages marked ``public`` (sign-in) let anyone through."""
+    """The session only; pages marked ``public`` (sign-in) let anyone through. Every form post
+    must come from this origin, and a signed-in one carry its session's CSRF token."""
+    write = connection.scope.get("method") not in _SAFE
+    if write:
+        check_origin(connection)
     if handler.opt.get("public"):
         return
     state = server_state(connection)
     device = _session_device(connection)
     principal = await anyio.to_thread.run_sync(lambda: _resolve(state, None, device))
     connection.state[_PRINCIPAL] = check_role(principal, handler.opt.get("roles", READ))
+    if write:
+        check_bound_csrf(connection)
 
 
 def principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

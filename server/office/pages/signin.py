@@ -10,7 +10,7 @@ from sync_protocol import Forbidden, TooManyRequests, Unauthorized
 
 from ...throttle import UNAUTHENTICATED_BODY_BYTES, client_address
 from ..access import principal, server_state
-from ..security import SESSION_STORE, rotate_session
+from ..security import SESSION_STORE, bind_csrf, rotate_session
 from ..sessions import SESSION_DEVICE, sign_in
 from ..worker import in_thread
 from .common import AnyRequest, home_for, render, safe_next
@@ -44,12 +44,15 @@ async def login(request: AnyRequest) -> Template | Redirect:
         return render(request, "login.html", status=exc.status, next=target or "", error=exc.message)
     rotate_session(request)
     request.set_session({SESSION_DEVICE: result.principal.device_id})
+    csrf = bind_csrf(request, state.secret, state.config.security.secure_cookies)  # this session's token
     await request.app.stores.get(SESSION_STORE).delete_expired()  # sessions of people who never signed out
     request.state["office_principal"] = result.principal
     home = target or home_for(result.principal.role)
     if result.new_device_token:
-        return render(request, "enrolled.html", token=result.new_device_token, next=home)
-    return Redirect(home, status_code=303)
+        page = render(request, "enrolled.html", token=result.new_device_token, next=home)
+        page.cookies.append(csrf)
+        return page
+    return Redirect(home, status_code=303, cookies=[csrf])
 
 
 @post("/logout", opt={"public": True}, status_code=303)
