@@ -99,8 +99,8 @@ def enroll(conn: sqlite3.Connection, enrollment_token: str, device_name: str,
     """Spend a one-time enrollment token on a new device: (device_id, device_token, user)."""
     row = conn.execute("SELECT * FROM enrollments WHERE token_hash=?",
                        (hash_token(enrollment_token),)).fetchone()
-    if row is None or row["used_at"] is not None or row["expires_at"] < _now():
-        raise Unauthorized("enrollment token unknown, expired or already used: ask for a new one",
+    if row is None or row["used_at"] is not None or row["revoked_at"] is not None or row["expires_at"] < _now():
+        raise Unauthorized("enrollment token unknown, expired, revoked or already used: ask for a new one",
                            field="enrollment_token")
     user = conn.execute("SELECT * FROM users WHERE id=? AND active=1", (row["user_id"],)).fetchone()
     if user is None:
@@ -129,6 +129,72 @@ def authenticate(conn: sqlite3.Connection, authorization: str | None) -> Princip
     if not row["active"]:
         raise Unauthorized("this user is disabled", field="authorization")
     return Principal(row["user_id"], row["name"], row["display_name"], row["role"], row["device_id"])
+
+
+def disable_user(conn: sqlite3.Connection, name: str) -> dict[str, object]:
+    """Disable a user (someone who left): every device token and office session of theirs is
+    refused at once, and their unused enrollment tokens with them. The last active admin stays."""
+    row = conn.execute("SELECT id, name, role, active FROM users WHERE id=? OR name=?", (name, name)).fetchone()
+    if row is None:
+        raise NotFound(f"no user {name}", field="name")
+    if row["role"] == "admin" and row["active"] and conn.execute(
+            "SELECT count(*) FROM users WHERE role='admin' AND active=1").fetchone()[0] <= 1:
+        raise InvalidValue(f"{name} is the last active admin: add another admin first", field="name")
+    conn.execute("UPDATE users SET active=0 WHERE id=?", (row["id"],))
+    devices = conn.execute("SELECT count(*) FROM devices WHERE user_id=? AND revoked_at IS NULL",
+                           (row["id"],)).fetchone()[0]
+    return {"user_id": row["id"], "name": row["name"], "disabled": True, "devices_refused": devices}
+
+
+def enrollment_id(token_hash: str) -> str:
+    """How an enrollment is named without its token (which is stored only as a hash)."""
+    return token_hash[:12]
+
+
+def list_enrollments(conn: sqlite3.Connection, user: str | None = None) -> list[dict[str, object]]:
+    """Enrollment tokens and their state (unused, used, expired, revoked), newest first."""
+    sql = ("SELECT e.token_hash, u.name, e.created_at, e.expires_at, e.used_at, e.revoked_at FROM enrollments e "
+           "JOIN users u ON u.id = e.user_id")
+    args: tuple[str, ...] = ()
+    if user:
+        sql, args = sql + " WHERE u.id=? OR u.name=?", (user, user)
+    now = _now()
+    return [{"id": enrollment_id(r[0]), "user": r[1], "created_at": r[2], "expires_at": r[3],
+             "state": "revoked" if r[5] else "used" if r[4] else "expired" if r[3] < now else "unused"}
+            for r in conn.execute(sql + " ORDER BY e.created_at DESC", args)]
+
+
+def revoke_enrollments(conn: sqlite3.Connection, token_or_id: str | None = None,
+                       user: str | None = None) -> list[str]:
+    """Cancel unused enrollment tokens: one, by the token itself or the id ``list`` shows, or all
+    of a user's. Returns the ids revoked."""
+    if user:
+        found = conn.execute("SELECT id FROM users WHERE id=? OR name=?", (user, user)).fetchone()
+        if found is None:
+            raise NotFound(f"no user {user}", field="user")
+        rows = conn.execute("SELECT token_hash FROM enrollments WHERE user_id=? AND used_at IS NULL "
+                            "AND revoked_at IS NULL", (found["id"],)).fetchall()
+    else:
+        key = (token_or_id or "").strip()
+        if key.startswith(ENROLLMENT_TOKEN_PREFIX):
+            rows = conn.execute("SELECT token_hash, used_at, revoked_at FROM enrollments WHERE token_hash=?",
+                                (hash_token(key),)).fetchall()
+        elif len(key) >= 8 and all(c in "0123456789abcdef" for c in key):
+            rows = conn.execute("SELECT token_hash, used_at, revoked_at FROM enrollments WHERE token_hash LIKE ?",
+                                (key + "%",)).fetchall()
+        else:
+            raise InvalidValue("give the enrollment token, or its id (8+ hex characters, from "
+                               "`field-server enrollment list`)", field="enrollment")
+        if not rows:
+            raise NotFound(f"no enrollment {key[:16]}", field="enrollment")
+        if len(rows) > 1:
+            raise InvalidValue(f"{key} names {len(rows)} enrollments: give more of its id", field="enrollment")
+        if rows[0]["used_at"] is not None:
+            raise InvalidValue("this enrollment token was already used: revoke the device it made "
+                               "(`field-server device revoke`)", field="enrollment")
+    conn.executemany("UPDATE enrollments SET revoked_at=? WHERE token_hash=? AND revoked_at IS NULL",
+                     [(_now(), r["token_hash"]) for r in rows])
+    return [enrollment_id(r["token_hash"]) for r in rows]
 
 
 def revoke_device(conn: sqlite3.Connection, device_id: str) -> None:

@@ -4,6 +4,9 @@
     field-server load-fixtures --data DIR fixtures/demo/data.json   # dates move to today (or --now ISO)
     field-server user add li-wei --role engineer --data DIR   # prints an enrollment token
     field-server serve --data DIR --host 127.0.0.1 --port 8765
+    field-server user disable li-wei --data DIR       # every device and session of hers refused at once
+    field-server enrollment list [--user NAME] --data DIR
+    field-server enrollment revoke TOKEN|ID --data DIR  # or --user NAME: all their unused tokens
     field-server device list --data DIR
     field-server device revoke DEVICE --data DIR
     field-server audit verify --data DIR              # exit 0: chain intact, 1: names the first broken link
@@ -137,6 +140,33 @@ def cmd_user_add(args: argparse.Namespace) -> dict[str, Any]:
     return {"user_id": user_id, "name": args.name, "role": args.role, "enrollment_token": token}
 
 
+def cmd_user_disable(args: argparse.Namespace) -> dict[str, Any]:
+    db = _open(args.data)
+    try:
+        return db.write(lambda c: auth.disable_user(c, args.name))
+    finally:
+        db.close()
+
+
+def cmd_enrollment_list(args: argparse.Namespace) -> list[dict[str, Any]]:
+    db = _open(args.data)
+    try:
+        return db.read(lambda c: auth.list_enrollments(c, args.user))
+    finally:
+        db.close()
+
+
+def cmd_enrollment_revoke(args: argparse.Namespace) -> dict[str, Any]:
+    if bool(args.enrollment) == bool(args.user):
+        raise CommandError("give an enrollment token or id, or --user NAME (not both)")
+    db = _open(args.data)
+    try:
+        revoked = db.write(lambda c: auth.revoke_enrollments(c, args.enrollment, args.user))
+    finally:
+        db.close()
+    return {"revoked": revoked}
+
+
 def cmd_device_revoke(args: argparse.Namespace) -> dict[str, Any]:
     db = _open(args.data)
     try:
@@ -251,6 +281,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=auth.ROLES, required=True)
     p.add_argument("--display-name")
     p.set_defaults(run=cmd_user_add)
+
+    p = user.add_parser("disable", parents=[common, data],
+                        help="refuse all of a user's devices, sessions and enrollment tokens from now on")
+    p.add_argument("name")
+    p.set_defaults(run=cmd_user_disable)
+
+    enrollment = sub.add_parser("enrollment", help="enrollment tokens").add_subparsers(
+        dest="enrollment_command", required=True)
+    p = enrollment.add_parser("list", parents=[common, data], help="enrollment tokens and their state")
+    p.add_argument("--user", help="only this user's")
+    p.set_defaults(run=cmd_enrollment_list)
+    p = enrollment.add_parser("revoke", parents=[common, data], help="cancel an unused enrollment token")
+    p.add_argument("enrollment", nargs="?", help="the token (fs_e_...) or its id from `enrollment list`")
+    p.add_argument("--user", help="instead: every unused token of this user")
+    p.set_defaults(run=cmd_enrollment_revoke)
 
     device = sub.add_parser("device", help="devices").add_subparsers(dest="device_command", required=True)
     p = device.add_parser("revoke", parents=[common, data], help="refuse a device's token from now on")

@@ -151,7 +151,8 @@ def _v7(conn: sqlite3.Connection) -> None:
     """Disk has limits: an unfinished upload is charged to the device that started it (a quota on
     bytes in flight) and expires when nobody adds to it; a complete file remembers which device
     uploaded it and when it was last touched, so housekeeping can collect the files nothing names
-    (``housekeeping.py``). ``uploads`` was never written before this version: it is made anew."""
+    (``housekeeping.py``). ``uploads`` was never written before this version: it is made anew.
+    Unused enrollment tokens can be revoked (``field-server enrollment revoke``)."""
     conn.execute("DROP TABLE uploads")
     conn.execute("""
         CREATE TABLE uploads (
@@ -163,6 +164,8 @@ def _v7(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE blobs ADD COLUMN device_id TEXT")
     conn.execute("ALTER TABLE blobs ADD COLUMN touched_at TEXT")
     conn.execute("UPDATE blobs SET touched_at = created_at")
+    # An enrollment token handed out by mistake is cancelled before anyone uses it.
+    conn.execute("ALTER TABLE enrollments ADD COLUMN revoked_at TEXT")
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
