@@ -24,10 +24,8 @@ from ..push import ServerClock
 from .edits import office_patch
 
 
-def list_conflicts(conn: sqlite3.Connection, status: str | None = "open",
-                   job_id: str | None = None) -> list[tuple[Conflict, int]]:
-    """Conflicts (with their versions), newest first; ``status=None`` for all."""
-    sql = "SELECT data, version FROM records WHERE entity='conflict' AND deleted=0"
+def _where(status: str | None, job_id: str | None) -> tuple[str, list[str]]:
+    sql = " FROM records WHERE entity='conflict' AND deleted=0"
     params: list[str] = []
     if status:
         sql += " AND status=?"
@@ -35,8 +33,22 @@ def list_conflicts(conn: sqlite3.Connection, status: str | None = "open",
     if job_id:
         sql += " AND parent=?"
         params.append(job_id)
-    rows = conn.execute(sql + " ORDER BY version DESC", params).fetchall()
+    return sql, params
+
+
+def list_conflicts(conn: sqlite3.Connection, status: str | None = "open", job_id: str | None = None,
+                   limit: int = -1, offset: int = 0) -> list[tuple[Conflict, int]]:
+    """Conflicts (with their versions), newest first; ``status=None`` for all; ``limit`` and
+    ``offset`` cut one page of a long queue."""
+    where, params = _where(status, job_id)
+    rows = conn.execute("SELECT data, version" + where + " ORDER BY version DESC LIMIT ? OFFSET ?",
+                        [*params, limit, offset]).fetchall()
     return [(store.decode_record(r["data"]), r["version"]) for r in rows]  # type: ignore[misc]
+
+
+def count_conflicts(conn: sqlite3.Connection, status: str | None = "open", job_id: str | None = None) -> int:
+    where, params = _where(status, job_id)
+    return int(conn.execute("SELECT count(*)" + where, params).fetchone()[0])
 
 
 def resolve(conn: sqlite3.Connection, who: Principal, clock: ServerClock, conflict_id: str,

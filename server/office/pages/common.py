@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from litestar import Request
+from litestar import Request, Response
+from litestar.enums import MediaType
+from litestar.params import Parameter
 from litestar.response import Template
 
 from sync_protocol.office import EditReply
 
+from ..worker import in_thread
+
 log = logging.getLogger("fieldsync.office")
 AnyRequest = Request[Any, Any, Any]
+Page = Response[bytes]   # a rendered page (``render``)
+PageNumber = Annotated[int, Parameter(ge=1, le=1_000_000)]   # ?page= of a long list
 _FLASH = "flash"
 
 
@@ -27,11 +33,25 @@ def flash(request: AnyRequest, message: str, level: str = "ok") -> None:
     request.session.setdefault(_FLASH, []).append([level, message])
 
 
-def render(request: AnyRequest, template: str, status: int = 200, **context: Any) -> Template:
+async def render(request: AnyRequest, template: str, status: int = 200, **context: Any) -> Page:
+    """A page rendered in a worker thread, not on the event loop: a job sheet of thousands of
+    events takes a while to render, and the loop also answers every laptop's sync meanwhile."""
     flashes = request.session.pop(_FLASH, []) if "session" in request.scope else []
-    return Template(template_name=template, status_code=status,
+    page = Template(template_name=template, status_code=status,
                     context={"who": _who(request), "flashes": flashes, "now": dt.datetime.now(dt.timezone.utc),
                              **context})
+    full = page.create_template_context(request)  # adds the request and this session's CSRF token
+    engine = request.app.template_engine
+    body = await in_thread(lambda: engine.get_template(template).render(**full).encode())  # type: ignore[union-attr]
+    return Response(body, status_code=status, media_type=MediaType.HTML)
+
+
+def pages(total: int, size: int, page: int) -> dict[str, int]:
+    """Where a long list is cut: this page's slice and how many pages there are (page 1 first)."""
+    count = max(1, -(-total // size))
+    page = min(max(page, 1), count)
+    return {"page": page, "pages": count, "start": (page - 1) * size, "end": min(page * size, total),
+            "total": total}
 
 
 def home_for(role: str) -> str:

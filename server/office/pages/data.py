@@ -10,7 +10,7 @@ import msgspec
 from litestar import get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 
@@ -21,23 +21,23 @@ from ..access import DISPATCH, principal, server_state
 from ..edits import adjust_stock, create_record, office_patch
 from ..journal import office_write
 from ..worker import in_thread
-from .common import AnyRequest, edit_message, flash, quote_id, render
+from .common import AnyRequest, Page, edit_message, flash, quote_id, render
 
 
 # --- reference data ---------------------------------------------------------------------------
 
 
 @get("/data")
-async def data_index(request: AnyRequest) -> Template:
-    return render(request, "data_index.html", section="data", forms=refdata.FORMS)
+async def data_index(request: AnyRequest) -> Page:
+    return await render(request, "data_index.html", section="data", forms=refdata.FORMS)
 
 
 @get("/data/{collection:str}")
-async def data_list(request: AnyRequest, collection: FromPath[str]) -> Template:
+async def data_list(request: AnyRequest, collection: FromPath[str]) -> Page:
     form = refdata.form_of(collection)
     state = server_state(request)
     rows = await in_thread(lambda: state.db.read(lambda c: refdata.list_records(c, form.entity, limit=100_000)))
-    return render(request, "data_list.html", section="data", form=form, rows=rows)
+    return await render(request, "data_list.html", section="data", form=form, rows=rows)
 
 
 def _form_context(conn: Any, form: refdata.EntityForm) -> dict[str, Any]:
@@ -45,11 +45,11 @@ def _form_context(conn: Any, form: refdata.EntityForm) -> dict[str, Any]:
 
 
 @get("/data/{collection:str}/new", opt={"roles": DISPATCH})
-async def data_new(request: AnyRequest, collection: FromPath[str]) -> Template:
+async def data_new(request: AnyRequest, collection: FromPath[str]) -> Page:
     form = refdata.form_of(collection)
     state = server_state(request)
     ctx = await in_thread(lambda: state.db.read(lambda c: _form_context(c, form)))
-    return render(request, "data_form.html", section="data", form=form, record=None, version=0,
+    return await render(request, "data_form.html", section="data", form=form, record=None, version=0,
                   values=refdata.form_values(None, form), original="{}", error="", **ctx)
 
 
@@ -77,7 +77,7 @@ async def _upload(request: AnyRequest, upload: Any) -> tuple[str, int, str, str]
 
 
 @post("/data/{collection:str}", opt={"roles": DISPATCH}, status_code=303)
-async def data_create(request: AnyRequest, collection: FromPath[str]) -> Template | Redirect:
+async def data_create(request: AnyRequest, collection: FromPath[str]) -> Page | Redirect:
     form_spec = refdata.form_of(collection)
     form = await request.form()
     state, who = server_state(request), principal(request)
@@ -99,7 +99,7 @@ async def data_create(request: AnyRequest, collection: FromPath[str]) -> Templat
         if isinstance(exc, (Unauthorized, Forbidden)):
             raise
         ctx = await in_thread(lambda: state.db.read(lambda c: _form_context(c, form_spec)))
-        return render(request, "data_form.html", status=exc.status, section="data", form=form_spec, record=None,
+        return await render(request, "data_form.html", status=exc.status, section="data", form=form_spec, record=None,
                       version=0, values={k: str(form.get(k, "")) for k in (f.name for f in form_spec.fields)},
                       original="{}", error=exc.message, **ctx)
     flash(request, f"{form_spec.title}: {record.id} created.")
@@ -107,18 +107,18 @@ async def data_create(request: AnyRequest, collection: FromPath[str]) -> Templat
 
 
 @get("/data/{collection:str}/{record_id:str}")
-async def data_edit(request: AnyRequest, collection: FromPath[str], record_id: FromPath[str]) -> Template:
+async def data_edit(request: AnyRequest, collection: FromPath[str], record_id: FromPath[str]) -> Page:
     form = refdata.form_of(collection)
     state = server_state(request)
 
     data = await in_thread(lambda: state.db.read(lambda c: _record_context(c, form, record_id)))
     values = refdata.form_values(data["record"], form)
-    return render(request, "data_form.html", section="data", form=form, values=values,
+    return await render(request, "data_form.html", section="data", form=form, values=values,
                   original=msgspec.json.encode(values).decode(), error="", **data)
 
 
 @post("/data/{collection:str}/{record_id:str}", opt={"roles": DISPATCH}, status_code=303)
-async def data_update(request: AnyRequest, collection: FromPath[str], record_id: FromPath[str]) -> Template | Redirect:
+async def data_update(request: AnyRequest, collection: FromPath[str], record_id: FromPath[str]) -> Page | Redirect:
     form_spec = refdata.form_of(collection)
     form = await request.form()
     state, who = server_state(request), principal(request)
@@ -157,10 +157,10 @@ def _record_context(conn: Any, form: refdata.EntityForm, record_id: str) -> dict
 
 
 async def _refuse_edit(request: AnyRequest, form: refdata.EntityForm, record_id: FromPath[str], submitted: Any,
-                       error: str, status: int) -> Template:
+                       error: str, status: int) -> Page:
     state = server_state(request)
 
     data = await in_thread(lambda: state.db.read(lambda c: _record_context(c, form, record_id)))
     values = {f.name: str(submitted.get(f.name, "")) for f in form.fields}
-    return render(request, "data_form.html", status=status, section="data", form=form, values=values,
+    return await render(request, "data_form.html", status=status, section="data", form=form, values=values,
                   original=str(submitted.get("_original", "{}")), error=error, **data)

@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping
 
 from litestar import get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 from sync_protocol.codec import convert
@@ -20,18 +20,18 @@ from .. import jobs, refdata, sheet
 from ..access import DISPATCH, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
-from .common import AnyRequest, edit_message, flash, render, user_names
+from .common import AnyRequest, Page, PageNumber, edit_message, flash, pages, render, user_names
 
 
 # --- dispatch ---------------------------------------------------------------------------------
 
 
 @get("/board")
-async def board_page(request: AnyRequest, all: FromQuery[bool] = False) -> Template:
+async def board_page(request: AnyRequest, all: FromQuery[bool] = False) -> Page:
     state = server_state(request)
     statuses = None if all else [s for s in jobs.STATUS_ORDER if s not in CLOSED_TO_WORK]
     rows = await in_thread(lambda: state.db.read(lambda c: jobs.board(c, statuses=statuses)))
-    return render(request, "board.html", section="board", jobs=rows, show_all=all,
+    return await render(request, "board.html", section="board", jobs=rows, show_all=all,
                   status_order=jobs.STATUS_ORDER)
 
 
@@ -42,10 +42,10 @@ def _intake_choices(conn: Any) -> dict[str, Any]:
 
 
 @get("/jobs/new", opt={"roles": DISPATCH})
-async def intake_form(request: AnyRequest) -> Template:
+async def intake_form(request: AnyRequest) -> Page:
     state = server_state(request)
     choices = await in_thread(lambda: state.db.read(_intake_choices))
-    return render(request, "intake.html", section="intake", values={}, error="",
+    return await render(request, "intake.html", section="intake", values={}, error="",
                   policy=config(state).severity, **choices)
 
 
@@ -70,7 +70,7 @@ def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> Intake
 
 
 @post("/jobs", opt={"roles": DISPATCH}, status_code=303)
-async def intake_submit(request: AnyRequest) -> Template | Redirect:
+async def intake_submit(request: AnyRequest) -> Page | Redirect:
     form = await request.form()
     state, who = server_state(request), principal(request)
     try:
@@ -79,23 +79,29 @@ async def intake_submit(request: AnyRequest) -> Template | Redirect:
             c, who, intake, config(state), state.clock)))
     except (InvalidValue, NotFound) as exc:
         choices = await in_thread(lambda: state.db.read(_intake_choices))
-        return render(request, "intake.html", status=422, section="intake", values=dict(form), error=exc.message,
+        return await render(request, "intake.html", status=422, section="intake", values=dict(form), error=exc.message,
                       policy=config(state).severity, **choices)
     flash(request, f"Job {job.number} created: respond by {job.respond_by:%H:%M}, "
                    f"on site by {job.onsite_by:%H:%M} UTC.")
     return Redirect(f"/office/jobs/{job.id}", status_code=303)
 
 
+EVENTS_PER_PAGE = 500   # a sheet longer than this (thousands of notes) is shown a page at a time
+
+
 @get("/jobs/{job_id:str}")
-async def job_page(request: AnyRequest, job_id: FromPath[str]) -> Template:
+async def job_page(request: AnyRequest, job_id: FromPath[str], page: PageNumber = 1) -> Page:
     state = server_state(request)
 
     def gather(conn: Any) -> dict[str, Any]:
-        return {"sheet": sheet.job_sheet(conn, job_id), "summary": jobs.job_summary(conn, job_id),
+        job_sheet = sheet.job_sheet(conn, job_id)
+        cut = pages(len(job_sheet.events), EVENTS_PER_PAGE, page)
+        return {"sheet": job_sheet, "summary": jobs.job_summary(conn, job_id), "cut": cut,
+                "events": job_sheet.events[cut["start"]:cut["end"]],
                 "engineers": jobs.engineers(conn), "users": user_names(conn)}
 
     data = await in_thread(lambda: state.db.read(gather))
-    return render(request, "sheet.html", section="board", hlc_time=sheet.hlc_time, **data)
+    return await render(request, "sheet.html", section="board", hlc_time=sheet.hlc_time, **data)
 
 
 async def _job_action(request: AnyRequest, job_id: FromPath[str], kind: str, action: Callable[[Any], str]) -> Redirect:
@@ -131,14 +137,14 @@ async def cancel_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
 
 
 @get("/jobs/{job_id:str}/edit", opt={"roles": DISPATCH})
-async def job_edit_form(request: AnyRequest, job_id: FromPath[str]) -> Template:
+async def job_edit_form(request: AnyRequest, job_id: FromPath[str]) -> Page:
     state = server_state(request)
     summary = await in_thread(lambda: state.db.read(lambda c: jobs.job_summary(c, job_id)))
-    return render(request, "job_edit.html", section="board", job=summary, error="")
+    return await render(request, "job_edit.html", section="board", job=summary, error="")
 
 
 @post("/jobs/{job_id:str}/edit", opt={"roles": DISPATCH}, status_code=303)
-async def job_edit_submit(request: AnyRequest, job_id: FromPath[str]) -> Template | Redirect:
+async def job_edit_submit(request: AnyRequest, job_id: FromPath[str]) -> Page | Redirect:
     form = await request.form()
     state, who = server_state(request), principal(request)
     try:
@@ -158,7 +164,7 @@ async def job_edit_submit(request: AnyRequest, job_id: FromPath[str]) -> Templat
         reply, error = None, exc.message
     if reply is None:
         summary = await in_thread(lambda: state.db.read(lambda c: jobs.job_summary(c, job_id)))
-        return render(request, "job_edit.html", status=422, section="board", job=summary, error=error)
+        return await render(request, "job_edit.html", status=422, section="board", job=summary, error=error)
     level, message = edit_message(reply, "Job")
     flash(request, message, level)
     return Redirect(f"/office/jobs/{job_id}", status_code=303)

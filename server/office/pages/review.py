@@ -7,17 +7,18 @@ from typing import Any
 
 from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Stream, Template
+from litestar.response import Redirect, Stream
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 
 from ... import blobs as blob_module
+from ... import store
 from ...headers import FILE_POLICY
 from .. import audit_report, conflict_queue, jobs, sheet
 from ..access import AUDIT, DISPATCH, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
-from .common import AnyRequest, flash, render, user_names
+from .common import AnyRequest, Page, PageNumber, flash, pages, render, user_names
 
 
 _INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
@@ -26,17 +27,23 @@ _INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "applicat
 # --- conflicts --------------------------------------------------------------------------------
 
 
+CONFLICTS_PER_PAGE = 50
+
+
 @get("/conflicts")
-async def conflicts_page(request: AnyRequest, status: FromQuery[str] = "open") -> Template:
+async def conflicts_page(request: AnyRequest, status: FromQuery[str] = "open", page: PageNumber = 1) -> Page:
     state = server_state(request)
     wanted = None if status == "all" else ("resolved" if status == "resolved" else "open")
 
     def gather(conn: Any) -> dict[str, Any]:
-        return {"conflicts": conflict_queue.list_conflicts(conn, wanted), "users": user_names(conn),
-                "jobs": {j.id: j for j in jobs.board(conn)}}
+        cut = pages(conflict_queue.count_conflicts(conn, wanted), CONFLICTS_PER_PAGE, page)
+        rows = conflict_queue.list_conflicts(conn, wanted, limit=CONFLICTS_PER_PAGE, offset=cut["start"])
+        numbers = {job_id: found.record for job_id in {c.job_id for c, _ in rows if c.job_id}
+                   if (found := store.get(conn, "job", job_id))}
+        return {"conflicts": rows, "users": user_names(conn), "jobs": numbers, "cut": cut}
 
     data = await in_thread(lambda: state.db.read(gather))
-    return render(request, "conflicts.html", section="conflicts", shown=status, hlc_time=sheet.hlc_time, **data)
+    return await render(request, "conflicts.html", section="conflicts", shown=status, hlc_time=sheet.hlc_time, **data)
 
 
 @post("/conflicts/{conflict_id:str}/resolve", opt={"roles": DISPATCH}, status_code=303)
@@ -70,7 +77,7 @@ def _date(text: str | None, field: str) -> dt.date | None:
 
 
 @get("/audit", opt={"roles": AUDIT})
-async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None) -> Template:
+async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None) -> Page:
     state = server_state(request)
     period_from = request.query_params.get("from") or ""
     period_to = request.query_params.get("to") or ""
@@ -84,7 +91,7 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
     engineers = await in_thread(lambda: state.db.read(jobs.engineers))
     query = "&".join(f"{k}={v}" for k, v in (("engineer", engineer or ""), ("from", period_from),
                                               ("to", period_to)) if v)
-    return render(request, "audit.html", section="audit", report=report, engineers=engineers, error=error,
+    return await render(request, "audit.html", section="audit", report=report, engineers=engineers, error=error,
                   engineer=engineer or "", period_from=period_from, period_to=period_to, query=query)
 
 

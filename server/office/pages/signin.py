@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import get, post
 from litestar.params import FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 
 from sync_protocol import Forbidden, TooManyRequests, Unauthorized
 
@@ -13,19 +13,19 @@ from ..access import principal, server_state
 from ..security import SESSION_STORE, bind_csrf, rotate_session
 from ..sessions import SESSION_DEVICE, sign_in
 from ..worker import in_thread
-from .common import AnyRequest, home_for, render, safe_next
+from .common import AnyRequest, Page, home_for, render, safe_next
 
 
 # --- sign-in ----------------------------------------------------------------------------------
 
 
 @get("/login", opt={"public": True})
-async def login_form(request: AnyRequest, next: FromQuery[str | None] = None) -> Template:
-    return render(request, "login.html", next=safe_next(next) or "", error="")
+async def login_form(request: AnyRequest, next: FromQuery[str | None] = None) -> Page:
+    return await render(request, "login.html", next=safe_next(next) or "", error="")
 
 
 @post("/login", opt={"public": True}, status_code=200, request_max_body_size=UNAUTHENTICATED_BODY_BYTES)
-async def login(request: AnyRequest) -> Template | Redirect:
+async def login(request: AnyRequest) -> Page | Redirect:
     form = await request.form()
     token, target = str(form.get("token", "")), safe_next(str(form.get("next", "")))
     state = server_state(request)
@@ -35,13 +35,13 @@ async def login(request: AnyRequest) -> Template | Redirect:
         state.limiter.check(address, token)  # anyone may try: failures are counted (throttle.py)
         result = await in_thread(lambda: state.db.write(lambda c: sign_in(c, token, browser)))
     except TooManyRequests as exc:
-        page = render(request, "login.html", status=exc.status, next=target or "", error=exc.message)
+        page = await render(request, "login.html", status=exc.status, next=target or "", error=exc.message)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     except (Unauthorized, Forbidden) as exc:
         if isinstance(exc, Unauthorized):
             state.limiter.failed(address, token)
-        return render(request, "login.html", status=exc.status, next=target or "", error=exc.message)
+        return await render(request, "login.html", status=exc.status, next=target or "", error=exc.message)
     rotate_session(request)
     request.set_session({SESSION_DEVICE: result.principal.device_id})
     csrf = bind_csrf(request, state.secret, state.config.security.secure_cookies)  # this session's token
@@ -49,7 +49,7 @@ async def login(request: AnyRequest) -> Template | Redirect:
     request.state["office_principal"] = result.principal
     home = target or home_for(result.principal.role)
     if result.new_device_token:
-        page = render(request, "enrolled.html", token=result.new_device_token, next=home)
+        page = await render(request, "enrolled.html", token=result.new_device_token, next=home)
         page.cookies.append(csrf)
         return page
     return Redirect(home, status_code=303, cookies=[csrf])
