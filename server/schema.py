@@ -168,7 +168,29 @@ def _v7(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE enrollments ADD COLUMN revoked_at TEXT")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(conn: sqlite3.Connection) -> None:
+    """Every list, map and text of the protocol is bounded now (``sync_protocol/bounds.py``): a
+    record written before that (an equipment with 60,000 parameters) is cut to its bounds once,
+    under a new version (laptops receive the cut record), each cut in the audit chain."""
+    import datetime as dt
+
+    import msgspec
+
+    from . import audit, store
+
+    decoder = msgspec.json.Decoder(store.Record)
+    now = dt.datetime.now(dt.timezone.utc)
+    for entity, record_id, data in conn.execute("SELECT entity, id, data FROM records WHERE deleted=0").fetchall():
+        try:
+            decoder.decode(data)
+        except msgspec.ValidationError:
+            record, cuts = store.within_bounds(data)
+            store.put(conn, record, store.get(conn, entity, record_id))
+            audit.append_record(conn, now, audit.Actor(audit.SYSTEM_USER, "migration"), "migration.within_bounds",
+                                entity, record_id, ref="; ".join(cuts)[:1000])
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -14,15 +14,18 @@ row's location, a conflict's job), ``assignee`` (a job's engineer, a conflict's 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from typing import Any, Generic, Iterable, Literal, NamedTuple, TypeVar, overload
 
 import msgspec
 
 from sync_protocol import Record, entity_of
+from sync_protocol.bounds import clip
 from sync_protocol.merge import FieldVersion, Writer
 from sync_protocol.records import Conflict, Customer, Drawing, Equipment, Job, JobEvent, Part, Site, Stock
 
+log = logging.getLogger("fieldsync.store")
 _decoder = msgspec.json.Decoder(Record)
 _encoder = msgspec.json.Encoder()
 _versions_decoder = msgspec.json.Decoder(dict[str, FieldVersion])
@@ -46,7 +49,20 @@ def encode_record(record: Record) -> str:
 
 
 def decode_record(data: str | bytes) -> Record:
-    return _decoder.decode(data)
+    try:
+        return _decoder.decode(data)
+    except msgspec.ValidationError:
+        record, cuts = within_bounds(data)
+        log.warning("%s %s breaks the protocol's bounds; shown cut: %s", entity_of(record), record.id,
+                    "; ".join(cuts))
+        return record
+
+
+def within_bounds(data: str | bytes) -> tuple[Record, list[str]]:
+    """A record stored before the protocol bounded every list, map and text (``bounds.py``),
+    cut to its bounds: one odd record must not break a page (and ``schema._v8`` rewrites them)."""
+    record, cuts = clip(json.loads(data), Record)
+    return record, cuts
 
 
 def index_columns(record: Record) -> tuple[str | None, str | None, str | None]:

@@ -23,6 +23,10 @@ True
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import Any
+
+import msgspec
 
 from . import hlc
 from .hlc import MAX_DRIFT_MS
@@ -99,3 +103,48 @@ def as_utc(moment: dt.datetime) -> dt.datetime | None:
         return moment.astimezone(dt.timezone.utc)
     except (OverflowError, ValueError, OSError):
         return None
+
+
+# --- what was stored before the bounds ---------------------------------------------------------
+
+_AT = re.compile(r" - at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`$")
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_LENGTH = re.compile(r"^Expected `[a-z]+` of length <= (\d+)")
+_AT_MOST = re.compile(r"^Expected `[a-z]+` <= (-?\d+)")
+_AT_LEAST = re.compile(r"^Expected `[a-z]+` >= (-?\d+)")
+
+
+def clip(value: Any, kind: Any, attempts: int = 1_000) -> tuple[Any, list[str]]:
+    """``value`` (plain data) as ``kind``, cut to its bounds where it breaks a length or a range:
+    what a store written before these bounds is brought within them with. Returns the value and
+    a sentence per cut; anything else that does not convert raises ``msgspec.ValidationError``.
+
+    >>> from sync_protocol.records import Equipment
+    >>> kept, cuts = clip({"id": "E", "site_id": "S", "model": "m", "serial": "s",
+    ...                    "parameters": {f"p{i}": "v" for i in range(150)}}, Equipment)
+    >>> len(kept.parameters), cuts
+    (100, ['parameters: Expected `object` of length <= 100; cut'])
+    """
+    cuts: list[str] = []
+    for _ in range(attempts):
+        try:
+            return msgspec.convert(value, kind), cuts
+        except msgspec.ValidationError as exc:
+            text = str(exc)
+            where = _AT.search(text)
+            if where is None or not where.group(1):
+                raise
+            steps = [int(i) if i else key for key, i in _STEP.findall(where.group(1))]
+            parent = value
+            for step in steps[:-1]:
+                parent = parent[step]
+            last, rule = steps[-1], text[:where.start()]
+            if (m := _LENGTH.match(rule)) and isinstance(parent[last], (str, list, dict)):
+                n, held = int(m.group(1)), parent[last]
+                parent[last] = dict(list(held.items())[:n]) if isinstance(held, dict) else held[:n]
+            elif m := (_AT_MOST.match(rule) or _AT_LEAST.match(rule)):
+                parent[last] = int(m.group(1))
+            else:
+                raise
+            cuts.append(f"{where.group(1).lstrip('.')}: {rule}; cut")
+    raise ValueError(f"could not bring the value within its bounds in {attempts} cuts")
