@@ -5,7 +5,6 @@ JSON output (``--json``) does not come through here: it is the records themselve
 
 from __future__ import annotations
 
-import datetime as dt
 import unicodedata
 from decimal import Decimal
 from typing import Any

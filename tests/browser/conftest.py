@@ -2,21 +2,21 @@
 
 The live server, its demo store and the enrolled laptops are the end-to-end harness's
 (``tests/support/``); this adds a browser. Playwright drives ``/usr/bin/chromium``
-(installed by ``make browser-deps``), never a browser it downloads itself.
+(installed by ``make browser-deps``), never a browser it downloads itself: ``chromium`` and
+``new_page`` are ``tests/support/browser.py``'s, shared from ``tests/conftest.py``, so that the
+security suite's browser test uses the one Playwright a session may run.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from tests.support.live import DEMO_DATA, DEMO_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("FIELDSYNC_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "var" / "screenshots"
 
 
@@ -47,38 +47,6 @@ def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     finally:
         db.close()
     return data, tokens
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage",
-                                                   # the laptop app's camera: a synthetic one, no prompt
-                                                   "--use-fake-ui-for-media-stream",
-                                                   "--use-fake-device-for-media-stream"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def new_page(chromium: Any) -> Iterator[Any]:
-    """``new_page()``: a page in a fresh browser context (its own cookies), closed after the test."""
-    contexts: list[Any] = []
-
-    def make() -> Any:
-        context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture(scope="session")

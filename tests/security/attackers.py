@@ -3,8 +3,12 @@ any seq. Used by the security suite against the shared server (see ``conftest.py
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from typing import Any
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import httpx
 
@@ -13,6 +17,27 @@ from tests.support.live import LiveServer, read_only
 
 USERS = {"li-wei": "engineer", "zhang-min": "engineer", "wang-fang": "engineer",
          "chen-jing": "dispatcher", "zhao-lei": "supervisor"}
+
+
+@contextlib.contextmanager
+def own_server(server_template: tuple[Path, dict[str, list[str]]], root: Path, config: str = "",
+               prepare: Callable[[Path], None] | None = None) -> Iterator[LiveServer]:
+    """A server on a copy of the demo store, with this ``config.toml`` (and ``prepare`` done to its
+    data directory before it starts): for what must not happen to the shared store (a limit
+    reached from 127.0.0.1, housekeeping at a later date, a store of an older server)."""
+    template, tokens = server_template
+    data = root / "server"
+    shutil.copytree(template, data)
+    if prepare is not None:
+        prepare(data)
+    if config:
+        (data / "config.toml").write_text(config)
+    (root / "tokens.json").write_text(json.dumps(tokens))
+    (root / "admin_token").write_text((template.parent / "admin_token").read_text())
+    server = LiveServer(data)
+    server.admin_token = (root / "admin_token").read_text()  # type: ignore[attr-defined]
+    with server:
+        yield server
 
 
 def iso_now() -> str:

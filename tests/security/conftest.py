@@ -10,8 +10,6 @@ Tests here therefore never assume a pristine store: each makes the jobs and reco
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,26 +17,17 @@ import pytest
 
 from tests.support.live import LiveServer
 
-from .attackers import Attack
+from .attackers import Attack, own_server
 
 
 @pytest.fixture(scope="session")
 def live_server(server_template: tuple[Path, dict[str, list[str]]],
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The one server every security test attacks, on a copy of the demo store."""
-    template, tokens = server_template
-    root = tmp_path_factory.mktemp("attacked")
-    data = root / "server"
-    shutil.copytree(template, data)
-    # Every test here comes from 127.0.0.1, and the fuzzing alone fails hundreds of enrollments:
-    # the failure limits are tested on a server of their own (test_strangers.py), not here.
-    (data / "config.toml").write_text("[security]\nfailures_per_address = 1000000\n"
-                                      "failures_per_token_prefix = 1000000\n")
-    (root / "admin_token").write_text((template.parent / "admin_token").read_text())
-    (root / "tokens.json").write_text(json.dumps(tokens))
-    server = LiveServer(data)
-    server.admin_token = (root / "admin_token").read_text()  # type: ignore[attr-defined]
-    with server:
+    """The one server every security test attacks, on a copy of the demo store. Every test here
+    comes from 127.0.0.1, and the fuzzing alone fails hundreds of enrollments: the failure limits
+    are tested on a server of their own (``test_strangers.py``), not here."""
+    with own_server(server_template, tmp_path_factory.mktemp("attacked"),
+                    "[security]\nfailures_per_address = 1000000\nfailures_per_token_prefix = 1000000\n") as server:
         yield server
 
 

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -23,7 +22,7 @@ import pytest
 from sync_protocol import Photo
 from tests.e2e.conftest import LiveServer, run_cli
 
-from .attackers import Device
+from .attackers import Device, own_server
 
 QUOTA = 1024 * 1024
 CONFIG = f"""
@@ -38,13 +37,7 @@ unreferenced_blob_grace_days = 30
 @pytest.fixture(scope="module")
 def disk(server_template: tuple[Path, dict[str, list[str]]],
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    template, tokens = server_template
-    root = tmp_path_factory.mktemp("disk")
-    data = root / "server"
-    shutil.copytree(template, data)
-    (data / "config.toml").write_text(CONFIG)
-    (root / "tokens.json").write_text(json.dumps(tokens))
-    with LiveServer(data) as server:
+    with own_server(server_template, tmp_path_factory.mktemp("disk"), CONFIG) as server:
         yield server
 
 

@@ -8,16 +8,15 @@ break the pages, the pulls or the laptops of whoever upgrades.)
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
 import httpx
 
 from field_client import FieldClient
-from tests.e2e.conftest import LiveServer, cli_json, read_only
+from tests.e2e.conftest import cli_json, read_only
 
-from .attackers import csrf_of
+from .attackers import csrf_of, own_server
 
 
 def _plant_oversized(data: Path) -> None:
@@ -38,13 +37,8 @@ def _plant_oversized(data: Path) -> None:
 
 
 def test_an_upgraded_store_is_cut_to_its_bounds_and_every_view_works(server_template, tmp_path: Path) -> None:
-    template, tokens = server_template
-    data = tmp_path / "server"
-    shutil.copytree(template, data)
-    (tmp_path / "tokens.json").write_text(json.dumps(tokens))
-    (tmp_path / "admin_token").write_text((template.parent / "admin_token").read_text())
-    _plant_oversized(data)
-    with LiveServer(data) as server:
+    with own_server(server_template, tmp_path, prepare=_plant_oversized) as server:
+        data = server.data_dir
         with read_only(data / "fieldsync.db") as conn:
             stored = json.loads(conn.execute("SELECT data FROM records WHERE entity='equipment' AND id='EQ-001'")
                                 .fetchone()[0])
@@ -52,7 +46,7 @@ def test_an_upgraded_store_is_cut_to_its_bounds_and_every_view_works(server_temp
         assert len(stored["parameters"]) == 100 and audited and "parameters" in audited[0][0]
         browser = httpx.Client(base_url=server.url)
         page = browser.get("/office/login")
-        browser.post("/office/login", data={"token": (tmp_path / "admin_token").read_text(),
+        browser.post("/office/login", data={"token": server.admin_token,  # type: ignore[attr-defined]
                                             "_csrf_token": csrf_of(page.text)})
         for path in ("/office/data/equipment/EQ-001", "/office/jobs/J-0001", "/office/data/equipment"):
             assert browser.get(path).status_code == 200, path

@@ -7,17 +7,13 @@ with a 12-hour ``Max-Age``; CSRF tokens were not bound to the session; nothing c
 
 from __future__ import annotations
 
-import json
-import shutil
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import LiveServer
-
-from .attackers import Attack, csrf_of, post_form, signed_in
+from .attackers import Attack, csrf_of, own_server, post_form, signed_in
 
 
 def _set_cookies(answer: httpx.Response) -> dict[str, str]:
@@ -85,12 +81,7 @@ def test_office_writes_from_another_origin_are_refused(attack: Attack, headers, 
 
 def test_cookies_are_secure_behind_tls(server_template: tuple[Path, dict[str, list[str]]],
                                        tmp_path: Path) -> None:
-    template, tokens = server_template
-    data = tmp_path / "server"
-    shutil.copytree(template, data)
-    (data / "config.toml").write_text("[security]\nsecure_cookies = true\n")
-    (tmp_path / "tokens.json").write_text(json.dumps(tokens))
-    with LiveServer(data) as server:
+    with own_server(server_template, tmp_path, "[security]\nsecure_cookies = true\n") as server:
         browser = httpx.Client(base_url=server.url)
         try:
             page = browser.get("/office/login")

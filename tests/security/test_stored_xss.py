@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser.conftest import chromium, new_page  # noqa: F401  (fixtures)
 from tests.e2e.conftest import run_cli
 
 from .attackers import Attack

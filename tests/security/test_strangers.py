@@ -12,8 +12,6 @@ proxy only (``--forwarded-allow-ips``).
 from __future__ import annotations
 
 import gzip
-import json
-import shutil
 import socket
 import uuid
 from pathlib import Path
@@ -24,7 +22,7 @@ import pytest
 
 from tests.e2e.conftest import LiveServer, wait_until
 
-from .attackers import csrf_of
+from .attackers import csrf_of, own_server
 
 CONFIG = """
 [security]
@@ -39,13 +37,7 @@ failure_window_seconds = 3600
 @pytest.fixture(scope="module")
 def door(server_template: tuple[Path, dict[str, list[str]]],
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    template, tokens = server_template
-    root = tmp_path_factory.mktemp("door")
-    data = root / "server"
-    shutil.copytree(template, data)
-    (data / "config.toml").write_text(CONFIG)
-    (root / "tokens.json").write_text(json.dumps(tokens))
-    with LiveServer(data) as server:
+    with own_server(server_template, tmp_path_factory.mktemp("door"), CONFIG) as server:
         yield server
 
 
