@@ -142,12 +142,12 @@ BAD_BODIES = [
            b'{"entity": "event", "id": "e1", "job_id": "J-1", "hlc": "0193f1c2a4b00001", '
            b'"at": "2026-11-25T09:00:00Z", "payload": {"kind": "checkin", "note": 5}}}]}', 400,
      "mutations[0].event.payload.note"),
-    (JSON, b'{"mutations": [{"op": "event", "seq": -4, "hlc": "0193f1c2a4b00001"}]}', 400,
-     "mutations[0].seq"),
+    (JSON, b'{"mutations": [{"op": "event", "seq": -4, "hlc": "0193f1c2a4b00001"}]}', 422,
+     "mutations[0].seq"),   # the right type out of its bounds: invalid, not malformed
     (JSON, b'{"mutations": ', 400, "body"),
     (JSON, b'[1, 2, 3]', 400, None),
     (MSGPACK, b'\xc1\xc1\xc1', 400, "body"),
-    (MSGPACK, encode({"mutations": [{"op": "event", "seq": 1, "hlc": "zz"}]}), 400, "mutations[0].hlc"),
+    (MSGPACK, encode({"mutations": [{"op": "event", "seq": 1, "hlc": "zz"}]}), 422, "mutations[0].hlc"),
     (JSON, b'', 400, "body"),
     ("text/plain", b'hello', 400, "content-type"),
 ]
@@ -164,7 +164,7 @@ def test_a_malformed_push_is_refused_naming_the_field_and_changes_nothing(world,
                                           "accept": JSON})
     assert response.status_code == status, response.text
     error = decode(response.content, ErrorBody, JSON)
-    assert error.error == "malformed" and error.message
+    assert error.error == ("malformed" if status == 400 else "invalid") and error.message
     assert error.field == field
     assert world.snapshot() == before
 
