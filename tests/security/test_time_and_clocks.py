@@ -140,7 +140,8 @@ def test_odd_values_already_stored_are_shown_as_text_everywhere(attack: Attack, 
     home = tmp_path / "laptop"
     run_cli("field", "--home", str(home), "login", attack.server.url, "--token",
             attack.server.enrollment("li-wei", "engineer"))
-    run_cli("field", "--home", str(home), "sync")
+    synced = run_cli("field", "--home", str(home), "sync", check=False)   # 1: the shared store has conflicts
+    assert synced.returncode in (0, 1) and "Traceback" not in synced.stderr, synced.stderr
     shown = run_cli("field", "--home", str(home), "job", job)
     assert "9999-12-31" in shown.stdout and "Traceback" not in shown.stderr
     assert "could not be shown as a time" in attack.server.log.read_text()  # and the server logged it
