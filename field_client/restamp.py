@@ -20,7 +20,7 @@ import sqlite3
 
 import msgspec
 
-from sync_protocol import AppendEvent, Clock, JobEvent, PatchRecord, Signature, hlc, sheet_hash
+from sync_protocol import AppendEvent, Clock, Job, JobEvent, PatchRecord, Signature, hlc, sheet_hash
 from sync_protocol.hlc import MAX_DRIFT_MS
 
 from . import clock as wall
@@ -94,13 +94,13 @@ def _rebind_signatures(conn: sqlite3.Connection,
 
 
 def _rebound(conn: sqlite3.Connection, mutation: AppendEvent, new: dict[str, JobEvent]) -> AppendEvent:
-    signature: Signature = mutation.event.payload  # type: ignore[assignment]
+    signature = mutation.event.payload
     job = view.record(conn, "job", mutation.event.job_id)
-    if job is None:
+    if not isinstance(signature, Signature) or not isinstance(job, Job):
         return mutation
     covered = [v.event for v in view.events(conn, mutation.event.job_id) if v.event.id in set(signature.event_ids)]
-    if sheet_hash(job, covered) != signature.sheet_hash:  # type: ignore[arg-type]
+    if sheet_hash(job, covered) != signature.sheet_hash:
         return mutation
-    rebound = sheet_hash(job, [new.get(e.id, e) for e in covered])  # type: ignore[arg-type]
+    rebound = sheet_hash(job, [new.get(e.id, e) for e in covered])
     payload = msgspec.structs.replace(signature, sheet_hash=rebound)
     return msgspec.structs.replace(mutation, event=msgspec.structs.replace(mutation.event, payload=payload))

@@ -31,7 +31,7 @@ async def security_headers(message: Message, scope: Scope) -> None:
     """litestar ``before_send`` hook: add the headers to every answer that does not set them."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)  # type: ignore[arg-type]
+    headers = MutableScopeHeaders.from_message(message)
     for name, value in HEADERS:
         if name not in headers:
             headers[name] = value

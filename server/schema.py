@@ -6,11 +6,17 @@ reached is stored in ``meta.schema_version``. Add a migration, never edit one th
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import sqlite3
 from typing import Callable
 
+import msgspec
 import sqlite_utils
+
+from sync_protocol import Record
+
+from . import audit, store
 
 
 def _v1(conn: sqlite3.Connection) -> None:
@@ -172,20 +178,15 @@ def _v8(conn: sqlite3.Connection) -> None:
     """Every list, map and text of the protocol is bounded now (``sync_protocol/bounds.py``): a
     record written before that (an equipment with 60,000 parameters) is cut to its bounds once,
     under a new version (laptops receive the cut record), each cut in the audit chain."""
-    import datetime as dt
-
-    import msgspec
-
-    from . import audit, store
-
-    decoder = msgspec.json.Decoder(store.Record)
+    decoder = msgspec.json.Decoder(Record)
     now = dt.datetime.now(dt.timezone.utc)
     for entity, record_id, data in conn.execute("SELECT entity, id, data FROM records WHERE deleted=0").fetchall():
         try:
             decoder.decode(data)
         except msgspec.ValidationError:
             record, cuts = store.within_bounds(data)
-            store.put(conn, record, store.get(conn, entity, record_id))
+            base: store.Stored[Record] | None = store.get(conn, str(entity), str(record_id))
+            store.put(conn, record, base)
             audit.append_record(conn, now, audit.Actor(audit.SYSTEM_USER, "migration"), "migration.within_bounds",
                                 entity, record_id, ref="; ".join(cuts)[:1000])
 

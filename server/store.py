@@ -241,7 +241,7 @@ def job_events_received(conn: sqlite3.Connection, job_id: str) -> list[tuple[Job
     the server received them in (which a laptop's clock cannot move)."""
     rows = conn.execute("SELECT data, version FROM records WHERE entity='event' AND parent=? AND deleted=0",
                         (job_id,)).fetchall()
-    return [(decode_record(r[0]), r[1]) for r in rows]  # type: ignore[misc]
+    return [(event, r[1]) for r in rows if isinstance(event := decode_record(r[0]), JobEvent)]
 
 
 def as_plain(record: Record) -> dict[str, Any]:

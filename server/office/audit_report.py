@@ -42,9 +42,10 @@ def classify(events: list[JobEvent], first_swap: JobEvent,
     arrival too."""
     arrival = received or {}
     swap_arrival = arrival.get(first_swap.id, 0)
-    by_clock = [e for e in events if isinstance(e.payload, Backup) and (e.hlc, e.id) < (first_swap.hlc, first_swap.id)]
-    late = [e for e in by_clock if arrival.get(e.id, 0) > swap_arrival]
-    before = [e.payload for e in by_clock if e not in late]
+    by_clock = [(e, e.payload) for e in events
+                if isinstance(e.payload, Backup) and (e.hlc, e.id) < (first_swap.hlc, first_swap.id)]
+    late = [e for e, _ in by_clock if arrival.get(e.id, 0) > swap_arrival]
+    before = [backup for e, backup in by_clock if e not in late]
     verified = [b for b in before if not b.waived and b.counts_as_backup]
     if verified:
         return "verified", "", verified[-1].sha256

@@ -41,13 +41,15 @@ def when(value: dt.datetime | dt.date | str | None) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = dt.datetime.fromisoformat(value)
+            moment: dt.datetime | dt.date = dt.datetime.fromisoformat(value)
         except ValueError:
             return odd_time(value)
-    if isinstance(value, dt.datetime):
-        utc = as_utc(value)
-        return odd_time(value.isoformat()) if utc is None else utc.strftime("%Y-%m-%d %H:%M UTC")
-    return value.isoformat()
+    else:
+        moment = value
+    if isinstance(moment, dt.datetime):
+        utc = as_utc(moment)
+        return odd_time(moment.isoformat()) if utc is None else utc.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.isoformat()
 
 
 def odd_time(text: str) -> str:

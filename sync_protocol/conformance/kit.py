@@ -16,7 +16,7 @@ import msgspec
 
 from ..codec import JSON, MSGPACK, Format, decode, encode
 from ..errors import RejectionReason
-from ..events import Note
+from ..events import EventPayload, Note, Photo
 from ..hlc import Clock
 from ..ids import uuid7
 from ..messages import (
@@ -96,11 +96,15 @@ class Run:
         return body
 
     def note(self, text: str, seq: int | None = None) -> AppendEvent:
+        return self.event(Note(text=text), seq)
+
+    def event(self, payload: EventPayload, seq: int | None = None) -> AppendEvent:
+        """An event on the engineer's job, under ``seq`` (the next one by default)."""
         if self.job_id is None:
             raise Broken("no job in the engineer's scope: the pull rules found none")
         hlc = self.clock.tick()
         return AppendEvent(seq=seq if seq is not None else self.seq + 1, hlc=hlc, event=JobEvent(
-            id=uuid7(), job_id=self.job_id, hlc=hlc, at=_now(), payload=Note(text=text)))
+            id=uuid7(), job_id=self.job_id, hlc=hlc, at=_now(), payload=payload))
 
     def push(self, *mutations: Mutation) -> httpx.Response:
         return self.post("/sync/v1/push", PushRequest(mutations=list(mutations)))
@@ -329,10 +333,16 @@ def _blob_size(run: Run) -> None:
     run.error(_put(run, 400, BLOB[400:600], size=600), 422, "invalid", "size")
 
 
-@rule("blobs: the last chunk completes the upload, and the uploader may download the blob")
+@rule("blobs: the last chunk completes the upload; a blob is read through a photo on the engineer's job")
 def _blob_complete(run: Run) -> None:
     done = run.ok(_put(run, 400, BLOB[400:]), dict)
     expect(done.get("complete") is True and done.get("size") == len(BLOB), f"not complete: {done}")
+    unnamed = run.request("GET", f"/sync/v1/blobs/{SHA}", headers={"accept": JSON})
+    run.error(unnamed, 403, "scope", "sha256")     # no record in the device's scope names it yet
+    photo = run.event(Photo(sha256=SHA, media_type="application/octet-stream"))
+    reply = run.ok(run.push(photo), PushReply)
+    expect(reply.results[0].status == "applied", f"the photo was not applied: {reply.results[0]}")
+    run.seq = photo.seq
     got = run.request("GET", f"/sync/v1/blobs/{SHA}")
     expect(got.status_code == 200 and got.content == BLOB, f"download: {got.status_code}, {len(got.content)} B")
 

@@ -9,7 +9,7 @@ import json
 
 import httpx
 
-from tests.e2e.conftest import cli_json, run_cli
+from tests.support.live import cli_json, run_cli
 
 from .attackers import Attack, Device, signed_in
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from server.app import create_app
-from tests.e2e.conftest import cli_json, read_only, run_cli
+from tests.support.live import cli_json, read_only, run_cli
 
 from .attackers import Attack, csrf_of
 

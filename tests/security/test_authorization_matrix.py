@@ -104,7 +104,7 @@ def test_tokens_never_reach_the_server_log(world) -> None:  # type: ignore[no-un
 
 
 def _version(server: LiveServer, entity: str, record_id: str) -> int:
-    from tests.e2e.conftest import read_only
+    from tests.support.live import read_only
 
     with read_only(server.data_dir / "fieldsync.db") as conn:
         return int(conn.execute("SELECT version FROM records WHERE entity=? AND id=?",
@@ -155,6 +155,6 @@ def test_push_by_every_role(world, role: str) -> None:  # type: ignore[no-untype
     body = {"mutations": [{"seq": seq + i + 1, **m} for i, m in enumerate(mutations)]}
     answer = httpx.post(f"{server.url}/sync/v1/push", headers=headers, json=body)
     assert answer.status_code == 200, answer.text
-    for expected, result, mutation in zip(PUSH_MATRIX[role], answer.json()["results"], mutations):
+    for expected, result, mutation in zip(PUSH_MATRIX[role], answer.json()["results"], mutations, strict=True):
         got = result["status"] if result["status"] != "rejected" else result["reason"]
         assert got in expected if isinstance(expected, tuple) else got == expected, (role, mutation, result)

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from sync_protocol import Photo
-from tests.e2e.conftest import LiveServer, run_cli
+from tests.support.live import LiveServer, run_cli
 
 from .attackers import Device, own_server
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from field_client import FieldClient
-from tests.e2e.conftest import cli_json, read_only
+from tests.support.live import cli_json, read_only
 
 from .attackers import csrf_of, own_server
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import run_cli
+from tests.support.live import run_cli
 
 from .attackers import Attack
 

@@ -20,7 +20,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.e2e.conftest import LiveServer, wait_until
+from tests.support.live import LiveServer, wait_until
 
 from .attackers import csrf_of, own_server
 

@@ -42,7 +42,8 @@ async def render(request: AnyRequest, template: str, status: int = 200, **contex
                              **context})
     full = page.create_template_context(request)  # adds the request and this session's CSRF token
     engine = request.app.template_engine
-    body = await in_thread(lambda: engine.get_template(template).render(**full).encode())  # type: ignore[union-attr]
+    assert engine is not None, "the office app is configured with templates"
+    body = await in_thread(lambda: engine.get_template(template).render(**full).encode())
     return Response(body, status_code=status, media_type=MediaType.HTML)
 
 
