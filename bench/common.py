@@ -29,8 +29,21 @@ import msgspec
 
 from server.process import ServerProcess as BaseServerProcess
 from sync_protocol import (
-    AppendEvent, Backup, Checkin, Customer, Drawing, Equipment, Job, JobEvent, Part, PartSwap, Site,
-    Stock, stock_id, uuid7, van,
+    AppendEvent,
+    Backup,
+    Checkin,
+    Customer,
+    Drawing,
+    Equipment,
+    Job,
+    JobEvent,
+    Part,
+    PartSwap,
+    Site,
+    Stock,
+    stock_id,
+    uuid7,
+    van,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,12 +60,12 @@ DISPATCHER_ID = "u-bench-disp"
 
 @dataclass
 class Settings:
-    n: int = FULL_N                 # records for pull (and the push, floor unless push_n is set)
-    push_n: int = FULL_N            # part swaps for push and floor (BENCH_PUSH_N, default n)
-    runs: int = 3                   # repetitions of each figure (the median is reported)
-    durable: bool = False           # server synchronous=FULL instead of NORMAL
-    concurrency: int = 50           # devices in flight at once in the concurrency figure
-    devices: int = 500              # simulated devices in the concurrency figure
+    n: int = FULL_N  # records for pull (and the push, floor unless push_n is set)
+    push_n: int = FULL_N  # part swaps for push and floor (BENCH_PUSH_N, default n)
+    runs: int = 3  # repetitions of each figure (the median is reported)
+    durable: bool = False  # server synchronous=FULL instead of NORMAL
+    concurrency: int = 50  # devices in flight at once in the concurrency figure
+    devices: int = 500  # simulated devices in the concurrency figure
     events_per_device: int = 50
     work: Path = ROOT / "var" / "bench" / "work"
     out: Path = ROOT / "var" / "bench"
@@ -105,22 +118,33 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-        mem_kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
-                          if line.startswith("MemTotal")).split()[1])
+        mem_kb = int(
+            next(
+                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+            ).split()[1]
+        )
     except (OSError, StopIteration, ValueError):
         mem_kb = 0
     import sqlite3
 
     try:
-        head = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         head = "?"
-    return {"git": head, "cpus": os.cpu_count(), "cpu_model": cpu, "mem_gb": round(mem_kb / 1024 / 1024, 1),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "msgspec": msgspec.__version__,
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "git": head,
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "mem_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "msgspec": msgspec.__version__,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 # --- the server process --------------------------------------------------------------------------
@@ -183,9 +207,22 @@ class ServerProcess(BaseServerProcess):
             return
         out = Path(target).resolve()
         out.mkdir(parents=True, exist_ok=True)
-        self.spy = subprocess.Popen([spy, "record", "--pid", str(self.pid), "--rate", "250", "--format", "raw",
-                                     "--output", str(out / f"server-{self.port}.txt")],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.spy = subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(self.pid),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(out / f"server-{self.port}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(0.5)
 
     def stop(self, grace: float = 15.0) -> None:
@@ -251,25 +288,36 @@ class CountingTransport(httpx.BaseTransport):
         self.latencies = []
 
     def snapshot(self) -> dict[str, Any]:
-        return {"requests": self.requests, "bytes_up": self.bytes_up, "bytes_down": self.bytes_down,
-                "by_path": dict(self.by_path)}
+        return {
+            "requests": self.requests,
+            "bytes_up": self.bytes_up,
+            "bytes_down": self.bytes_down,
+            "by_path": dict(self.by_path),
+        }
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self._inner is None:
             self._inner = httpx.HTTPTransport()
         target = request.url.raw_path.decode()
-        head = len(f"{request.method} {target} HTTP/1.1\r\n") + 2 + sum(
-            len(k) + len(v) + 4 for k, v in request.headers.raw)
+        head = (
+            len(f"{request.method} {target} HTTP/1.1\r\n")
+            + 2
+            + sum(len(k) + len(v) + 4 for k, v in request.headers.raw)
+        )
         body = request.read()
         self.requests += 1
         self.bytes_up += head + len(body)
-        key = f"{request.method} {request.url.path.rsplit('/', 1)[0] if '/blobs/' in request.url.path else request.url.path}"
+        path = request.url.path
+        key = f"{request.method} {path.rsplit('/', 1)[0] if '/blobs/' in path else path}"
         self.by_path[key] = self.by_path.get(key, 0) + 1
         t0 = time.perf_counter()
         response = self._inner.handle_request(request)
         self.latencies.append(time.perf_counter() - t0)
-        self.bytes_down += len(f"HTTP/1.1 {response.status_code} OK\r\n") + 2 + sum(
-            len(k) + len(v) + 4 for k, v in response.headers.raw)
+        self.bytes_down += (
+            len(f"HTTP/1.1 {response.status_code} OK\r\n")
+            + 2
+            + sum(len(k) + len(v) + 4 for k, v in response.headers.raw)
+        )
         response.stream = _CountingStream(response.stream, self)
         return response
 
@@ -300,9 +348,19 @@ class World:
     records: int = 0
 
 
-def world_fixture(directory: Path, *, jobs: int, sites: int, equipment: int, parts: int,
-                  customers: int = 20, drawings: int = 0, drawing_total_bytes: int = 0,
-                  engineers: list[tuple[str, str]] | None = None, seed: int = 7) -> tuple[Path, World]:
+def world_fixture(
+    directory: Path,
+    *,
+    jobs: int,
+    sites: int,
+    equipment: int,
+    parts: int,
+    customers: int = 20,
+    drawings: int = 0,
+    drawing_total_bytes: int = 0,
+    engineers: list[tuple[str, str]] | None = None,
+    seed: int = 7,
+) -> tuple[Path, World]:
     """Write a ``fieldsync-fixtures/1`` file (and its drawing files) for one engineer's world.
 
     ``engineers`` is a list of (user id, login name); jobs are dealt to them round robin, all
@@ -312,33 +370,56 @@ def world_fixture(directory: Path, *, jobs: int, sites: int, equipment: int, par
     rng = random.Random(seed)
     directory.mkdir(parents=True, exist_ok=True)
     engineers = engineers or [(ENGINEER_ID, ENGINEER)]
-    users = [{"id": uid, "name": name, "display_name": f"Bench {name}", "role": "engineer"}
-             for uid, name in engineers]
-    users.append({"id": DISPATCHER_ID, "name": DISPATCHER, "display_name": "Bench dispatcher",
-                  "role": "dispatcher"})
+    users = [{"id": uid, "name": name, "display_name": f"Bench {name}", "role": "engineer"} for uid, name in engineers]
+    users.append({"id": DISPATCHER_ID, "name": DISPATCHER, "display_name": "Bench dispatcher", "role": "dispatcher"})
     records: list[Any] = []
     world = World()
     sites = max(1, min(sites, jobs if jobs else sites))
     customers = max(1, min(customers, sites))
     for c in range(customers):
-        records.append(Customer(id=f"C-{c:03d}", name=f"Customer {c} 客户",
-                                address=f"{c} Zhangjiang Road, Shanghai", phone="+86 21 5080 1188"))
+        records.append(
+            Customer(
+                id=f"C-{c:03d}",
+                name=f"Customer {c} 客户",
+                address=f"{c} Zhangjiang Road, Shanghai",
+                phone="+86 21 5080 1188",
+            )
+        )
     for s in range(sites):
-        records.append(Site(id=f"S-{s:03d}", customer_id=f"C-{s % customers:03d}", name=f"Site {s} 机房",
-                            address=f"Building {s}, 1888 Zhangjiang Road", contact_name="刘洋 Liu Yang",
-                            contact_phone="+86 138 0210 1001", access_notes="badge from facility office",
-                            subsystems=["computing", "network", "power"]))
+        records.append(
+            Site(
+                id=f"S-{s:03d}",
+                customer_id=f"C-{s % customers:03d}",
+                name=f"Site {s} 机房",
+                address=f"Building {s}, 1888 Zhangjiang Road",
+                contact_name="刘洋 Liu Yang",
+                contact_phone="+86 138 0210 1001",
+                access_notes="badge from facility office",
+                subsystems=["computing", "network", "power"],
+            )
+        )
     equipment = max(equipment, sites)
     site_equipment: dict[int, list[str]] = {}
     for e in range(equipment):
         s = e % sites
         eid = f"EQ-{e:05d}"
         site_equipment.setdefault(s, []).append(eid)
-        records.append(Equipment(id=eid, site_id=f"S-{s:03d}", category="server", manufacturer="Dell",
-                                 model="PowerEdge R740", serial=f"DEL{e:011d}", location=f"Rack A{e % 40} U{e % 42}",
-                                 subsystem="computing", firmware="1.0.0", install_date=dt.date(2024, 6, 15),
-                                 warranty_end=dt.date(2030, 12, 31),
-                                 parameters={"ip": f"10.{s % 250}.{e % 250}.10", "raid": "RAID 5"}))
+        records.append(
+            Equipment(
+                id=eid,
+                site_id=f"S-{s:03d}",
+                category="server",
+                manufacturer="Dell",
+                model="PowerEdge R740",
+                serial=f"DEL{e:011d}",
+                location=f"Rack A{e % 40} U{e % 42}",
+                subsystem="computing",
+                firmware="1.0.0",
+                install_date=dt.date(2024, 6, 15),
+                warranty_end=dt.date(2030, 12, 31),
+                parameters={"ip": f"10.{s % 250}.{e % 250}.10", "raid": "RAID 5"},
+            )
+        )
     for p in range(parts):
         sku = f"SKU-{p:05d}"
         world.skus.append(sku)
@@ -359,9 +440,18 @@ def world_fixture(directory: Path, *, jobs: int, sites: int, equipment: int, par
             path.write_bytes(data)
             sha = hashlib.sha256(data).hexdigest()
             drawing_files.append({"sha256": sha, "path": f"drawings/{path.name}", "media_type": "application/pdf"})
-            records.append(Drawing(id=f"D-{d:03d}", site_id=f"S-{d % sites:03d}", title=f"Drawing {d}",
-                                   kind="network", filename=path.name, media_type="application/pdf",
-                                   sha256=sha, size=len(data)))
+            records.append(
+                Drawing(
+                    id=f"D-{d:03d}",
+                    site_id=f"S-{d % sites:03d}",
+                    title=f"Drawing {d}",
+                    kind="network",
+                    filename=path.name,
+                    media_type="application/pdf",
+                    sha256=sha,
+                    size=len(data),
+                )
+            )
             world.drawing_bytes += len(data)
         world.drawings = drawings
     backup_sha = "0" * 64
@@ -372,27 +462,95 @@ def world_fixture(directory: Path, *, jobs: int, sites: int, equipment: int, par
         eq = site_equipment[s][(j // sites) % len(site_equipment[s])]
         world.jobs.append(jid)
         world.job_equipment[jid] = eq
-        records.append(Job(id=jid, number=f"SR-2026-{j:05d}", customer_id=f"C-{s % customers:03d}",
-                           site_id=f"S-{s:03d}", equipment_ids=[eq], fault="server down, amber PSU LED",
-                           severity=1 + j % 4, reported_by="刘洋 Liu Yang", reported_at=_T0,
-                           status="on_site", assignee=uid, assignee_name=f"Bench {name}", warranty="out"))
+        records.append(
+            Job(
+                id=jid,
+                number=f"SR-2026-{j:05d}",
+                customer_id=f"C-{s % customers:03d}",
+                site_id=f"S-{s:03d}",
+                equipment_ids=[eq],
+                fault="server down, amber PSU LED",
+                severity=1 + j % 4,
+                reported_by="刘洋 Liu Yang",
+                reported_at=_T0,
+                status="on_site",
+                assignee=uid,
+                assignee_name=f"Bench {name}",
+                warranty="out",
+            )
+        )
         at = _T0 + dt.timedelta(minutes=5)
-        records.append(JobEvent(id=f"ev-checkin-{j:05d}", job_id=jid, author=uid, device_id="seed",
-                                hlc="0193f1c2a4b00000", at=at, payload=Checkin(note="on site")))
-        records.append(JobEvent(id=f"ev-backup-{j:05d}", job_id=jid, author=uid, device_id="seed",
-                                hlc="0193f1c2a4b00001", at=at,
-                                payload=Backup(scope="system", method="image", stored_at="NAS",
-                                               size=1, sha256=backup_sha, verified=True)))
+        records.append(
+            JobEvent(
+                id=f"ev-checkin-{j:05d}",
+                job_id=jid,
+                author=uid,
+                device_id="seed",
+                hlc="0193f1c2a4b00000",
+                at=at,
+                payload=Checkin(note="on site"),
+            )
+        )
+        records.append(
+            JobEvent(
+                id=f"ev-backup-{j:05d}",
+                job_id=jid,
+                author=uid,
+                device_id="seed",
+                hlc="0193f1c2a4b00001",
+                at=at,
+                payload=Backup(
+                    scope="system", method="image", stored_at="NAS", size=1, sha256=backup_sha, verified=True
+                ),
+            )
+        )
     world.records = len(records)
     path = directory / "data.json"
-    path.write_bytes(msgspec.json.encode({"format": "fieldsync-fixtures/1", "users": users,
-                                          "records": [_enc(r) for r in records], "blobs": drawing_files}))
+    path.write_bytes(
+        msgspec.json.encode(
+            {
+                "format": "fieldsync-fixtures/1",
+                "users": users,
+                "records": [_enc(r) for r in records],
+                "blobs": drawing_files,
+            }
+        )
+    )
     return path, world
 
 
-_WORDS = ("replaced", "fan", "psu", "failed", "amber", "led", "customer", "informed", "old", "part",
-          "bagged", "rma", "tested", "ok", "rack", "cable", "reseated", "firmware", "checked", "noisy",
-          "bearing", "warranty", "spare", "van", "left", "on", "site", "logs", "attached", "power")
+_WORDS = (
+    "replaced",
+    "fan",
+    "psu",
+    "failed",
+    "amber",
+    "led",
+    "customer",
+    "informed",
+    "old",
+    "part",
+    "bagged",
+    "rma",
+    "tested",
+    "ok",
+    "rack",
+    "cable",
+    "reseated",
+    "firmware",
+    "checked",
+    "noisy",
+    "bearing",
+    "warranty",
+    "spare",
+    "van",
+    "left",
+    "on",
+    "site",
+    "logs",
+    "attached",
+    "power",
+)
 
 
 def notes(i: int) -> str:
@@ -405,8 +563,9 @@ def notes(i: int) -> str:
 
 
 def part_swap(i: int, job_id: str, equipment_id: str, sku: str) -> PartSwap:
-    return PartSwap(equipment_id=equipment_id, sku=sku, serial_out=f"OUT-{i:09d}",
-                    serial_in=f"IN-{i:09d}", qty=1, notes=notes(i))
+    return PartSwap(
+        equipment_id=equipment_id, sku=sku, serial_out=f"OUT-{i:09d}", serial_in=f"IN-{i:09d}", qty=1, notes=notes(i)
+    )
 
 
 def seed_events(data_dir: Path, world: World, n: int, author: str = ENGINEER_ID) -> None:
@@ -427,11 +586,17 @@ def seed_events(data_dir: Path, world: World, n: int, author: str = ENGINEER_ID)
             for i in range(start, min(n, start + chunk)):
                 job = world.jobs[i % len(world.jobs)]
                 ms = base_ms + i
-                batch.append(JobEvent(
-                    id=uuid7(ms=ms, rand=rng.randbytes(10)), job_id=job, author=author,
-                    device_id="0193f1c2-0000-7000-8000-000000000001", hlc=hlc(ms, 0),
-                    at=dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc),
-                    payload=part_swap(i, job, world.job_equipment[job], world.skus[i % min(50, len(world.skus))])))
+                batch.append(
+                    JobEvent(
+                        id=uuid7(ms=ms, rand=rng.randbytes(10)),
+                        job_id=job,
+                        author=author,
+                        device_id="0193f1c2-0000-7000-8000-000000000001",
+                        hlc=hlc(ms, 0),
+                        at=dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc),
+                        payload=part_swap(i, job, world.job_equipment[job], world.skus[i % min(50, len(world.skus))]),
+                    )
+                )
             db.write(lambda c, b=batch: store.put_many(c, b))
     finally:
         db.close()
@@ -503,8 +668,7 @@ def copy_tree(src: Path, dst: Path) -> Path:
     return dst
 
 
-def record_events_fast(client: Any, world: World, count: int, start: int = 0,
-                       per_tx: int = 10_000) -> None:
+def record_events_fast(client: Any, world: World, count: int, start: int = 0, per_tx: int = 10_000) -> None:
     """Record ``count`` part swaps into a laptop's outbox through ``field_client.outbox.append``
     (the function ``FieldClient.record_event`` ends in), ``per_tx`` per local transaction.
 
@@ -521,9 +685,16 @@ def record_events_fast(client: Any, world: World, count: int, start: int = 0,
         for i in range(lo, hi):
             job = world.jobs[i % len(world.jobs)]
             payload = part_swap(i, job, world.job_equipment[job], world.skus[i % min(50, len(world.skus))])
-            outbox.append(conn, lambda seq, hlc, job=job, payload=payload: AppendEvent(
-                seq=seq, hlc=hlc, event=JobEvent(id=uuid7(), job_id=job, author=user, device_id=device,
-                                                 hlc=hlc, at=now, payload=payload)))
+            outbox.append(
+                conn,
+                lambda seq, hlc, job=job, payload=payload: AppendEvent(
+                    seq=seq,
+                    hlc=hlc,
+                    event=JobEvent(
+                        id=uuid7(), job_id=job, author=user, device_id=device, hlc=hlc, at=now, payload=payload
+                    ),
+                ),
+            )
 
     for lo in range(start, start + count, per_tx):
         hi = min(start + count, lo + per_tx)

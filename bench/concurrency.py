@@ -35,7 +35,14 @@ from field_client import FieldClient
 from sync_protocol import PartSwap
 
 from .common import (
-    ServerProcess, Settings, World, init_store, many_enrollment_tokens, median, p99, say,
+    ServerProcess,
+    Settings,
+    World,
+    init_store,
+    many_enrollment_tokens,
+    median,
+    p99,
+    say,
     world_fixture,
 )
 
@@ -55,10 +62,16 @@ class DeviceHttp(httpx.BaseTransport):
 
 def _record(client: FieldClient, world: World, job: str, count: int, tag: str) -> None:
     for i in range(count):
-        client.record_event(job, PartSwap(equipment_id=world.job_equipment[job],
-                                          sku=world.skus[i % min(50, len(world.skus))],
-                                          serial_out=f"{tag}-OUT-{i:03d}", serial_in=f"{tag}-IN-{i:03d}",
-                                          notes="concurrency bench swap"))
+        client.record_event(
+            job,
+            PartSwap(
+                equipment_id=world.job_equipment[job],
+                sku=world.skus[i % min(50, len(world.skus))],
+                serial_out=f"{tag}-OUT-{i:03d}",
+                serial_in=f"{tag}-IN-{i:03d}",
+                notes="concurrency bench swap",
+            ),
+        )
 
 
 def run(settings: Settings, work: Path) -> dict[str, Any]:
@@ -66,15 +79,22 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
     deadline_s = float(os.environ.get("BENCH_CONC_TIMEOUT") or 600)
     say(f"concurrency: {devices} devices x {per_device} events, {limit} in flight")
     engineers = [(f"u-c{d:04d}", f"c{d:04d}") for d in range(devices + 1)]  # the last one: baseline
-    fixture, world = world_fixture(work / "conc-fixture", jobs=devices + 1, sites=max(1, (devices + 1) // 5),
-                                   equipment=2 * max(1, (devices + 1) // 5), parts=60, customers=20,
-                                   engineers=engineers)
+    fixture, world = world_fixture(
+        work / "conc-fixture",
+        jobs=devices + 1,
+        sites=max(1, (devices + 1) // 5),
+        equipment=2 * max(1, (devices + 1) // 5),
+        parts=60,
+        customers=20,
+        engineers=engineers,
+    )
     data = work / "conc-run" / "server"
     init_store(data, fixture)
     tokens = many_enrollment_tokens(data, [uid for uid, _ in engineers])
     homes = [work / "conc-run" / f"dev{d:04d}" for d in range(devices + 1)]
     stacks = [DeviceHttp() for _ in range(devices + 1)]
     with ServerProcess(data, durable=settings.durable) as server:
+
         def prepare(d: int) -> None:
             client = FieldClient(homes[d], timeout=60, http=stacks[d])
             try:
@@ -87,8 +107,10 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         with cf.ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(prepare, range(devices + 1)))
-        say(f"concurrency: {devices + 1} devices enrolled, primed, {per_device} events each recorded "
-            f"in {time.perf_counter() - t0:.1f} s")
+        say(
+            f"concurrency: {devices + 1} devices enrolled, primed, {per_device} events each recorded "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
 
         # Baseline: one device alone, same work.
         solo = FieldClient(homes[devices], timeout=60, http=stacks[devices])
@@ -149,23 +171,33 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
         stack.inner.close()
     conn = sqlite3.connect(f"file:{data / 'fieldsync.db'}?mode=ro", uri=True)
     try:
-        pushed = conn.execute("SELECT count(*) FROM records WHERE entity='event' AND deleted=0 "
-                              "AND id NOT LIKE 'ev-%'").fetchone()[0]
+        pushed = conn.execute(
+            "SELECT count(*) FROM records WHERE entity='event' AND deleted=0 AND id NOT LIKE 'ev-%'"
+        ).fetchone()[0]
         distinct_serials = conn.execute(
             "SELECT count(DISTINCT json_extract(data, '$.payload.serial_in')) FROM records "
-            "WHERE entity='event' AND id NOT LIKE 'ev-%'").fetchone()[0]
+            "WHERE entity='event' AND id NOT LIKE 'ev-%'"
+        ).fetchone()[0]
     finally:
         conn.close()
     expected = (devices + 1) * per_device
     if pushed != expected or distinct_serials != expected:
         errors.append(f"server holds {pushed} pushed events ({distinct_serials} distinct), expected {expected}")
     say(f"concurrency: {wall:.1f} s, {len(errors)} errors, p99 {p99(latencies):.2f} s")
-    return {"concurrency_devices": devices, "concurrency_in_flight": limit,
-            "concurrency_events": devices * per_device, "concurrency_errors": len(errors),
-            "concurrency_error_samples": errors[:5], "concurrency_wall_s": wall,
-            "concurrency_p50_s": median(latencies) if latencies else float("nan"),
-            "concurrency_p99_s": p99(latencies), "concurrency_max_s": max(latencies) if latencies else float("nan"),
-            "concurrency_events_per_s": devices * per_device / wall, "concurrency_syncs_per_s": devices / wall,
-            "concurrency_server_cpu_s": server_cpu, "concurrency_harness_cpu_s": harness_cpu,
-            "concurrency_server_peak_rss_mb": max(hwm, peak["rss"]) / 1024,
-            "concurrency_baseline_s": baseline_s}
+    return {
+        "concurrency_devices": devices,
+        "concurrency_in_flight": limit,
+        "concurrency_events": devices * per_device,
+        "concurrency_errors": len(errors),
+        "concurrency_error_samples": errors[:5],
+        "concurrency_wall_s": wall,
+        "concurrency_p50_s": median(latencies) if latencies else float("nan"),
+        "concurrency_p99_s": p99(latencies),
+        "concurrency_max_s": max(latencies) if latencies else float("nan"),
+        "concurrency_events_per_s": devices * per_device / wall,
+        "concurrency_syncs_per_s": devices / wall,
+        "concurrency_server_cpu_s": server_cpu,
+        "concurrency_harness_cpu_s": harness_cpu,
+        "concurrency_server_peak_rss_mb": max(hwm, peak["rss"]) / 1024,
+        "concurrency_baseline_s": baseline_s,
+    }

@@ -44,12 +44,13 @@ def measure(settings: Settings, client: FieldClient, samples: int | None = None)
     events = sizes[busiest]
     say(f"field ui: first paint of Today ({len(jobs)} jobs) and of {busiest} ({events} events), {samples} samples each")
     with LaptopApp(Workbench(client)) as app, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             context = browser.new_context(viewport={"width": 1366, "height": 768})
             page = context.new_page()
-            page.goto(app.url)                       # the one-time link: the session cookie
+            page.goto(app.url)  # the one-time link: the session cookie
 
             def paint(path: str) -> float:
                 page.goto(app.origin + path, wait_until="load")
@@ -58,18 +59,26 @@ def measure(settings: Settings, client: FieldClient, samples: int | None = None)
                     raise RuntimeError(f"{path}: Chromium reported no first-contentful-paint")
                 return float(value)
 
-            for path in ("/", f"/jobs/{busiest}", "/jobs/NO-SUCH-JOB"):   # styles and scripts cached once
+            for path in ("/", f"/jobs/{busiest}", "/jobs/NO-SUCH-JOB"):  # styles and scripts cached once
                 paint(path)
             today, sheet, base = [], [], []
-            for _ in range(samples):   # interleaved: a busy moment of the machine hits all three alike
+            for _ in range(samples):  # interleaved: a busy moment of the machine hits all three alike
                 today.append(paint("/"))
                 sheet.append(paint(f"/jobs/{busiest}"))
                 base.append(paint("/jobs/NO-SUCH-JOB"))
         finally:
             browser.close()
-    result = {"app_today_paint_ms": median(today), "app_job_paint_ms": median(sheet),
-              "app_baseline_paint_ms": median(base), "app_today_samples_ms": today,
-              "app_job_samples_ms": sheet, "app_job_events": events, "app_jobs": len(jobs)}
-    say(f"field ui: Today {result['app_today_paint_ms']:.0f} ms, job sheet {result['app_job_paint_ms']:.0f} ms, "
-        f"baseline page {result['app_baseline_paint_ms']:.0f} ms (medians)")
+    result = {
+        "app_today_paint_ms": median(today),
+        "app_job_paint_ms": median(sheet),
+        "app_baseline_paint_ms": median(base),
+        "app_today_samples_ms": today,
+        "app_job_samples_ms": sheet,
+        "app_job_events": events,
+        "app_jobs": len(jobs),
+    }
+    say(
+        f"field ui: Today {result['app_today_paint_ms']:.0f} ms, job sheet {result['app_job_paint_ms']:.0f} ms, "
+        f"baseline page {result['app_baseline_paint_ms']:.0f} ms (medians)"
+    )
     return result

@@ -34,9 +34,21 @@ def push_bodies(n: int, world: World) -> list[bytes]:
     for i in range(n):
         job = world.jobs[i % len(world.jobs)]
         stamp = hlc(base + i // 1000, i % 1000)
-        batch.append(AppendEvent(seq=i + 1, hlc=stamp, event=JobEvent(
-            id=uuid7(), job_id=job, author=ENGINEER_ID, device_id=_DEVICE, hlc=stamp, at=now,
-            payload=part_swap(i, job, world.job_equipment[job], world.skus[i % min(50, len(world.skus))]))))
+        batch.append(
+            AppendEvent(
+                seq=i + 1,
+                hlc=stamp,
+                event=JobEvent(
+                    id=uuid7(),
+                    job_id=job,
+                    author=ENGINEER_ID,
+                    device_id=_DEVICE,
+                    hlc=stamp,
+                    at=now,
+                    payload=part_swap(i, job, world.job_equipment[job], world.skus[i % min(50, len(world.skus))]),
+                ),
+            )
+        )
         if len(batch) == MAX_PUSH_BATCH:
             bodies.append(encoder.encode(PushRequest(mutations=batch)))
             batch = []
@@ -52,9 +64,11 @@ def once(path: Path, bodies: list[bytes], durable: bool) -> float:
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-    conn.execute("CREATE TABLE swaps (id TEXT PRIMARY KEY, job_id TEXT NOT NULL, sku TEXT NOT NULL, "
-                  "serial_in TEXT NOT NULL, serial_out TEXT NOT NULL, qty INTEGER NOT NULL, "
-                  "engineer TEXT NOT NULL, at TEXT NOT NULL, notes TEXT NOT NULL) WITHOUT ROWID")
+    conn.execute(
+        "CREATE TABLE swaps (id TEXT PRIMARY KEY, job_id TEXT NOT NULL, sku TEXT NOT NULL, "
+        "serial_in TEXT NOT NULL, serial_out TEXT NOT NULL, qty INTEGER NOT NULL, "
+        "engineer TEXT NOT NULL, at TEXT NOT NULL, notes TEXT NOT NULL) WITHOUT ROWID"
+    )
     decoder = msgspec.msgpack.Decoder(PushRequest)
     t0 = time.perf_counter()
     rows: list[tuple[Any, ...]] = []
@@ -62,8 +76,7 @@ def once(path: Path, bodies: list[bytes], durable: bool) -> float:
         for m in decoder.decode(body).mutations:
             e = m.event  # type: ignore[union-attr]
             p = e.payload
-            rows.append((e.id, e.job_id, p.sku, p.serial_in, p.serial_out, p.qty, e.author,
-                         e.at.isoformat(), p.notes))
+            rows.append((e.id, e.job_id, p.sku, p.serial_in, p.serial_out, p.qty, e.author, e.at.isoformat(), p.notes))
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany("INSERT INTO swaps VALUES (?,?,?,?,?,?,?,?,?)", rows)
     conn.execute("COMMIT")
@@ -80,5 +93,9 @@ def run(settings: Settings, world: World, work: Path) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     times = [once(work / "floor.db", bodies, settings.durable) for _ in range(max(3, settings.runs))]
     t = median(times)
-    return {"floor_s": t, "floor_push_per_s": settings.push_n / t, "floor_samples_s": times,
-            "floor_body_bytes": sum(len(b) for b in bodies)}
+    return {
+        "floor_s": t,
+        "floor_push_per_s": settings.push_n / t,
+        "floor_samples_s": times,
+        "floor_body_bytes": sum(len(b) for b in bodies),
+    }

@@ -4,14 +4,16 @@
   (``firmware``, pushed as patches from the dispatcher's own device over HTTP; not timed),
   then the laptop's ``FieldClient.sync()`` is timed. It must pull exactly those 100.
 - **incremental push**: 100 part swaps are recorded into the outbox (``outbox.append``, what
-  ``FieldClient.record_event`` ends in; not timed), then ``FieldClient.sync()`` is timed: the 100 go up, are answered and settled,
-  and the pull that follows brings back what the server changed (the events, the van stock).
+  ``FieldClient.record_event`` ends in; not timed), then ``FieldClient.sync()`` is timed: the 100
+  go up, are answered and settled, and the pull that follows brings back what the server changed
+  (the events, the van stock).
 
 Each is repeated ``2 x runs`` (at least 3) times; the median is reported. The no-op figure
 (``bench.noop``) runs afterwards on the same laptop, and a bare HTTP round trip to the same
 server is measured as the baseline. ``bench.run`` measures all this on the last pull run's
-laptop right after its first pull (``after_pull``); ``run`` does it stand-alone. Also reported: ``record_swap_ms``, one real
-``FieldClient.record_event`` of a part swap on this laptop (its checks read held events).
+laptop right after its first pull (``after_pull``); ``run`` does it stand-alone. Also reported:
+``record_swap_ms``, one real ``FieldClient.record_event`` of a part swap on this laptop (its checks
+read held events).
 """
 
 from __future__ import annotations
@@ -30,8 +32,15 @@ from sync_protocol.hlc import Clock
 
 from . import noop
 from .common import (
-    CountingTransport, ServerProcess, Settings, World, copy_tree, median, record_events_fast,
-    rtt_baseline, say,
+    CountingTransport,
+    ServerProcess,
+    Settings,
+    World,
+    copy_tree,
+    median,
+    record_events_fast,
+    rtt_baseline,
+    say,
 )
 from .pull import make_template
 from .push import world_spec
@@ -41,12 +50,19 @@ class Dispatcher:
     """An office device speaking the protocol directly (MessagePack over httpx)."""
 
     def __init__(self, server: ServerProcess, token: str) -> None:
-        reply = httpx.post(f"{server.url}/sync/v1/enroll", json={"enrollment_token": token,
-                                                                  "device_name": "bench office"}, timeout=30)
+        reply = httpx.post(
+            f"{server.url}/sync/v1/enroll", json={"enrollment_token": token, "device_name": "bench office"}, timeout=30
+        )
         reply.raise_for_status()
-        self.http = httpx.Client(base_url=server.url, timeout=60, headers={
-            "Authorization": f"Bearer {reply.json()['device_token']}", "Content-Type": MSGPACK,
-            "Accept": MSGPACK})
+        self.http = httpx.Client(
+            base_url=server.url,
+            timeout=60,
+            headers={
+                "Authorization": f"Bearer {reply.json()['device_token']}",
+                "Content-Type": MSGPACK,
+                "Accept": MSGPACK,
+            },
+        )
         self.db = server.data_dir / "fieldsync.db"
         self.seq = 0
         self.clock = Clock()
@@ -55,18 +71,28 @@ class Dispatcher:
     def change_equipment(self, ids: list[str]) -> None:
         conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
         try:
-            versions = dict(conn.execute(
-                f"SELECT id, version FROM records WHERE entity='equipment' AND id IN ({','.join('?' * len(ids))})",
-                ids).fetchall())
+            versions = dict(
+                conn.execute(
+                    f"SELECT id, version FROM records WHERE entity='equipment' AND id IN ({','.join('?' * len(ids))})",
+                    ids,
+                ).fetchall()
+            )
         finally:
             conn.close()
         self.round += 1
         mutations = []
         for eid in ids:
             self.seq += 1
-            mutations.append(PatchRecord(seq=self.seq, hlc=self.clock.tick(), entity="equipment", id=eid,
-                                         base_version=versions[eid],
-                                         fields={"firmware": f"2.{self.round}.{self.seq % 1000}"}))
+            mutations.append(
+                PatchRecord(
+                    seq=self.seq,
+                    hlc=self.clock.tick(),
+                    entity="equipment",
+                    id=eid,
+                    base_version=versions[eid],
+                    fields={"firmware": f"2.{self.round}.{self.seq % 1000}"},
+                )
+            )
         body = msgspec.msgpack.encode(PushRequest(mutations=mutations))
         reply = msgspec.msgpack.decode(self.http.post("/sync/v1/push", content=body).content, type=PushReply)
         bad = [r for r in reply.results if r.status not in ("applied", "merged")]
@@ -80,14 +106,26 @@ class Dispatcher:
 def _record_swaps(client: FieldClient, world: World, count: int, start: int) -> None:
     for i in range(start, start + count):
         job = world.jobs[(i * 7) % len(world.jobs)]
-        client.record_event(job, PartSwap(equipment_id=world.job_equipment[job],
-                                          sku=world.skus[i % min(50, len(world.skus))],
-                                          serial_out=f"INC-OUT-{i:06d}", serial_in=f"INC-IN-{i:06d}",
-                                          notes="incremental bench swap"))
+        client.record_event(
+            job,
+            PartSwap(
+                equipment_id=world.job_equipment[job],
+                sku=world.skus[i % min(50, len(world.skus))],
+                serial_out=f"INC-OUT-{i:06d}",
+                serial_in=f"INC-IN-{i:06d}",
+                notes="incremental bench swap",
+            ),
+        )
 
 
-def measure(settings: Settings, server: ServerProcess, client: FieldClient, counter: CountingTransport,
-            world: World, office_token: str) -> dict[str, Any]:
+def measure(
+    settings: Settings,
+    server: ServerProcess,
+    client: FieldClient,
+    counter: CountingTransport,
+    world: World,
+    office_token: str,
+) -> dict[str, Any]:
     """The incremental and no-op figures on a laptop primed with the pull data set."""
     rounds = max(3, 2 * settings.runs)
     changed = 100
@@ -134,20 +172,30 @@ def measure(settings: Settings, server: ServerProcess, client: FieldClient, coun
     finally:
         office.close()
     assert pull_bytes is not None and push_bytes is not None
-    return {"incremental_pull_ms": median(pulls), "incremental_pull_samples_ms": pulls,
-            "incremental_pull_requests": pull_req[0], "incremental_pull_bytes_up": pull_bytes["bytes_up"],
-            "incremental_pull_bytes_down": pull_bytes["bytes_down"],
-            "incremental_push_ms": median(pushes), "incremental_push_samples_ms": pushes,
-            "incremental_push_requests": push_req[0], "incremental_push_bytes_up": push_bytes["bytes_up"],
-            "incremental_push_bytes_down": push_bytes["bytes_down"],
-            "incremental_push_pulled_back": push_bytes["pulled_back"],
-            "record_swap_ms": median(record_ms), "laptop_records": world.records, "rtt_ms": rtt, **result}
+    return {
+        "incremental_pull_ms": median(pulls),
+        "incremental_pull_samples_ms": pulls,
+        "incremental_pull_requests": pull_req[0],
+        "incremental_pull_bytes_up": pull_bytes["bytes_up"],
+        "incremental_pull_bytes_down": pull_bytes["bytes_down"],
+        "incremental_push_ms": median(pushes),
+        "incremental_push_samples_ms": pushes,
+        "incremental_push_requests": push_req[0],
+        "incremental_push_bytes_up": push_bytes["bytes_up"],
+        "incremental_push_bytes_down": push_bytes["bytes_down"],
+        "incremental_push_pulled_back": push_bytes["pulled_back"],
+        "record_swap_ms": median(record_ms),
+        "laptop_records": world.records,
+        "rtt_ms": rtt,
+        **result,
+    }
 
 
 def after_pull(settings: Settings) -> Callable[[World, str], Any]:
     """For ``bench.pull.run(after=...)``: measure on the last pull run's primed laptop."""
     return lambda world, office_token: (
-        lambda server, client, counter: measure(settings, server, client, counter, world, office_token))
+        lambda server, client, counter: measure(settings, server, client, counter, world, office_token)
+    )
 
 
 def run(settings: Settings, work: Path) -> dict[str, Any]:

@@ -30,6 +30,13 @@ def measure(client: Any, counter: CountingTransport, samples: int) -> dict[str, 
         if report.pushed or report.pulled or report.removed or not report.ok:
             raise RuntimeError(f"a no-op sync did something: {report}")
     assert first is not None
-    return {"noop_sync_ms": median(times), "noop_sync_min_ms": min(times), "noop_sync_p99_ms": p99(times),
-            "noop_samples": len(times), "noop_requests": first["requests"], "noop_bytes_up": first["bytes_up"],
-            "noop_bytes_down": first["bytes_down"], "noop_by_path": first["by_path"]}
+    return {
+        "noop_sync_ms": median(times),
+        "noop_sync_min_ms": min(times),
+        "noop_sync_p99_ms": p99(times),
+        "noop_samples": len(times),
+        "noop_requests": first["requests"],
+        "noop_bytes_up": first["bytes_up"],
+        "noop_bytes_down": first["bytes_down"],
+        "noop_by_path": first["by_path"],
+    }

@@ -39,8 +39,10 @@ def summary(peer: dict[str, Any]) -> dict[str, dict[str, float]]:
         push, pull = run["push"], run["pull"]
         n = push["docs"]
         out[run["server_backend"]] = {
-            "push_per_s": push["docs_per_s"], "pull_per_s": pull["docs_per_s"],
-            "incremental_pull_ms": run["incremental_pull"]["ms"], "incremental_push_ms": run["incremental_push"]["ms"],
+            "push_per_s": push["docs_per_s"],
+            "pull_per_s": pull["docs_per_s"],
+            "incremental_pull_ms": run["incremental_pull"]["ms"],
+            "incremental_push_ms": run["incremental_push"]["ms"],
             "noop_sync_ms": run["noop_sync"]["median_ms"],
             "requests_per_1000": max(push["http_requests"] / n, pull["http_requests"] / pull["docs"]) * 1000,
             "bytes_up_per_swap": push["bytes_up"] / n,
@@ -66,16 +68,22 @@ def main() -> int:
             fresh = True
     if fresh or not (work / "node_modules").is_dir():
         say("bench-peer: npm ci --ignore-scripts")
-        proc = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=work,
-                              capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if proc.returncode != 0:
             shutil.rmtree(work / "node_modules", ignore_errors=True)
             return skip(f"npm ci failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
     n = os.environ.get("BENCH_N") or "100000"
     backend = os.environ.get("BENCH_PEER_BACKEND") or "leveldb"
     say(f"bench-peer: node bench.js {n} --backend={backend}")
-    proc = subprocess.run([node, "bench.js", n, f"--backend={backend}"], cwd=work, capture_output=True,
-                          text=True, timeout=3600)
+    proc = subprocess.run(
+        [node, "bench.js", n, f"--backend={backend}"], cwd=work, capture_output=True, text=True, timeout=3600
+    )
     if proc.returncode != 0:
         print(proc.stderr[-2000:], file=sys.stderr)
         return skip(f"the peer's bench.js exited {proc.returncode}")
@@ -85,8 +93,15 @@ def main() -> int:
     ours_path = OUT / "latest.json"
     ours = json.loads(ours_path.read_text()) if ours_path.is_file() else {}
     rows = summary(peer)
-    keys = ("push_per_s", "pull_per_s", "incremental_pull_ms", "incremental_push_ms", "noop_sync_ms",
-            "requests_per_1000", "bytes_up_per_swap")
+    keys = (
+        "push_per_s",
+        "pull_per_s",
+        "incremental_pull_ms",
+        "incremental_push_ms",
+        "noop_sync_ms",
+        "requests_per_1000",
+        "bytes_up_per_swap",
+    )
     push_n = f", push n={ours['push_n']}" if ours.get("push_n") not in (None, ours.get("n")) else ""
     ours_label = f"fieldsync (n={ours.get('n')}{push_n})"
     header = ["figure"] + [f"peer ({b}, n={peer['n']})" for b in rows] + ([ours_label] if ours else [])

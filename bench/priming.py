@@ -20,23 +20,39 @@ import httpx
 from field_client import FieldClient
 
 from .common import (
-    ENGINEER_ID, CountingTransport, ServerProcess, Settings, enrollment_tokens, init_store, median,
-    say, world_fixture,
+    ENGINEER_ID,
+    CountingTransport,
+    ServerProcess,
+    Settings,
+    enrollment_tokens,
+    init_store,
+    median,
+    say,
+    world_fixture,
 )
 
 
 def spec(settings: Settings) -> dict[str, int]:
-    return {"jobs": settings.scaled(200, 4), "sites": settings.scaled(60, 2),
-            "equipment": settings.scaled(3000, 4), "parts": settings.scaled(5000, 60),
-            "customers": settings.scaled(20, 2), "drawings": settings.scaled(100, 2),
-            "drawing_total_bytes": settings.scaled(50 * 1024 * 1024, 256 * 1024)}
+    return {
+        "jobs": settings.scaled(200, 4),
+        "sites": settings.scaled(60, 2),
+        "equipment": settings.scaled(3000, 4),
+        "parts": settings.scaled(5000, 60),
+        "customers": settings.scaled(20, 2),
+        "drawings": settings.scaled(100, 2),
+        "drawing_total_bytes": settings.scaled(50 * 1024 * 1024, 256 * 1024),
+    }
 
 
 def _drawing_baseline(url: str, token: str, data: Path) -> float:
     conn = sqlite3.connect(f"file:{data / 'fieldsync.db'}?mode=ro", uri=True)
     try:
-        shas = [r[0] for r in conn.execute(
-            "SELECT json_extract(data, '$.sha256') FROM records WHERE entity='drawing' AND deleted=0")]
+        shas = [
+            r[0]
+            for r in conn.execute(
+                "SELECT json_extract(data, '$.sha256') FROM records WHERE entity='drawing' AND deleted=0"
+            )
+        ]
     finally:
         conn.close()
     times = []
@@ -73,23 +89,40 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
                 report = client.sync()
                 elapsed = time.perf_counter() - t0
                 status = client.status()
-                token = client.store.read(lambda c: c.execute(
-                    "SELECT value FROM meta WHERE key='device_token'").fetchone()[0])
+                token = client.store.read(
+                    lambda c: c.execute("SELECT value FROM meta WHERE key='device_token'").fetchone()[0]
+                )
             finally:
                 client.close()
-            if (report.pulled != world.records or report.blobs_downloaded != world.drawings
-                    or status["records"] != world.records or not report.ok):
-                raise RuntimeError(f"priming run {r}: pulled {report.pulled}/{world.records}, drawings "
-                                   f"{report.blobs_downloaded}/{world.drawings}: {report.problems[:3]}")
-            say(f"priming run {r + 1}/{settings.runs}: {elapsed:.2f} s ({report.pulled} records, "
-                f"{report.blobs_downloaded} drawings, {counter.requests} requests)")
+            if (
+                report.pulled != world.records
+                or report.blobs_downloaded != world.drawings
+                or status["records"] != world.records
+                or not report.ok
+            ):
+                raise RuntimeError(
+                    f"priming run {r}: pulled {report.pulled}/{world.records}, drawings "
+                    f"{report.blobs_downloaded}/{world.drawings}: {report.problems[:3]}"
+                )
+            say(
+                f"priming run {r + 1}/{settings.runs}: {elapsed:.2f} s ({report.pulled} records, "
+                f"{report.blobs_downloaded} drawings, {counter.requests} requests)"
+            )
             runs.append({"s": elapsed, "login_s": login_s, **counter.snapshot()})
         baseline = _drawing_baseline(server.url, token, data)
         rss = server.proc_status("VmHWM")
     best = sorted(runs, key=lambda x: x["s"])[len(runs) // 2]
-    return {"priming_s": median(x["s"] for x in runs), "priming_samples_s": [x["s"] for x in runs],
-            "priming_login_s": median(x["login_s"] for x in runs), "priming_records": world.records,
-            "priming_drawings": world.drawings, "priming_drawing_bytes": world.drawing_bytes,
-            "priming_requests": best["requests"], "priming_bytes_down": best["bytes_down"],
-            "priming_by_path": best["by_path"], "priming_baseline_s": baseline,
-            "priming_server_peak_rss_mb": rss / 1024, "priming_shape": shape}
+    return {
+        "priming_s": median(x["s"] for x in runs),
+        "priming_samples_s": [x["s"] for x in runs],
+        "priming_login_s": median(x["login_s"] for x in runs),
+        "priming_records": world.records,
+        "priming_drawings": world.drawings,
+        "priming_drawing_bytes": world.drawing_bytes,
+        "priming_requests": best["requests"],
+        "priming_bytes_down": best["bytes_down"],
+        "priming_by_path": best["by_path"],
+        "priming_baseline_s": baseline,
+        "priming_server_peak_rss_mb": rss / 1024,
+        "priming_shape": shape,
+    }

@@ -63,8 +63,10 @@ def _push_batches(n: int, work: Path) -> tuple[Path, list[Any], Any]:
     laptop = LocalStore(home / "field.db")
     pending = laptop.read(lambda c: outbox.pending(c))
     laptop.close()
-    batches = [PushRequest(mutations=[p.mutation for p in pending[i:i + MAX_PUSH_BATCH]])
-               for i in range(0, len(pending), MAX_PUSH_BATCH)]
+    batches = [
+        PushRequest(mutations=[p.mutation for p in pending[i : i + MAX_PUSH_BATCH]])
+        for i in range(0, len(pending), MAX_PUSH_BATCH)
+    ]
     db = Database(data / "fieldsync.db")
     device = db.read(lambda c: c.execute("SELECT id FROM devices WHERE user_id=?", (ENGINEER_ID,)).fetchone()[0])
     db.close()
@@ -87,8 +89,10 @@ def profile_server_push(n: int, work: Path) -> str:
         profile.disable()
         times.append(time.perf_counter() - t0)
     db.close()
-    head = (f"server push.push, {n} part swaps in {len(batches)} batches: {sum(times):.2f} s under "
-            f"cProfile; per batch (s): {', '.join(f'{t:.2f}' for t in times)}")
+    head = (
+        f"server push.push, {n} part swaps in {len(batches)} batches: {sum(times):.2f} s under "
+        f"cProfile; per batch (s): {', '.join(f'{t:.2f}' for t in times)}"
+    )
     return _report(profile, "push", head)
 
 
@@ -130,10 +134,13 @@ def profile_server_push_sql(n: int, work: Path) -> str:
     total = time.perf_counter() - t0
     db.close()
     count = len(request.mutations)
-    lines = [f"server push.push, one batch of {count} part swaps: {total:.2f} s, "
-             f"{total / count * 1e6:.0f} us per swap, of which SQL "
-             f"{sum(t for _, t in stats.values()) / count * 1e6:.0f} us", "",
-             "  us/swap    calls  statement"]
+    lines = [
+        f"server push.push, one batch of {count} part swaps: {total:.2f} s, "
+        f"{total / count * 1e6:.0f} us per swap, of which SQL "
+        f"{sum(t for _, t in stats.values()) / count * 1e6:.0f} us",
+        "",
+        "  us/swap    calls  statement",
+    ]
     for sql, (calls, spent) in sorted(stats.items(), key=lambda kv: -kv[1][1])[:20]:
         lines.append(f"{spent / count * 1e6:9.1f} {calls:8d}  {sql}")
     text = "\n".join(lines)
@@ -181,19 +188,22 @@ def profile_server_pull(n: int, work: Path) -> str:
         if not rows.more:
             break
     db.close()
-    head = (f"server pull.pull + encode_page: {records} records in {pages} pages, {t_total:.2f} s under cProfile "
-            f"({len(body)} B last page)")
+    head = (
+        f"server pull.pull + encode_page: {records} records in {pages} pages, {t_total:.2f} s under cProfile "
+        f"({len(body)} B last page)"
+    )
     return _report(profile, "pull", head)
 
 
 def _costs(t0: float, c0: float, server: ServerProcess, s0: float) -> str:
     """Wall time, this process's CPU (the client, under cProfile) and the server process's CPU."""
-    return (f"{time.perf_counter() - t0:.2f} s wall, client {time.process_time() - c0:.2f} CPU-s "
-            f"(under cProfile), server {server.cpu_seconds() - s0:.2f} CPU-s")
+    return (
+        f"{time.perf_counter() - t0:.2f} s wall, client {time.process_time() - c0:.2f} CPU-s "
+        f"(under cProfile), server {server.cpu_seconds() - s0:.2f} CPU-s"
+    )
 
 
-def _profiled_step(profile: cProfile.Profile, server: ServerProcess, client: Any,
-                   step: Any) -> tuple[Any, str]:
+def _profiled_step(profile: cProfile.Profile, server: ServerProcess, client: Any, step: Any) -> tuple[Any, str]:
     """``say_hello`` then ``step`` (``push_outbox`` or ``pull_scope``) under the profiler, as
     ``FieldClient.sync`` runs them; closes the client. Returns the report and what it cost."""
     from field_client.sync import SyncReport, say_hello
@@ -265,15 +275,27 @@ def profile_client(what: str, n: int, work: Path) -> str:
             for _ in range(200):
                 client.sync()
             profile.disable()
-            head = (f"client side of a no-op FieldClient.sync(): {median(plain):.2f} ms median of 50 "
-                    f"(min {min(plain):.2f}), {per_sync[0]:g} requests and {per_sync[1]:g} local commits "
-                    f"each; 200 more under cProfile: {(time.perf_counter() - t0) / 200 * 1000:.2f} ms each")
+            head = (
+                f"client side of a no-op FieldClient.sync(): {median(plain):.2f} ms median of 50 "
+                f"(min {min(plain):.2f}), {per_sync[0]:g} requests and {per_sync[1]:g} local commits "
+                f"each; 200 more under cProfile: {(time.perf_counter() - t0) / 200 * 1000:.2f} ms each"
+            )
             client.close()
     return _report(profile, what, head)
 
 
-_IDLE = frozenset({"Condition.wait", "_worker", "EpollSelector.select", "Queue.get", "Event.wait",
-                   "select", "WorkerThread.run", "Thread.run"})
+_IDLE = frozenset(
+    {
+        "Condition.wait",
+        "_worker",
+        "EpollSelector.select",
+        "Queue.get",
+        "Event.wait",
+        "select",
+        "WorkerThread.run",
+        "Thread.run",
+    }
+)
 
 
 def summarize_spy(paths: list[Path], top: int = 30) -> str:
@@ -291,15 +313,22 @@ def summarize_spy(paths: list[Path], top: int = 30) -> str:
             if not count.isdigit():
                 continue
             n = int(count)
-            frames = [strip.sub(lambda m: f" ({m.group(2)})", f) for f in stack.split(";")
-                      if "(" in f and not f.startswith(("process ", "thread "))]
+            frames = [
+                strip.sub(lambda m: f" ({m.group(2)})", f)
+                for f in stack.split(";")
+                if "(" in f and not f.startswith(("process ", "thread "))
+            ]
             if not frames or frames[-1].split(" (")[0] in _IDLE:
                 continue  # a thread waiting for work, not doing any
             total += n
             own[frames[-1]] += n
             for frame in set(frames):
                 incl[frame] += n
-    out = [f"py-spy: {total} busy samples (idle waits left out) from {', '.join(p.name for p in paths)}", "", "== own time =="]
+    out = [
+        f"py-spy: {total} busy samples (idle waits left out) from {', '.join(p.name for p in paths)}",
+        "",
+        "== own time ==",
+    ]
     out += [f"{n / total:6.1%}  {f}" for f, n in own.most_common(top)]
     out += ["", "== inclusive =="]
     out += [f"{n / total:6.1%}  {f}" for f, n in incl.most_common(top)]

@@ -17,16 +17,28 @@ from typing import Any, Callable, NamedTuple
 from field_client import FieldClient
 
 from .common import (
-    DISPATCHER_ID, ENGINEER_ID, CountingTransport, ServerProcess, Settings, World, checkpoint, copy_tree,
-    enrollment_tokens, init_store, median, say, seed_events, world_fixture,
+    DISPATCHER_ID,
+    ENGINEER_ID,
+    CountingTransport,
+    ServerProcess,
+    Settings,
+    World,
+    checkpoint,
+    copy_tree,
+    enrollment_tokens,
+    init_store,
+    median,
+    say,
+    seed_events,
+    world_fixture,
 )
 from .push import world_spec
 
 
 class Template(NamedTuple):
     data: Path
-    tokens: list[str]      # one per laptop to enroll
-    office_token: str      # the dispatcher's, for the incremental figure
+    tokens: list[str]  # one per laptop to enroll
+    office_token: str  # the dispatcher's, for the incremental figure
     world: World
 
 
@@ -45,8 +57,9 @@ def make_template(settings: Settings, root: Path, devices: int) -> Template:
 After = Callable[[ServerProcess, FieldClient, CountingTransport], dict[str, Any]]
 
 
-def once(settings: Settings, data: Path, token: str, home: Path, expected: int,
-         after: After | None = None) -> dict[str, Any]:
+def once(
+    settings: Settings, data: Path, token: str, home: Path, expected: int, after: After | None = None
+) -> dict[str, Any]:
     """One first pull; ``after(server, client, counter)`` then runs on the primed laptop."""
     extra: dict[str, Any] = {}
     with ServerProcess(data, durable=settings.durable) as server:
@@ -68,10 +81,19 @@ def once(settings: Settings, data: Path, token: str, home: Path, expected: int,
             client.close()
         rss = server.proc_status("VmHWM")
     if report.pulled != expected or held != expected or not report.ok:
-        raise RuntimeError(f"pull run incomplete: pulled {report.pulled}, holds {held}, expected "
-                           f"{expected}: {report.problems[:3]}")
-    return {"s": elapsed, "records": report.pulled, "pages": report.pages, "client_cpu_s": cpu,
-            "server_cpu_s": scpu, "server_peak_rss_mb": rss / 1024, **wire, "after": extra}
+        raise RuntimeError(
+            f"pull run incomplete: pulled {report.pulled}, holds {held}, expected {expected}: {report.problems[:3]}"
+        )
+    return {
+        "s": elapsed,
+        "records": report.pulled,
+        "pages": report.pages,
+        "client_cpu_s": cpu,
+        "server_cpu_s": scpu,
+        "server_peak_rss_mb": rss / 1024,
+        **wire,
+        "after": extra,
+    }
 
 
 def run(settings: Settings, work: Path, after: Callable[[World, str], After] | None = None) -> dict[str, Any]:
@@ -85,14 +107,24 @@ def run(settings: Settings, work: Path, after: Callable[[World, str], After] | N
         run_data = copy_tree(data, work / f"pull-run{r}" / "server")
         then = after(world, template.office_token) if after is not None and r == settings.runs - 1 else None
         result = once(settings, run_data, tokens[r], work / f"pull-run{r}" / "laptop", world.records, then)
-        say(f"pull run {r + 1}/{settings.runs}: {result['s']:.2f} s, {result['records'] / result['s']:,.0f}/s, "
-            f"{result['requests']} requests, {result['pages']} pages")
+        say(
+            f"pull run {r + 1}/{settings.runs}: {result['s']:.2f} s, {result['records'] / result['s']:,.0f}/s, "
+            f"{result['requests']} requests, {result['pages']} pages"
+        )
         runs.append(result)
     t = median(x["s"] for x in runs)
     best = sorted(runs, key=lambda x: x["s"])[len(runs) // 2]
-    return {"pull_s": t, "pull_records": best["records"], "pull_per_s": best["records"] / t,
-            "pull_samples_s": [x["s"] for x in runs], "pull_requests": best["requests"],
-            "pull_bytes_up": best["bytes_up"], "pull_bytes_down": best["bytes_down"],
-            "pull_by_path": best["by_path"], "pull_client_cpu_s": best["client_cpu_s"],
-            "pull_server_cpu_s": best["server_cpu_s"], "pull_server_peak_rss_mb": best["server_peak_rss_mb"],
-            **runs[-1]["after"]}
+    return {
+        "pull_s": t,
+        "pull_records": best["records"],
+        "pull_per_s": best["records"] / t,
+        "pull_samples_s": [x["s"] for x in runs],
+        "pull_requests": best["requests"],
+        "pull_bytes_up": best["bytes_up"],
+        "pull_bytes_down": best["bytes_down"],
+        "pull_by_path": best["by_path"],
+        "pull_client_cpu_s": best["client_cpu_s"],
+        "pull_server_cpu_s": best["server_cpu_s"],
+        "pull_server_peak_rss_mb": best["server_peak_rss_mb"],
+        **runs[-1]["after"],
+    }

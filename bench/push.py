@@ -20,8 +20,20 @@ from field_client.store import set_meta
 from field_client.sync import SyncReport, push_outbox, say_hello
 
 from .common import (
-    ENGINEER_ID, CountingTransport, ServerProcess, Settings, World, checkpoint, copy_tree,
-    enrollment_tokens, init_store, median, record_events_fast, say, snapshot_store, world_fixture,
+    ENGINEER_ID,
+    CountingTransport,
+    ServerProcess,
+    Settings,
+    World,
+    checkpoint,
+    copy_tree,
+    enrollment_tokens,
+    init_store,
+    median,
+    record_events_fast,
+    say,
+    snapshot_store,
+    world_fixture,
 )
 
 
@@ -30,9 +42,9 @@ def world_spec(settings: Settings) -> dict[str, int]:
     return {"jobs": 200, "sites": 60, "equipment": 600, "parts": 60, "customers": 20}
 
 
-def make_template(settings: Settings, root: Path,
-                  first_run: Callable[[ServerProcess, Path], dict[str, Any]] | None = None
-                  ) -> tuple[Path, Path, World, dict[str, Any] | None]:
+def make_template(
+    settings: Settings, root: Path, first_run: Callable[[ServerProcess, Path], dict[str, Any]] | None = None
+) -> tuple[Path, Path, World, dict[str, Any] | None]:
     """Server store and laptop store with N part swaps pending, frozen under ``root``. With
     ``first_run``, the template's own server (still up) serves it on a copy of the laptop,
     which saves a server start; later runs start their own server on copies."""
@@ -76,11 +88,19 @@ def _push(settings: Settings, server: ServerProcess, home: Path) -> dict[str, An
         client.close()
     rss = server.proc_status("VmHWM")
     if left or report.applied != settings.push_n or report.pushed != settings.push_n:
-        raise RuntimeError(f"push run incomplete: pushed {report.pushed}, applied {report.applied}, "
-                           f"conflicts {report.conflicts}, rejected {report.rejected}, left {left}: "
-                           f"{report.problems[:3]}")
-    return {"s": elapsed, "per_s": settings.push_n / elapsed, "client_cpu_s": cpu, "server_cpu_s": scpu,
-            "server_peak_rss_mb": rss / 1024, **counter.snapshot()}
+        raise RuntimeError(
+            f"push run incomplete: pushed {report.pushed}, applied {report.applied}, "
+            f"conflicts {report.conflicts}, rejected {report.rejected}, left {left}: "
+            f"{report.problems[:3]}"
+        )
+    return {
+        "s": elapsed,
+        "per_s": settings.push_n / elapsed,
+        "client_cpu_s": cpu,
+        "server_cpu_s": scpu,
+        "server_peak_rss_mb": rss / 1024,
+        **counter.snapshot(),
+    }
 
 
 def once(settings: Settings, template: tuple[Path, Path], run_dir: Path) -> dict[str, Any]:
@@ -91,24 +111,34 @@ def once(settings: Settings, template: tuple[Path, Path], run_dir: Path) -> dict
 
 
 def _said(r: int, settings: Settings, result: dict[str, Any]) -> dict[str, Any]:
-    say(f"push run {r + 1}/{settings.runs}: {result['s']:.2f} s, {result['per_s']:,.0f}/s, "
-        f"{result['requests']} requests")
+    say(
+        f"push run {r + 1}/{settings.runs}: {result['s']:.2f} s, {result['per_s']:,.0f}/s, "
+        f"{result['requests']} requests"
+    )
     return result
 
 
 def run(settings: Settings, work: Path) -> dict[str, Any]:
     say(f"push: template with {settings.push_n} part swaps in one laptop's outbox")
-    data, home, world, first = make_template(settings, work / "push-template",
-                                             lambda server, laptop: _push(settings, server, laptop))
+    data, home, world, first = make_template(
+        settings, work / "push-template", lambda server, laptop: _push(settings, server, laptop)
+    )
     assert first is not None
     runs = [_said(0, settings, first)]
     for r in range(1, settings.runs):
         runs.append(_said(r, settings, once(settings, (data, home), work / f"push-run{r}")))
     t = median(x["s"] for x in runs)
     best = sorted(runs, key=lambda x: x["s"])[len(runs) // 2]
-    return {"push_s": t, "push_per_s": settings.push_n / t,
-            "push_samples_s": [x["s"] for x in runs], "push_requests": best["requests"],
-            "push_bytes_up": best["bytes_up"], "push_bytes_down": best["bytes_down"],
-            "push_by_path": best["by_path"], "push_client_cpu_s": best["client_cpu_s"],
-            "push_server_cpu_s": best["server_cpu_s"], "push_server_peak_rss_mb": best["server_peak_rss_mb"],
-            "world": world}
+    return {
+        "push_s": t,
+        "push_per_s": settings.push_n / t,
+        "push_samples_s": [x["s"] for x in runs],
+        "push_requests": best["requests"],
+        "push_bytes_up": best["bytes_up"],
+        "push_bytes_down": best["bytes_down"],
+        "push_by_path": best["by_path"],
+        "push_client_cpu_s": best["client_cpu_s"],
+        "push_server_cpu_s": best["server_cpu_s"],
+        "push_server_peak_rss_mb": best["server_peak_rss_mb"],
+        "world": world,
+    }

@@ -44,9 +44,21 @@ TARGETS = {  # key: (op, target, unit, what)
     "app_job_paint_ms": ("<=", 300, "ms", "field ui: first paint of a job sheet"),
     "floor_push_per_s": (None, None, "records/s", "floor (decode + one executemany)"),
 }
-JSON_KEYS = ("push_per_s", "pull_per_s", "incremental_pull_ms", "incremental_push_ms", "noop_sync_ms",
-             "requests_per_1000", "bytes_up_per_swap", "priming_s", "concurrency_errors",
-             "concurrency_p99_s", "floor_push_per_s", "app_today_paint_ms", "app_job_paint_ms")
+JSON_KEYS = (
+    "push_per_s",
+    "pull_per_s",
+    "incremental_pull_ms",
+    "incremental_push_ms",
+    "noop_sync_ms",
+    "requests_per_1000",
+    "bytes_up_per_swap",
+    "priming_s",
+    "concurrency_errors",
+    "concurrency_p99_s",
+    "floor_push_per_s",
+    "app_today_paint_ms",
+    "app_job_paint_ms",
+)
 
 
 def met(key: str, value: Any) -> str:
@@ -82,21 +94,30 @@ def ratios(r: dict[str, Any]) -> dict[str, str]:
         if rtt and r.get(key):
             out[key] = f"{r[key] / rtt:.1f}x a bare HTTP round trip ({rtt:.2f} ms)"
     if r.get("priming_baseline_s") and r.get("priming_s"):
-        out["priming_s"] = (f"{r['priming_s'] / r['priming_baseline_s']:.1f}x plain GETs of the drawings "
-                            f"({r['priming_baseline_s']:.2f} s)")
+        out["priming_s"] = (
+            f"{r['priming_s'] / r['priming_baseline_s']:.1f}x plain GETs of the drawings "
+            f"({r['priming_baseline_s']:.2f} s)"
+        )
     if r.get("concurrency_baseline_s") and r.get("concurrency_p99_s"):
-        out["concurrency_p99_s"] = (f"{r['concurrency_p99_s'] / r['concurrency_baseline_s']:.1f}x one device alone "
-                                    f"({r['concurrency_baseline_s'] * 1000:.0f} ms)")
+        out["concurrency_p99_s"] = (
+            f"{r['concurrency_p99_s'] / r['concurrency_baseline_s']:.1f}x one device alone "
+            f"({r['concurrency_baseline_s'] * 1000:.0f} ms)"
+        )
     if r.get("push_requests_per_1000") is not None:
-        out["requests_per_1000"] = (f"push {r['push_requests_per_1000']:.2f}, pull "
-                                    f"{r.get('pull_requests_per_1000', float('nan')):.2f}")
+        out["requests_per_1000"] = (
+            f"push {r['push_requests_per_1000']:.2f}, pull {r.get('pull_requests_per_1000', float('nan')):.2f}"
+        )
     if r.get("pull_bytes_down_per_record"):
-        out["bytes_up_per_swap"] = (f"push bodies gzip-compressed; down {r['pull_bytes_down_per_record']:.0f} "
-                                    f"B/record on pull (JSON, uncompressed)")
+        out["bytes_up_per_swap"] = (
+            f"push bodies gzip-compressed; down {r['pull_bytes_down_per_record']:.0f} "
+            f"B/record on pull (JSON, uncompressed)"
+        )
     for key in ("app_today_paint_ms", "app_job_paint_ms"):
         if r.get("app_baseline_paint_ms") and r.get(key):
-            out[key] = (f"{r[key] / r['app_baseline_paint_ms']:.1f}x the app's lightest page "
-                        f"({r['app_baseline_paint_ms']:.0f} ms)")
+            out[key] = (
+                f"{r[key] / r['app_baseline_paint_ms']:.1f}x the app's lightest page "
+                f"({r['app_baseline_paint_ms']:.0f} ms)"
+            )
     if r.get("app_job_events"):
         out["app_job_paint_ms"] = out.get("app_job_paint_ms", "") + f"; {r['app_job_events']} events on the sheet"
     if r.get("floor_push_per_s"):
@@ -110,25 +131,38 @@ def table(r: dict[str, Any]) -> str:
     for key, (op, target, unit, what) in TARGETS.items():
         if key not in r:
             continue
-        rows.append((what, _fmt(r[key], unit), f"{op} {_fmt(target, unit)}" if op else "-", met(key, r[key]),
-                     ratio.get(key, "")))
+        rows.append(
+            (
+                what,
+                _fmt(r[key], unit),
+                f"{op} {_fmt(target, unit)}" if op else "-",
+                met(key, r[key]),
+                ratio.get(key, ""),
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
     lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     extra = []
     if "concurrency_events_per_s" in r:
-        extra.append(f"concurrency: {r['concurrency_devices']} devices, {r['concurrency_in_flight']} in flight, "
-                     f"{r['concurrency_events_per_s']:,.0f} events/s, {r['concurrency_syncs_per_s']:.1f} syncs/s, "
-                     f"p50 {r['concurrency_p50_s']:.2f} s, server peak RSS {r['concurrency_server_peak_rss_mb']:.0f} MiB, "
-                     f"CPU s: server {r['concurrency_server_cpu_s']:.1f}, harness {r['concurrency_harness_cpu_s']:.1f} "
-                     f"in {r['concurrency_wall_s']:.1f} s")
+        extra.append(
+            f"concurrency: {r['concurrency_devices']} devices, {r['concurrency_in_flight']} in flight, "
+            f"{r['concurrency_events_per_s']:,.0f} events/s, {r['concurrency_syncs_per_s']:.1f} syncs/s, "
+            f"p50 {r['concurrency_p50_s']:.2f} s, server peak RSS {r['concurrency_server_peak_rss_mb']:.0f} MiB, "
+            f"CPU s: server {r['concurrency_server_cpu_s']:.1f}, harness {r['concurrency_harness_cpu_s']:.1f} "
+            f"in {r['concurrency_wall_s']:.1f} s"
+        )
     if "noop_requests" in r:
-        extra.append(f"no-op sync: {r['noop_requests']} requests ({r['noop_by_path']}), "
-                     f"{r['noop_bytes_up']} B up / {r['noop_bytes_down']} B down")
+        extra.append(
+            f"no-op sync: {r['noop_requests']} requests ({r['noop_by_path']}), "
+            f"{r['noop_bytes_up']} B up / {r['noop_bytes_down']} B down"
+        )
     if "incremental_pull_requests" in r:
-        extra.append(f"incremental: pull {r['incremental_pull_requests']} requests, "
-                     f"{r['incremental_pull_bytes_down']:,} B down; push {r['incremental_push_requests']} requests, "
-                     f"{r['incremental_push_bytes_up']:,} B up, pulled back {r['incremental_push_pulled_back']} records")
+        extra.append(
+            f"incremental: pull {r['incremental_pull_requests']} requests, "
+            f"{r['incremental_pull_bytes_down']:,} B down; push {r['incremental_push_requests']} requests, "
+            f"{r['incremental_push_bytes_up']:,} B up, pulled back {r['incremental_push_pulled_back']} records"
+        )
     extra.append(f"server: WAL, synchronous={r['synchronous']}; laptop stores: WAL, synchronous=FULL")
     return "\n".join(lines + [""] + extra)
 
@@ -165,13 +199,16 @@ def primed(settings: Settings, only: set[str], failed: dict[str, str]) -> Any:
                     traceback.print_exc()
                     failed["app"] = f"{type(exc).__name__}: {exc}"[:500]
             return out
+
         return run_all
+
     return then
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(FIGURES)}")
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else set(FIGURES)
@@ -181,9 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     work = settings.work / f"run-{int(time.time())}"
     work.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"n": settings.n, "push_n": settings.push_n, "runs": settings.runs,
-                               "synchronous": "FULL" if settings.durable else "NORMAL",
-                               "laptop_synchronous": "FULL", "machine": machine()}
+    results: dict[str, Any] = {
+        "n": settings.n,
+        "push_n": settings.push_n,
+        "runs": settings.runs,
+        "synchronous": "FULL" if settings.durable else "NORMAL",
+        "laptop_synchronous": "FULL",
+        "machine": machine(),
+    }
     started = time.perf_counter()
     failed: dict[str, str] = {}
 

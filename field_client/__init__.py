@@ -11,8 +11,15 @@
 
 from .client import FieldClient, default_home
 from .errors import (
-    ApprovalRequired, BackupRequired, FieldClientError, InvalidAction, NotLoggedIn, OutOfStep, ServerUnreachable,
-    StoreUnavailable, UnknownRecord,
+    ApprovalRequired,
+    BackupRequired,
+    FieldClientError,
+    InvalidAction,
+    NotLoggedIn,
+    OutOfStep,
+    ServerUnreachable,
+    StoreUnavailable,
+    UnknownRecord,
 )
 from .sync import SyncReport
 from .view import EventView
@@ -20,7 +27,19 @@ from .version import __version__
 from .workbench import Workbench
 
 __all__ = [
-    "__version__", "FieldClient", "Workbench", "default_home", "SyncReport", "EventView",
-    "FieldClientError", "NotLoggedIn", "ServerUnreachable", "UnknownRecord", "InvalidAction",
-    "BackupRequired", "ApprovalRequired", "StoreUnavailable", "OutOfStep",
+    "__version__",
+    "FieldClient",
+    "Workbench",
+    "default_home",
+    "SyncReport",
+    "EventView",
+    "FieldClientError",
+    "NotLoggedIn",
+    "ServerUnreachable",
+    "UnknownRecord",
+    "InvalidAction",
+    "BackupRequired",
+    "ApprovalRequired",
+    "StoreUnavailable",
+    "OutOfStep",
 ]

@@ -81,8 +81,9 @@ class BlobCache:
 
     # --- transfers ---------------------------------------------------------------------------
 
-    def upload(self, transport: Transport, sha256: str, media_type: str,
-               chunk: int = BLOB_CHUNK_BYTES, attempts: int = 5) -> int:
+    def upload(
+        self, transport: Transport, sha256: str, media_type: str, chunk: int = BLOB_CHUNK_BYTES, attempts: int = 5
+    ) -> int:
         """Send a cached file, resuming at the server's offset; returns bytes sent."""
         path = self.path(sha256)
         size = path.stat().st_size
@@ -95,9 +96,12 @@ class BlobCache:
                 src.seek(offset)
                 data = src.read(chunk)
                 try:
-                    status = transport.put(f"/sync/v1/blobs/{sha256}", data,
-                                           {"offset": offset, "size": size, "media_type": media_type},
-                                           BlobStatus)
+                    status = transport.put(
+                        f"/sync/v1/blobs/{sha256}",
+                        data,
+                        {"offset": offset, "size": size, "media_type": media_type},
+                        BlobStatus,
+                    )
                 except OffsetMismatch as exc:  # a retried chunk had landed, or another upload ran
                     attempts -= 1
                     if attempts <= 0:
@@ -145,8 +149,9 @@ class BlobCache:
         actual = file_sha256(partial)
         if actual != sha256:
             partial.unlink(missing_ok=True)
-            raise ChecksumMismatch(f"downloaded bytes hash to {actual}, not {sha256}: refused",
-                                   field="sha256", actual=actual)
+            raise ChecksumMismatch(
+                f"downloaded bytes hash to {actual}, not {sha256}: refused", field="sha256", actual=actual
+            )
         target = self.path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(partial, target)

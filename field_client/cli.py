@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         with FieldClient(args.home, retries=0 if getattr(args, "watch", False) else 4) as client:
             return int(args.run(Workbench(client), args))
     except ServerUnreachable as exc:
-        return _fail(args, "unreachable", exc.message + "; your work is kept on this laptop",
-                     None, EXIT_UNREACHABLE)
+        return _fail(args, "unreachable", exc.message + "; your work is kept on this laptop", None, EXIT_UNREACHABLE)
     except UpgradeRequired as exc:
         return _fail(args, exc.code, exc.message, exc.field, EXIT_UPGRADE)
     except ProtocolError as exc:
@@ -73,10 +72,10 @@ class CommandParser(argparse.ArgumentParser):
 
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
-        self.typed[action.dest] = (max(action.option_strings, key=len) if action.option_strings
-                                   else str(action.metavar or action.dest.upper()))
+        self.typed[action.dest] = (
+            max(action.option_strings, key=len) if action.option_strings else str(action.metavar or action.dest.upper())
+        )
         return action
-
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,8 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
-    def command(name: str, run: Callable[[Workbench, argparse.Namespace], int], help: str,
-                job: bool = False) -> argparse.ArgumentParser:
+    def command(
+        name: str, run: Callable[[Workbench, argparse.Namespace], int], help: str, job: bool = False
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help, description=help)
         if job:
             p.add_argument("job", metavar="JOB", help="the job: J-0001, or the office's number SR-2026-0001")
@@ -148,9 +148,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--part", required=True, metavar="SKU[:QTY]", help="the part put in, as on a quote")
     p.add_argument("--serial-out", required=True)
     p.add_argument("--serial-in", required=True)
-    p.add_argument("--from", dest="location", default=None, metavar="LOCATION",
-                   help="the stock location: your own van (van:YOUR-USER-ID), the default; parts from "
-                        "anywhere else are moved to your van by the office first")
+    p.add_argument(
+        "--from",
+        dest="location",
+        default=None,
+        metavar="LOCATION",
+        help="the stock location: your own van (van:YOUR-USER-ID), the default; parts from "
+        "anywhere else are moved to your van by the office first",
+    )
     p.add_argument("--no-backup-ack", action="store_true", help="record it without a backup (audited)")
     p.add_argument("--notes", default="")
     p = command("loaner", cmd_loaner, "a device lent while the fault is fixed", job=True)
@@ -173,8 +178,12 @@ def _parser() -> argparse.ArgumentParser:
     p = command("ui", cmd_ui, "the laptop app: the whole on-site day in a browser window, offline")
     p.add_argument("--no-browser", action="store_true", help="only print the URL to open")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--lang", choices=["zh_Hans", "en"], default=os.environ.get("FIELD_LANG") or "en",
-                   help="language when the browser asks for neither (default $FIELD_LANG, else en)")
+    p.add_argument(
+        "--lang",
+        choices=["zh_Hans", "en"],
+        default=os.environ.get("FIELD_LANG") or "en",
+        help="language when the browser asks for neither (default $FIELD_LANG, else en)",
+    )
     p = command("edit", cmd_edit, "facts observed on site: FIELD=VALUE ...")
     p.add_argument("entity", choices=["site", "equipment"])
     p.add_argument("id")
@@ -187,9 +196,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_login(bench: Workbench, args: argparse.Namespace) -> int:
     reply = bench.client.login(args.url, args.token, args.device_name)
-    return _ok(args, {"user_id": reply.user_id, "user_name": reply.user_name, "role": reply.role,
-                      "device_id": reply.device_id},
-               lambda d: f"enrolled as {d['user_name']} ({d['role']}), device {d['device_id']}")
+    return _ok(
+        args,
+        {"user_id": reply.user_id, "user_name": reply.user_name, "role": reply.role, "device_id": reply.device_id},
+        lambda d: f"enrolled as {d['user_name']} ({d['role']}), device {d['device_id']}",
+    )
 
 
 def cmd_sync(bench: Workbench, args: argparse.Namespace) -> int:
@@ -199,24 +210,41 @@ def cmd_sync(bench: Workbench, args: argparse.Namespace) -> int:
         report = bench.client.sync(args.page_size, progress=view.update)
     jobs, flagged = bench.news(report)
     sites = bench.site_names()
-    data = {**msgspec.to_builtins(report), "ok": report.ok, "needs_person": report.needs_person,
-            "new_jobs": [{"id": j.id, "number": j.number, "severity": j.severity, "status": j.status,
-                          "site_name": sites.get(j.site_id, j.site_id), "fault": j.fault} for j in jobs],
-            "flagged": [{"id": c.id, "kind": c.kind, "job_id": c.job_id, "words": explain(c)} for c in flagged],
-            "open_conflicts": len(bench.client.conflicts())}
+    data = {
+        **msgspec.to_builtins(report),
+        "ok": report.ok,
+        "needs_person": report.needs_person,
+        "new_jobs": [
+            {
+                "id": j.id,
+                "number": j.number,
+                "severity": j.severity,
+                "status": j.status,
+                "site_name": sites.get(j.site_id, j.site_id),
+                "fault": j.fault,
+            }
+            for j in jobs
+        ],
+        "flagged": [{"id": c.id, "kind": c.kind, "job_id": c.job_id, "words": explain(c)} for c in flagged],
+        "open_conflicts": len(bench.client.conflicts()),
+    }
     _out(args, data, _sync_text)
     # 1 when a person is needed: something refused or failed, or flagged for the office.
     return EXIT_FAILED if report.needs_person else EXIT_OK
 
 
 def _sync_text(d: dict[str, Any]) -> str:
-    lines = [f"pushed {d['pushed']} (applied {d['applied']}, merged {d['merged']}, "
-             f"flagged {d['conflicts']}, refused {d['rejected']}); pulled {d['pulled']}, removed {d['removed']}; "
-             f"files up {d['blobs_uploaded']}, down {d['blobs_downloaded']}"]
+    lines = [
+        f"pushed {d['pushed']} (applied {d['applied']}, merged {d['merged']}, "
+        f"flagged {d['conflicts']}, refused {d['rejected']}); pulled {d['pulled']}, removed {d['removed']}; "
+        f"files up {d['blobs_uploaded']}, down {d['blobs_downloaded']}"
+    ]
     if d["new_jobs"]:
         lines.append(f"new jobs ({len(d['new_jobs'])}):")
-        lines += [f"  {j['number']} ({j['id']}) severity {j['severity']}, {j['site_name']}: {j['fault'][:70]}"
-                  for j in d["new_jobs"]]
+        lines += [
+            f"  {j['number']} ({j['id']}) severity {j['severity']}, {j['site_name']}: {j['fault'][:70]}"
+            for j in d["new_jobs"]
+        ]
     if d["flagged"]:
         lines.append(f"flagged for a person ({len(d['flagged'])}):")
         lines += [f"  - {c['words']}" for c in d["flagged"]]
@@ -248,23 +276,38 @@ def _watch(bench: Workbench, args: argparse.Namespace) -> int:
 
 
 def cmd_status(bench: Workbench, args: argparse.Namespace) -> int:
-    return _ok(args, bench.client.status(check_server=True),
-               lambda d: "\n".join(f"{k:16} {v if v is not None else '-'}" for k, v in d.items()))
+    return _ok(
+        args,
+        bench.client.status(check_server=True),
+        lambda d: "\n".join(f"{k:16} {v if v is not None else '-'}" for k, v in d.items()),
+    )
 
 
 def cmd_ready(bench: Workbench, args: argparse.Namespace) -> int:
     check = bench.ready()
-    _out(args, check._asdict(), lambda d: (
-        f"{'READY' if d['ready'] else 'NOT READY'} to go offline: {d['jobs']} jobs, {d['drawings']} drawings; "
-        f"last sync {d['last_sync_at'] or 'never'}" + "".join(f"\n  ! {p}" for p in d["problems"])))
+    _out(
+        args,
+        check._asdict(),
+        lambda d: (
+            f"{'READY' if d['ready'] else 'NOT READY'} to go offline: {d['jobs']} jobs, {d['drawings']} drawings; "
+            f"last sync {d['last_sync_at'] or 'never'}" + "".join(f"\n  ! {p}" for p in d["problems"])
+        ),
+    )
     return EXIT_OK if check.ready else EXIT_FAILED
 
 
 def cmd_jobs(bench: Workbench, args: argparse.Namespace) -> int:
     rows, sites = bench.jobs_by_urgency(), bench.site_names()
     if args.json:
-        _emit(json.dumps([{**render.plain(job), "site_name": sites.get(job.site_id),
-                           "deadline": render.deadline_data(d)} for job, d in rows], ensure_ascii=False))
+        _emit(
+            json.dumps(
+                [
+                    {**render.plain(job), "site_name": sites.get(job.site_id), "deadline": render.deadline_data(d)}
+                    for job, d in rows
+                ],
+                ensure_ascii=False,
+            )
+        )
     else:
         _emit(render.jobs_table(rows, sites))
     return EXIT_OK
@@ -273,11 +316,20 @@ def cmd_jobs(bench: Workbench, args: argparse.Namespace) -> int:
 def cmd_job(bench: Workbench, args: argparse.Namespace) -> int:
     sheet = bench.sheet(args.job)
     if args.json:
-        _emit(json.dumps(render.plain({
-            **sheet, "equipment": [{"equipment": eq, "warranty": w._asdict()} for eq, w in sheet["equipment"]],
-            "drawings": [{"drawing": d, "path": p} for d, p in sheet["drawings"]],
-            "events": [{"event": v.event, "pending": v.pending} for v in sheet["events"]],
-            "deadline": render.deadline_data(sheet["deadline"])}), ensure_ascii=False))
+        _emit(
+            json.dumps(
+                render.plain(
+                    {
+                        **sheet,
+                        "equipment": [{"equipment": eq, "warranty": w._asdict()} for eq, w in sheet["equipment"]],
+                        "drawings": [{"drawing": d, "path": p} for d, p in sheet["drawings"]],
+                        "events": [{"event": v.event, "pending": v.pending} for v in sheet["events"]],
+                        "deadline": render.deadline_data(sheet["deadline"]),
+                    }
+                ),
+                ensure_ascii=False,
+            )
+        )
     else:
         _emit(render.sheet_text(sheet))
     return EXIT_OK
@@ -285,9 +337,14 @@ def cmd_job(bench: Workbench, args: argparse.Namespace) -> int:
 
 def cmd_drawings(bench: Workbench, args: argparse.Namespace) -> int:
     rows = bench.drawings(args.job)
-    return _ok(args, [{"drawing": render.plain(d), "path": str(p) if p else None} for d, p in rows],
-               lambda rs: "\n".join(f"{r['drawing']['id']:6} {r['drawing']['title']}: {r['path'] or 'NOT DOWNLOADED'}"
-                                    for r in rs) or "no drawings for this site")
+    return _ok(
+        args,
+        [{"drawing": render.plain(d), "path": str(p) if p else None} for d, p in rows],
+        lambda rs: (
+            "\n".join(f"{r['drawing']['id']:6} {r['drawing']['title']}: {r['path'] or 'NOT DOWNLOADED'}" for r in rs)
+            or "no drawings for this site"
+        ),
+    )
 
 
 def cmd_open(bench: Workbench, args: argparse.Namespace) -> int:
@@ -314,8 +371,14 @@ def cmd_parts(bench: Workbench, args: argparse.Namespace) -> int:
         return _ok(args, [{**render.plain(part), "van_qty": qty} for part, qty in rows], str)
     if not rows:
         suggestion = bench.client.suggest("part", args.text)
-        return _ok(args, None, lambda _: f"no part in the catalog matches {args.text!r}"
-                   + (f"; did you mean {suggestion}?" if suggestion else ""))
+        return _ok(
+            args,
+            None,
+            lambda _: (
+                f"no part in the catalog matches {args.text!r}"
+                + (f"; did you mean {suggestion}?" if suggestion else "")
+            ),
+        )
     return _ok(args, rows, render.parts_table)
 
 
@@ -328,8 +391,13 @@ def cmd_van(bench: Workbench, args: argparse.Namespace) -> int:
 
 def cmd_warranty(bench: Workbench, args: argparse.Namespace) -> int:
     states = bench.warranty(args.job, args.equipment)
-    return _ok(args, {k: v._asdict() for k, v in states.items()}, lambda d: "\n".join(
-        f"{k}: {'covered' if v['covered'] else 'NOT covered (paid work)'} - {v['reason']}" for k, v in d.items()))
+    return _ok(
+        args,
+        {k: v._asdict() for k, v in states.items()},
+        lambda d: "\n".join(
+            f"{k}: {'covered' if v['covered'] else 'NOT covered (paid work)'} - {v['reason']}" for k, v in d.items()
+        ),
+    )
 
 
 def cmd_checkin(bench: Workbench, args: argparse.Namespace) -> int:
@@ -341,9 +409,19 @@ def cmd_backup(bench: Workbench, args: argparse.Namespace) -> int:
         return _recorded(args, bench.waive_backup(args.job, args.waive))
     if not args.scope:
         return _fail(args, "usage", "--scope is required (or --waive REASON)", "scope", EXIT_USAGE)
-    return _recorded(args, bench.backup(args.job, scope=args.scope, method=args.method, stored_at=args.stored_at,
-                                        file=args.file, sha256=args.sha256, size=args.size,
-                                        verified=args.verified))
+    return _recorded(
+        args,
+        bench.backup(
+            args.job,
+            scope=args.scope,
+            method=args.method,
+            stored_at=args.stored_at,
+            file=args.file,
+            sha256=args.sha256,
+            size=args.size,
+            verified=args.verified,
+        ),
+    )
 
 
 def cmd_diagnose(bench: Workbench, args: argparse.Namespace) -> int:
@@ -364,9 +442,16 @@ def cmd_approve(bench: Workbench, args: argparse.Namespace) -> int:
 
 
 def cmd_swap(bench: Workbench, args: argparse.Namespace) -> int:
-    event, warning = bench.swap(args.job, equipment=args.equipment, part=args.part, serial_out=args.serial_out,
-                                serial_in=args.serial_in, location=args.location,
-                                no_backup_ack=args.no_backup_ack, notes=args.notes)
+    event, warning = bench.swap(
+        args.job,
+        equipment=args.equipment,
+        part=args.part,
+        serial_out=args.serial_out,
+        serial_in=args.serial_in,
+        location=args.location,
+        no_backup_ack=args.no_backup_ack,
+        notes=args.notes,
+    )
     return _recorded(args, event, warning)
 
 
@@ -396,18 +481,29 @@ def cmd_escalate(bench: Workbench, args: argparse.Namespace) -> int:
 
 def cmd_edit(bench: Workbench, args: argparse.Namespace) -> int:
     patch = bench.edit(args.entity, args.id, args.assignments)
-    return _ok(args, {"seq": patch.seq, "entity": patch.entity, "id": patch.id, "fields": patch.fields},
-               lambda d: f"recorded edit of {d['entity']} {d['id']}: "
-                         + ", ".join(f"{k}={v}" for k, v in d["fields"].items()) + " (will sync)")
+    return _ok(
+        args,
+        {"seq": patch.seq, "entity": patch.entity, "id": patch.id, "fields": patch.fields},
+        lambda d: (
+            f"recorded edit of {d['entity']} {d['id']}: "
+            + ", ".join(f"{k}={v}" for k, v in d["fields"].items())
+            + " (will sync)"
+        ),
+    )
 
 
 def cmd_ui(bench: Workbench, args: argparse.Namespace) -> int:
     from .ui import LaptopApp  # litestar, Jinja2 and Babel load only for the app
 
     app = LaptopApp(bench, port=args.port, default_locale=args.lang)
-    _out(args, {"url": app.url, "port": app.port},
-         lambda d: f"fieldsync laptop app: {d['url']}\n(a one-time link: it opens the app in one browser; "
-                   f"Ctrl-C stops the app)")
+    _out(
+        args,
+        {"url": app.url, "port": app.port},
+        lambda d: (
+            f"fieldsync laptop app: {d['url']}\n(a one-time link: it opens the app in one browser; "
+            f"Ctrl-C stops the app)"
+        ),
+    )
     sys.stdout.flush()
     if not args.no_browser:
         import webbrowser
@@ -429,10 +525,21 @@ def cmd_ui(bench: Workbench, args: argparse.Namespace) -> int:
 
 
 def _recorded(args: argparse.Namespace, event: Any, warning: str | None = None) -> int:
-    data = {"event_id": event.id, "job_id": event.job_id, "kind": type(event.payload).__struct_config__.tag,
-            "hlc": event.hlc, "warning": warning}
-    return _ok(args, data, lambda d: f"recorded {d['kind']} on {d['job_id']} ({d['event_id']}); will sync"
-               + (f"\n  ! {warning}" if warning else ""))
+    data = {
+        "event_id": event.id,
+        "job_id": event.job_id,
+        "kind": type(event.payload).__struct_config__.tag,
+        "hlc": event.hlc,
+        "warning": warning,
+    }
+    return _ok(
+        args,
+        data,
+        lambda d: (
+            f"recorded {d['kind']} on {d['job_id']} ({d['event_id']}); will sync"
+            + (f"\n  ! {warning}" if warning else "")
+        ),
+    )
 
 
 def _ok(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> int:
@@ -461,8 +568,11 @@ def _fail(args: argparse.Namespace, code: str, message: str, field: str | None, 
     option = refusal.option_for(getattr(args, "typed", {}), field)
     step = refusal.next_step(field, getattr(args, "job", None))
     if getattr(args, "json", False):
-        _emit(json.dumps({"error": code, "message": message, "field": field, "option": option, "next": step},
-                         ensure_ascii=False))
+        _emit(
+            json.dumps(
+                {"error": code, "message": message, "field": field, "option": option, "next": step}, ensure_ascii=False
+            )
+        )
     else:
         print(refusal.in_words(message, field, option, step), file=sys.stderr)
     return status
@@ -482,6 +592,7 @@ class ProgressView:
             return
         if self._progress is None:
             from rich.progress import Progress
+
             self._progress = Progress(transient=True)
             self._progress.start()
         if stage not in self._tasks:

@@ -26,8 +26,20 @@ import httpx
 import platformdirs
 
 from sync_protocol import (
-    AppendEvent, Drawing, EnrollReply, EnrollRequest, EventPayload, Job, JobEvent, PartSwap,
-    PatchRecord, Record, Signature, sheet_events, sheet_hash, uuid7,
+    AppendEvent,
+    Drawing,
+    EnrollReply,
+    EnrollRequest,
+    EventPayload,
+    Job,
+    JobEvent,
+    PartSwap,
+    PatchRecord,
+    Record,
+    Signature,
+    sheet_events,
+    sheet_hash,
+    uuid7,
 )
 from sync_protocol import checks
 from sync_protocol.codec import revalidated
@@ -38,7 +50,12 @@ from . import clock as wall
 from . import lookup, outbox, replica, rules, view
 from .blobcache import BlobCache
 from .errors import (
-    ApprovalRequired, BackupRequired, FieldClientError, InvalidAction, NotLoggedIn, UnknownRecord,
+    ApprovalRequired,
+    BackupRequired,
+    FieldClientError,
+    InvalidAction,
+    NotLoggedIn,
+    UnknownRecord,
 )
 from .store import LocalStore, get_meta, now_iso, set_meta
 from .sync import Progress, SyncReport, sync
@@ -53,8 +70,15 @@ def default_home() -> Path:
 
 
 class FieldClient:
-    def __init__(self, home: str | Path | None = None, *, http: httpx.BaseTransport | None = None,
-                 timeout: float = 30.0, retries: int = 4, backoff: float = 0.25) -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        http: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        retries: int = 4,
+        backoff: float = 0.25,
+    ) -> None:
         self.home = (Path(home).expanduser() if home else default_home()).absolute()
         self.store = LocalStore(self.home / DB_FILE)
         self.blobs = BlobCache(self.home / "blobs")
@@ -84,8 +108,9 @@ class FieldClient:
         url, token = url or meta[0], token if url else meta[1]
         if not url:
             raise NotLoggedIn("this laptop is not enrolled: run `field login URL --token TOKEN`")
-        return Transport(url, token, timeout=self._timeout, retries=self._retries,
-                         backoff=self._backoff, http=self._http)
+        return Transport(
+            url, token, timeout=self._timeout, retries=self._retries, backoff=self._backoff, http=self._http
+        )
 
     def _sync_transport(self) -> Transport:
         """The HTTP stack kept for syncs: a sync on a kept-alive connection skips building a client
@@ -109,8 +134,11 @@ class FieldClient:
 
     def login(self, url: str, token: str, device_name: str | None = None) -> EnrollReply:
         """Exchange a one-time enrollment token for this laptop's device token."""
-        request = EnrollRequest(enrollment_token=token, device_name=(device_name or platform.node())[:200],
-                                platform=platform.system().lower()[:200])
+        request = EnrollRequest(
+            enrollment_token=token,
+            device_name=(device_name or platform.node())[:200],
+            platform=platform.system().lower()[:200],
+        )
         transport = self.transport(url, None)
         try:
             reply = transport.call("/sync/v1/enroll", request, EnrollReply)
@@ -120,11 +148,18 @@ class FieldClient:
         def remember(conn: sqlite3.Connection) -> None:
             previous = get_meta(conn, "user_id")
             if previous and previous != reply.user_id and outbox.count(conn):
-                raise InvalidAction(f"this laptop holds unsynced work of {previous}; sync it "
-                                    f"before enrolling as {reply.user_name}", field="token")
-            for key, value in (("server_url", url.rstrip("/")), ("device_token", reply.device_token),
-                               ("device_id", reply.device_id), ("user_id", reply.user_id),
-                               ("user_name", reply.user_name), ("role", reply.role)):
+                raise InvalidAction(
+                    f"this laptop holds unsynced work of {previous}; sync it before enrolling as {reply.user_name}",
+                    field="token",
+                )
+            for key, value in (
+                ("server_url", url.rstrip("/")),
+                ("device_token", reply.device_token),
+                ("device_id", reply.device_id),
+                ("user_id", reply.user_id),
+                ("user_name", reply.user_name),
+                ("role", reply.role),
+            ):
                 set_meta(conn, key, value)
             # A new device starts a new seq space on the server: pending work is renumbered
             # from 1 (its events keep their ids, so nothing can be applied twice).
@@ -160,11 +195,17 @@ class FieldClient:
     def status(self, check_server: bool = False) -> dict[str, Any]:
         """Who this laptop is, what waits to be synced, what the server refused or flagged;
         with ``check_server``, whether the server answers now."""
+
         def read(conn: sqlite3.Connection) -> dict[str, Any]:
             rejected = conn.execute("SELECT count(*) FROM answers WHERE status='rejected'").fetchone()[0]
-            return {**view.identity(conn), "pending": outbox.count(conn), "rejected": rejected,
-                    "open_conflicts": len(view.open_conflicts(conn)),
-                    "records": conn.execute("SELECT count(*) FROM records").fetchone()[0]}
+            return {
+                **view.identity(conn),
+                "pending": outbox.count(conn),
+                "rejected": rejected,
+                "open_conflicts": len(view.open_conflicts(conn)),
+                "records": conn.execute("SELECT count(*) FROM records").fetchone()[0],
+            }
+
         info = self.store.read(read)
         if check_server:
             info["server_reachable"] = self.reachable()
@@ -201,8 +242,10 @@ class FieldClient:
         return self.store.read(lambda c: list(outbox.mutations(c)))
 
     def answers(self, status: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT device_id, seq, op, entity, record_id, job_id, status, reason, field, message, " \
-              "version, conflicts, answered_at FROM answers"
+        sql = (
+            "SELECT device_id, seq, op, entity, record_id, job_id, status, reason, field, message, "
+            "version, conflicts, answered_at FROM answers"
+        )
         args: tuple[Any, ...] = ()
         if status:
             sql, args = sql + " WHERE status=?", (status,)
@@ -234,8 +277,15 @@ class FieldClient:
 
         return self.store.write(work)
 
-    def sign(self, job_id: str, signer: str, image: Path | bytes, role: str = "",
-             media_type: str = "image/png", expected_sheet_hash: str | None = None) -> JobEvent:
+    def sign(
+        self,
+        job_id: str,
+        signer: str,
+        image: Path | bytes,
+        role: str = "",
+        media_type: str = "image/png",
+        expected_sheet_hash: str | None = None,
+    ) -> JobEvent:
         """The customer signs the sheet as it stands now: its hash and its events are bound.
         With ``expected_sheet_hash`` (the sheet the customer was shown), a sheet that changed
         since is refused in the same transaction, instead of binding what they never saw."""
@@ -246,22 +296,34 @@ class FieldClient:
             events = [v.event for v in view.events(conn, job.id)]
             current = sheet_hash(job, events)
             if expected_sheet_hash is not None and expected_sheet_hash != current:
-                raise InvalidAction("the sheet changed while the customer was reading it: show it "
-                                    "again and sign again", field="sheet_hash")
-            payload = Signature(signer=signer, role=role, image_sha256=sha, sheet_hash=current,
-                                event_ids=[e.id for e in sheet_events(events)])
+                raise InvalidAction(
+                    "the sheet changed while the customer was reading it: show it again and sign again",
+                    field="sheet_hash",
+                )
+            payload = Signature(
+                signer=signer,
+                role=role,
+                image_sha256=sha,
+                sheet_hash=current,
+                event_ids=[e.id for e in sheet_events(events)],
+            )
             return self._append_event(conn, job.id, _validated(payload))
 
         return self.store.write(work)
 
     def edit(self, entity: str, record_id: str, **fields: Any) -> PatchRecord:
         """Change observed facts of a record (a site's contact, an equipment's firmware...)."""
+
         def work(conn: sqlite3.Connection) -> PatchRecord:
             current = _find(conn, entity, record_id)
             self._check_patch(conn, entity, current, fields)
             base = view.version(conn, entity, current.id) or 0
-            return outbox.append(conn, lambda seq, hlc: PatchRecord(  # type: ignore[return-value]
-                seq=seq, hlc=hlc, entity=entity, id=current.id, base_version=base, fields=fields))
+            return outbox.append(
+                conn,
+                lambda seq, hlc: PatchRecord(  # type: ignore[return-value]
+                    seq=seq, hlc=hlc, entity=entity, id=current.id, base_version=base, fields=fields
+                ),
+            )
 
         return self.store.write(work)
 
@@ -269,23 +331,41 @@ class FieldClient:
         """Put a file (photo, signature image) in the cache and queue it for upload."""
         sha = self.blobs.add_bytes(source) if isinstance(source, bytes) else self.blobs.add_file(Path(source))
         size = self.blobs.path(sha).stat().st_size
-        self.store.write(lambda c: c.execute(
-            "INSERT OR IGNORE INTO blobs(sha256, size, media_type, origin, uploaded, created_at) "
-            "VALUES (?,?,?,?,0,?)", (sha, size, media_type, "local", now_iso())))
+        self.store.write(
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO blobs(sha256, size, media_type, origin, uploaded, created_at) "
+                "VALUES (?,?,?,?,0,?)",
+                (sha, size, media_type, "local", now_iso()),
+            )
+        )
         return sha
 
     # --- rules and plumbing --------------------------------------------------------------------
 
     def _append_event(self, conn: sqlite3.Connection, job_id: str, payload: EventPayload) -> JobEvent:
         user, device = self._meta(conn, "user_id"), self._meta(conn, "device_id")
-        mutation = outbox.append(conn, lambda seq, hlc: AppendEvent(seq=seq, hlc=hlc, event=JobEvent(
-            id=uuid7(), job_id=job_id, author=user, device_id=device, hlc=hlc,
-            at=wall.now(conn), payload=payload)))
+        mutation = outbox.append(
+            conn,
+            lambda seq, hlc: AppendEvent(
+                seq=seq,
+                hlc=hlc,
+                event=JobEvent(
+                    id=uuid7(),
+                    job_id=job_id,
+                    author=user,
+                    device_id=device,
+                    hlc=hlc,
+                    at=wall.now(conn),
+                    payload=payload,
+                ),
+            ),
+        )
         return mutation.event  # type: ignore[union-attr]
 
     def _check_event(self, conn: sqlite3.Connection, job: Job, payload: EventPayload) -> None:
         """What the server would refuse (``sync_protocol.checks``), then the service rules the
         laptop asks about before recording (backup first, approved paid work, serials)."""
+
         def find(entity: str, record_id: str) -> Record | None:
             if entity == "event":  # the job's events as the laptop shows them, pending ones too
                 return next((v.event for v in view.events(conn, job.id) if v.event.id == record_id), None)
@@ -304,22 +384,32 @@ class FieldClient:
         part = view.record(conn, "part", swap.sku)
         events = [v.event for v in view.events(conn, job.id)]
         if not rules.has_backup(events) and not swap.no_backup_ack:
-            raise BackupRequired(f"job {job.number} has no verified backup yet: record the backup "
-                                 f"first, or acknowledge working without one", field="no_backup_ack")
+            raise BackupRequired(
+                f"job {job.number} has no verified backup yet: record the backup "
+                f"first, or acknowledge working without one",
+                field="no_backup_ack",
+            )
         paid = rules.swap_is_paid(equipment, part, events, self.today())  # type: ignore[arg-type]
         if paid and rules.approved_quote(events) is None:
-            raise ApprovalRequired(f"paid work ({paid}): the customer must approve a quote before "
-                                   f"anything is replaced", field="quote")
-        elsewhere = rules.installed_elsewhere(swap.serial_in, swap.equipment_id,
-                                              view.swaps_of_serial(conn, swap.serial_in),
-                                              view.equipment_with_serial(conn, swap.serial_in))
+            raise ApprovalRequired(
+                f"paid work ({paid}): the customer must approve a quote before anything is replaced", field="quote"
+            )
+        elsewhere = rules.installed_elsewhere(
+            swap.serial_in,
+            swap.equipment_id,
+            view.swaps_of_serial(conn, swap.serial_in),
+            view.equipment_with_serial(conn, swap.serial_in),
+        )
         if elsewhere:
-            raise InvalidAction(f"serial {swap.serial_in} is already installed in {elsewhere}",
-                                field="serial_in", code="installed_elsewhere", where=elsewhere,
-                                serial=swap.serial_in)
+            raise InvalidAction(
+                f"serial {swap.serial_in} is already installed in {elsewhere}",
+                field="serial_in",
+                code="installed_elsewhere",
+                where=elsewhere,
+                serial=swap.serial_in,
+            )
 
-    def _check_patch(self, conn: sqlite3.Connection, entity: str, current: Record,
-                     fields: dict[str, Any]) -> None:
+    def _check_patch(self, conn: sqlite3.Connection, entity: str, current: Record, fields: dict[str, Any]) -> None:
         """Exactly the server's check of a pushed patch (``sync_protocol.checks``)."""
         side: Side = "field" if self._meta(conn, "role") == "engineer" else "office"
         try:
@@ -338,8 +428,12 @@ class FieldClient:
 def drawing_filename(drawing: Drawing) -> str:
     """A safe file name for a drawing: its id, then its own file name (no directories, no
     control characters), with an extension from its media type if it has none."""
-    name = "".join(c for c in drawing.filename.replace("\\", "/").rsplit("/", 1)[-1]
-                   if c.isprintable() and c not in ':*?"<>|').strip(" .")[:150] or drawing.id
+    name = (
+        "".join(
+            c for c in drawing.filename.replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable() and c not in ':*?"<>|'
+        ).strip(" .")[:150]
+        or drawing.id
+    )
     if not Path(name).suffix:
         name += mimetypes.guess_extension(drawing.media_type) or ""
     if name.startswith(f"{drawing.id}-") or Path(name).stem == drawing.id:

@@ -20,8 +20,7 @@ MAX_SIGNATURE_BYTES = 2 * 1024 * 1024
 MAX_SIGNATURE_PIXELS = 4096 * 2048
 MAX_PHOTO_BYTES = 25 * 1024 * 1024
 
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-          (b"%PDF-", "application/pdf"))
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"%PDF-", "application/pdf"))
 
 
 def sniff(data: bytes) -> str | None:

@@ -56,7 +56,9 @@ def observe(conn: sqlite3.Connection, remote: str) -> None:
     set_meta(conn, "hlc", c.last)
 
 
-def append(conn: sqlite3.Connection, build: Callable[[int, str], AppendEvent | PatchRecord]) -> AppendEvent | PatchRecord:
+def append(
+    conn: sqlite3.Connection, build: Callable[[int, str], AppendEvent | PatchRecord]
+) -> AppendEvent | PatchRecord:
     """Record one mutation: next seq, fresh stamp, stored, all in the caller's transaction."""
     seq = int(get_meta(conn, "next_seq", "1") or 1)
     mutation = build(seq, tick(conn))
@@ -70,9 +72,10 @@ def _insert(conn: sqlite3.Connection, mutation: AppendEvent | PatchRecord) -> No
         keys = ("event", "event", mutation.event.id, mutation.event.job_id)
     else:
         keys = ("patch", mutation.entity, mutation.id, mutation.id if mutation.entity == "job" else None)
-    conn.execute("INSERT INTO outbox(seq, op, entity, record_id, job_id, hlc, body, created_at) "
-                 "VALUES (?,?,?,?,?,?,?,?)",
-                 (mutation.seq, *keys, mutation.hlc, _encoder.encode(mutation), now_iso()))
+    conn.execute(
+        "INSERT INTO outbox(seq, op, entity, record_id, job_id, hlc, body, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        (mutation.seq, *keys, mutation.hlc, _encoder.encode(mutation), now_iso()),
+    )
 
 
 def pending(conn: sqlite3.Connection, limit: int | None = None, max_bytes: int | None = None) -> list[Pending]:
@@ -89,8 +92,9 @@ def pending(conn: sqlite3.Connection, limit: int | None = None, max_bytes: int |
     return out
 
 
-def pending_bodies(conn: sqlite3.Connection, limit: int | None = None,
-                   max_bytes: int | None = None) -> list[tuple[int, bytes]]:
+def pending_bodies(
+    conn: sqlite3.Connection, limit: int | None = None, max_bytes: int | None = None
+) -> list[tuple[int, bytes]]:
     """``pending`` as the stored MessagePack of each mutation, ``(seq, body)``: what a push sends,
     without decoding and re-encoding every mutation (``_insert`` stored them encoded)."""
     out: list[tuple[int, bytes]] = []
@@ -113,10 +117,12 @@ def first_seq(conn: sqlite3.Connection) -> int | None:
     return row[0]
 
 
-_SETTLE = ("INSERT OR REPLACE INTO answers(device_id, seq, op, entity, record_id, job_id, status, reason, "
-           "field, message, version, conflicts, body, answered_at) "
-           "SELECT ?, seq, op, entity, record_id, job_id, ?, ?, ?, ?, ?, ?, "
-           "CASE WHEN ? = 'rejected' THEN body END, ? FROM outbox WHERE seq=?")
+_SETTLE = (
+    "INSERT OR REPLACE INTO answers(device_id, seq, op, entity, record_id, job_id, status, reason, "
+    "field, message, version, conflicts, body, answered_at) "
+    "SELECT ?, seq, op, entity, record_id, job_id, ?, ?, ?, ?, ?, ?, "
+    "CASE WHEN ? = 'rejected' THEN body END, ? FROM outbox WHERE seq=?"
+)
 
 
 def settle(conn: sqlite3.Connection, results: list[MutationResult]) -> None:
@@ -129,9 +135,24 @@ def settle(conn: sqlite3.Connection, results: list[MutationResult]) -> None:
     first: dict[int, MutationResult] = {}
     for result in results:
         first.setdefault(result.seq, result)
-    conn.executemany(_SETTLE, [
-        (device, r.status, r.reason, r.field, r.message, r.version,
-         json.dumps(r.conflicts) if r.conflicts else "[]", r.status, now, r.seq) for r in first.values()])
+    conn.executemany(
+        _SETTLE,
+        [
+            (
+                device,
+                r.status,
+                r.reason,
+                r.field,
+                r.message,
+                r.version,
+                json.dumps(r.conflicts) if r.conflicts else "[]",
+                r.status,
+                now,
+                r.seq,
+            )
+            for r in first.values()
+        ],
+    )
     lo, hi = min(first, default=0), max(first, default=-1)
     _note_accepted(conn, lo, hi, {r.seq for r in first.values() if r.status == "rejected"})
     if hi - lo + 1 == len(first):  # the usual reply: one contiguous run of seqs, deleted as a range
@@ -161,8 +182,11 @@ ACKED_KEY = "hlc_acked"
 def _note_accepted(conn: sqlite3.Connection, lo: int, hi: int, rejected: set[int]) -> None:
     """Remember the highest stamp the server accepted from this laptop: a clock put back from a
     wrong time (``restamp``) never goes below it, so this device's stamps keep their order."""
-    stamps = [h for seq, h in conn.execute("SELECT seq, hlc FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi))
-              if seq not in rejected]
+    stamps = [
+        h
+        for seq, h in conn.execute("SELECT seq, hlc FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi))
+        if seq not in rejected
+    ]
     if stamps and max(stamps) > (get_meta(conn, ACKED_KEY) or ""):
         set_meta(conn, ACKED_KEY, max(stamps))
 
@@ -184,8 +208,9 @@ def renumber_above(conn: sqlite3.Connection, high_seq: int) -> int:
 
 def replace(conn: sqlite3.Connection, mutations: list[AppendEvent | PatchRecord]) -> None:
     """Store new versions of pending mutations under their seqs (``restamp``: new stamps only)."""
-    conn.executemany("UPDATE outbox SET hlc=?, body=? WHERE seq=?",
-                     [(m.hlc, _encoder.encode(m), m.seq) for m in mutations])
+    conn.executemany(
+        "UPDATE outbox SET hlc=?, body=? WHERE seq=?", [(m.hlc, _encoder.encode(m), m.seq) for m in mutations]
+    )
 
 
 def mutations(conn: sqlite3.Connection) -> Iterator[AppendEvent | PatchRecord]:

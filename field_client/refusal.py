@@ -19,14 +19,19 @@ from __future__ import annotations
 from typing import Mapping
 
 # A field named differently from the command's option (or argument) that gives it.
-ARGUMENT_OF_FIELD = {"sku": "part", "equipment_id": "equipment", "job_id": "job", "waive_reason": "waive",
-                     "quote_event_id": "quote"}
+ARGUMENT_OF_FIELD = {
+    "sku": "part",
+    "equipment_id": "equipment",
+    "job_id": "job",
+    "waive_reason": "waive",
+    "quote_event_id": "quote",
+}
 
 # What to do next, by the field a refusal names; {job} is the job as typed.
 NEXT_STEP = {
     "no_backup_ack": "`field backup {job} --scope system --file FILE --verified` (or `field backup {job} "
-                     "--waive REASON`), then the swap again; or repeat the swap with --no-backup-ack "
-                     "(the supervisor's audit will show it)",
+    "--waive REASON`), then the swap again; or repeat the swap with --no-backup-ack "
+    "(the supervisor's audit will show it)",
     "quote": "`field quote {job} --part SKU:QTY --labour AMOUNT`, then `field approve {job} --by NAME`",
     "job_id": "`field jobs` lists the jobs on this laptop; `field sync` brings newly assigned ones",
     "part": "`field parts TEXT` searches the catalog",

@@ -12,8 +12,21 @@ from typing import Any
 import msgspec
 
 from sync_protocol import (
-    Backup, Checkin, CustomerApproval, Diagnosis, JobEvent, Loaner, Note, Part, PartSwap, Photo, Quote,
-    Resolution, Signature, Stock, Test,
+    Backup,
+    Checkin,
+    CustomerApproval,
+    Diagnosis,
+    JobEvent,
+    Loaner,
+    Note,
+    Part,
+    PartSwap,
+    Photo,
+    Quote,
+    Resolution,
+    Signature,
+    Stock,
+    Test,
 )
 
 from sync_protocol.bounds import as_utc
@@ -55,8 +68,13 @@ def deadline_data(deadline: Deadline | None) -> dict[str, Any] | None:
     if deadline is None:
         return None
     left = int(deadline.left.total_seconds())
-    return {"what": deadline.what, "at": deadline.at.isoformat(), "left_s": left, "overdue": left < 0,
-            "text": time_left(deadline)}
+    return {
+        "what": deadline.what,
+        "at": deadline.at.isoformat(),
+        "left_s": left,
+        "overdue": left < 0,
+        "text": time_left(deadline),
+    }
 
 
 def fit(text: str, width: int) -> str:
@@ -77,8 +95,10 @@ def jobs_table(rows: list[tuple[Any, Deadline | None]], sites: dict[str, str]) -
         return "no jobs on this laptop: run `field sync`"
     lines = [f"{'job':8} {'number':14} sev {'status':9} {'deadline':26} {fit('site', 28)} fault"]
     for job, deadline in rows:
-        lines.append(f"{job.id:8} {job.number:14} {job.severity:>3} {job.status:9} {time_left(deadline):26} "
-                     f"{fit(sites.get(job.site_id, job.site_id), 28)} {job.fault[:60]}")
+        lines.append(
+            f"{job.id:8} {job.number:14} {job.severity:>3} {job.status:9} {time_left(deadline):26} "
+            f"{fit(sites.get(job.site_id, job.site_id), 28)} {job.fault[:60]}"
+        )
     return "\n".join(lines)
 
 
@@ -86,8 +106,10 @@ def parts_table(rows: list[tuple[Part, int]]) -> str:
     """The catalog (``field parts``): SKU, how many the van holds, price, wear part, warranty."""
     lines = [f"{'sku':16} {'van':>4} {'price':>14}  {'wear':4} {'warranty':>8}  name"]
     for part, qty in rows:
-        lines.append(f"{part.id:16} {qty:>4} {money(part.price_cents, part.currency):>14}  "
-                     f"{'wear' if part.wear_part else '':4} {part.warranty_days:>6} d  {part.name}")
+        lines.append(
+            f"{part.id:16} {qty:>4} {money(part.price_cents, part.currency):>14}  "
+            f"{'wear' if part.wear_part else '':4} {part.warranty_days:>6} d  {part.name}"
+        )
     return "\n".join(lines)
 
 
@@ -97,27 +119,36 @@ def van_table(rows: list[tuple[Stock, Part | None]]) -> str:
         return "no van stock on this laptop: run `field sync`"
     lines = [f"{'sku':16} {'qty':>4}  name"]
     for stock, part in rows:
-        lines.append(f"{stock.sku:16} {stock.qty:>4}  {part.name if part else '(not in the catalog)'}"
-                     + ("  ! more taken than the van held: the office will restock or correct it"
-                        if stock.qty < 0 else ""))
+        lines.append(
+            f"{stock.sku:16} {stock.qty:>4}  {part.name if part else '(not in the catalog)'}"
+            + ("  ! more taken than the van held: the office will restock or correct it" if stock.qty < 0 else "")
+        )
     return "\n".join(lines)
 
 
 def event_line(event: JobEvent, pending: bool) -> str:
-    p: Any = event.payload   # each line of the table below reads the fields of its own kind
+    p: Any = event.payload  # each line of the table below reads the fields of its own kind
     utc = as_utc(event.at)
     at = utc.strftime("%m-%d %H:%M") if utc is not None else event.at.isoformat()  # an odd time, as sent
     text = {
         Checkin: lambda: f"checked in {p.note}",
-        Backup: lambda: (f"backup WAIVED: {p.waive_reason}" if p.waived
-                         else f"backup {p.scope} via {p.method} at {p.stored_at}, sha256 {p.sha256[:12]}..., "
-                              f"{'verified' if p.verified else 'NOT verified'}"),
+        Backup: lambda: (
+            f"backup WAIVED: {p.waive_reason}"
+            if p.waived
+            else f"backup {p.scope} via {p.method} at {p.stored_at}, sha256 {p.sha256[:12]}..., "
+            f"{'verified' if p.verified else 'NOT verified'}"
+        ),
         Diagnosis: lambda: f"diagnosis ({p.cause}): {p.findings}",
-        Quote: lambda: "quote " + ", ".join(f"{ln.qty} x {ln.sku}" for ln in p.lines)
-                       + f" + labour = {money(p.total_cents, p.currency)}",
+        Quote: lambda: (
+            "quote "
+            + ", ".join(f"{ln.qty} x {ln.sku}" for ln in p.lines)
+            + f" + labour = {money(p.total_cents, p.currency)}"
+        ),
         CustomerApproval: lambda: f"{'approved' if p.approved else 'DECLINED'} by {p.approved_by}",
-        PartSwap: lambda: f"swap {p.qty} x {p.sku} in {p.equipment_id}: out {p.serial_out}, in {p.serial_in}"
-                          + (" (NO BACKUP, acknowledged)" if p.no_backup_ack else ""),
+        PartSwap: lambda: (
+            f"swap {p.qty} x {p.sku} in {p.equipment_id}: out {p.serial_out}, in {p.serial_in}"
+            + (" (NO BACKUP, acknowledged)" if p.no_backup_ack else "")
+        ),
         Loaner: lambda: f"loaner {p.device} {'returned' if p.returned else 'lent'}",
         Test: lambda: f"test {p.result.upper()} {p.notes}",
         Note: lambda: f"note: {p.text}",
@@ -130,13 +161,16 @@ def event_line(event: JobEvent, pending: bool) -> str:
 
 def sheet_text(sheet: dict[str, Any]) -> str:
     job, site, customer = sheet["job"], sheet["site"], sheet["customer"]
-    out = [f"{job.number} ({job.id})  severity {job.severity}  {job.status}  {time_left(sheet['deadline'])}",
-           f"fault: {job.fault}",
-           f"customer: {customer.name if customer else job.customer_id}",
-           f"site: {site.name}, {site.address}",
-           f"contact: {site.contact_name} {site.contact_phone} {site.contact_email}".rstrip(),
-           f"access: {site.access_notes}" if site.access_notes else "",
-           "", "equipment:"]
+    out = [
+        f"{job.number} ({job.id})  severity {job.severity}  {job.status}  {time_left(sheet['deadline'])}",
+        f"fault: {job.fault}",
+        f"customer: {customer.name if customer else job.customer_id}",
+        f"site: {site.name}, {site.address}",
+        f"contact: {site.contact_name} {site.contact_phone} {site.contact_email}".rstrip(),
+        f"access: {site.access_notes}" if site.access_notes else "",
+        "",
+        "equipment:",
+    ]
     out += [f"  {equipment_line(eq, w)}" for eq, w in sheet["equipment"]]
     out += ["", "drawings:"]
     out += [f"  {d.id:6} {d.title} ({d.filename}) {path or 'NOT DOWNLOADED'}" for d, path in sheet["drawings"]]
@@ -144,7 +178,8 @@ def sheet_text(sheet: dict[str, Any]) -> str:
     out += [event_line(v.event, v.pending) for v in sheet["events"]] or ["  nothing recorded yet"]
     signature = sheet["signature"]
     line = f"signature: {signature['state']}" + (
-        f" (signed by {signature['signer']} on {signature['signed_at']})" if "signer" in signature else "")
+        f" (signed by {signature['signer']} on {signature['signed_at']})" if "signer" in signature else ""
+    )
     if signature["state"] == "outdated":
         line += " - SIGNS AN OLDER VERSION of this sheet; changed since:"
         out += ["", line] + [f"  - {change}" for change in signature["changed"]]

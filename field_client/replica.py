@@ -27,15 +27,23 @@ class Held(NamedTuple):
 
 
 # The field naming the record a record hangs off, by type (a dict lookup: a pull does it per record).
-_PARENT_FIELD: dict[type, str] = {Site: "customer_id", Drawing: "site_id", Equipment: "site_id",
-                                  Job: "site_id", Stock: "location", JobEvent: "job_id",
-                                  Conflict: "job_id"}
+_PARENT_FIELD: dict[type, str] = {
+    Site: "customer_id",
+    Drawing: "site_id",
+    Equipment: "site_id",
+    Job: "site_id",
+    Stock: "location",
+    JobEvent: "job_id",
+    Conflict: "job_id",
+}
 
 # ``data`` may be bound as bytes (a pulled record's JSON as received, valid UTF-8 since it decoded):
 # the CAST stores it as the TEXT it is, without making a Python string of it first.
-_UPSERT = ("INSERT INTO records(entity, id, version, parent, data, kept) VALUES (?,?,?,?,CAST(? AS TEXT),0) "
-           "ON CONFLICT(entity, id) DO UPDATE SET version=excluded.version, parent=excluded.parent, "
-           "data=excluded.data, kept=0")
+_UPSERT = (
+    "INSERT INTO records(entity, id, version, parent, data, kept) VALUES (?,?,?,?,CAST(? AS TEXT),0) "
+    "ON CONFLICT(entity, id) DO UPDATE SET version=excluded.version, parent=excluded.parent, "
+    "data=excluded.data, kept=0"
+)
 
 Row = tuple[str, str, int, str | None, "str | bytes | msgspec.Raw"]
 
@@ -49,8 +57,13 @@ def parent_of(record: Record) -> str | None:
 def as_row(record: Record, version: int, data: str | bytes | msgspec.Raw | None = None) -> Row:
     """The ``records`` row of a server record. ``data`` is the record's JSON exactly as the server
     sent it, when it came as JSON (already validated by decoding it into ``record``)."""
-    return (entity_of(record), record.id, version, parent_of(record),
-            _encoder.encode(record).decode() if data is None else data)
+    return (
+        entity_of(record),
+        record.id,
+        version,
+        parent_of(record),
+        _encoder.encode(record).decode() if data is None else data,
+    )
 
 
 def put(conn: sqlite3.Connection, record: Record, version: int) -> None:
@@ -68,18 +81,19 @@ def decode(data: str | bytes) -> Record:
 
 
 def get(conn: sqlite3.Connection, entity: str, record_id: str) -> Held | None:
-    row = conn.execute("SELECT data, version, kept FROM records WHERE entity=? AND id=?",
-                       (entity, record_id)).fetchone()
+    row = conn.execute(
+        "SELECT data, version, kept FROM records WHERE entity=? AND id=?", (entity, record_id)
+    ).fetchone()
     return None if row is None else Held(_decoder.decode(row["data"]), row["version"], bool(row["kept"]))
 
 
 def all_of(conn: sqlite3.Connection, entity: str, parent: str | None = None) -> list[Held]:
     if parent is None:
-        rows = conn.execute("SELECT data, version, kept FROM records WHERE entity=? ORDER BY id",
-                            (entity,))
+        rows = conn.execute("SELECT data, version, kept FROM records WHERE entity=? ORDER BY id", (entity,))
     else:
-        rows = conn.execute("SELECT data, version, kept FROM records WHERE entity=? AND parent=? "
-                            "ORDER BY id", (entity, parent))
+        rows = conn.execute(
+            "SELECT data, version, kept FROM records WHERE entity=? AND parent=? ORDER BY id", (entity, parent)
+        )
     return [Held(_decoder.decode(r["data"]), r["version"], bool(r["kept"])) for r in rows]
 
 
@@ -87,19 +101,25 @@ def held_ids(conn: sqlite3.Connection, entity: str, ids: list[str]) -> set[str]:
     """Which of these records the laptop holds already."""
     held: set[str] = set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        held.update(r[0] for r in conn.execute(
-            f"SELECT id FROM records WHERE entity=? AND id IN ({','.join('?' * len(chunk))})", (entity, *chunk)))
+        chunk = ids[start : start + 500]
+        held.update(
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM records WHERE entity=? AND id IN ({','.join('?' * len(chunk))})", (entity, *chunk)
+            )
+        )
     return held
 
 
 def find_id(conn: sqlite3.Connection, entity: str, text: str) -> str | None:
     """The id of the record ``text`` names: its id in any case or, for a job, the number the
     office shows (``SR-2026-0001``). None if it names none, or more than one."""
-    rows = conn.execute("SELECT id FROM records WHERE entity=?1 AND id=?2 COLLATE NOCASE "
-                        "UNION SELECT id FROM records WHERE entity=?1 AND ?1='job' "
-                        "AND json_extract(data, '$.number')=?2 COLLATE NOCASE LIMIT 2",
-                        (entity, text)).fetchall()
+    rows = conn.execute(
+        "SELECT id FROM records WHERE entity=?1 AND id=?2 COLLATE NOCASE "
+        "UNION SELECT id FROM records WHERE entity=?1 AND ?1='job' "
+        "AND json_extract(data, '$.number')=?2 COLLATE NOCASE LIMIT 2",
+        (entity, text),
+    ).fetchall()
     return str(rows[0][0]) if len(rows) == 1 else None
 
 
@@ -124,8 +144,7 @@ def needed_by_outbox(conn: sqlite3.Connection) -> set[tuple[str, str]]:
     jobs = [r[0] for r in conn.execute("SELECT DISTINCT job_id FROM outbox WHERE job_id IS NOT NULL")]
     for job_id in jobs:
         needed.add(("job", job_id))
-        for (event_id,) in conn.execute("SELECT id FROM records WHERE entity='event' AND parent=?",
-                                        (job_id,)):
+        for (event_id,) in conn.execute("SELECT id FROM records WHERE entity='event' AND parent=?", (job_id,)):
             needed.add(("event", event_id))
         held = get(conn, "job", job_id)
         if held is None:
@@ -136,8 +155,7 @@ def needed_by_outbox(conn: sqlite3.Connection) -> set[tuple[str, str]]:
         if site is not None:
             needed.add(("customer", site.record.customer_id))  # type: ignore[union-attr]
         for entity in ("equipment", "drawing"):
-            for (rid,) in conn.execute("SELECT id FROM records WHERE entity=? AND parent=?",
-                                       (entity, site_id)):
+            for (rid,) in conn.execute("SELECT id FROM records WHERE entity=? AND parent=?", (entity, site_id)):
                 needed.add((entity, rid))
     return needed
 
@@ -151,8 +169,7 @@ def remove(conn: sqlite3.Connection, entity: str, record_id: str, needed: set[tu
     return True
 
 
-def remove_many(conn: sqlite3.Connection, keys: list[tuple[str, str]],
-                needed: set[tuple[str, str]]) -> int:
+def remove_many(conn: sqlite3.Connection, keys: list[tuple[str, str]], needed: set[tuple[str, str]]) -> int:
     """``remove`` for many records at once; returns how many were removed (the rest are kept)."""
     kept = [key for key in keys if key in needed]
     conn.executemany("UPDATE records SET kept=1 WHERE entity=? AND id=?", kept)
@@ -175,6 +192,5 @@ def drop_for_reset(conn: sqlite3.Connection) -> None:
     """A ``cursor_reset``: forget the server's records, except those pending work needs."""
     needed = needed_by_outbox(conn)
     held: Iterable[tuple[str, str]] = [(r[0], r[1]) for r in conn.execute("SELECT entity, id FROM records")]
-    conn.executemany("DELETE FROM records WHERE entity=? AND id=?",
-                     [key for key in held if key not in needed])
+    conn.executemany("DELETE FROM records WHERE entity=? AND id=?", [key for key in held if key not in needed])
     conn.execute("UPDATE records SET kept=1")

@@ -80,8 +80,9 @@ def restamp(conn: sqlite3.Connection, server_hlc: str) -> int:
     return len(restamped)
 
 
-def _rebind_signatures(conn: sqlite3.Connection,
-                       mutations: list[AppendEvent | PatchRecord]) -> list[AppendEvent | PatchRecord]:
+def _rebind_signatures(
+    conn: sqlite3.Connection, mutations: list[AppendEvent | PatchRecord]
+) -> list[AppendEvent | PatchRecord]:
     """A pending signature that was valid for the events it names is made valid for the same
     events as re-stamped; one that was already outdated stays outdated."""
     new = {m.event.id: m.event for m in mutations if isinstance(m, AppendEvent)}

@@ -19,8 +19,15 @@ from typing import Iterable
 from sync_protocol import Backup, CustomerApproval, Equipment, JobEvent, Part, PartSwap, Quote
 from sync_protocol.warranty import Warranty, warranty_of
 
-__all__ = ["Warranty", "approved_quote", "has_backup", "installed_elsewhere", "latest_quote_id",
-           "swap_is_paid", "warranty_of"]
+__all__ = [
+    "Warranty",
+    "approved_quote",
+    "has_backup",
+    "installed_elsewhere",
+    "latest_quote_id",
+    "swap_is_paid",
+    "warranty_of",
+]
 
 
 def has_backup(events: Iterable[JobEvent]) -> bool:
@@ -38,9 +45,13 @@ def swap_is_paid(equipment: Equipment, part: Part, events: Iterable[JobEvent], t
     if warranty.covered:
         return None
     if not warranty.reason.startswith("void") and any(
-            isinstance(e.payload, PartSwap) and e.payload.equipment_id == equipment.id
-            and e.payload.sku == part.id and e.payload.warranty_until is not None
-            and e.payload.warranty_until >= today for e in events):
+        isinstance(e.payload, PartSwap)
+        and e.payload.equipment_id == equipment.id
+        and e.payload.sku == part.id
+        and e.payload.warranty_until is not None
+        and e.payload.warranty_until >= today
+        for e in events
+    ):
         return None
     return f"{equipment.id}: {warranty.reason}"
 
@@ -49,9 +60,11 @@ def approved_quote(events: Iterable[JobEvent]) -> Quote | None:
     """The latest quote the customer approved, if any."""
     events = sorted(events, key=lambda e: (e.hlc, e.id))
     quotes = {e.id: e.payload for e in events if isinstance(e.payload, Quote)}
-    approved = [a.payload.quote_event_id for a in events
-                if isinstance(a.payload, CustomerApproval) and a.payload.approved
-                and a.payload.quote_event_id in quotes]
+    approved = [
+        a.payload.quote_event_id
+        for a in events
+        if isinstance(a.payload, CustomerApproval) and a.payload.approved and a.payload.quote_event_id in quotes
+    ]
     return quotes[approved[-1]] if approved else None
 
 
@@ -60,8 +73,9 @@ def latest_quote_id(events: Iterable[JobEvent]) -> str | None:
     return quotes[-1].id if quotes else None
 
 
-def installed_elsewhere(serial: str, equipment_id: str, events: Iterable[JobEvent],
-                        equipment: Iterable[Equipment]) -> str | None:
+def installed_elsewhere(
+    serial: str, equipment_id: str, events: Iterable[JobEvent], equipment: Iterable[Equipment]
+) -> str | None:
     """The equipment id where this serial is already known to be installed, if not this one."""
     for eq in equipment:
         if eq.serial == serial and eq.id != equipment_id:

@@ -39,22 +39,58 @@ def _v1(conn: sqlite3.Connection) -> None:
     import sqlite_utils  # only a new store needs it: keeps every `field` command quick to start
 
     db = sqlite_utils.Database(conn)
-    db["records"].create({"entity": str, "id": str, "version": int, "parent": str, "data": str,
-                          "kept": int}, pk=("entity", "id"), not_null={"version", "data"},
-                         defaults={"kept": 0}, strict=True)
+    db["records"].create(
+        {"entity": str, "id": str, "version": int, "parent": str, "data": str, "kept": int},
+        pk=("entity", "id"),
+        not_null={"version", "data"},
+        defaults={"kept": 0},
+        strict=True,
+    )
     db["records"].create_index(["entity", "parent"])
-    db["outbox"].create({"seq": int, "op": str, "entity": str, "record_id": str, "job_id": str,
-                         "hlc": str, "body": bytes, "created_at": str}, pk="seq",
-                        not_null={"op", "hlc", "body", "created_at"}, strict=True)
+    db["outbox"].create(
+        {
+            "seq": int,
+            "op": str,
+            "entity": str,
+            "record_id": str,
+            "job_id": str,
+            "hlc": str,
+            "body": bytes,
+            "created_at": str,
+        },
+        pk="seq",
+        not_null={"op", "hlc", "body", "created_at"},
+        strict=True,
+    )
     db["outbox"].create_index(["job_id"])
     # Keyed by device too: a re-enrolled laptop starts a new seq space at 1.
-    db["answers"].create({"device_id": str, "seq": int, "op": str, "entity": str, "record_id": str, "job_id": str,
-                          "status": str, "reason": str, "field": str, "message": str,
-                          "version": int, "conflicts": str, "body": bytes, "answered_at": str},
-                         pk=("device_id", "seq"), not_null={"status", "answered_at"}, strict=True)
-    db["blobs"].create({"sha256": str, "size": int, "media_type": str, "origin": str,
-                        "uploaded": int, "created_at": str}, pk="sha256",
-                       defaults={"uploaded": 0}, strict=True)
+    db["answers"].create(
+        {
+            "device_id": str,
+            "seq": int,
+            "op": str,
+            "entity": str,
+            "record_id": str,
+            "job_id": str,
+            "status": str,
+            "reason": str,
+            "field": str,
+            "message": str,
+            "version": int,
+            "conflicts": str,
+            "body": bytes,
+            "answered_at": str,
+        },
+        pk=("device_id", "seq"),
+        not_null={"status", "answered_at"},
+        strict=True,
+    )
+    db["blobs"].create(
+        {"sha256": str, "size": int, "media_type": str, "origin": str, "uploaded": int, "created_at": str},
+        pk="sha256",
+        defaults={"uploaded": 0},
+        strict=True,
+    )
 
 
 def _v2(conn: sqlite3.Connection) -> None:
@@ -67,8 +103,10 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS idx_records_entity_parent")  # the new one serves its queries
     conn.execute("ANALYZE sqlite_schema")
     conn.execute("DELETE FROM sqlite_stat1 WHERE tbl='records'")
-    conn.executemany("INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('records', ?, ?)", [
-        ("records", "100000 12000 1"), ("records_by_parent", "100000 12000 8 1")])
+    conn.executemany(
+        "INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('records', ?, ?)",
+        [("records", "100000 12000 1"), ("records_by_parent", "100000 12000 8 1")],
+    )
     conn.execute("ANALYZE sqlite_schema")
 
 
@@ -83,11 +121,14 @@ def _v4(conn: sqlite3.Connection) -> None:
     going in is not installed elsewhere, and on a laptop holding 100,000 events that scan took
     two thirds of a second while the engineer waited. Partial indexes: only part swaps and
     equipment have serials."""
-    for name, expression, entity in (("records_serial_in", "$.payload.serial_in", "event"),
-                                     ("records_serial_out", "$.payload.serial_out", "event"),
-                                     ("records_equipment_serial", "$.serial", "equipment")):
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON records(json_extract(data, '{expression}')) "
-                     f"WHERE entity='{entity}'")
+    for name, expression, entity in (
+        ("records_serial_in", "$.payload.serial_in", "event"),
+        ("records_serial_out", "$.payload.serial_out", "event"),
+        ("records_equipment_serial", "$.serial", "equipment"),
+    ):
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON records(json_extract(data, '{expression}')) WHERE entity='{entity}'"
+        )
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
@@ -95,8 +136,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
-                           timeout=BUSY_TIMEOUT_MS / 1000)
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -109,8 +149,9 @@ def migrate(conn: sqlite3.Connection) -> None:
     row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     start = int(row[0]) if row else 0
     if start > SCHEMA_VERSION:
-        raise RuntimeError(f"the laptop store is schema {start}, newer than this client "
-                           f"({SCHEMA_VERSION}): upgrade the field client")
+        raise RuntimeError(
+            f"the laptop store is schema {start}, newer than this client ({SCHEMA_VERSION}): upgrade the field client"
+        )
     for number in range(start, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -166,11 +207,16 @@ def _unavailable(path: Path, exc: sqlite3.OperationalError) -> Exception:
     """A full disk or a read-only store is the engineer's to fix: say so, in words."""
     text = str(exc)
     if "full" in text:
-        return StoreUnavailable(f"the laptop's disk is full: nothing was recorded. Free some space "
-                                f"(the store is {path}) and record it again", field="home")
+        return StoreUnavailable(
+            f"the laptop's disk is full: nothing was recorded. Free some space "
+            f"(the store is {path}) and record it again",
+            field="home",
+        )
     if "readonly" in text or "read-only" in text:
-        return StoreUnavailable(f"the laptop store {path} is read-only: nothing was recorded. "
-                                f"Check the folder's permissions or the disk", field="home")
+        return StoreUnavailable(
+            f"the laptop store {path} is read-only: nothing was recorded. Check the folder's permissions or the disk",
+            field="home",
+        )
     return exc
 
 
@@ -188,5 +234,7 @@ def set_meta(conn: sqlite3.Connection, key: str, value: str | None) -> None:
     if value is None:
         conn.execute("DELETE FROM meta WHERE key=?", (key,))
     else:
-        conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )

@@ -24,9 +24,27 @@ from typing import Callable
 import msgspec
 
 from sync_protocol import (
-    JSON, PROTOCOL_VERSION, AppendEvent, ChecksumMismatch, Conflict, CursorReset, Hello, HelloReply, Job,
-    Limits, NotFound, Photo, PullPage, PullRequest, PushReply, Record, ScopeViolation, SequenceGap, Signature,
-    Upsert, decode,
+    JSON,
+    PROTOCOL_VERSION,
+    AppendEvent,
+    ChecksumMismatch,
+    Conflict,
+    CursorReset,
+    Hello,
+    HelloReply,
+    Job,
+    Limits,
+    NotFound,
+    Photo,
+    PullPage,
+    PullRequest,
+    PushReply,
+    Record,
+    ScopeViolation,
+    SequenceGap,
+    Signature,
+    Upsert,
+    decode,
 )
 from sync_protocol.messages import SplicedPullPage, SplicedPushRequest
 
@@ -69,8 +87,8 @@ class SyncReport(msgspec.Struct, kw_only=True):
     blobs_uploaded: int = 0
     blobs_downloaded: int = 0
     problems: list[str] = []
-    new_jobs: list[str] = []     # ids of jobs this laptop did not hold before (a new assignment)
-    flagged: list[str] = []      # ids of open conflicts it did not hold before: a person decides
+    new_jobs: list[str] = []  # ids of jobs this laptop did not hold before (a new assignment)
+    flagged: list[str] = []  # ids of open conflicts it did not hold before: a person decides
 
     @property
     def ok(self) -> bool:
@@ -82,8 +100,13 @@ class SyncReport(msgspec.Struct, kw_only=True):
         return bool(self.problems or self.flagged)
 
 
-def sync(store: LocalStore, blobs: BlobCache, transport: Transport, page_size: int | None = None,
-         progress: Progress = _silent) -> SyncReport:
+def sync(
+    store: LocalStore,
+    blobs: BlobCache,
+    transport: Transport,
+    page_size: int | None = None,
+    progress: Progress = _silent,
+) -> SyncReport:
     report = SyncReport()
     to_send, limits = store.read(_outlook)
     if to_send or limits is None:
@@ -98,8 +121,9 @@ def sync(store: LocalStore, blobs: BlobCache, transport: Transport, page_size: i
 
 def _outlook(conn: sqlite3.Connection) -> tuple[bool, Limits | None]:
     """Whether anything waits to go up (mutations, files), and the limits of the last hello."""
-    to_send = conn.execute("SELECT EXISTS(SELECT 1 FROM outbox) OR "
-                           "EXISTS(SELECT 1 FROM blobs WHERE uploaded=0)").fetchone()[0]
+    to_send = conn.execute(
+        "SELECT EXISTS(SELECT 1 FROM outbox) OR EXISTS(SELECT 1 FROM blobs WHERE uploaded=0)"
+    ).fetchone()[0]
     return bool(to_send), known_limits(conn)
 
 
@@ -125,17 +149,24 @@ def known_limits(conn: sqlite3.Connection) -> Limits | None:
 
 def say_hello(store: LocalStore, transport: Transport) -> HelloReply:
     """Check the protocol version (``UpgradeRequired`` otherwise) and where the server stands."""
-    hello = transport.call(_path("hello"), Hello(protocol_version=PROTOCOL_VERSION,
-                                                 client_version=f"fieldsync {__version__}"), HelloReply)
+    hello = transport.call(
+        _path("hello"), Hello(protocol_version=PROTOCOL_VERSION, client_version=f"fieldsync {__version__}"), HelloReply
+    )
 
     # The server's clock is adopted with the pull's pages (a later stamp), and the limits are
     # written only when they changed, so an up-to-date laptop writes nothing here: each local
     # commit is an fsync on a laptop.
     # Pending work stamped while this laptop's clock ran ahead of the server's is re-stamped
     # here, before the push, or the server would refuse it (``restamp.py``).
-    overtaken, known, ahead = store.read(lambda c: (outbox.overtaken(c, hello.high_seq, hello.high_hlc),
-                                                    known_limits(c), restamp.needed(c, hello.server_hlc)))
+    overtaken, known, ahead = store.read(
+        lambda c: (
+            outbox.overtaken(c, hello.high_seq, hello.high_hlc),
+            known_limits(c),
+            restamp.needed(c, hello.server_hlc),
+        )
+    )
     if overtaken or known != hello.limits or ahead:
+
         def remember(conn: sqlite3.Connection) -> None:
             if outbox.overtaken(conn, hello.high_seq, hello.high_hlc):
                 outbox.renumber_above(conn, hello.high_seq)
@@ -157,14 +188,21 @@ def _files_to_send(conn: sqlite3.Connection) -> list[tuple[str, str, bool]]:
     those the pending events name that went up earlier: the server collects files nothing names
     after a while (a laptop may have been away for weeks), so it is asked again before the push
     and sent again from this laptop's cache if it no longer holds them."""
-    rows = [(r[0], r[1] or "application/octet-stream", False) for r in conn.execute(
-        "SELECT sha256, media_type FROM blobs WHERE uploaded=0 ORDER BY created_at")]
+    rows = [
+        (r[0], r[1] or "application/octet-stream", False)
+        for r in conn.execute("SELECT sha256, media_type FROM blobs WHERE uploaded=0 ORDER BY created_at")
+    ]
     named: dict[str, None] = {}
     for mutation in outbox.mutations(conn):
         if isinstance(mutation, AppendEvent):
             payload = mutation.event.payload
-            sha = payload.sha256 if isinstance(payload, Photo) else \
-                payload.image_sha256 if isinstance(payload, Signature) else None
+            sha = (
+                payload.sha256
+                if isinstance(payload, Photo)
+                else payload.image_sha256
+                if isinstance(payload, Signature)
+                else None
+            )
             if sha:
                 named[sha] = None
     fresh = {sha for sha, _, _ in rows}
@@ -175,8 +213,9 @@ def _files_to_send(conn: sqlite3.Connection) -> list[tuple[str, str, bool]]:
     return rows
 
 
-def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport,
-                 progress: Progress = _silent) -> None:
+def upload_blobs(
+    store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport, progress: Progress = _silent
+) -> None:
     """Files made here (photos, signatures) go up before the events that name them."""
     rows = store.read(_files_to_send)
     for done, (sha, media_type, before) in enumerate(rows, 1):
@@ -194,8 +233,13 @@ def upload_blobs(store: LocalStore, blobs: BlobCache, transport: Transport, repo
         progress("upload", done, len(rows))
 
 
-def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply | Limits | None,
-                report: SyncReport, progress: Progress = _silent) -> None:
+def push_outbox(
+    store: LocalStore,
+    transport: Transport,
+    hello: HelloReply | Limits | None,
+    report: SyncReport,
+    progress: Progress = _silent,
+) -> None:
     """Push in batches; ``hello`` is this sync's hello, which must come first (its ``high_seq``
     renumbers a restored outbox), or the limits it gave."""
     limits = _limits_of(hello)
@@ -206,13 +250,16 @@ def push_outbox(store: LocalStore, transport: Transport, hello: HelloReply | Lim
         if not batch:
             break
         try:
-            reply = transport.call(_path("push"), SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch]),
-                                   PushReply)
+            reply = transport.call(
+                _path("push"), SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch]), PushReply
+            )
         except SequenceGap as gap:
-            raise OutOfStep(f"the server expects seq {gap.detail.get('expected')} but this laptop's "
-                            f"outbox starts at {batch[0][0]}: the server's store is older than this "
-                            f"laptop's; keep this laptop's store and call the operator",
-                            field="seq") from None
+            raise OutOfStep(
+                f"the server expects seq {gap.detail.get('expected')} but this laptop's "
+                f"outbox starts at {batch[0][0]}: the server's store is older than this "
+                f"laptop's; keep this laptop's store and call the operator",
+                field="seq",
+            ) from None
         store.write(lambda c: _settle(c, reply))
         _count(report, reply)
         progress("push", report.pushed, total)
@@ -235,12 +282,20 @@ def _count(report: SyncReport, reply: PushReply) -> None:
             report.conflicts += 1
         else:
             report.rejected += 1
-            report.problems.append(f"seq {result.seq} refused ({result.reason}"
-                                   f"{', ' + result.field if result.field else ''}): {result.message}")
+            report.problems.append(
+                f"seq {result.seq} refused ({result.reason}"
+                f"{', ' + result.field if result.field else ''}): {result.message}"
+            )
 
 
-def pull_scope(store: LocalStore, transport: Transport, hello: HelloReply | Limits | None,
-               report: SyncReport, page_size: int | None = None, progress: Progress = _silent) -> None:
+def pull_scope(
+    store: LocalStore,
+    transport: Transport,
+    hello: HelloReply | Limits | None,
+    report: SyncReport,
+    page_size: int | None = None,
+    progress: Progress = _silent,
+) -> None:
     """Pull until ``more`` is false; ``hello`` is this sync's hello or the limits it gave (None:
     the protocol's defaults)."""
     limits = _limits_of(hello)
@@ -266,8 +321,7 @@ def pull_scope(store: LocalStore, transport: Transport, hello: HelloReply | Limi
 _spliced_page = msgspec.json.Decoder(SplicedPullPage)
 
 
-def _pull_page(transport: Transport, cursor: str | None,
-               limit: int) -> tuple[PullPage, list[msgspec.Raw] | None]:
+def _pull_page(transport: Transport, cursor: str | None, limit: int) -> tuple[PullPage, list[msgspec.Raw] | None]:
     """One page, validated whole (a malformed record refuses the page, naming the field), and,
     when the server answered JSON as asked, each change's record JSON exactly as sent."""
     body, fmt = transport.exchange(_path("pull"), PullRequest(cursor=cursor, limit=limit), accept=JSON)
@@ -292,18 +346,19 @@ def _reset(conn: sqlite3.Connection) -> None:
     set_meta(conn, "cursor", None)
 
 
-def _apply_page(conn: sqlite3.Connection, page: PullPage, data: list[msgspec.Raw] | None,
-                report: SyncReport) -> None:
+def _apply_page(conn: sqlite3.Connection, page: PullPage, data: list[msgspec.Raw] | None, report: SyncReport) -> None:
     """A page and the cursor acknowledging it, in one transaction: a run of upserts is one
     statement, a run of removes two, applied in the page's order."""
     needed: set[tuple[str, str]] | None = None
     changes = enumerate(page.changes)
     for is_upsert, run in itertools.groupby(changes, key=lambda ic: type(ic[1]) is Upsert):
         if is_upsert:
-            upserts = list(run)
-            _note_news(conn, [change.record for _, change in upserts], report)  # type: ignore[union-attr]
-            rows = [replica.as_row(change.record, change.version,  # type: ignore[union-attr]
-                                   None if data is None else data[i]) for i, change in upserts]
+            upserts = [(i, change) for i, change in run if isinstance(change, Upsert)]
+            _note_news(conn, [change.record for _, change in upserts], report)
+            rows = [
+                replica.as_row(change.record, change.version, None if data is None else data[i])
+                for i, change in upserts
+            ]
             replica.put_many(conn, rows)
             report.pulled += len(rows)
         else:
@@ -323,8 +378,9 @@ def _note_news(conn: sqlite3.Connection, records: list[Record], report: SyncRepo
     """Jobs and open conflicts this laptop does not hold yet, before the page stores them: what
     the engineer is told after the sync (``new_jobs``, ``flagged``)."""
     for entity, news, fresh in (
-            ("job", report.new_jobs, [r.id for r in records if isinstance(r, Job)]),
-            ("conflict", report.flagged, [r.id for r in records if isinstance(r, Conflict) and r.status == "open"])):
+        ("job", report.new_jobs, [r.id for r in records if isinstance(r, Job)]),
+        ("conflict", report.flagged, [r.id for r in records if isinstance(r, Conflict) and r.status == "open"]),
+    ):
         if fresh:
             held = replica.held_ids(conn, entity, fresh)
             news += [i for i in dict.fromkeys(fresh) if i not in held and i not in news]
@@ -337,11 +393,11 @@ class _Sha256(msgspec.Struct):
 _sha256_of = msgspec.json.Decoder(_Sha256).decode
 
 
-def fetch_drawings(store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport,
-                   progress: Progress = _silent) -> None:
+def fetch_drawings(
+    store: LocalStore, blobs: BlobCache, transport: Transport, report: SyncReport, progress: Progress = _silent
+) -> None:
     """Every drawing of the engineer's sites, on the laptop before they leave coverage."""
-    drawings = store.read(lambda c: c.execute(
-        "SELECT data FROM records WHERE entity='drawing' ORDER BY id").fetchall())
+    drawings = store.read(lambda c: c.execute("SELECT data FROM records WHERE entity='drawing' ORDER BY id").fetchall())
     for done, (data,) in enumerate(drawings, 1):
         progress("drawings", done, len(drawings))
         if blobs.has(_sha256_of(data).sha256):  # only a drawing still to fetch is decoded whole
@@ -352,7 +408,11 @@ def fetch_drawings(store: LocalStore, blobs: BlobCache, transport: Transport, re
         except (ChecksumMismatch, ScopeViolation, NotFound) as exc:
             report.problems.append(f"drawing {drawing.id} ({drawing.filename}): {exc.message}")  # type: ignore[union-attr]
             continue
-        store.write(lambda c, d=drawing: c.execute(
-            "INSERT OR IGNORE INTO blobs(sha256, size, media_type, origin, uploaded, created_at) "
-            "VALUES (?,?,?,?,1,?)", (d.sha256, d.size, d.media_type, "server", now_iso())))
+        store.write(
+            lambda c, d=drawing: c.execute(
+                "INSERT OR IGNORE INTO blobs(sha256, size, media_type, origin, uploaded, created_at) "
+                "VALUES (?,?,?,?,1,?)",
+                (d.sha256, d.size, d.media_type, "server", now_iso()),
+            )
+        )
         report.blobs_downloaded += 1

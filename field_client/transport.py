@@ -37,9 +37,17 @@ _GZIP_LEVEL = 1
 class Transport:
     """One server, one device token, one connection pool."""
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-                 retries: int = 4, backoff: float = 0.25, http: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retries: int = 4,
+        backoff: float = 0.25,
+        http: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         headers = {"User-Agent": USER_AGENT, "Accept": MSGPACK}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -47,8 +55,9 @@ class Transport:
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
-        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout,
-                                    transport=http, verify=tls_context())
+        self._client = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=http, verify=tls_context()
+        )
 
     def call(self, path: str, message: Any, reply_type: type[T]) -> T:
         """POST a message, decode the typed reply; retries until an answer or ServerUnreachable."""
@@ -71,8 +80,11 @@ class Transport:
         return decode(response.content, reply_type, _format(response))
 
     def put(self, path: str, data: bytes, params: dict[str, Any], reply_type: type[T]) -> T:
-        response = self._send(lambda: self._client.put(
-            path, content=data, params=params, headers={"Content-Type": "application/octet-stream"}))
+        response = self._send(
+            lambda: self._client.put(
+                path, content=data, params=params, headers={"Content-Type": "application/octet-stream"}
+            )
+        )
         return decode(response.content, reply_type, _format(response))
 
     @contextlib.contextmanager

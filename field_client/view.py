@@ -46,8 +46,7 @@ def version(conn: sqlite3.Connection, entity: str, record_id: str) -> int | None
 
 def events(conn: sqlite3.Connection, job_id: str) -> list[EventView]:
     """A job's events, synced and pending, in clock order."""
-    synced = {h.record.id: EventView(h.record, False)
-              for h in replica.all_of(conn, "event", job_id)}
+    synced = {h.record.id: EventView(h.record, False) for h in replica.all_of(conn, "event", job_id)}
     for mutation in outbox.mutations(conn):
         if isinstance(mutation, AppendEvent) and mutation.event.job_id == job_id:
             synced.setdefault(mutation.event.id, EventView(mutation.event, True))
@@ -60,18 +59,23 @@ def swaps_of_serial(conn: sqlite3.Connection, serial: str) -> list[JobEvent]:
     rows = conn.execute(  # each arm is a search of its partial index (store migration 4)
         "SELECT data FROM records WHERE entity='event' AND json_extract(data, '$.payload.serial_in')=?1 "
         "UNION SELECT data FROM records WHERE entity='event' AND json_extract(data, '$.payload.serial_out')=?1",
-        (serial,))
+        (serial,),
+    )
     found = {e.id: e for e in (replica.decode(r[0]) for r in rows)}
     for mutation in outbox.mutations(conn):
-        if isinstance(mutation, AppendEvent) and isinstance(mutation.event.payload, PartSwap) and \
-                serial in (mutation.event.payload.serial_in, mutation.event.payload.serial_out):
+        if (
+            isinstance(mutation, AppendEvent)
+            and isinstance(mutation.event.payload, PartSwap)
+            and serial in (mutation.event.payload.serial_in, mutation.event.payload.serial_out)
+        ):
             found.setdefault(mutation.event.id, mutation.event)
     return list(found.values())  # type: ignore[arg-type]
 
 
 def equipment_with_serial(conn: sqlite3.Connection, serial: str) -> list[Record]:
-    rows = conn.execute("SELECT data FROM records WHERE entity='equipment' "
-                        "AND json_extract(data, '$.serial')=?", (serial,))
+    rows = conn.execute(
+        "SELECT data FROM records WHERE entity='equipment' AND json_extract(data, '$.serial')=?", (serial,)
+    )
     return [replica.decode(r[0]) for r in rows]
 
 
@@ -88,8 +92,7 @@ def van_stock(conn: sqlite3.Connection, user_id: str) -> list[Stock]:
             swap = mutation.event.payload
             if (swap.location or location) != location:
                 continue
-            held = stock.get(swap.sku, Stock(id=stock_id(location, swap.sku), location=location,
-                                             sku=swap.sku, qty=0))
+            held = stock.get(swap.sku, Stock(id=stock_id(location, swap.sku), location=location, sku=swap.sku, qty=0))
             stock[swap.sku] = msgspec.structs.replace(held, qty=held.qty - swap.qty)
     return sorted(stock.values(), key=lambda s: s.sku)
 
@@ -105,8 +108,9 @@ def pending_count(conn: sqlite3.Connection, job_id: str | None = None) -> int:
 
 
 def pending_by_job(conn: sqlite3.Connection) -> dict[str, int]:
-    return {r[0]: r[1] for r in conn.execute(
-        "SELECT job_id, count(*) FROM outbox WHERE job_id IS NOT NULL GROUP BY job_id")}
+    return {
+        r[0]: r[1] for r in conn.execute("SELECT job_id, count(*) FROM outbox WHERE job_id IS NOT NULL GROUP BY job_id")
+    }
 
 
 def identity(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -26,8 +26,13 @@ class Attempt(dict):  # type: ignore[type-arg]
 
 
 class Watcher:
-    def __init__(self, run_sync: Callable[[], SyncReport], interval: float = 60.0,
-                 max_backoff: float = 900.0, on_attempt: Callable[[Attempt], None] | None = None) -> None:
+    def __init__(
+        self,
+        run_sync: Callable[[], SyncReport],
+        interval: float = 60.0,
+        max_backoff: float = 900.0,
+        on_attempt: Callable[[Attempt], None] | None = None,
+    ) -> None:
         if interval <= 0 or max_backoff < interval:
             raise ValueError("interval must be positive and max_backoff at least the interval")
         self.run_sync = run_sync
@@ -37,8 +42,9 @@ class Watcher:
         self.failures = 0
         self.attempts = 0
         self._stopped = threading.Event()
-        self._scheduler = BackgroundScheduler(job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self._scheduler = BackgroundScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
 
     def delay(self) -> float:
         """Seconds until the next attempt: the interval, or the backoff after failures."""
@@ -77,8 +83,7 @@ class Watcher:
             attempt.update(ok=False, error=f"{type(exc).__name__}: {exc}")
         else:
             self.failures = 0
-            attempt.update(ok=report.ok, pushed=report.pushed, pulled=report.pulled,
-                           problems=report.problems)
+            attempt.update(ok=report.ok, pushed=report.pushed, pulled=report.pulled, problems=report.problems)
         attempt["next_in"] = self.delay()
         self.on_attempt(attempt)
         self._schedule(self.delay())

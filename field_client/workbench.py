@@ -18,9 +18,30 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from sync_protocol import (
-    Backup, Checkin, Conflict, CustomerApproval, Diagnosis, Drawing, Equipment, Job, JobEvent, Loaner,
-    Note, Part, PartSwap, Photo, Quote, QuoteLine, Resolution, Signature, Stock, Test, changes_in_words,
-    check_signature, sla, van,
+    Backup,
+    Checkin,
+    Conflict,
+    CustomerApproval,
+    Diagnosis,
+    Drawing,
+    Equipment,
+    Job,
+    JobEvent,
+    Loaner,
+    Note,
+    Part,
+    PartSwap,
+    Photo,
+    Quote,
+    QuoteLine,
+    Resolution,
+    Signature,
+    Stock,
+    Test,
+    changes_in_words,
+    check_signature,
+    sla,
+    van,
 )
 from sync_protocol.signatures import when
 from sync_protocol.states import DONE_STATUSES, FIELD_WORK
@@ -33,9 +54,9 @@ from .sync import SyncReport
 
 
 class Deadline(NamedTuple):
-    what: str                     # "respond" or "on site"
+    what: str  # "respond" or "on site"
     at: dt.datetime
-    left: dt.timedelta            # negative when missed
+    left: dt.timedelta  # negative when missed
 
 
 _SAYS = {"respond": "respond", "onsite": "on site"}
@@ -81,16 +102,20 @@ class Workbench:
         """Open work first, the nearest deadline first, then severity."""
         far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
         rows = [(job, self.next_deadline(job)) for job in self.client.jobs()]
-        return sorted(rows, key=lambda r: (r[0].status in DONE_STATUSES, r[1].at if r[1] else far,
-                                           r[0].severity, r[0].number))
+        return sorted(
+            rows, key=lambda r: (r[0].status in DONE_STATUSES, r[1].at if r[1] else far, r[0].severity, r[0].number)
+        )
 
     def parts(self, text: str = "") -> list[tuple[Part, int]]:
         """The catalog, or the parts whose SKU or name holds ``text`` (case ignored), each with
         how many the van holds now (pending swaps taken off)."""
         van_qty = {s.sku: s.qty for s in self.client.van_stock()}  # type: ignore[attr-defined]
         needle = text.casefold()
-        return [(part, van_qty.get(part.id, 0)) for part in self.client.records("part")  # type: ignore[misc]
-                if needle in part.id.casefold() or needle in part.name.casefold()]  # type: ignore[attr-defined]
+        return [
+            (part, van_qty.get(part.id, 0))  # type: ignore[misc]
+            for part in self.client.records("part")
+            if needle in part.id.casefold() or needle in part.name.casefold()  # type: ignore[attr-defined]
+        ]
 
     def van(self) -> list[tuple[Stock, Part | None]]:
         """What the van holds as the engineer will find it, with each part's catalog entry."""
@@ -105,8 +130,18 @@ class Workbench:
     def checkin(self, job_id: str, note: str = "") -> JobEvent:
         return self.client.record_event(job_id, Checkin(note=note))
 
-    def backup(self, job_id: str, *, scope: str, method: str, stored_at: str, file: Path | None = None,
-               sha256: str | None = None, size: int | None = None, verified: bool = False) -> JobEvent:
+    def backup(
+        self,
+        job_id: str,
+        *,
+        scope: str,
+        method: str,
+        stored_at: str,
+        file: Path | None = None,
+        sha256: str | None = None,
+        size: int | None = None,
+        verified: bool = False,
+    ) -> JobEvent:
         """Record the backup made before any work. With ``file`` the laptop hashes the artifact
         itself (streamed, any size); ``verified`` with a file re-reads it and compares."""
         if file is not None:
@@ -118,16 +153,30 @@ class Workbench:
                 raise InvalidAction(f"{path} changed while it was verified: back it up again", field="file")
         elif sha256 is None:
             raise InvalidAction("give the backup file, or its sha256 and size", field="file")
-        return self.client.record_event(job_id, Backup(
-            scope=scope, method=method, stored_at=stored_at, size=size, sha256=sha256,  # type: ignore[arg-type]
-            verified=verified))
+        return self.client.record_event(
+            job_id,
+            Backup(
+                scope=scope,  # type: ignore[arg-type]
+                method=method,
+                stored_at=stored_at,
+                size=size,
+                sha256=sha256,
+                verified=verified,
+            ),
+        )
 
     def waive_backup(self, job_id: str, reason: str) -> JobEvent:
         return self.client.record_event(job_id, Backup(waived=True, waive_reason=reason))
 
     def diagnose(self, job_id: str, cause: str, findings: str, severity: int | None = None) -> JobEvent:
-        return self.client.record_event(job_id, Diagnosis(cause=cause, findings=findings,  # type: ignore[arg-type]
-                                                          severity=severity))
+        return self.client.record_event(
+            job_id,
+            Diagnosis(
+                cause=cause,  # type: ignore[arg-type]
+                findings=findings,
+                severity=severity,
+            ),
+        )
 
     def warranty(self, job_id: str, equipment_id: str | None = None) -> dict[str, rules.Warranty]:
         """Covered or not, today, per equipment of the job."""
@@ -153,12 +202,23 @@ class Workbench:
         quote_id = rules.latest_quote_id(self._events(self.client.job(job_id).id))
         if quote_id is None:
             raise UnknownRecord(f"job {job_id} has no quote to approve: record the quote first", field="quote")
-        return self.client.record_event(job_id, CustomerApproval(quote_event_id=quote_id, approved_by=by,
-                                                                 approved=approved))
+        return self.client.record_event(
+            job_id, CustomerApproval(quote_event_id=quote_id, approved_by=by, approved=approved)
+        )
 
-    def swap(self, job_id: str, *, equipment: str, part: str, serial_out: str, serial_in: str,
-             qty: int | None = None, location: str | None = None, no_backup_ack: bool = False,
-             notes: str = "") -> tuple[JobEvent, str | None]:
+    def swap(
+        self,
+        job_id: str,
+        *,
+        equipment: str,
+        part: str,
+        serial_out: str,
+        serial_in: str,
+        qty: int | None = None,
+        location: str | None = None,
+        no_backup_ack: bool = False,
+        notes: str = "",
+    ) -> tuple[JobEvent, str | None]:
         """Record a part swap (``part`` as ``SKU`` or ``SKU:QTY``, as on a quote); the new part's
         warranty restarts today. Returns the event and a warning when the van holds fewer than
         were taken (allowed, and flagged by the server)."""
@@ -169,9 +229,20 @@ class Workbench:
         item = self._part(sku)
         equipment = self.client.record("equipment", equipment).id
         until = self.client.today() + dt.timedelta(days=item.warranty_days)
-        event = self.client.record_event(job_id, PartSwap(
-            equipment_id=equipment, sku=item.id, serial_out=serial_out, serial_in=serial_in, qty=qty,
-            location=location, warranty_until=until, no_backup_ack=no_backup_ack, notes=notes))
+        event = self.client.record_event(
+            job_id,
+            PartSwap(
+                equipment_id=equipment,
+                sku=item.id,
+                serial_out=serial_out,
+                serial_in=serial_in,
+                qty=qty,
+                location=location,
+                warranty_until=until,
+                no_backup_ack=no_backup_ack,
+                notes=notes,
+            ),
+        )
         warning = None
         if location is None or location == van(self._me()):
             left = {s.sku: s.qty for s in self.client.van_stock()}.get(item.id, 0)
@@ -188,8 +259,15 @@ class Workbench:
     def note(self, job_id: str, text: str) -> JobEvent:
         return self.client.record_event(job_id, Note(text=text))
 
-    def sign(self, job_id: str, signer: str, role: str, image: Path | bytes, again: bool = False,
-             expected_sheet_hash: str | None = None) -> JobEvent:
+    def sign(
+        self,
+        job_id: str,
+        signer: str,
+        role: str,
+        image: Path | bytes,
+        again: bool = False,
+        expected_sheet_hash: str | None = None,
+    ) -> JobEvent:
         """The customer signs the sheet: ``image`` is a PNG file or its bytes (the laptop app's
         pad); an empty or dot-only image is refused, and ``expected_sheet_hash`` is the sheet they
         were shown. A job signed already needs ``again``: every signature is kept and printed on
@@ -199,10 +277,16 @@ class Workbench:
             events = self._events(job.id)
             state = signature_state(job, events, self._names(job))
             if state["state"] != "none":
-                since = ("the sheet has not changed since" if state["state"] == "valid" else
-                         "the sheet changed since: " + "; ".join(state["changed"]))
-                raise InvalidAction(f"{job.number} is already signed by {state['signer']} on {state['signed_at']} "
-                                    f"({since}); a second signature is recorded beside the first", field="again")
+                since = (
+                    "the sheet has not changed since"
+                    if state["state"] == "valid"
+                    else "the sheet changed since: " + "; ".join(state["changed"])
+                )
+                raise InvalidAction(
+                    f"{job.number} is already signed by {state['signer']} on {state['signed_at']} "
+                    f"({since}); a second signature is recorded beside the first",
+                    field="again",
+                )
         if not signer.strip():
             raise InvalidAction("the customer's name is required", field="signer")
         if not isinstance(image, bytes):
@@ -212,8 +296,9 @@ class Workbench:
         problem = images.signature_problem(image)
         if problem:
             raise InvalidAction(problem[1], field="image", code=problem[0])
-        return self.client.sign(job.id, signer=signer.strip(), role=role.strip(), image=image,
-                                expected_sheet_hash=expected_sheet_hash)
+        return self.client.sign(
+            job.id, signer=signer.strip(), role=role.strip(), image=image, expected_sheet_hash=expected_sheet_hash
+        )
 
     def photo(self, job_id: str, image: Path | bytes, caption: str = "") -> JobEvent:
         """A photo taken on site (a file, or the laptop camera's frame), kept as a blob and synced."""
@@ -230,10 +315,15 @@ class Workbench:
     def resolve(self, job_id: str, again: bool = False) -> JobEvent:
         """The job is done. A job resolved already needs ``again`` (each one is on the report)."""
         job = self.client.job(job_id)
-        done = [e for e in self._events(job.id) if isinstance(e.payload, Resolution) and e.payload.outcome == "resolved"]
+        done = [
+            e for e in self._events(job.id) if isinstance(e.payload, Resolution) and e.payload.outcome == "resolved"
+        ]
         if done and not again:
-            raise InvalidAction(f"{job.number} was already resolved on {when(done[-1].at)}; a second "
-                                f"resolution is recorded beside the first", field="again")
+            raise InvalidAction(
+                f"{job.number} was already resolved on {when(done[-1].at)}; a second "
+                f"resolution is recorded beside the first",
+                field="again",
+            )
         return self.client.record_event(job.id, Resolution(outcome="resolved"))
 
     def escalate(self, job_id: str, reason: str) -> JobEvent:
@@ -270,10 +360,13 @@ class Workbench:
         equipment = [self.client.record("equipment", e) for e in job.equipment_ids]
         drawings = [d for d in self.client.records("drawing", job.site_id)]
         return {
-            "job": job, "site": site, "customer": self._maybe("customer", site.customer_id),
+            "job": job,
+            "site": site,
+            "customer": self._maybe("customer", site.customer_id),
             "equipment": [(eq, rules.warranty_of(eq, plain, self.client.today())) for eq in equipment],  # type: ignore[arg-type]
             "drawings": [(d, self.client.drawing_path(d)) for d in drawings],  # type: ignore[arg-type]
-            "events": events, "deadline": self.next_deadline(job),
+            "events": events,
+            "deadline": self.next_deadline(job),
             "signature": signature_state(job, plain, self._names(job)),
             "conflicts": [c for c in self.client.conflicts() if c.job_id == job.id or c.record_id == job.site_id],  # type: ignore[attr-defined]
             "pending": sum(1 for e in events if e.pending),
@@ -287,8 +380,7 @@ class Workbench:
         drawing: Drawing = self.client.record("drawing", drawing_id)  # type: ignore[assignment]
         path = self.client.drawing_path(drawing)
         if path is None:
-            raise UnknownRecord(f"drawing {drawing_id} is not on this laptop yet: run `field sync`",
-                                field="drawing")
+            raise UnknownRecord(f"drawing {drawing_id} is not on this laptop yet: run `field sync`", field="drawing")
         return path
 
     def ready(self, verify_files: bool = True) -> ReadyCheck:
@@ -302,27 +394,49 @@ class Workbench:
         drawings = 0
         for job in jobs:
             if self._maybe("site", job.site_id) is None:
-                problems.append(Problem(f"{job.number}: site {job.site_id} missing", "site_missing",
-                                        job=job.number, site=job.site_id))
+                problems.append(
+                    Problem(
+                        f"{job.number}: site {job.site_id} missing", "site_missing", job=job.number, site=job.site_id
+                    )
+                )
             for eid in job.equipment_ids:
                 if self._maybe("equipment", eid) is None:
-                    problems.append(Problem(f"{job.number}: equipment {eid} missing", "equipment_missing",
-                                            job=job.number, equipment=eid))
+                    problems.append(
+                        Problem(
+                            f"{job.number}: equipment {eid} missing", "equipment_missing", job=job.number, equipment=eid
+                        )
+                    )
             for drawing in self.client.records("drawing", job.site_id):
                 drawings += 1
                 path = self.client.blob_path(drawing.sha256)
                 if path is None:
-                    problems.append(Problem(f"{job.number}: drawing {drawing.id} not downloaded",
-                                            "drawing_missing", job=job.number, drawing=drawing.id))
-                elif (file_sha256(path) != drawing.sha256 if verify_files  # type: ignore[attr-defined]
-                      else path.stat().st_size != drawing.size):  # type: ignore[attr-defined]
-                    problems.append(Problem(f"{job.number}: drawing {drawing.id} is damaged on disk; sync again",
-                                            "drawing_damaged", job=job.number, drawing=drawing.id))
+                    problems.append(
+                        Problem(
+                            f"{job.number}: drawing {drawing.id} not downloaded",
+                            "drawing_missing",
+                            job=job.number,
+                            drawing=drawing.id,
+                        )
+                    )
+                elif (
+                    file_sha256(path) != drawing.sha256  # type: ignore[attr-defined]
+                    if verify_files
+                    else path.stat().st_size != drawing.size  # type: ignore[attr-defined]
+                ):
+                    problems.append(
+                        Problem(
+                            f"{job.number}: drawing {drawing.id} is damaged on disk; sync again",
+                            "drawing_damaged",
+                            job=job.number,
+                            drawing=drawing.id,
+                        )
+                    )
         if not self.client.records("part"):
             problems.append(Problem("the parts catalog is not on this laptop", "no_catalog"))
         if status["pending"]:
-            problems.append(Problem(f"{status['pending']} change(s) not synced yet", "unsynced",
-                                    count=status["pending"]))
+            problems.append(
+                Problem(f"{status['pending']} change(s) not synced yet", "unsynced", count=status["pending"])
+            )
         if not status["last_sync_at"]:
             problems.append(Problem("never synced", "never_synced"))
         return ReadyCheck(not problems, problems, status["last_sync_at"], len(jobs), drawings)
@@ -333,8 +447,10 @@ class Workbench:
     def news(self, report: SyncReport) -> tuple[list[Job], list[Conflict]]:
         """What a sync brought that the engineer must hear of: new jobs, and what was flagged
         for a person (open conflicts the laptop did not hold before)."""
-        jobs = sorted((job for job_id in report.new_jobs if (job := self._maybe("job", job_id)) is not None),
-                      key=lambda job: job.number)
+        jobs = sorted(
+            (job for job_id in report.new_jobs if (job := self._maybe("job", job_id)) is not None),
+            key=lambda job: job.number,
+        )
         flagged = set(report.flagged)
         return jobs, [c for c in self.client.conflicts() if c.id in flagged]  # type: ignore[misc]
 
@@ -346,8 +462,9 @@ class Workbench:
     def _part(self, sku: str) -> Any:
         part = self._maybe("part", sku)
         if part is None:
-            raise UnknownRecord(lookup.not_found("part", sku, self.client.suggest("part", sku), "in the catalog"),
-                                field="part")
+            raise UnknownRecord(
+                lookup.not_found("part", sku, self.client.suggest("part", sku), "in the catalog"), field="part"
+            )
         return part
 
     def _maybe(self, entity: str, record_id: str) -> Any:
@@ -384,8 +501,12 @@ def signature_state(job: Job, events: list[JobEvent], names: dict[str, str]) -> 
     if check is None:
         return {"state": "none", "changed": []}
     signed: Signature = check.signature.payload  # type: ignore[assignment]
-    return {"state": "valid" if check.valid else "outdated", "signer": signed.signer,
-            "signed_at": when(check.signature.at), "changed": changes_in_words(check, names)}
+    return {
+        "state": "valid" if check.valid else "outdated",
+        "signer": signed.signer,
+        "signed_at": when(check.signature.at),
+        "changed": changes_in_words(check, names),
+    }
 
 
 def _same(text: str) -> str:
@@ -397,26 +518,33 @@ def explain(conflict: Conflict, _: Callable[[str], str] = _same) -> str:
     sentence (the laptop app passes its catalog's gettext; the CLI speaks English)."""
     what = f"{conflict.record_entity} {conflict.record_id}"
     if conflict.kind == "field":
-        return _("{what}: {field} was changed here and in the office. Kept {kept!r}, set aside "
-                 "{other!r} ({rule}). The dispatcher will confirm.").format(
-            what=what, field=conflict.field, kept=conflict.kept, other=conflict.other, rule=conflict.rule)
+        return _(
+            "{what}: {field} was changed here and in the office. Kept {kept!r}, set aside "
+            "{other!r} ({rule}). The dispatcher will confirm."
+        ).format(what=what, field=conflict.field, kept=conflict.kept, other=conflict.other, rule=conflict.rule)
     if conflict.kind == "job_state":
         return _("job {job}: {detail}. Your work is kept; the dispatcher decides.").format(
-            job=conflict.record_id, detail=conflict.detail)
+            job=conflict.record_id, detail=conflict.detail
+        )
     if conflict.kind == "stock":
         return _("van stock: {detail}. The office will restock or correct it.").format(detail=conflict.detail)
     if conflict.kind == "serial":
         return _("serial clash: {detail}.").format(detail=conflict.detail)
     if conflict.kind == "signature":
-        changed = (conflict.detail if not conflict.detail.startswith("{")
-                   else _("the sheet changed after the customer signed"))
-        return _("job {job}: {changed}. The signature is kept but signs an older version: have the "
-                 "customer sign again if needed.").format(job=conflict.record_id, changed=changed)
+        changed = (
+            conflict.detail if not conflict.detail.startswith("{") else _("the sheet changed after the customer signed")
+        )
+        return _(
+            "job {job}: {changed}. The signature is kept but signs an older version: have the "
+            "customer sign again if needed."
+        ).format(job=conflict.record_id, changed=changed)
     return f"{what}: {conflict.detail or conflict.rule}"
 
 
 def equipment_line(eq: Equipment, warranty: rules.Warranty) -> str:
     params = ", ".join(f"{k}={v}" for k, v in eq.parameters.items())
-    return (f"{eq.id:8} {eq.category:10} {eq.manufacturer} {eq.model} s/n {eq.serial}  {eq.location}"
-            f"{'  fw ' + eq.firmware if eq.firmware else ''}  [{'covered' if warranty.covered else 'NOT covered'}: "
-            f"{warranty.reason}]{'  ' + params if params else ''}")
+    return (
+        f"{eq.id:8} {eq.category:10} {eq.manufacturer} {eq.model} s/n {eq.serial}  {eq.location}"
+        f"{'  fw ' + eq.firmware if eq.firmware else ''}  [{'covered' if warranty.covered else 'NOT covered'}: "
+        f"{warranty.reason}]{'  ' + params if params else ''}"
+    )

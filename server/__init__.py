@@ -18,5 +18,6 @@ def __getattr__(name: str) -> Any:
     # (``field-server user add`` ...) start in a fraction of the time.
     if name == "create_app":
         from .app import create_app
+
         return create_app
     raise AttributeError(f"module 'server' has no attribute {name!r}")

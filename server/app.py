@@ -47,14 +47,16 @@ def create_app(data_dir: str | Path, durable: bool = False, scheduler: bool = Fa
     office = office_app_config(state)  # the office web app and /api/v1 (server/office)
     app = Litestar(
         route_handlers=[*SYNC_HANDLERS, *BLOB_HANDLERS, healthz, *office.route_handlers],
-        template_config=office.template_config, stores=office.stores,
+        template_config=office.template_config,
+        stores=office.stores,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # The protocol's body limit; litestar answers 413 past it (set explicitly: see STACK-NOTES).
         request_max_body_size=MAX_BODY_BYTES,
         before_send=[security_headers],  # a Content-Security-Policy on every answer (headers.py)
         middleware=[throttle.UnauthenticatedGate],  # strangers: a bounded number at once (throttle.py)
-        openapi_config=OpenAPIConfig(title="fieldsync", version=__version__,
-                                     render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()]),
+        openapi_config=OpenAPIConfig(
+            title="fieldsync", version=__version__, render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()]
+        ),
         on_startup=[jobs.start] if jobs else [],
         on_shutdown=[*([jobs.stop] if jobs else []), lambda: state.close()],
         debug=False,

@@ -19,8 +19,7 @@ from .auth import Principal
 from .push import ServerClock
 
 
-def assign(conn: sqlite3.Connection, who: Principal, job_id: str, assignee: str,
-           clock: ServerClock) -> AssignReply:
+def assign(conn: sqlite3.Connection, who: Principal, job_id: str, assignee: str, clock: ServerClock) -> AssignReply:
     """(Re-)assign ``job_id`` to the engineer ``assignee`` (user id or name)."""
     stored, job = load_job(conn, job_id)
     user = auth.find_user(conn, assignee)
@@ -29,8 +28,7 @@ def assign(conn: sqlite3.Connection, who: Principal, job_id: str, assignee: str,
     status = next_status(job, "assign")
     if job.status == "on_site" and job.assignee == user["id"]:
         status = "on_site"  # re-confirming the engineer already on site does not undo the check-in
-    updated = msgspec.structs.replace(job, assignee=user["id"], assignee_name=user["display_name"],
-                                      status=status)
+    updated = msgspec.structs.replace(job, assignee=user["id"], assignee_name=user["display_name"], status=status)
     version = save_office_change(conn, who, clock, stored, updated, ("assignee", "assignee_name", "status"))
     return AssignReply(job_id=job.id, assignee=user["id"], status=status, version=version)
 
@@ -50,8 +48,14 @@ def next_status(job: Job, action: str) -> str:
         raise IllegalState(str(exc), field="status", status=job.status) from None
 
 
-def save_office_change(conn: sqlite3.Connection, who: Principal, clock: ServerClock, stored: store.Stored,
-                       updated: Job, fields: tuple[str, ...]) -> int:
+def save_office_change(
+    conn: sqlite3.Connection,
+    who: Principal,
+    clock: ServerClock,
+    stored: store.Stored,
+    updated: Job,
+    fields: tuple[str, ...],
+) -> int:
     """Store an office change of a job, stamping the changed fields so later merges know who
     set them and when. Returns the job's new version."""
     writer = Writer("office", clock.tick(), who.device_id, who.user_id)

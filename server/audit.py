@@ -97,11 +97,20 @@ def record_sha(data: str | bytes, version: int, deleted: bool) -> str:
     return hashlib.sha256(_canonical.encode(doc)).hexdigest()
 
 
-def canonical_row(n: int, at: str, actor_user: str, actor_device: str, kind: str, entity: str,
-                  record_id: str, version: int, sha: str, ref: str) -> str:
+def canonical_row(
+    n: int,
+    at: str,
+    actor_user: str,
+    actor_device: str,
+    kind: str,
+    entity: str,
+    record_id: str,
+    version: int,
+    sha: str,
+    ref: str,
+) -> str:
     """The text a row's hash covers (after the previous row's hash)."""
-    return _canonical.encode([n, at, actor_user, actor_device, kind, entity, record_id, version, sha,
-                              ref]).decode()
+    return _canonical.encode([n, at, actor_user, actor_device, kind, entity, record_id, version, sha, ref]).decode()
 
 
 def chain_hash(prev_hash: str, canonical: str) -> str:
@@ -123,14 +132,26 @@ class Chain:
         self.n, self.prev = _head(conn)
         self._pending: list[Row] = []
 
-    def append(self, at: dt.datetime, actor: Actor, kind: str, entity: str, record_id: str,
-               version: int, sha: str, ref: str = "") -> Row:
+    def append(
+        self,
+        at: dt.datetime,
+        actor: Actor,
+        kind: str,
+        entity: str,
+        record_id: str,
+        version: int,
+        sha: str,
+        ref: str = "",
+    ) -> Row:
         self.n += 1
         stamp = at.astimezone(dt.timezone.utc).isoformat()
-        digest = chain_hash(self.prev, canonical_row(self.n, stamp, actor.user, actor.device, kind, entity,
-                                                     record_id, version, sha, ref))
-        row = Row(self.n, stamp, actor.user, actor.device, kind, entity, record_id, version, sha, ref,
-                  self.prev, digest)
+        digest = chain_hash(
+            self.prev,
+            canonical_row(self.n, stamp, actor.user, actor.device, kind, entity, record_id, version, sha, ref),
+        )
+        row = Row(
+            self.n, stamp, actor.user, actor.device, kind, entity, record_id, version, sha, ref, self.prev, digest
+        )
         self._pending.append(row)
         self.prev = digest
         return row
@@ -138,15 +159,26 @@ class Chain:
     def flush(self) -> None:
         if not self._pending:
             return
-        self.conn.executemany("INSERT INTO audit_log(n, at, actor_user, actor_device, kind, entity, id, "
-                              "version, record_sha, ref, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                              self._pending)
+        self.conn.executemany(
+            "INSERT INTO audit_log(n, at, actor_user, actor_device, kind, entity, id, "
+            "version, record_sha, ref, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            self._pending,
+        )
         self.conn.execute("UPDATE meta SET value=? WHERE key='audit_head'", (f"{self.n}:{self.prev}",))
         self._pending.clear()
 
 
-def append(conn: sqlite3.Connection, at: dt.datetime, actor: Actor, kind: str, entity: str,
-           record_id: str, version: int, sha: str, ref: str = "") -> Row:
+def append(
+    conn: sqlite3.Connection,
+    at: dt.datetime,
+    actor: Actor,
+    kind: str,
+    entity: str,
+    record_id: str,
+    version: int,
+    sha: str,
+    ref: str = "",
+) -> Row:
     """Append one row (the caller holds the write transaction that made the change)."""
     chain = Chain(conn)
     row = chain.append(at, actor, kind, entity, record_id, version, sha, ref)
@@ -154,22 +186,38 @@ def append(conn: sqlite3.Connection, at: dt.datetime, actor: Actor, kind: str, e
     return row
 
 
-def append_record(conn: sqlite3.Connection, at: dt.datetime, actor: Actor, kind: str, entity: str,
-                  record_id: str, ref: str = "", chain: Chain | None = None) -> Row | None:
+def append_record(
+    conn: sqlite3.Connection,
+    at: dt.datetime,
+    actor: Actor,
+    kind: str,
+    entity: str,
+    record_id: str,
+    ref: str = "",
+    chain: Chain | None = None,
+) -> Row | None:
     """Append a row for a record as it is stored now; None if there is no such record."""
-    row = conn.execute("SELECT version, deleted, data FROM records WHERE entity=? AND id=?",
-                       (entity, record_id)).fetchone()
+    row = conn.execute(
+        "SELECT version, deleted, data FROM records WHERE entity=? AND id=?", (entity, record_id)
+    ).fetchone()
     if row is None:
         return None
     if chain is None:
-        return append(conn, at, actor, kind, entity, record_id, row[0],
-                      record_sha(row[2], row[0], bool(row[1])), ref)
+        return append(conn, at, actor, kind, entity, record_id, row[0], record_sha(row[2], row[0], bool(row[1])), ref)
     return chain.append(at, actor, kind, entity, record_id, row[0], record_sha(row[2], row[0], bool(row[1])), ref)
 
 
-def append_changes_since(conn: sqlite3.Connection, mark: int, at: dt.datetime, actor: Actor,
-                         kind: str, primary: tuple[str, str] | None = None, effect_kind: str = "",
-                         ref: str = "", chain: Chain | None = None) -> list[Row]:
+def append_changes_since(
+    conn: sqlite3.Connection,
+    mark: int,
+    at: dt.datetime,
+    actor: Actor,
+    kind: str,
+    primary: tuple[str, str] | None = None,
+    effect_kind: str = "",
+    ref: str = "",
+    chain: Chain | None = None,
+) -> list[Row]:
     """Append a row for every record whose version moved past ``mark`` (the store's version
     before the change began), so that side effects are in the chain, not only the request.
 
@@ -179,15 +227,26 @@ def append_changes_since(conn: sqlite3.Connection, mark: int, at: dt.datetime, a
     """
     own = chain is None
     chain = chain or Chain(conn)
-    changed = conn.execute("SELECT entity, id, version, deleted, data FROM records WHERE version > ? "
-                           "ORDER BY version", (mark,)).fetchall()
+    changed = conn.execute(
+        "SELECT entity, id, version, deleted, data FROM records WHERE version > ? ORDER BY version", (mark,)
+    ).fetchall()
     rows: list[Row] = []
     seen_primary = False
     for entity, record_id, version, deleted, data in changed:
         is_primary = primary is not None and (entity, record_id) == primary
         seen_primary = seen_primary or is_primary
-        rows.append(chain.append(at, actor, kind if is_primary else (effect_kind or kind), entity,
-                                 record_id, version, record_sha(data, version, bool(deleted)), ref))
+        rows.append(
+            chain.append(
+                at,
+                actor,
+                kind if is_primary else (effect_kind or kind),
+                entity,
+                record_id,
+                version,
+                record_sha(data, version, bool(deleted)),
+                ref,
+            )
+        )
     if primary is not None and not seen_primary:
         row = append_record(conn, at, actor, kind, primary[0], primary[1], ref, chain)
         if row is not None:
@@ -218,27 +277,58 @@ def verify(conn: sqlite3.Connection) -> Report:
         count += 1
         expected_n += 1
         if row.n != expected_n:
-            problems.append(Problem(row.n, f"row {expected_n}"
-                                    + (f" to {row.n - 1} are missing" if row.n - 1 > expected_n else " is missing")
-                                    + f": row numbers jump from {expected_n - 1} to {row.n}"))
+            problems.append(
+                Problem(
+                    row.n,
+                    f"row {expected_n}"
+                    + (f" to {row.n - 1} are missing" if row.n - 1 > expected_n else " is missing")
+                    + f": row numbers jump from {expected_n - 1} to {row.n}",
+                )
+            )
             expected_n = row.n
         if row.prev_hash != prev:
-            problems.append(Problem(row.n, f"row {row.n}: prev_hash {row.prev_hash[:12]}... is not the "
-                                           f"hash of row {row.n - 1} ({prev[:12]}...)"))
-        computed = chain_hash(row.prev_hash, canonical_row(
-            row.n, row.at, row.actor_user, row.actor_device, row.kind, row.entity, row.id, row.version,
-            row.record_sha, row.ref))
+            problems.append(
+                Problem(
+                    row.n,
+                    f"row {row.n}: prev_hash {row.prev_hash[:12]}... is not the "
+                    f"hash of row {row.n - 1} ({prev[:12]}...)",
+                )
+            )
+        computed = chain_hash(
+            row.prev_hash,
+            canonical_row(
+                row.n,
+                row.at,
+                row.actor_user,
+                row.actor_device,
+                row.kind,
+                row.entity,
+                row.id,
+                row.version,
+                row.record_sha,
+                row.ref,
+            ),
+        )
         if computed != row.hash:
-            problems.append(Problem(row.n, f"row {row.n} ({row.kind} {row.entity} {row.id} v{row.version}): "
-                                           f"its content does not match its hash (stored {row.hash[:12]}..., "
-                                           f"computed {computed[:12]}...)"))
+            problems.append(
+                Problem(
+                    row.n,
+                    f"row {row.n} ({row.kind} {row.entity} {row.id} v{row.version}): "
+                    f"its content does not match its hash (stored {row.hash[:12]}..., "
+                    f"computed {computed[:12]}...)",
+                )
+            )
         prev = row.hash
         latest[(row.entity, row.id)] = row
     head_n, head_hash = _head(conn)
     if (head_n, head_hash) != (expected_n, prev):
-        problems.append(Problem(min(head_n, expected_n) + 1,
-                                f"the log ends at row {expected_n} but the recorded head is row {head_n} "
-                                f"({head_hash[:12]}...): rows were cut off or added behind the server"))
+        problems.append(
+            Problem(
+                min(head_n, expected_n) + 1,
+                f"the log ends at row {expected_n} but the recorded head is row {head_n} "
+                f"({head_hash[:12]}...): rows were cut off or added behind the server",
+            )
+        )
     problems += _check_records(conn, latest)
     return Report(count, prev, sorted(problems, key=lambda p: p.n))
 
@@ -252,19 +342,31 @@ def _check_records(conn: sqlite3.Connection, latest: dict[tuple[str, str], Row])
     for (entity, record_id), row in latest.items():
         if entity in _NOT_RECORDS:
             continue
-        stored = conn.execute("SELECT version, deleted, data FROM records WHERE entity=? AND id=?",
-                              (entity, record_id)).fetchone()
+        stored = conn.execute(
+            "SELECT version, deleted, data FROM records WHERE entity=? AND id=?", (entity, record_id)
+        ).fetchone()
         if stored is None:
             if not row.kind.endswith("purge_tombstone"):
-                problems.append(Problem(row.n, f"row {row.n}: {entity} {record_id} v{row.version} "
-                                               f"is missing from the store"))
+                problems.append(
+                    Problem(row.n, f"row {row.n}: {entity} {record_id} v{row.version} is missing from the store")
+                )
             continue
         version, deleted, data = stored
         if version < row.version:
-            problems.append(Problem(row.n, f"row {row.n}: {entity} {record_id} is at version {version} in "
-                                           f"the store, older than the audited version {row.version}"))
+            problems.append(
+                Problem(
+                    row.n,
+                    f"row {row.n}: {entity} {record_id} is at version {version} in "
+                    f"the store, older than the audited version {row.version}",
+                )
+            )
         elif version == row.version and record_sha(data, version, bool(deleted)) != row.record_sha:
-            problems.append(Problem(row.n, f"row {row.n}: {entity} {record_id} v{version} in the store "
-                                           f"does not hash to the audited record_sha "
-                                           f"({row.record_sha[:12]}...): the record was changed"))
+            problems.append(
+                Problem(
+                    row.n,
+                    f"row {row.n}: {entity} {record_id} v{version} in the store "
+                    f"does not hash to the audited record_sha "
+                    f"({row.record_sha[:12]}...): the record was changed",
+                )
+            )
     return problems

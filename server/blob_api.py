@@ -14,7 +14,13 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from sync_protocol import (
-    BLOB_CHUNK_BYTES, BlobStatus, ChecksumMismatch, NotFound, ProtocolError, ScopeViolation, TooLarge,
+    BLOB_CHUNK_BYTES,
+    BlobStatus,
+    ChecksumMismatch,
+    NotFound,
+    ProtocolError,
+    ScopeViolation,
+    TooLarge,
 )
 
 from . import blobs, permissions, scopes
@@ -28,13 +34,20 @@ _UPLOAD_PARAMETERS = [
     SHA256_PATH,
     query("offset", Schema(type=OpenAPIType.INTEGER, minimum=0), description="where this chunk starts"),
     query("size", Schema(type=OpenAPIType.INTEGER, minimum=0), description="the whole blob's size"),
-    query("media_type", Schema(type=OpenAPIType.STRING, max_length=200), required=False,
-          description="recorded when the upload completes"),
+    query(
+        "media_type",
+        Schema(type=OpenAPIType.STRING, max_length=200),
+        required=False,
+        description="recorded when the upload completes",
+    ),
 ]
 _DOWNLOAD_PARAMETERS = [
     SHA256_PATH,
-    header("Range", Schema(type=OpenAPIType.STRING, pattern=r"^bytes=[0-9]+-[0-9]*$"),
-           description="one range, to resume a cut download"),
+    header(
+        "Range",
+        Schema(type=OpenAPIType.STRING, pattern=r"^bytes=[0-9]+-[0-9]*$"),
+        description="one range, to resume a cut download",
+    ),
 ]
 
 
@@ -43,8 +56,11 @@ def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
     return BlobStatus(sha256=sha256, size=upload.size, offset=upload.offset, complete=upload.complete)
 
 
-@get("/sync/v1/blobs/{sha256:str}/status", responses=answers(BlobStatus, 400, 401),
-     operation_class=sync_operation(parameters=[SHA256_PATH]))
+@get(
+    "/sync/v1/blobs/{sha256:str}/status",
+    responses=answers(BlobStatus, 400, 401),
+    operation_class=sync_operation(parameters=[SHA256_PATH]),
+)
 async def blob_status(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[bytes]:
     await caller(request)
     blobs.check_sha(sha256)
@@ -60,9 +76,14 @@ async def blob_status(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
     return reply(request, await in_thread(work))
 
 
-@put("/sync/v1/blobs/{sha256:str}", status_code=200, responses=answers(BlobStatus, 400, 401, 403, 409, 413, 422),
-     operation_class=sync_operation(media_type=OCTETS, parameters=_UPLOAD_PARAMETERS,
-                                    description="bytes offset..offset+len-1 of the blob"))
+@put(
+    "/sync/v1/blobs/{sha256:str}",
+    status_code=200,
+    responses=answers(BlobStatus, 400, 401, 403, 409, 413, 422),
+    operation_class=sync_operation(
+        media_type=OCTETS, parameters=_UPLOAD_PARAMETERS, description="bytes offset..offset+len-1 of the blob"
+    ),
+)
 async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[bytes]:
     who = await caller(request)
     permissions.check_upload(who)
@@ -71,8 +92,7 @@ async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
     media_type = request.query_params.get("media_type", "application/octet-stream")
     data = await request.body()
     if len(data) > BLOB_CHUNK_BYTES:
-        raise TooLarge(f"a blob chunk holds at most {BLOB_CHUNK_BYTES} bytes", field="body",
-                       limit=BLOB_CHUNK_BYTES)
+        raise TooLarge(f"a blob chunk holds at most {BLOB_CHUNK_BYTES} bytes", field="body", limit=BLOB_CHUNK_BYTES)
     state = state_of(request)
     quota = state.config.security.upload_quota_bytes
 
@@ -80,26 +100,32 @@ async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
         began = False
         if not state.blobs.has(sha256):  # a new upload counts against its device's quota
             blobs.check_size(size)
-            began = state.db.write(lambda c: blobs.reserve_upload(c, sha256, size, who.device_id, who.user_id,
-                                                                  quota))
+            began = state.db.write(lambda c: blobs.reserve_upload(c, sha256, size, who.device_id, who.user_id, quota))
         try:
             upload = state.blobs.write_chunk(sha256, offset, size, data)
         except ProtocolError as exc:  # bytes refused: an upload that began with them did not begin
             if began or isinstance(exc, ChecksumMismatch):
                 state.db.write(lambda c: blobs.drop_upload(c, sha256))
             raise
-        if upload.complete and not state.db.write(lambda c: blobs.record_complete(
-                c, state.blobs, sha256, upload.size or 0, media_type[:200], who.user_id, who.device_id)):
+        if upload.complete and not state.db.write(
+            lambda c: blobs.record_complete(
+                c, state.blobs, sha256, upload.size or 0, media_type[:200], who.user_id, who.device_id
+            )
+        ):
             return BlobStatus(sha256=sha256, offset=0, complete=False)  # collected meanwhile: send it again
         return BlobStatus(sha256=sha256, size=upload.size, offset=upload.offset, complete=upload.complete)
 
     return reply(request, await in_thread(work))
 
 
-@get("/sync/v1/blobs/{sha256:str}", responses={
-    **answers(bytes, 400, 401, 403, 404, 416, media_type=OCTETS, description="The whole blob"),
-    **answers(bytes, status=206, media_type=OCTETS, description="The requested range of the blob")},
-     operation_class=sync_operation(parameters=_DOWNLOAD_PARAMETERS))
+@get(
+    "/sync/v1/blobs/{sha256:str}",
+    responses={
+        **answers(bytes, 400, 401, 403, 404, 416, media_type=OCTETS, description="The whole blob"),
+        **answers(bytes, status=206, media_type=OCTETS, description="The requested range of the blob"),
+    },
+    operation_class=sync_operation(parameters=_DOWNLOAD_PARAMETERS),
+)
 async def blob_download(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Stream:
     who = await caller(request)
     blobs.check_sha(sha256)
@@ -122,8 +148,9 @@ async def blob_download(request: Request[Any, Any, Any], sha256: FromPath[str]) 
     if size == 0:
         headers["Content-Length"] = "0"
         return Stream(iter([b""]), media_type="application/octet-stream", headers=headers)
-    return Stream(state.blobs.read(sha256, start, end), media_type="application/octet-stream",
-                  status_code=status, headers=headers)
+    return Stream(
+        state.blobs.read(sha256, start, end), media_type="application/octet-stream", status_code=status, headers=headers
+    )
 
 
 BLOB_HANDLERS = [blob_status, blob_upload, blob_download]

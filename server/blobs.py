@@ -3,8 +3,8 @@
 A blob lives at ``blobs/ab/abcdef...`` under its SHA-256. Uploads arrive in chunks appended to
 ``blobs/partial/<sha>``; the partial file's size *is* the resume offset, so a server restart
 loses nothing already received, and ``blobs/partial/<sha>.size`` holds the total size the upload
-was started with (a chunk declaring another size is refused). The last chunk triggers verification: bytes that do not hash to
-the blob's name are discarded and refused, never stored.
+was started with (a chunk declaring another size is refused). The last chunk triggers verification:
+bytes that do not hash to the blob's name are discarded and refused, never stored.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 from sync_protocol import (
-    ChecksumMismatch, InvalidValue, MalformedMessage, OffsetMismatch, RangeNotSatisfiable, TooLarge,
+    ChecksumMismatch,
+    InvalidValue,
+    MalformedMessage,
+    OffsetMismatch,
+    RangeNotSatisfiable,
+    TooLarge,
 )
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -70,8 +75,7 @@ class BlobStore:
         if self.has(sha256):
             return UploadState(self.size(sha256), True, self.size(sha256))
         partial = self.partial / check_sha(sha256)
-        return UploadState(partial.stat().st_size if partial.exists() else 0, False,
-                           self._declared(sha256))
+        return UploadState(partial.stat().st_size if partial.exists() else 0, False, self._declared(sha256))
 
     def _declared(self, sha256: str) -> int | None:
         """The total size an upload in progress was started with (None: none started)."""
@@ -113,11 +117,15 @@ class BlobStore:
             have = partial.stat().st_size if partial.exists() else 0
             declared = self._declared(sha256)
             if have and declared is not None and declared != size:
-                raise InvalidValue(f"this upload was started with size {declared}, not {size}: a blob's "
-                                   f"size does not change", field="size", size=declared)
+                raise InvalidValue(
+                    f"this upload was started with size {declared}, not {size}: a blob's size does not change",
+                    field="size",
+                    size=declared,
+                )
             if offset != have:
-                raise OffsetMismatch(f"the server holds {have} bytes of this blob; resume at {have}",
-                                     field="offset", offset=have)
+                raise OffsetMismatch(
+                    f"the server holds {have} bytes of this blob; resume at {have}", field="offset", offset=have
+                )
             if offset + len(data) > size:
                 raise InvalidValue(f"chunk runs past the declared size {size}", field="size")
             if declared != size:
@@ -135,8 +143,9 @@ class BlobStore:
         (self.partial / f"{sha256}.size").unlink(missing_ok=True)
         if actual != sha256:
             partial.unlink()
-            raise ChecksumMismatch(f"the uploaded bytes hash to {actual}, not {sha256}; upload discarded",
-                                   field="sha256")
+            raise ChecksumMismatch(
+                f"the uploaded bytes hash to {actual}, not {sha256}; upload discarded", field="sha256"
+            )
         target = self.path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(partial, target)
@@ -180,20 +189,24 @@ class BlobStore:
             return self._locks.setdefault(sha256, threading.Lock())
 
 
-def record_blob(conn: sqlite3.Connection, sha256: str, size: int, media_type: str, user_id: str,
-                device_id: str | None = None) -> None:
+def record_blob(
+    conn: sqlite3.Connection, sha256: str, size: int, media_type: str, user_id: str, device_id: str | None = None
+) -> None:
     """Note a complete blob, who uploaded it first (``scopes.blob_visible`` asks), and that it was
     touched now (``housekeeping`` collects files nothing names only when untouched for a while);
     its unfinished upload, if any, is done."""
     now = dt.datetime.now(dt.timezone.utc).isoformat()  # microseconds: compared with devices.last_seen_at
-    conn.execute("INSERT INTO blobs(sha256, size, media_type, uploaded_by, device_id, created_at, touched_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET touched_at=excluded.touched_at",
-                 (sha256, size, media_type, user_id, device_id, now, now))
+    conn.execute(
+        "INSERT INTO blobs(sha256, size, media_type, uploaded_by, device_id, created_at, touched_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET touched_at=excluded.touched_at",
+        (sha256, size, media_type, user_id, device_id, now, now),
+    )
     conn.execute("DELETE FROM uploads WHERE sha256=?", (sha256,))
 
 
-def record_complete(conn: sqlite3.Connection, store: "BlobStore", sha256: str, size: int, media_type: str,
-                    user_id: str, device_id: str) -> bool:
+def record_complete(
+    conn: sqlite3.Connection, store: "BlobStore", sha256: str, size: int, media_type: str, user_id: str, device_id: str
+) -> bool:
     """``record_blob`` for an upload that just completed, if its file is still there: housekeeping
     may have collected it between the chunk and this transaction (then False: send it again)."""
     if not store.has(sha256):
@@ -209,33 +222,46 @@ def check_size(size: int) -> None:
 
 def stale(conn: sqlite3.Connection, sha256: str) -> bool:
     """Whether the file was last touched more than a day ago (``touch`` would write)."""
-    return conn.execute("SELECT 1 FROM blobs WHERE sha256=? AND julianday(coalesce(touched_at, created_at)) "
-                        "< julianday('now') - 1", (sha256,)).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM blobs WHERE sha256=? AND julianday(coalesce(touched_at, created_at)) < julianday('now') - 1",
+            (sha256,),
+        ).fetchone()
+        is not None
+    )
 
 
 def touch(conn: sqlite3.Connection, sha256: str) -> None:
     """A laptop asked after a complete file it is about to name in a push: not to be collected
     for a while. Written at most once a day per file."""
-    conn.execute("UPDATE blobs SET touched_at=datetime('now') WHERE sha256=? "
-                 "AND julianday(coalesce(touched_at, created_at)) < julianday('now') - 1", (sha256,))
+    conn.execute(
+        "UPDATE blobs SET touched_at=datetime('now') WHERE sha256=? "
+        "AND julianday(coalesce(touched_at, created_at)) < julianday('now') - 1",
+        (sha256,),
+    )
 
 
-def reserve_upload(conn: sqlite3.Connection, sha256: str, size: int, device_id: str, user_id: str,
-                   quota: int) -> bool:
+def reserve_upload(conn: sqlite3.Connection, sha256: str, size: int, device_id: str, user_id: str, quota: int) -> bool:
     """Charge an upload to the device that starts it, within its quota of bytes in flight (the
     size it began with holds: ``BlobStore.write_chunk``). True when it began here (a chunk then
     refused undoes it with ``drop_upload``)."""
     if conn.execute("SELECT 1 FROM uploads WHERE sha256=?", (sha256,)).fetchone() is not None:
         conn.execute("UPDATE uploads SET updated_at=datetime('now') WHERE sha256=?", (sha256,))
         return False
-    in_flight = conn.execute("SELECT coalesce(sum(size), 0) FROM uploads WHERE device_id=?",
-                             (device_id,)).fetchone()[0]
+    in_flight = conn.execute("SELECT coalesce(sum(size), 0) FROM uploads WHERE device_id=?", (device_id,)).fetchone()[0]
     if in_flight + size > quota:
-        raise TooLarge(f"this device has {in_flight} bytes of unfinished uploads; another {size} would pass "
-                       f"its quota of {quota}: finish those first", field="size", quota=quota,
-                       in_flight=in_flight)
-    conn.execute("INSERT INTO uploads(sha256, size, device_id, user_id, started_at, updated_at) "
-                 "VALUES (?, ?, ?, ?, datetime('now'), datetime('now'))", (sha256, size, device_id, user_id))
+        raise TooLarge(
+            f"this device has {in_flight} bytes of unfinished uploads; another {size} would pass "
+            f"its quota of {quota}: finish those first",
+            field="size",
+            quota=quota,
+            in_flight=in_flight,
+        )
+    conn.execute(
+        "INSERT INTO uploads(sha256, size, device_id, user_id, started_at, updated_at) "
+        "VALUES (?, ?, ?, ?, datetime('now'), datetime('now'))",
+        (sha256, size, device_id, user_id),
+    )
     return True
 
 
@@ -258,8 +284,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int]:
     start = int(first) if len(first.strip()) <= _MAX_DIGITS else size
     end = min(int(last), size - 1) if last.strip() and len(last.strip()) <= _MAX_DIGITS else size - 1
     if start >= size or end < start:
-        raise RangeNotSatisfiable(f"the blob holds {size} bytes; range {header!r} is outside it",
-                                  field="range", size=size)
+        raise RangeNotSatisfiable(
+            f"the blob holds {size} bytes; range {header!r} is outside it", field="range", size=size
+        )
     return start, end
 
 
@@ -272,8 +299,7 @@ def parse_count(raw: str | None, name: str) -> int:
     if raw is None:
         raise MalformedMessage(f"query parameter {name} is required", field=name)
     if not _digits(raw):
-        raise MalformedMessage(f"query parameter {name} must be a non-negative integer, not {raw[:40]!r}",
-                               field=name)
+        raise MalformedMessage(f"query parameter {name} must be a non-negative integer, not {raw[:40]!r}", field=name)
     if len(raw.strip()) > _MAX_DIGITS:
         raise MalformedMessage(f"query parameter {name} is far larger than any file", field=name)
     return int(raw)

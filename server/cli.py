@@ -58,12 +58,16 @@ def _open(data: Path, create: bool = False) -> Database:
 def cmd_init(args: argparse.Namespace) -> dict[str, Any]:
     db = _open(args.data, create=True)
     try:
+
         def work(conn: Any) -> str:
             if conn.execute("SELECT 1 FROM users WHERE role='admin'").fetchone():
-                raise CommandError(f"{args.data} is already initialised; its admin token was shown "
-                                   "once. Use `field-server user add NAME --role admin` for another.")
+                raise CommandError(
+                    f"{args.data} is already initialised; its admin token was shown "
+                    "once. Use `field-server user add NAME --role admin` for another."
+                )
             user_id = auth.add_user(conn, ADMIN_NAME, "admin", "Administrator", user_id="u-admin")
             return auth.create_device(conn, user_id, "field-server init", "cli")[1]
+
         token = db.write(work)
     finally:
         db.close()
@@ -99,10 +103,21 @@ def cmd_serve(args: argparse.Namespace) -> None:
     _config(args.data)  # a broken config.toml stops the server here, with the key named
     _log_to_stderr()
     app = create_app(args.data, durable=args.durable, scheduler=not args.no_scheduler)
-    print(f"fieldsync server {__version__} on http://{args.host}:{args.port} (data: {args.data})"
-          + ("" if args.no_scheduler else "; scheduled jobs on"), file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
-                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
+    print(
+        f"fieldsync server {__version__} on http://{args.host}:{args.port} (data: {args.data})"
+        + ("" if args.no_scheduler else "; scheduled jobs on"),
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+    )
 
 
 def _now_option(text: str | None) -> dt.datetime | None:
@@ -131,9 +146,11 @@ def cmd_load_fixtures(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_user_add(args: argparse.Namespace) -> dict[str, Any]:
     db = _open(args.data)
     try:
+
         def work(conn: Any) -> tuple[str, str]:
             user_id = auth.add_user(conn, args.name, args.role, args.display_name or "")
             return user_id, auth.create_enrollment(conn, user_id)
+
         user_id, token = db.write(work)
     finally:
         db.close()
@@ -179,9 +196,12 @@ def cmd_device_revoke(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_device_list(args: argparse.Namespace) -> list[dict[str, Any]]:
     db = _open(args.data)
     try:
-        rows = db.read(lambda c: c.execute(
-            "SELECT d.id, u.name AS user, d.name, d.platform, d.created_at, d.last_seen_at, d.revoked_at, "
-            "d.high_seq FROM devices d JOIN users u ON u.id=d.user_id ORDER BY d.created_at").fetchall())
+        rows = db.read(
+            lambda c: c.execute(
+                "SELECT d.id, u.name AS user, d.name, d.platform, d.created_at, d.last_seen_at, d.revoked_at, "
+                "d.high_seq FROM devices d JOIN users u ON u.id=d.user_id ORDER BY d.created_at"
+            ).fetchall()
+        )
     finally:
         db.close()
     return [dict(r) for r in rows]
@@ -195,7 +215,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> dict[str, Any]:
         db.close()
     first = report.first
     result: dict[str, Any] = {
-        "ok": report.ok, "rows": report.rows, "head": report.head,
+        "ok": report.ok,
+        "rows": report.rows,
+        "head": report.head,
         "first_broken": None if first is None else {"row": first.n, "problem": first.what},
         "problems": [{"row": p.n, "problem": p.what} for p in report.problems[:100]],
     }
@@ -208,8 +230,9 @@ class BrokenChain(CommandError):
     """The audit chain is broken: exit 1, with the report (not just a message) on stdout."""
 
     def __init__(self, report: dict[str, Any]) -> None:
-        super().__init__(f"audit log broken at row {report['first_broken']['row']}: "
-                         f"{report['first_broken']['problem']}")
+        super().__init__(
+            f"audit log broken at row {report['first_broken']['row']}: {report['first_broken']['problem']}"
+        )
         self.report = report
 
 
@@ -233,8 +256,10 @@ def _human(result: Any) -> str:
 
 
 def _human_report(report: dict[str, Any]) -> str:
-    lines = [f"audit log: {report['rows']} rows, BROKEN",
-             f"first broken link: row {report['first_broken']['row']}: {report['first_broken']['problem']}"]
+    lines = [
+        f"audit log: {report['rows']} rows, BROKEN",
+        f"first broken link: row {report['first_broken']['row']}: {report['first_broken']['problem']}",
+    ]
     others = report["problems"][1:]
     if others:
         lines.append(f"{len(others)} more problem(s):")
@@ -262,33 +287,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--durable", action="store_true", help="synchronous=FULL: survive power loss too")
     p.add_argument("--log-level", default="warning")
-    p.add_argument("--forwarded-allow-ips", default="127.0.0.1", metavar="ADDRESSES",
-                   help="proxies whose X-Forwarded-For names the client (comma-separated; default the "
-                        "loopback proxy): the address sign-in failures are counted against")
-    p.add_argument("--no-scheduler", action="store_true",
-                   help="do not run the scheduled jobs (SLA watch, maintenance, housekeeping)")
+    p.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        metavar="ADDRESSES",
+        help="proxies whose X-Forwarded-For names the client (comma-separated; default the "
+        "loopback proxy): the address sign-in failures are counted against",
+    )
+    p.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not run the scheduled jobs (SLA watch, maintenance, housekeeping)",
+    )
     p.set_defaults(run=cmd_serve)
     p = sub.add_parser("load-fixtures", parents=[common, data], help="load a fixture data set")
     p.add_argument("path")
-    p.add_argument("--now", help="move the data set's dates as if loaded at this ISO 8601 time "
-                                 "(with timezone; default: now)")
+    p.add_argument(
+        "--now", help="move the data set's dates as if loaded at this ISO 8601 time (with timezone; default: now)"
+    )
     p.set_defaults(run=cmd_load_fixtures)
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
-    p = user.add_parser("add", parents=[common, data],
-                        help="add a user (or enroll an existing one) and print an enrollment token")
+    p = user.add_parser(
+        "add", parents=[common, data], help="add a user (or enroll an existing one) and print an enrollment token"
+    )
     p.add_argument("name")
     p.add_argument("--role", choices=auth.ROLES, required=True)
     p.add_argument("--display-name")
     p.set_defaults(run=cmd_user_add)
 
-    p = user.add_parser("disable", parents=[common, data],
-                        help="refuse all of a user's devices, sessions and enrollment tokens from now on")
+    p = user.add_parser(
+        "disable",
+        parents=[common, data],
+        help="refuse all of a user's devices, sessions and enrollment tokens from now on",
+    )
     p.add_argument("name")
     p.set_defaults(run=cmd_user_disable)
 
     enrollment = sub.add_parser("enrollment", help="enrollment tokens").add_subparsers(
-        dest="enrollment_command", required=True)
+        dest="enrollment_command", required=True
+    )
     p = enrollment.add_parser("list", parents=[common, data], help="enrollment tokens and their state")
     p.add_argument("--user", help="only this user's")
     p.set_defaults(run=cmd_enrollment_list)
@@ -305,9 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_device_list)
 
     audit_cmd = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
-        dest="audit_command", required=True)
-    p = audit_cmd.add_parser("verify", parents=[common, data],
-                             help="check the whole hash chain; exit 1 naming the first broken link")
+        dest="audit_command", required=True
+    )
+    p = audit_cmd.add_parser(
+        "verify", parents=[common, data], help="check the whole hash chain; exit 1 naming the first broken link"
+    )
     p.set_defaults(run=cmd_audit_verify)
 
     job = sub.add_parser("job", help="scheduled jobs").add_subparsers(dest="job_command", required=True)
@@ -329,8 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, ProtocolError) as exc:
         message = exc.message if isinstance(exc, ProtocolError) else str(exc)
         if args.json:
-            print(msgspec.json.encode({"error": getattr(exc, "code", "error"), "message": message,
-                                       "field": getattr(exc, "field", None)}).decode(), file=sys.stderr)
+            print(
+                msgspec.json.encode(
+                    {"error": getattr(exc, "code", "error"), "message": message, "field": getattr(exc, "field", None)}
+                ).decode(),
+                file=sys.stderr,
+            )
         else:
             print(f"field-server: {message}", file=sys.stderr)
         return 1

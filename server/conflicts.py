@@ -27,18 +27,31 @@ def raise_conflict(conn: sqlite3.Connection, now: dt.datetime, **fields: Any) ->
     return conflict.id
 
 
-def field_conflict(conn: sqlite3.Connection, now: dt.datetime, entity: str, record_id: str,
-                   fc: FieldConflict, engineer: str | None) -> str:
+def field_conflict(
+    conn: sqlite3.Connection, now: dt.datetime, entity: str, record_id: str, fc: FieldConflict, engineer: str | None
+) -> str:
     return raise_conflict(
-        conn, now, kind="field", record_entity=entity, record_id=record_id, field=fc.field,
-        engineer=engineer, kept=fc.kept, other=fc.other, kept_by=party(fc.kept_by),
-        other_by=party(fc.other_by), rule=fc.rule,
-        detail=f"{fc.field} of {entity} {record_id} was changed on both sides")
+        conn,
+        now,
+        kind="field",
+        record_entity=entity,
+        record_id=record_id,
+        field=fc.field,
+        engineer=engineer,
+        kept=fc.kept,
+        other=fc.other,
+        kept_by=party(fc.kept_by),
+        other_by=party(fc.other_by),
+        rule=fc.rule,
+        detail=f"{fc.field} of {entity} {record_id} was changed on both sides",
+    )
 
 
 def open_conflict(conn: sqlite3.Connection, kind: str, job_id: str, engineer: str | None) -> str | None:
     """An open conflict of this kind already raised for this job and engineer, if any."""
     row = conn.execute(
         "SELECT id FROM records WHERE entity='conflict' AND parent=? AND status='open' AND deleted=0 "
-        "AND assignee IS ? AND json_extract(data, '$.kind')=?", (job_id, engineer, kind)).fetchone()
+        "AND assignee IS ? AND json_extract(data, '$.kind')=?",
+        (job_id, engineer, kind),
+    ).fetchone()
     return None if row is None else str(row[0])

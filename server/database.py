@@ -38,11 +38,18 @@ class Connection(sqlite3.Connection):
 def connect(path: str | Path, readonly: bool = False, durable: bool = False) -> sqlite3.Connection:
     """A connection with the pragmas every fieldsync connection needs."""
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
-                               isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, factory=Connection)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro",
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            factory=Connection,
+        )
     else:
-        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
-                               timeout=BUSY_TIMEOUT_MS / 1000, factory=Connection)
+        conn = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, factory=Connection
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         # Each pushed mutation runs in a savepoint, whose undo copies of pages went to a temp

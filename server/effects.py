@@ -15,8 +15,22 @@ import sqlite3
 import msgspec
 
 from sync_protocol import (
-    Job, JobEvent, PartSwap, Record, Resolution, Signature, Stock, after_event, check_signature,
-    entity_of, kind_of, sheet_hash, signature_in_words, stock_after, stock_id, van,
+    Job,
+    JobEvent,
+    PartSwap,
+    Record,
+    Resolution,
+    Signature,
+    Stock,
+    after_event,
+    check_signature,
+    entity_of,
+    kind_of,
+    sheet_hash,
+    signature_in_words,
+    stock_after,
+    stock_id,
+    van,
 )
 from sync_protocol import checks
 from sync_protocol.merge import serial_clash
@@ -59,6 +73,7 @@ class BatchContext:
 def check_event(conn: sqlite3.Connection, job: Job, event: JobEvent, ctx: BatchContext) -> None:
     """Refuse an event that is incomplete or names what does not exist (nothing is written then):
     ``sync_protocol.checks.check_event``, over the batch's lookups."""
+
     def find(entity: str, record_id: str) -> Record | None:
         stored = ctx.get(conn, entity, record_id)
         return None if stored is None else stored.record
@@ -66,8 +81,7 @@ def check_event(conn: sqlite3.Connection, job: Job, event: JobEvent, ctx: BatchC
     checks.check_event(job, event.payload, find, author=event.author)
 
 
-def apply_effects(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent,
-                  ctx: BatchContext) -> list[str]:
+def apply_effects(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, ctx: BatchContext) -> list[str]:
     """Apply an accepted event's effects; returns the ids of conflicts it raised."""
     raised: list[str] = []
     raised += _job_state(conn, who, job, event, ctx)
@@ -80,8 +94,7 @@ def apply_effects(conn: sqlite3.Connection, who: Principal, job: Job, event: Job
     return raised
 
 
-def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent,
-               ctx: BatchContext) -> list[str]:
+def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, ctx: BatchContext) -> list[str]:
     kind = kind_of(event.payload)
     outcome = event.payload.outcome if isinstance(event.payload, Resolution) else None
     mine = not who.is_engineer or job.assignee == who.user_id
@@ -96,12 +109,22 @@ def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEve
     existing = conflicts.open_conflict(conn, "job_state", job.id, who.user_id)
     if existing:
         return [existing]
-    return [conflicts.raise_conflict(
-        conn, ctx.now, kind="job_state", record_entity="job", record_id=job.id, job_id=job.id,
-        engineer=who.user_id, kept=job.status, other=kind,
-        rule="on-site work is kept; the job is flagged for the dispatcher",
-        detail=f"{transition.violation}: {who.display_name} recorded {kind} on job {job.number} "
-               f"while it was {job.status}" + ("" if mine else f" and assigned to {job.assignee_name or job.assignee}"))]
+    return [
+        conflicts.raise_conflict(
+            conn,
+            ctx.now,
+            kind="job_state",
+            record_entity="job",
+            record_id=job.id,
+            job_id=job.id,
+            engineer=who.user_id,
+            kept=job.status,
+            other=kind,
+            rule="on-site work is kept; the job is flagged for the dispatcher",
+            detail=f"{transition.violation}: {who.display_name} recorded {kind} on job {job.number} "
+            f"while it was {job.status}" + ("" if mine else f" and assigned to {job.assignee_name or job.assignee}"),
+        )
+    ]
 
 
 def _save_job(conn: sqlite3.Connection, job: Job, ctx: BatchContext) -> None:
@@ -113,8 +136,9 @@ def _save_job(conn: sqlite3.Connection, job: Job, ctx: BatchContext) -> None:
         ctx.forget()
 
 
-def _stock(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, swap: PartSwap,
-           ctx: BatchContext) -> list[str]:
+def _stock(
+    conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, swap: PartSwap, ctx: BatchContext
+) -> list[str]:
     location = swap.location or van(event.author or who.user_id)
     sid = stock_id(location, swap.sku)
     stored = ctx.get(conn, "stock", sid)
@@ -125,30 +149,54 @@ def _stock(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, 
     ctx.saved(store.Stored(row, version, False, stored.field_versions if stored else {}))
     if not outcome.negative:
         return []
-    return [conflicts.raise_conflict(
-        conn, ctx.now, kind="stock", record_entity="stock", record_id=sid, field="qty",
-        job_id=job.id, engineer=who.user_id if who.is_engineer else None, kept=outcome.qty, other=qty,
-        rule="stock deltas commute; a deficit is allowed and flagged",
-        detail=f"{swap.qty} x {swap.sku} taken from {location}, which held {qty}")]
+    return [
+        conflicts.raise_conflict(
+            conn,
+            ctx.now,
+            kind="stock",
+            record_entity="stock",
+            record_id=sid,
+            field="qty",
+            job_id=job.id,
+            engineer=who.user_id if who.is_engineer else None,
+            kept=outcome.qty,
+            other=qty,
+            rule="stock deltas commute; a deficit is allowed and flagged",
+            detail=f"{swap.qty} x {swap.sku} taken from {location}, which held {qty}",
+        )
+    ]
 
 
-def _serials(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, swap: PartSwap,
-             ctx: BatchContext) -> list[str]:
+def _serials(
+    conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, swap: PartSwap, ctx: BatchContext
+) -> list[str]:
     row = conn.execute("SELECT equipment_id, job_id FROM serials WHERE serial=?", (swap.serial_in,)).fetchone()
     raised: list[str] = []
     if row is not None and serial_clash(swap.serial_in, row["equipment_id"], swap.equipment_id):
-        raised.append(conflicts.raise_conflict(
-            conn, ctx.now, kind="serial", record_entity="equipment", record_id=swap.equipment_id,
-            field="serial_in", job_id=job.id, engineer=who.user_id if who.is_engineer else None,
-            kept=swap.serial_in, other=row["equipment_id"],
-            rule="one serial cannot be installed at two places; both records are kept",
-            detail=f"serial {swap.serial_in} installed in {swap.equipment_id} (job {job.number}) "
-                   f"is already installed in {row['equipment_id']} (job {row['job_id']})"))
+        raised.append(
+            conflicts.raise_conflict(
+                conn,
+                ctx.now,
+                kind="serial",
+                record_entity="equipment",
+                record_id=swap.equipment_id,
+                field="serial_in",
+                job_id=job.id,
+                engineer=who.user_id if who.is_engineer else None,
+                kept=swap.serial_in,
+                other=row["equipment_id"],
+                rule="one serial cannot be installed at two places; both records are kept",
+                detail=f"serial {swap.serial_in} installed in {swap.equipment_id} (job {job.number}) "
+                f"is already installed in {row['equipment_id']} (job {row['job_id']})",
+            )
+        )
     conn.execute("DELETE FROM serials WHERE serial=? AND equipment_id=?", (swap.serial_out, swap.equipment_id))
-    conn.execute("INSERT INTO serials(serial, equipment_id, event_id, job_id) VALUES (?,?,?,?) "
-                 "ON CONFLICT(serial) DO UPDATE SET equipment_id=excluded.equipment_id, "
-                 "event_id=excluded.event_id, job_id=excluded.job_id",
-                 (swap.serial_in, swap.equipment_id, event.id, job.id))
+    conn.execute(
+        "INSERT INTO serials(serial, equipment_id, event_id, job_id) VALUES (?,?,?,?) "
+        "ON CONFLICT(serial) DO UPDATE SET equipment_id=excluded.equipment_id, "
+        "event_id=excluded.event_id, job_id=excluded.job_id",
+        (swap.serial_in, swap.equipment_id, event.id, job.id),
+    )
     return raised
 
 
@@ -178,9 +226,20 @@ def recheck_signatures(conn: sqlite3.Connection, job_id: str, ctx: BatchContext)
     latest = check.signature
     sig: Signature = latest.payload  # type: ignore[assignment]
     names = auth.display_names(conn, {e.author for e in check.added})
-    return [conflicts.raise_conflict(
-        conn, ctx.now, kind="signature", record_entity="job", record_id=job.id, field="sheet_hash",
-        job_id=job.id, engineer=latest.author or None, kept=sig.sheet_hash, other=sheet_hash(job, events),
-        kept_by=conflicts.Party(user=latest.author, device=latest.device_id, side="field", hlc=latest.hlc),
-        rule="the signature is kept and shown as signing an older version of the sheet",
-        detail=signature_in_words(check, names))]
+    return [
+        conflicts.raise_conflict(
+            conn,
+            ctx.now,
+            kind="signature",
+            record_entity="job",
+            record_id=job.id,
+            field="sheet_hash",
+            job_id=job.id,
+            engineer=latest.author or None,
+            kept=sig.sheet_hash,
+            other=sheet_hash(job, events),
+            kept_by=conflicts.Party(user=latest.author, device=latest.device_id, side="field", hlc=latest.hlc),
+            rule="the signature is kept and shown as signing an older version of the sheet",
+            detail=signature_in_words(check, names),
+        )
+    ]

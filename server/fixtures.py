@@ -83,8 +83,9 @@ def moved_to(data: FixtureSet, now: dt.datetime) -> FixtureSet:
         raise ValueError("now must be timezone-aware")
     delta = now.replace(second=0, microsecond=0) - data.as_of
     days = dt.timedelta(days=(now.astimezone(dt.timezone.utc).date() - data.as_of.date()).days)
-    return msgspec.structs.replace(data, as_of=data.as_of + delta,
-                                   records=[_moved(r, delta, days) for r in data.records])
+    return msgspec.structs.replace(
+        data, as_of=data.as_of + delta, records=[_moved(r, delta, days) for r in data.records]
+    )
 
 
 def _moved(value: Any, delta: dt.timedelta, days: dt.timedelta) -> Any:
@@ -124,9 +125,13 @@ def load_fixtures(db: Database, blobs: BlobStore, path: Path, now: dt.datetime |
         records = _with_derived_warranty(conn, data.records)
         changed = [r for r in records if _differs(conn, r)]
         store.put_many(conn, changed)
-        return LoadReport(users=len(data.users), records=len(changed),
-                          unchanged=len(data.records) - len(changed), blobs=stored_blobs,
-                          dates_moved_to=data.as_of)
+        return LoadReport(
+            users=len(data.users),
+            records=len(changed),
+            unchanged=len(data.records) - len(changed),
+            blobs=stored_blobs,
+            dates_moved_to=data.as_of,
+        )
 
     return db.write(work)
 
@@ -151,5 +156,4 @@ def _with_derived_warranty(conn: Any, records: list[Record]) -> list[Record]:
 
 def _differs(conn: Any, record: Record) -> bool:
     stored = store.get(conn, entity_of(record), record.id)
-    return stored is None or json.loads(store.encode_record(stored.record)) != \
-        json.loads(store.encode_record(record))
+    return stored is None or json.loads(store.encode_record(stored.record)) != json.loads(store.encode_record(record))

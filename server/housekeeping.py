@@ -62,26 +62,40 @@ def clean_applied(conn: sqlite3.Connection, now: dt.datetime, retention: dt.time
     """Delete stored push answers older than ``retention``; ``devices.high_seq`` stays."""
     cutoff = _iso(now - retention)
     where = "julianday(applied_at) < julianday(?)"
-    gone = conn.execute(f"SELECT device_id, seq FROM applied WHERE {where} ORDER BY device_id, seq",
-                        (cutoff,)).fetchall()
+    gone = conn.execute(
+        f"SELECT device_id, seq FROM applied WHERE {where} ORDER BY device_id, seq", (cutoff,)
+    ).fetchall()
     if not gone:
         return 0
     conn.execute(f"DELETE FROM applied WHERE {where}", (cutoff,))
     listing = "".join(f"{device}:{seq}\n" for device, seq in gone)
-    audit.append(conn, now, audit.SCHEDULER, "housekeeping.clean_applied", "applied", f"before {cutoff}",
-                 len(gone), hashlib.sha256(listing.encode()).hexdigest(),
-                 ref=f"{len(gone)} stored push answers older than {retention.days} days deleted")
+    audit.append(
+        conn,
+        now,
+        audit.SCHEDULER,
+        "housekeeping.clean_applied",
+        "applied",
+        f"before {cutoff}",
+        len(gone),
+        hashlib.sha256(listing.encode()).hexdigest(),
+        ref=f"{len(gone)} stored push answers older than {retention.days} days deleted",
+    )
     return len(gone)
 
 
 def note_tombstones(conn: sqlite3.Connection, now: dt.datetime) -> int:
     """Start the clock on tombstones not seen before; forget ones whose record came back."""
-    conn.execute("DELETE FROM tombstone_seen WHERE NOT EXISTS (SELECT 1 FROM records r WHERE "
-                 "r.entity=tombstone_seen.entity AND r.id=tombstone_seen.id AND r.deleted=1 "
-                 "AND r.version=tombstone_seen.version)")
-    cur = conn.execute("INSERT INTO tombstone_seen(entity, id, version, first_seen_at) "
-                       "SELECT entity, id, version, ? FROM records WHERE deleted=1 "
-                       "ON CONFLICT(entity, id) DO NOTHING", (_iso(now),))
+    conn.execute(
+        "DELETE FROM tombstone_seen WHERE NOT EXISTS (SELECT 1 FROM records r WHERE "
+        "r.entity=tombstone_seen.entity AND r.id=tombstone_seen.id AND r.deleted=1 "
+        "AND r.version=tombstone_seen.version)"
+    )
+    cur = conn.execute(
+        "INSERT INTO tombstone_seen(entity, id, version, first_seen_at) "
+        "SELECT entity, id, version, ? FROM records WHERE deleted=1 "
+        "ON CONFLICT(entity, id) DO NOTHING",
+        (_iso(now),),
+    )
     return cur.rowcount
 
 
@@ -90,68 +104,114 @@ def purge_tombstones(conn: sqlite3.Connection, now: dt.datetime, retention: dt.t
     due = conn.execute(
         "SELECT t.entity, t.id FROM tombstone_seen t JOIN records r ON r.entity=t.entity AND r.id=t.id "
         "AND r.version=t.version AND r.deleted=1 WHERE julianday(t.first_seen_at) < julianday(?) "
-        "ORDER BY r.version", (_iso(now - retention),)).fetchall()
+        "ORDER BY r.version",
+        (_iso(now - retention),),
+    ).fetchall()
     for entity, record_id in due:
-        audit.append_record(conn, now, audit.SCHEDULER, "housekeeping.purge_tombstone", entity, record_id,
-                            ref=f"tombstone older than {retention.days} days purged")
+        audit.append_record(
+            conn,
+            now,
+            audit.SCHEDULER,
+            "housekeeping.purge_tombstone",
+            entity,
+            record_id,
+            ref=f"tombstone older than {retention.days} days purged",
+        )
         conn.execute("DELETE FROM records WHERE entity=? AND id=? AND deleted=1", (entity, record_id))
         conn.execute("DELETE FROM tombstone_seen WHERE entity=? AND id=?", (entity, record_id))
     if due:
         # A purged tombstone leaves no row for a pull's walk by version to find: devices whose
         # last scope diff is older than this mark diff in full once (see pull.py).
-        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('purged_at_version', ?)",
-                     (str(store.next_version(conn)),))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('purged_at_version', ?)", (str(store.next_version(conn)),)
+        )
     return len(due)
 
 
-def expire_uploads(conn: sqlite3.Connection, now: dt.datetime, retention: dt.timedelta,
-                   files: BlobStore | None) -> int:
+def expire_uploads(conn: sqlite3.Connection, now: dt.datetime, retention: dt.timedelta, files: BlobStore | None) -> int:
     """Delete unfinished uploads with no chunk for ``retention``, rows and partial files."""
     cutoff = now - retention
-    gone = [sha for (sha,) in conn.execute(
-        "SELECT sha256 FROM uploads WHERE julianday(updated_at) < julianday(?) ORDER BY sha256", (_iso(cutoff),))]
+    gone = [
+        sha
+        for (sha,) in conn.execute(
+            "SELECT sha256 FROM uploads WHERE julianday(updated_at) < julianday(?) ORDER BY sha256", (_iso(cutoff),)
+        )
+    ]
     conn.executemany("DELETE FROM uploads WHERE sha256=?", [(sha,) for sha in gone])
     if files is not None:
         held = {sha for (sha,) in conn.execute("SELECT sha256 FROM uploads")}
-        gone += [sha for sha, mtime in files.partials() if sha not in held and sha not in gone
-                 and mtime < cutoff.timestamp()]
+        gone += [
+            sha for sha, mtime in files.partials() if sha not in held and sha not in gone and mtime < cutoff.timestamp()
+        ]
         for sha in gone:
             files.drop_partial(sha)
     if gone:
         listing = "".join(f"{sha}\n" for sha in sorted(gone))
-        audit.append(conn, now, audit.SCHEDULER, "housekeeping.expire_uploads", "uploads", f"before {_iso(cutoff)}",
-                     len(gone), hashlib.sha256(listing.encode()).hexdigest(),
-                     ref=f"{len(gone)} unfinished uploads idle for {retention.days} days deleted")
+        audit.append(
+            conn,
+            now,
+            audit.SCHEDULER,
+            "housekeeping.expire_uploads",
+            "uploads",
+            f"before {_iso(cutoff)}",
+            len(gone),
+            hashlib.sha256(listing.encode()).hexdigest(),
+            ref=f"{len(gone)} unfinished uploads idle for {retention.days} days deleted",
+        )
     return len(gone)
 
 
 def collect_blobs(conn: sqlite3.Connection, now: dt.datetime, grace: dt.timedelta, files: BlobStore) -> int:
     """Delete complete files no record names, untouched for ``grace``, whose uploading device has
     pushed since (see the module's docstring for why that never loses a laptop's work)."""
-    candidates = [sha for (sha,) in conn.execute(
-        "SELECT b.sha256 FROM blobs b WHERE julianday(coalesce(b.touched_at, b.created_at)) < julianday(?) "
-        "AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.sha256=b.sha256) "
-        "AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.id=b.device_id AND v.revoked_at IS NULL "
-        "                AND (v.last_seen_at IS NULL OR julianday(v.last_seen_at) <= julianday(b.created_at))) "
-        "ORDER BY b.sha256", (_iso(now - grace),))]
+    candidates = [
+        sha
+        for (sha,) in conn.execute(
+            "SELECT b.sha256 FROM blobs b WHERE julianday(coalesce(b.touched_at, b.created_at)) < julianday(?) "
+            "AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.sha256=b.sha256) "
+            "AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.id=b.device_id AND v.revoked_at IS NULL "
+            "                AND (v.last_seen_at IS NULL OR julianday(v.last_seen_at) <= julianday(b.created_at))) "
+            "ORDER BY b.sha256",
+            (_iso(now - grace),),
+        )
+    ]
     if not candidates:
         return 0
-    named = {sha for row in conn.execute(
-        "SELECT json_extract(data, '$.payload.sha256'), json_extract(data, '$.payload.image_sha256') FROM records "
-        "WHERE entity='event' AND json_extract(data, '$.payload.kind') IN ('photo', 'signature')") for sha in row}
-    named |= {sha for (sha,) in conn.execute(
-        "SELECT json_extract(data, '$.sha256') FROM records WHERE entity='drawing' AND deleted=0")}
+    named = {
+        sha
+        for row in conn.execute(
+            "SELECT json_extract(data, '$.payload.sha256'), json_extract(data, '$.payload.image_sha256') FROM records "
+            "WHERE entity='event' AND json_extract(data, '$.payload.kind') IN ('photo', 'signature')"
+        )
+        for sha in row
+    }
+    named |= {
+        sha
+        for (sha,) in conn.execute(
+            "SELECT json_extract(data, '$.sha256') FROM records WHERE entity='drawing' AND deleted=0"
+        )
+    }
     gone = [sha for sha in candidates if sha not in named]
     for sha in gone:
         conn.execute("DELETE FROM blobs WHERE sha256=?", (sha,))
         files.delete(sha)
-        audit.append(conn, now, audit.SCHEDULER, "housekeeping.collect_blob", "blob", sha, 0, sha,
-                     ref=f"named by no record and untouched for {grace.days} days")
+        audit.append(
+            conn,
+            now,
+            audit.SCHEDULER,
+            "housekeeping.collect_blob",
+            "blob",
+            sha,
+            0,
+            sha,
+            ref=f"named by no record and untouched for {grace.days} days",
+        )
     return len(gone)
 
 
-def sweep(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config = policy.DEFAULT,
-          files: BlobStore | None = None) -> Swept:
+def sweep(
+    conn: sqlite3.Connection, now: dt.datetime, config: policy.Config = policy.DEFAULT, files: BlobStore | None = None
+) -> Swept:
     """One housekeeping pass (the caller holds the write transaction); with ``files``, the
     unfinished uploads and unnamed files on disk too."""
     cfg = config.housekeeping
@@ -159,6 +219,7 @@ def sweep(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config = po
     seen = note_tombstones(conn, now)
     purged = purge_tombstones(conn, now, dt.timedelta(days=cfg.tombstone_retention_days))
     expired = expire_uploads(conn, now, dt.timedelta(days=cfg.partial_upload_retention_days), files)
-    collected = 0 if files is None else collect_blobs(
-        conn, now, dt.timedelta(days=cfg.unreferenced_blob_grace_days), files)
+    collected = (
+        0 if files is None else collect_blobs(conn, now, dt.timedelta(days=cfg.unreferenced_blob_grace_days), files)
+    )
     return Swept(answers, seen, purged, expired, collected)

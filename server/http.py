@@ -67,8 +67,7 @@ def inflate(raw: bytes, encoding: str | None, limit: int = MAX_BODY_BYTES) -> by
     if not encoding or encoding.strip().lower() == "identity":
         return raw
     if encoding.strip().lower() != "gzip":
-        raise MalformedMessage(f"unsupported content encoding {encoding!r}: use gzip or none",
-                               field="content-encoding")
+        raise MalformedMessage(f"unsupported content encoding {encoding!r}: use gzip or none", field="content-encoding")
     inflater = zlib.decompressobj(wbits=31)
     try:
         out = inflater.decompress(raw, limit + 1)

@@ -17,16 +17,28 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from sync_protocol import (
-    PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, InvalidValue, MalformedMessage, ProtocolError,
-    TooManyRequests, UpgradeRequired,
+    PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
+    InvalidValue,
+    MalformedMessage,
+    ProtocolError,
+    TooManyRequests,
+    UpgradeRequired,
 )
 
 from .http import reply
 
 log = logging.getLogger("fieldsync.server")
 
-HTTP_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 413: "too_large", 415: "malformed"}
+HTTP_CODES = {
+    400: "malformed",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "malformed",
+}
 _OTHER_VERSION = re.compile(r"^/sync/v(?!1/)\d+/")
 
 AnyRequest = Request[Any, Any, Any]
@@ -52,9 +64,14 @@ def error_response(request: AnyRequest, error: ProtocolError) -> Response[bytes]
 
 def _http_error(request: AnyRequest, exc: HTTPException) -> Response[bytes]:
     if exc.status_code == 404 and _OTHER_VERSION.match(request.url.path):
-        return error_response(request, UpgradeRequired(
-            f"this server speaks sync protocol v{PROTOCOL_VERSION} (/sync/v1/): upgrade the field client",
-            field="path", supported=sorted(SUPPORTED_PROTOCOL_VERSIONS)))
+        return error_response(
+            request,
+            UpgradeRequired(
+                f"this server speaks sync protocol v{PROTOCOL_VERSION} (/sync/v1/): upgrade the field client",
+                field="path",
+                supported=sorted(SUPPORTED_PROTOCOL_VERSIONS),
+            ),
+        )
     response = error_response(request, from_http(exc))
     response.headers.update(exc.headers or {})  # e.g. Allow on a 405 (RFC 9110)
     return response
@@ -77,6 +94,9 @@ def _invalid_value(request: AnyRequest, exc: msgspec.ValidationError) -> Respons
 
 
 EXCEPTION_HANDLERS: dict[type[Exception], Callable[[AnyRequest, Any], Response[bytes]]] = {
-    ProtocolError: error_response, HTTPException: _http_error, msgspec.ValidationError: _invalid_value,
-    RecursionError: _too_deep, Exception: _crash,
+    ProtocolError: error_response,
+    HTTPException: _http_error,
+    msgspec.ValidationError: _invalid_value,
+    RecursionError: _too_deep,
+    Exception: _crash,
 }

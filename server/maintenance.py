@@ -29,8 +29,10 @@ from sync_protocol.warranty import job_warranty
 
 from . import audit, policy, store
 
-CHECK_TEXT = ("Preventive maintenance: inspect all devices, clean the main devices, calibrate them, "
-              "replace abnormal ones; record a maintenance event for each.")
+CHECK_TEXT = (
+    "Preventive maintenance: inspect all devices, clean the main devices, calibrate them, "
+    "replace abnormal ones; record a maintenance event for each."
+)
 _MAX_ID = 64
 
 
@@ -47,8 +49,9 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def due_dates(handover: dt.date, until: dt.date,
-              config: policy.MaintenanceConfig = policy.MaintenanceConfig()) -> Iterator[dt.date]:
+def due_dates(
+    handover: dt.date, until: dt.date, config: policy.MaintenanceConfig = policy.MaintenanceConfig()
+) -> Iterator[dt.date]:
     """Every routine check due after ``handover`` up to and including ``until``.
 
     Early phase: every ``early_every_days`` after handover while before handover +
@@ -75,8 +78,7 @@ def job_id(site_id: str, due: dt.date) -> str:
     return f"PM-{hashlib.sha256(site_id.encode()).hexdigest()[:16]}-{due:%Y%m%d}"
 
 
-def generate(conn: sqlite3.Connection, now: dt.datetime,
-             config: policy.Config = policy.DEFAULT) -> list[Generated]:
+def generate(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config = policy.DEFAULT) -> list[Generated]:
     """Create every check due within ``[now - backfill, now + horizon]`` not generated before
     (the caller holds the write transaction)."""
     cfg = config.maintenance
@@ -86,8 +88,7 @@ def generate(conn: sqlite3.Connection, now: dt.datetime,
     out: list[Generated] = []
     for site in _sites(conn):
         assert site.handover_date is not None
-        planned = {row[0] for row in conn.execute(
-            "SELECT due_date FROM maintenance_plan WHERE site_id=?", (site.id,))}
+        planned = {row[0] for row in conn.execute("SELECT due_date FROM maintenance_plan WHERE site_id=?", (site.id,))}
         for due in due_dates(site.handover_date, until, cfg):
             if due < start or due.isoformat() in planned:
                 continue
@@ -96,28 +97,52 @@ def generate(conn: sqlite3.Connection, now: dt.datetime,
 
 
 def _sites(conn: sqlite3.Connection) -> list[Site]:
-    rows = conn.execute("SELECT data FROM records WHERE entity='site' AND deleted=0 "
-                        "AND json_extract(data, '$.handover_date') IS NOT NULL ORDER BY id").fetchall()
+    rows = conn.execute(
+        "SELECT data FROM records WHERE entity='site' AND deleted=0 "
+        "AND json_extract(data, '$.handover_date') IS NOT NULL ORDER BY id"
+    ).fetchall()
     return [store.decode_record(r[0]) for r in rows]  # type: ignore[misc]
 
 
-def _create(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config, site: Site,
-            due: dt.date) -> Generated:
+def _create(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config, site: Site, due: dt.date) -> Generated:
     ident = job_id(site.id, due)
     if store.get(conn, "job", ident, include_deleted=True) is None:
         reported = dt.datetime.combine(due, dt.time(0), dt.timezone.utc)
         deadlines = policy.deadlines(config.maintenance.severity, reported, config)
-        equipment: list[Equipment] = [store.decode_record(r[0]) for r in conn.execute(  # type: ignore[misc]
-            "SELECT data FROM records WHERE entity='equipment' AND parent=? AND deleted=0 ORDER BY id",
-            (site.id,))]
-        job = Job(id=ident, number=ident, kind="preventive", customer_id=site.customer_id, site_id=site.id,
-                  equipment_ids=[eq.id for eq in equipment], fault=CHECK_TEXT,
-                  severity=config.maintenance.severity, reported_by="preventive maintenance schedule",
-                  reported_at=reported, respond_by=deadlines.respond_by, onsite_by=deadlines.onsite_by,
-                  status="new", warranty=job_warranty(equipment, due))
+        equipment: list[Equipment] = [
+            store.decode_record(r[0])  # type: ignore[misc]
+            for r in conn.execute(
+                "SELECT data FROM records WHERE entity='equipment' AND parent=? AND deleted=0 ORDER BY id", (site.id,)
+            )
+        ]
+        job = Job(
+            id=ident,
+            number=ident,
+            kind="preventive",
+            customer_id=site.customer_id,
+            site_id=site.id,
+            equipment_ids=[eq.id for eq in equipment],
+            fault=CHECK_TEXT,
+            severity=config.maintenance.severity,
+            reported_by="preventive maintenance schedule",
+            reported_at=reported,
+            respond_by=deadlines.respond_by,
+            onsite_by=deadlines.onsite_by,
+            status="new",
+            warranty=job_warranty(equipment, due),
+        )
         store.put(conn, job)
-        audit.append_record(conn, now, audit.SCHEDULER, "maintenance.generate", "job", ident,
-                            ref=f"site {site.id} handover {site.handover_date}: check due {due}")
-    conn.execute("INSERT INTO maintenance_plan(site_id, due_date, job_id, created_at) VALUES (?,?,?,?)",
-                 (site.id, due.isoformat(), ident, now.astimezone(dt.timezone.utc).isoformat()))
+        audit.append_record(
+            conn,
+            now,
+            audit.SCHEDULER,
+            "maintenance.generate",
+            "job",
+            ident,
+            ref=f"site {site.id} handover {site.handover_date}: check due {due}",
+        )
+    conn.execute(
+        "INSERT INTO maintenance_plan(site_id, due_date, job_id, created_at) VALUES (?,?,?,?)",
+        (site.id, due.isoformat(), ident, now.astimezone(dt.timezone.utc).isoformat()),
+    )
     return Generated(ident, site.id, due)

@@ -29,7 +29,13 @@ from typing import Any, Sequence
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
-    OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Parameter, RequestBody,
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
     Schema,
 )
 
@@ -37,8 +43,18 @@ from sync_protocol import JSON, MSGPACK, ErrorBody, ProtocolError
 
 from .blobs import SHA256_RE
 
-__all__ = ["OCTETS", "OFFICE", "OFFICE_BODY", "SHA256_PATH", "answers", "errors", "header", "json_schema",
-           "query", "sync_operation"]
+__all__ = [
+    "OCTETS",
+    "OFFICE",
+    "OFFICE_BODY",
+    "SHA256_PATH",
+    "answers",
+    "errors",
+    "header",
+    "json_schema",
+    "query",
+    "sync_operation",
+]
 
 OCTETS = "application/octet-stream"
 # Every /api/v1 call can meet a bad parameter, no token, or a role it is not for (the guard);
@@ -62,19 +78,29 @@ _CODES = _codes_by_status()
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
     """The error answers of a route: an ``ErrorBody`` for each status, naming its codes."""
-    return {status: ResponseSpec(
-        data_container=ErrorBody, generate_examples=False, media_type=JSON,
-        description=f"{HTTPStatus(status).phrase}: an ErrorBody whose `error` is "
-                    f"{' or '.join(f'`{code}`' for code in _CODES.get(status, ['error']))}; "
-                    "`field` names the offending field or parameter")
-        for status in sorted(statuses)}
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody,
+            generate_examples=False,
+            media_type=JSON,
+            description=f"{HTTPStatus(status).phrase}: an ErrorBody whose `error` is "
+            f"{' or '.join(f'`{code}`' for code in _CODES.get(status, ['error']))}; "
+            "`field` names the offending field or parameter",
+        )
+        for status in sorted(statuses)
+    }
 
 
-def answers(reply: Any, *statuses: int, status: int = 200, media_type: str = JSON,
-            description: str = "Request fulfilled") -> dict[int, ResponseSpec]:
+def answers(
+    reply: Any, *statuses: int, status: int = 200, media_type: str = JSON, description: str = "Request fulfilled"
+) -> dict[int, ResponseSpec]:
     """A route's reply (for handlers that return bytes they encoded themselves) and its errors."""
-    return {status: ResponseSpec(data_container=reply, generate_examples=False, media_type=media_type,
-                                 description=description), **errors(*statuses)}
+    return {
+        status: ResponseSpec(
+            data_container=reply, generate_examples=False, media_type=media_type, description=description
+        ),
+        **errors(*statuses),
+    }
 
 
 # --- the sync endpoints' bodies and parameters ------------------------------------------------
@@ -110,9 +136,13 @@ def header(name: str, schema: Schema, description: str | None = None) -> Paramet
     return Parameter(name=name, param_in="header", schema=schema, required=False, description=description)
 
 
-SHA256_PATH = Parameter(name="sha256", param_in="path", required=True,
-                        schema=Schema(type=OpenAPIType.STRING, pattern=SHA256_RE.pattern),
-                        description="the blob's name: the lower-case hex SHA-256 of its bytes")
+SHA256_PATH = Parameter(
+    name="sha256",
+    param_in="path",
+    required=True,
+    schema=Schema(type=OpenAPIType.STRING, pattern=SHA256_RE.pattern),
+    description="the blob's name: the lower-case hex SHA-256 of its bytes",
+)
 
 
 def _twin(response: OpenAPIResponse) -> OpenAPIResponse:
@@ -123,8 +153,14 @@ def _twin(response: OpenAPIResponse) -> OpenAPIResponse:
     return replace(response, content={**content, MSGPACK: content[JSON]})
 
 
-def sync_operation(body: Any = None, *, example: msgspec.Struct | None = None, media_type: str | None = None,
-                   parameters: Sequence[Parameter] = (), description: str | None = None) -> type[Operation]:
+def sync_operation(
+    body: Any = None,
+    *,
+    example: msgspec.Struct | None = None,
+    media_type: str | None = None,
+    parameters: Sequence[Parameter] = (),
+    description: str | None = None,
+) -> type[Operation]:
     """The ``operation_class`` of a sync route: ``body`` (a Struct, read in JSON or MessagePack,
     with an ``example`` of it; or, with ``media_type``, raw bytes of that type), ``parameters``
     the handler reads itself after authenticating (they replace litestar's of the same name),
@@ -133,11 +169,17 @@ def sync_operation(body: Any = None, *, example: msgspec.Struct | None = None, m
     if body is not None and media_type is None:
         schema: Any = json_schema(body)  # a plain JSON Schema dict: litestar serialises it as is
         sample = None if example is None else msgspec.to_builtins(example)
-        request_body = RequestBody(required=True, description=description, content={
-            fmt: OpenAPIMediaType(schema=schema, example=sample) for fmt in (JSON, MSGPACK)})
+        request_body = RequestBody(
+            required=True,
+            description=description,
+            content={fmt: OpenAPIMediaType(schema=schema, example=sample) for fmt in (JSON, MSGPACK)},
+        )
     elif media_type is not None:
-        request_body = RequestBody(required=True, description=description, content={
-            media_type: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))})
+        request_body = RequestBody(
+            required=True,
+            description=description,
+            content={media_type: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))},
+        )
     declared = {(p.name, p.param_in): p for p in parameters}
 
     @dataclass
@@ -145,11 +187,13 @@ def sync_operation(body: Any = None, *, example: msgspec.Struct | None = None, m
         def __post_init__(self) -> None:
             if request_body is not None:
                 self.request_body = request_body
-            generated = [p for p in self.parameters or []
-                         if not isinstance(p, Parameter) or (p.name, p.param_in) not in declared]
+            generated = [
+                p for p in self.parameters or [] if not isinstance(p, Parameter) or (p.name, p.param_in) not in declared
+            ]
             self.parameters = [*generated, *declared.values()] or None
-            self.responses = {status: _twin(r) if isinstance(r, OpenAPIResponse) else r
-                              for status, r in (self.responses or {}).items()}
+            self.responses = {
+                status: _twin(r) if isinstance(r, OpenAPIResponse) else r
+                for status, r in (self.responses or {}).items()
+            }
 
     return SyncOperation
-

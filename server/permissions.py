@@ -32,8 +32,10 @@ _WHAT = {DISPATCH: "dispatchers", AUDIT: "supervisors", READ: "office staff"}
 def check_role(principal: Principal, roles: frozenset[str]) -> Principal:
     """The office API's guard and every other role check: ``403 forbidden`` (field ``role``)."""
     if principal.role not in roles:
-        raise Forbidden(f"this is for {_WHAT.get(roles, ', '.join(sorted(roles)))}; "
-                        f"{principal.display_name} is {principal.role}", field="role")
+        raise Forbidden(
+            f"this is for {_WHAT.get(roles, ', '.join(sorted(roles)))}; {principal.display_name} is {principal.role}",
+            field="role",
+        )
     return principal
 
 
@@ -45,20 +47,23 @@ def may_write(principal: Principal) -> bool:
 def check_upload(principal: Principal) -> None:
     """A file goes up with the work or the reference data that names it: not from a supervisor."""
     if not may_write(principal):
-        raise Forbidden(f"{principal.display_name} is {principal.role}: supervisors upload no files",
-                        field="role")
+        raise Forbidden(f"{principal.display_name} is {principal.role}: supervisors upload no files", field="role")
 
 
 def check_event(principal: Principal) -> None:
     """Job events are facts recorded on site, by engineers; no office role records them."""
     if not principal.is_engineer:
-        raise SyncRejected("forbidden", f"{principal.display_name} is {principal.role}: job events are "
-                                        f"recorded on site by engineers", field="role")
+        raise SyncRejected(
+            "forbidden",
+            f"{principal.display_name} is {principal.role}: job events are recorded on site by engineers",
+            field="role",
+        )
 
 
 def check_writer(principal: Principal) -> None:
     """A push's patch from a supervisor is refused whole (``forbidden``, field ``role``); which
     fields the other roles may change is ``sync_protocol.checks.check_patch``'s rule, by side."""
     if not may_write(principal):
-        raise SyncRejected("forbidden", f"{principal.display_name} is {principal.role}: supervisors "
-                                        f"change nothing", field="role")
+        raise SyncRejected(
+            "forbidden", f"{principal.display_name} is {principal.role}: supervisors change nothing", field="role"
+        )

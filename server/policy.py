@@ -133,8 +133,7 @@ def parse(text: str, source: str = CONFIG_FILE) -> Config:
         raise ConfigError(f"{source}: {exc}") from None
     unknown = set(raw) - set(Config.__struct_fields__)
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; "
-                          f"known: {list(Config.__struct_fields__)}")
+        raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; known: {list(Config.__struct_fields__)}")
     severity = dict(DEFAULT_SEVERITY)
     try:
         given = msgspec.convert(raw.get("severity", {}), dict[int, SeverityTerms], str_keys=True)
@@ -180,8 +179,7 @@ def terms(severity: int, config: Config | str | Path | None = None) -> SeverityT
     return cfg.severity[severity]
 
 
-def deadlines(severity: int, reported_at: dt.datetime,
-              config: Config | str | Path | None = None) -> Deadlines:
+def deadlines(severity: int, reported_at: dt.datetime, config: Config | str | Path | None = None) -> Deadlines:
     """Respond-by and on-site-by for a fault of ``severity`` reported at ``reported_at``.
 
     ``config`` is a ``Config``, or the server's data directory (its ``config.toml`` is read), or
@@ -191,8 +189,9 @@ def deadlines(severity: int, reported_at: dt.datetime,
     if reported_at.tzinfo is None:
         raise ValueError("reported_at must be timezone-aware")
     t = terms(severity, config)
-    return Deadlines(reported_at + dt.timedelta(minutes=t.respond_minutes),
-                     reported_at + dt.timedelta(minutes=t.onsite_minutes))
+    return Deadlines(
+        reported_at + dt.timedelta(minutes=t.respond_minutes), reported_at + dt.timedelta(minutes=t.onsite_minutes)
+    )
 
 
 def _config(config: Config | str | Path | None) -> Config:

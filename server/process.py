@@ -39,8 +39,9 @@ class ServerProcess:
     restarted where its laptops know it), its output appended to ``log`` (by default
     ``server-<port>.log`` beside the data directory)."""
 
-    def __init__(self, data_dir: Path, args: Sequence[str] = (), log: Path | None = None,
-                 port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, args: Sequence[str] = (), log: Path | None = None, port: int | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.args = list(args)
         self.port = port or free_port()
@@ -50,8 +51,19 @@ class ServerProcess:
 
     @property
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "server.cli", "serve", "--data", str(self.data_dir),
-                "--host", "127.0.0.1", "--port", str(self.port), *self.args]
+        return [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--data",
+            str(self.data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *self.args,
+        ]
 
     @property
     def pid(self) -> int:

@@ -61,8 +61,9 @@ def unchanged(conn: sqlite3.Connection, who: Principal, request: PullRequest, se
     if request.cursor is None:
         return None
     check_cursor(secret, who.device_id, request.cursor)
-    device = conn.execute("SELECT ack_cursor, ack_seq, pending_cursor, diff_version FROM devices WHERE id=?",
-                          (who.device_id,)).fetchone()
+    device = conn.execute(
+        "SELECT ack_cursor, ack_seq, pending_cursor, diff_version FROM devices WHERE id=?", (who.device_id,)
+    ).fetchone()
     if device is None or device["pending_cursor"] is not None or device["ack_cursor"] != request.cursor:
         return None
     now_version = store.current_version(conn)
@@ -96,14 +97,18 @@ def pull(conn: sqlite3.Connection, who: Principal, request: PullRequest, secret:
     until = now_version if not more else (last if last is not None else since)
     if not removes and not upserts:
         cursor = given or _issue(conn, secret, who.device_id)
-        conn.execute("UPDATE devices SET ack_cursor=?, ack_seq=?, diff_version=?, "
-                     "pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?",
-                     (cursor, until, now_version, who.device_id))
+        conn.execute(
+            "UPDATE devices SET ack_cursor=?, ack_seq=?, diff_version=?, "
+            "pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?",
+            (cursor, until, now_version, who.device_id),
+        )
         return PullRows([], [], cursor, False)
     cursor = _issue(conn, secret, who.device_id)
     _stage(conn, who.device_id, removes, upserts)
-    conn.execute("UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
-                 (cursor, until, now_version if diff_sent else None, who.device_id))
+    conn.execute(
+        "UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
+        (cursor, until, now_version if diff_sent else None, who.device_id),
+    )
     return PullRows(removes, [(v, d) for _, _, v, d, _ in upserts], cursor, more)
 
 
@@ -117,8 +122,7 @@ class _Plan:
     few thousand records; one pulling a minute after its last sync walks a few hundred versions.
     """
 
-    def __init__(self, conn: sqlite3.Connection, who: Principal, now_version: int,
-                 scope_size: int | None) -> None:
+    def __init__(self, conn: sqlite3.Connection, who: Principal, now_version: int, scope_size: int | None) -> None:
         self.conn, self.who, self.now_version = conn, who, now_version
         self.scope_size = scope_size
         self.filled = False
@@ -139,9 +143,14 @@ class _Plan:
         if not self.filled and self.walkable(since):
             return scopes.changes_since(self.conn, self.who, since, limit)
         self.fill()
-        return [tuple(r) for r in self.conn.execute(
-            "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
-            "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?", (since, limit))]
+        return [
+            tuple(r)
+            for r in self.conn.execute(
+                "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
+                "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?",
+                (since, limit),
+            )
+        ]
 
 
 def _scope_diff(plan: _Plan, since: int, diff_version: int | None, limit: int):  # type: ignore[no-untyped-def]
@@ -177,58 +186,73 @@ def _roots_moved(conn: sqlite3.Connection, who: Principal, diff_version: int) ->
         "FROM records WHERE version > :dv AND +entity IN ('job', 'site')) x LEFT JOIN device_scope d "
         "ON d.device_id=:device AND d.entity=x.entity AND d.id=x.id "
         "WHERE x.inside != (d.id IS NOT NULL) OR (d.id IS NOT NULL AND d.parent IS NOT x.parent) LIMIT 1",
-        {**params, "dv": diff_version, "device": who.device_id}).fetchone()
+        {**params, "dv": diff_version, "device": who.device_id},
+    ).fetchone()
     return row is not None
 
 
-def _left_since(conn: sqlite3.Connection, who: Principal, diff_version: int,
-                limit: int) -> list[tuple[str, str, str]]:
+def _left_since(conn: sqlite3.Connection, who: Principal, diff_version: int, limit: int) -> list[tuple[str, str, str]]:
     """Records the device holds that changed since ``diff_version`` and are out of scope now."""
     with_clause, test, params = scopes.scope_test(who)
-    return [tuple(r) for r in conn.execute(
-        with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted THEN 'deleted' ELSE 'left_scope' END "
-        "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
-        "WHERE version > :dv) x CROSS JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity "
-        "AND d.id=x.id WHERE NOT x.inside LIMIT :limit",
-        {**params, "dv": diff_version, "device": who.device_id, "limit": limit})]
+    return [
+        tuple(r)
+        for r in conn.execute(
+            with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted THEN 'deleted' ELSE 'left_scope' END "
+            "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
+            "WHERE version > :dv) x CROSS JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity "
+            "AND d.id=x.id WHERE NOT x.inside LIMIT :limit",
+            {**params, "dv": diff_version, "device": who.device_id, "limit": limit},
+        )
+    ]
 
 
 def _reset(conn: sqlite3.Connection, device_id: str) -> None:
     """A pull from no cursor: the device holds nothing, whatever we remembered."""
     conn.execute("DELETE FROM device_scope WHERE device_id=?", (device_id,))
     conn.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-    conn.execute("UPDATE devices SET ack_cursor=NULL, ack_seq=0, pending_cursor=NULL, pending_seq=NULL, "
-                 "pending_diff=NULL, diff_version=NULL WHERE id=?", (device_id,))
+    conn.execute(
+        "UPDATE devices SET ack_cursor=NULL, ack_seq=0, pending_cursor=NULL, pending_seq=NULL, "
+        "pending_diff=NULL, diff_version=NULL WHERE id=?",
+        (device_id,),
+    )
 
 
 def _acknowledge(conn: sqlite3.Connection, device: sqlite3.Row, cursor: str) -> tuple[int, int | None]:
     """Fold the staged page into ``device_scope`` if the device committed it; returns (since, diff)."""
     device_id = device["id"]
     if cursor == device["pending_cursor"]:
-        conn.execute("INSERT OR REPLACE INTO device_scope(device_id, entity, id, parent) "
-                     "SELECT device_id, entity, id, parent FROM device_scope_pending WHERE device_id=? AND op='add'",
-                     (device_id,))
-        conn.execute("DELETE FROM device_scope WHERE device_id=? AND (entity, id) IN "
-                     "(SELECT entity, id FROM device_scope_pending WHERE device_id=? AND op='del')",
-                     (device_id, device_id))
+        conn.execute(
+            "INSERT OR REPLACE INTO device_scope(device_id, entity, id, parent) "
+            "SELECT device_id, entity, id, parent FROM device_scope_pending WHERE device_id=? AND op='add'",
+            (device_id,),
+        )
+        conn.execute(
+            "DELETE FROM device_scope WHERE device_id=? AND (entity, id) IN "
+            "(SELECT entity, id FROM device_scope_pending WHERE device_id=? AND op='del')",
+            (device_id, device_id),
+        )
         conn.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-        conn.execute("UPDATE devices SET ack_cursor=pending_cursor, ack_seq=pending_seq, "
-                     "diff_version=pending_diff, pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL "
-                     "WHERE id=?", (device_id,))
+        conn.execute(
+            "UPDATE devices SET ack_cursor=pending_cursor, ack_seq=pending_seq, "
+            "diff_version=pending_diff, pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL "
+            "WHERE id=?",
+            (device_id,),
+        )
         return int(device["pending_seq"]), device["pending_diff"]
     if cursor == device["ack_cursor"]:
         if device["pending_cursor"] is not None:
             conn.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-            conn.execute("UPDATE devices SET pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL "
-                         "WHERE id=?", (device_id,))
+            conn.execute(
+                "UPDATE devices SET pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?", (device_id,)
+            )
         return int(device["ack_seq"] or 0), device["diff_version"]
-    raise CursorReset("this cursor is no longer known: drop server records and pull from the start",
-                      field="cursor")
+    raise CursorReset("this cursor is no longer known: drop server records and pull from the start", field="cursor")
 
 
 def _issue(conn: sqlite3.Connection, secret: str, device_id: str) -> str:
-    n = conn.execute("UPDATE devices SET cursor_n = cursor_n + 1 WHERE id=? RETURNING cursor_n",
-                     (device_id,)).fetchone()[0]
+    n = conn.execute(
+        "UPDATE devices SET cursor_n = cursor_n + 1 WHERE id=? RETURNING cursor_n", (device_id,)
+    ).fetchone()[0]
     return make_cursor(secret, device_id, int(n))
 
 
@@ -239,13 +263,21 @@ def _full_diff(conn: sqlite3.Connection, device_id: str, since: int, limit: int)
         "SELECT d.entity, d.id, CASE WHEN r.deleted IS NULL OR r.deleted=1 THEN 'deleted' "
         "ELSE 'left_scope' END FROM device_scope d LEFT JOIN records r ON r.entity=d.entity AND r.id=d.id "
         "WHERE d.device_id=? AND NOT EXISTS (SELECT 1 FROM temp.scope_now s WHERE s.entity=d.entity "
-        "AND s.id=d.id) LIMIT ?", (device_id, limit + 1)).fetchall()
+        "AND s.id=d.id) LIMIT ?",
+        (device_id, limit + 1),
+    ).fetchall()
     room = limit - len(removes)
-    entering = [] if room < 0 else conn.execute(
-        "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
-        "ON r.entity=s.entity AND r.id=s.id WHERE s.version <= ? AND NOT EXISTS (SELECT 1 FROM "
-        "device_scope d WHERE d.device_id=? AND d.entity=s.entity AND d.id=s.id) "
-        "ORDER BY s.entity, s.id LIMIT ?", (since, device_id, room + 1)).fetchall()
+    entering = (
+        []
+        if room < 0
+        else conn.execute(
+            "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
+            "ON r.entity=s.entity AND r.id=s.id WHERE s.version <= ? AND NOT EXISTS (SELECT 1 FROM "
+            "device_scope d WHERE d.device_id=? AND d.entity=s.entity AND d.id=s.id) "
+            "ORDER BY s.entity, s.id LIMIT ?",
+            (since, device_id, room + 1),
+        ).fetchall()
+    )
     rows = [tuple(r) for r in removes] + [tuple(r) for r in entering]
     more = len(rows) > limit
     rows = rows[:limit]
@@ -255,7 +287,11 @@ def _full_diff(conn: sqlite3.Connection, device_id: str, since: int, limit: int)
 
 def _stage(conn: sqlite3.Connection, device_id: str, removes: list, upserts: list) -> None:  # type: ignore[type-arg]
     conn.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-    conn.executemany("INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op) VALUES (?,?,?,'del')",
-                     [(device_id, e, i) for e, i, _ in removes])
-    conn.executemany("INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op, parent) "
-                     "VALUES (?,?,?,'add',?)", [(device_id, e, i, parent) for e, i, _, _, parent in upserts])
+    conn.executemany(
+        "INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op) VALUES (?,?,?,'del')",
+        [(device_id, e, i) for e, i, _ in removes],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op, parent) VALUES (?,?,?,'add',?)",
+        [(device_id, e, i, parent) for e, i, _, _, parent in upserts],
+    )

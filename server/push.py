@@ -16,8 +16,17 @@ from typing import Any
 import msgspec
 
 from sync_protocol import (
-    AppendEvent, Job, JobEvent, MutationResult, PatchRecord, PushReply, PushRequest,
-    SequenceGap, SyncRejected, Writer, merge_fields,
+    AppendEvent,
+    Job,
+    JobEvent,
+    MutationResult,
+    PatchRecord,
+    PushReply,
+    PushRequest,
+    SequenceGap,
+    SyncRejected,
+    Writer,
+    merge_fields,
 )
 from sync_protocol.bounds import base_version_problem, stamp_problem, time_problem
 from sync_protocol.checks import check_entity, check_patch
@@ -56,25 +65,39 @@ def check_contiguous(request: PushRequest, high_seq: int, high_hlc: str | None =
     previous = None
     for index, mutation in enumerate(request.mutations):
         if mutation.seq == high_seq and high_hlc is not None and mutation.hlc != high_hlc:
-            raise SequenceGap(f"seq {high_seq} was applied to another mutation (hlc {high_hlc}): this "
-                              f"outbox is older than the server's; renumber it from {high_seq + 1}",
-                              field=f"mutations[{index}].hlc", expected=high_seq + 1, high_hlc=high_hlc)
+            raise SequenceGap(
+                f"seq {high_seq} was applied to another mutation (hlc {high_hlc}): this "
+                f"outbox is older than the server's; renumber it from {high_seq + 1}",
+                field=f"mutations[{index}].hlc",
+                expected=high_seq + 1,
+                high_hlc=high_hlc,
+            )
         if previous is not None and mutation.seq != previous + 1:
-            raise SequenceGap(f"seq must be contiguous: expected {previous + 1}, got {mutation.seq}",
-                              field=f"mutations[{index}].seq", expected=previous + 1)
-        if mutation.seq > high_seq and (previous is None or previous <= high_seq) \
-                and mutation.seq != high_seq + 1:
-            raise SequenceGap(f"the server has applied up to seq {high_seq}; expected {high_seq + 1}",
-                              field=f"mutations[{index}].seq", expected=high_seq + 1)
+            raise SequenceGap(
+                f"seq must be contiguous: expected {previous + 1}, got {mutation.seq}",
+                field=f"mutations[{index}].seq",
+                expected=previous + 1,
+            )
+        if mutation.seq > high_seq and (previous is None or previous <= high_seq) and mutation.seq != high_seq + 1:
+            raise SequenceGap(
+                f"the server has applied up to seq {high_seq}; expected {high_seq + 1}",
+                field=f"mutations[{index}].seq",
+                expected=high_seq + 1,
+            )
         previous = mutation.seq
 
 
-def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: ServerClock,
-         now: dt.datetime | None = None, config: policy.Config = policy.DEFAULT) -> PushReply:
+def push(
+    conn: sqlite3.Connection,
+    who: Principal,
+    request: PushRequest,
+    clock: ServerClock,
+    now: dt.datetime | None = None,
+    config: policy.Config = policy.DEFAULT,
+) -> PushReply:
     """Apply a push batch (the caller holds the write transaction)."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    high_seq, high_hlc = conn.execute("SELECT high_seq, high_hlc FROM devices WHERE id=?",
-                                      (who.device_id,)).fetchone()
+    high_seq, high_hlc = conn.execute("SELECT high_seq, high_hlc FROM devices WHERE id=?", (who.device_id,)).fetchone()
     check_contiguous(request, high_seq, high_hlc)
     ctx = effects.BatchContext(now, config)
     server_ms = int(now.timestamp() * 1000)
@@ -94,17 +117,21 @@ def push(conn: sqlite3.Connection, who: Principal, request: PushRequest, clock: 
         results.append(result)
         high_seq, high_hlc = mutation.seq, mutation.hlc
     mark = store.current_version(conn)
-    raised = {job_id: ids for job_id in sorted(ctx.touched_jobs)
-              if (ids := effects.recheck_signatures(conn, job_id, ctx))}
+    raised = {
+        job_id: ids for job_id in sorted(ctx.touched_jobs) if (ids := effects.recheck_signatures(conn, job_id, ctx))
+    }
     audit.append_changes_since(conn, mark, now, actor, "push.effect", ref="signature recheck", chain=chain)
     chain.flush()
     if raised:
         results = _attach_signature_conflicts(results, request, raised, first_new)
-    conn.executemany("INSERT INTO applied(device_id, seq, answer, applied_at) VALUES (?,?,?,?)",
-                     [(who.device_id, r.seq, _answer_encoder.encode(r), now.isoformat())
-                      for r in results if r.seq >= first_new])
-    conn.execute("UPDATE devices SET high_seq=?, high_hlc=?, last_seen_at=? WHERE id=?",
-                 (high_seq, high_hlc, now.isoformat(), who.device_id))
+    conn.executemany(
+        "INSERT INTO applied(device_id, seq, answer, applied_at) VALUES (?,?,?,?)",
+        [(who.device_id, r.seq, _answer_encoder.encode(r), now.isoformat()) for r in results if r.seq >= first_new],
+    )
+    conn.execute(
+        "UPDATE devices SET high_seq=?, high_hlc=?, last_seen_at=? WHERE id=?",
+        (high_seq, high_hlc, now.isoformat(), who.device_id),
+    )
     return PushReply(results=results, high_seq=high_seq, server_hlc=clock.tick())
 
 
@@ -114,37 +141,52 @@ def _known_events(conn: sqlite3.Connection, request: PushRequest, high_seq: int)
     ids = [m.event.id for m in request.mutations if isinstance(m, AppendEvent) and m.seq > high_seq]
     known: set[str] = set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        known.update(row[0] for row in conn.execute(
-            f"SELECT id FROM records WHERE entity='event' AND id IN ({','.join('?' * len(chunk))})", chunk))
+        chunk = ids[start : start + 500]
+        known.update(
+            row[0]
+            for row in conn.execute(
+                f"SELECT id FROM records WHERE entity='event' AND id IN ({','.join('?' * len(chunk))})", chunk
+            )
+        )
     return known
 
 
-def _audit(conn: sqlite3.Connection, now: dt.datetime, actor: audit.Actor,
-           mutation: AppendEvent | PatchRecord, result: MutationResult, mark: int,
-           chain: audit.Chain) -> None:
+def _audit(
+    conn: sqlite3.Connection,
+    now: dt.datetime,
+    actor: audit.Actor,
+    mutation: AppendEvent | PatchRecord,
+    result: MutationResult,
+    mark: int,
+    chain: audit.Chain,
+) -> None:
     """Chain the accepted mutation's record and every record its effects changed."""
     if isinstance(mutation, AppendEvent):
         kind, primary = "push.event", ("event", mutation.event.id)
     else:
         kind, primary = "push.patch", (mutation.entity, mutation.id)
     ref = f"seq {mutation.seq}: {result.status}" + (f" ({result.reason})" if result.reason else "")
-    audit.append_changes_since(conn, mark, now, actor, kind, primary=primary, effect_kind="push.effect",
-                               ref=ref, chain=chain)
+    audit.append_changes_since(
+        conn, mark, now, actor, kind, primary=primary, effect_kind="push.effect", ref=ref, chain=chain
+    )
 
 
-def _attach_signature_conflicts(results: list[MutationResult], request: PushRequest,
-                                raised: dict[str, list[str]], first_new: int) -> list[MutationResult]:
+def _attach_signature_conflicts(
+    results: list[MutationResult], request: PushRequest, raised: dict[str, list[str]], first_new: int
+) -> list[MutationResult]:
     """Report a signature conflict on the batch's last accepted event of that job."""
     out = list(results)
     pending = dict(raised)
     for index in range(len(out) - 1, -1, -1):
         mutation, result = request.mutations[index], out[index]
-        if (isinstance(mutation, AppendEvent) and mutation.seq >= first_new
-                and result.status != "rejected" and mutation.event.job_id in pending):
+        if (
+            isinstance(mutation, AppendEvent)
+            and mutation.seq >= first_new
+            and result.status != "rejected"
+            and mutation.event.job_id in pending
+        ):
             ids = pending.pop(mutation.event.job_id)
-            out[index] = msgspec.structs.replace(result, status="conflict",
-                                                 conflicts=[*result.conflicts, *ids])
+            out[index] = msgspec.structs.replace(result, status="conflict", conflicts=[*result.conflicts, *ids])
     return out
 
 
@@ -152,8 +194,9 @@ def _stored_answer(conn: sqlite3.Connection, device_id: str, seq: int) -> Mutati
     row = conn.execute("SELECT answer FROM applied WHERE device_id=? AND seq=?", (device_id, seq)).fetchone()
     if row is not None:
         return _answer_decoder.decode(row[0])
-    return MutationResult(seq=seq, status="applied", reason="already_applied",
-                          message="applied earlier; its answer has been cleaned up")
+    return MutationResult(
+        seq=seq, status="applied", reason="already_applied", message="applied earlier; its answer has been cleaned up"
+    )
 
 
 def check_stamps(mutation: AppendEvent | PatchRecord, server_ms: int) -> None:
@@ -171,8 +214,13 @@ def check_stamps(mutation: AppendEvent | PatchRecord, server_ms: int) -> None:
             raise SyncRejected("invalid", f"at: {problem}", field="event.at")
 
 
-def _apply_one(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent | PatchRecord,
-               ctx: effects.BatchContext, server_ms: int) -> MutationResult:
+def _apply_one(
+    conn: sqlite3.Connection,
+    who: Principal,
+    mutation: AppendEvent | PatchRecord,
+    ctx: effects.BatchContext,
+    server_ms: int,
+) -> MutationResult:
     """One mutation inside a savepoint: a rejection undoes its partial writes only."""
     conn.execute("SAVEPOINT mutation")
     try:
@@ -185,26 +233,32 @@ def _apply_one(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent |
         conn.execute("ROLLBACK TO mutation")
         conn.execute("RELEASE mutation")
         ctx.forget()  # what the batch looked up may have been written and rolled back
-        return MutationResult(seq=mutation.seq, status="rejected", reason=rejected.reason,
-                              field=rejected.field, message=rejected.message)
+        return MutationResult(
+            seq=mutation.seq, status="rejected", reason=rejected.reason, field=rejected.field, message=rejected.message
+        )
     conn.execute("RELEASE mutation")
     if isinstance(mutation, PatchRecord):
         ctx.forget()  # a patch may change a job or equipment the batch looked up
     return result
 
 
-def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEvent,
-                  ctx: effects.BatchContext) -> MutationResult:
+def _append_event(
+    conn: sqlite3.Connection, who: Principal, mutation: AppendEvent, ctx: effects.BatchContext
+) -> MutationResult:
     permissions.check_event(who)
     event = msgspec.structs.replace(mutation.event, author=who.user_id, device_id=who.device_id)
     existing = store.get(conn, "event", event.id, include_deleted=True) if event.id in ctx.known_events else None
     if existing is not None:
         old: JobEvent = existing.record
         if (old.job_id, old.hlc, old.payload) == (event.job_id, event.hlc, event.payload):
-            return MutationResult(seq=mutation.seq, status="applied", reason="duplicate_event",
-                                  version=existing.version, message="this event was already recorded")
-        raise SyncRejected("id_taken", f"event id {event.id} is already used by another event",
-                           field="event.id")
+            return MutationResult(
+                seq=mutation.seq,
+                status="applied",
+                reason="duplicate_event",
+                version=existing.version,
+                message="this event was already recorded",
+            )
+        raise SyncRejected("id_taken", f"event id {event.id} is already used by another event", field="event.id")
     stored_job = ctx.get(conn, "job", event.job_id)
     if stored_job is None:
         raise SyncRejected("unknown_job", f"no job {event.job_id}", field="event.job_id")
@@ -215,9 +269,13 @@ def _append_event(conn: sqlite3.Connection, who: Principal, mutation: AppendEven
     version = store.put(conn, event)
     ctx.known_events.add(event.id)
     raised = effects.apply_effects(conn, who, job, event, ctx)
-    return MutationResult(seq=mutation.seq, status="conflict" if raised else "applied",
-                          version=version, conflicts=raised,
-                          message="; ".join(_conflict_messages(conn, raised)) if raised else "")
+    return MutationResult(
+        seq=mutation.seq,
+        status="conflict" if raised else "applied",
+        version=version,
+        conflicts=raised,
+        message="; ".join(_conflict_messages(conn, raised)) if raised else "",
+    )
 
 
 def _conflict_messages(conn: sqlite3.Connection, ids: list[str]) -> list[str]:
@@ -226,13 +284,15 @@ def _conflict_messages(conn: sqlite3.Connection, ids: list[str]) -> list[str]:
     for conflict_id in ids:
         stored = store.get(conn, "conflict", conflict_id)
         record = stored.record if stored else None
-        out.append(f"{record.kind} conflict: {record.detail or record.rule}" if record
-                   else f"conflict {conflict_id} raised")
+        out.append(
+            f"{record.kind} conflict: {record.detail or record.rule}" if record else f"conflict {conflict_id} raised"
+        )
     return out
 
 
-def apply_patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
-                ctx: effects.BatchContext) -> MutationResult:
+def apply_patch(
+    conn: sqlite3.Connection, who: Principal, mutation: PatchRecord, ctx: effects.BatchContext
+) -> MutationResult:
     """The merge path every change of a record's fields takes, a laptop's patch or an office
     edit: scope, ``checks.check_patch``, the three-way merge, one ``store.put``, conflicts."""
     entity, record_id = mutation.entity, mutation.id
@@ -250,8 +310,9 @@ def apply_patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
         raise SyncRejected("invalid", problem, field="base_version")
     current = to_builtins(stored.record)
     writer = Writer(side, mutation.hlc, who.device_id, who.user_id)
-    outcome = merge_fields(entity, current, stored.field_versions, stored.version, mutation.fields,
-                           mutation.base_version, writer)
+    outcome = merge_fields(
+        entity, current, stored.field_versions, stored.version, mutation.fields, mutation.base_version, writer
+    )
     if outcome.changes or outcome.stamped:
         changes, stamped = _with_derived(stored.record, outcome.changes, outcome.stamped, ctx.config)
         record = msgspec.convert({**current, **changes}, kind)  # valid: check_patch said so
@@ -259,11 +320,17 @@ def apply_patch(conn: sqlite3.Connection, who: Principal, mutation: PatchRecord,
     else:
         version = stored.version
     engineer = who.user_id if who.is_engineer else None
-    raised = [conflicts.field_conflict(conn, ctx.now, entity, record_id, fc,
-                                       engineer or _engineer_of(fc))
-              for fc in outcome.conflicts]
-    return MutationResult(seq=mutation.seq, status=outcome.status, version=version, conflicts=raised,
-                          message=", ".join(f"{fc.field} changed on both sides" for fc in outcome.conflicts))
+    raised = [
+        conflicts.field_conflict(conn, ctx.now, entity, record_id, fc, engineer or _engineer_of(fc))
+        for fc in outcome.conflicts
+    ]
+    return MutationResult(
+        seq=mutation.seq,
+        status=outcome.status,
+        version=version,
+        conflicts=raised,
+        message=", ".join(f"{fc.field} changed on both sides" for fc in outcome.conflicts),
+    )
 
 
 def _engineer_of(fc: object) -> str | None:
@@ -273,8 +340,9 @@ def _engineer_of(fc: object) -> str | None:
     return None
 
 
-def _with_derived(record: object, changes: dict[str, Any], stamped: list[str],
-                  config: policy.Config) -> tuple[dict[str, Any], list[str]]:
+def _with_derived(
+    record: object, changes: dict[str, Any], stamped: list[str], config: policy.Config
+) -> tuple[dict[str, Any], list[str]]:
     """What a change implies besides itself: a job whose severity changes gets the deadlines of
     the new severity, from its report time (the office API and a push alike), stamped like it."""
     severity = changes.get("severity")
@@ -282,8 +350,9 @@ def _with_derived(record: object, changes: dict[str, Any], stamped: list[str],
         try:
             deadlines = policy.deadlines(severity, record.reported_at, config)
         except OverflowError:  # a report time stored before times were bounded
-            raise SyncRejected("invalid", "the job's report time is out of range: correct it first",
-                               field="fields.severity") from None
+            raise SyncRejected(
+                "invalid", "the job's report time is out of range: correct it first", field="fields.severity"
+            ) from None
         derived = {"respond_by": deadlines.respond_by.isoformat(), "onsite_by": deadlines.onsite_by.isoformat()}
         return {**changes, **derived}, [*stamped, *derived]
     return changes, stamped

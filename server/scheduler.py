@@ -54,8 +54,13 @@ def utcnow() -> dt.datetime:
 class ScheduledWork:
     """The scheduled jobs bound to one store; ``run(job_id, now)`` runs one in one transaction."""
 
-    def __init__(self, db: Database, data_dir: str | Path, clock: ServerClock | None = None,
-                 now: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: str | Path,
+        clock: ServerClock | None = None,
+        now: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         self.db = db
         self.data_dir = Path(data_dir)
         self.clock = clock or ServerClock()
@@ -108,8 +113,9 @@ def summary(result: Any) -> Any:
     return result
 
 
-def _record_run(conn: sqlite3.Connection, job_id: str, at: dt.datetime, result: str | None = None,
-                error: str | None = None) -> None:
+def _record_run(
+    conn: sqlite3.Connection, job_id: str, at: dt.datetime, result: str | None = None, error: str | None = None
+) -> None:
     stamp, finished = at.astimezone(dt.timezone.utc).isoformat(), utcnow().isoformat()
     ok = stamp if error is None else None
     conn.execute(
@@ -118,7 +124,8 @@ def _record_run(conn: sqlite3.Connection, job_id: str, at: dt.datetime, result: 
         "runs=runs+1, last_started_at=excluded.last_started_at, last_finished_at=excluded.last_finished_at, "
         "last_ok_at=COALESCE(excluded.last_ok_at, last_ok_at), "
         "last_result=COALESCE(excluded.last_result, last_result), last_error=excluded.last_error",
-        (job_id, stamp, finished, ok, result, error))
+        (job_id, stamp, finished, ok, result, error),
+    )
 
 
 def last_runs(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
@@ -142,17 +149,31 @@ class ServerScheduler:
         if self.running:
             return
         cfg = self.work.config().scheduler
-        intervals = {SLA_WATCH: cfg.sla_interval_seconds, MAINTENANCE: cfg.maintenance_interval_seconds,
-                     HOUSEKEEPING: cfg.housekeeping_interval_seconds}
+        intervals = {
+            SLA_WATCH: cfg.sla_interval_seconds,
+            MAINTENANCE: cfg.maintenance_interval_seconds,
+            HOUSEKEEPING: cfg.housekeeping_interval_seconds,
+        }
         scheduler = BackgroundScheduler(
-            timezone=dt.timezone.utc, executors={"default": ThreadPoolExecutor(max_workers=2)},
-            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1})
+            timezone=dt.timezone.utc,
+            executors={"default": ThreadPoolExecutor(max_workers=2)},
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
         scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         first = utcnow()
         for job_id, seconds in intervals.items():
-            scheduler.add_job(self._tick, IntervalTrigger(seconds=seconds, timezone=dt.timezone.utc),
-                              args=[job_id], id=job_id, name=job_id, replace_existing=True,
-                              misfire_grace_time=None, coalesce=True, max_instances=1, next_run_time=first)
+            scheduler.add_job(
+                self._tick,
+                IntervalTrigger(seconds=seconds, timezone=dt.timezone.utc),
+                args=[job_id],
+                id=job_id,
+                name=job_id,
+                replace_existing=True,
+                misfire_grace_time=None,
+                coalesce=True,
+                max_instances=1,
+                next_run_time=first,
+            )
         scheduler.start()
         self._scheduler = scheduler
         log.info("scheduler started: %s", ", ".join(f"{j} every {s:g} s" for j, s in intervals.items()))

@@ -21,23 +21,44 @@ from . import audit, store
 
 def _v1(conn: sqlite3.Connection) -> None:
     db = sqlite_utils.Database(conn)
-    db["users"].create({"id": str, "name": str, "display_name": str, "role": str,
-                        "created_at": str, "active": int}, pk="id", strict=True)
+    db["users"].create(
+        {"id": str, "name": str, "display_name": str, "role": str, "created_at": str, "active": int},
+        pk="id",
+        strict=True,
+    )
     db["users"].create_index(["name"], unique=True)
-    db["devices"].create({
-        "id": str, "user_id": str, "name": str, "platform": str, "token_hash": str,
-        "created_at": str, "revoked_at": str, "last_seen_at": str,
-        "high_seq": int,                       # highest applied push seq (kept forever)
-        "cursor_n": int,                       # counter behind the cursors issued
-        "ack_cursor": str, "ack_seq": int,     # the last page the device committed
-        "pending_cursor": str, "pending_seq": int, "pending_diff": int,
-        "diff_version": int,                   # store version at the last complete scope diff
-    }, pk="id", not_null={"user_id", "token_hash"}, defaults={"high_seq": 0, "cursor_n": 0},
-        foreign_keys=[("user_id", "users", "id")], strict=True)
+    db["devices"].create(
+        {
+            "id": str,
+            "user_id": str,
+            "name": str,
+            "platform": str,
+            "token_hash": str,
+            "created_at": str,
+            "revoked_at": str,
+            "last_seen_at": str,
+            "high_seq": int,  # highest applied push seq (kept forever)
+            "cursor_n": int,  # counter behind the cursors issued
+            "ack_cursor": str,
+            "ack_seq": int,  # the last page the device committed
+            "pending_cursor": str,
+            "pending_seq": int,
+            "pending_diff": int,
+            "diff_version": int,  # store version at the last complete scope diff
+        },
+        pk="id",
+        not_null={"user_id", "token_hash"},
+        defaults={"high_seq": 0, "cursor_n": 0},
+        foreign_keys=[("user_id", "users", "id")],
+        strict=True,
+    )
     db["devices"].create_index(["token_hash"], unique=True)
-    db["enrollments"].create({"token_hash": str, "user_id": str, "created_at": str,
-                              "expires_at": str, "used_at": str, "device_id": str},
-                             pk="token_hash", foreign_keys=[("user_id", "users", "id")], strict=True)
+    db["enrollments"].create(
+        {"token_hash": str, "user_id": str, "created_at": str, "expires_at": str, "used_at": str, "device_id": str},
+        pk="token_hash",
+        foreign_keys=[("user_id", "users", "id")],
+        strict=True,
+    )
     conn.execute("""
         CREATE TABLE records (
             entity TEXT NOT NULL, id TEXT NOT NULL,
@@ -64,12 +85,13 @@ def _v1(conn: sqlite3.Connection) -> None:
         CREATE TABLE device_scope_pending (
             device_id TEXT NOT NULL, entity TEXT NOT NULL, id TEXT NOT NULL, op TEXT NOT NULL,
             PRIMARY KEY (device_id, entity, id)) WITHOUT ROWID""")
-    db["serials"].create({"serial": str, "equipment_id": str, "event_id": str, "job_id": str},
-                         pk="serial", strict=True)
-    db["blobs"].create({"sha256": str, "size": int, "media_type": str, "uploaded_by": str,
-                        "created_at": str}, pk="sha256", strict=True)
-    db["uploads"].create({"sha256": str, "size": int, "received": int, "user_id": str,
-                          "started_at": str}, pk="sha256", strict=True)
+    db["serials"].create({"serial": str, "equipment_id": str, "event_id": str, "job_id": str}, pk="serial", strict=True)
+    db["blobs"].create(
+        {"sha256": str, "size": int, "media_type": str, "uploaded_by": str, "created_at": str}, pk="sha256", strict=True
+    )
+    db["uploads"].create(
+        {"sha256": str, "size": int, "received": int, "user_id": str, "started_at": str}, pk="sha256", strict=True
+    )
     conn.execute("INSERT INTO meta(key, value) VALUES ('version', '0')")
     conn.execute("INSERT INTO meta(key, value) VALUES ('secret', ?)", (secrets.token_hex(32),))
 
@@ -94,10 +116,14 @@ def _v2(conn: sqlite3.Connection) -> None:
         ) STRICT""")
     conn.execute("CREATE INDEX audit_log_record ON audit_log(entity, id, n)")
     # Append-only for honest code; the hash chain is what catches whoever drops these.
-    conn.execute("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
-                 "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
-    conn.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
-                 "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
+    conn.execute(
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+    )
     conn.execute("INSERT INTO meta(key, value) VALUES ('audit_head', ?)", ("0:" + "0" * 64,))
     conn.execute("""
         CREATE TABLE scheduler_runs (
@@ -122,9 +148,15 @@ def _v3(conn: sqlite3.Connection) -> None:
     assignee); a later ``ANALYZE`` replaces them with measured ones."""
     conn.execute("ANALYZE sqlite_schema")  # creates sqlite_stat1 if it does not exist
     conn.execute("DELETE FROM sqlite_stat1 WHERE tbl='records'")
-    conn.executemany("INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('records', ?, ?)", [
-        ("records", "100000 12000 1"), ("records_parent", "100000 12000 8"),
-        ("records_assignee", "100000 12000 2000"), ("records_version", "100000 1")])
+    conn.executemany(
+        "INSERT INTO sqlite_stat1(tbl, idx, stat) VALUES ('records', ?, ?)",
+        [
+            ("records", "100000 12000 1"),
+            ("records_parent", "100000 12000 8"),
+            ("records_assignee", "100000 12000 2000"),
+            ("records_version", "100000 1"),
+        ],
+    )
     conn.execute("ANALYZE sqlite_schema")  # reload the statistics
 
 
@@ -135,8 +167,10 @@ def _v4(conn: sqlite3.Connection) -> None:
     full once."""
     for table in ("device_scope", "device_scope_pending"):
         conn.execute(f"ALTER TABLE {table} ADD COLUMN parent TEXT")
-    conn.execute("UPDATE device_scope SET parent=(SELECT r.parent FROM records r WHERE "
-                 "r.entity=device_scope.entity AND r.id=device_scope.id)")
+    conn.execute(
+        "UPDATE device_scope SET parent=(SELECT r.parent FROM records r WHERE "
+        "r.entity=device_scope.entity AND r.id=device_scope.id)"
+    )
     conn.execute("UPDATE devices SET diff_version=NULL, pending_diff=NULL")
 
 
@@ -187,8 +221,15 @@ def _v8(conn: sqlite3.Connection) -> None:
             record, cuts = store.within_bounds(data)
             base: store.Stored[Record] | None = store.get(conn, str(entity), str(record_id))
             store.put(conn, record, base)
-            audit.append_record(conn, now, audit.Actor(audit.SYSTEM_USER, "migration"), "migration.within_bounds",
-                                entity, record_id, ref="; ".join(cuts)[:1000])
+            audit.append_record(
+                conn,
+                now,
+                audit.Actor(audit.SYSTEM_USER, "migration"),
+                "migration.within_bounds",
+                entity,
+                record_id,
+                ref="; ".join(cuts)[:1000],
+            )
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
@@ -206,8 +247,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("BEGIN IMMEDIATE")
         try:
             MIGRATIONS[number](conn)
-            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
-                         (str(number + 1),))
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(number + 1),))
         except BaseException:
             conn.execute("ROLLBACK")
             raise

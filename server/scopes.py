@@ -44,10 +44,10 @@ ENGINEER_RULES: dict[str, str] = {
 # As a set, one indexed query per entity: what a scope diff materialises.
 _ENGINEER_SCOPE = _ROOTS + "\nUNION ALL ".join(
     f"SELECT entity, id, version FROM records WHERE entity='{entity}' AND deleted=0 AND {rule}"
-    for entity, rule in ENGINEER_RULES.items())
+    for entity, rule in ENGINEER_RULES.items()
+)
 # As a test on one row ``r`` of records: what a walk by version filters with.
-_ENGINEER_TEST = "(" + " OR ".join(f"(entity='{entity}' AND {rule})"
-                                   for entity, rule in ENGINEER_RULES.items()) + ")"
+_ENGINEER_TEST = "(" + " OR ".join(f"(entity='{entity}' AND {rule})" for entity, rule in ENGINEER_RULES.items()) + ")"
 
 _OFFICE_SCOPE = "SELECT entity, id, version FROM records WHERE deleted=0"
 
@@ -64,8 +64,10 @@ def scope_query(principal: Principal) -> tuple[str, dict[str, str]]:
 
 def fill_scope(conn: sqlite3.Connection, principal: Principal) -> int:
     """Materialise the caller's current scope into ``temp.scope_now``; returns its size."""
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_now (entity TEXT NOT NULL, id TEXT NOT NULL, "
-                 "version INTEGER NOT NULL, PRIMARY KEY (entity, id)) WITHOUT ROWID")
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS scope_now (entity TEXT NOT NULL, id TEXT NOT NULL, "
+        "version INTEGER NOT NULL, PRIMARY KEY (entity, id)) WITHOUT ROWID"
+    )
     conn.execute("DELETE FROM temp.scope_now")
     sql, params = scope_query(principal)
     return conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params).rowcount
@@ -79,20 +81,22 @@ def scope_test(principal: Principal) -> tuple[str, str, dict[str, str]]:
     return "", "1", {}
 
 
-def changes_since(conn: sqlite3.Connection, principal: Principal, since: int,
-                  limit: int) -> list[tuple[str, str, int, str, str | None]]:
+def changes_since(
+    conn: sqlite3.Connection, principal: Principal, since: int, limit: int
+) -> list[tuple[str, str, int, str, str | None]]:
     """The caller's in-scope records changed after ``since``, oldest first, at most ``limit``,
     as (entity, id, version, data, parent): a walk of the version index from ``since`` that stops
     when the page is full, so the pages of a long pull cost the same instead of each re-reading
     the whole scope."""
     with_clause, test, params = scope_test(principal)
-    sql = (with_clause + "SELECT entity, id, version, data, parent FROM records WHERE version > :since "
-           f"AND deleted=0 AND {test} ORDER BY version LIMIT :limit")
+    sql = (
+        with_clause + "SELECT entity, id, version, data, parent FROM records WHERE version > :since "
+        f"AND deleted=0 AND {test} ORDER BY version LIMIT :limit"
+    )
     return [tuple(row) for row in conn.execute(sql, {**params, "since": since, "limit": limit})]
 
 
-def job_is_workable(conn: sqlite3.Connection, principal: Principal, job_assignee: str | None,
-                    job_id: str) -> bool:
+def job_is_workable(conn: sqlite3.Connection, principal: Principal, job_assignee: str | None, job_id: str) -> bool:
     """May this device record work on the job: its own, or one it still holds from before a re-assignment."""
     if not principal.is_engineer or job_assignee == principal.user_id:
         return True
@@ -103,10 +107,14 @@ def held_by_device(conn: sqlite3.Connection, principal: Principal, entity: str, 
     """The device still holds the record: it has not acknowledged a page removing it. Work made
     on it offline, before the device could know it left the scope, is the engineer's to push.
     A page the device was sent but has not acknowledged yet counts: it pushes before it pulls."""
-    return conn.execute(
-        "SELECT 1 FROM device_scope WHERE device_id=?1 AND entity=?2 AND id=?3 UNION ALL "
-        "SELECT 1 FROM device_scope_pending WHERE device_id=?1 AND entity=?2 AND id=?3 AND op='add'",
-        (principal.device_id, entity, record_id)).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM device_scope WHERE device_id=?1 AND entity=?2 AND id=?3 UNION ALL "
+            "SELECT 1 FROM device_scope_pending WHERE device_id=?1 AND entity=?2 AND id=?3 AND op='add'",
+            (principal.device_id, entity, record_id),
+        ).fetchone()
+        is not None
+    )
 
 
 def record_in_scope(conn: sqlite3.Connection, principal: Principal, entity: str, record_id: str) -> bool:
@@ -114,9 +122,10 @@ def record_in_scope(conn: sqlite3.Connection, principal: Principal, entity: str,
     device from before it left (a site edit made on site, then the job was re-assigned)."""
     if not principal.is_engineer:
         return True
-    row = conn.execute(_ROOTS + f"SELECT 1 FROM records WHERE entity=:entity AND id=:rid AND deleted=0 "
-                       f"AND {_ENGINEER_TEST}", {**_params(principal), "entity": entity, "rid": record_id}
-                       ).fetchone()
+    row = conn.execute(
+        _ROOTS + f"SELECT 1 FROM records WHERE entity=:entity AND id=:rid AND deleted=0 AND {_ENGINEER_TEST}",
+        {**_params(principal), "entity": entity, "rid": record_id},
+    ).fetchone()
     return row is not None or held_by_device(conn, principal, entity, record_id)
 
 
@@ -133,16 +142,23 @@ def blob_visible(conn: sqlite3.Connection, principal: Principal, sha256: str) ->
     drawing = conn.execute(
         f"SELECT 1 FROM records d JOIN records j ON j.entity='job' AND j.parent=d.parent "
         f"WHERE d.entity='drawing' AND d.deleted=0 AND json_extract(d.data, '$.sha256')=:sha "
-        f"AND j.assignee=:user AND j.deleted=0 AND j.status IN ({_STATUS_LIST}) LIMIT 1", params).fetchone()
+        f"AND j.assignee=:user AND j.deleted=0 AND j.status IN ({_STATUS_LIST}) LIMIT 1",
+        params,
+    ).fetchone()
     if drawing:
         return True
-    uploader = conn.execute("SELECT b.uploaded_by, u.role FROM blobs b LEFT JOIN users u ON u.id=b.uploaded_by "
-                            "WHERE b.sha256=:sha", params).fetchone()
+    uploader = conn.execute(
+        "SELECT b.uploaded_by, u.role FROM blobs b LEFT JOIN users u ON u.id=b.uploaded_by WHERE b.sha256=:sha", params
+    ).fetchone()
     if uploader is None:
         return False
-    office = uploader[1] in OFFICE_ROLES and conn.execute(
-        "SELECT 1 FROM records WHERE entity='drawing' AND json_extract(data, '$.sha256')=:sha LIMIT 1",
-        params).fetchone() is None
+    office = (
+        uploader[1] in OFFICE_ROLES
+        and conn.execute(
+            "SELECT 1 FROM records WHERE entity='drawing' AND json_extract(data, '$.sha256')=:sha LIMIT 1", params
+        ).fetchone()
+        is None
+    )
     event = conn.execute(
         f"SELECT 1 FROM records j JOIN records e ON e.entity='event' AND e.parent=j.id "
         f"WHERE j.entity='job' AND j.assignee=:user AND j.deleted=0 AND j.status IN ({_STATUS_LIST}) "
@@ -150,5 +166,6 @@ def blob_visible(conn: sqlite3.Connection, principal: Principal, sha256: str) ->
         f"AND (json_extract(e.data, '$.payload.sha256')=:sha OR json_extract(e.data, '$.payload.image_sha256')=:sha) "
         f"AND (:office OR j.assignee=:uploader OR EXISTS (SELECT 1 FROM records a WHERE a.entity='event' "
         f"     AND a.parent=j.id AND json_extract(a.data, '$.author')=:uploader)) LIMIT 1",
-        {**params, "office": office, "uploader": uploader[0]}).fetchone()
+        {**params, "office": office, "uploader": uploader[0]},
+    ).fetchone()
     return event is not None

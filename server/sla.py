@@ -52,8 +52,9 @@ def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalati
         raise ValueError("now must be timezone-aware")
     watched = sorted(ESCALATES_FROM)
     placeholders = ",".join("?" * len(watched))
-    rows = conn.execute(f"SELECT id FROM records WHERE entity='job' AND deleted=0 AND status IN ({placeholders}) "
-                        "ORDER BY id", watched).fetchall()
+    rows = conn.execute(
+        f"SELECT id FROM records WHERE entity='job' AND deleted=0 AND status IN ({placeholders}) ORDER BY id", watched
+    ).fetchall()
     visited = store.checked_in_jobs(conn, [job_id for (job_id,) in rows])
     done = []
     for (job_id,) in rows:
@@ -67,8 +68,9 @@ def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalati
     return done
 
 
-def _escalate(conn: sqlite3.Connection, now: dt.datetime, hlc: str, stored: store.Stored, job: Job,
-              flags: list[str]) -> Escalation:
+def _escalate(
+    conn: sqlite3.Connection, now: dt.datetime, hlc: str, stored: store.Stored, job: Job, flags: list[str]
+) -> Escalation:
     writer = Writer("system", hlc, SLA_DEVICE, audit.SYSTEM_USER)
     updated = msgspec.structs.replace(job, status=ESCALATED, flags=[*job.flags, *flags])
     version = store.put(conn, updated, stored, writer=writer, changed=("status", "flags"))
@@ -77,6 +79,7 @@ def _escalate(conn: sqlite3.Connection, now: dt.datetime, hlc: str, stored: stor
         reasons.append(f"respond-by {job.respond_by.isoformat() if job.respond_by else '?'} passed while {job.status}")
     if ONSITE_MISSED in flags:
         reasons.append(f"on-site-by {job.onsite_by.isoformat() if job.onsite_by else '?'} passed without a check-in")
-    audit.append_record(conn, now, audit.SCHEDULER, "sla.escalate", "job", job.id,
-                        ref=f"severity {job.severity}: " + "; ".join(reasons))
+    audit.append_record(
+        conn, now, audit.SCHEDULER, "sla.escalate", "job", job.id, ref=f"severity {job.severity}: " + "; ".join(reasons)
+    )
     return Escalation(job.id, job.number, flags, version)

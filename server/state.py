@@ -27,8 +27,7 @@ class ServerState:
         self.db.exclusive(migrate)
         self.blobs = blobs.BlobStore(data_dir / "blobs")
         self.clock = ServerClock()
-        self.secret: str = self.db.read(
-            lambda c: c.execute("SELECT value FROM meta WHERE key='secret'").fetchone()[0])
+        self.secret: str = self.db.read(lambda c: c.execute("SELECT value FROM meta WHERE key='secret'").fetchone()[0])
         self.limiter = throttle.FailureLimiter(self.config.security)
         self.gate = throttle.Gate(self.config.security.unauthenticated_concurrency)
 

@@ -53,8 +53,7 @@ def decode_record(data: str | bytes) -> Record:
         return _decoder.decode(data)
     except msgspec.ValidationError:
         record, cuts = within_bounds(data)
-        log.warning("%s %s breaks the protocol's bounds; shown cut: %s", entity_of(record), record.id,
-                    "; ".join(cuts))
+        log.warning("%s %s breaks the protocol's bounds; shown cut: %s", entity_of(record), record.id, "; ".join(cuts))
         return record
 
 
@@ -91,8 +90,9 @@ def next_version(conn: sqlite3.Connection) -> int:
     """
     state = getattr(conn, "transaction", None)
     if state is None:
-        row = conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version' "
-                           "RETURNING CAST(value AS INTEGER)").fetchone()
+        row = conn.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version' RETURNING CAST(value AS INTEGER)"
+        ).fetchone()
         return int(row[0])
     if "version" not in state:
         state["version"] = _stored_version(conn)
@@ -117,49 +117,66 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 
 @overload
-def get(conn: sqlite3.Connection, entity: Literal["customer"], record_id: str,
-        include_deleted: bool = False) -> Stored[Customer] | None: ...
+def get(
+    conn: sqlite3.Connection, entity: Literal["customer"], record_id: str, include_deleted: bool = False
+) -> Stored[Customer] | None: ...
 @overload
-def get(conn: sqlite3.Connection, entity: Literal["site"], record_id: str,
-        include_deleted: bool = False) -> Stored[Site] | None: ...
+def get(
+    conn: sqlite3.Connection, entity: Literal["site"], record_id: str, include_deleted: bool = False
+) -> Stored[Site] | None: ...
 @overload
-def get(conn: sqlite3.Connection, entity: Literal["drawing"], record_id: str,
-        include_deleted: bool = False) -> Stored[Drawing] | None: ...
+def get(
+    conn: sqlite3.Connection, entity: Literal["drawing"], record_id: str, include_deleted: bool = False
+) -> Stored[Drawing] | None: ...
 @overload
-def get(conn: sqlite3.Connection, entity: Literal["equipment"], record_id: str,
-        include_deleted: bool = False) -> Stored[Equipment] | None: ...
+def get(
+    conn: sqlite3.Connection, entity: Literal["equipment"], record_id: str, include_deleted: bool = False
+) -> Stored[Equipment] | None: ...
 @overload
-def get(conn: sqlite3.Connection, entity: Literal["part"], record_id: str,
-        include_deleted: bool = False) -> Stored[Part] | None: ...
+def get(
+    conn: sqlite3.Connection, entity: Literal["part"], record_id: str, include_deleted: bool = False
+) -> Stored[Part] | None: ...
 @overload
-def get(conn: sqlite3.Connection, entity: Literal["stock"], record_id: str,
-        include_deleted: bool = False) -> Stored[Stock] | None: ...
+def get(
+    conn: sqlite3.Connection, entity: Literal["stock"], record_id: str, include_deleted: bool = False
+) -> Stored[Stock] | None: ...
 @overload
-def get(conn: sqlite3.Connection, entity: Literal["job"], record_id: str,
-        include_deleted: bool = False) -> Stored[Job] | None: ...
+def get(
+    conn: sqlite3.Connection, entity: Literal["job"], record_id: str, include_deleted: bool = False
+) -> Stored[Job] | None: ...
 @overload
-def get(conn: sqlite3.Connection, entity: Literal["event"], record_id: str,
-        include_deleted: bool = False) -> Stored[JobEvent] | None: ...
+def get(
+    conn: sqlite3.Connection, entity: Literal["event"], record_id: str, include_deleted: bool = False
+) -> Stored[JobEvent] | None: ...
 @overload
-def get(conn: sqlite3.Connection, entity: Literal["conflict"], record_id: str,
-        include_deleted: bool = False) -> Stored[Conflict] | None: ...
+def get(
+    conn: sqlite3.Connection, entity: Literal["conflict"], record_id: str, include_deleted: bool = False
+) -> Stored[Conflict] | None: ...
 @overload
-def get(conn: sqlite3.Connection, entity: str, record_id: str,
-        include_deleted: bool = False) -> Stored[Record] | None: ...
-def get(conn: sqlite3.Connection, entity: str, record_id: str,
-        include_deleted: bool = False) -> Stored[Any] | None:
+def get(
+    conn: sqlite3.Connection, entity: str, record_id: str, include_deleted: bool = False
+) -> Stored[Record] | None: ...
+def get(conn: sqlite3.Connection, entity: str, record_id: str, include_deleted: bool = False) -> Stored[Any] | None:
     """The record ``entity``/``record_id``, typed by its entity name (``get(c, "job", id).record``
     is a ``Job``), or None (a tombstone too, unless ``include_deleted``)."""
-    row = conn.execute("SELECT data, version, deleted, fields FROM records WHERE entity=? AND id=?",
-                       (entity, record_id)).fetchone()
+    row = conn.execute(
+        "SELECT data, version, deleted, fields FROM records WHERE entity=? AND id=?", (entity, record_id)
+    ).fetchone()
     if row is None or (row["deleted"] and not include_deleted):
         return None
-    return Stored(decode_record(row["data"]), row["version"], bool(row["deleted"]),
-                  _versions_decoder.decode(row["fields"]))
+    return Stored(
+        decode_record(row["data"]), row["version"], bool(row["deleted"]), _versions_decoder.decode(row["fields"])
+    )
 
 
-def put(conn: sqlite3.Connection, record: Record, base: Stored[Any] | None = None, *,
-        writer: Writer | None = None, changed: Iterable[str] = ()) -> int:
+def put(
+    conn: sqlite3.Connection,
+    record: Record,
+    base: Stored[Any] | None = None,
+    *,
+    writer: Writer | None = None,
+    changed: Iterable[str] = (),
+) -> int:
     """The one way to write a record: it takes the store's next version, which becomes the
     record's ``version``; returns it.
 
@@ -183,8 +200,17 @@ def put(conn: sqlite3.Connection, record: Record, base: Stored[Any] | None = Non
         "VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT(entity, id) DO UPDATE SET "
         "version=excluded.version, deleted=0, parent=excluded.parent, assignee=excluded.assignee, "
         f"status=excluded.status, data=excluded.data, fields={keep_fields}",
-        (entity_of(record), record.id, version, parent, assignee, status, encode_record(record),
-         _encoder.encode(stamps or {}).decode()))
+        (
+            entity_of(record),
+            record.id,
+            version,
+            parent,
+            assignee,
+            status,
+            encode_record(record),
+            _encoder.encode(stamps or {}).decode(),
+        ),
+    )
     return version
 
 
@@ -193,45 +219,52 @@ def put_many(conn: sqlite3.Connection, records: Iterable[Record]) -> int:
     rows = []
     for record in records:
         parent, assignee, status = index_columns(record)
-        rows.append((entity_of(record), record.id, next_version(conn), parent, assignee, status,
-                     encode_record(record)))
+        rows.append((entity_of(record), record.id, next_version(conn), parent, assignee, status, encode_record(record)))
     conn.executemany(
         "INSERT INTO records(entity, id, version, deleted, parent, assignee, status, data) "
         "VALUES (?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT(entity, id) DO UPDATE SET "
         "version=excluded.version, deleted=0, parent=excluded.parent, assignee=excluded.assignee, "
-        "status=excluded.status, data=excluded.data", rows)
+        "status=excluded.status, data=excluded.data",
+        rows,
+    )
     return len(rows)
 
 
 def delete(conn: sqlite3.Connection, entity: str, record_id: str) -> int | None:
     """Tombstone a record: laptops holding it learn of it through their scope diff."""
     version = next_version(conn)
-    cur = conn.execute("UPDATE records SET deleted=1, version=? WHERE entity=? AND id=? AND deleted=0",
-                       (version, entity, record_id))
+    cur = conn.execute(
+        "UPDATE records SET deleted=1, version=? WHERE entity=? AND id=? AND deleted=0", (version, entity, record_id)
+    )
     return version if cur.rowcount else None
 
 
 def exists(conn: sqlite3.Connection, entity: str, record_id: str) -> bool:
-    return conn.execute("SELECT 1 FROM records WHERE entity=? AND id=? AND deleted=0",
-                        (entity, record_id)).fetchone() is not None
+    return (
+        conn.execute("SELECT 1 FROM records WHERE entity=? AND id=? AND deleted=0", (entity, record_id)).fetchone()
+        is not None
+    )
 
 
 def job_events(conn: sqlite3.Connection, job_id: str) -> list[JobEvent]:
-    rows = conn.execute("SELECT data FROM records WHERE entity='event' AND parent=? AND deleted=0",
-                        (job_id,)).fetchall()
+    rows = conn.execute(
+        "SELECT data FROM records WHERE entity='event' AND parent=? AND deleted=0", (job_id,)
+    ).fetchall()
     return [decode_record(r[0]) for r in rows]  # type: ignore[misc]
 
 
 def checked_in_jobs(conn: sqlite3.Connection, job_ids: Iterable[str] | None = None) -> set[str]:
     """The jobs (of ``job_ids``, or all) that hold a check-in event: ``sync_protocol.sla.checked_in``
     for many jobs at once, answered by one query instead of decoding every event."""
-    sql = ("SELECT DISTINCT parent FROM records WHERE entity='event' AND deleted=0 "
-           "AND json_extract(data, '$.payload.kind')='checkin'")
+    sql = (
+        "SELECT DISTINCT parent FROM records WHERE entity='event' AND deleted=0 "
+        "AND json_extract(data, '$.payload.kind')='checkin'"
+    )
     if job_ids is None:
         return {row[0] for row in conn.execute(sql)}
     ids, out = list(job_ids), set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         out.update(row[0] for row in conn.execute(f"{sql} AND parent IN ({','.join('?' * len(chunk))})", chunk))
     return out
 
@@ -239,8 +272,9 @@ def checked_in_jobs(conn: sqlite3.Connection, job_ids: Iterable[str] | None = No
 def job_events_received(conn: sqlite3.Connection, job_id: str) -> list[tuple[JobEvent, int]]:
     """A job's events with their versions: events are never changed, so the version is the order
     the server received them in (which a laptop's clock cannot move)."""
-    rows = conn.execute("SELECT data, version FROM records WHERE entity='event' AND parent=? AND deleted=0",
-                        (job_id,)).fetchall()
+    rows = conn.execute(
+        "SELECT data, version FROM records WHERE entity='event' AND parent=? AND deleted=0", (job_id,)
+    ).fetchall()
     return [(event, r[1]) for r in rows if isinstance(event := decode_record(r[0]), JobEvent)]
 
 

@@ -11,9 +11,22 @@ from typing import Any
 from litestar import Request, Response, post
 
 from sync_protocol import (
-    MAX_PULL_PAGE, MAX_PUSH_BATCH, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, EnrollReply, EnrollRequest, Hello,
-    HelloReply, InvalidValue, PullPage, PullRequest, PushReply, PushRequest, TooLarge,
-    Unauthorized, UpgradeRequired,
+    MAX_PULL_PAGE,
+    MAX_PUSH_BATCH,
+    PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
+    EnrollReply,
+    EnrollRequest,
+    Hello,
+    HelloReply,
+    InvalidValue,
+    PullPage,
+    PullRequest,
+    PushReply,
+    PushRequest,
+    TooLarge,
+    Unauthorized,
+    UpgradeRequired,
 )
 
 from . import auth, policy, pull, push, throttle
@@ -24,8 +37,13 @@ from .schema import SCHEMA_VERSION
 from .version import __version__
 
 
-@post("/sync/v1/enroll", status_code=200, responses=answers(EnrollReply, 400, 401, 408, 413, 422, 429),
-      operation_class=sync_operation(EnrollRequest), request_max_body_size=throttle.UNAUTHENTICATED_BODY_BYTES)
+@post(
+    "/sync/v1/enroll",
+    status_code=200,
+    responses=answers(EnrollReply, 400, 401, 408, 413, 422, 429),
+    operation_class=sync_operation(EnrollRequest),
+    request_max_body_size=throttle.UNAUTHENTICATED_BODY_BYTES,
+)
 async def enroll_device(request: Request[Any, Any, Any]) -> Response[bytes]:
     # No token yet: a small body, a bounded number at once, failures counted (throttle.py).
     body = await read_body(request, EnrollRequest, limit=throttle.UNAUTHENTICATED_BODY_BYTES)
@@ -35,9 +53,15 @@ async def enroll_device(request: Request[Any, Any, Any]) -> Response[bytes]:
 
     def work() -> EnrollReply:
         device_id, token, user = state.db.write(
-            lambda c: auth.enroll(c, body.enrollment_token, body.device_name, body.platform))
-        return EnrollReply(device_id=device_id, device_token=token, user_id=user["id"],
-                           user_name=user["display_name"], role=user["role"])
+            lambda c: auth.enroll(c, body.enrollment_token, body.device_name, body.platform)
+        )
+        return EnrollReply(
+            device_id=device_id,
+            device_token=token,
+            user_id=user["id"],
+            user_name=user["display_name"],
+            role=user["role"],
+        )
 
     try:
         return reply(request, await in_thread(work))
@@ -46,39 +70,59 @@ async def enroll_device(request: Request[Any, Any, Any]) -> Response[bytes]:
         raise
 
 
-@post("/sync/v1/hello", status_code=200, responses=answers(HelloReply, 400, 401, 413, 422, 426),
-      operation_class=sync_operation(Hello, example=Hello(protocol_version=PROTOCOL_VERSION)))
+@post(
+    "/sync/v1/hello",
+    status_code=200,
+    responses=answers(HelloReply, 400, 401, 413, 422, 426),
+    operation_class=sync_operation(Hello, example=Hello(protocol_version=PROTOCOL_VERSION)),
+)
 async def hello(request: Request[Any, Any, Any]) -> Response[bytes]:
     who = await caller(request)  # every endpoint authenticates before it reads a byte of the body
     body = await read_body(request, Hello)
     if body.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
         raise UpgradeRequired(
             f"this server speaks sync protocol version(s) {sorted(SUPPORTED_PROTOCOL_VERSIONS)}, "
-            f"not {body.protocol_version}: upgrade the field client", field="protocol_version",
-            supported=sorted(SUPPORTED_PROTOCOL_VERSIONS))
+            f"not {body.protocol_version}: upgrade the field client",
+            field="protocol_version",
+            supported=sorted(SUPPORTED_PROTOCOL_VERSIONS),
+        )
     state = state_of(request)
 
     def work() -> HelloReply:
-        high, high_hlc = state.db.read(lambda c: c.execute(
-            "SELECT high_seq, high_hlc FROM devices WHERE id=?", (who.device_id,)).fetchone())
-        return HelloReply(protocol_version=PROTOCOL_VERSION, server_version=__version__,
-                          schema_version=SCHEMA_VERSION, device_id=who.device_id, user_id=who.user_id,
-                          user_name=who.display_name, role=who.role, high_seq=high, high_hlc=high_hlc,
-                          server_hlc=state.clock.tick())
+        high, high_hlc = state.db.read(
+            lambda c: c.execute("SELECT high_seq, high_hlc FROM devices WHERE id=?", (who.device_id,)).fetchone()
+        )
+        return HelloReply(
+            protocol_version=PROTOCOL_VERSION,
+            server_version=__version__,
+            schema_version=SCHEMA_VERSION,
+            device_id=who.device_id,
+            user_id=who.user_id,
+            user_name=who.display_name,
+            role=who.role,
+            high_seq=high,
+            high_hlc=high_hlc,
+            server_hlc=state.clock.tick(),
+        )
 
     return reply(request, await in_thread(work))
 
 
-@post("/sync/v1/push", status_code=200, responses=answers(PushReply, 400, 401, 409, 413, 422),
-      operation_class=sync_operation(PushRequest))
+@post(
+    "/sync/v1/push",
+    status_code=200,
+    responses=answers(PushReply, 400, 401, 409, 413, 422),
+    operation_class=sync_operation(PushRequest),
+)
 async def push_mutations(request: Request[Any, Any, Any]) -> Response[bytes]:
     who = await caller(request)
     try:
         body = await read_body(request, PushRequest)
     except InvalidValue as exc:  # a list over its bound is invalid; the batch's bound is a limit: 413
         if exc.field == "mutations" and "length <=" in exc.message:
-            raise TooLarge(f"a push carries at most {MAX_PUSH_BATCH} mutations", field="mutations",
-                           limit=MAX_PUSH_BATCH) from None
+            raise TooLarge(
+                f"a push carries at most {MAX_PUSH_BATCH} mutations", field="mutations", limit=MAX_PUSH_BATCH
+            ) from None
         raise
     state = state_of(request)
 
@@ -89,14 +133,17 @@ async def push_mutations(request: Request[Any, Any, Any]) -> Response[bytes]:
     return reply(request, await in_thread(work))
 
 
-@post("/sync/v1/pull", status_code=200, responses=answers(PullPage, 400, 401, 409, 413, 422),
-      operation_class=sync_operation(PullRequest, example=PullRequest(limit=100)))
+@post(
+    "/sync/v1/pull",
+    status_code=200,
+    responses=answers(PullPage, 400, 401, 409, 413, 422),
+    operation_class=sync_operation(PullRequest, example=PullRequest(limit=100)),
+)
 async def pull_changes(request: Request[Any, Any, Any]) -> Response[bytes]:
     who = await caller(request)
     body = await read_body(request, PullRequest)
     if body.limit > MAX_PULL_PAGE:
-        raise TooLarge(f"a pull page holds at most {MAX_PULL_PAGE} changes", field="limit",
-                       limit=MAX_PULL_PAGE)
+        raise TooLarge(f"a pull page holds at most {MAX_PULL_PAGE} changes", field="limit", limit=MAX_PULL_PAGE)
     state = state_of(request)
     fmt = reply_format(request)
 

@@ -35,7 +35,7 @@ from .policy import SecurityConfig
 
 UNAUTHENTICATED_PATHS = frozenset({"/sync/v1/enroll", "/office/login"})
 UNAUTHENTICATED_BODY_BYTES = 4 * 1024
-_MAX_KEYS = 100_000   # addresses and prefixes remembered at once (the oldest are forgotten)
+_MAX_KEYS = 100_000  # addresses and prefixes remembered at once (the oldest are forgotten)
 
 
 class FailureLimiter:
@@ -44,14 +44,15 @@ class FailureLimiter:
     def __init__(self, config: SecurityConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self._config = config
         self._clock = clock
-        self._failures: collections.OrderedDict[tuple[str, str], collections.deque[float]] = \
-            collections.OrderedDict()
+        self._failures: collections.OrderedDict[tuple[str, str], collections.deque[float]] = collections.OrderedDict()
         self._lock = threading.Lock()
 
     def _keys(self, address: str, token: str) -> list[tuple[tuple[str, str], int]]:
-        prefix = token.strip()[:self._config.token_prefix_length]
-        return [(("address", address), self._config.failures_per_address),
-                (("prefix", prefix), self._config.failures_per_token_prefix)]
+        prefix = token.strip()[: self._config.token_prefix_length]
+        return [
+            (("address", address), self._config.failures_per_address),
+            (("prefix", prefix), self._config.failures_per_token_prefix),
+        ]
 
     def check(self, address: str, token: str) -> None:
         """``TooManyRequests`` while the address or the token's prefix is over its limit."""
@@ -67,8 +68,9 @@ class FailureLimiter:
                 if len(times) >= limit:
                     wait = max(1, int(times[0] + window - now) + 1)
                     what = "this address" if key[0] == "address" else "tokens starting like this one"
-                    raise TooManyRequests(f"too many failed attempts from {what}: try again in {wait} s",
-                                          field="token", retry_after=wait)
+                    raise TooManyRequests(
+                        f"too many failed attempts from {what}: try again in {wait} s", field="token", retry_after=wait
+                    )
 
     def failed(self, address: str, token: str) -> None:
         now = self._clock()
@@ -76,7 +78,7 @@ class FailureLimiter:
             for key, _limit in self._keys(address, token):
                 times = self._failures.pop(key, None) or collections.deque()
                 times.append(now)
-                self._failures[key] = times          # most recent last
+                self._failures[key] = times  # most recent last
             while len(self._failures) > _MAX_KEYS:
                 self._failures.popitem(last=False)
 
@@ -115,8 +117,11 @@ class UnauthenticatedGate:
         state = scope["app"].state.fieldsync
         gate: Gate = state.gate
         if not gate.enter():
-            busy = TooManyRequests("the server is serving as many sign-ins as it takes at once: "
-                                   "try again in a second", field=None, retry_after=1)
+            busy = TooManyRequests(
+                "the server is serving as many sign-ins as it takes at once: try again in a second",
+                field=None,
+                retry_after=1,
+            )
             await _answer(send, busy)
             return
         deadline = anyio.current_time() + state.config.security.unauthenticated_timeout_seconds
@@ -135,9 +140,17 @@ class UnauthenticatedGate:
 
 async def _answer(send: Any, error: TooManyRequests) -> None:
     body = msgspec.json.encode(error.to_body())
-    await send({"type": "http.response.start", "status": error.status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(error.retry_after).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(error.retry_after).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -33,20 +33,20 @@ from .hlc import MAX_DRIFT_MS
 
 # --- sizes ------------------------------------------------------------------------------------
 
-MAX_ID = 64              # ids: 1-64 characters of [A-Za-z0-9_.:|@-]
-MAX_NAME = 200           # names, serials, short labels
-MAX_TEXT = 4_000         # notes, findings, descriptions
-MAX_LIST = 100           # a record's list of ids or names (equipment of a job, subsystems)
-MAX_MAP = 100            # entries of a map (equipment parameters)
-MAX_FLAGS = 20           # a job's flags (set by the server)
-MAX_QUOTE_LINES = 200    # lines of one quote
+MAX_ID = 64  # ids: 1-64 characters of [A-Za-z0-9_.:|@-]
+MAX_NAME = 200  # names, serials, short labels
+MAX_TEXT = 4_000  # notes, findings, descriptions
+MAX_LIST = 100  # a record's list of ids or names (equipment of a job, subsystems)
+MAX_MAP = 100  # entries of a map (equipment parameters)
+MAX_FLAGS = 20  # a job's flags (set by the server)
+MAX_QUOTE_LINES = 200  # lines of one quote
 MAX_SIGNED_EVENTS = 5_000  # events one signature may cover
-MAX_PATCH_FIELDS = 50    # fields changed by one patch
-MAX_QTY = 10_000         # parts in one quote line or swap
-MAX_STOCK = 10**9        # a stock quantity, either sign
-MAX_BYTES = 2**53        # a size in bytes (exact in every JSON reader)
-MAX_CENTS = 10**12       # an amount in minor units
-MAX_DAYS = 36_500        # a warranty in days
+MAX_PATCH_FIELDS = 50  # fields changed by one patch
+MAX_QTY = 10_000  # parts in one quote line or swap
+MAX_STOCK = 10**9  # a stock quantity, either sign
+MAX_BYTES = 2**53  # a size in bytes (exact in every JSON reader)
+MAX_CENTS = 10**12  # an amount in minor units
+MAX_DAYS = 36_500  # a warranty in days
 
 # --- time -------------------------------------------------------------------------------------
 
@@ -61,8 +61,10 @@ def stamp_problem(stamp: str, server_ms: int) -> str | None:
     if wall < EARLIEST_MS:
         return "the clock stamp is before 2000-01-01: the laptop clock is wrong"
     if wall - server_ms > MAX_DRIFT_MS:
-        return (f"the clock stamp is {(wall - server_ms) // 1000} s ahead of the server's clock "
-                f"(at most {MAX_DRIFT_MS // 1000} s): correct the laptop clock from the server's")
+        return (
+            f"the clock stamp is {(wall - server_ms) // 1000} s ahead of the server's clock "
+            f"(at most {MAX_DRIFT_MS // 1000} s): correct the laptop clock from the server's"
+        )
     return None
 
 
@@ -76,8 +78,10 @@ def time_problem(moment: dt.datetime, server_ms: int) -> str | None:
     if ms < EARLIEST_MS:
         return "the time is before 2000-01-01: the laptop clock is wrong"
     if ms - server_ms > MAX_DRIFT_MS:
-        return (f"the time is {(ms - server_ms) // 1000} s ahead of the server's clock "
-                f"(at most {MAX_DRIFT_MS // 1000} s): correct the laptop clock from the server's")
+        return (
+            f"the time is {(ms - server_ms) // 1000} s ahead of the server's clock "
+            f"(at most {MAX_DRIFT_MS // 1000} s): correct the laptop clock from the server's"
+        )
     return None
 
 
@@ -85,8 +89,10 @@ def base_version_problem(base_version: int, current_version: int) -> str | None:
     """An edit is made on a version the record has had: one beyond the record's current version
     would make the merge believe nothing changed since, and skip itself."""
     if base_version > current_version:
-        return (f"base_version {base_version} is beyond the record's current version "
-                f"{current_version}: an edit can only be made on a version the record has had")
+        return (
+            f"base_version {base_version} is beyond the record's current version "
+            f"{current_version}: an edit can only be made on a version the record has had"
+        )
     return None
 
 
@@ -138,7 +144,7 @@ def clip(value: Any, kind: Any, attempts: int = 1_000) -> tuple[Any, list[str]]:
             parent = value
             for step in steps[:-1]:
                 parent = parent[step]
-            last, rule = steps[-1], text[:where.start()]
+            last, rule = steps[-1], text[: where.start()]
             if (m := _LENGTH.match(rule)) and isinstance(parent[last], (str, list, dict)):
                 n, held = int(m.group(1)), parent[last]
                 parent[last] = dict(list(held.items())[:n]) if isinstance(held, dict) else held[:n]

@@ -28,7 +28,14 @@ from .codec import field_of
 from .errors import SyncRejected
 from .events import CustomerApproval, EventPayload, PartSwap, Quote
 from .merge import (
-    DERIVED_FIELDS, FIELD_OWNED, IMMUTABLE_FIELDS, OFFICE_ACTIONS, Side, location_problem, office_may_patch, owner,
+    DERIVED_FIELDS,
+    FIELD_OWNED,
+    IMMUTABLE_FIELDS,
+    OFFICE_ACTIONS,
+    Side,
+    location_problem,
+    office_may_patch,
+    owner,
 )
 from .records import ENTITY_TYPES, Equipment, Job, JobEvent, Record
 
@@ -62,17 +69,21 @@ def check_patch(entity: str, current: R, fields: Mapping[str, Any], side: Side) 
         if name not in kind.__struct_fields__:
             raise SyncRejected("invalid", f"{entity} has no field {name!r}", field=f"fields.{name}")
         if name in IMMUTABLE_FIELDS or name in DERIVED_FIELDS.get(entity, ()):
-            raise SyncRejected("forbidden_field", f"{name} is set by the server, not patched",
-                               field=f"fields.{name}")
+            raise SyncRejected("forbidden_field", f"{name} is set by the server, not patched", field=f"fields.{name}")
         if side == "field" and name not in FIELD_OWNED.get(entity, ()):
-            raise SyncRejected("forbidden_field",
-                               f"{entity}.{name} is owned by the {owner(entity, name)} side; "
-                               f"engineers may edit only observed facts", field=f"fields.{name}")
+            raise SyncRejected(
+                "forbidden_field",
+                f"{entity}.{name} is owned by the {owner(entity, name)} side; engineers may edit only observed facts",
+                field=f"fields.{name}",
+            )
         if side == "office" and not office_may_patch(entity, name):
             action = OFFICE_ACTIONS.get((entity, name))
-            raise SyncRejected("forbidden_field", f"{entity}.{name} is not changed by an edit"
-                               + (f": use {action}" if action else ": it is set when the record is made"),
-                               field=f"fields.{name}")
+            raise SyncRejected(
+                "forbidden_field",
+                f"{entity}.{name} is not changed by an edit"
+                + (f": use {action}" if action else ": it is set when the record is made"),
+                field=f"fields.{name}",
+            )
     try:
         return msgspec.convert({**msgspec.to_builtins(current), **fields}, kind)
     except msgspec.ValidationError as exc:
@@ -96,20 +107,30 @@ def check_event(job: Job, payload: EventPayload, find: Find, author: str | None 
     elif isinstance(payload, CustomerApproval):
         quote = find("event", payload.quote_event_id)
         if not (isinstance(quote, JobEvent) and quote.job_id == job.id and isinstance(quote.payload, Quote)):
-            raise SyncRejected("unknown_quote", f"no quote {payload.quote_event_id} on job {job.number}",
-                               field="event.payload.quote_event_id")
+            raise SyncRejected(
+                "unknown_quote",
+                f"no quote {payload.quote_event_id} on job {job.number}",
+                field="event.payload.quote_event_id",
+            )
 
 
 def _check_swap(job: Job, swap: PartSwap, find: Find, author: str | None) -> None:
     equipment = find("equipment", swap.equipment_id)
     if not isinstance(equipment, Equipment) or equipment.site_id != job.site_id:
-        raise SyncRejected("unknown_equipment", f"no equipment {swap.equipment_id} at the job's site",
-                           field="event.payload.equipment_id")
+        raise SyncRejected(
+            "unknown_equipment",
+            f"no equipment {swap.equipment_id} at the job's site",
+            field="event.payload.equipment_id",
+        )
     if find("part", swap.sku) is None:
         raise SyncRejected("unknown_part", f"no part {swap.sku} in the catalog", field="event.payload.sku")
     if swap.serial_in == swap.serial_out:
-        raise SyncRejected("invalid", "the serial going in is the serial coming out",
-                           field="event.payload.serial_in", rule="same_serial")
+        raise SyncRejected(
+            "invalid",
+            "the serial going in is the serial coming out",
+            field="event.payload.serial_in",
+            rule="same_serial",
+        )
     problem = None if author is None else location_problem(swap.location, author)
     if problem:
         raise SyncRejected("scope", problem, field="event.payload.location", rule="not_own_van")
@@ -122,5 +143,5 @@ def local_field(field: str | None) -> str | None:
         return None
     for prefix in ("event.payload.", "fields.", "event."):
         if field.startswith(prefix):
-            return field[len(prefix):]
+            return field[len(prefix) :]
     return field

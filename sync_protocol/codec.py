@@ -43,8 +43,7 @@ def format_of(content_type: str | None) -> Format:
         return JSON
     if media in MSGPACK_ALIASES or not media:
         return MSGPACK
-    raise MalformedMessage(f"unsupported content type {media!r}: use {MSGPACK} or {JSON}",
-                           field="content-type")
+    raise MalformedMessage(f"unsupported content type {media!r}: use {MSGPACK} or {JSON}", field="content-type")
 
 
 def encode(obj: Any, fmt: Format = MSGPACK) -> bytes:
@@ -77,8 +76,9 @@ def decode(body: bytes, kind: type[T], fmt: Format = MSGPACK) -> T:
     except RecursionError:
         raise MalformedMessage("the body is nested too deeply", field="body") from None
     except UnicodeDecodeError as exc:  # msgspec lets invalid UTF-8 inside a string through as this
-        raise MalformedMessage(f"body holds text that is not UTF-8: {exc.reason} at byte {exc.start} "
-                               f"of a string", field="body") from None
+        raise MalformedMessage(
+            f"body holds text that is not UTF-8: {exc.reason} at byte {exc.start} of a string", field="body"
+        ) from None
 
 
 def convert(data: Any, kind: type[T]) -> T:

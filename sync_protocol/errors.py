@@ -33,8 +33,18 @@ from .messages import ErrorBody
 # Why one mutation of a push was ``rejected`` (``MutationResult.reason``); docs/protocol.md lists
 # them with their meaning, and a test holds the two together.
 RejectionReason = Literal[
-    "unknown_job", "unknown_record", "unknown_entity", "unknown_equipment", "unknown_part",
-    "unknown_quote", "scope", "forbidden", "forbidden_field", "invalid", "clock", "id_taken",
+    "unknown_job",
+    "unknown_record",
+    "unknown_entity",
+    "unknown_equipment",
+    "unknown_part",
+    "unknown_quote",
+    "scope",
+    "forbidden",
+    "forbidden_field",
+    "invalid",
+    "clock",
+    "id_taken",
 ]
 # ``reason`` of an ``applied`` answer that was not applied now: said for people and logs.
 AppliedNote = Literal["duplicate_event", "already_applied"]
@@ -134,17 +144,33 @@ class TooManyRequests(ProtocolError):
 
 _BY_CODE: dict[str, type[ProtocolError]] = {
     k.code: k
-    for k in (MalformedMessage, InvalidValue, Unauthorized, Forbidden, ScopeViolation, NotFound,
-              SequenceGap, CursorReset, OffsetMismatch, IllegalState, ChecksumMismatch, TooLarge,
-              RangeNotSatisfiable, UpgradeRequired, RequestTimeout, TooManyRequests)
+    for k in (
+        MalformedMessage,
+        InvalidValue,
+        Unauthorized,
+        Forbidden,
+        ScopeViolation,
+        NotFound,
+        SequenceGap,
+        CursorReset,
+        OffsetMismatch,
+        IllegalState,
+        ChecksumMismatch,
+        TooLarge,
+        RangeNotSatisfiable,
+        UpgradeRequired,
+        RequestTimeout,
+        TooManyRequests,
+    )
 }
 
 
 class SyncRejected(Exception):
     """One mutation refused: becomes ``MutationResult(status="rejected", reason=..., field=...)``."""
 
-    def __init__(self, reason: RejectionReason, message: str, field: str | None = None,
-                 rule: str | None = None) -> None:
+    def __init__(
+        self, reason: RejectionReason, message: str, field: str | None = None, rule: str | None = None
+    ) -> None:
         super().__init__(message)
         self.reason: RejectionReason = reason
         self.message = message

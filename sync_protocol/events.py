@@ -17,7 +17,6 @@ from .bounds import MAX_QUOTE_LINES, MAX_SIGNED_EVENTS
 from .types import Bytes, Cents, Currency, Id, Name, Qty, Sha256, Text
 
 
-
 class _Payload(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="kind"):
     pass
 
@@ -135,14 +134,36 @@ class Resolution(_Payload, tag="resolution", kw_only=True):
 
 
 EventPayload = Union[
-    Checkin, Backup, Diagnosis, Quote, CustomerApproval, PartSwap, Loaner, Test, Note, Photo,
-    Signature, Resolution,
+    Checkin,
+    Backup,
+    Diagnosis,
+    Quote,
+    CustomerApproval,
+    PartSwap,
+    Loaner,
+    Test,
+    Note,
+    Photo,
+    Signature,
+    Resolution,
 ]
 
 EVENT_KINDS: tuple[str, ...] = tuple(
     cls.__struct_config__.tag  # type: ignore[misc]
-    for cls in (Checkin, Backup, Diagnosis, Quote, CustomerApproval, PartSwap, Loaner, Test, Note,
-                Photo, Signature, Resolution)
+    for cls in (
+        Checkin,
+        Backup,
+        Diagnosis,
+        Quote,
+        CustomerApproval,
+        PartSwap,
+        Loaner,
+        Test,
+        Note,
+        Photo,
+        Signature,
+        Resolution,
+    )
 )
 # Kinds that change the equipment and therefore must follow a backup (DOMAIN.md step 5).
 REPAIR_KINDS = frozenset({"part_swap"})

@@ -31,8 +31,7 @@ def record_hash(value: Any) -> str:
 
 def sheet_events(events: Iterable[JobEvent]) -> list[JobEvent]:
     """The events that make up the service sheet, in clock order (ties by id)."""
-    return sorted((e for e in events if kind_of(e.payload) not in NOT_ON_SHEET),
-                  key=lambda e: (e.hlc, e.id))
+    return sorted((e for e in events if kind_of(e.payload) not in NOT_ON_SHEET), key=lambda e: (e.hlc, e.id))
 
 
 def sheet_hash(job: Job, events: Iterable[JobEvent]) -> str:

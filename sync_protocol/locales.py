@@ -24,7 +24,7 @@ from pathlib import Path
 
 CATALOG_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "fieldsync"
-SOURCE = "en"                           # the language msgids are written in
+SOURCE = "en"  # the language msgids are written in
 SUPPORTED = ("zh_Hans", "en")
 DEFAULT = "en"
 

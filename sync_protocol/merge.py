@@ -24,8 +24,7 @@ Side = Literal["office", "field", "system"]
 
 # Observed facts, owned by the engineer on site. Every other field is owned by the office.
 FIELD_OWNED: dict[str, frozenset[str]] = {
-    "site": frozenset({"contact_name", "contact_phone", "contact_email", "installer_contact",
-                       "access_notes"}),
+    "site": frozenset({"contact_name", "contact_phone", "contact_email", "installer_contact", "access_notes"}),
     "equipment": frozenset({"serial", "firmware", "location", "parameters"}),
 }
 # Records an engineer may patch at all (only their field-owned fields).
@@ -42,7 +41,11 @@ DERIVED_FIELDS: dict[str, frozenset[str]] = {
 # by deltas. The rest of a job is set at intake, or by its own action: assignment (with the
 # assign endpoint's rules), cancelling. ``None``: every field but identity and derived ones.
 OFFICE_PATCHABLE: dict[str, frozenset[str] | None] = {
-    "customer": None, "site": None, "equipment": None, "drawing": None, "part": None,
+    "customer": None,
+    "site": None,
+    "equipment": None,
+    "drawing": None,
+    "part": None,
     "job": frozenset({"fault", "severity"}),
     "stock": frozenset(),
 }
@@ -92,8 +95,8 @@ class FieldConflict(NamedTuple):
 
 class MergeOutcome(NamedTuple):
     status: Literal["applied", "merged", "conflict"]
-    changes: dict[str, Any]                 # fields to write
-    stamped: list[str]                      # fields the writer now stands behind (also some whose value stays)
+    changes: dict[str, Any]  # fields to write
+    stamped: list[str]  # fields the writer now stands behind (also some whose value stays)
     conflicts: list[FieldConflict]
 
 
@@ -102,9 +105,15 @@ def rank(entity: str, field: str, side: str, hlc: str, device: str) -> tuple[int
     return (1 if side == owner(entity, field) else 0, hlc, device)
 
 
-def merge_fields(entity: str, current: Mapping[str, Any], versions: Mapping[str, FieldVersion],
-                 record_version: int, patch: Mapping[str, Any], base_version: int,
-                 writer: Writer) -> MergeOutcome:
+def merge_fields(
+    entity: str,
+    current: Mapping[str, Any],
+    versions: Mapping[str, FieldVersion],
+    record_version: int,
+    patch: Mapping[str, Any],
+    base_version: int,
+    writer: Writer,
+) -> MergeOutcome:
     """Three-way merge of ``patch`` (made on ``base_version``) into the current record.
 
     ``versions`` maps each field to who last changed it; a field with no entry has not changed
@@ -122,8 +131,9 @@ def merge_fields(entity: str, current: Mapping[str, Any], versions: Mapping[str,
                 changes[field] = value
                 stamped.append(field)
             continue
-        outranks = rank(entity, field, writer.side, writer.hlc, writer.device) > \
-            rank(entity, field, last.side, last.hlc, last.device)
+        outranks = rank(entity, field, writer.side, writer.hlc, writer.device) > rank(
+            entity, field, last.side, last.hlc, last.device
+        )
         if current.get(field) == value:
             # Both sides made the same change: nothing to decide, but the stronger of the two
             # must now stand behind the value, or a later edit would be judged against the
@@ -134,13 +144,20 @@ def merge_fields(entity: str, current: Mapping[str, Any], versions: Mapping[str,
         if outranks:
             changes[field] = value
             stamped.append(field)
-            conflicts.append(FieldConflict(field, value, current.get(field), writer, last,
-                                           _rule_text(entity, field, writer.side, last.side)))
+            conflicts.append(
+                FieldConflict(
+                    field, value, current.get(field), writer, last, _rule_text(entity, field, writer.side, last.side)
+                )
+            )
         else:
-            conflicts.append(FieldConflict(field, current.get(field), value, last, writer,
-                                           _rule_text(entity, field, last.side, writer.side)))
-    status: Literal["applied", "merged", "conflict"] = \
+            conflicts.append(
+                FieldConflict(
+                    field, current.get(field), value, last, writer, _rule_text(entity, field, last.side, writer.side)
+                )
+            )
+    status: Literal["applied", "merged", "conflict"] = (
         "conflict" if conflicts else ("merged" if concurrent else "applied")
+    )
     return MergeOutcome(status, changes, stamped, conflicts)
 
 

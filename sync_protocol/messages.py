@@ -117,11 +117,11 @@ Status = Literal["applied", "merged", "conflict", "rejected"]
 class MutationResult(_Message):
     seq: int
     status: Status
-    reason: str | None = None     # machine-readable, for ``rejected`` (and ``duplicate``)
-    field: str | None = None      # the offending field, when there is one
-    message: str = ""             # for people
-    version: int | None = None    # the record's server version after this mutation
-    conflicts: list[Id] = []      # ids of conflict records this mutation produced
+    reason: str | None = None  # machine-readable, for ``rejected`` (and ``duplicate``)
+    field: str | None = None  # the offending field, when there is one
+    message: str = ""  # for people
+    version: int | None = None  # the record's server version after this mutation
+    conflicts: list[Id] = []  # ids of conflict records this mutation produced
 
 
 class PushRequest(_Message):

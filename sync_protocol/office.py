@@ -72,8 +72,8 @@ class IntakeRequest(_OfficeMessage, kw_only=True):
     fault: Annotated[str, Meta(min_length=1, max_length=4000)]
     severity: Severity
     reported_by: Name = ""
-    reported_at: Timestamp | None = None   # default: now
-    assignee: Id | None = None             # user id or name of an engineer, to assign at once
+    reported_at: Timestamp | None = None  # default: now
+    assignee: Id | None = None  # user id or name of an engineer, to assign at once
 
 
 class JobEdit(_OfficeMessage, kw_only=True):
@@ -149,7 +149,7 @@ class ResolveRequest(_OfficeMessage, kw_only=True):
 class ResolveReply(_OfficeMessage, kw_only=True):
     conflict: Conflict
     version: int
-    record_version: int | None = None   # the edited record's version after an override
+    record_version: int | None = None  # the edited record's version after an override
 
 
 # --- job sheet --------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class SheetEvent(_OfficeMessage, kw_only=True):
     author: Id
     author_name: Name
     payload: EventPayload
-    signed: bool            # part of the sheet the latest signature was made on
+    signed: bool  # part of the sheet the latest signature was made on
 
 
 class SignatureView(_OfficeMessage, kw_only=True):
@@ -179,8 +179,8 @@ class SignatureView(_OfficeMessage, kw_only=True):
     state: Literal["valid", "outdated"]
     added_events: list[Id] = []
     missing_events: list[Id] = []
-    job_changed: bool = False       # the job's sheet fields (fault, equipment) changed since
-    changes: list[Text] = []        # what changed since, in words: what, by whom, when
+    job_changed: bool = False  # the job's sheet fields (fault, equipment) changed since
+    changes: list[Text] = []  # what changed since, in words: what, by whom, when
 
 
 class JobSheet(_OfficeMessage, kw_only=True):
@@ -210,19 +210,19 @@ class AuditFinding(_OfficeMessage, kw_only=True):
     first_repair_at: Timestamp
     repairs: int
     outcome: BackupOutcome
-    reason: Text                      # the waiver's reason, or what is missing
+    reason: Text  # the waiver's reason, or what is missing
     backup_sha256: str | None = None
     acknowledged_without_backup: bool = False
 
 
 class EngineerAudit(_OfficeMessage, kw_only=True):
-    engineer: Id | None               # None in the totals over all engineers
+    engineer: Id | None  # None in the totals over all engineers
     engineer_name: Name
     jobs: int
     verified: int
     waived: int
     missing: int
-    compliance_pct: float | None      # (verified + waived) / jobs; None without jobs
+    compliance_pct: float | None  # (verified + waived) / jobs; None without jobs
 
 
 class AuditReport(_OfficeMessage, kw_only=True):

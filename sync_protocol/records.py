@@ -23,9 +23,7 @@ from .types import Bytes, Cents, Currency, Days, Hlc, Id, Name, Severity, Sha256
 
 
 JobStatus = Literal["new", "assigned", "on_site", "resolved", "escalated", "cancelled", "closed"]
-EquipmentCategory = Literal[
-    "server", "switch", "storage", "camera", "controller", "pc", "ups", "router", "other"
-]
+EquipmentCategory = Literal["server", "switch", "storage", "camera", "controller", "pc", "ups", "router", "other"]
 
 
 class _Record(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="entity"):

@@ -32,8 +32,19 @@ import datetime as dt
 from typing import Iterable, Mapping, NamedTuple
 
 from .events import (
-    Backup, Checkin, CustomerApproval, Diagnosis, EventPayload, Loaner, Note, PartSwap, Photo, Quote,
-    Resolution, Signature, Test,
+    Backup,
+    Checkin,
+    CustomerApproval,
+    Diagnosis,
+    EventPayload,
+    Loaner,
+    Note,
+    PartSwap,
+    Photo,
+    Quote,
+    Resolution,
+    Signature,
+    Test,
 )
 from .hashing import sheet_events, sheet_hash
 from .records import Job, JobEvent
@@ -46,11 +57,11 @@ DETAIL_CHARS = 4000
 
 
 class SignatureCheck(NamedTuple):
-    signature: JobEvent       # the latest signature on the job
-    valid: bool               # it signs the sheet as it stands
-    added: list[JobEvent]     # on the sheet now, recorded after (or without) the signature
-    missing: list[str]        # ids of events it signed that are not on this sheet
-    job_changed: bool         # the job's own sheet fields (fault, equipment) were corrected
+    signature: JobEvent  # the latest signature on the job
+    valid: bool  # it signs the sheet as it stands
+    added: list[JobEvent]  # on the sheet now, recorded after (or without) the signature
+    missing: list[str]  # ids of events it signed that are not on this sheet
+    job_changed: bool  # the job's own sheet fields (fault, equipment) were corrected
 
 
 def latest_signature(events: Iterable[JobEvent]) -> JobEvent | None:
@@ -135,14 +146,15 @@ def signature_in_words(check: SignatureCheck, names: Mapping[str, str]) -> str:
     """One sentence for a signature that signs an older version (a conflict's detail)."""
     signed: Signature = check.signature.payload  # type: ignore[assignment]
     changes = changes_in_words(check, names)
-    listed = changes[:LISTED_CHANGES] + ([f"and {len(changes) - LISTED_CHANGES} more"]
-                                         if len(changes) > LISTED_CHANGES else [])
+    listed = changes[:LISTED_CHANGES] + (
+        [f"and {len(changes) - LISTED_CHANGES} more"] if len(changes) > LISTED_CHANGES else []
+    )
     text = f"the sheet changed after {signed.signer} signed it on {when(check.signature.at)}: " + "; ".join(listed)
-    return text if len(text) <= DETAIL_CHARS else text[:DETAIL_CHARS - 1] + "…"
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
 def _quoted(text: str) -> str:
     text = " ".join(text.split())
     if not text:
         return ""
-    return '"' + (text if len(text) <= QUOTED_CHARS else text[:QUOTED_CHARS - 1] + "…") + '"'
+    return '"' + (text if len(text) <= QUOTED_CHARS else text[: QUOTED_CHARS - 1] + "…") + '"'

@@ -72,8 +72,7 @@ def missed(job: Job, now: dt.datetime, checked_in: bool) -> list[str]:
         raise ValueError("now must be timezone-aware")
     if job.status not in ESCALATES_FROM:
         return []
-    return [FLAG_OF[d.target] for d in running(job, checked_in)
-            if now > d.due and FLAG_OF[d.target] not in job.flags]
+    return [FLAG_OF[d.target] for d in running(job, checked_in) if now > d.due and FLAG_OF[d.target] not in job.flags]
 
 
 def checked_in(events: Iterable[JobEvent]) -> bool:

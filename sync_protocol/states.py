@@ -58,8 +58,7 @@ def office_action(status: str, action: str) -> str:
     return target
 
 
-def after_event(status: str, kind: str, assigned_to_author: bool,
-                outcome: str | None = None) -> Transition:
+def after_event(status: str, kind: str, assigned_to_author: bool, outcome: str | None = None) -> Transition:
     """The job's status after an engineer's event of ``kind`` arrives at the server."""
     if status in CLOSED_TO_WORK:
         return Transition(status, f"work recorded on a {status} job")

@@ -24,10 +24,23 @@ Severity = Annotated[int, Meta(ge=1, le=4)]
 Cents = Annotated[int, Meta(ge=0, le=MAX_CENTS)]
 Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
 Timestamp = Annotated[dt.datetime, Meta(tz=True)]
-Qty = Annotated[int, Meta(ge=1, le=MAX_QTY)]                       # parts on a quote line or in a swap
-StockQty = Annotated[int, Meta(ge=-MAX_STOCK, le=MAX_STOCK)]        # may go negative: flagged, not refused
-Bytes = Annotated[int, Meta(ge=0, le=MAX_BYTES)]                    # a size in bytes
+Qty = Annotated[int, Meta(ge=1, le=MAX_QTY)]  # parts on a quote line or in a swap
+StockQty = Annotated[int, Meta(ge=-MAX_STOCK, le=MAX_STOCK)]  # may go negative: flagged, not refused
+Bytes = Annotated[int, Meta(ge=0, le=MAX_BYTES)]  # a size in bytes
 Days = Annotated[int, Meta(ge=0, le=MAX_DAYS)]
 
-__all__ = ["Bytes", "Cents", "Currency", "Days", "Hlc", "Id", "Name", "Qty", "Severity", "Sha256", "StockQty",
-           "Text", "Timestamp"]
+__all__ = [
+    "Bytes",
+    "Cents",
+    "Currency",
+    "Days",
+    "Hlc",
+    "Id",
+    "Name",
+    "Qty",
+    "Severity",
+    "Sha256",
+    "StockQty",
+    "Text",
+    "Timestamp",
+]

@@ -34,14 +34,14 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")
-                anchor = anchor[:len(anchor) - (node.level - 1)]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, *([base] if base else [])])
             for alias in node.names:
                 target = f"{base}.{alias.name}"
                 if target in known:
-                    out.add(target)        # ``from package import module``
+                    out.add(target)  # ``from package import module``
                 elif base in known:
-                    out.add(base)          # ``from module import name``
+                    out.add(base)  # ``from module import name``
     out.discard(name)
     return out
 
@@ -90,7 +90,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_is_read_from_the_source() -> None:
     graph = import_graph()
     assert "server.push" in graph["server.sync_api"] and "sync_protocol.checks" in graph["server.push"]
-    assert "server.state" in graph["server.office.journal"]          # a relative ``from ..state import``
+    assert "server.state" in graph["server.office.journal"]  # a relative ``from ..state import``
 
 
 def test_no_module_takes_part_in_an_import_cycle() -> None:
@@ -104,20 +104,40 @@ def test_cycle_finder_finds_a_cycle() -> None:
 
 def test_server_and_field_client_never_import_each_other() -> None:
     graph = import_graph()
-    crossing = [(a, b) for a, targets in graph.items() for b in targets
-                if {a.split(".")[0], b.split(".")[0]} == {"server", "field_client"}]
+    crossing = [
+        (a, b)
+        for a, targets in graph.items()
+        for b in targets
+        if {a.split(".")[0], b.split(".")[0]} == {"server", "field_client"}
+    ]
     assert crossing == []
 
 
 def test_sync_protocol_imports_neither_side() -> None:
     graph = import_graph()
-    outward = [(a, b) for a, targets in graph.items() if a.startswith("sync_protocol")
-               for b in targets if not b.startswith("sync_protocol")]
+    outward = [
+        (a, b)
+        for a, targets in graph.items()
+        if a.startswith("sync_protocol")
+        for b in targets
+        if not b.startswith("sync_protocol")
+    ]
     assert outward == []
 
 
-IO_MODULES = {"httpx", "socket", "sqlite3", "sqlite_utils", "subprocess", "urllib", "http", "litestar",
-              "uvicorn", "psycopg", "shutil"}
+IO_MODULES = {
+    "httpx",
+    "socket",
+    "sqlite3",
+    "sqlite_utils",
+    "subprocess",
+    "urllib",
+    "http",
+    "litestar",
+    "uvicorn",
+    "psycopg",
+    "shutil",
+}
 
 
 def test_sync_protocol_is_pure_but_for_its_conformance_kit() -> None:
@@ -128,10 +148,19 @@ def test_sync_protocol_is_pure_but_for_its_conformance_kit() -> None:
         if not name.startswith("sync_protocol") or name.startswith("sync_protocol.conformance"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            roots = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            roots = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             impure += [(name, root) for root in roots if root.split(".")[0] in IO_MODULES]
     assert impure == []
     graph = import_graph()
-    assert [a for a, targets in graph.items() if not a.startswith("sync_protocol.conformance")
-            and any(t.startswith("sync_protocol.conformance") for t in targets)] == []
+    assert [
+        a
+        for a, targets in graph.items()
+        if not a.startswith("sync_protocol.conformance")
+        and any(t.startswith("sync_protocol.conformance") for t in targets)
+    ] == []

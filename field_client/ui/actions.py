@@ -48,16 +48,17 @@ async def before_request(request: AnyRequest) -> Response[str] | None:
     """No write without the session's CSRF token (a form field, or a header for scripts)."""
     if request.method in SAFE_METHODS:
         return None
-    session = request.scope.get(SESSION_KEY)  # type: ignore[misc]
+    session = request.scope.get(SESSION_KEY)
     token = request.headers.get(CSRF_HEADER)
     if token is None and session is not None:
         token = (await request.form()).get(CSRF_FIELD)
-    if session is not None and Gate.csrf_ok(session, token):
+    if session is not None and Gate.csrf_ok(session, token):  # type: ignore[misc]
         return None
     ui = ui_of(request)
     locale = ui.catalogs.negotiate(request.headers.get("accept-language"), session.locale if session else None)
-    return Response(ui.catalogs.render(locale, "refused.html", status=403, reason="csrf"),
-                    media_type=HTML, status_code=403)
+    return Response(
+        ui.catalogs.render(locale, "refused.html", status=403, reason="csrf"), media_type=HTML, status_code=403
+    )
 
 
 # --- reading forms ----------------------------------------------------------------------------
@@ -99,14 +100,16 @@ def _checked(form: Form, name: str) -> bool:
 # --- the pattern of every action -----------------------------------------------------------------
 
 
-async def _act(request: AnyRequest, job_id: FromPath[str], step: str,
-               work: Callable[[Workbench, Form, Gettext], str]) -> Response[Any]:
+async def _act(
+    request: AnyRequest, job_id: FromPath[str], step: str, work: Callable[[Workbench, Form, Gettext], str]
+) -> Response[Any]:
     form = dict((await request.form()).items())
     return await anyio.to_thread.run_sync(_record, request, job_id, step, form, work)
 
 
-def _record(request: AnyRequest, job_id: FromPath[str], step: str, form: Form,
-            work: Callable[[Workbench, Form, Gettext], str]) -> Response[Any]:
+def _record(
+    request: AnyRequest, job_id: FromPath[str], step: str, form: Form, work: Callable[[Workbench, Form, Gettext], str]
+) -> Response[Any]:
     _ = gettext_of(request)
     try:
         said = work(ui_of(request).bench, form, _)
@@ -135,6 +138,7 @@ async def checkin(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.checkin(job_id, text(form, "note", _))
         return _recorded(_, _("check-in"))
+
     return await _act(request, job_id, "checkin", work)
 
 
@@ -157,9 +161,17 @@ async def backup(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
         if not _SHA.match(sha):
             raise FormError("sha256", _("A SHA-256 is 64 hexadecimal characters."))
         size = whole(form, "size", _, 0, 2**62)
-        bench.backup(job_id, scope=scope, method=text(form, "method", _), stored_at=text(form, "stored_at", _),
-                     sha256=sha, size=size, verified=_checked(form, "verified"))
+        bench.backup(
+            job_id,
+            scope=scope,
+            method=text(form, "method", _),
+            stored_at=text(form, "stored_at", _),
+            sha256=sha,
+            size=size,
+            verified=_checked(form, "verified"),
+        )
         return _recorded(_, _("backup"))
+
     return await _act(request, job_id, "backup", work)
 
 
@@ -168,6 +180,7 @@ async def waive(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.waive_backup(job_id, text(form, "waive_reason", _, required=True))
         return _recorded(_, _("backup waived"))
+
     return await _act(request, job_id, "backup", work)
 
 
@@ -177,6 +190,7 @@ async def diagnosis(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]
         cause = choice(form, "cause", get_args(Cause), _)
         bench.diagnose(job_id, cause, text(form, "findings", _, required=True), whole(form, "severity", _, 1, 4))
         return _recorded(_, _("diagnosis"))
+
     return await _act(request, job_id, "diagnosis", work)
 
 
@@ -199,6 +213,7 @@ async def quote(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
             raise FormError("part_1", _("Choose a part or enter the labour."))
         bench.quote(job_id, parts, labour)
         return _recorded(_, _("quote"))
+
     return await _act(request, job_id, "quote", work)
 
 
@@ -208,6 +223,7 @@ async def approval(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
         decision = choice(form, "decision", ("approve", "decline"), _)
         bench.approve(job_id, text(form, "by", _, required=True, limit=200), approved=decision == "approve")
         return _recorded(_, _("the customer's approval") if decision == "approve" else _("the customer's refusal"))
+
     return await _act(request, job_id, "quote", work)
 
 
@@ -215,15 +231,19 @@ async def approval(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
 async def swap(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         _event, warning = bench.swap(
-            job_id, equipment=text(form, "equipment", _, required=True, limit=64),
+            job_id,
+            equipment=text(form, "equipment", _, required=True, limit=64),
             part=text(form, "part", _, required=True, limit=64),
             serial_out=text(form, "serial_out", _, required=True, limit=200),
             serial_in=text(form, "serial_in", _, required=True, limit=200),
-            qty=whole(form, "qty", _, 1, 10_000, default=1) or 1, no_backup_ack=_checked(form, "no_backup_ack"),
-            notes=text(form, "notes", _))
+            qty=whole(form, "qty", _, 1, 10_000, default=1) or 1,
+            no_backup_ack=_checked(form, "no_backup_ack"),
+            notes=text(form, "notes", _),
+        )
         if warning:
             flash(request, _("The van now shows fewer parts than were taken; the office will see it."), "warn")
         return _recorded(_, _("part swap"))
+
     return await _act(request, job_id, "swap", work)
 
 
@@ -233,6 +253,7 @@ async def loaner(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
         returned = _checked(form, "returned")
         bench.loaner(job_id, text(form, "device", _, required=True, limit=200), returned)
         return _recorded(_, _("loaner returned") if returned else _("loaner lent"))
+
     return await _act(request, job_id, "loaner", work)
 
 
@@ -241,6 +262,7 @@ async def test(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.test(job_id, choice(form, "result", ("pass", "fail"), _), text(form, "notes", _))
         return _recorded(_, _("test"))
+
     return await _act(request, job_id, "test", work)
 
 
@@ -254,6 +276,7 @@ async def photo(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
             raise FormError("photo", _("Choose a photo or take one with the camera."))
         bench.photo(job_id, data, text(form, "caption", _, limit=4000))
         return _recorded(_, _("photo"))
+
     return await _act(request, job_id, "photo", work)
 
 
@@ -262,6 +285,7 @@ async def note(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.note(job_id, text(form, "text", _, required=True))
         return _recorded(_, _("note"))
+
     return await _act(request, job_id, "note", work)
 
 
@@ -270,15 +294,21 @@ EQUIPMENT_FACTS = ("serial", "firmware", "location")
 
 
 @post("/jobs/{job_id:str}/facts/{entity:str}/{record_id:str}")
-async def facts(request: AnyRequest, job_id: FromPath[str], entity: FromPath[str], record_id: FromPath[str]) -> Response[Any]:
+async def facts(
+    request: AnyRequest, job_id: FromPath[str], entity: FromPath[str], record_id: FromPath[str]
+) -> Response[Any]:
     """Facts observed on site: only the fields the engineer changed are sent (a patch)."""
+
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         names = {"site": SITE_FACTS, "equipment": EQUIPMENT_FACTS}.get(entity)
         if names is None:
             raise FormError("entity", _("Only sites and equipment hold facts observed on site."))
         current = bench.client.record(entity, record_id)
-        changes = [f"{name}={text(form, name, _)}" for name in names
-                   if name in form and text(form, name, _) != getattr(current, name)]
+        changes = [
+            f"{name}={text(form, name, _)}"
+            for name in names
+            if name in form and text(form, name, _) != getattr(current, name)
+        ]
         param = text(form, "parameter", _, limit=200)
         if param:
             changes.append(f"parameters.{param}={text(form, 'parameter_value', _)}")
@@ -286,6 +316,7 @@ async def facts(request: AnyRequest, job_id: FromPath[str], entity: FromPath[str
             raise FormError(names[0], _("Nothing was changed."))
         bench.edit(entity, record_id, changes)
         return _recorded(_, _("site facts"))
+
     return await _act(request, job_id, "facts", work)
 
 
@@ -294,6 +325,7 @@ async def resolve(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.resolve(job_id)
         return _recorded(_, _("resolved"))
+
     return await _act(request, job_id, "close", work)
 
 
@@ -302,6 +334,7 @@ async def escalate(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
     def work(bench: Workbench, form: Form, _: Gettext) -> str:
         bench.escalate(job_id, text(form, "reason", _, required=True))
         return _recorded(_, _("escalated"))
+
     return await _act(request, job_id, "close", work)
 
 
@@ -328,9 +361,14 @@ async def sign(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
         bench = ui_of(request).bench
         try:
             shown = text(form, "sheet_hash", _, required=True, limit=64)
-            bench.sign(job_id, text(form, "signer", _, required=True, limit=200), text(form, "role", _, limit=200),
-                       _png_of(str(form.get("image") or "")), again=_checked(form, "again"),
-                       expected_sheet_hash=shown)
+            bench.sign(
+                job_id,
+                text(form, "signer", _, required=True, limit=200),
+                text(form, "role", _, limit=200),
+                _png_of(str(form.get("image") or "")),
+                again=_checked(form, "again"),
+                expected_sheet_hash=shown,
+            )
         except FormError as exc:
             refusal = words.Refusal(exc.field, exc.message, [])
         except FieldClientError as exc:
@@ -339,7 +377,9 @@ async def sign(request: AnyRequest, job_id: FromPath[str]) -> Response[Any]:
             flash(request, _("Signed. Thank you! The signature will sync with the sheet."))
             return Redirect(f"/jobs/{job_id}#next", status_code=303)
         context = sign_context(request, job_id)
-        context.update(errors={"sign": refusal}, values={"signer": form.get("signer", ""), "role": form.get("role", "")})
+        context.update(
+            errors={"sign": refusal}, values={"signer": form.get("signer", ""), "role": form.get("role", "")}
+        )
         return page(request, "sign.html", status=422, **context)
 
     return await anyio.to_thread.run_sync(run)
@@ -365,5 +405,23 @@ async def choose_language(request: AnyRequest) -> Response[Any]:
     return Redirect(target, status_code=303)
 
 
-ACTIONS = [checkin, hash_backup, backup, waive, diagnosis, quote, approval, swap, loaner, test, photo, note,
-           facts, resolve, escalate, sign, start_sync, choose_language]
+ACTIONS = [
+    checkin,
+    hash_backup,
+    backup,
+    waive,
+    diagnosis,
+    quote,
+    approval,
+    swap,
+    loaner,
+    test,
+    photo,
+    note,
+    facts,
+    resolve,
+    escalate,
+    sign,
+    start_sync,
+    choose_language,
+]

@@ -19,6 +19,7 @@ from .pages import PAGES
 from .rendering import HTML, STATIC, AnyRequest, UiState, log, page
 from .syncing import SyncRunner
 
+
 def _not_found(request: AnyRequest, exc: Exception) -> Response[str]:
     """An unknown job or drawing: a page in the reader's language, not a stack trace."""
     if request.scope.get(SESSION_KEY) is None:  # type: ignore[misc]
@@ -33,8 +34,11 @@ def _http_error(request: AnyRequest, exc: HTTPException) -> Response[str]:
 def _crash(request: AnyRequest, exc: Exception) -> Response[str]:
     """A bug: logged with its traceback on the terminal running ``field ui``; the page says so."""
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return Response(f"internal error: {type(exc).__name__} (see the terminal running field ui)",
-                    status_code=500, media_type="text/plain")
+    return Response(
+        f"internal error: {type(exc).__name__} (see the terminal running field ui)",
+        status_code=500,
+        media_type="text/plain",
+    )
 
 
 def create_app(bench: Workbench, gate: Gate, catalogs: Catalogs, runner: SyncRunner) -> tuple[Litestar, GateMiddleware]:
@@ -49,16 +53,24 @@ def create_app(bench: Workbench, gate: Gate, catalogs: Catalogs, runner: SyncRun
 
     # Assets are cached by the browser: pages name them with the app's version (``?v=``), so an
     # upgraded app is never shown with yesterday's script.
-    static = create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False,
-                                        cache_control=CacheControlHeader(max_age=86400, private=True))
+    static = create_static_files_router(
+        path="/static",
+        directories=[STATIC],
+        include_in_schema=False,
+        cache_control=CacheControlHeader(max_age=86400, private=True),
+    )
     app = Litestar(
         route_handlers=[*PAGES, *ACTIONS, static],
         before_request=before_request,
-        exception_handlers={UnknownRecord: _not_found, NotFoundException: _not_found,  # type: ignore[dict-item]
-                            HTTPException: _http_error, Exception: _crash},
+        exception_handlers={
+            UnknownRecord: _not_found,
+            NotFoundException: _not_found,  # type: ignore[dict-item]
+            HTTPException: _http_error,
+            Exception: _crash,
+        },
         state=State({"ui": ui}),
         openapi_config=None,
-        logging_config=None,   # the terminal is the engineer's: errors only (logging's last resort)
+        logging_config=None,  # the terminal is the engineer's: errors only (logging's last resort)
         request_max_body_size=10 * 1024 * 1024,
         debug=False,
     )

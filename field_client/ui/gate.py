@@ -31,11 +31,13 @@ OPEN_PATH = "/open"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
-SESSION_KEY = "fieldui.session"   # where the middleware leaves the session in the ASGI scope
+SESSION_KEY = "fieldui.session"  # where the middleware leaves the session in the ASGI scope
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-       "media-src 'self' blob:; connect-src 'self'; frame-src 'self'; font-src 'self'; "
-       "form-action 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "media-src 'self' blob:; connect-src 'self'; frame-src 'self'; font-src 'self'; "
+    "form-action 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'"
+)
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -54,7 +56,7 @@ Refuse = Callable[[dict[str, Any], int, str], Awaitable[tuple[bytes, bytes]]]
 class Session:
     id: str
     csrf: str
-    locale: str | None = None                         # the language chosen in the app, if any
+    locale: str | None = None  # the language chosen in the app, if any
     flashes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -65,7 +67,7 @@ class Gate:
         self.port = port
         self.host = f"127.0.0.1:{port}"
         self.origin = f"http://{self.host}"
-        self.cookie = f"fieldui-{port}"   # one per port: two apps on one laptop keep their own
+        self.cookie = f"fieldui-{port}"  # one per port: two apps on one laptop keep their own
         self._secret: str | None = secrets.token_urlsafe(32)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
@@ -140,9 +142,18 @@ class GateMiddleware:
         if problem is not None:
             status, reason = problem
             body, media_type = await self.refuse(headers, status, reason)
-            await send({"type": "http.response.start", "status": status, "headers": [
-                (b"content-type", media_type), (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"), *SECURITY_HEADERS]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", media_type),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"cache-control", b"no-store"),
+                        *SECURITY_HEADERS,
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         scope[SESSION_KEY] = session

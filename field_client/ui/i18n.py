@@ -49,8 +49,9 @@ class _Missing(gettext.NullTranslations):
 class Catalogs:
     """Translations, formatters and template environments for every supported locale."""
 
-    def __init__(self, default: str = locales.DEFAULT, templates: Path = TEMPLATES,
-                 tz: dt.tzinfo | None = None) -> None:
+    def __init__(
+        self, default: str = locales.DEFAULT, templates: Path = TEMPLATES, tz: dt.tzinfo | None = None
+    ) -> None:
         self.default = locales.supported(default) or locales.DEFAULT
         self.tz = tz or dt.datetime.now().astimezone().tzinfo or dt.timezone.utc  # the laptop's zone
         self.missing: set[tuple[str, str]] = set()
@@ -81,17 +82,24 @@ class Catalogs:
         return self._envs[locale].get_template(template).render(**context)
 
     def _environment(self, locale: str, templates: Path) -> jinja2.Environment:
-        env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates),
-                                 autoescape=jinja2.select_autoescape(["html"]),
-                                 extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
-                                 undefined=jinja2.StrictUndefined)
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates),
+            autoescape=jinja2.select_autoescape(["html"]),
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined,
+        )
         env.install_gettext_translations(self._translations[locale], newstyle=True)  # type: ignore[attr-defined]
         fmt = Formats(locale, self.tz)
-        env.filters.update(when=fmt.when, day=fmt.day, money=fmt.money, number=fmt.number,
-                           span=fmt.span, kind=kind_of)
-        env.globals.update(locale=locale, html_lang=locales.html_lang(locale), version=__version__,
-                           names=names(self._translations[locale].gettext),
-                           languages=[(loc, locales.display_name(loc)) for loc in locales.SUPPORTED])
+        env.filters.update(when=fmt.when, day=fmt.day, money=fmt.money, number=fmt.number, span=fmt.span, kind=kind_of)
+        env.globals.update(
+            locale=locale,
+            html_lang=locales.html_lang(locale),
+            version=__version__,
+            names=names(self._translations[locale].gettext),
+            languages=[(loc, locales.display_name(loc)) for loc in locales.SUPPORTED],
+        )
         return env
 
 
@@ -120,9 +128,10 @@ class Formats:
             if isinstance(value, str):
                 value = dt.datetime.fromisoformat(value)
             local = value.astimezone(self.tz)
-            return f"{format_skeleton('yMMMd', local, locale=self.locale)} {format_skeleton('Hm', local, locale=self.locale)}"
+            day = format_skeleton("yMMMd", local, locale=self.locale)
+            return f"{day} {format_skeleton('Hm', local, locale=self.locale)}"
         except (ValueError, TypeError, OverflowError):
-            return str(value)   # an odd stored value is shown as text, never breaks the page
+            return str(value)  # an odd stored value is shown as text, never breaks the page
 
     def day(self, value: dt.date | None) -> str:
         if value is None:

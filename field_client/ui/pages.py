@@ -31,14 +31,15 @@ def open_app(request: AnyRequest, secret: FromQuery[str] = "") -> Response[Any]:
     """Spend the one-time secret printed by ``field ui`` for this browser's session cookie."""
     ui = ui_of(request)
     if request.scope.get(SESSION_KEY) is not None:  # type: ignore[misc]
-        return Redirect("/", status_code=303)          # this browser opened it already: carry on
+        return Redirect("/", status_code=303)  # this browser opened it already: carry on
     session = ui.gate.exchange(secret)
     if session is None:
         locale = ui.catalogs.negotiate(request.headers.get("accept-language"))
         html = ui.catalogs.render(locale, "refused.html", status=403, reason="link_used")
         return Response(html, media_type=HTML, status_code=403)
-    return Redirect("/", status_code=303, headers={"set-cookie": ui.gate.set_cookie(session),
-                                                   "cache-control": "no-store"})
+    return Redirect(
+        "/", status_code=303, headers={"set-cookie": ui.gate.set_cookie(session), "cache-control": "no-store"}
+    )
 
 
 @get("/", sync_to_thread=True)
@@ -49,13 +50,21 @@ def today(request: AnyRequest) -> Response[str]:
     ready = bench.ready(verify_files=False)
     sites = {s.id: s.name for s in bench.client.records("site")}  # type: ignore[attr-defined]
     pending = bench.client.pending_by_job()
-    rows = [(job, deadline, sites.get(job.site_id, job.site_id), pending.get(job.id, 0))
-            for job, deadline in bench.jobs_by_urgency()]
-    return page(request, "today.html", rows=rows, ready=ready, problems=[words.problem(p, _) for p in ready.problems],
-                conflicts=[explain(c, _) for c in bench.client.conflicts()])  # type: ignore[arg-type]
+    rows = [
+        (job, deadline, sites.get(job.site_id, job.site_id), pending.get(job.id, 0))
+        for job, deadline in bench.jobs_by_urgency()
+    ]
+    return page(
+        request,
+        "today.html",
+        rows=rows,
+        ready=ready,
+        problems=[words.problem(p, _) for p in ready.problems],
+        conflicts=[explain(c, _) for c in bench.client.conflicts()],  # type: ignore[arg-type]
+    )
 
 
-TIMELINE = 60   # events shown on the job page before "show all": the sheet of a long job paints at once
+TIMELINE = 60  # events shown on the job page before "show all": the sheet of a long job paints at once
 
 
 def job_context(request: AnyRequest, job_id: str, whole_timeline: bool = False) -> dict[str, Any]:
@@ -74,17 +83,24 @@ def job_context(request: AnyRequest, job_id: str, whole_timeline: bool = False) 
     day = fmt.day
     parts = bench.client.records("part")
     stock = {s.sku: s.qty for s in bench.client.van_stock()}  # type: ignore[attr-defined]
-    return {"sheet": sheet, "job": sheet["job"], "steps": all_steps, "next": steps.next_step(all_steps),
-            "warranty_words": {eq.id: words.warranty(eq, w, _, day) for eq, w in sheet["equipment"]},
-            "paid": any(not w.covered for _eq, w in sheet["equipment"]),
-            "latest_quote": latest_quote,
-            "approved": latest_quote is not None and approved is not None and approved == latest_quote.payload,
-            "parts": parts, "stock": stock,
-            "part_labels": {p.id: _part_label(p, stock, fmt.money, _) for p in parts},
-            "photos": [e for e in plain if isinstance(e.payload, Photo)],
-            "conflict_words": [explain(c, _) for c in sheet["conflicts"]],
-            "timeline": sheet["events"] if whole_timeline else sheet["events"][-TIMELINE:],
-            "errors": {}, "values": {}}
+    return {
+        "sheet": sheet,
+        "job": sheet["job"],
+        "steps": all_steps,
+        "next": steps.next_step(all_steps),
+        "warranty_words": {eq.id: words.warranty(eq, w, _, day) for eq, w in sheet["equipment"]},
+        "paid": any(not w.covered for _eq, w in sheet["equipment"]),
+        "latest_quote": latest_quote,
+        "approved": latest_quote is not None and approved is not None and approved == latest_quote.payload,
+        "parts": parts,
+        "stock": stock,
+        "part_labels": {p.id: _part_label(p, stock, fmt.money, _) for p in parts},
+        "photos": [e for e in plain if isinstance(e.payload, Photo)],
+        "conflict_words": [explain(c, _) for c in sheet["conflicts"]],
+        "timeline": sheet["events"] if whole_timeline else sheet["events"][-TIMELINE:],
+        "errors": {},
+        "values": {},
+    }
 
 
 def _part_label(part: Any, stock: dict[str, int], money: Any, _: Any) -> str:
@@ -94,7 +110,7 @@ def _part_label(part: Any, stock: dict[str, int], money: Any, _: Any) -> str:
         words.append(_("wear part"))
     if part.id in stock:
         words.append(_("van: {qty}").format(qty=stock[part.id]))
-    return " · ".join(words)   # (no _() inside an f-string: the message extractor cannot see it there)
+    return " · ".join(words)  # (no _() inside an f-string: the message extractor cannot see it there)
 
 
 @get("/jobs/{job_id:str}", sync_to_thread=True)
@@ -107,10 +123,15 @@ def sign_context(request: AnyRequest, job_id: str) -> dict[str, Any]:
     sheet = bench.sheet(job_id)
     plain = [v.event for v in sheet["events"]]
     quotes = [e.payload for e in plain if isinstance(e.payload, Quote)]
-    return {"sheet": sheet, "job": sheet["job"], "sheet_hash": sheet_hash(sheet["job"], plain),
-            "quote": rules.approved_quote(plain) or (quotes[-1] if quotes else None),
-            "work": [v for v in sheet["events"] if kind_of(v.event.payload) not in NOT_ON_SHEET],
-            "errors": {}, "values": {}}
+    return {
+        "sheet": sheet,
+        "job": sheet["job"],
+        "sheet_hash": sheet_hash(sheet["job"], plain),
+        "quote": rules.approved_quote(plain) or (quotes[-1] if quotes else None),
+        "work": [v for v in sheet["events"] if kind_of(v.event.payload) not in NOT_ON_SHEET],
+        "errors": {},
+        "values": {},
+    }
 
 
 @get("/jobs/{job_id:str}/sign")
@@ -126,9 +147,15 @@ def report_page(request: AnyRequest, job_id: FromPath[str]) -> Response[str]:
     plain = [v.event for v in sheet["events"]]
     signatures = [e for e in plain if isinstance(e.payload, Signature)]
     quotes = [e.payload for e in plain if isinstance(e.payload, Quote)]
-    return page(request, "report.html", sheet=sheet, job=sheet["job"], signed=signatures[-1] if signatures else None,
-                quote=rules.approved_quote(plain) or (quotes[-1] if quotes else None),
-                work=[v for v in sheet["events"] if not isinstance(v.event.payload, Signature)])
+    return page(
+        request,
+        "report.html",
+        sheet=sheet,
+        job=sheet["job"],
+        signed=signatures[-1] if signatures else None,
+        quote=rules.approved_quote(plain) or (quotes[-1] if quotes else None),
+        work=[v for v in sheet["events"] if not isinstance(v.event.payload, Signature)],
+    )
 
 
 @get("/drawings/{drawing_id:str}", sync_to_thread=True)
@@ -137,18 +164,33 @@ def drawing_page(request: AnyRequest, drawing_id: FromPath[str], job: FromQuery[
     drawing = client.record("drawing", drawing_id)
     path = client.blob_path(drawing.sha256)  # type: ignore[attr-defined]
     kind = images.sniff(path.read_bytes()[:16]) if path else None
-    return page(request, "drawing.html", drawing=drawing, on_laptop=path is not None, kind=kind,
-                back=f"/jobs/{job}" if re.fullmatch(r"[A-Za-z0-9_.:|@-]{1,64}", job) else "/")
+    return page(
+        request,
+        "drawing.html",
+        drawing=drawing,
+        on_laptop=path is not None,
+        kind=kind,
+        back=f"/jobs/{job}" if re.fullmatch(r"[A-Za-z0-9_.:|@-]{1,64}", job) else "/",
+    )
 
 
 def _file(data: bytes, name: str) -> Response[bytes]:
     """Only what really is a PNG, JPEG, WebP or PDF is shown inline; anything else downloads."""
     media_type = images.sniff(data[:16])
     if media_type is None:
-        return Response(data, media_type="application/octet-stream",
-                        headers={"content-disposition": f'attachment; filename="{_safe_name(name)}"'})
-    return Response(data, media_type=media_type, headers={
-        "content-disposition": f'inline; filename="{_safe_name(name)}"', "cache-control": "private, max-age=3600"})
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={"content-disposition": f'attachment; filename="{_safe_name(name)}"'},
+        )
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "content-disposition": f'inline; filename="{_safe_name(name)}"',
+            "cache-control": "private, max-age=3600",
+        },
+    )
 
 
 def _safe_name(name: str) -> str:
@@ -184,9 +226,13 @@ def _sync_page(request: AnyRequest) -> Response[str]:
     _ = gettext_of(request)
     client = ui.bench.client
     ui.runner.reachable(ask=False)
-    return page(request, "sync.html", state=ui.runner.state(),
-                conflicts=[(c, explain(c, _)) for c in client.conflicts()],  # type: ignore[arg-type]
-                refused=client.answers("rejected"))
+    return page(
+        request,
+        "sync.html",
+        state=ui.runner.state(),
+        conflicts=[(c, explain(c, _)) for c in client.conflicts()],  # type: ignore[arg-type]
+        refused=client.answers("rejected"),
+    )
 
 
 @get("/sync/state", sync_to_thread=True)
@@ -197,11 +243,25 @@ def sync_state(request: AnyRequest) -> dict[str, Any]:
     state = ui.runner.state()
     header = header_state(ui)
     locale = locale_of(request)
-    return {"running": state["running"], "runs": state["runs"], "pending": header["pending"],
-            "status_html": ui.catalogs.render(locale, "_status.html", header=header),
-            "sync_html": ui.catalogs.render(locale, "_syncstate.html", state=state)}
+    return {
+        "running": state["running"],
+        "runs": state["runs"],
+        "pending": header["pending"],
+        "status_html": ui.catalogs.render(locale, "_status.html", header=header),
+        "sync_html": ui.catalogs.render(locale, "_syncstate.html", state=state),
+    }
 
 
-PAGES = [open_app, today, job_page, sign_page, report_page, drawing_page, drawing_file, blob_file,
-         sync_page, sync_state]
+PAGES = [
+    open_app,
+    today,
+    job_page,
+    sign_page,
+    report_page,
+    drawing_page,
+    drawing_file,
+    blob_file,
+    sync_page,
+    sync_state,
+]
 __all__ = ["PAGES", "job_context", "sign_context"]

@@ -21,7 +21,7 @@ from .i18n import Catalogs
 from .syncing import SyncRunner
 
 STATIC = Path(__file__).resolve().parent / "static"
-HTML = "text/html"   # litestar adds the charset
+HTML = "text/html"  # litestar adds the charset
 AnyRequest = Request[Any, Any, Any]
 log = logging.getLogger("fieldsync.ui")
 
@@ -43,9 +43,11 @@ def session_of(request: AnyRequest) -> Session:
 
 
 def locale_of(request: AnyRequest) -> str:
-    session = request.scope.get(SESSION_KEY)  # type: ignore[misc]
-    return ui_of(request).catalogs.negotiate(request.headers.get("accept-language"),
-                                             session.locale if session else None)
+    session = request.scope.get(SESSION_KEY)
+    return ui_of(request).catalogs.negotiate(
+        request.headers.get("accept-language"),
+        session.locale if session else None,  # type: ignore[misc]
+    )
 
 
 def gettext_of(request: AnyRequest) -> Any:
@@ -60,15 +62,28 @@ def header_state(ui: UiState) -> dict[str, Any]:
     """The strip on every page: pending changes, last sync, online or not (as last known)."""
     status = ui.bench.client.status()
     sync = ui.runner.state()
-    return {"pending": status["pending"], "last_sync_at": status["last_sync_at"], "user": status["user_name"],
-            "reachable": sync["reachable"], "running": sync["running"], "rejected": status["rejected"],
-            "conflicts": status["open_conflicts"]}
+    return {
+        "pending": status["pending"],
+        "last_sync_at": status["last_sync_at"],
+        "user": status["user_name"],
+        "reachable": sync["reachable"],
+        "running": sync["running"],
+        "rejected": status["rejected"],
+        "conflicts": status["open_conflicts"],
+    }
 
 
 def page(request: AnyRequest, template: str, status: int = 200, **context: Any) -> Response[str]:
     ui = ui_of(request)
     session = session_of(request)
     flashes, session.flashes = session.flashes, []
-    html = ui.catalogs.render(locale_of(request), template, csrf=session.csrf, flashes=flashes,
-                              header=header_state(ui), here=request.url.path, **context)
+    html = ui.catalogs.render(
+        locale_of(request),
+        template,
+        csrf=session.csrf,
+        flashes=flashes,
+        header=header_state(ui),
+        here=request.url.path,
+        **context,
+    )
     return Response(html, media_type=HTML, status_code=status, headers={"cache-control": "no-store"})

@@ -44,8 +44,11 @@ class LaptopApp:
         self.runner = SyncRunner(bench.client)
         self.app, self.asgi = create_app(bench, self.gate, self.catalogs, self.runner)
         self.url = self.gate.opening_url
-        self._server = uvicorn.Server(uvicorn.Config(self.asgi, log_level="warning", access_log=False,
-                                                     lifespan="off", timeout_graceful_shutdown=5))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.asgi, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5
+            )
+        )
         self._thread: threading.Thread | None = None
 
     @property

@@ -11,24 +11,48 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from sync_protocol import (
-    Backup, Checkin, Diagnosis, JobEvent, Loaner, Note, PartSwap, Photo, Quote, Resolution, Test,
+    Backup,
+    Checkin,
+    Diagnosis,
+    JobEvent,
+    Loaner,
+    Note,
+    PartSwap,
+    Photo,
+    Quote,
+    Resolution,
+    Test,
 )
 
 from .. import rules
 
-ORDER = ("checkin", "backup", "diagnosis", "warranty", "quote", "swap", "loaner", "test", "photo",
-         "note", "facts", "sign", "close")
+ORDER = (
+    "checkin",
+    "backup",
+    "diagnosis",
+    "warranty",
+    "quote",
+    "swap",
+    "loaner",
+    "test",
+    "photo",
+    "note",
+    "facts",
+    "sign",
+    "close",
+)
 
 
 class Step(NamedTuple):
     key: str
     done: bool
     required: bool
-    count: int = 0       # how many times it was recorded (notes, photos, swaps)
+    count: int = 0  # how many times it was recorded (notes, photos, swaps)
 
 
 def steps(events: list[JobEvent], equipment: list[tuple[Any, rules.Warranty]], signature: str) -> list[Step]:
     """Every step of the job, in order, with what the sheet says about it."""
+
     def count(kind: type) -> int:
         return sum(1 for e in events if isinstance(e.payload, kind))
 

@@ -22,8 +22,9 @@ from ..sync import SyncReport
 
 
 class SyncRunner:
-    def __init__(self, client: FieldClient, reach_every: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, client: FieldClient, reach_every: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.client = client
         self.reach_every = reach_every
         self._clock = clock
@@ -31,7 +32,7 @@ class SyncRunner:
         self._thread: threading.Thread | None = None
         self._progress: dict[str, Any] | None = None
         self._report: SyncReport | None = None
-        self._error: tuple[str, str] | None = None          # (code, message) of the last sync
+        self._error: tuple[str, str] | None = None  # (code, message) of the last sync
         self._finished_at: dt.datetime | None = None
         self._runs = 0
         self._reachable: bool | None = None
@@ -98,6 +99,12 @@ class SyncRunner:
 
     def state(self) -> dict[str, Any]:
         with self._lock:
-            return {"running": self._progress is not None, "progress": self._progress,
-                    "report": self._report, "error": self._error, "finished_at": self._finished_at,
-                    "runs": self._runs, "reachable": self._reachable}
+            return {
+                "running": self._progress is not None,
+                "progress": self._progress,
+                "report": self._report,
+                "error": self._error,
+                "finished_at": self._finished_at,
+                "runs": self._runs,
+                "reachable": self._reachable,
+            }

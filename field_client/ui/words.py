@@ -25,7 +25,7 @@ class Way(NamedTuple):
 
 
 class Refusal(NamedTuple):
-    field: str              # the form field it belongs next to
+    field: str  # the form field it belongs next to
     message: str
     ways: list[Way]
 
@@ -35,26 +35,41 @@ def refusal(exc: FieldClientError, _: Gettext, job_id: str = "") -> Refusal:
     page = f"/jobs/{job_id}" if job_id else ""
     field = exc.field or ""
     if isinstance(exc, BackupRequired):
-        return Refusal("no_backup_ack", _("This job has no verified backup yet: back up before any repair."), [
-            Way(_("Record the backup"), f"{page}#step-backup"),
-            Way(_("Waive the backup, with a reason"), f"{page}#waive"),
-            Way(_("Or tick \u201cwork without a backup\u201d below: it is recorded for the audit"), "#no_backup_ack"),
-        ])
+        return Refusal(
+            "no_backup_ack",
+            _("This job has no verified backup yet: back up before any repair."),
+            [
+                Way(_("Record the backup"), f"{page}#step-backup"),
+                Way(_("Waive the backup, with a reason"), f"{page}#waive"),
+                Way(
+                    _("Or tick \u201cwork without a backup\u201d below: it is recorded for the audit"), "#no_backup_ack"
+                ),
+            ],
+        )
     if isinstance(exc, ApprovalRequired):
-        return Refusal("quote", _("This is paid work: the customer must approve a quote before any part "
-                                  "is replaced."), [Way(_("Make the quote and get the approval"), f"{page}#step-quote")])
+        return Refusal(
+            "quote",
+            _("This is paid work: the customer must approve a quote before any part is replaced."),
+            [Way(_("Make the quote and get the approval"), f"{page}#step-quote")],
+        )
     if exc.code == "installed_elsewhere":
-        return Refusal("serial_in", _("Serial {serial} is already installed in {where}: check the serial on "
-                                      "the new part.").format(serial=exc.facts.get("serial", ""),
-                                                              where=exc.facts.get("where", "")), [])
+        return Refusal(
+            "serial_in",
+            _("Serial {serial} is already installed in {where}: check the serial on the new part.").format(
+                serial=exc.facts.get("serial", ""), where=exc.facts.get("where", "")
+            ),
+            [],
+        )
     if exc.code == "same_serial":
         return Refusal("serial_in", _("The serial going in is the serial coming out."), [])
     if field == "image":
-        words = {"empty": _("The signature is empty: please sign on the pad."),
-                 "dot": _("That is only a dot: please sign with your name."),
-                 "too_large": _("The signature image is too large."),
-                 "not_png": _("The signature could not be read: please sign again."),
-                 "unreadable": _("The signature could not be read: please sign again.")}
+        words = {
+            "empty": _("The signature is empty: please sign on the pad."),
+            "dot": _("That is only a dot: please sign with your name."),
+            "too_large": _("The signature image is too large."),
+            "not_png": _("The signature could not be read: please sign again."),
+            "unreadable": _("The signature could not be read: please sign again."),
+        }
         return Refusal("image", words.get(exc.code or "", words["unreadable"]), [])
     if field == "sheet_hash":
         return Refusal("signer", _("The sheet changed while it was shown: please read it again and sign again."), [])
@@ -65,23 +80,37 @@ def refusal(exc: FieldClientError, _: Gettext, job_id: str = "") -> Refusal:
             return Refusal("photo", _("The photo is larger than 25 MB."), [])
         return Refusal("photo", _("A photo must be a PNG, JPEG or WebP image."), [])
     if field == "again":
-        return Refusal("again", _("This is recorded already; a second one is kept beside the first only when "
-                                  "it is meant: reload the page and try again."), [])
+        return Refusal(
+            "again",
+            _(
+                "This is recorded already; a second one is kept beside the first only when "
+                "it is meant: reload the page and try again."
+            ),
+            [],
+        )
     if field == "waive_reason":
         return Refusal("waive_reason", _("Say why no backup can be made."), [])
     if field == "reason":
         return Refusal("reason", _("Say why the job is escalated."), [])
     if field == "quote":
-        return Refusal("quote", _("There is no quote to approve: make the quote first."),
-                       [Way(_("Make the quote"), f"{page}#step-quote")])
+        return Refusal(
+            "quote",
+            _("There is no quote to approve: make the quote first."),
+            [Way(_("Make the quote"), f"{page}#step-quote")],
+        )
     if isinstance(exc, UnknownRecord):
         return Refusal(field, _("{what} is not on this laptop: sync first.").format(what=_field_name(field, _)), [])
     return Refusal(field, _("Not recorded: {detail}").format(detail=exc.message), [])
 
 
 def _field_name(field: str, _: Gettext) -> str:
-    names = {"equipment_id": _("This equipment"), "sku": _("This part"), "part": _("This part"),
-             "job_id": _("This job"), "quote_event_id": _("This quote")}
+    names = {
+        "equipment_id": _("This equipment"),
+        "sku": _("This part"),
+        "part": _("This part"),
+        "job_id": _("This job"),
+        "quote_event_id": _("This quote"),
+    }
     return names.get(field, _("This record"))
 
 

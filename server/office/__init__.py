@@ -48,7 +48,9 @@ class OfficeConfig(NamedTuple):
 
 
 def template_config() -> TemplateConfig[Any]:
-    return TemplateConfig(directory=SERVER_DIR / "templates", engine=JinjaTemplateEngine, engine_callback=register_filters)
+    return TemplateConfig(
+        directory=SERVER_DIR / "templates", engine=JinjaTemplateEngine, engine_callback=register_filters
+    )
 
 
 def office_app_config(state: ServerState) -> OfficeConfig:
@@ -56,13 +58,12 @@ def office_app_config(state: ServerState) -> OfficeConfig:
     secure = state.config.security.secure_cookies  # behind TLS: cookies only over HTTPS
     sessions = session_config(secure)
     csrf = DefineMiddleware(CSRFMiddleware, config=csrf_config(state.secret, secure))
-    static = create_static_files_router(path="/static", directories=[SERVER_DIR / "static"],
-                                        include_in_schema=False)
+    static = create_static_files_router(path="/static", directories=[SERVER_DIR / "static"], include_in_schema=False)
     return OfficeConfig(
-        route_handlers=[pages_router(sessions.middleware, csrf), api_router(sessions.middleware), assign_job,
-                        static],
+        route_handlers=[pages_router(sessions.middleware, csrf), api_router(sessions.middleware), assign_job, static],
         template_config=template_config(),
-        stores={SESSION_STORE: session_store(state.data_dir)})
+        stores={SESSION_STORE: session_store(state.data_dir)},
+    )
 
 
 __all__ = ["OfficeConfig", "office_app_config", "template_config"]

@@ -20,7 +20,13 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sync_protocol import Conflict, InvalidValue, ProtocolError
 from sync_protocol.codec import breaks_a_bound
 from sync_protocol.office import (
-    AuditReport, EditReply, IntakeRequest, JobEdit, JobSheet, JobSummary, ResolveReply,
+    AuditReport,
+    EditReply,
+    IntakeRequest,
+    JobEdit,
+    JobSheet,
+    JobSummary,
+    ResolveReply,
     ResolveRequest,
 )
 
@@ -38,22 +44,28 @@ T = TypeVar("T")
 # --- jobs -------------------------------------------------------------------------------------
 
 
-@get("/jobs", responses=errors(*OFFICE),
-     summary="The dispatch board: jobs by status and urgency, with their SLA clocks")
-async def list_jobs(request: Request[Any, Any, Any], status: FromQuery[list[str] | None] = None,
-                    assignee: FromQuery[str | None] = None) -> list[JobSummary]:
+@get(
+    "/jobs", responses=errors(*OFFICE), summary="The dispatch board: jobs by status and urgency, with their SLA clocks"
+)
+async def list_jobs(
+    request: Request[Any, Any, Any], status: FromQuery[list[str] | None] = None, assignee: FromQuery[str | None] = None
+) -> list[JobSummary]:
     state = server_state(request)
     return await in_thread(lambda: state.db.read(lambda c: jobs.board(c, statuses=status, assignee=assignee)))
 
 
-@post("/jobs", status_code=201, opt={"roles": DISPATCH}, responses=errors(*OFFICE_BODY),
-      summary="Take in a fault report: creates a job with deadlines from the severity policy")
+@post(
+    "/jobs",
+    status_code=201,
+    opt={"roles": DISPATCH},
+    responses=errors(*OFFICE_BODY),
+    summary="Take in a fault report: creates a job with deadlines from the severity policy",
+)
 async def create_job(request: Request[Any, Any, Any], data: JSONBody[IntakeRequest]) -> JobSummary:
     state, who = server_state(request), principal(request)
 
     def work() -> JobSummary:
-        job = office_write(state, who, "office.intake",
-                           lambda c: jobs.intake(c, who, data, config(state), state.clock))
+        job = office_write(state, who, "office.intake", lambda c: jobs.intake(c, who, data, config(state), state.clock))
         return state.db.read(lambda c: jobs.job_summary(c, job.id))
 
     return await in_thread(work)
@@ -65,16 +77,33 @@ async def get_job(request: Request[Any, Any, Any], job_id: FromPath[str]) -> Job
     return await in_thread(lambda: state.db.read(lambda c: jobs.job_summary(c, job_id)))
 
 
-@patch("/jobs/{job_id:str}", opt={"roles": DISPATCH}, responses=errors(*OFFICE_BODY, 404),
-       summary="Correct a job's fault description or severity (merged like a laptop's edit)")
+@patch(
+    "/jobs/{job_id:str}",
+    opt={"roles": DISPATCH},
+    responses=errors(*OFFICE_BODY, 404),
+    summary="Correct a job's fault description or severity (merged like a laptop's edit)",
+)
 async def edit_job(request: Request[Any, Any, Any], job_id: FromPath[str], data: JSONBody[JobEdit]) -> EditReply:
     state, who = server_state(request), principal(request)
-    return await in_thread(lambda: office_write(state, who, "office.edit", lambda c: jobs.edit_job(
-        c, who, state.clock, config(state), job_id, data.base_version, data.fault, data.severity)))
+    return await in_thread(
+        lambda: office_write(
+            state,
+            who,
+            "office.edit",
+            lambda c: jobs.edit_job(
+                c, who, state.clock, config(state), job_id, data.base_version, data.fault, data.severity
+            ),
+        )
+    )
 
 
-@post("/jobs/{job_id:str}/cancel", status_code=200, opt={"roles": DISPATCH},
-      responses=errors(*OFFICE, 404, 409), summary="Cancel a job")
+@post(
+    "/jobs/{job_id:str}/cancel",
+    status_code=200,
+    opt={"roles": DISPATCH},
+    responses=errors(*OFFICE, 404, 409),
+    summary="Cancel a job",
+)
 async def cancel_job(request: Request[Any, Any, Any], job_id: FromPath[str]) -> JobSummary:
     state, who = server_state(request), principal(request)
 
@@ -85,8 +114,11 @@ async def cancel_job(request: Request[Any, Any, Any], job_id: FromPath[str]) -> 
     return await in_thread(work)
 
 
-@get("/jobs/{job_id:str}/sheet", responses=errors(*OFFICE, 404),
-     summary="The job's synced service sheet: timeline, signature, conflicts")
+@get(
+    "/jobs/{job_id:str}/sheet",
+    responses=errors(*OFFICE, 404),
+    summary="The job's synced service sheet: timeline, signature, conflicts",
+)
 async def get_sheet(request: Request[Any, Any, Any], job_id: FromPath[str]) -> JobSheet:
     state = server_state(request)
     return await in_thread(lambda: state.db.read(lambda c: sheet.job_sheet(c, job_id)))
@@ -96,62 +128,95 @@ async def get_sheet(request: Request[Any, Any, Any], job_id: FromPath[str]) -> J
 
 
 @get("/conflicts", responses=errors(*OFFICE), summary="The conflict queue (open by default)")
-async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[Literal["open", "resolved", "all"]] = "open",
-                         job_id: FromQuery[str | None] = None) -> list[Conflict]:
+async def list_conflicts(
+    request: Request[Any, Any, Any],
+    status: FromQuery[Literal["open", "resolved", "all"]] = "open",
+    job_id: FromQuery[str | None] = None,
+) -> list[Conflict]:
     state = server_state(request)
     wanted = None if status == "all" else status
     rows = await in_thread(lambda: state.db.read(lambda c: conflict_queue.list_conflicts(c, wanted, job_id)))
     return [conflict for conflict, _ in rows]
 
 
-@post("/conflicts/{conflict_id:str}/resolve", status_code=200, opt={"roles": DISPATCH},
-      responses=errors(*OFFICE_BODY, 404, 409),
-      summary="Accept the rule's result, or override it with the other value")
-async def resolve_conflict(request: Request[Any, Any, Any], conflict_id: FromPath[str],
-                           data: JSONBody[ResolveRequest]) -> ResolveReply:
+@post(
+    "/conflicts/{conflict_id:str}/resolve",
+    status_code=200,
+    opt={"roles": DISPATCH},
+    responses=errors(*OFFICE_BODY, 404, 409),
+    summary="Accept the rule's result, or override it with the other value",
+)
+async def resolve_conflict(
+    request: Request[Any, Any, Any], conflict_id: FromPath[str], data: JSONBody[ResolveRequest]
+) -> ResolveReply:
     state, who = server_state(request), principal(request)
-    return await in_thread(lambda: office_write(state, who, "office.resolve", lambda c: conflict_queue.resolve(
-        c, who, state.clock, conflict_id, data.resolution, config=config(state))))
+    return await in_thread(
+        lambda: office_write(
+            state,
+            who,
+            "office.resolve",
+            lambda c: conflict_queue.resolve(c, who, state.clock, conflict_id, data.resolution, config=config(state)),
+        )
+    )
 
 
 # --- audit ------------------------------------------------------------------------------------
 
 
-def _audit(request: Request[Any, Any, Any], engineer: str | None, period_from: dt.date | None,
-           period_to: dt.date | None) -> AuditReport:
+def _audit(
+    request: Request[Any, Any, Any], engineer: str | None, period_from: dt.date | None, period_to: dt.date | None
+) -> AuditReport:
     state = server_state(request)
     # An empty ``engineer=`` (a form's "all engineers") is no filter, as on the office pages: the
     # report's ``engineer`` is then null, never "" (which is not a user id).
     return state.db.read(lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to))
 
 
-@get("/audit/backups", opt={"roles": AUDIT}, responses=errors(*OFFICE, 422),
-     summary="Backup-before-repair audit per engineer and period (dates inclusive, UTC)")
-async def audit_backups(request: Request[Any, Any, Any], engineer: FromQuery[str | None] = None,
-                        period_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
-                        period_to: Annotated[dt.date | None, QueryParameter(name="to")] = None) -> AuditReport:
+@get(
+    "/audit/backups",
+    opt={"roles": AUDIT},
+    responses=errors(*OFFICE, 422),
+    summary="Backup-before-repair audit per engineer and period (dates inclusive, UTC)",
+)
+async def audit_backups(
+    request: Request[Any, Any, Any],
+    engineer: FromQuery[str | None] = None,
+    period_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
+    period_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
+) -> AuditReport:
     return await in_thread(lambda: _audit(request, engineer, period_from, period_to))
 
 
-@get("/audit/backups.csv", opt={"roles": AUDIT}, media_type="text/csv",
-     responses=errors(*OFFICE, 422), summary="The backup audit's findings as CSV")
-async def audit_backups_csv(request: Request[Any, Any, Any], engineer: FromQuery[str | None] = None,
-                            period_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
-                            period_to: Annotated[dt.date | None, QueryParameter(name="to")] = None) -> Response[str]:
+@get(
+    "/audit/backups.csv",
+    opt={"roles": AUDIT},
+    media_type="text/csv",
+    responses=errors(*OFFICE, 422),
+    summary="The backup audit's findings as CSV",
+)
+async def audit_backups_csv(
+    request: Request[Any, Any, Any],
+    engineer: FromQuery[str | None] = None,
+    period_from: Annotated[dt.date | None, QueryParameter(name="from")] = None,
+    period_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
+) -> Response[str]:
     report = await in_thread(lambda: _audit(request, engineer, period_from, period_to))
     return csv_response(audit_report.to_csv(report))
 
 
 def csv_response(text: str, filename: str = "backup-audit.csv") -> Response[str]:
-    return Response(text, media_type="text/csv",  # litestar adds "; charset=utf-8" to text/*
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        text,
+        media_type="text/csv",  # litestar adds "; charset=utf-8" to text/*
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 # --- errors: the office API answers JSON, whatever the request's (often absent) body was -----
 
+
 def _json_error(error: ProtocolError) -> Response[bytes]:
-    return Response(msgspec.json.encode(error.to_body()), media_type="application/json",
-                    status_code=error.status)
+    return Response(msgspec.json.encode(error.to_body()), media_type="application/json", status_code=error.status)
 
 
 def _protocol_error(request: Request[Any, Any, Any], exc: ProtocolError) -> Response[bytes]:
@@ -174,12 +239,28 @@ def _invalid_value(request: Request[Any, Any, Any], exc: msgspec.ValidationError
 
 def api_router(session_middleware: Any) -> Router:
     """The ``/api/v1`` router (the assign endpoint of the sync protocol lives beside it, ``assign_api``)."""
-    return Router(path="/api/v1", guards=[api_guard], middleware=[session_middleware], opt={"roles": READ},
-                  tags=["office"],
-                  exception_handlers={ProtocolError: _protocol_error, HTTPException: _http_error,
-                                      msgspec.ValidationError: _invalid_value},
-                  route_handlers=[list_jobs, create_job, get_job, edit_job, cancel_job, get_sheet,
-                                  list_conflicts, resolve_conflict, audit_backups, audit_backups_csv,
-                                  *refdata_handlers()])
-
-
+    return Router(
+        path="/api/v1",
+        guards=[api_guard],
+        middleware=[session_middleware],
+        opt={"roles": READ},
+        tags=["office"],
+        exception_handlers={
+            ProtocolError: _protocol_error,
+            HTTPException: _http_error,
+            msgspec.ValidationError: _invalid_value,
+        },
+        route_handlers=[
+            list_jobs,
+            create_job,
+            get_job,
+            edit_job,
+            cancel_job,
+            get_sheet,
+            list_conflicts,
+            resolve_conflict,
+            audit_backups,
+            audit_backups_csv,
+            *refdata_handlers(),
+        ],
+    )

@@ -37,15 +37,23 @@ def _get(state: Any, entity: str, record_id: FromPath[str]) -> VersionedRecord:
 
 
 def _readers(collection: FromPath[str], entity: str) -> list[HTTPRouteHandler]:
-    @get(f"/{collection}", summary=f"List {collection} (optionally of one parent record)",
-         operation_id=f"list_{collection}", responses=errors(*OFFICE))
+    @get(
+        f"/{collection}",
+        summary=f"List {collection} (optionally of one parent record)",
+        operation_id=f"list_{collection}",
+        responses=errors(*OFFICE),
+    )
     async def list_all(request: Request, parent: FromQuery[str | None] = None) -> list[VersionedRecord]:
         state = server_state(request)
         rows = await in_thread(lambda: state.db.read(lambda c: list_records(c, entity, parent, limit=100_000)))
         return [VersionedRecord(version=v, record=r) for r, v in rows]
 
-    @get(f"/{collection}/{{record_id:str}}", summary=f"One of the {collection}", operation_id=f"get_{collection}",
-         responses=errors(*OFFICE, 404))
+    @get(
+        f"/{collection}/{{record_id:str}}",
+        summary=f"One of the {collection}",
+        operation_id=f"get_{collection}",
+        responses=errors(*OFFICE, 404),
+    )
     async def get_one(request: Request, record_id: FromPath[str]) -> VersionedRecord:
         state = server_state(request)
         return await in_thread(lambda: _get(state, entity, record_id))
@@ -54,13 +62,23 @@ def _readers(collection: FromPath[str], entity: str) -> list[HTTPRouteHandler]:
 
 
 def _editor(collection: FromPath[str], entity: str) -> HTTPRouteHandler:
-    @patch(f"/{collection}/{{record_id:str}}", opt={"roles": DISPATCH}, operation_id=f"edit_{collection}",
-           responses=errors(*OFFICE_BODY, 404),
-           summary=f"Edit one of the {collection}: fields changed since base_version, merged like a laptop's edit")
+    @patch(
+        f"/{collection}/{{record_id:str}}",
+        opt={"roles": DISPATCH},
+        operation_id=f"edit_{collection}",
+        responses=errors(*OFFICE_BODY, 404),
+        summary=f"Edit one of the {collection}: fields changed since base_version, merged like a laptop's edit",
+    )
     async def edit(request: Request, record_id: FromPath[str], data: JSONBody[RecordEdit]) -> EditReply:
         state, who = server_state(request), principal(request)
-        return await in_thread(lambda: office_write(state, who, "office.edit", lambda c: office_patch(
-            c, who, state.clock, entity, record_id, data.base_version, dict(data.fields))))
+        return await in_thread(
+            lambda: office_write(
+                state,
+                who,
+                "office.edit",
+                lambda c: office_patch(c, who, state.clock, entity, record_id, data.base_version, dict(data.fields)),
+            )
+        )
 
     return edit
 
@@ -79,34 +97,57 @@ def _creator(collection: FromPath[str], kind: type, parent: tuple[str, str] | No
         return VersionedRecord(version=version, record=_get(state, entity, data.id).record)
 
     create.__annotations__["data"] = JSONBody[kind]
-    return post(f"/{collection}", status_code=201, opt={"roles": DISPATCH}, operation_id=f"create_{collection}",
-                responses=errors(*OFFICE_BODY),
-                summary=f"Create one of the {collection}")(create)
+    return post(
+        f"/{collection}",
+        status_code=201,
+        opt={"roles": DISPATCH},
+        operation_id=f"create_{collection}",
+        responses=errors(*OFFICE_BODY),
+        summary=f"Create one of the {collection}",
+    )(create)
 
 
-@post("/drawings", status_code=201, opt={"roles": DISPATCH}, operation_id="create_drawings",
-      responses=errors(*OFFICE_BODY),
-      summary="Create a drawing from a file uploaded first with PUT /sync/v1/blobs/{sha256}")
+@post(
+    "/drawings",
+    status_code=201,
+    opt={"roles": DISPATCH},
+    operation_id="create_drawings",
+    responses=errors(*OFFICE_BODY),
+    summary="Create a drawing from a file uploaded first with PUT /sync/v1/blobs/{sha256}",
+)
 async def create_drawing(request: Request, data: JSONBody[DrawingCreate]) -> VersionedRecord:
     state, who = server_state(request), principal(request)
 
     def work() -> VersionedRecord:
-        blob = state.db.read(lambda c: c.execute("SELECT size, media_type FROM blobs WHERE sha256=?",
-                                                   (data.sha256,)).fetchone())
+        blob = state.db.read(
+            lambda c: c.execute("SELECT size, media_type FROM blobs WHERE sha256=?", (data.sha256,)).fetchone()
+        )
         if blob is None or not state.blobs.has(data.sha256):
             raise InvalidValue("upload the file first (PUT /sync/v1/blobs/{sha256})", field="sha256")
-        drawing = Drawing(id=data.id, site_id=data.site_id, title=data.title, kind=data.kind,
-                          filename=data.filename, media_type=blob["media_type"] or "application/octet-stream",
-                          sha256=data.sha256, size=blob["size"])
+        drawing = Drawing(
+            id=data.id,
+            site_id=data.site_id,
+            title=data.title,
+            kind=data.kind,
+            filename=data.filename,
+            media_type=blob["media_type"] or "application/octet-stream",
+            sha256=data.sha256,
+            size=blob["size"],
+        )
         office_write(state, who, "office.create", lambda c: _create_child(c, drawing, "site", data.site_id))
         return _get(state, "drawing", data.id)
 
     return await in_thread(work)
 
 
-@post("/stock", status_code=201, opt={"roles": DISPATCH}, operation_id="create_stock",
-      responses=errors(*OFFICE_BODY),
-      summary="Create a stock row (id = location|sku)")
+@post(
+    "/stock",
+    status_code=201,
+    opt={"roles": DISPATCH},
+    operation_id="create_stock",
+    responses=errors(*OFFICE_BODY),
+    summary="Create a stock row (id = location|sku)",
+)
 async def create_stock(request: Request, data: JSONBody[StockCreate]) -> VersionedRecord:
     state, who = server_state(request), principal(request)
     row = Stock(id=f"{data.location}|{data.sku}", location=data.location, sku=data.sku, qty=data.qty)
@@ -118,13 +159,19 @@ async def create_stock(request: Request, data: JSONBody[StockCreate]) -> Version
     return await in_thread(work)
 
 
-@post("/stock/{record_id:str}/adjust", status_code=200, opt={"roles": DISPATCH}, operation_id="adjust_stock",
-      responses=errors(*OFFICE_BODY, 404),
-      summary="Goods received (+) or issued (-): a delta that commutes with the laptops' part swaps")
+@post(
+    "/stock/{record_id:str}/adjust",
+    status_code=200,
+    opt={"roles": DISPATCH},
+    operation_id="adjust_stock",
+    responses=errors(*OFFICE_BODY, 404),
+    summary="Goods received (+) or issued (-): a delta that commutes with the laptops' part swaps",
+)
 async def adjust(request: Request, record_id: FromPath[str], data: JSONBody[StockAdjust]) -> EditReply:
     state, who = server_state(request), principal(request)
-    return await in_thread(lambda: office_write(state, who, "office.stock", lambda c: adjust_stock(
-        c, who, record_id, data.delta)))
+    return await in_thread(
+        lambda: office_write(state, who, "office.stock", lambda c: adjust_stock(c, who, record_id, data.delta))
+    )
 
 
 def _need_parent(conn: Any, entity: str, record_id: FromPath[str], field: str) -> None:
@@ -140,10 +187,12 @@ def _create_child(conn: Any, record: Any, parent_entity: str, parent_id: str) ->
 def refdata_handlers() -> list[HTTPRouteHandler]:
     handlers: list[HTTPRouteHandler] = []
     for collection, entity, kind, parent in (
-            ("customers", "customer", Customer, None), ("sites", "site", Site, ("customer", "customer_id")),
-            ("equipment", "equipment", Equipment, ("site", "site_id")), ("parts", "part", Part, None)):
+        ("customers", "customer", Customer, None),
+        ("sites", "site", Site, ("customer", "customer_id")),
+        ("equipment", "equipment", Equipment, ("site", "site_id")),
+        ("parts", "part", Part, None),
+    ):
         handlers += [*_readers(collection, entity), _creator(collection, kind, parent), _editor(collection, entity)]
     handlers += [*_readers("drawings", "drawing"), create_drawing, _editor("drawings", "drawing")]
     handlers += [*_readers("stock", "stock"), create_stock, adjust]
     return handlers
-

@@ -31,19 +31,34 @@ from sync_protocol.office import AuditFinding, AuditReport, EngineerAudit
 
 from .. import store
 
-CSV_COLUMNS = ("engineer", "engineer_name", "job_number", "job_id", "first_repair_at", "repairs",
-               "outcome", "reason", "backup_sha256", "acknowledged_without_backup", "sheet")
+CSV_COLUMNS = (
+    "engineer",
+    "engineer_name",
+    "job_number",
+    "job_id",
+    "first_repair_at",
+    "repairs",
+    "outcome",
+    "reason",
+    "backup_sha256",
+    "acknowledged_without_backup",
+    "sheet",
+)
 
 
-def classify(events: list[JobEvent], first_swap: JobEvent,
-             received: dict[str, int] | None = None) -> tuple[str, str, str | None]:
+def classify(
+    events: list[JobEvent], first_swap: JobEvent, received: dict[str, int] | None = None
+) -> tuple[str, str, str | None]:
     """(outcome, reason, backup sha256) of the backups recorded before ``first_swap``: before it by
     clock and, when ``received`` (event id -> the order the server received it in) is given, by
     arrival too."""
     arrival = received or {}
     swap_arrival = arrival.get(first_swap.id, 0)
-    by_clock = [(e, e.payload) for e in events
-                if isinstance(e.payload, Backup) and (e.hlc, e.id) < (first_swap.hlc, first_swap.id)]
+    by_clock = [
+        (e, e.payload)
+        for e in events
+        if isinstance(e.payload, Backup) and (e.hlc, e.id) < (first_swap.hlc, first_swap.id)
+    ]
     late = [e for e, _ in by_clock if arrival.get(e.id, 0) > swap_arrival]
     before = [backup for e, backup in by_clock if e not in late]
     verified = [b for b in before if not b.waived and b.counts_as_backup]
@@ -56,8 +71,10 @@ def classify(events: list[JobEvent], first_swap: JobEvent,
     if before:
         reason = "a backup was recorded but not verified"
     elif late:
-        reason = ("a backup or waiver reached the server only after the repair, stamped with an earlier "
-                  "clock than it (back-dated?)")
+        reason = (
+            "a backup or waiver reached the server only after the repair, stamped with an earlier "
+            "clock than it (back-dated?)"
+        )
     elif any(isinstance(e.payload, Backup) for e in events):
         reason = "the backup was recorded only after the repair"
     else:
@@ -67,8 +84,9 @@ def classify(events: list[JobEvent], first_swap: JobEvent,
     return "missing", reason, None
 
 
-def findings_of_job(job: Job, events: list[JobEvent], names: dict[str, str],
-                    received: dict[str, int] | None = None) -> list[AuditFinding]:
+def findings_of_job(
+    job: Job, events: list[JobEvent], names: dict[str, str], received: dict[str, int] | None = None
+) -> list[AuditFinding]:
     events = sorted(events, key=lambda e: (e.hlc, e.id))
     swaps: dict[str, list[JobEvent]] = defaultdict(list)
     for event in events:
@@ -77,11 +95,20 @@ def findings_of_job(job: Job, events: list[JobEvent], names: dict[str, str],
     out = []
     for engineer, theirs in swaps.items():
         outcome, reason, sha = classify(events, theirs[0], received)
-        out.append(AuditFinding(
-            job_id=job.id, job_number=job.number, engineer=engineer,
-            engineer_name=names.get(engineer, engineer), first_repair_at=theirs[0].at,
-            repairs=len(theirs), outcome=outcome, reason=reason, backup_sha256=sha,  # type: ignore[arg-type]
-            acknowledged_without_backup=any(e.payload.no_backup_ack for e in theirs)))  # type: ignore[union-attr]
+        out.append(
+            AuditFinding(
+                job_id=job.id,
+                job_number=job.number,
+                engineer=engineer,
+                engineer_name=names.get(engineer, engineer),
+                first_repair_at=theirs[0].at,
+                repairs=len(theirs),
+                outcome=outcome,  # type: ignore[arg-type]
+                reason=reason,
+                backup_sha256=sha,
+                acknowledged_without_backup=any(e.payload.no_backup_ack for e in theirs),  # type: ignore[union-attr]
+            )
+        )
     return out
 
 
@@ -103,8 +130,12 @@ def _tally(engineer: str | None, name: str, findings: list[AuditFinding]) -> Eng
     return EngineerAudit(engineer=engineer, engineer_name=name, jobs=total, compliance_pct=pct, **counts)
 
 
-def backup_audit(conn: sqlite3.Connection, engineer: str | None = None, period_from: dt.date | None = None,
-                 period_to: dt.date | None = None) -> AuditReport:
+def backup_audit(
+    conn: sqlite3.Connection,
+    engineer: str | None = None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
+) -> AuditReport:
     """The audit over every job with repair work in the period (dates inclusive, UTC)."""
     if period_from and period_to and period_from > period_to:
         raise InvalidValue("the period ends before it starts", field="to")
@@ -118,13 +149,15 @@ def backup_audit(conn: sqlite3.Connection, engineer: str | None = None, period_f
     jobs = conn.execute(
         "SELECT DISTINCT j.data FROM records j JOIN records e ON e.entity='event' AND e.parent=j.id "
         "AND e.deleted=0 AND json_extract(e.data, '$.payload.kind')='part_swap' "
-        "WHERE j.entity='job' AND j.deleted=0").fetchall()
+        "WHERE j.entity='job' AND j.deleted=0"
+    ).fetchall()
     findings: list[AuditFinding] = []
     for row in jobs:
         job: Job = store.decode_record(row[0])  # type: ignore[assignment]
         received = store.job_events_received(conn, job.id)
-        for finding in findings_of_job(job, [e for e, _ in received], names,
-                                       {e.id: version for e, version in received}):
+        for finding in findings_of_job(
+            job, [e for e, _ in received], names, {e.id: version for e, version in received}
+        ):
             if (engineer and finding.engineer != engineer) or not _in_period(finding, period_from, period_to):
                 continue
             findings.append(finding)
@@ -132,12 +165,19 @@ def backup_audit(conn: sqlite3.Connection, engineer: str | None = None, period_f
     per: dict[str, list[AuditFinding]] = defaultdict(list)
     for finding in findings:
         per[finding.engineer].append(finding)
-    engineer_ids = [engineer] if engineer else sorted(
-        {u["id"] for u in users if u["role"] == "engineer"} | set(per), key=lambda i: names.get(i, i))
-    return AuditReport(period_from=period_from, period_to=period_to, engineer=engineer,
-                       totals=_tally(None, "all engineers", findings),
-                       engineers=[_tally(i, names.get(i, i), per.get(i, [])) for i in engineer_ids],
-                       findings=findings)
+    engineer_ids = (
+        [engineer]
+        if engineer
+        else sorted({u["id"] for u in users if u["role"] == "engineer"} | set(per), key=lambda i: names.get(i, i))
+    )
+    return AuditReport(
+        period_from=period_from,
+        period_to=period_to,
+        engineer=engineer,
+        totals=_tally(None, "all engineers", findings),
+        engineers=[_tally(i, names.get(i, i), per.get(i, [])) for i in engineer_ids],
+        findings=findings,
+    )
 
 
 def to_csv(report: AuditReport, sheet_url: str = "/office/jobs/{job_id}") -> str:
@@ -146,10 +186,24 @@ def to_csv(report: AuditReport, sheet_url: str = "/office/jobs/{job_id}") -> str
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for f in report.findings:
-        writer.writerow([_cell(v) for v in [f.engineer, f.engineer_name, f.job_number, f.job_id,
-                         f.first_repair_at.isoformat(), f.repairs, f.outcome, f.reason,
-                         f.backup_sha256 or "", "yes" if f.acknowledged_without_backup else "no",
-                         sheet_url.format(job_id=f.job_id)]])
+        writer.writerow(
+            [
+                _cell(v)
+                for v in [
+                    f.engineer,
+                    f.engineer_name,
+                    f.job_number,
+                    f.job_id,
+                    f.first_repair_at.isoformat(),
+                    f.repairs,
+                    f.outcome,
+                    f.reason,
+                    f.backup_sha256 or "",
+                    "yes" if f.acknowledged_without_backup else "no",
+                    sheet_url.format(job_id=f.job_id),
+                ]
+            ]
+        )
     return out.getvalue()
 
 

@@ -36,13 +36,15 @@ def _where(status: str | None, job_id: str | None) -> tuple[str, list[str]]:
     return sql, params
 
 
-def list_conflicts(conn: sqlite3.Connection, status: str | None = "open", job_id: str | None = None,
-                   limit: int = -1, offset: int = 0) -> list[tuple[Conflict, int]]:
+def list_conflicts(
+    conn: sqlite3.Connection, status: str | None = "open", job_id: str | None = None, limit: int = -1, offset: int = 0
+) -> list[tuple[Conflict, int]]:
     """Conflicts (with their versions), newest first; ``status=None`` for all; ``limit`` and
     ``offset`` cut one page of a long queue."""
     where, params = _where(status, job_id)
-    rows = conn.execute("SELECT data, version" + where + " ORDER BY version DESC LIMIT ? OFFSET ?",
-                        [*params, limit, offset]).fetchall()
+    rows = conn.execute(
+        "SELECT data, version" + where + " ORDER BY version DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+    ).fetchall()
     return [(store.decode_record(r["data"]), r["version"]) for r in rows]  # type: ignore[misc]
 
 
@@ -51,9 +53,15 @@ def count_conflicts(conn: sqlite3.Connection, status: str | None = "open", job_i
     return int(conn.execute("SELECT count(*)" + where, params).fetchone()[0])
 
 
-def resolve(conn: sqlite3.Connection, who: Principal, clock: ServerClock, conflict_id: str,
-            resolution: str, now: dt.datetime | None = None,
-            config: policy.Config = policy.DEFAULT) -> ResolveReply:
+def resolve(
+    conn: sqlite3.Connection,
+    who: Principal,
+    clock: ServerClock,
+    conflict_id: str,
+    resolution: str,
+    now: dt.datetime | None = None,
+    config: policy.Config = policy.DEFAULT,
+) -> ResolveReply:
     """Settle an open conflict: accept the rule's result, or override it with the other value."""
     now = now or dt.datetime.now(dt.timezone.utc)
     stored = store.get(conn, "conflict", conflict_id)
@@ -61,31 +69,51 @@ def resolve(conn: sqlite3.Connection, who: Principal, clock: ServerClock, confli
         raise NotFound(f"no conflict {conflict_id}", field="conflict_id")
     conflict: Conflict = stored.record
     if conflict.status != "open":
-        raise IllegalState(f"this conflict was already {conflict.resolution} by {conflict.resolved_by}",
-                           field="status")
+        raise IllegalState(f"this conflict was already {conflict.resolution} by {conflict.resolved_by}", field="status")
     record_version = None
     if resolution == "overridden":
         record_version = _override(conn, who, clock, conflict, now, config)
     elif resolution != "accepted":
         raise InvalidValue("resolution is 'accepted' or 'overridden'", field="resolution")
-    settled = msgspec.structs.replace(conflict, status="resolved", resolution=resolution,
-                                      resolved_by=who.user_id, resolved_at=now)
+    settled = msgspec.structs.replace(
+        conflict, status="resolved", resolution=resolution, resolved_by=who.user_id, resolved_at=now
+    )
     version = store.put(conn, settled, stored)
     return ResolveReply(conflict=settled, version=version, record_version=record_version)
 
 
-def _override(conn: sqlite3.Connection, who: Principal, clock: ServerClock, conflict: Conflict,
-              now: dt.datetime, config: policy.Config) -> int:
+def _override(
+    conn: sqlite3.Connection,
+    who: Principal,
+    clock: ServerClock,
+    conflict: Conflict,
+    now: dt.datetime,
+    config: policy.Config,
+) -> int:
     if conflict.kind != "field" or not conflict.field:
-        raise InvalidValue(f"a {conflict.kind} conflict has no other value to write: accept it, and "
-                           f"correct the record itself if needed", field="resolution")
+        raise InvalidValue(
+            f"a {conflict.kind} conflict has no other value to write: accept it, and "
+            f"correct the record itself if needed",
+            field="resolution",
+        )
     record = store.get(conn, conflict.record_entity, conflict.record_id)
     if record is None:
         raise NotFound(f"{conflict.record_entity} {conflict.record_id} no longer exists", field="record_id")
     current = msgspec.to_builtins(getattr(record.record, conflict.field, None))
     if current != conflict.kept:
-        raise IllegalState(f"{conflict.field} has changed since this conflict (now {current!r}); "
-                           f"edit the record instead", field=conflict.field)
-    reply = office_patch(conn, who, clock, conflict.record_entity, conflict.record_id, record.version,
-                         {conflict.field: conflict.other}, now, config)
+        raise IllegalState(
+            f"{conflict.field} has changed since this conflict (now {current!r}); edit the record instead",
+            field=conflict.field,
+        )
+    reply = office_patch(
+        conn,
+        who,
+        clock,
+        conflict.record_entity,
+        conflict.record_id,
+        record.version,
+        {conflict.field: conflict.other},
+        now,
+        config,
+    )
     return reply.version

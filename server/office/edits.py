@@ -20,7 +20,13 @@ from typing import Any
 import msgspec
 
 from sync_protocol import (
-    InvalidValue, NotFound, PatchRecord, Record, Stock, SyncRejected, entity_of,
+    InvalidValue,
+    NotFound,
+    PatchRecord,
+    Record,
+    Stock,
+    SyncRejected,
+    entity_of,
     stock_after,
 )
 from sync_protocol.codec import revalidated
@@ -35,18 +41,28 @@ from ..push import ServerClock, apply_patch
 _REJECTED = {"unknown_record": NotFound, "unknown_entity": NotFound}
 
 
-def office_patch(conn: sqlite3.Connection, who: Principal, clock: ServerClock, entity: str,
-                 record_id: str, base_version: int, fields: dict[str, Any],
-                 now: dt.datetime | None = None, config: policy.Config = policy.DEFAULT) -> EditReply:
+def office_patch(
+    conn: sqlite3.Connection,
+    who: Principal,
+    clock: ServerClock,
+    entity: str,
+    record_id: str,
+    base_version: int,
+    fields: dict[str, Any],
+    now: dt.datetime | None = None,
+    config: policy.Config = policy.DEFAULT,
+) -> EditReply:
     """Apply an office edit made on ``base_version`` through the sync merge (caller holds the write)."""
     if not fields:
         stored = store.get(conn, entity, record_id)
         if stored is None:
             raise NotFound(f"no {entity} {record_id}", field="id")
-        return EditReply(entity=entity, id=record_id, status="unchanged", version=stored.version,
-                         message="nothing changed")
-    mutation = PatchRecord(seq=1, hlc=clock.tick(), entity=entity, id=record_id,
-                           base_version=base_version, fields=fields)
+        return EditReply(
+            entity=entity, id=record_id, status="unchanged", version=stored.version, message="nothing changed"
+        )
+    mutation = PatchRecord(
+        seq=1, hlc=clock.tick(), entity=entity, id=record_id, base_version=base_version, fields=fields
+    )
     ctx = effects.BatchContext(now or dt.datetime.now(dt.timezone.utc), config)
     try:
         result = apply_patch(conn, who, mutation, ctx)
@@ -61,10 +77,14 @@ def office_patch(conn: sqlite3.Connection, who: Principal, clock: ServerClock, e
         raised += effects.recheck_signatures(conn, record_id, ctx)
     status = "conflict" if raised else result.status
     version = store.get(conn, entity, record_id).version if raised else result.version  # type: ignore[union-attr]
-    return EditReply(entity=entity, id=record_id, status=status,  # type: ignore[arg-type]
-                     version=version or 0, conflicts=raised,
-                     message=result.message or ("the customer's signature now signs an older version"
-                                                if raised else ""))
+    return EditReply(
+        entity=entity,
+        id=record_id,
+        status=status,  # type: ignore[arg-type]
+        version=version or 0,
+        conflicts=raised,
+        message=result.message or ("the customer's signature now signs an older version" if raised else ""),
+    )
 
 
 def create_record(conn: sqlite3.Connection, record: Record) -> int:
@@ -76,8 +96,9 @@ def create_record(conn: sqlite3.Connection, record: Record) -> int:
     return store.put(conn, record)
 
 
-def adjust_stock(conn: sqlite3.Connection, who: Principal, stock_id: str, delta: int,
-                 now: dt.datetime | None = None) -> EditReply:
+def adjust_stock(
+    conn: sqlite3.Connection, who: Principal, stock_id: str, delta: int, now: dt.datetime | None = None
+) -> EditReply:
     """Goods in or out of a stock location, as a commuting delta; a deficit is flagged."""
     stored = store.get(conn, "stock", stock_id)
     if stored is None:
@@ -89,11 +110,21 @@ def adjust_stock(conn: sqlite3.Connection, who: Principal, stock_id: str, delta:
     version = store.put(conn, msgspec.structs.replace(row, qty=outcome.qty), stored)
     raised: list[str] = []
     if outcome.negative:
-        raised.append(conflicts.raise_conflict(
-            conn, now or dt.datetime.now(dt.timezone.utc), kind="stock", record_entity="stock",
-            record_id=stock_id, field="qty", kept=outcome.qty, other=row.qty,
-            kept_by=conflicts.Party(user=who.user_id, device=who.device_id, side="office"),
-            rule="stock deltas commute; a deficit is allowed and flagged",
-            detail=f"{-delta} x {row.sku} issued from {row.location}, which held {row.qty}"))
-    return EditReply(entity="stock", id=stock_id, status="conflict" if raised else "applied",
-                     version=version, conflicts=raised)
+        raised.append(
+            conflicts.raise_conflict(
+                conn,
+                now or dt.datetime.now(dt.timezone.utc),
+                kind="stock",
+                record_entity="stock",
+                record_id=stock_id,
+                field="qty",
+                kept=outcome.qty,
+                other=row.qty,
+                kept_by=conflicts.Party(user=who.user_id, device=who.device_id, side="office"),
+                rule="stock deltas commute; a deficit is allowed and flagged",
+                detail=f"{-delta} x {row.sku} issued from {row.location}, which held {row.qty}",
+            )
+        )
+    return EditReply(
+        entity="stock", id=stock_id, status="conflict" if raised else "applied", version=version, conflicts=raised
+    )

@@ -47,8 +47,14 @@ def _next_job_ids(conn: sqlite3.Connection, year: int) -> tuple[str, str]:
     return f"J-{n:04d}", f"SR-{year}-{n:04d}"
 
 
-def intake(conn: sqlite3.Connection, who: Principal, request: IntakeRequest, config: policy.Config,
-           clock: ServerClock, now: dt.datetime | None = None) -> Job:
+def intake(
+    conn: sqlite3.Connection,
+    who: Principal,
+    request: IntakeRequest,
+    config: policy.Config,
+    clock: ServerClock,
+    now: dt.datetime | None = None,
+) -> Job:
     """Create the job for a fault report (and assign it when an engineer is named)."""
     now = now or _now()
     customer = store.get(conn, "customer", request.customer_id)
@@ -61,26 +67,41 @@ def intake(conn: sqlite3.Connection, who: Principal, request: IntakeRequest, con
     for equipment_id in dict.fromkeys(request.equipment_ids):
         stored = store.get(conn, "equipment", equipment_id)
         if stored is None or not isinstance(stored.record, Equipment) or stored.record.site_id != request.site_id:
-            raise InvalidValue(f"no equipment {equipment_id} at site {request.site_id}",
-                               field="equipment_ids")
+            raise InvalidValue(f"no equipment {equipment_id} at site {request.site_id}", field="equipment_ids")
         equipment.append(stored.record)
     reported_at = request.reported_at or now
     deadlines = policy.deadlines(request.severity, reported_at, config)
     job_id, number = _next_job_ids(conn, reported_at.year)
-    job = Job(id=job_id, number=number, customer_id=request.customer_id, site_id=request.site_id,
-              equipment_ids=list(dict.fromkeys(request.equipment_ids)), fault=request.fault.strip(),
-              severity=request.severity, reported_by=request.reported_by or who.display_name,
-              reported_at=reported_at, respond_by=deadlines.respond_by, onsite_by=deadlines.onsite_by,
-              warranty=job_warranty(equipment, reported_at.date()))
+    job = Job(
+        id=job_id,
+        number=number,
+        customer_id=request.customer_id,
+        site_id=request.site_id,
+        equipment_ids=list(dict.fromkeys(request.equipment_ids)),
+        fault=request.fault.strip(),
+        severity=request.severity,
+        reported_by=request.reported_by or who.display_name,
+        reported_at=reported_at,
+        respond_by=deadlines.respond_by,
+        onsite_by=deadlines.onsite_by,
+        warranty=job_warranty(equipment, reported_at.date()),
+    )
     create_record(conn, job)
     if request.assignee:
         assign_module.assign(conn, who, job_id, request.assignee, clock)
     return store.get(conn, "job", job_id).record
 
 
-def edit_job(conn: sqlite3.Connection, who: Principal, clock: ServerClock, config: policy.Config,
-             job_id: str, base_version: int, fault: str | None = None,
-             severity: int | None = None) -> EditReply:
+def edit_job(
+    conn: sqlite3.Connection,
+    who: Principal,
+    clock: ServerClock,
+    config: policy.Config,
+    job_id: str,
+    base_version: int,
+    fault: str | None = None,
+    severity: int | None = None,
+) -> EditReply:
     """Correct a job's fault description and/or severity (new severity, new deadlines)."""
     stored = store.get(conn, "job", job_id)
     if stored is None:
@@ -105,21 +126,36 @@ def cancel(conn: sqlite3.Connection, who: Principal, job_id: str, clock: ServerC
 # --- the board --------------------------------------------------------------------------------
 
 
-def summarize(job: Job, version: int, names: dict[str, str], now: dt.datetime,
-              checked_in: bool = False) -> JobSummary:
+def summarize(job: Job, version: int, names: dict[str, str], now: dt.datetime, checked_in: bool = False) -> JobSummary:
     """The board's row for a job; its clock is the promise still running (``sync_protocol.sla``)."""
     deadline = sla.next_deadline(job, checked_in)
     due = None if deadline is None else deadline.due
     left = None if due is None else int((due - now).total_seconds())
     return JobSummary(
-        id=job.id, number=job.number, kind=job.kind, status=job.status, severity=job.severity,
-        fault=job.fault, customer_id=job.customer_id, customer_name=names.get(f"customer:{job.customer_id}", ""),
-        site_id=job.site_id, site_name=names.get(f"site:{job.site_id}", ""), assignee=job.assignee,
-        assignee_name=job.assignee_name, reported_by=job.reported_by, reported_at=job.reported_at,
-        respond_by=job.respond_by, onsite_by=job.onsite_by,
+        id=job.id,
+        number=job.number,
+        kind=job.kind,
+        status=job.status,
+        severity=job.severity,
+        fault=job.fault,
+        customer_id=job.customer_id,
+        customer_name=names.get(f"customer:{job.customer_id}", ""),
+        site_id=job.site_id,
+        site_name=names.get(f"site:{job.site_id}", ""),
+        assignee=job.assignee,
+        assignee_name=job.assignee_name,
+        reported_by=job.reported_by,
+        reported_at=job.reported_at,
+        respond_by=job.respond_by,
+        onsite_by=job.onsite_by,
         sla_target=deadline.target if deadline else "",
-        sla_due=due, sla_left_s=left, overdue=left is not None and left < 0, flags=list(job.flags),
-        signature_state=job.signature_state, version=version)
+        sla_due=due,
+        sla_left_s=left,
+        overdue=left is not None and left < 0,
+        flags=list(job.flags),
+        signature_state=job.signature_state,
+        version=version,
+    )
 
 
 def urgency(summary: JobSummary) -> tuple[int, int, float, int]:
@@ -131,13 +167,19 @@ def urgency(summary: JobSummary) -> tuple[int, int, float, int]:
 
 def names_of(conn: sqlite3.Connection) -> dict[str, str]:
     """Display names of customers and sites, keyed ``entity:id``."""
-    rows = conn.execute("SELECT entity, id, json_extract(data, '$.name') FROM records "
-                        "WHERE entity IN ('customer', 'site') AND deleted=0")
+    rows = conn.execute(
+        "SELECT entity, id, json_extract(data, '$.name') FROM records "
+        "WHERE entity IN ('customer', 'site') AND deleted=0"
+    )
     return {f"{entity}:{record_id}": name or "" for entity, record_id, name in rows}
 
 
-def board(conn: sqlite3.Connection, now: dt.datetime | None = None, statuses: Iterable[str] | None = None,
-          assignee: str | None = None) -> list[JobSummary]:
+def board(
+    conn: sqlite3.Connection,
+    now: dt.datetime | None = None,
+    statuses: Iterable[str] | None = None,
+    assignee: str | None = None,
+) -> list[JobSummary]:
     """Every job (or those in ``statuses`` / of ``assignee``) in board order."""
     now = now or _now()
     wanted = set(statuses) if statuses else None
@@ -158,11 +200,16 @@ def job_summary(conn: sqlite3.Connection, job_id: str, now: dt.datetime | None =
     stored = store.get(conn, "job", job_id)
     if stored is None:
         raise NotFound(f"no job {job_id}", field="job_id")
-    return summarize(stored.record, stored.version, names_of(conn), now or _now(),
-                     job_id in store.checked_in_jobs(conn, [job_id]))
+    return summarize(
+        stored.record, stored.version, names_of(conn), now or _now(), job_id in store.checked_in_jobs(conn, [job_id])
+    )
 
 
 def engineers(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
     """(id, name, display name) of every active engineer, for assignment pickers."""
-    return [(r["id"], r["name"], r["display_name"]) for r in conn.execute(
-        "SELECT id, name, display_name FROM users WHERE role='engineer' AND active=1 ORDER BY display_name")]
+    return [
+        (r["id"], r["name"], r["display_name"])
+        for r in conn.execute(
+            "SELECT id, name, display_name FROM users WHERE role='engineer' AND active=1 ORDER BY display_name"
+        )
+    ]

@@ -20,16 +20,29 @@ from ..state import ServerState
 T = TypeVar("T")
 
 
-def office_write(state: ServerState, who: Principal, kind: str,
-                 fn: Callable[[sqlite3.Connection], T], primary: tuple[str, str] | None = None,
-                 ref: str = "") -> T:
+def office_write(
+    state: ServerState,
+    who: Principal,
+    kind: str,
+    fn: Callable[[sqlite3.Connection], T],
+    primary: tuple[str, str] | None = None,
+    ref: str = "",
+) -> T:
     """Run ``fn`` in one write transaction and chain every record it changed under ``kind``
     (``primary``, the record the action is about, gets a row even if it did not change)."""
+
     def work(conn: sqlite3.Connection) -> T:
         mark = store.current_version(conn)
         result = fn(conn)
-        audit.append_changes_since(conn, mark, dt.datetime.now(dt.timezone.utc),
-                                   audit.Actor(who.user_id, who.device_id), kind, primary=primary, ref=ref)
+        audit.append_changes_since(
+            conn,
+            mark,
+            dt.datetime.now(dt.timezone.utc),
+            audit.Actor(who.user_id, who.device_id),
+            kind,
+            primary=primary,
+            ref=ref,
+        )
         return result
 
     return state.db.write(work)

@@ -27,16 +27,16 @@ class FieldSpec(NamedTuple):
     label: str
     kind: Kind = "text"
     choices: tuple[str, ...] = ()
-    ref: str = ""              # entity a ``ref`` field points to
+    ref: str = ""  # entity a ``ref`` field points to
     required: bool = False
 
 
 class EntityForm(NamedTuple):
-    collection: str            # URL segment: /office/data/{collection}
+    collection: str  # URL segment: /office/data/{collection}
     entity: str
     title: str
     fields: tuple[FieldSpec, ...]
-    columns: tuple[str, ...]   # shown in the list
+    columns: tuple[str, ...]  # shown in the list
 
     @property
     def editable(self) -> tuple[FieldSpec, ...]:
@@ -46,43 +46,102 @@ class EntityForm(NamedTuple):
 _CATEGORIES = ("server", "switch", "storage", "camera", "controller", "pc", "ups", "router", "other")
 _DRAWING_KINDS = ("cable_routes", "construction", "installation", "network", "other")
 
-FORMS: dict[str, EntityForm] = {f.collection: f for f in (
-    EntityForm("customers", "customer", "Customers", (
-        FieldSpec("id", "Id", required=True), FieldSpec("name", "Name", required=True),
-        FieldSpec("address", "Address", "textarea"), FieldSpec("phone", "Phone"),
-        FieldSpec("email", "Email"), FieldSpec("notes", "Notes", "textarea")),
-        ("id", "name", "phone")),
-    EntityForm("sites", "site", "Sites", (
-        FieldSpec("id", "Id", required=True), FieldSpec("customer_id", "Customer", "ref", ref="customer", required=True),
-        FieldSpec("name", "Name", required=True), FieldSpec("address", "Address", "textarea"),
-        FieldSpec("contact_name", "Contact name"), FieldSpec("contact_phone", "Contact phone"),
-        FieldSpec("contact_email", "Contact email"), FieldSpec("installer_contact", "Installer contact", "textarea"),
-        FieldSpec("access_notes", "Access notes", "textarea"), FieldSpec("handover_date", "Handover date", "date"),
-        FieldSpec("subsystems", "Subsystems (one per line)", "list"), FieldSpec("notes", "Notes", "textarea")),
-        ("id", "name", "customer_id", "contact_name", "contact_phone")),
-    EntityForm("equipment", "equipment", "Equipment", (
-        FieldSpec("id", "Id", required=True), FieldSpec("site_id", "Site", "ref", ref="site", required=True),
-        FieldSpec("category", "Category", "select", _CATEGORIES), FieldSpec("manufacturer", "Manufacturer"),
-        FieldSpec("model", "Model", required=True), FieldSpec("serial", "Serial", required=True),
-        FieldSpec("location", "Location"), FieldSpec("subsystem", "Subsystem"),
-        FieldSpec("install_date", "Install date", "date"), FieldSpec("warranty_end", "Warranty end", "date"),
-        FieldSpec("firmware", "Firmware"), FieldSpec("parameters", "Parameters (key = value, one per line)", "map")),
-        ("id", "site_id", "category", "model", "serial")),
-    EntityForm("drawings", "drawing", "Drawings", (
-        FieldSpec("id", "Id", required=True), FieldSpec("site_id", "Site", "ref", ref="site", required=True),
-        FieldSpec("title", "Title", required=True), FieldSpec("kind", "Kind", "select", _DRAWING_KINDS)),
-        ("id", "site_id", "title", "kind", "filename", "size")),
-    EntityForm("parts", "part", "Parts catalog", (
-        FieldSpec("id", "SKU", required=True), FieldSpec("name", "Name", required=True),
-        FieldSpec("wear_part", "Wear part (never under warranty)", "bool"),
-        FieldSpec("price_cents", "Price (minor units, e.g. fen)", "int"), FieldSpec("currency", "Currency"),
-        FieldSpec("warranty_days", "Warranty (days)", "int")),
-        ("id", "name", "price_cents", "currency", "warranty_days")),
-    EntityForm("stock", "stock", "Warehouse stock", (
-        FieldSpec("location", "Location (warehouse:NAME or van:USER)", required=True),
-        FieldSpec("sku", "SKU", "ref", ref="part", required=True), FieldSpec("qty", "Quantity", "int")),
-        ("id", "location", "sku", "qty")),
-)}
+FORMS: dict[str, EntityForm] = {
+    f.collection: f
+    for f in (
+        EntityForm(
+            "customers",
+            "customer",
+            "Customers",
+            (
+                FieldSpec("id", "Id", required=True),
+                FieldSpec("name", "Name", required=True),
+                FieldSpec("address", "Address", "textarea"),
+                FieldSpec("phone", "Phone"),
+                FieldSpec("email", "Email"),
+                FieldSpec("notes", "Notes", "textarea"),
+            ),
+            ("id", "name", "phone"),
+        ),
+        EntityForm(
+            "sites",
+            "site",
+            "Sites",
+            (
+                FieldSpec("id", "Id", required=True),
+                FieldSpec("customer_id", "Customer", "ref", ref="customer", required=True),
+                FieldSpec("name", "Name", required=True),
+                FieldSpec("address", "Address", "textarea"),
+                FieldSpec("contact_name", "Contact name"),
+                FieldSpec("contact_phone", "Contact phone"),
+                FieldSpec("contact_email", "Contact email"),
+                FieldSpec("installer_contact", "Installer contact", "textarea"),
+                FieldSpec("access_notes", "Access notes", "textarea"),
+                FieldSpec("handover_date", "Handover date", "date"),
+                FieldSpec("subsystems", "Subsystems (one per line)", "list"),
+                FieldSpec("notes", "Notes", "textarea"),
+            ),
+            ("id", "name", "customer_id", "contact_name", "contact_phone"),
+        ),
+        EntityForm(
+            "equipment",
+            "equipment",
+            "Equipment",
+            (
+                FieldSpec("id", "Id", required=True),
+                FieldSpec("site_id", "Site", "ref", ref="site", required=True),
+                FieldSpec("category", "Category", "select", _CATEGORIES),
+                FieldSpec("manufacturer", "Manufacturer"),
+                FieldSpec("model", "Model", required=True),
+                FieldSpec("serial", "Serial", required=True),
+                FieldSpec("location", "Location"),
+                FieldSpec("subsystem", "Subsystem"),
+                FieldSpec("install_date", "Install date", "date"),
+                FieldSpec("warranty_end", "Warranty end", "date"),
+                FieldSpec("firmware", "Firmware"),
+                FieldSpec("parameters", "Parameters (key = value, one per line)", "map"),
+            ),
+            ("id", "site_id", "category", "model", "serial"),
+        ),
+        EntityForm(
+            "drawings",
+            "drawing",
+            "Drawings",
+            (
+                FieldSpec("id", "Id", required=True),
+                FieldSpec("site_id", "Site", "ref", ref="site", required=True),
+                FieldSpec("title", "Title", required=True),
+                FieldSpec("kind", "Kind", "select", _DRAWING_KINDS),
+            ),
+            ("id", "site_id", "title", "kind", "filename", "size"),
+        ),
+        EntityForm(
+            "parts",
+            "part",
+            "Parts catalog",
+            (
+                FieldSpec("id", "SKU", required=True),
+                FieldSpec("name", "Name", required=True),
+                FieldSpec("wear_part", "Wear part (never under warranty)", "bool"),
+                FieldSpec("price_cents", "Price (minor units, e.g. fen)", "int"),
+                FieldSpec("currency", "Currency"),
+                FieldSpec("warranty_days", "Warranty (days)", "int"),
+            ),
+            ("id", "name", "price_cents", "currency", "warranty_days"),
+        ),
+        EntityForm(
+            "stock",
+            "stock",
+            "Warehouse stock",
+            (
+                FieldSpec("location", "Location (warehouse:NAME or van:USER)", required=True),
+                FieldSpec("sku", "SKU", "ref", ref="part", required=True),
+                FieldSpec("qty", "Quantity", "int"),
+            ),
+            ("id", "location", "sku", "qty"),
+        ),
+    )
+}
 
 
 def form_of(collection: str) -> EntityForm:
@@ -182,8 +241,9 @@ def build_record(form: EntityForm, values: Mapping[str, Any]) -> Record:
 # --- listing ----------------------------------------------------------------------------------
 
 
-def list_records(conn: sqlite3.Connection, entity: str, parent: str | None = None,
-                 limit: int = 1000) -> list[tuple[Record, int]]:
+def list_records(
+    conn: sqlite3.Connection, entity: str, parent: str | None = None, limit: int = 1000
+) -> list[tuple[Record, int]]:
     sql = "SELECT data, version FROM records WHERE entity=? AND deleted=0"
     params: list[Any] = [entity]
     if parent:
@@ -195,6 +255,9 @@ def list_records(conn: sqlite3.Connection, entity: str, parent: str | None = Non
 
 def choices_for(conn: sqlite3.Connection, entity: str) -> list[tuple[str, str]]:
     """(id, label) pairs for a ``ref`` field's picker."""
-    rows = conn.execute("SELECT id, coalesce(json_extract(data, '$.name'), json_extract(data, '$.title'), id) "
-                        "FROM records WHERE entity=? AND deleted=0 ORDER BY id", (entity,)).fetchall()
+    rows = conn.execute(
+        "SELECT id, coalesce(json_extract(data, '$.name'), json_extract(data, '$.title'), id) "
+        "FROM records WHERE entity=? AND deleted=0 ORDER BY id",
+        (entity,),
+    ).fetchall()
     return [(r[0], f"{r[0]} · {r[1]}" if r[1] != r[0] else r[0]) for r in rows]

@@ -37,7 +37,7 @@ from sync_protocol import Forbidden
 SESSION_STORE = "office_sessions"
 SESSION_COOKIE = "fieldsync_session"
 CSRF_COOKIE = "fieldsync_csrf"
-SESSION_MAX_AGE = 12 * 3600          # a working day and then some
+SESSION_MAX_AGE = 12 * 3600  # a working day and then some
 _ROTATE = "fieldsync.rotate_session"
 
 
@@ -58,9 +58,9 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             return str(fresh)
         return super().get_session_id(connection)
 
-
-    async def store_in_message(self, scope_session: Any, message: Any,
-                               connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    async def store_in_message(
+        self, scope_session: Any, message: Any, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
         """Store nothing for a visitor with no session: an anonymous page view or an API call
         with a bearer token must not leave a session file behind. An ended session is deleted
         and its cookie expired at once (litestar's own answer keeps a "null" cookie for the
@@ -71,9 +71,19 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             store = self.config.get_store_from_app(connection.scope["app"])
             await self.delete(self.get_session_id(connection), store=store)
             headers = MutableScopeHeaders.from_message(message)
-            headers.add("Set-Cookie", Cookie(key=self.config.key, value="", path=self.config.path, max_age=0,
-                                             expires=0, httponly=True, secure=self.config.secure,
-                                             samesite=self.config.samesite).to_header(header=""))
+            headers.add(
+                "Set-Cookie",
+                Cookie(
+                    key=self.config.key,
+                    value="",
+                    path=self.config.path,
+                    max_age=0,
+                    expires=0,
+                    httponly=True,
+                    secure=self.config.secure,
+                    samesite=self.config.samesite,
+                ).to_header(header=""),
+            )
             return
         await super().store_in_message(scope_session, message, connection)
 
@@ -83,8 +93,15 @@ class OfficeSessionConfig(ServerSideSessionConfig):
 
 
 def session_config(secure: bool = False) -> OfficeSessionConfig:
-    return OfficeSessionConfig(key=SESSION_COOKIE, max_age=SESSION_MAX_AGE, httponly=True, secure=secure,
-                               samesite="lax", store=SESSION_STORE, renew_on_access=True)
+    return OfficeSessionConfig(
+        key=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        store=SESSION_STORE,
+        renew_on_access=True,
+    )
 
 
 def session_store(data_dir: Path) -> FileStore:
@@ -92,15 +109,21 @@ def session_store(data_dir: Path) -> FileStore:
 
 
 def csrf_config(server_secret: str, secure: bool = False) -> CSRFConfig:
-    return CSRFConfig(secret=_csrf_key(server_secret), cookie_name=CSRF_COOKIE, header_name="x-csrftoken",
-                      cookie_httponly=False, cookie_samesite="lax", cookie_secure=secure)
+    return CSRFConfig(
+        secret=_csrf_key(server_secret),
+        cookie_name=CSRF_COOKIE,
+        header_name="x-csrftoken",
+        cookie_httponly=False,
+        cookie_samesite="lax",
+        cookie_secure=secure,
+    )
 
 
 def _csrf_key(server_secret: str) -> str:
     return hmac.new(server_secret.encode(), b"fieldsync office csrf", hashlib.sha256).hexdigest()
 
 
-_CSRF_BOUND = "csrf"   # the session's key for the CSRF token it was issued
+_CSRF_BOUND = "csrf"  # the session's key for the CSRF token it was issued
 
 
 def bind_csrf(connection: ASGIConnection[Any, Any, Any, Any], server_secret: str, secure: bool) -> Cookie:
@@ -118,8 +141,7 @@ def check_bound_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     cookie = connection.cookies.get(CSRF_COOKIE, "")
     bound = connection.session.get(_CSRF_BOUND)
     if not bound or not hmac.compare_digest(cookie[:CSRF_SECRET_LENGTH], str(bound)):
-        raise Forbidden("This form did not come from your session. Reload the page and try again.",
-                        field="csrf")
+        raise Forbidden("This form did not come from your session. Reload the page and try again.", field="csrf")
 
 
 def check_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> None:

@@ -25,13 +25,14 @@ SESSION_DEVICE = "device_id"
 
 class SignIn(NamedTuple):
     principal: Principal
-    new_device_token: str | None   # set when an enrollment token was exchanged: show it once
+    new_device_token: str | None  # set when an enrollment token was exchanged: show it once
 
 
 def _refuse_engineer(role: str) -> None:
     if role not in OFFICE_ROLES:
-        raise Forbidden("engineers work in the field client; the office pages are for dispatchers "
-                        "and supervisors", field="token")
+        raise Forbidden(
+            "engineers work in the field client; the office pages are for dispatchers and supervisors", field="token"
+        )
 
 
 def sign_in(conn: sqlite3.Connection, token: str, browser: str = "office browser") -> SignIn:
@@ -40,13 +41,14 @@ def sign_in(conn: sqlite3.Connection, token: str, browser: str = "office browser
     if not token:
         raise Unauthorized("paste your device or enrollment token", field="token")
     if token.startswith(auth.ENROLLMENT_TOKEN_PREFIX):
-        row = conn.execute("SELECT u.role FROM enrollments e JOIN users u ON u.id = e.user_id "
-                           "WHERE e.token_hash=?", (auth.hash_token(token),)).fetchone()
+        row = conn.execute(
+            "SELECT u.role FROM enrollments e JOIN users u ON u.id = e.user_id WHERE e.token_hash=?",
+            (auth.hash_token(token),),
+        ).fetchone()
         if row is not None:
             _refuse_engineer(row["role"])
         device_id, device_token, user = auth.enroll(conn, token, browser[:100], "web")
-        return SignIn(Principal(user["id"], user["name"], user["display_name"], user["role"], device_id),
-                      device_token)
+        return SignIn(Principal(user["id"], user["name"], user["display_name"], user["role"], device_id), device_token)
     try:
         principal = auth.authenticate(conn, f"Bearer {token}")
     except Unauthorized as exc:
@@ -59,7 +61,9 @@ def principal_of_device(conn: sqlite3.Connection, device_id: str) -> Principal:
     """The signed-in user behind a session's device, or ``Unauthorized`` (revoked, disabled, gone)."""
     row = conn.execute(
         "SELECT d.id AS device_id, d.revoked_at, u.id AS user_id, u.name, u.display_name, u.role, "
-        "u.active FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id=?", (device_id,)).fetchone()
+        "u.active FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id=?",
+        (device_id,),
+    ).fetchone()
     if row is None or row["revoked_at"] is not None or not row["active"]:
         raise Unauthorized("your session has ended: sign in again", field="session")
     return Principal(row["user_id"], row["name"], row["display_name"], row["role"], row["device_id"])

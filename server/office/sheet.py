@@ -25,8 +25,9 @@ def _user_names(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def _children(conn: sqlite3.Connection, entity: str, parent: str) -> list[Any]:
-    rows = conn.execute("SELECT data FROM records WHERE entity=? AND parent=? AND deleted=0 ORDER BY id",
-                        (entity, parent)).fetchall()
+    rows = conn.execute(
+        "SELECT data FROM records WHERE entity=? AND parent=? AND deleted=0 ORDER BY id", (entity, parent)
+    ).fetchall()
     return [store.decode_record(r["data"]) for r in rows]
 
 
@@ -38,10 +39,18 @@ def signature_view(job: Job, events: list[JobEvent], names: Mapping[str, str] | 
         return None
     latest = check.signature
     sig: Signature = latest.payload  # type: ignore[assignment]
-    return SignatureView(event_id=latest.id, signer=sig.signer, role=sig.role, image_sha256=sig.image_sha256,
-                         signed_at=latest.at, state="valid" if check.valid else "outdated",
-                         added_events=[e.id for e in check.added], missing_events=check.missing,
-                         job_changed=check.job_changed, changes=changes_in_words(check, names or {}))
+    return SignatureView(
+        event_id=latest.id,
+        signer=sig.signer,
+        role=sig.role,
+        image_sha256=sig.image_sha256,
+        signed_at=latest.at,
+        state="valid" if check.valid else "outdated",
+        added_events=[e.id for e in check.added],
+        missing_events=check.missing,
+        job_changed=check.job_changed,
+        changes=changes_in_words(check, names or {}),
+    )
 
 
 def job_sheet(conn: sqlite3.Connection, job_id: str) -> JobSheet:
@@ -59,17 +68,30 @@ def job_sheet(conn: sqlite3.Connection, job_id: str) -> JobSheet:
     if signature is not None:
         latest = next(e for e in events if e.id == signature.event_id)
         signed_ids = set(latest.payload.event_ids)  # type: ignore[union-attr]
-    timeline = [SheetEvent(id=e.id, hlc=e.hlc, at=e.at, kind=kind_of(e.payload), author=e.author,
-                           author_name=names.get(e.author, e.author), payload=e.payload,
-                           signed=e.id in signed_ids) for e in events]
+    timeline = [
+        SheetEvent(
+            id=e.id,
+            hlc=e.hlc,
+            at=e.at,
+            kind=kind_of(e.payload),
+            author=e.author,
+            author_name=names.get(e.author, e.author),
+            payload=e.payload,
+            signed=e.id in signed_ids,
+        )
+        for e in events
+    ]
     return JobSheet(
-        job=job, version=stored.version,
+        job=job,
+        version=stored.version,
         customer=customer.record if customer else None,
         site=site.record if site else None,
         equipment=equipment,
         drawings=_children(conn, "drawing", job.site_id),
-        events=timeline, signature=signature,
-        conflicts=[c for c, _ in list_conflicts(conn, status=None, job_id=job_id)])
+        events=timeline,
+        signature=signature,
+        conflicts=[c for c, _ in list_conflicts(conn, status=None, job_id=job_id)],
+    )
 
 
 def hlc_time(hlc: str) -> dt.datetime | str:
@@ -79,4 +101,3 @@ def hlc_time(hlc: str) -> dt.datetime | str:
         return dt.datetime.fromtimestamp(int(hlc[:12], 16) / 1000, dt.timezone.utc)
     except (OverflowError, ValueError, OSError):
         return hlc
-

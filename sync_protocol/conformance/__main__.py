@@ -9,11 +9,13 @@ from .kit import run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sync_protocol.conformance",
-                                     description="Check a server against docs/protocol.md.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sync_protocol.conformance", description="Check a server against docs/protocol.md."
+    )
     parser.add_argument("url", help="the server's base URL, e.g. http://127.0.0.1:8765")
-    parser.add_argument("--enrollment-token", required=True,
-                        help="a one-time enrollment token of an engineer with at least one job")
+    parser.add_argument(
+        "--enrollment-token", required=True, help="a one-time enrollment token of an engineer with at least one job"
+    )
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per request")
     args = parser.parse_args(argv)
     outcomes = run(args.url, args.enrollment_token, timeout=args.timeout)

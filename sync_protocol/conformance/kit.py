@@ -20,8 +20,16 @@ from ..events import EventPayload, Note, Photo
 from ..hlc import Clock
 from ..ids import uuid7
 from ..messages import (
-    PROTOCOL_VERSION, AppendEvent, EnrollReply, ErrorBody, Hello, HelloReply, Mutation, PatchRecord,
-    PushReply, PushRequest,
+    PROTOCOL_VERSION,
+    AppendEvent,
+    EnrollReply,
+    ErrorBody,
+    Hello,
+    HelloReply,
+    Mutation,
+    PatchRecord,
+    PushReply,
+    PushRequest,
 )
 from ..records import JobEvent
 
@@ -63,8 +71,9 @@ class Run:
 
     # --- requests ---------------------------------------------------------------------------
 
-    def post(self, path: str, body: Any, *, auth: bool = True, fmt: Format = JSON,
-             headers: dict[str, str] | None = None) -> httpx.Response:
+    def post(
+        self, path: str, body: Any, *, auth: bool = True, fmt: Format = JSON, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         sent = {"content-type": fmt, **(headers or {})}
         if auth:
             expect(self.device_token is not None, "no device token: enrollment did not succeed")
@@ -77,19 +86,21 @@ class Run:
         return self.http.request(method, path, headers=headers, **kwargs)
 
     def ok(self, response: httpx.Response, kind: type[Any]) -> Any:
-        expect(response.status_code == 200,
-               f"expected 200, got {response.status_code}: {response.text[:300]}")
+        expect(response.status_code == 200, f"expected 200, got {response.status_code}: {response.text[:300]}")
         return decode(response.content, kind, JSON)
 
     def error(self, response: httpx.Response, status: int, code: str, field: str | None = None) -> ErrorBody:
         """The answer must be ``status`` with an ErrorBody of ``code`` (naming ``field``)."""
-        expect(response.status_code == status,
-               f"expected {status} {code}, got {response.status_code}: {response.text[:300]}")
+        expect(
+            response.status_code == status,
+            f"expected {status} {code}, got {response.status_code}: {response.text[:300]}",
+        )
         try:
             body = decode(response.content, ErrorBody, JSON)
         except Exception:  # noqa: BLE001 (whatever it was, it is not an ErrorBody)
-            raise Broken(f"expected {status} {code} as an ErrorBody, got {response.status_code}: "
-                         f"{response.text[:300]}") from None
+            raise Broken(
+                f"expected {status} {code} as an ErrorBody, got {response.status_code}: {response.text[:300]}"
+            ) from None
         got = (response.status_code, body.error) + ((body.field,) if field is not None else ())
         want = (status, code) + ((field,) if field is not None else ())
         expect(got == want, f"expected {want}, got {got}: {body.message}")
@@ -103,8 +114,11 @@ class Run:
         if self.job_id is None:
             raise Broken("no job in the engineer's scope: the pull rules found none")
         hlc = self.clock.tick()
-        return AppendEvent(seq=seq if seq is not None else self.seq + 1, hlc=hlc, event=JobEvent(
-            id=uuid7(), job_id=self.job_id, hlc=hlc, at=_now(), payload=payload))
+        return AppendEvent(
+            seq=seq if seq is not None else self.seq + 1,
+            hlc=hlc,
+            event=JobEvent(id=uuid7(), job_id=self.job_id, hlc=hlc, at=_now(), payload=payload),
+        )
 
     def push(self, *mutations: Mutation) -> httpx.Response:
         return self.post("/sync/v1/push", PushRequest(mutations=list(mutations)))
@@ -126,6 +140,7 @@ def rule(name: str) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
         RULES.append((name, fn))
         return fn
+
     return register
 
 
@@ -134,22 +149,19 @@ def rule(name: str) -> Callable[[Rule], Rule]:
 
 @rule("enroll: an enrollment token is exchanged for a device token")
 def _enroll(run: Run) -> None:
-    reply = run.ok(run.post("/sync/v1/enroll", {"enrollment_token": run.enrollment_token}, auth=False),
-                   EnrollReply)
+    reply = run.ok(run.post("/sync/v1/enroll", {"enrollment_token": run.enrollment_token}, auth=False), EnrollReply)
     run.device_token = reply.device_token
     expect(reply.role == "engineer", f"the kit needs an engineer's token, got role {reply.role!r}")
 
 
 @rule("enroll: a used enrollment token answers 401 unauthorized")
 def _enroll_twice(run: Run) -> None:
-    run.error(run.post("/sync/v1/enroll", {"enrollment_token": run.enrollment_token}, auth=False),
-              401, "unauthorized")
+    run.error(run.post("/sync/v1/enroll", {"enrollment_token": run.enrollment_token}, auth=False), 401, "unauthorized")
 
 
 @rule("a sync request without a token answers 401 unauthorized")
 def _no_token(run: Run) -> None:
-    run.error(run.post("/sync/v1/hello", Hello(protocol_version=PROTOCOL_VERSION), auth=False),
-              401, "unauthorized")
+    run.error(run.post("/sync/v1/hello", Hello(protocol_version=PROTOCOL_VERSION), auth=False), 401, "unauthorized")
 
 
 @rule("hello: every field is sent, limits whole; a new device has high_seq 0 and high_hlc null")
@@ -160,17 +172,21 @@ def _hello_whole(run: Run) -> None:
     missing = [f for f in HelloReply.__struct_fields__ if f not in plain]
     expect(not missing, f"hello's answer leaves out {missing}")
     limits = plain["limits"]
-    expect(isinstance(limits, dict) and set(limits) >= {"max_body_bytes", "max_push_batch", "max_pull_page",
-                                                        "blob_chunk_bytes"}, f"limits not whole: {limits!r}")
+    expect(
+        isinstance(limits, dict)
+        and set(limits) >= {"max_body_bytes", "max_push_batch", "max_pull_page", "blob_chunk_bytes"},
+        f"limits not whole: {limits!r}",
+    )
     run.limits = limits
-    expect((plain["protocol_version"], plain["high_seq"], plain["high_hlc"]) == (PROTOCOL_VERSION, 0, None),
-           f"expected protocol 1, high_seq 0, high_hlc null; got {plain}")
+    expect(
+        (plain["protocol_version"], plain["high_seq"], plain["high_hlc"]) == (PROTOCOL_VERSION, 0, None),
+        f"expected protocol 1, high_seq 0, high_hlc null; got {plain}",
+    )
 
 
 @rule("hello: an unsupported protocol_version answers 426 upgrade_required")
 def _hello_version(run: Run) -> None:
-    run.error(run.post("/sync/v1/hello", {"protocol_version": 999}), 426, "upgrade_required",
-              "protocol_version")
+    run.error(run.post("/sync/v1/hello", {"protocol_version": 999}), 426, "upgrade_required", "protocol_version")
 
 
 @rule("a path of another protocol version answers 426 upgrade_required")
@@ -180,8 +196,11 @@ def _other_path(run: Run) -> None:
 
 @rule("a POST without Content-Type is read as MessagePack and answered in it")
 def _no_content_type(run: Run) -> None:
-    response = run.http.post("/sync/v1/hello", content=encode(Hello(protocol_version=PROTOCOL_VERSION), MSGPACK),
-                             headers={"authorization": f"Bearer {run.device_token}"})
+    response = run.http.post(
+        "/sync/v1/hello",
+        content=encode(Hello(protocol_version=PROTOCOL_VERSION), MSGPACK),
+        headers={"authorization": f"Bearer {run.device_token}"},
+    )
     expect(response.status_code == 200, f"expected 200, got {response.status_code}: {response.text[:200]}")
     media = response.headers.get("content-type", "").split(";")[0]
     expect(media == MSGPACK, f"answered as {media!r}, not {MSGPACK}")
@@ -205,26 +224,35 @@ def _pull_all(run: Run) -> None:
         expect(len(page["changes"]) <= 50, f"a page of limit 50 held {len(page['changes'])} changes")
         for change in page["changes"]:
             if change["op"] == "upsert":
-                expect(isinstance(change.get("version"), int) and "version" not in change["record"],
-                       f"an upsert must carry version beside the record: {str(change)[:200]}")
+                expect(
+                    isinstance(change.get("version"), int) and "version" not in change["record"],
+                    f"an upsert must carry version beside the record: {str(change)[:200]}",
+                )
                 record = change["record"]
-                if record.get("entity") == "job" and record.get("status") in ("assigned", "on_site") \
-                        and run.job_id is None:
+                if (
+                    record.get("entity") == "job"
+                    and record.get("status") in ("assigned", "on_site")
+                    and run.job_id is None
+                ):
                     run.job_id = record["id"]
         cursor = page["cursor"]
         if not page["more"]:
             break
         expect(pages < 10_000, "more than 10,000 pages: the pull does not end")
     run.cursor = cursor
-    expect(run.job_id is not None, "the engineer's scope holds no assigned job: give the kit a token "
-                                   "of an engineer with an assigned job")
+    expect(
+        run.job_id is not None,
+        "the engineer's scope holds no assigned job: give the kit a token of an engineer with an assigned job",
+    )
 
 
 @rule("pull: an empty page returns the cursor it was given")
 def _pull_empty(run: Run) -> None:
     page = run.ok(run.post("/sync/v1/pull", {"cursor": run.cursor, "limit": 50}), dict)
-    expect((page["changes"], page["more"], page["cursor"]) == ([], False, run.cursor),
-           f"expected no changes and cursor {run.cursor}; got {str(page)[:300]}")
+    expect(
+        (page["changes"], page["more"], page["cursor"]) == ([], False, run.cursor),
+        f"expected no changes and cursor {run.cursor}; got {str(page)[:300]}",
+    )
 
 
 @rule("pull: a cursor not issued to this device answers 400 malformed, field cursor")
@@ -251,12 +279,15 @@ def _push_gap(run: Run) -> None:
 def _push_one(run: Run) -> None:
     note = run.note("conformance kit: applied once")
     reply = run.ok(run.push(note), PushReply)
-    expect([(r.seq, r.status) for r in reply.results] == [(1, "applied")],
-           f"expected seq 1 applied, got {reply.results}")
+    expect(
+        [(r.seq, r.status) for r in reply.results] == [(1, "applied")], f"expected seq 1 applied, got {reply.results}"
+    )
     run.seq, run.pushed = 1, [note]
     hello = run.hello()
-    expect((hello.high_seq, hello.high_hlc) == (1, note.hlc),
-           f"expected high_seq 1 and high_hlc {note.hlc}, got {hello.high_seq} and {hello.high_hlc}")
+    expect(
+        (hello.high_seq, hello.high_hlc) == (1, note.hlc),
+        f"expected high_seq 1 and high_hlc {note.hlc}, got {hello.high_seq} and {hello.high_hlc}",
+    )
 
 
 @rule("push: a retried batch gets the same answers and is not applied again")
@@ -271,8 +302,10 @@ def _push_retry(run: Run) -> None:
 def _push_duplicate(run: Run) -> None:
     resent = msgspec.structs.replace(run.pushed[0], seq=2)
     reply = run.ok(run.push(resent), PushReply)
-    expect([(r.status, r.reason) for r in reply.results] == [("applied", "duplicate_event")],
-           f"expected applied / duplicate_event, got {reply.results}")
+    expect(
+        [(r.status, r.reason) for r in reply.results] == [("applied", "duplicate_event")],
+        f"expected applied / duplicate_event, got {reply.results}",
+    )
     run.seq = 2
     run.pushed.append(resent)
 
@@ -286,12 +319,15 @@ def _push_overtaken(run: Run) -> None:
 @rule("push: a rejected mutation gives a documented reason and names the field")
 def _push_rejected(run: Run) -> None:
     assert run.job_id is not None
-    patch = PatchRecord(seq=3, hlc=run.clock.tick(), entity="job", id=run.job_id, base_version=0,
-                        fields={"status": "closed"})
+    patch = PatchRecord(
+        seq=3, hlc=run.clock.tick(), entity="job", id=run.job_id, base_version=0, fields={"status": "closed"}
+    )
     reply = run.ok(run.push(patch), PushReply)
     result = reply.results[0]
-    expect((result.status, result.reason, result.field) == ("rejected", "forbidden_field", "fields.status"),
-           f"expected rejected / forbidden_field / fields.status, got {result}")
+    expect(
+        (result.status, result.reason, result.field) == ("rejected", "forbidden_field", "fields.status"),
+        f"expected rejected / forbidden_field / fields.status, got {result}",
+    )
     expect(result.reason in typing.get_args(RejectionReason), f"undocumented reason {result.reason!r}")
     run.seq = 3
 
@@ -310,16 +346,23 @@ SHA = hashlib.sha256(BLOB).hexdigest()
 
 
 def _put(run: Run, offset: int, chunk: bytes, size: int = len(BLOB), sha: str = SHA) -> httpx.Response:
-    return run.request("PUT", f"/sync/v1/blobs/{sha}", params={"offset": offset, "size": size}, content=chunk,
-                       headers={"content-type": "application/octet-stream", "accept": JSON})
+    return run.request(
+        "PUT",
+        f"/sync/v1/blobs/{sha}",
+        params={"offset": offset, "size": size},
+        content=chunk,
+        headers={"content-type": "application/octet-stream", "accept": JSON},
+    )
 
 
 @rule("blobs: the status of a partial upload gives its offset and its size")
 def _blob_partial(run: Run) -> None:
     run.ok(_put(run, 0, BLOB[:400]), dict)
     status = run.ok(run.request("GET", f"/sync/v1/blobs/{SHA}/status"), dict)
-    expect((status.get("offset"), status.get("size"), status.get("complete", False)) == (400, len(BLOB), False),
-           f"expected offset 400, size {len(BLOB)}, not complete; got {status}")
+    expect(
+        (status.get("offset"), status.get("size"), status.get("complete", False)) == (400, len(BLOB), False),
+        f"expected offset 400, size {len(BLOB)}, not complete; got {status}",
+    )
 
 
 @rule("blobs: a chunk at another offset answers 409 offset_mismatch with detail.offset")
@@ -338,7 +381,7 @@ def _blob_complete(run: Run) -> None:
     done = run.ok(_put(run, 400, BLOB[400:]), dict)
     expect(done.get("complete") is True and done.get("size") == len(BLOB), f"not complete: {done}")
     unnamed = run.request("GET", f"/sync/v1/blobs/{SHA}", headers={"accept": JSON})
-    run.error(unnamed, 403, "scope", "sha256")     # no record in the device's scope names it yet
+    run.error(unnamed, 403, "scope", "sha256")  # no record in the device's scope names it yet
     photo = run.event(Photo(sha256=SHA, media_type="application/octet-stream"))
     reply = run.ok(run.push(photo), PushReply)
     expect(reply.results[0].status == "applied", f"the photo was not applied: {reply.results[0]}")
@@ -356,15 +399,21 @@ def _blob_forged(run: Run) -> None:
 @rule("blobs: Range bytes=N-M answers 206 with Content-Range")
 def _blob_range(run: Run) -> None:
     got = run.request("GET", f"/sync/v1/blobs/{SHA}", headers={"range": "bytes=10-19"})
-    expect((got.status_code, got.content, got.headers.get("content-range")) ==
-           (206, BLOB[10:20], f"bytes 10-19/{len(BLOB)}"),
-           f"got {got.status_code}, {len(got.content)} B, Content-Range {got.headers.get('content-range')!r}")
+    expect(
+        (got.status_code, got.content, got.headers.get("content-range"))
+        == (206, BLOB[10:20], f"bytes 10-19/{len(BLOB)}"),
+        f"got {got.status_code}, {len(got.content)} B, Content-Range {got.headers.get('content-range')!r}",
+    )
 
 
 @rule("blobs: a range past the end answers 416; a suffix range answers 400 malformed, field range")
 def _blob_bad_ranges(run: Run) -> None:
-    run.error(run.request("GET", f"/sync/v1/blobs/{SHA}", headers={"range": f"bytes={len(BLOB)}-"}),
-              416, "range_not_satisfiable", "range")
+    run.error(
+        run.request("GET", f"/sync/v1/blobs/{SHA}", headers={"range": f"bytes={len(BLOB)}-"}),
+        416,
+        "range_not_satisfiable",
+        "range",
+    )
     run.error(run.request("GET", f"/sync/v1/blobs/{SHA}", headers={"range": "bytes=-5"}), 400, "malformed", "range")
 
 

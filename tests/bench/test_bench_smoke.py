@@ -13,15 +13,28 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = ("push_per_s", "pull_per_s", "incremental_pull_ms", "incremental_push_ms", "noop_sync_ms",
-        "requests_per_1000", "bytes_up_per_swap", "priming_s", "concurrency_errors",
-        "concurrency_p99_s", "floor_push_per_s", "app_today_paint_ms", "app_job_paint_ms")
+KEYS = (
+    "push_per_s",
+    "pull_per_s",
+    "incremental_pull_ms",
+    "incremental_push_ms",
+    "noop_sync_ms",
+    "requests_per_1000",
+    "bytes_up_per_swap",
+    "priming_s",
+    "concurrency_errors",
+    "concurrency_p99_s",
+    "floor_push_per_s",
+    "app_today_paint_ms",
+    "app_job_paint_ms",
+)
 
 
 def test_bench_runs_and_emits_every_key(tmp_path: Path) -> None:
     env = {**os.environ, "BENCH_N": "200", "BENCH_RUNS": "1", "BENCH_OUT": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     assert json.loads((tmp_path / "latest.json").read_text()) == line

@@ -40,8 +40,10 @@ def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
         def enrollments(conn: Any) -> dict[str, list[str]]:
             admin = auth.add_user(conn, "admin", "admin", "Administrator", user_id="u-admin")
             (data.parent / "admin_token").write_text(auth.create_device(conn, admin, "init", "cli")[1])
-            return {name: [auth.create_enrollment(conn, auth.add_user(conn, name, role)) for _ in range(3)]
-                    for name, role in DEMO_USERS.items()}
+            return {
+                name: [auth.create_enrollment(conn, auth.add_user(conn, name, role)) for _ in range(3)]
+                for name, role in DEMO_USERS.items()
+            }
 
         tokens = db.write(enrollments)
     finally:

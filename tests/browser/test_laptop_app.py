@@ -36,8 +36,12 @@ class FieldUi:
     def __init__(self, home: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "field_client.cli", "--home", str(home), "--json", "ui", "--no-browser"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         if not line:
             raise AssertionError(f"field ui did not start: {self.proc.stderr.read()}")  # type: ignore[union-attr]
@@ -70,9 +74,8 @@ def app_page(chromium: Any, app: FieldUi, width: int, height: int, locale: str, 
     page = context.new_page()
     page.csp_problems = []  # type: ignore[attr-defined]
     page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_problems.append(m.text))
-    page.elsewhere = []      # type: ignore[attr-defined]  (nothing may be loaded from anywhere else)
-    page.on("request", lambda r: r.url.startswith((app.origin, "data:", "blob:"))
-            or page.elsewhere.append(r.url))
+    page.elsewhere = []  # type: ignore[attr-defined]  (nothing may be loaded from anywhere else)
+    page.on("request", lambda r: r.url.startswith((app.origin, "data:", "blob:")) or page.elsewhere.append(r.url))
     if cookies is None:
         page.goto(app.url)
     else:
@@ -86,7 +89,7 @@ def snap(page: Any, name: str, full: bool = True) -> None:
     header and sheet stay in place as it scrolls is shown as the engineer sees it)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     if full:
-        page.evaluate("() => window.scrollTo(0, 0)")   # a sticky header is drawn once, at the top
+        page.evaluate("() => window.scrollTo(0, 0)")  # a sticky header is drawn once, at the top
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full)
 
 
@@ -113,7 +116,7 @@ def draw_signature(page: Any) -> None:
     x0, y0 = box["x"] + 40, box["y"] + box["height"] * 0.6
     page.mouse.move(x0, y0)
     page.mouse.down()
-    for i in range(1, 40):   # a wavy name, then a flourish
+    for i in range(1, 40):  # a wavy name, then a flourish
         page.mouse.move(x0 + i * 9, y0 - 30 * ((i % 6) / 6) + (10 if i % 12 > 6 else 0), steps=2)
     page.mouse.up()
     page.mouse.move(x0 + 60, y0 + 25)
@@ -139,7 +142,8 @@ def ink(png: bytes) -> Image.Image:
 
 
 def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
-        chromium: Any, field_ui: tuple[FieldUi, Any], live_server: Any, tmp_path: Path) -> None:
+    chromium: Any, field_ui: tuple[FieldUi, Any], live_server: Any, tmp_path: Path
+) -> None:
     app, client = field_ui
     page = app_page(chromium, app, 1366, 768, "en-US")
     assert "Not ready to go offline" in page.inner_text("#ready") and "never synced" in page.inner_text("#ready")
@@ -152,7 +156,7 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     assert JOB in jobs
     snap(page, "laptop-today-1366")
 
-    live_server.stop()                                   # the plant room: no network from here
+    live_server.stop()  # the plant room: no network from here
     page.click(f"li[data-job='{JOB}'] a")
     assert page.inner_text(".nextstep a") == "Check in"
     # A drawing from the local cache, inline.
@@ -192,9 +196,9 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     page.fill("#step-diagnosis textarea[name=findings]", "PSU 1 dead, no standby LED")
     page.select_option("#step-diagnosis select[name=severity]", "1")
     submit(page, "#step-diagnosis button[type=submit]")
-    assert page.get_attribute("#step-warranty .verdicts li", "data-covered") == "no"   # out of warranty: paid
+    assert page.get_attribute("#step-warranty .verdicts li", "data-covered") == "no"  # out of warranty: paid
     assert page.inner_text(".nextstep a") == "Quote and approval"
-    snap(page, "laptop-job-1366", full=False)          # scrolled to the next step, as the redirect leaves it
+    snap(page, "laptop-job-1366", full=False)  # scrolled to the next step, as the redirect leaves it
 
     # --- paid work: refused until the customer approves a quote ------------------------------------
     open_step(page, "swap")
@@ -210,7 +214,7 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     page.fill("#approval-form input[name=by]", "王建国")
     submit(page, "#approval-form button[value=approve]")
     open_step(page, "swap")
-    assert page.input_value("#swap-form select[name=part]") == "PSU-750W"     # the part just quoted
+    assert page.input_value("#swap-form select[name=part]") == "PSU-750W"  # the part just quoted
     page.fill("#swap-form input[name=serial_out]", "PSU-DEAD-1")
     page.fill("#swap-form input[name=serial_in]", "PSU-NEW-1")
     page.fill("#swap-form input[name=notes]", "hot-swapped")
@@ -253,7 +257,7 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     assert page.is_visible("#pad-problem") and "empty" in page.inner_text("#pad-problem")
     page.locator("#signature-pad").scroll_into_view_if_needed()
     box = page.locator("#signature-pad").bounding_box()
-    page.mouse.click(box["x"] + 100, box["y"] + 100)          # a dot is not a signature
+    page.mouse.click(box["x"] + 100, box["y"] + 100)  # a dot is not a signature
     page.click("#submit-signature")
     assert "only a dot" in page.inner_text("#pad-problem")
     page.click("#clear-pad")
@@ -296,30 +300,48 @@ def test_the_whole_engineers_day_in_the_app_offline_then_one_sync(
     laptop_events = {v.event.id: msgspec.to_builtins(v.event) for v in client.events(JOB)}
     assert server_events == laptop_events and not any(v.pending for v in client.events(JOB))
     kinds = sorted(e["payload"]["kind"] for e in server_events.values())
-    assert kinds == sorted(["checkin", "backup", "diagnosis", "quote", "customer_approval", "part_swap", "loaner",
-                            "loaner", "test", "photo", "note", "signature", "resolution"])
+    assert kinds == sorted(
+        [
+            "checkin",
+            "backup",
+            "diagnosis",
+            "quote",
+            "customer_approval",
+            "part_swap",
+            "loaner",
+            "loaner",
+            "test",
+            "photo",
+            "note",
+            "signature",
+            "resolution",
+        ]
+    )
     office = office_sheet(chromium, live_server)
     timeline = office.inner_text("#timeline")
     assert "PSU-DEAD-1" in timeline and "PSU-NEW-1" in timeline and "verified" in timeline
-    assert next(e for e in server_events.values() if e["payload"]["kind"] == "part_swap")["payload"]["sku"] == "PSU-750W"
+    assert (
+        next(e for e in server_events.values() if e["payload"]["kind"] == "part_swap")["payload"]["sku"] == "PSU-750W"
+    )
     assert office.inner_text("#signature-state") == "valid"
     office.wait_for_function("() => document.getElementById('signature-image').naturalWidth > 0")
     signed = office.request.get(live_server.url + office.get_attribute("#signature-image", "src"))
     image = ink(signed.body())
     empty = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    assert ImageChops.difference(image, empty).getbbox() is not None      # not blank: it differs from an empty pad
+    assert ImageChops.difference(image, empty).getbbox() is not None  # not blank: it differs from an empty pad
     assert image.getchannel("A").getbbox()[2] - image.getchannel("A").getbbox()[0] > image.width * 0.3
     assert live_server.records("job")[JOB]["signature_state"] == "valid"
     assert live_server.records("site")["S-01"]["access_notes"] == "badge from 物业, gate 2"
 
 
 def test_a_note_after_signing_shows_the_signature_signs_an_older_version(
-        chromium: Any, field_ui: tuple[FieldUi, Any], live_server: Any) -> None:
+    chromium: Any, field_ui: tuple[FieldUi, Any], live_server: Any
+) -> None:
     app, client = field_ui
     page = app_page(chromium, app, 1366, 768, "en-US")
     assert "Synced" in sync_from_the_app(page, app)
     page.goto(f"{app.origin}/jobs/{JOB}")
-    page.focus("#step-checkin input[name=note]")          # the keyboard alone: type, Enter
+    page.focus("#step-checkin input[name=note]")  # the keyboard alone: type, Enter
     page.keyboard.type("arrived, badge collected")
     with page.expect_navigation():
         page.keyboard.press("Enter")

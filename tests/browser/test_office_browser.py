@@ -34,8 +34,9 @@ def sign_in(page, server, name: str, role: str) -> str:
 
 
 def approve(li, job_id: str, sku: str, price_cents: int) -> None:
-    quote = li.record_event(job_id, Quote(lines=[QuoteLine(sku=sku, unit_price_cents=price_cents)],
-                                          labour_cents=30_000))
+    quote = li.record_event(
+        job_id, Quote(lines=[QuoteLine(sku=sku, unit_price_cents=price_cents)], labour_cents=30_000)
+    )
     li.record_event(job_id, CustomerApproval(quote_event_id=quote.id, approved_by="刘洋 Liu Yang"))
 
 
@@ -83,8 +84,12 @@ def test_dispatcher_and_supervisor_in_the_browser(live_server, laptop, new_page,
 
     # The board refreshes itself: a job taken in elsewhere appears without a reload.
     page.evaluate("window.__same_page = true")
-    made = httpx.post(f"{server.url}/api/v1/jobs", headers={"Authorization": f"Bearer {token}"}, timeout=10,
-                      json={"customer_id": "C-02", "site_id": "S-03", "fault": "Camera offline", "severity": 2})
+    made = httpx.post(
+        f"{server.url}/api/v1/jobs",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+        json={"customer_id": "C-02", "site_id": "S-03", "fault": "Camera offline", "severity": 2},
+    )
     assert made.status_code == 201, made.text
     page.wait_for_selector(f"tr[data-job='{made.json()['id']}']", timeout=12_000)
     assert page.evaluate("window.__same_page") is True
@@ -95,16 +100,31 @@ def test_dispatcher_and_supervisor_in_the_browser(live_server, laptop, new_page,
     li.sync()
     job = li.job(job_id)
     li.record_event(job_id, Checkin(note="owner 刘洋 on site"))
-    li.record_event(job_id, Backup(scope="system", method="iDRAC image", stored_at="USB SSD", size=52_428_800,
-                                   sha256="c0ffee" + "0" * 58, verified=True))
-    approve(li, job_id, "PSU-750W", 89_000)        # out of warranty: paid work, approved first
-    li.record_event(job_id, PartSwap(equipment_id=job.equipment_ids[0], sku="PSU-750W",
-                                     serial_out="PSU-OLD-4711", serial_in="PSU-NEW-0815"))
+    li.record_event(
+        job_id,
+        Backup(
+            scope="system",
+            method="iDRAC image",
+            stored_at="USB SSD",
+            size=52_428_800,
+            sha256="c0ffee" + "0" * 58,
+            verified=True,
+        ),
+    )
+    approve(li, job_id, "PSU-750W", 89_000)  # out of warranty: paid work, approved first
+    li.record_event(
+        job_id,
+        PartSwap(
+            equipment_id=job.equipment_ids[0], sku="PSU-750W", serial_out="PSU-OLD-4711", serial_in="PSU-NEW-0815"
+        ),
+    )
     li.sign(job_id, "刘洋 Liu Yang", SIGNATURE_PNG, role="system owner")
     # And on another job, a swap without any backup, acknowledged on the laptop.
     approve(li, "J-0002", "FAN-80MM", 12_000)
-    li.record_event("J-0002", PartSwap(equipment_id="EQ-002", sku="FAN-80MM", serial_out="FAN-A1",
-                                       serial_in="FAN-B2", no_backup_ack=True))
+    li.record_event(
+        "J-0002",
+        PartSwap(equipment_id="EQ-002", sku="FAN-80MM", serial_out="FAN-A1", serial_in="FAN-B2", no_backup_ack=True),
+    )
     report = li.sync()
     assert report.rejected == 0, li.answers("rejected")
 
@@ -124,9 +144,9 @@ def test_dispatcher_and_supervisor_in_the_browser(live_server, laptop, new_page,
     page.emulate_media(media="screen")
 
     # --- a site's phone changed in the office and, offline, on the laptop --------------------
-    li.edit("site", "S-01", contact_phone=FIELD_PHONE)          # offline on the laptop
-    page.goto(f"{server.url}/office/data/sites/S-01")           # the form is rendered now...
-    li.sync()                                                   # ...and the laptop's edit lands
+    li.edit("site", "S-01", contact_phone=FIELD_PHONE)  # offline on the laptop
+    page.goto(f"{server.url}/office/data/sites/S-01")  # the form is rendered now...
+    li.sync()  # ...and the laptop's edit lands
     page.fill("input[name=contact_phone]", OFFICE_PHONE)
     shoot(page, "07-site-edit")
     page.click("button:has-text('Save')")
@@ -141,8 +161,11 @@ def test_dispatcher_and_supervisor_in_the_browser(live_server, laptop, new_page,
     assert server.records("site")["S-01"]["contact_phone"] == OFFICE_PHONE
     li.sync()
     assert li.record("site", "S-01").contact_phone == OFFICE_PHONE
-    [conflict_id] = [i for i, c in server.records("conflict").items()
-                     if c["record_id"] == "S-01" and c.get("field") == "contact_phone"]
+    [conflict_id] = [
+        i
+        for i, c in server.records("conflict").items()
+        if c["record_id"] == "S-01" and c.get("field") == "contact_phone"
+    ]
     settled = li.record("conflict", conflict_id)
     assert (settled.status, settled.resolution) == ("resolved", "overridden")
     assert conflict_id not in {c.id for c in li.conflicts()}  # no longer open on the laptop

@@ -52,10 +52,12 @@ def seed(client: FieldClient, meta: dict[str, str] | None = None) -> None:
 
 
 def outbox_rows(client: FieldClient) -> list[dict]:
-    return client.store.read(lambda c: [dict(r) for r in c.execute(
-        "SELECT seq, op, entity, record_id, job_id, hlc FROM outbox ORDER BY seq")])
+    return client.store.read(
+        lambda c: [
+            dict(r) for r in c.execute("SELECT seq, op, entity, record_id, job_id, hlc FROM outbox ORDER BY seq")
+        ]
+    )
 
 
 def answer_rows(client: FieldClient) -> list[dict]:
-    return client.store.read(lambda c: [dict(r) for r in c.execute(
-        "SELECT * FROM answers ORDER BY seq")])
+    return client.store.read(lambda c: [dict(r) for r in c.execute("SELECT * FROM answers ORDER BY seq")])

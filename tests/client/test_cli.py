@@ -20,8 +20,7 @@ REAL_FIELD_CLIENT = cli.FieldClient
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's FieldClient with one retry and no backoff, so an unreachable server fails fast."""
-    monkeypatch.setattr(cli, "FieldClient", functools.partial(REAL_FIELD_CLIENT, retries=1, backoff=0.0,
-                                                              timeout=5.0))
+    monkeypatch.setattr(cli, "FieldClient", functools.partial(REAL_FIELD_CLIENT, retries=1, backoff=0.0, timeout=5.0))
 
 
 @pytest.fixture
@@ -58,8 +57,9 @@ def test_status_text_after_seeding(seeded_home: Path, capsys: pytest.CaptureFixt
     assert lines["last_sync_at"] == "-"
 
 
-def test_jobs_json_lists_the_laptops_jobs_nearest_deadline_first(seeded_home: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_jobs_json_lists_the_laptops_jobs_nearest_deadline_first(
+    seeded_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "--json", "--home", str(seeded_home), "jobs")
     assert code == cli.EXIT_OK
     jobs = json.loads(out)
@@ -74,8 +74,7 @@ def test_jobs_text_on_an_empty_home(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == cli.EXIT_OK and "no jobs" in out
 
 
-def test_sync_on_a_never_enrolled_home_says_field_login(tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_sync_on_a_never_enrolled_home_says_field_login(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--home", str(tmp_path / "new"), "sync")
     assert code == cli.EXIT_FAILED
     assert "field login" in err
@@ -90,7 +89,8 @@ def test_sync_on_a_never_enrolled_home_json(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_sync_against_an_unreachable_server_exits_3_and_keeps_the_outbox(
-        seeded_home: Path, capsys: pytest.CaptureFixture[str], fast_retries: None) -> None:
+    seeded_home: Path, capsys: pytest.CaptureFixture[str], fast_retries: None
+) -> None:
     with FieldClient(seeded_home) as client:
         before = outbox_rows(client)
         bodies = client.pending()
@@ -107,8 +107,7 @@ def test_sync_against_an_unreachable_server_exits_3_and_keeps_the_outbox(
         assert client.status()["last_sync_at"] is None
 
 
-def test_sync_unreachable_json(seeded_home: Path, capsys: pytest.CaptureFixture[str],
-                               fast_retries: None) -> None:
+def test_sync_unreachable_json(seeded_home: Path, capsys: pytest.CaptureFixture[str], fast_retries: None) -> None:
     code, out, _ = run(capsys, "--home", str(seeded_home), "--json", "sync")
     assert code == cli.EXIT_UNREACHABLE
     assert json.loads(out)["error"] == "unreachable"
@@ -121,20 +120,24 @@ def _with_server(monkeypatch: pytest.MonkeyPatch, handler) -> list[httpx.Request
         seen.append(request)
         return handler(request)
 
-    monkeypatch.setattr(cli, "FieldClient", functools.partial(
-        REAL_FIELD_CLIENT, http=httpx.MockTransport(answer), retries=1, backoff=0.0))
+    monkeypatch.setattr(
+        cli,
+        "FieldClient",
+        functools.partial(REAL_FIELD_CLIENT, http=httpx.MockTransport(answer), retries=1, backoff=0.0),
+    )
     return seen
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> httpx.Response:
-    return httpx.Response(status, content=encode(ErrorBody(error=code, message=message, field=field)),
-                          headers={"Content-Type": MSGPACK})
+    return httpx.Response(
+        status, content=encode(ErrorBody(error=code, message=message, field=field)), headers={"Content-Type": MSGPACK}
+    )
 
 
-def test_sync_when_the_client_is_too_old_exits_4(seeded_home: Path, capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = _with_server(monkeypatch, lambda r: _error(426, "upgrade_required", "upgrade fieldsync",
-                                                      "protocol_version"))
+def test_sync_when_the_client_is_too_old_exits_4(
+    seeded_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _with_server(monkeypatch, lambda r: _error(426, "upgrade_required", "upgrade fieldsync", "protocol_version"))
     code, out, err = run(capsys, "--home", str(seeded_home), "sync")
     assert code == cli.EXIT_UPGRADE
     assert "upgrade fieldsync" in err and "protocol_version" in err
@@ -143,14 +146,19 @@ def test_sync_when_the_client_is_too_old_exits_4(seeded_home: Path, capsys: pyte
         assert len(outbox_rows(client)) == 2
 
 
-def test_sync_refused_by_the_server_exits_1_with_the_code(seeded_home: Path,
-                                                          capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_refused_by_the_server_exits_1_with_the_code(
+    seeded_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _with_server(monkeypatch, lambda r: _error(401, "unauthorized", "device revoked"))
     code, out, _ = run(capsys, "--home", str(seeded_home), "--json", "sync")
     assert code == cli.EXIT_FAILED
-    assert json.loads(out) == {"error": "unauthorized", "message": "device revoked", "field": None,
-                               "option": None, "next": None}
+    assert json.loads(out) == {
+        "error": "unauthorized",
+        "message": "device revoked",
+        "field": None,
+        "option": None,
+        "next": None,
+    }
 
 
 def test_bad_usage_exits_2(tmp_path: Path) -> None:
@@ -159,8 +167,9 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     assert exc.value.code == cli.EXIT_USAGE
 
 
-def test_field_home_chooses_the_store_when_no_home_is_given(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_field_home_chooses_the_store_when_no_home_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FIELD_HOME", str(tmp_path / "from-env"))
     code, out, _ = run(capsys, "status", "--json")
     assert code == cli.EXIT_OK

@@ -71,14 +71,19 @@ def test_equipment_firmware_is_the_engineers_to_edit(laptop: FieldClient) -> Non
     assert shown.firmware == "2.19.1" and shown.parameters == {"bios": "2.19.1"}  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("entity", "record_id", "fields", "field"), [
-    ("site", SITE, {"name": "Renamed"}, "name"),
-    ("site", SITE, {"contact_phone": "ok", "address": "elsewhere"}, "address"),
-    ("job", "J-0001", {"severity": 4}, "severity"),
-    ("equipment", "EQ-001", {"model": "R750"}, "model"),
-], ids=["site-name", "site-address-with-owned", "job-severity", "equipment-model"])
-def test_edit_of_an_office_field_is_refused(laptop: FieldClient, entity: str, record_id: str,
-                                            fields: dict, field: str) -> None:
+@pytest.mark.parametrize(
+    ("entity", "record_id", "fields", "field"),
+    [
+        ("site", SITE, {"name": "Renamed"}, "name"),
+        ("site", SITE, {"contact_phone": "ok", "address": "elsewhere"}, "address"),
+        ("job", "J-0001", {"severity": 4}, "severity"),
+        ("equipment", "EQ-001", {"model": "R750"}, "model"),
+    ],
+    ids=["site-name", "site-address-with-owned", "job-severity", "equipment-model"],
+)
+def test_edit_of_an_office_field_is_refused(
+    laptop: FieldClient, entity: str, record_id: str, fields: dict, field: str
+) -> None:
     with pytest.raises(InvalidAction) as err:
         laptop.edit(entity, record_id, **fields)
     assert err.value.field == field
@@ -99,11 +104,15 @@ def test_edit_of_an_unknown_or_immutable_field_is_refused(laptop: FieldClient, f
     assert outbox_rows(laptop) == []
 
 
-@pytest.mark.parametrize(("fields", "field"), [
-    ({"contact_phone": 13802101001}, "contact_phone"),
-    ({"contact_name": None}, "contact_name"),
-    ({"access_notes": "x" * 4001}, "access_notes"),
-], ids=["int-for-str", "none-for-str", "too-long"])
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"contact_phone": 13802101001}, "contact_phone"),
+        ({"contact_name": None}, "contact_name"),
+        ({"access_notes": "x" * 4001}, "access_notes"),
+    ],
+    ids=["int-for-str", "none-for-str", "too-long"],
+)
 def test_edit_with_a_wrong_type_is_refused(laptop: FieldClient, fields: dict, field: str) -> None:
     with pytest.raises(InvalidAction) as err:
         laptop.edit("site", SITE, **fields)
@@ -136,13 +145,12 @@ def test_a_pull_of_a_newer_server_version_does_not_hide_the_pending_edit(laptop:
     laptop.edit("site", SITE, contact_phone=NEW_PHONE)
     # The office changed other fields meanwhile (and even the phone); a pull stores it.
     server = held_site(laptop).record
-    newer = msgspec.structs.replace(server, access_notes="badge at gate 3",
-                                    contact_phone="+86 21 0000 0000")
+    newer = msgspec.structs.replace(server, access_notes="badge at gate 3", contact_phone="+86 21 0000 0000")
     laptop.store.write(lambda c: replica.put(c, newer, SEED_VERSION + 5))
 
     shown = laptop.record("site", SITE)
-    assert shown.contact_phone == NEW_PHONE                 # type: ignore[attr-defined]
-    assert shown.access_notes == "badge at gate 3"          # type: ignore[attr-defined]
+    assert shown.contact_phone == NEW_PHONE  # type: ignore[attr-defined]
+    assert shown.access_notes == "badge at gate 3"  # type: ignore[attr-defined]
     held = held_site(laptop)
     assert held.version == SEED_VERSION + 5
     assert held.record.contact_phone == "+86 21 0000 0000"  # type: ignore[attr-defined]
@@ -158,8 +166,12 @@ def test_a_drawing_gets_a_safe_file_name_with_an_extension() -> None:
     from sync_protocol import Drawing
 
     def name(filename: str, media_type: str = "application/pdf") -> str:
-        return drawing_filename(Drawing(id="D-9", site_id="S-1", title="t", filename=filename,
-                                        media_type=media_type, sha256="0" * 64, size=1))
+        return drawing_filename(
+            Drawing(
+                id="D-9", site_id="S-1", title="t", filename=filename, media_type=media_type, sha256="0" * 64, size=1
+            )
+        )
+
     assert name("D-9-plan.pdf") == "D-9-plan.pdf"
     assert name("floor plan") == "D-9-floor plan.pdf"
     assert name("../../etc/passwd", "image/png") == "D-9-passwd.png"

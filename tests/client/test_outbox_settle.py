@@ -12,17 +12,27 @@ from field_client import FieldClient, outbox, replica
 from field_client.sync import _settle
 from .laptop_helpers import META, answer_rows, outbox_rows, seed
 from sync_protocol import (
-    MSGPACK, AppendEvent, Checkin, EnrollReply, MutationResult, Note, PatchRecord, PushReply, encode,
+    MSGPACK,
+    AppendEvent,
+    Checkin,
+    EnrollReply,
+    MutationResult,
+    Note,
+    PatchRecord,
+    PushReply,
+    encode,
 )
 
-JOB = "J-0001"       # S-01 / C-01
+JOB = "J-0001"  # S-01 / C-01
 IDLE_JOB = "J-0003"  # S-02, no pending work in these tests unless recorded
 
 
 def record_three(client: FieldClient) -> list[str]:
-    return [client.record_event(JOB, Checkin(note="in")).id,
-            client.record_event(JOB, Note(text="found it")).id,
-            client.record_event(JOB, Note(text="fixed it")).id]
+    return [
+        client.record_event(JOB, Checkin(note="in")).id,
+        client.record_event(JOB, Note(text="found it")).id,
+        client.record_event(JOB, Note(text="fixed it")).id,
+    ]
 
 
 def settle(client: FieldClient, results: list[MutationResult]) -> None:
@@ -35,8 +45,9 @@ def kept_flag(client: FieldClient, entity: str, record_id: str) -> bool | None:
 
 
 APPLIED_1 = MutationResult(seq=1, status="applied", version=1)
-REJECTED_2 = MutationResult(seq=2, status="rejected", reason="scope", field="job_id",
-                            message="job J-0001 was reassigned")
+REJECTED_2 = MutationResult(
+    seq=2, status="rejected", reason="scope", field="job_id", message="job J-0001 was reassigned"
+)
 
 
 # --- settle ---------------------------------------------------------------------------------------
@@ -50,10 +61,15 @@ def test_settle_moves_answered_rows_to_answers(laptop: FieldClient) -> None:
     assert [m.event.id for m in laptop.pending()] == [ids[2]]  # type: ignore[union-attr]
     answers = laptop.answers()
     assert [(a["seq"], a["status"], a["record_id"], a["job_id"], a["op"]) for a in answers] == [
-        (1, "applied", ids[0], JOB, "event"), (2, "rejected", ids[1], JOB, "event")]
+        (1, "applied", ids[0], JOB, "event"),
+        (2, "rejected", ids[1], JOB, "event"),
+    ]
     assert answers[0]["version"] == 1
     assert (answers[1]["reason"], answers[1]["field"], answers[1]["message"]) == (
-        "scope", "job_id", "job J-0001 was reassigned")
+        "scope",
+        "job_id",
+        "job J-0001 was reassigned",
+    )
     assert [a["seq"] for a in laptop.answers("rejected")] == [2]
     status = laptop.status()
     assert (status["pending"], status["rejected"]) == (1, 1)
@@ -99,9 +115,14 @@ def test_a_rejected_answer_keeps_the_mutation_body(laptop: FieldClient) -> None:
     record_three(laptop)
     patch = laptop.edit("site", "S-01", contact_phone="+86 1")
     pending = {m.seq: m for m in laptop.pending()}
-    settle(laptop, [APPLIED_1, REJECTED_2,
-                    MutationResult(seq=patch.seq, status="rejected", reason="invalid",
-                                   field="contact_phone")])
+    settle(
+        laptop,
+        [
+            APPLIED_1,
+            REJECTED_2,
+            MutationResult(seq=patch.seq, status="rejected", reason="invalid", field="contact_phone"),
+        ],
+    )
 
     rows = {r["seq"]: r for r in answer_rows(laptop)}
     assert rows[1]["body"] is None  # applied: the server holds it now
@@ -109,14 +130,12 @@ def test_a_rejected_answer_keeps_the_mutation_body(laptop: FieldClient) -> None:
     assert kept == pending[2]
     kept_patch = msgspec.msgpack.decode(rows[patch.seq]["body"], type=PatchRecord)
     assert kept_patch == patch
-    assert (rows[patch.seq]["op"], rows[patch.seq]["entity"], rows[patch.seq]["record_id"]) == (
-        "patch", "site", "S-01")
+    assert (rows[patch.seq]["op"], rows[patch.seq]["entity"], rows[patch.seq]["record_id"]) == ("patch", "site", "S-01")
 
 
 def test_conflict_answers_record_their_conflict_ids(laptop: FieldClient) -> None:
     patch = laptop.edit("site", "S-01", contact_phone="+86 2")
-    settle(laptop, [MutationResult(seq=patch.seq, status="conflict", version=9,
-                                   conflicts=["CF-1", "CF-2"])])
+    settle(laptop, [MutationResult(seq=patch.seq, status="conflict", version=9, conflicts=["CF-1", "CF-2"])])
     [answer] = laptop.answers()
     assert answer["status"] == "conflict" and json.loads(answer["conflicts"]) == ["CF-1", "CF-2"]
     # Once answered, the edit is no longer overlaid: the view is the server's record again.
@@ -145,8 +164,11 @@ def test_removing_a_job_with_pending_work_keeps_it(laptop: FieldClient) -> None:
 
     def remove(conn):  # type: ignore[no-untyped-def]
         needed = replica.needed_by_outbox(conn)
-        return (replica.remove(conn, "job", JOB, needed), replica.remove(conn, "site", "S-01", needed),
-                replica.remove(conn, "job", IDLE_JOB, needed))
+        return (
+            replica.remove(conn, "job", JOB, needed),
+            replica.remove(conn, "site", "S-01", needed),
+            replica.remove(conn, "job", IDLE_JOB, needed),
+        )
 
     assert laptop.store.write(remove) == (False, False, True)
     assert kept_flag(laptop, "job", JOB) is True
@@ -161,8 +183,14 @@ def test_needed_by_outbox_covers_the_jobs_world(laptop: FieldClient) -> None:
     laptop.record_event(JOB, Checkin())
     laptop.edit("site", "S-02", contact_name="Wang")
     needed = laptop.store.read(replica.needed_by_outbox)
-    assert {("job", JOB), ("site", "S-01"), ("customer", "C-01"), ("equipment", "EQ-001"),
-            ("equipment", "EQ-007"), ("site", "S-02")} <= needed
+    assert {
+        ("job", JOB),
+        ("site", "S-01"),
+        ("customer", "C-01"),
+        ("equipment", "EQ-001"),
+        ("equipment", "EQ-007"),
+        ("site", "S-02"),
+    } <= needed
     assert any(entity == "drawing" for entity, _ in needed)
     assert ("job", IDLE_JOB) not in needed
     assert ("equipment", "EQ-009") not in needed  # S-02's equipment: only the site is patched
@@ -186,14 +214,17 @@ def test_release_kept_drops_a_kept_job_after_settle(laptop: FieldClient) -> None
 def test_a_push_reply_settles_and_releases_in_one_step(laptop: FieldClient) -> None:
     laptop.record_event(JOB, Checkin())
     laptop.record_event(JOB, Note(text="two"))
-    laptop.store.write(lambda c: [replica.remove(c, "job", JOB, replica.needed_by_outbox(c)),
-                                  replica.remove(c, "site", "S-01", replica.needed_by_outbox(c))])
+    laptop.store.write(
+        lambda c: [
+            replica.remove(c, "job", JOB, replica.needed_by_outbox(c)),
+            replica.remove(c, "site", "S-01", replica.needed_by_outbox(c)),
+        ]
+    )
     reply = PushReply(results=[APPLIED_1], high_seq=1, server_hlc="0000000000010000")
     laptop.store.write(lambda c: _settle(c, reply))
     assert kept_flag(laptop, "job", JOB) is True  # seq 2 still needs it
 
-    reply = PushReply(results=[MutationResult(seq=2, status="applied")], high_seq=2,
-                      server_hlc="0000000000010000")
+    reply = PushReply(results=[MutationResult(seq=2, status="applied")], high_seq=2, server_hlc="0000000000010000")
     laptop.store.write(lambda c: _settle(c, reply))
     assert kept_flag(laptop, "job", JOB) is None
     assert kept_flag(laptop, "site", "S-01") is None
@@ -214,8 +245,9 @@ def test_a_pull_after_a_removal_unkeeps_the_record(laptop: FieldClient) -> None:
 def test_a_cursor_reset_keeps_only_what_pending_work_needs(laptop: FieldClient) -> None:
     laptop.record_event(JOB, Checkin())
     laptop.store.write(replica.drop_for_reset)
-    remaining = laptop.store.read(lambda c: {(r[0], r[1]): bool(r[2]) for r in c.execute(
-        "SELECT entity, id, kept FROM records")})
+    remaining = laptop.store.read(
+        lambda c: {(r[0], r[1]): bool(r[2]) for r in c.execute("SELECT entity, id, kept FROM records")}
+    )
     assert ("job", JOB) in remaining and ("customer", "C-01") in remaining
     assert ("job", IDLE_JOB) not in remaining and ("part", "PSU-750W") not in remaining
     assert all(remaining.values())
@@ -235,10 +267,12 @@ def test_a_rejected_answer_survives_re_enrollment(laptop: FieldClient) -> None:
     home = laptop.home
     laptop.close()
 
-    reply = EnrollReply(device_id="dev-replacement", device_token="fs_d_new", user_id="u-li-wei",
-                        user_name="Li Wei", role="engineer")
-    mock = httpx.MockTransport(lambda request: httpx.Response(
-        200, content=encode(reply), headers={"Content-Type": MSGPACK}))
+    reply = EnrollReply(
+        device_id="dev-replacement", device_token="fs_d_new", user_id="u-li-wei", user_name="Li Wei", role="engineer"
+    )
+    mock = httpx.MockTransport(
+        lambda request: httpx.Response(200, content=encode(reply), headers={"Content-Type": MSGPACK})
+    )
     with FieldClient(home, http=mock, retries=0) as client:
         client.login("http://field.test", "fs_e_again")
         seed(client, {**META, "device_id": "dev-replacement"})  # the pull after login

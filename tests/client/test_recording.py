@@ -13,25 +13,37 @@ from field_client import BackupRequired, FieldClient, InvalidAction, NotLoggedIn
 from field_client.store import get_meta, set_meta
 from .laptop_helpers import DEVICE_ID, META, SEED_VERSION, SIGNATURE_PNG, USER_ID, outbox_rows, seed
 from sync_protocol import (
-    AppendEvent, Backup, Checkin, CustomerApproval, Diagnosis, Quote, QuoteLine, JobEvent, Note, PartSwap, Photo, Resolution,
-    Signature, sheet_events, sheet_hash,
+    AppendEvent,
+    Backup,
+    Checkin,
+    CustomerApproval,
+    Diagnosis,
+    Quote,
+    QuoteLine,
+    JobEvent,
+    Note,
+    PartSwap,
+    Photo,
+    Resolution,
+    Signature,
+    sheet_events,
+    sheet_hash,
 )
 from sync_protocol.events import Test as PassFail  # aliased: pytest would collect a class named Test*
 from sync_protocol.hlc import encode as hlc_encode
 
-JOB = "J-0001"            # li-wei's job at S-01, equipment EQ-001
-OTHER_JOB = "J-0003"      # li-wei's job at S-02
-EQUIPMENT = "EQ-001"      # at S-01
+JOB = "J-0001"  # li-wei's job at S-01, equipment EQ-001
+OTHER_JOB = "J-0003"  # li-wei's job at S-02
+EQUIPMENT = "EQ-001"  # at S-01
 FOREIGN_EQUIPMENT = "EQ-009"  # at S-02, not at J-0001's site
-SKU = "PSU-750W"          # 2 in li-wei's van
+SKU = "PSU-750W"  # 2 in li-wei's van
 SHA = "ab" * 32
 
 VERIFIED = Backup(scope="system", method="image", sha256=SHA, verified=True)
 
 
 def swap(**overrides: object) -> PartSwap:
-    values: dict[str, object] = dict(equipment_id=EQUIPMENT, sku=SKU, serial_out="PSU-OLD-1",
-                                     serial_in="PSU-NEW-1")
+    values: dict[str, object] = dict(equipment_id=EQUIPMENT, sku=SKU, serial_out="PSU-OLD-1", serial_in="PSU-NEW-1")
     values.update(overrides)
     return PartSwap(**values)  # type: ignore[arg-type]
 
@@ -47,9 +59,11 @@ def van_qty(client: FieldClient, sku: str) -> int | None:
 
 
 def test_each_event_is_one_outbox_entry_with_contiguous_seq_and_rising_hlc(laptop: FieldClient) -> None:
-    recorded = [laptop.record_event(JOB, Checkin(note="plant room B2")),
-                laptop.record_event(JOB, Note(text="PSU LED amber")),
-                laptop.record_event(OTHER_JOB, PassFail(result="pass"))]
+    recorded = [
+        laptop.record_event(JOB, Checkin(note="plant room B2")),
+        laptop.record_event(JOB, Note(text="PSU LED amber")),
+        laptop.record_event(OTHER_JOB, PassFail(result="pass")),
+    ]
 
     rows = outbox_rows(laptop)
     assert [r["seq"] for r in rows] == [1, 2, 3]
@@ -117,10 +131,14 @@ def test_part_swap_before_a_verified_backup_is_refused_and_nothing_written(lapto
     assert van_qty(laptop, SKU) == 2
 
 
-@pytest.mark.parametrize("backup", [
-    Backup(scope="system", sha256=SHA, verified=False),          # made but not verified
-    Backup(waived=True, waive_reason="customer refused"),        # recorded on another job below
-], ids=["unverified", "other-job"])
+@pytest.mark.parametrize(
+    "backup",
+    [
+        Backup(scope="system", sha256=SHA, verified=False),  # made but not verified
+        Backup(waived=True, waive_reason="customer refused"),  # recorded on another job below
+    ],
+    ids=["unverified", "other-job"],
+)
 def test_backups_that_do_not_count_still_block_a_part_swap(laptop: FieldClient, backup: Backup) -> None:
     job = JOB if not backup.waived else OTHER_JOB
     laptop.record_event(job, backup)
@@ -150,9 +168,15 @@ def test_part_swap_allowed_after_a_waived_backup_with_reason(laptop: FieldClient
 
 def test_part_swap_allowed_after_a_synced_verified_backup(laptop: FieldClient) -> None:
     """A backup already on the server (pulled into the replica) counts too."""
-    synced = JobEvent(id="EV-synced-backup", job_id=JOB, author=USER_ID, device_id="dev-other",
-                      hlc="0000000000010000", at=dt.datetime(2026, 11, 2, 3, 0, tzinfo=dt.timezone.utc),
-                      payload=VERIFIED)
+    synced = JobEvent(
+        id="EV-synced-backup",
+        job_id=JOB,
+        author=USER_ID,
+        device_id="dev-other",
+        hlc="0000000000010000",
+        at=dt.datetime(2026, 11, 2, 3, 0, tzinfo=dt.timezone.utc),
+        payload=VERIFIED,
+    )
     laptop.store.write(lambda c: replica.put(c, synced, 3))
     laptop.record_event(JOB, swap())
     assert len(outbox_rows(laptop)) == 1
@@ -173,21 +197,34 @@ def test_part_swap_of_an_unknown_sku(laptop: FieldClient) -> None:
     assert outbox_rows(laptop) == []
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    (Diagnosis(cause="hardware", findings="PSU dead", severity=9), "severity"),
-    (Backup(method="image", sha256=SHA, verified=True), "scope"),
-    (Backup(scope="data", verified=True), "sha256"),
-    (Backup(scope="data", sha256="not-a-hash"), "sha256"),
-    (Backup(waived=True, waive_reason="   "), "waive_reason"),
-    (PartSwap(equipment_id=EQUIPMENT, sku=SKU, serial_out="a", serial_in="b", qty=0,
-              no_backup_ack=True), "qty"),
-    (Photo(sha256="XYZ"), "sha256"),
-    (Note(text="x" * 4001), "text"),
-    (Resolution(outcome="fixed"), "outcome"),  # type: ignore[arg-type]
-], ids=["diagnosis-severity", "backup-scope", "backup-sha", "backup-bad-sha", "waive-no-reason",
-        "swap-qty", "photo-sha", "note-too-long", "resolution-outcome"])
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (Diagnosis(cause="hardware", findings="PSU dead", severity=9), "severity"),
+        (Backup(method="image", sha256=SHA, verified=True), "scope"),
+        (Backup(scope="data", verified=True), "sha256"),
+        (Backup(scope="data", sha256="not-a-hash"), "sha256"),
+        (Backup(waived=True, waive_reason="   "), "waive_reason"),
+        (PartSwap(equipment_id=EQUIPMENT, sku=SKU, serial_out="a", serial_in="b", qty=0, no_backup_ack=True), "qty"),
+        (Photo(sha256="XYZ"), "sha256"),
+        (Note(text="x" * 4001), "text"),
+        (Resolution(outcome="fixed"), "outcome"),  # type: ignore[arg-type]
+    ],
+    ids=[
+        "diagnosis-severity",
+        "backup-scope",
+        "backup-sha",
+        "backup-bad-sha",
+        "waive-no-reason",
+        "swap-qty",
+        "photo-sha",
+        "note-too-long",
+        "resolution-outcome",
+    ],
+)
 def test_invalid_payload_values_name_the_field_and_write_nothing(
-        laptop: FieldClient, payload: object, field: str) -> None:
+    laptop: FieldClient, payload: object, field: str
+) -> None:
     with pytest.raises(InvalidAction) as err:
         laptop.record_event(JOB, payload)  # type: ignore[arg-type]
     assert not isinstance(err.value, BackupRequired)
@@ -221,8 +258,7 @@ def test_van_stock_reflects_pending_swaps(laptop: FieldClient) -> None:
     assert van_qty(laptop, "RAID-BBU") == -1
     # Parts come from the engineer's own van only: a swap from the warehouse is refused.
     with pytest.raises(InvalidAction) as refused:
-        laptop.record_event(JOB, swap(sku="FAN-80MM", location="warehouse:shanghai",
-                                      serial_out="f1", serial_in="f2"))
+        laptop.record_event(JOB, swap(sku="FAN-80MM", location="warehouse:shanghai", serial_out="f1", serial_in="f2"))
     assert refused.value.field == "location" and van_qty(laptop, "FAN-80MM") == 3
     # The replica keeps the server's count: only the view subtracts.
     held = laptop.store.read(lambda c: replica.get(c, "stock", f"van:{USER_ID}|{SKU}"))
@@ -235,14 +271,21 @@ def test_events_show_synced_and_pending_in_hlc_order(laptop: FieldClient) -> Non
     a = laptop.record_event(JOB, Checkin(note="arrived"))
     b = laptop.record_event(JOB, VERIFIED)
     laptop.record_event(OTHER_JOB, Note(text="elsewhere"))
-    synced = JobEvent(id="EV-synced-early", job_id=JOB, author="u-zhang-min", device_id="dev-2",
-                      hlc="0000000000010000", at=dt.datetime(2026, 11, 2, 2, tzinfo=dt.timezone.utc),
-                      payload=Note(text="called customer"))
+    synced = JobEvent(
+        id="EV-synced-early",
+        job_id=JOB,
+        author="u-zhang-min",
+        device_id="dev-2",
+        hlc="0000000000010000",
+        at=dt.datetime(2026, 11, 2, 2, tzinfo=dt.timezone.utc),
+        payload=Note(text="called customer"),
+    )
     laptop.store.write(lambda c: replica.put(c, synced, 2))
     c = laptop.record_event(JOB, PassFail(result="pass"))
     # Pulled from another laptop whose clock is ahead: it sorts after this laptop's pending work.
-    late = msgspec.structs.replace(synced, id="EV-synced-late", hlc=hlc_encode(
-        time.time_ns() // 1_000_000 + 3_600_000, 0))
+    late = msgspec.structs.replace(
+        synced, id="EV-synced-late", hlc=hlc_encode(time.time_ns() // 1_000_000 + 3_600_000, 0)
+    )
     laptop.store.write(lambda c: replica.put(c, late, 3))
 
     views = laptop.events(JOB)
@@ -283,10 +326,10 @@ def test_sign_binds_the_sheet_hash_and_its_events_and_caches_the_image(laptop: F
     assert payload.image_sha256 == hashlib.sha256(image).hexdigest()
     path = laptop.blob_path(payload.image_sha256)
     assert path is not None and path.read_bytes() == image
-    queued = laptop.store.read(lambda c: [dict(r) for r in c.execute(
-        "SELECT sha256, media_type, uploaded, origin FROM blobs")])
-    assert queued == [{"sha256": payload.image_sha256, "media_type": "image/png", "uploaded": 0,
-                       "origin": "local"}]
+    queued = laptop.store.read(
+        lambda c: [dict(r) for r in c.execute("SELECT sha256, media_type, uploaded, origin FROM blobs")]
+    )
+    assert queued == [{"sha256": payload.image_sha256, "media_type": "image/png", "uploaded": 0, "origin": "local"}]
     # The signature is one more outbox entry, after the events it signs.
     rows = outbox_rows(laptop)
     assert rows[-1]["record_id"] == signature.id and rows[-1]["seq"] == 5

@@ -11,13 +11,12 @@ from sync_protocol import Backup, CustomerApproval, Diagnosis, PartSwap, Quote, 
 
 from .laptop_helpers import outbox_rows
 
-JOB, EQUIPMENT = "J-0001", "EQ-001"        # EQ-001's warranty ended 2025-06-15
+JOB, EQUIPMENT = "J-0001", "EQ-001"  # EQ-001's warranty ended 2025-06-15
 VERIFIED = Backup(scope="system", method="image", sha256="ab" * 32, verified=True)
 
 
 def psu_swap(**overrides: object) -> PartSwap:
-    values: dict[str, object] = dict(equipment_id=EQUIPMENT, sku="PSU-750W", serial_out="PSU-OLD",
-                                     serial_in="PSU-NEW")
+    values: dict[str, object] = dict(equipment_id=EQUIPMENT, sku="PSU-750W", serial_out="PSU-OLD", serial_in="PSU-NEW")
     values.update(overrides)
     return PartSwap(**values)  # type: ignore[arg-type]
 
@@ -38,8 +37,9 @@ def test_paid_work_is_refused_until_the_customer_approves_a_quote(out_of_warrant
     assert "warranty ended 2025-06-15" in refused.value.message and "approve" in refused.value.message
     assert len(outbox_rows(laptop)) == before
 
-    quote = laptop.record_event(JOB, Quote(lines=[QuoteLine(sku="PSU-750W", unit_price_cents=89000)],
-                                           labour_cents=30000))
+    quote = laptop.record_event(
+        JOB, Quote(lines=[QuoteLine(sku="PSU-750W", unit_price_cents=89000)], labour_cents=30000)
+    )
     with pytest.raises(ApprovalRequired):  # a quote alone is not the customer's consent
         laptop.record_event(JOB, psu_swap())
     laptop.record_event(JOB, CustomerApproval(quote_event_id=quote.id, approved_by="王建国"))
@@ -49,8 +49,7 @@ def test_paid_work_is_refused_until_the_customer_approves_a_quote(out_of_warrant
 
 def test_a_declined_quote_does_not_allow_paid_work(out_of_warranty: FieldClient) -> None:
     quote = out_of_warranty.record_event(JOB, Quote(lines=[QuoteLine(sku="PSU-750W")]))
-    out_of_warranty.record_event(JOB, CustomerApproval(quote_event_id=quote.id, approved_by="王建国",
-                                                       approved=False))
+    out_of_warranty.record_event(JOB, CustomerApproval(quote_event_id=quote.id, approved_by="王建国", approved=False))
     with pytest.raises(ApprovalRequired):
         out_of_warranty.record_event(JOB, psu_swap())
 
@@ -115,7 +114,7 @@ def test_taking_more_than_the_van_holds_is_recorded_with_a_warning(laptop: Field
     laptop.record_event(JOB, VERIFIED)
     _, first = bench.swap(JOB, equipment=EQUIPMENT, part="PSU-750W", serial_out="A1", serial_in="B1", qty=2)
     _, second = bench.swap(JOB, equipment=EQUIPMENT, part="PSU-750W", serial_out="A2", serial_in="B2")
-    assert first is None                       # the van held 2
+    assert first is None  # the van held 2
     assert second is not None and "-1 x PSU-750W" in second
     assert {s.sku: s.qty for s in laptop.van_stock()}["PSU-750W"] == -1
 
@@ -132,8 +131,11 @@ def test_a_replaced_part_carries_its_own_restarted_warranty(out_of_warranty: Fie
 
     # That restarted warranty covers replacing the same part again, and only that part.
     from field_client import rules
-    equipment, psu, other = (out_of_warranty.record(e, i) for e, i in
-                           (("equipment", EQUIPMENT), ("part", "PSU-750W"), ("part", "RAID-H730P")))
+
+    equipment, psu, other = (
+        out_of_warranty.record(e, i)
+        for e, i in (("equipment", EQUIPMENT), ("part", "PSU-750W"), ("part", "RAID-H730P"))
+    )
     events = [v.event for v in out_of_warranty.events(JOB)]
     today = out_of_warranty.today()
     assert rules.swap_is_paid(equipment, psu, events, today) is None

@@ -17,8 +17,9 @@ from .laptop_helpers import outbox_rows
 
 
 def state(laptop: FieldClient) -> tuple:
-    return laptop.store.read(lambda c: (get_meta(c, "next_seq"), get_meta(c, "hlc"),
-                                        c.execute("SELECT count(*) FROM outbox").fetchone()[0]))
+    return laptop.store.read(
+        lambda c: (get_meta(c, "next_seq"), get_meta(c, "hlc"), c.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    )
 
 
 def test_a_full_disk_refuses_the_action_whole_and_says_what_to_do(laptop: FieldClient) -> None:
@@ -26,7 +27,7 @@ def test_a_full_disk_refuses_the_action_whole_and_says_what_to_do(laptop: FieldC
     laptop.store._conn.execute(f"PRAGMA max_page_count={pages + 2}")
     recorded = 0
     with pytest.raises(StoreUnavailable) as full:
-        for _ in range(100):                     # the disk fills up as the engineer works
+        for _ in range(100):  # the disk fills up as the engineer works
             before = state(laptop)
             laptop.record_event("J-0001", Note(text="x" * 3900))
             recorded += 1

@@ -23,21 +23,47 @@ from field_client import sync as sync_steps
 from field_client.store import get_meta, now_iso, set_meta
 from field_client.transport import Transport
 from sync_protocol import (
-    JSON, MSGPACK, BlobStatus, Checkin, ErrorBody, HelloReply, Limits, MalformedMessage, MutationResult, Note,
-    PullPage, PullRequest, PushReply, PushRequest, Remove, UpgradeRequired, Upsert, decode, encode,
+    JSON,
+    MSGPACK,
+    BlobStatus,
+    Checkin,
+    ErrorBody,
+    HelloReply,
+    Limits,
+    MalformedMessage,
+    MutationResult,
+    Note,
+    PullPage,
+    PullRequest,
+    PushReply,
+    PushRequest,
+    Remove,
+    UpgradeRequired,
+    Upsert,
+    decode,
+    encode,
 )
 from sync_protocol.messages import SplicedPushRequest
 from sync_protocol.records import Equipment, Job, Stock
 
 from .laptop_helpers import demo_records, outbox_rows
 
-JOB = "J-0001"      # S-01 / C-01: pending work in these tests needs it
+JOB = "J-0001"  # S-01 / C-01: pending work in these tests needs it
 IDLE_JOB = "J-0003"  # S-02
 CURSOR = "7-0123456789abcdef"
 SERVER_HLC = "0193f1c2a4b20000"
-HELLO = HelloReply(protocol_version=1, server_version="test", schema_version=1, device_id="dev-test-laptop",
-                   user_id="u-li-wei", user_name="Li Wei", role="engineer", high_seq=0,
-                   server_hlc=SERVER_HLC, limits=Limits(max_pull_page=300))
+HELLO = HelloReply(
+    protocol_version=1,
+    server_version="test",
+    schema_version=1,
+    device_id="dev-test-laptop",
+    user_id="u-li-wei",
+    user_name="Li Wei",
+    role="engineer",
+    high_seq=0,
+    server_hlc=SERVER_HLC,
+    limits=Limits(max_pull_page=300),
+)
 
 
 def answer(message: Any, fmt: str = MSGPACK, status: int = 200) -> httpx.Response:
@@ -68,9 +94,13 @@ class FakeServer:
         if path == "/sync/v1/push":
             push = decode(request.content, PushRequest)
             self.pushed.append(push)
-            return answer(PushReply(results=[MutationResult(seq=m.seq, status="applied", version=100 + m.seq)
-                                             for m in push.mutations],
-                                    high_seq=push.mutations[-1].seq, server_hlc=SERVER_HLC))
+            return answer(
+                PushReply(
+                    results=[MutationResult(seq=m.seq, status="applied", version=100 + m.seq) for m in push.mutations],
+                    high_seq=push.mutations[-1].seq,
+                    server_hlc=SERVER_HLC,
+                )
+            )
         assert path == "/sync/v1/pull", path
         pull = decode(request.content, PullRequest)
         page = self.pages.pop(0) if self.pages else empty_page(pull.cursor or CURSOR)
@@ -87,10 +117,12 @@ class FakeServer:
 @pytest.fixture
 def synced(laptop: FieldClient) -> FieldClient:
     """The seeded laptop as after an earlier sync: cursor, limits, the sync time, its drawings."""
+
     def work(conn: sqlite3.Connection) -> None:
         set_meta(conn, "cursor", CURSOR)
         set_meta(conn, "limits", json.dumps({"max_pull_page": 300}))
         set_meta(conn, "last_sync_at", now_iso())
+
     laptop.store.write(work)
     for drawing in laptop.records("drawing"):
         path = laptop.blobs.path(drawing.sha256)  # type: ignore[attr-defined]
@@ -136,8 +168,10 @@ class Commits:
 def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
     """Everything a pull may touch: the records (decoded), the outbox and the meta table."""
     return {
-        "records": {(r["entity"], r["id"]): (r["version"], r["parent"], r["kept"], replica.decode(r["data"]))
-                    for r in conn.execute("SELECT * FROM records")},
+        "records": {
+            (r["entity"], r["id"]): (r["version"], r["parent"], r["kept"], replica.decode(r["data"]))
+            for r in conn.execute("SELECT * FROM records")
+        },
         "outbox": [tuple(r) for r in conn.execute("SELECT * FROM outbox ORDER BY seq")],
         "meta": {r[0]: r[1] for r in conn.execute("SELECT key, value FROM meta")},
     }
@@ -255,8 +289,9 @@ def test_a_hello_with_unchanged_limits_writes_nothing(synced: FieldClient, reope
 def test_login_forgets_the_limits_of_the_previous_server(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
     from sync_protocol import EnrollReply
 
-    reply = EnrollReply(device_id="dev-2", device_token="fs_d_2", user_id="u-li-wei", user_name="Li Wei",
-                        role="engineer")
+    reply = EnrollReply(
+        device_id="dev-2", device_token="fs_d_2", user_id="u-li-wei", user_name="Li Wei", role="engineer"
+    )
     synced.close()
     with FieldClient(synced.home, http=httpx.MockTransport(lambda r: answer(reply)), retries=0) as client:
         client.login("http://other.test", "fs_e_token")
@@ -264,8 +299,7 @@ def test_login_forgets_the_limits_of_the_previous_server(synced: FieldClient, re
 
 
 def test_an_upgrade_required_answer_to_the_pull_surfaces_and_changes_nothing(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
-    refusal = answer(ErrorBody(error="upgrade_required", message="upgrade the field client", field="path"),
-                     status=426)
+    refusal = answer(ErrorBody(error="upgrade_required", message="upgrade the field client", field="path"), status=426)
     server = FakeServer(refusal)
     client = reopen(synced, server)
     before = store_snapshot(client)
@@ -312,19 +346,24 @@ def mixed_page(cursor: str = "8-fedcba9876543210") -> PullPage:
     job1, job3 = records[("Job", JOB)], records[("Job", IDLE_JOB)]
     eq1 = records[("Equipment", "EQ-001")]
     stock = [r for r in records.values() if isinstance(r, Stock)][0]
-    return PullPage(changes=[
-        Remove(entity="job", id=JOB, reason="left_scope"),            # pending work: kept
-        Remove(entity="site", id="S-01", reason="left_scope"),        # needed too: kept
-        Remove(entity="job", id=IDLE_JOB, reason="left_scope"),       # removed
-        Remove(entity="equipment", id="EQ-009", reason="deleted"),    # removed
-        Upsert(version=20, record=_changed(job3, fault="back in scope")),  # removed above, back again
-        Upsert(version=21, record=_changed(eq1, firmware="2.0")),
-        Upsert(version=22, record=_changed(eq1, firmware="2.1")),     # the same record twice: the last wins
-        Upsert(version=23, record=_changed(stock, qty=stock.qty - 1)),
-        Upsert(version=24, record=Equipment(id="EQ-NEW", site_id="S-01", model="X1", serial="SN-NEW")),
-        Remove(entity="part", id="PSU-750W", reason="deleted"),       # a remove after upserts
-        Upsert(version=25, record=_changed(job1, fault="updated while kept")),  # kept, then sent again
-    ], cursor=cursor, more=False, server_hlc=SERVER_HLC)
+    return PullPage(
+        changes=[
+            Remove(entity="job", id=JOB, reason="left_scope"),  # pending work: kept
+            Remove(entity="site", id="S-01", reason="left_scope"),  # needed too: kept
+            Remove(entity="job", id=IDLE_JOB, reason="left_scope"),  # removed
+            Remove(entity="equipment", id="EQ-009", reason="deleted"),  # removed
+            Upsert(version=20, record=_changed(job3, fault="back in scope")),  # removed above, back again
+            Upsert(version=21, record=_changed(eq1, firmware="2.0")),
+            Upsert(version=22, record=_changed(eq1, firmware="2.1")),  # the same record twice: the last wins
+            Upsert(version=23, record=_changed(stock, qty=stock.qty - 1)),
+            Upsert(version=24, record=Equipment(id="EQ-NEW", site_id="S-01", model="X1", serial="SN-NEW")),
+            Remove(entity="part", id="PSU-750W", reason="deleted"),  # a remove after upserts
+            Upsert(version=25, record=_changed(job1, fault="updated while kept")),  # kept, then sent again
+        ],
+        cursor=cursor,
+        more=False,
+        server_hlc=SERVER_HLC,
+    )
 
 
 def reference_apply(conn: sqlite3.Connection, page: PullPage) -> None:
@@ -388,15 +427,19 @@ def test_a_page_applied_in_bulk_leaves_the_store_as_record_by_record(laptop: Fie
 def test_a_pulled_record_is_stored_as_the_json_the_server_sent(laptop: FieldClient) -> None:
     job = [r for r in demo_records() if isinstance(r, Job)][0]
     # As a server that keeps every field, defaults included, in its own order, may send it.
-    sent = json.dumps({"status": job.status, **msgspec.to_builtins(job), "flags": []},
-                      ensure_ascii=False, separators=(",", ":"))
-    body = ('{"changes":[{"op":"upsert","version":30,"record":' + sent + '}],'
-            f'"cursor":"{CURSOR}","more":false,"server_hlc":"{SERVER_HLC}"}}').encode()
+    sent = json.dumps(
+        {"status": job.status, **msgspec.to_builtins(job), "flags": []}, ensure_ascii=False, separators=(",", ":")
+    )
+    body = (
+        '{"changes":[{"op":"upsert","version":30,"record":' + sent + "}],"
+        f'"cursor":"{CURSOR}","more":false,"server_hlc":"{SERVER_HLC}"}}'
+    ).encode()
     page, data = sync_steps._pull_page(page_transport(body, JSON), None, 300)
     laptop.store.write(lambda c: sync_steps._apply_page(c, page, data, sync_steps.SyncReport()))
 
-    stored = laptop.store.read(lambda c: c.execute(
-        "SELECT data, typeof(data) FROM records WHERE entity='job' AND id=?", (job.id,)).fetchone())
+    stored = laptop.store.read(
+        lambda c: c.execute("SELECT data, typeof(data) FROM records WHERE entity='job' AND id=?", (job.id,)).fetchone()
+    )
     assert tuple(stored) == (sent, "text")
     assert laptop.record("job", job.id) == job
 
@@ -428,9 +471,12 @@ def test_a_page_that_is_not_json_is_refused_and_changes_nothing(synced: FieldCli
 
 
 def test_a_pulled_page_is_one_commit_with_its_cursor(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
-    second = PullPage(changes=[Upsert(version=40, record=Stock(id="van:u-li-wei|X", location="van:u-li-wei",
-                                                               sku="X", qty=1))],
-                      cursor="9-0000000000000009", more=False, server_hlc=SERVER_HLC)
+    second = PullPage(
+        changes=[Upsert(version=40, record=Stock(id="van:u-li-wei|X", location="van:u-li-wei", sku="X", qty=1))],
+        cursor="9-0000000000000009",
+        more=False,
+        server_hlc=SERVER_HLC,
+    )
     first = msgspec.structs.replace(mixed_page("8-fedcba9876543210"), more=True)
     server = FakeServer(first, second)
     client = reopen(synced, server)
@@ -464,17 +510,20 @@ def test_a_push_sends_the_stored_mutations_as_they_were_encoded(laptop: FieldCli
 def test_settle_takes_a_seqs_first_answer_in_a_scattered_reply(laptop: FieldClient) -> None:
     for text in "abcde":
         laptop.record_event(JOB, Note(text=text))
-    results = [MutationResult(seq=4, status="applied", version=9),
-               MutationResult(seq=2, status="rejected", reason="invalid", field="text"),
-               MutationResult(seq=4, status="rejected", reason="late"),  # a second answer: ignored
-               MutationResult(seq=99, status="applied")]                 # unknown: ignored
+    results = [
+        MutationResult(seq=4, status="applied", version=9),
+        MutationResult(seq=2, status="rejected", reason="invalid", field="text"),
+        MutationResult(seq=4, status="rejected", reason="late"),  # a second answer: ignored
+        MutationResult(seq=99, status="applied"),
+    ]  # unknown: ignored
     laptop.store.write(lambda c: outbox.settle(c, results))
 
     assert [r["seq"] for r in outbox_rows(laptop)] == [1, 3, 5]
     answers = laptop.answers()
     assert [(a["seq"], a["status"], a["version"]) for a in answers] == [(4, "applied", 9), (2, "rejected", None)]
-    assert laptop.store.read(lambda c: [r[0] is not None for r in c.execute(
-        "SELECT body FROM answers ORDER BY rowid")]) == [False, True]
+    assert laptop.store.read(
+        lambda c: [r[0] is not None for r in c.execute("SELECT body FROM answers ORDER BY rowid")]
+    ) == [False, True]
 
 
 def test_the_push_answer_is_settled_in_one_commit_per_batch(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]

@@ -12,24 +12,48 @@ from field_client.store import get_meta
 from field_client.transport import USER_AGENT, Transport
 from .laptop_helpers import META, outbox_rows
 from sync_protocol import (
-    JSON, MSGPACK, PROTOCOL_VERSION, BlobStatus, CursorReset, EnrollReply, ErrorBody, Forbidden,
-    Hello, HelloReply, Checkin, ProtocolError, ScopeViolation, SequenceGap, Unauthorized,
-    UpgradeRequired, decode, encode,
+    JSON,
+    MSGPACK,
+    PROTOCOL_VERSION,
+    BlobStatus,
+    CursorReset,
+    EnrollReply,
+    ErrorBody,
+    Forbidden,
+    Hello,
+    HelloReply,
+    Checkin,
+    ProtocolError,
+    ScopeViolation,
+    SequenceGap,
+    Unauthorized,
+    UpgradeRequired,
+    decode,
+    encode,
 )
 
 URL = "http://field.test"
 HELLO = Hello(protocol_version=PROTOCOL_VERSION, client_version="tests")
-HELLO_REPLY = HelloReply(protocol_version=1, server_version="test", schema_version=1, device_id="dev-1",
-                         user_id="u-li-wei", user_name="Li Wei", role="engineer", high_seq=0,
-                         server_hlc="0000000000010000")
+HELLO_REPLY = HelloReply(
+    protocol_version=1,
+    server_version="test",
+    schema_version=1,
+    device_id="dev-1",
+    user_id="u-li-wei",
+    user_name="Li Wei",
+    role="engineer",
+    high_seq=0,
+    server_hlc="0000000000010000",
+)
 
 
 def ok_reply(reply: object = HELLO_REPLY, fmt: str = MSGPACK) -> httpx.Response:
     return httpx.Response(200, content=encode(reply, fmt), headers={"Content-Type": fmt})  # type: ignore[arg-type]
 
 
-def error_reply(status: int, error: str, message: str, field: str | None = None, fmt: str = MSGPACK,
-                **detail: object) -> httpx.Response:
+def error_reply(
+    status: int, error: str, message: str, field: str | None = None, fmt: str = MSGPACK, **detail: object
+) -> httpx.Response:
     body = ErrorBody(error=error, message=message, field=field, detail=dict(detail))
     return httpx.Response(status, content=encode(body, fmt), headers={"Content-Type": fmt})  # type: ignore[arg-type]
 
@@ -58,8 +82,9 @@ class Server:
         return httpx.MockTransport(self)
 
 
-def transport(server: Server, retries: int = 4, token: str | None = "tok-123",
-              sleeps: list[float] | None = None) -> Transport:
+def transport(
+    server: Server, retries: int = 4, token: str | None = "tok-123", sleeps: list[float] | None = None
+) -> Transport:
     record = sleeps if sleeps is not None else []
     return Transport(URL, token, retries=retries, backoff=0.25, http=server.mock(), sleep=record.append)
 
@@ -68,8 +93,9 @@ def transport(server: Server, retries: int = 4, token: str | None = "tok-123",
 
 
 def test_retries_connect_errors_and_503_then_succeeds() -> None:
-    server = Server(httpx.ConnectError("refused"), httpx.Response(503, text="busy"),
-                    httpx.ReadTimeout("slow"), ok_reply())
+    server = Server(
+        httpx.ConnectError("refused"), httpx.Response(503, text="busy"), httpx.ReadTimeout("slow"), ok_reply()
+    )
     sleeps: list[float] = []
     reply = transport(server, sleeps=sleeps).call("/sync/v1/hello", HELLO, HelloReply)
 
@@ -119,7 +145,8 @@ def test_backoff_is_capped() -> None:
     sleeps: list[float] = []
     with pytest.raises(ServerUnreachable):
         Transport(URL, retries=8, backoff=1.0, http=server.mock(), sleep=sleeps.append).get(
-            "/sync/v1/blobs/x/status", BlobStatus)
+            "/sync/v1/blobs/x/status", BlobStatus
+        )
     assert sleeps == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0]
 
 
@@ -129,8 +156,7 @@ def test_get_and_put_retry_too() -> None:
     t = transport(server)
     assert t.get(f"/sync/v1/blobs/{'ab' * 32}/status", BlobStatus) == status
     server2 = Server(httpx.Response(504), ok_reply(status))
-    assert transport(server2).put(f"/sync/v1/blobs/{'ab' * 32}", b"abc", {"offset": 0, "size": 3},
-                                  BlobStatus) == status
+    assert transport(server2).put(f"/sync/v1/blobs/{'ab' * 32}", b"abc", {"offset": 0, "size": 3}, BlobStatus) == status
     assert server2.calls == 2
     assert {bytes(r.content) for r in server2.requests} == {b"abc"}
     assert server2.requests[-1].url.params["offset"] == "0"
@@ -141,8 +167,7 @@ def test_get_and_put_retry_too() -> None:
 
 @pytest.mark.parametrize("fmt", [MSGPACK, JSON])
 def test_a_4xx_error_body_becomes_the_typed_error_and_is_not_retried(fmt: str) -> None:
-    server = Server(error_reply(403, "scope", "job J-0004 is not yours", field="job_id", fmt=fmt,
-                                job="J-0004"))
+    server = Server(error_reply(403, "scope", "job J-0004 is not yours", field="job_id", fmt=fmt, job="J-0004"))
     sleeps: list[float] = []
     with pytest.raises(ScopeViolation) as err:
         transport(server, sleeps=sleeps).call("/sync/v1/push", HELLO, HelloReply)
@@ -153,13 +178,16 @@ def test_a_4xx_error_body_becomes_the_typed_error_and_is_not_retried(fmt: str) -
     assert err.value.status == 403
 
 
-@pytest.mark.parametrize(("status", "code", "kind"), [
-    (401, "unauthorized", Unauthorized),
-    (403, "forbidden", Forbidden),
-    (409, "seq_gap", SequenceGap),
-    (409, "cursor_reset", CursorReset),
-    (426, "upgrade_required", UpgradeRequired),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        (401, "unauthorized", Unauthorized),
+        (403, "forbidden", Forbidden),
+        (409, "seq_gap", SequenceGap),
+        (409, "cursor_reset", CursorReset),
+        (426, "upgrade_required", UpgradeRequired),
+    ],
+)
 def test_each_error_code_maps_to_its_type(status: int, code: str, kind: type[ProtocolError]) -> None:
     server = Server(error_reply(status, code, "no", field="f", expected=3))
     with pytest.raises(kind) as err:
@@ -170,8 +198,7 @@ def test_each_error_code_maps_to_its_type(status: int, code: str, kind: type[Pro
 
 
 def test_a_426_is_upgrade_required() -> None:
-    server = Server(error_reply(426, "upgrade_required", "protocol 1 is no longer supported",
-                                field="protocol_version"))
+    server = Server(error_reply(426, "upgrade_required", "protocol 1 is no longer supported", field="protocol_version"))
     with pytest.raises(UpgradeRequired) as err:
         transport(server).call("/sync/v1/hello", HELLO, HelloReply)
     assert err.value.field == "protocol_version"
@@ -185,11 +212,15 @@ def test_a_sequence_gap_keeps_its_detail() -> None:
     assert err.value.detail == {"expected": 4}
 
 
-@pytest.mark.parametrize("response", [
-    httpx.Response(404, text="<html>not here</html>", headers={"Content-Type": "text/html"}),
-    httpx.Response(400, json={"detail": "bad"}),
-    httpx.Response(418, content=b""),
-], ids=["html", "json-not-errorbody", "empty"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(404, text="<html>not here</html>", headers={"Content-Type": "text/html"}),
+        httpx.Response(400, json={"detail": "bad"}),
+        httpx.Response(418, content=b""),
+    ],
+    ids=["html", "json-not-errorbody", "empty"],
+)
 def test_a_4xx_without_an_error_body_is_a_protocol_error_with_status(response: httpx.Response) -> None:
     server = Server(response)
     with pytest.raises(ProtocolError) as err:
@@ -210,8 +241,7 @@ def test_an_unknown_error_code_keeps_its_code() -> None:
 
 
 def test_a_5xx_then_a_4xx_stops_at_the_4xx() -> None:
-    server = Server(httpx.Response(500), error_reply(401, "unauthorized", "device revoked"),
-                    ok_reply())
+    server = Server(httpx.Response(500), error_reply(401, "unauthorized", "device revoked"), ok_reply())
     with pytest.raises(Unauthorized):
         transport(server).call("/sync/v1/hello", HELLO, HelloReply)
     assert server.calls == 2
@@ -254,18 +284,25 @@ def test_field_client_sync_refused_upgrade(laptop: FieldClient, home) -> None:  
 
 
 def test_login_enrolls_through_the_transport(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    reply = EnrollReply(device_id="dev-new", device_token="fs_d_secret", user_id="u-li-wei",
-                        user_name="Li Wei", role="engineer")
+    reply = EnrollReply(
+        device_id="dev-new", device_token="fs_d_secret", user_id="u-li-wei", user_name="Li Wei", role="engineer"
+    )
     server = Server(ok_reply(reply))
     with FieldClient(tmp_path / "h", http=server.mock(), retries=0) as client:
         assert client.login(URL + "/", "fs_e_onetime", device_name="laptop-7") == reply
-        meta = client.store.read(lambda c: {k: get_meta(c, k) for k in (
-            "server_url", "device_token", "device_id", "user_id", "role")})
+        meta = client.store.read(
+            lambda c: {k: get_meta(c, k) for k in ("server_url", "device_token", "device_id", "user_id", "role")}
+        )
     [request] = server.requests
     assert request.url.path == "/sync/v1/enroll"
     assert "Authorization" not in request.headers
-    assert meta == {"server_url": URL, "device_token": "fs_d_secret", "device_id": "dev-new",
-                    "user_id": "u-li-wei", "role": "engineer"}
+    assert meta == {
+        "server_url": URL,
+        "device_token": "fs_d_secret",
+        "device_id": "dev-new",
+        "user_id": "u-li-wei",
+        "role": "engineer",
+    }
 
 
 def test_a_never_enrolled_client_does_not_touch_the_network(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -287,13 +324,28 @@ def test_a_large_body_is_sent_gzip_compressed_and_a_small_one_plain() -> None:
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append((request.headers.get("content-encoding"), request.content))
-        reply = HelloReply(protocol_version=1, server_version="t", schema_version=1, device_id="d",
-                           user_id="u", user_name="U", role="engineer", high_seq=0, server_hlc="0" * 16)
+        reply = HelloReply(
+            protocol_version=1,
+            server_version="t",
+            schema_version=1,
+            device_id="d",
+            user_id="u",
+            user_name="U",
+            role="engineer",
+            high_seq=0,
+            server_hlc="0" * 16,
+        )
         return httpx.Response(200, content=encode(reply, MSGPACK), headers={"content-type": MSGPACK})
 
     at = dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)
-    mutations = [AppendEvent(seq=n + 1, hlc="0" * 15 + "1", event=JobEvent(
-        id=f"e-{n}", job_id="J-1", hlc="0" * 15 + "1", at=at, payload=Note(text="x" * 100))) for n in range(50)]
+    mutations = [
+        AppendEvent(
+            seq=n + 1,
+            hlc="0" * 15 + "1",
+            event=JobEvent(id=f"e-{n}", job_id="J-1", hlc="0" * 15 + "1", at=at, payload=Note(text="x" * 100)),
+        )
+        for n in range(50)
+    ]
     transport = Transport("http://127.0.0.1:9", "t", http=httpx.MockTransport(answer), sleep=lambda s: None)
     transport.call("/sync/v1/pull", PullRequest(limit=10), HelloReply)
     transport.call("/sync/v1/push", PushRequest(mutations=mutations), HelloReply)

@@ -10,21 +10,70 @@ from tests.support.live import VALID_EVENT, office, snapshot
 
 CASES = [
     # (method, path, kwargs, status, error, field)
-    ("POST", "/sync/v1/push", {"content": b"{not json", "headers": {"content-type": "application/json"}},
-     400, "malformed", "body"),
-    ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "seq": "one"}]}},
-     400, "malformed", "mutations[0].seq"),
-    ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "op": "delete"}]}},
-     400, "malformed", "mutations[0].op"),
-    ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "event": {
-        **VALID_EVENT["event"], "payload": {"kind": "diagnosis", "cause": "gremlins", "findings": "?"}}}]}},
-     400, "malformed", "mutations[0].event.payload.cause"),
-    ("POST", "/sync/v1/push", {"content": msgspec.msgpack.encode({"mutations": [{**VALID_EVENT, "seq": 0}]}),
-                               "headers": {"content-type": "application/msgpack"}},
-     422, "invalid", "mutations[0].seq"),
+    (
+        "POST",
+        "/sync/v1/push",
+        {"content": b"{not json", "headers": {"content-type": "application/json"}},
+        400,
+        "malformed",
+        "body",
+    ),
+    (
+        "POST",
+        "/sync/v1/push",
+        {"json": {"mutations": [{**VALID_EVENT, "seq": "one"}]}},
+        400,
+        "malformed",
+        "mutations[0].seq",
+    ),
+    (
+        "POST",
+        "/sync/v1/push",
+        {"json": {"mutations": [{**VALID_EVENT, "op": "delete"}]}},
+        400,
+        "malformed",
+        "mutations[0].op",
+    ),
+    (
+        "POST",
+        "/sync/v1/push",
+        {
+            "json": {
+                "mutations": [
+                    {
+                        **VALID_EVENT,
+                        "event": {
+                            **VALID_EVENT["event"],
+                            "payload": {"kind": "diagnosis", "cause": "gremlins", "findings": "?"},
+                        },
+                    }
+                ]
+            }
+        },
+        400,
+        "malformed",
+        "mutations[0].event.payload.cause",
+    ),
+    (
+        "POST",
+        "/sync/v1/push",
+        {
+            "content": msgspec.msgpack.encode({"mutations": [{**VALID_EVENT, "seq": 0}]}),
+            "headers": {"content-type": "application/msgpack"},
+        },
+        422,
+        "invalid",
+        "mutations[0].seq",
+    ),
     ("POST", "/sync/v1/push", {"json": {"mutations": [{**VALID_EVENT, "seq": 5}]}}, 409, "seq_gap", "mutations[0].seq"),
-    ("POST", "/sync/v1/push", {"content": b"<xml/>", "headers": {"content-type": "text/xml"}},
-     400, "malformed", "content-type"),
+    (
+        "POST",
+        "/sync/v1/push",
+        {"content": b"<xml/>", "headers": {"content-type": "text/xml"}},
+        400,
+        "malformed",
+        "content-type",
+    ),
     ("POST", "/sync/v1/pull", {"json": {"limit": 100_000}}, 413, "too_large", "limit"),
     ("POST", "/sync/v1/pull", {"json": {"cursor": "7-0000000000000000"}}, 400, "malformed", "cursor"),
     ("POST", "/sync/v1/hello", {"json": {"client_version": "x"}}, 400, "malformed", "protocol_version"),
@@ -37,17 +86,18 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("method, path, kwargs, status, error, field", CASES,
-                         ids=[f"{c[0]} {c[1][:30]} {c[4]} {c[5]}" for c in CASES])
-def test_bad_input_is_refused_by_name_and_changes_nothing(live_server, engineer, method, path, kwargs,
-                                                          status, error, field) -> None:
+@pytest.mark.parametrize(
+    "method, path, kwargs, status, error, field", CASES, ids=[f"{c[0]} {c[1][:30]} {c[4]} {c[5]}" for c in CASES]
+)
+def test_bad_input_is_refused_by_name_and_changes_nothing(
+    live_server, engineer, method, path, kwargs, status, error, field
+) -> None:
     before = snapshot(live_server)
 
     answer = engineer.request(method, path, **kwargs)
 
     assert answer.status_code == status, answer.text
-    body = answer.json() if "json" in answer.headers.get("content-type", "") else \
-        msgspec.msgpack.decode(answer.content)
+    body = answer.json() if "json" in answer.headers.get("content-type", "") else msgspec.msgpack.decode(answer.content)
     assert body["error"] == error and body.get("field") == field and body["message"]
     assert snapshot(live_server) == before
 
@@ -62,12 +112,23 @@ def test_an_office_assignment_of_an_unknown_engineer_names_the_field(live_server
         assert snapshot(live_server) == before
 
 
-@pytest.mark.parametrize("method, path", [("POST", "/sync/v1/hello"), ("POST", "/sync/v1/push"),
-                                          ("POST", "/sync/v1/pull"), ("GET", "/sync/v1/blobs/" + "a" * 64),
-                                          ("GET", "/sync/v1/blobs/" + "a" * 64 + "/status"),
-                                          ("POST", "/api/v1/jobs/J-0001/assign")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("POST", "/sync/v1/hello"),
+        ("POST", "/sync/v1/push"),
+        ("POST", "/sync/v1/pull"),
+        ("GET", "/sync/v1/blobs/" + "a" * 64),
+        ("GET", "/sync/v1/blobs/" + "a" * 64 + "/status"),
+        ("POST", "/api/v1/jobs/J-0001/assign"),
+    ],
+)
 def test_every_endpoint_refuses_a_caller_without_a_token(live_server, method, path) -> None:
-    bodies = {"/sync/v1/hello": {"protocol_version": 1}, "/sync/v1/push": {"mutations": []},
-              "/sync/v1/pull": {}, "/api/v1/jobs/J-0001/assign": {"assignee": "li-wei"}}
+    bodies = {
+        "/sync/v1/hello": {"protocol_version": 1},
+        "/sync/v1/push": {"mutations": []},
+        "/sync/v1/pull": {},
+        "/api/v1/jobs/J-0001/assign": {"assignee": "li-wei"},
+    }
     answer = httpx.request(method, live_server.url + path, json=bodies.get(path))
     assert answer.status_code == 401 and answer.json()["error"] == "unauthorized"

@@ -43,7 +43,7 @@ def test_an_upload_cut_after_one_chunk_resumes_at_the_servers_offset(live_server
 
     with pytest.raises(ServerUnreachable):
         li.sync()
-    assert len(li.pending()) == 1                          # the event waits for its photo
+    assert len(li.pending()) == 1  # the event waits for its photo
     assert not server_blob(live_server, sha).exists()
     sent_before = sum(size for *_, size, _ in [(m, p, s, r) for m, p, s, r in wire.calls("PUT", "/sync/v1/blobs")])
     assert sent_before == BLOB_CHUNK_BYTES
@@ -53,7 +53,7 @@ def test_an_upload_cut_after_one_chunk_resumes_at_the_servers_offset(live_server
     report = li.sync()
 
     resent = [size for _, _, size, _ in wire.calls("PUT", "/sync/v1/blobs")]
-    assert sum(resent) == PHOTO_SIZE - BLOB_CHUNK_BYTES     # only what the server lacked
+    assert sum(resent) == PHOTO_SIZE - BLOB_CHUNK_BYTES  # only what the server lacked
     assert report.applied == 1 and report.blobs_uploaded == 1
     assert hashlib.sha256(server_blob(live_server, sha).read_bytes()).hexdigest() == sha
 
@@ -105,8 +105,12 @@ def test_a_cut_download_resumes_with_a_range_and_is_verified(live_server, laptop
         path = request.url.path
         if request.method == "GET" and path.startswith("/sync/v1/blobs/") and path not in cut:
             cut.add(path)
-            return httpx.Response(response.status_code, headers=response.headers,
-                                  stream=_CutStream(response.stream, 1000), request=request)
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=_CutStream(response.stream, 1000),
+                request=request,
+            )
         return response
 
     wire = Wire(on_response=cut_each_drawing_once)

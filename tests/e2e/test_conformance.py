@@ -13,8 +13,13 @@ from tests.support.live import ROOT, LiveServer
 
 
 def conformance(url: str, token: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sync_protocol.conformance", url, "--enrollment-token", token],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "sync_protocol.conformance", url, "--enrollment-token", token],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
 
 
 def test_our_server_keeps_every_rule(live_server: LiveServer) -> None:
@@ -53,15 +58,15 @@ BREAK_SEQ_GAP = textwrap.dedent("""
 
 
 def test_the_kit_fails_clearly_against_a_server_that_breaks_a_rule(tmp_path: Path, server_data: Path) -> None:
-    script = tmp_path / "broken" / "broken_server.py"   # not beside the data dir named "server"
+    script = tmp_path / "broken" / "broken_server.py"  # not beside the data dir named "server"
     script.parent.mkdir()
     script.write_text(BREAK_SEQ_GAP)
-    token = LiveServer(server_data).enrollment("li-wei")   # the CLI only: nothing is started
+    token = LiveServer(server_data).enrollment("li-wei")  # the CLI only: nothing is started
     with BrokenServer(server_data, script) as server:
         result = conformance(server.url, token)
 
     assert result.returncode == 1, result.stdout + result.stderr
     failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL  ")]
     assert failed[0] == "FAIL  push: a batch not starting at high_seq + 1 answers 409 seq_gap with detail.expected"
-    assert "      expected 409 seq_gap, got 200: {\"results\":[{\"seq\":5,\"status\":\"applied\"" in result.stdout
+    assert '      expected 409 seq_gap, got 200: {"results":[{"seq":5,"status":"applied"' in result.stdout
     assert result.stdout.splitlines()[-1].endswith(f" rules hold, {len(failed)} broken")

@@ -61,10 +61,15 @@ def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], limit: f
 def sync_window(home: Path) -> tuple[float, float]:
     """When, after its start, a ``field sync`` process is syncing (rather than starting Python):
     from the time a local-only command takes to the time a whole sync with work to push takes."""
+
     def timed(*args: str) -> float:
         start = time.monotonic()
-        subprocess.run([sys.executable, "-m", "field_client.cli", "--home", str(home), *args],
-                       cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "field_client.cli", "--home", str(home), *args],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         return time.monotonic() - start
 
     with FieldClient(home) as li:
@@ -83,8 +88,9 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
         device = li.status()["device_id"]
         job = li.job("J-0001")
         site_id, equipment = job.site_id, job.equipment_ids[0]
-        li.record_event("J-0001", Backup(scope="system", method="image", stored_at="NAS",
-                                         sha256="c" * 64, verified=True))
+        li.record_event(
+            "J-0001", Backup(scope="system", method="image", stored_at="NAS", sha256="c" * 64, verified=True)
+        )
         approve_paid_work(li, "J-0001", FAN)
         li.sync()
     fan_before = live_server.records("stock")[f"van:u-li-wei|{FAN}"]["qty"]
@@ -95,15 +101,19 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
     hits: list[tuple[int, bool]] = []
     command = [sys.executable, "-m", "field_client.cli", "--home", str(home), "sync", "--page-size", "7"]
     trial = -1
-    while sum(h for _, h in hits) < TRIALS:           # twenty kills that hit a running sync
+    while sum(h for _, h in hits) < TRIALS:  # twenty kills that hit a running sync
         trial += 1
         assert trial < TRIALS + 10, f"kills that hit a running sync (mode, hit): {hits}"
         with FieldClient(home) as li:
             for n in range(25):
                 recorded.append(li.record_event("J-0001", Note(text=f"trial {trial} note {n}")).id)
             if trial % 3 == 0:
-                recorded.append(li.record_event("J-0001", PartSwap(
-                    equipment_id=equipment, sku=FAN, serial_out=f"OLD-{trial}", serial_in=f"NEW-{trial}")).id)
+                recorded.append(
+                    li.record_event(
+                        "J-0001",
+                        PartSwap(equipment_id=equipment, sku=FAN, serial_out=f"OLD-{trial}", serial_in=f"NEW-{trial}"),
+                    ).id
+                )
                 swaps += 1
             li.edit("site", site_id, contact_phone=f"+86 21 5555 {trial:04d}")
         high_before = server_high_seq(live_server, device)
@@ -111,13 +121,13 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
 
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         mode = trial % 4
-        if mode == 0:    # a random instant
+        if mode == 0:  # a random instant
             hit = kill_when(proc, lambda: False, rng.uniform(*window))
         elif mode == 1:  # the server committed the push; the laptop may not know yet
             hit = kill_when(proc, lambda: server_high_seq(live_server, device) > high_before, 20)
         elif mode == 2:  # the push is settled on the laptop; the pull is under way
             hit = kill_when(proc, lambda: laptop_state(home)[0] < pending_before, 20)
-        else:            # at least one pulled page is committed
+        else:  # at least one pulled page is committed
             hit = kill_when(proc, lambda: laptop_state(home)[1] != cursor_before, 20)
         hits.append((mode, hit))
 
@@ -130,13 +140,17 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
         answers = li.answers()
         assert {a["status"] for a in answers} <= {"applied", "merged", "conflict"}
         assert [a["seq"] for a in answers] == list(range(1, len(answers) + 1))
-        held = li.store.read(lambda c: {(r[0], r[1]): (r[2], r[3]) for r in c.execute(
-            "SELECT entity, id, version, data FROM records")})
+        held = li.store.read(
+            lambda c: {(r[0], r[1]): (r[2], r[3]) for r in c.execute("SELECT entity, id, version, data FROM records")}
+        )
 
     # Every recorded event is on the server exactly once, with nothing extra.
     events = {i: e for i, e in live_server.records("event").items() if e["job_id"] == "J-0001"}
-    notes_and_swaps = {i for i, e in events.items() if e["payload"]["kind"] in ("note", "part_swap")
-                       and not e["payload"].get("text", "").startswith("calibration")}
+    notes_and_swaps = {
+        i
+        for i, e in events.items()
+        if e["payload"]["kind"] in ("note", "part_swap") and not e["payload"].get("text", "").startswith("calibration")
+    }
     assert notes_and_swaps == set(recorded)
     assert server_high_seq(live_server, device) == len(answers)
     # Stock moved exactly once per swap; the last edit won.
@@ -147,6 +161,7 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
     with FieldClient(tmp_path / "fresh") as fresh:
         fresh.login(live_server.url, live_server.enrollment("li-wei"))
         fresh.sync()
-        reference = fresh.store.read(lambda c: {(r[0], r[1]): (r[2], r[3]) for r in c.execute(
-            "SELECT entity, id, version, data FROM records")})
+        reference = fresh.store.read(
+            lambda c: {(r[0], r[1]): (r[2], r[3]) for r in c.execute("SELECT entity, id, version, data FROM records")}
+        )
     assert held == reference

@@ -21,9 +21,20 @@ BULK = 10_000
 
 def bulk_equipment(path: Path, site_id: str) -> Path:
     """A fixture file adding 10,000 cameras to one of li-wei's sites."""
-    records = [{"entity": "equipment", "id": f"CAM-{n:05d}", "site_id": site_id, "category": "camera",
-                "manufacturer": "Hikvision", "model": "DS-2CD2143G2-I", "serial": f"HK{n:08d}",
-                "location": f"pole {n // 4}, position {n % 4}", "subsystem": "CCTV"} for n in range(BULK)]
+    records = [
+        {
+            "entity": "equipment",
+            "id": f"CAM-{n:05d}",
+            "site_id": site_id,
+            "category": "camera",
+            "manufacturer": "Hikvision",
+            "model": "DS-2CD2143G2-I",
+            "serial": f"HK{n:08d}",
+            "location": f"pole {n // 4}, position {n % 4}",
+            "subsystem": "CCTV",
+        }
+        for n in range(BULK)
+    ]
     path.write_text(json.dumps({"format": "fieldsync-fixtures/1", "records": records}))
     return path
 
@@ -40,11 +51,15 @@ def test_a_killed_ten_thousand_change_pull_resumes_and_completes(live_server, tm
     home = tmp_path / "laptop"
     with FieldClient(home) as li:
         li.login(live_server.url, live_server.enrollment("li-wei"))
-    run_cli("field-server", "load-fixtures", "--data", str(live_server.data_dir),
-            str(bulk_equipment(tmp_path / "bulk.json", "S-01")))
+    run_cli(
+        "field-server",
+        "load-fixtures",
+        "--data",
+        str(live_server.data_dir),
+        str(bulk_equipment(tmp_path / "bulk.json", "S-01")),
+    )
 
-    command = [sys.executable, "-m", "field_client.cli", "--home", str(home), "--json", "sync",
-               "--page-size", "500"]
+    command = [sys.executable, "-m", "field_client.cli", "--home", str(home), "--json", "sync", "--page-size", "500"]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None and held(home) < BULK // 3:
@@ -68,5 +83,6 @@ def test_a_killed_ten_thousand_change_pull_resumes_and_completes(live_server, tm
         scope_equipment = conn.execute(
             "SELECT count(*) FROM records WHERE entity='equipment' AND deleted=0 AND parent IN "
             "(SELECT parent FROM records WHERE entity='job' AND assignee='u-li-wei' AND status IN "
-            "('assigned','on_site','resolved','escalated'))").fetchone()[0]
+            "('assigned','on_site','resolved','escalated'))"
+        ).fetchone()[0]
     assert len(equipment) == scope_equipment

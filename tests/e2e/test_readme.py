@@ -37,7 +37,7 @@ from tests.support.live import ROOT, read_only, wait_until
 pytestmark = pytest.mark.slow
 
 README = ROOT / "README.md"
-NOT_RUN_HERE = "make demo"   # the first command of the block with tests of its own
+NOT_RUN_HERE = "make demo"  # the first command of the block with tests of its own
 TOKEN = re.compile(r"\bfs_e_[A-Za-z0-9_-]{8,}")
 
 
@@ -84,13 +84,20 @@ class Shell:
 
     def run(self, line: str) -> subprocess.CompletedProcess[str]:
         script = f'source "{self.state}"\n{line}\nstatus=$?\nexport -p > "{self.state}"\nexit $status\n'
-        return subprocess.run(["bash", "-c", script], cwd=self.cwd, env=self.env, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            ["bash", "-c", script], cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=120
+        )
 
     def start(self, line: str, log: Path) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
-            proc = subprocess.Popen(["bash", "-c", f'source "{self.state}"\nexec {line}'], cwd=self.cwd,
-                                    env=self.env, stdout=out, stderr=out, start_new_session=True)
+            proc = subprocess.Popen(
+                ["bash", "-c", f'source "{self.state}"\nexec {line}'],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
         self.background.append(proc)
         return proc
 
@@ -110,8 +117,11 @@ def shell(tmp_path: Path) -> Iterator[Shell]:
     work = tmp_path / "fieldsync"
     shutil.copytree(ROOT / "fixtures" / "demo", work / "fixtures" / "demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FIELD_", "VIRTUAL_ENV"))}
-    env.update(HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "home" / "data"),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_DATA_HOME=str(tmp_path / "home" / "data"),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
     shell = Shell(work, env)
     try:
         yield shell
@@ -127,7 +137,7 @@ def test_every_shell_block_of_the_readme_runs_as_printed(shell: Shell, tmp_path:
         for printed in block:
             line = printed.replace("127.0.0.1:8765", f"127.0.0.1:{port}")
             if line == "make install && . .venv/bin/activate":
-                line = f'. "{sys.prefix}/bin/activate"'          # installed already: this very .venv
+                line = f'. "{sys.prefix}/bin/activate"'  # installed already: this very .venv
             if "fs_e_..." in line:
                 assert token, f"no enrollment token printed before: {printed}"
                 line = line.replace("fs_e_...", token)
@@ -153,10 +163,17 @@ def test_every_shell_block_of_the_readme_runs_as_printed(shell: Shell, tmp_path:
     work = shell.cwd
     with read_only(work / "var" / "server" / "fieldsync.db") as db:
         job = db.execute("SELECT data FROM records WHERE entity='job' AND id='J-0001'").fetchone()[0]
-        kinds = [r[0] for r in db.execute("SELECT json_extract(data, '$.payload.kind') FROM records "
-                                          "WHERE entity='event' AND parent='J-0001' ORDER BY id")]
-        backup_sha = db.execute("SELECT json_extract(data, '$.payload.sha256') FROM records WHERE entity='event' "
-                                "AND json_extract(data, '$.payload.kind')='backup'").fetchone()[0]
+        kinds = [
+            r[0]
+            for r in db.execute(
+                "SELECT json_extract(data, '$.payload.kind') FROM records "
+                "WHERE entity='event' AND parent='J-0001' ORDER BY id"
+            )
+        ]
+        backup_sha = db.execute(
+            "SELECT json_extract(data, '$.payload.sha256') FROM records WHERE entity='event' "
+            "AND json_extract(data, '$.payload.kind')='backup'"
+        ).fetchone()[0]
     assert '"status":"resolved"' in job and '"signature_state":"valid"' in job
     assert kinds.count("part_swap") == 1 and kinds.count("signature") == 1
     assert backup_sha == file_sha256(work / "fixtures" / "demo" / "r740-system-image.img")

@@ -33,38 +33,50 @@ def test_serve_escalates_an_overdue_job_on_its_interval_and_stops_cleanly(server
         # A level-1 fault reported 3 hours ago that nobody took, written while the server runs:
         # only a run after start can catch it.
         reported = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=3)
-        job = Job(id="J-E2E-LATE", number="SR-LATE", customer_id="C-01", site_id="S-01", severity=1,
-                  reported_at=reported, respond_by=reported + dt.timedelta(minutes=30),
-                  onsite_by=reported + dt.timedelta(hours=2), status="new")
+        job = Job(
+            id="J-E2E-LATE",
+            number="SR-LATE",
+            customer_id="C-01",
+            site_id="S-01",
+            severity=1,
+            reported_at=reported,
+            respond_by=reported + dt.timedelta(minutes=30),
+            onsite_by=reported + dt.timedelta(hours=2),
+            status="new",
+        )
         db = Database(server_data / "fieldsync.db")
         try:
             db.write(lambda c: store.put(c, job))
         finally:
             db.close()
-        assert wait_until(lambda: server.records("job")["J-E2E-LATE"].get("status") == "escalated", 15), server.log.read_text()
+        assert wait_until(lambda: server.records("job")["J-E2E-LATE"].get("status") == "escalated", 15), (
+            server.log.read_text()
+        )
         assert server.records("job")["J-E2E-LATE"]["flags"] == ["sla_respond_missed", "sla_onsite_missed"]
 
-        synced = [c["record"] for c in _pull_all(dispatcher)
-                  if c["op"] == "upsert" and c["record"]["id"] == "J-E2E-LATE"]
+        synced = [
+            c["record"] for c in _pull_all(dispatcher) if c["op"] == "upsert" and c["record"]["id"] == "J-E2E-LATE"
+        ]
         assert [r["status"] for r in synced] == ["escalated"]
         dispatcher.close()
 
         def runs() -> dict[str, int]:
             with server.db() as conn:
                 return {r["job_id"]: r["runs"] for r in conn.execute("SELECT job_id, runs FROM scheduler_runs")}
+
         assert set(runs()) == {"sla_watch", "maintenance", "housekeeping"}
-        assert wait_until(lambda: runs()["sla_watch"] >= 3, 15)                 # it keeps running on its interval
+        assert wait_until(lambda: runs()["sla_watch"] >= 3, 15)  # it keeps running on its interval
         proc = server.proc
     # uvicorn shuts down gracefully on SIGTERM (the lifespan's shutdown hooks run), then re-raises it.
     assert proc is not None and proc.returncode in (0, -signal.SIGTERM)
     log = server.log.read_text()
-    assert "scheduler started" in log and "scheduler stopped" in log   # stopped with the server
+    assert "scheduler started" in log and "scheduler stopped" in log  # stopped with the server
     assert cli_json("field-server", "audit", "verify", "--data", str(server_data))["ok"] is True
 
 
 def test_serve_with_no_scheduler_runs_no_jobs(server_data: Path) -> None:
     (server_data / "config.toml").write_text("[scheduler]\nsla_interval_seconds = 0.2\n", encoding="utf-8")
-    with LiveServer(server_data) as server:                     # the harness passes --no-scheduler
+    with LiveServer(server_data) as server:  # the harness passes --no-scheduler
         # The scheduler starts in the app's startup hook, which has run once /healthz answers
         # (LiveServer.start waits for it): no "started" line now means none will run, and no
         # sleep is needed to show an absence.

@@ -46,18 +46,23 @@ def test_a_push_whose_answer_is_lost_is_retried_and_applied_once(live_server, la
     before = van_qty(live_server, "u-li-wei", FAN)
     job = li.job("J-0003")
     li.record_event("J-0003", Checkin(note="plant room B2"))
-    li.record_event("J-0003", Backup(scope="config", method="export", stored_at="USB", sha256="b" * 64,
-                                     verified=True))
+    li.record_event("J-0003", Backup(scope="config", method="export", stored_at="USB", sha256="b" * 64, verified=True))
     approve_paid_work(li, "J-0003", FAN)
-    swap = li.record_event("J-0003", PartSwap(equipment_id=job.equipment_ids[0], sku=FAN,
-                                               serial_out="FAN-OLD-1", serial_in="FAN-NEW-1"))
+    swap = li.record_event(
+        "J-0003", PartSwap(equipment_id=job.equipment_ids[0], sku=FAN, serial_out="FAN-OLD-1", serial_in="FAN-NEW-1")
+    )
     report = li.sync()
 
     assert lost["done"] and len(wire.calls("POST", "/sync/v1/push")) == 2  # sent twice
     assert report.applied == 5 and report.rejected == 0
     events = [e for e in live_server.records("event").values() if e["job_id"] == "J-0003"]
-    assert sorted(e["payload"]["kind"] for e in events) == ["backup", "checkin", "customer_approval",
-                                                            "part_swap", "quote"]
+    assert sorted(e["payload"]["kind"] for e in events) == [
+        "backup",
+        "checkin",
+        "customer_approval",
+        "part_swap",
+        "quote",
+    ]
     assert van_qty(live_server, "u-li-wei", FAN) == before - 1
     assert li.pending() == []
     assert [a["status"] for a in li.answers()] == ["applied"] * 5
@@ -104,9 +109,22 @@ def test_work_on_another_engineers_job_is_refused_by_name(live_server, laptop) -
     from sync_protocol import AppendEvent, JobEvent, uuid7
     import datetime as dt
 
-    li.store.write(lambda c: outbox.append(c, lambda seq, hlc: AppendEvent(seq=seq, hlc=hlc, event=JobEvent(
-        id=uuid7(), job_id=other_job, hlc=hlc, at=dt.datetime.now(dt.timezone.utc),
-        payload=Note(text="not my job")))))
+    li.store.write(
+        lambda c: outbox.append(
+            c,
+            lambda seq, hlc: AppendEvent(
+                seq=seq,
+                hlc=hlc,
+                event=JobEvent(
+                    id=uuid7(),
+                    job_id=other_job,
+                    hlc=hlc,
+                    at=dt.datetime.now(dt.timezone.utc),
+                    payload=Note(text="not my job"),
+                ),
+            ),
+        )
+    )
     report = li.sync()
 
     assert report.rejected == 1 and not report.ok
@@ -151,9 +169,19 @@ def test_a_field_edit_and_an_office_edit_of_the_same_site_merge_and_flag(live_se
     li.edit("site", site.id, contact_phone="+86 139 0000 0001", access_notes="badge at gate 2")
 
     with office(live_server) as dispatcher:
-        body = {"mutations": [{"op": "patch", "seq": 1, "hlc": Clock().tick(), "entity": "site",
-                               "id": site.id, "base_version": held_version,
-                               "fields": {"contact_phone": "+86 21 0000 0000", "name": "Renamed site"}}]}
+        body = {
+            "mutations": [
+                {
+                    "op": "patch",
+                    "seq": 1,
+                    "hlc": Clock().tick(),
+                    "entity": "site",
+                    "id": site.id,
+                    "base_version": held_version,
+                    "fields": {"contact_phone": "+86 21 0000 0000", "name": "Renamed site"},
+                }
+            ]
+        }
         answer = dispatcher.post("/sync/v1/push", json=body).json()
     assert answer["results"][0]["status"] in ("applied", "merged")
 
@@ -161,13 +189,14 @@ def test_a_field_edit_and_an_office_edit_of_the_same_site_merge_and_flag(live_se
 
     assert report.conflicts == 1  # contact_phone changed on both sides
     stored = live_server.records("site")[site.id]
-    assert stored["contact_phone"] == "+86 139 0000 0001"   # observed fact: the engineer's
-    assert stored["name"] == "Renamed site"                 # office field merged in
+    assert stored["contact_phone"] == "+86 139 0000 0001"  # observed fact: the engineer's
+    assert stored["name"] == "Renamed site"  # office field merged in
     assert stored["access_notes"] == "badge at gate 2"
     flagged = [c for c in li.conflicts() if c.record_id == site.id]
     assert flagged and flagged[0].other == "+86 21 0000 0000"
     assert li.record("site", site.id) == li.store.read(
-        lambda c: __import__("field_client").replica.get(c, "site", site.id).record)
+        lambda c: __import__("field_client").replica.get(c, "site", site.id).record
+    )
 
 
 def test_a_revoked_laptop_is_refused_and_keeps_its_work(live_server, laptop) -> None:

@@ -49,8 +49,19 @@ def test_an_office_change_is_one_pull_and_one_commit(live_server, laptop) -> Non
     site = li.record("site", li.job("J-0001").site_id)
     version = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
     with office(live_server) as dispatcher:
-        body = {"mutations": [{"op": "patch", "seq": 1, "hlc": Clock().tick(), "entity": "site",
-                               "id": site.id, "base_version": version, "fields": {"name": "Renamed"}}]}
+        body = {
+            "mutations": [
+                {
+                    "op": "patch",
+                    "seq": 1,
+                    "hlc": Clock().tick(),
+                    "entity": "site",
+                    "id": site.id,
+                    "base_version": version,
+                    "fields": {"name": "Renamed"},
+                }
+            ]
+        }
         assert dispatcher.post("/sync/v1/push", json=body).json()["results"][0]["status"] == "applied"
     wire.log.clear()
     commits = count_commits(li)

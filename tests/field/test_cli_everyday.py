@@ -23,8 +23,9 @@ JOB = "J-0001"
 
 
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory,
-           server_template: tuple[Path, dict[str, list[str]]]) -> Iterator[tuple[LiveServer, Path]]:
+def synced(
+    tmp_path_factory: pytest.TempPathFactory, server_template: tuple[Path, dict[str, list[str]]]
+) -> Iterator[tuple[LiveServer, Path]]:
     """A live server on a copy of the demo store, and Li Wei's laptop enrolled and synced."""
     template, tokens = server_template
     root = tmp_path_factory.mktemp("everyday")
@@ -76,8 +77,14 @@ def test_a_reader_that_stops_early_gets_no_traceback(home: Path) -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # every write now meets a closed pipe (EPIPE), deterministically
     try:
-        proc = subprocess.run([sys.executable, "-m", "field_client.cli", "--home", str(home), "job", JOB],
-                              stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "field_client.cli", "--home", str(home), "job", JOB],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert proc.returncode == 0, proc.stderr
@@ -90,9 +97,9 @@ def test_a_reader_that_stops_early_gets_no_traceback(home: Path) -> None:
 def test_jobs_say_how_overdue_and_where_in_words(home: Path) -> None:
     lines = {line.split()[0]: line for line in field(home, "jobs").stdout.splitlines()[1:]}
     assert set(lines) == {"J-0001", "J-0002", "J-0003"}
-    assert "on site overdue 2 d" in lines["J-0002"]           # due 2 d 20 h ago, on purpose
-    assert "on site in " in lines["J-0001"]                   # due 1 h 25 min after the session's load
-    assert "浦东机房 Pudong Server Room" in lines["J-0001"]      # the site's name, not S-01
+    assert "on site overdue 2 d" in lines["J-0002"]  # due 2 d 20 h ago, on purpose
+    assert "on site in " in lines["J-0001"]  # due 1 h 25 min after the session's load
+    assert "浦东机房 Pudong Server Room" in lines["J-0001"]  # the site's name, not S-01
     assert "张江园区 Zhangjiang Campus" in lines["J-0003"]
 
 
@@ -126,8 +133,23 @@ def test_a_typo_gets_the_nearest_job_or_sku(home: Path) -> None:
     assert typo.returncode == 1 and "did you mean J-0001?" in typo.stderr
     typo = field(home, "quote", JOB, "--part", "PSU-750:1", check=False)
     assert typo.returncode == 1 and "did you mean PSU-750W?" in typo.stderr
-    answer = json.loads(field(home, "--json", "swap", JOB, "--equipment", "EQ-001", "--part", "FAN-80M",
-                              "--serial-out", "a", "--serial-in", "b", check=False).stdout)
+    answer = json.loads(
+        field(
+            home,
+            "--json",
+            "swap",
+            JOB,
+            "--equipment",
+            "EQ-001",
+            "--part",
+            "FAN-80M",
+            "--serial-out",
+            "a",
+            "--serial-in",
+            "b",
+            check=False,
+        ).stdout
+    )
     assert answer["field"] == "part" and "did you mean FAN-80MM?" in answer["message"]
     assert field_json(home, "status")["pending"] == 0
 
@@ -140,7 +162,9 @@ def test_parts_lists_and_searches_the_catalog_with_what_the_van_holds(home: Path
     found = {p["id"]: p for p in field_json(home, "parts", "psu")}
     assert {"PSU-750W", "PSU-550W", "PSU-1100W"} <= set(found) and "FAN-80MM" not in found
     assert found["PSU-750W"]["van_qty"] == 2 and found["PSU-550W"]["van_qty"] == 0
-    assert list(field_json(home, "parts", "硬盘")) and all("硬盘" in p["name"] for p in field_json(home, "parts", "硬盘"))
+    assert list(field_json(home, "parts", "硬盘")) and all(
+        "硬盘" in p["name"] for p in field_json(home, "parts", "硬盘")
+    )
     line = next(x for x in field(home, "parts", "PSU-750W").stdout.splitlines() if x.startswith("PSU-750W"))
     assert line.split()[:4] == ["PSU-750W", "2", "CNY", "890.00"] and "Power supply 750 W" in line
     nothing = field(home, "parts", "PSU-750X")
@@ -158,19 +182,44 @@ def test_van_lists_the_vans_stock(home: Path) -> None:
 
 def test_swap_and_quote_take_parts_the_same_way(home: Path) -> None:
     quote = field_json(home, "quote", JOB, "--part", "psu-750w:3", "--labour", "300")
-    assert "CNY 2,970.00" in quote["warning"]                        # 3 x 890 + 300
+    assert "CNY 2,970.00" in quote["warning"]  # 3 x 890 + 300
     field(home, "approve", JOB, "--by", "王建国")
-    swap = field_json(home, "swap", JOB, "--equipment", "EQ-001", "--part", "PSU-750W:3",
-                      "--serial-out", "PSU-DEAD-1", "--serial-in", "PSU-NEW-1", "--no-backup-ack")
-    assert "-1 x PSU-750W" in swap["warning"]                        # the van held 2: taken anyway, flagged
+    swap = field_json(
+        home,
+        "swap",
+        JOB,
+        "--equipment",
+        "EQ-001",
+        "--part",
+        "PSU-750W:3",
+        "--serial-out",
+        "PSU-DEAD-1",
+        "--serial-in",
+        "PSU-NEW-1",
+        "--no-backup-ack",
+    )
+    assert "-1 x PSU-750W" in swap["warning"]  # the van held 2: taken anyway, flagged
     sheet = field_json(home, "job", JOB)
     [swapped] = [e["event"]["payload"] for e in sheet["events"] if e["event"]["payload"]["kind"] == "part_swap"]
     assert (swapped["sku"], swapped["qty"]) == ("PSU-750W", 3)
     van = next(x for x in field(home, "van").stdout.splitlines() if x.startswith("PSU-750W"))
     assert van.split()[:2] == ["PSU-750W", "-1"] and "more taken than the van held" in van
     assert field_json(home, "parts", "PSU-750W")[0]["van_qty"] == -1
-    zero = field(home, "swap", JOB, "--equipment", "EQ-001", "--part", "PSU-750W:0",
-                 "--serial-out", "X", "--serial-in", "Y", "--no-backup-ack", check=False)
+    zero = field(
+        home,
+        "swap",
+        JOB,
+        "--equipment",
+        "EQ-001",
+        "--part",
+        "PSU-750W:0",
+        "--serial-out",
+        "X",
+        "--serial-in",
+        "Y",
+        "--no-backup-ack",
+        check=False,
+    )
     assert zero.returncode == 1 and "1 or more" in zero.stderr
 
 
@@ -200,7 +249,7 @@ def test_signing_or_resolving_a_second_time_asks_for_again(home: Path) -> None:
     again = field(home, "resolve", JOB, check=False)
     assert again.returncode == 1 and "already resolved" in again.stderr
     kinds = [e["event"]["payload"]["kind"] for e in field_json(home, "job", JOB)["events"]]
-    assert kinds.count("signature") == 1 and kinds.count("resolution") == 1   # nothing recorded twice
+    assert kinds.count("signature") == 1 and kinds.count("resolution") == 1  # nothing recorded twice
 
     field(home, *sign, "--again")
     field(home, "resolve", JOB, "--again")
@@ -230,7 +279,7 @@ def test_a_refusal_names_the_option_and_the_next_step(home: Path) -> None:
     twice = field(home, "resolve", JOB, check=False)
     assert "(--again)" in twice.stderr and "repeat the command with --again" in twice.stderr
 
-    answer = json.loads(field(home, "--json", *swap, check=False).stdout)       # scripts get all of it
+    answer = json.loads(field(home, "--json", *swap, check=False).stdout)  # scripts get all of it
     assert (answer["field"], answer["option"]) == ("no_backup_ack", "--no-backup-ack")
     assert answer["next"].startswith("`field backup J-0001")
 
@@ -254,29 +303,34 @@ def test_drawings_are_files_with_their_real_name_and_extension(home: Path) -> No
 # --- sync ---------------------------------------------------------------------------------------
 
 
-def test_sync_names_new_jobs_and_what_was_flagged_and_exits_1_for_a_person(live_server: LiveServer,
-                                                                           tmp_path: Path) -> None:
+def test_sync_names_new_jobs_and_what_was_flagged_and_exits_1_for_a_person(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
     home = tmp_path / "laptop"
     field(home, "login", live_server.url, "--token", live_server.enrollment("li-wei"))
-    first = field(home, "sync")                                       # all three jobs are new to it
+    first = field(home, "sync")  # all three jobs are new to it
     assert "new jobs (3):" in first.stdout and "SR-2026-0001 (J-0001) severity 1, 浦东机房" in first.stdout
     assert "flagged for a person" not in first.stdout and first.returncode == 0
 
-    field(home, "edit", "site", "S-01", "contact_phone=+86 138 0000 7781")     # seen on site, offline
-    with office(live_server) as dispatcher:                          # meanwhile, in the office
+    field(home, "edit", "site", "S-01", "contact_phone=+86 138 0000 7781")  # seen on site, offline
+    with office(live_server) as dispatcher:  # meanwhile, in the office
         assert dispatcher.post("/api/v1/jobs/J-0011/assign", json={"assignee": "li-wei"}).status_code == 200
         site = dispatcher.get("/api/v1/sites/S-01").json()
-        edit = dispatcher.patch("/api/v1/sites/S-01", json={"base_version": site["version"],
-                                                            "fields": {"contact_phone": "+86 21 6000 0000"}})
+        edit = dispatcher.patch(
+            "/api/v1/sites/S-01",
+            json={"base_version": site["version"], "fields": {"contact_phone": "+86 21 6000 0000"}},
+        )
         assert edit.status_code == 200, edit.text
     cli_json("field-server", "job", "run", "sla_watch", "--data", str(live_server.data_dir))  # J-0002 escalates
 
     back = field(home, "sync", check=False)
-    assert back.returncode == 1, back.stdout + back.stderr          # a person must look at something
+    assert back.returncode == 1, back.stdout + back.stderr  # a person must look at something
     assert "new jobs (1):" in back.stdout and "SR-2026-0011 (J-0011) severity 2" in back.stdout
-    assert "flagged for a person (1):" in back.stdout and "contact_phone was changed here and in the office" in back.stdout
+    assert (
+        "flagged for a person (1):" in back.stdout and "contact_phone was changed here and in the office" in back.stdout
+    )
     assert "`field conflicts`" in back.stdout
-    quiet = field_json(home, "sync")                                 # nothing new: done, exit 0
+    quiet = field_json(home, "sync")  # nothing new: done, exit 0
     assert quiet["new_jobs"] == [] and quiet["flagged"] == [] and quiet["open_conflicts"] == 1
     assert quiet["needs_person"] is False
 

@@ -20,8 +20,14 @@ def field(home: Path, *args: str, ok: bool = True) -> dict:
     proc = run_cli("field", "--home", str(home), "--json", *args, check=False)
     if ok:
         assert proc.returncode == 0, f"field {' '.join(args)} -> {proc.returncode}\n{proc.stdout}{proc.stderr}"
-    return {"code": proc.returncode, **(json.loads(proc.stdout) if proc.stdout.strip().startswith("{")
-                                        else {"out": json.loads(proc.stdout or "null")})}
+    return {
+        "code": proc.returncode,
+        **(
+            json.loads(proc.stdout)
+            if proc.stdout.strip().startswith("{")
+            else {"out": json.loads(proc.stdout or "null")}
+        ),
+    }
 
 
 def test_a_severity_one_job_offline_through_the_cli_then_one_sync(live_server, tmp_path) -> None:
@@ -29,16 +35,17 @@ def test_a_severity_one_job_offline_through_the_cli_then_one_sync(live_server, t
     field(home, "login", live_server.url, "--token", live_server.enrollment("li-wei"))
     field(home, "sync")
     assert field(home, "ready")["ready"] is True
-    live_server.stop()                                            # the plant room: no network
+    live_server.stop()  # the plant room: no network
 
     drawings = field(home, "drawings", JOB)["out"]
     assert drawings and all(Path(d["path"]).is_file() for d in drawings)
     opener = tmp_path / "viewer.sh"
     opened = tmp_path / "opened.txt"
-    opener.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    opener.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
     opener.chmod(0o755)
-    proc = run_cli("field", "--home", str(home), "open", drawings[0]["drawing"]["id"],
-                   env={"FIELD_OPENER": str(opener)})
+    proc = run_cli(
+        "field", "--home", str(home), "open", drawings[0]["drawing"]["id"], env={"FIELD_OPENER": str(opener)}
+    )
     wait_until(opened.exists, 10)
     assert opened.read_text().strip() == drawings[0]["path"] == proc.stdout.strip()
 
@@ -47,21 +54,46 @@ def test_a_severity_one_job_offline_through_the_cli_then_one_sync(live_server, t
     eq = field(home, "job", JOB)["job"]["equipment_ids"][0]
     assert field(home, "checkin", JOB, "--note", "met 刘洋 at reception")["kind"] == "checkin"
 
-    refused = field(home, "swap", JOB, "--equipment", eq, "--part", "PSU-750W", "--serial-out", "A",
-                    "--serial-in", "B", ok=False)
+    refused = field(
+        home, "swap", JOB, "--equipment", eq, "--part", "PSU-750W", "--serial-out", "A", "--serial-in", "B", ok=False
+    )
     assert refused["code"] == 1 and refused["field"] == "no_backup_ack" and "backup first" in refused["message"]
 
-    field(home, "backup", JOB, "--scope", "system", "--method", "OS image", "--stored-at", "USB-07",
-          "--file", str(backup_file), "--verified")
+    field(
+        home,
+        "backup",
+        JOB,
+        "--scope",
+        "system",
+        "--method",
+        "OS image",
+        "--stored-at",
+        "USB-07",
+        "--file",
+        str(backup_file),
+        "--verified",
+    )
     field(home, "diagnose", JOB, "--cause", "hardware", "--findings", "PSU 1 dead", "--severity", "1")
-    unpaid = field(home, "swap", JOB, "--equipment", eq, "--part", "PSU-750W", "--serial-out", "A",
-                   "--serial-in", "B", ok=False)
+    unpaid = field(
+        home, "swap", JOB, "--equipment", eq, "--part", "PSU-750W", "--serial-out", "A", "--serial-in", "B", ok=False
+    )
     assert unpaid["field"] == "quote" and "approve" in unpaid["message"]
     quote = field(home, "quote", JOB, "--part", "PSU-750W:1", "--labour", "300")
     assert "CNY 1,190.00" in quote["warning"]
     field(home, "approve", JOB, "--by", "王建国")
-    swap = field(home, "swap", JOB, "--equipment", eq, "--part", "PSU-750W", "--serial-out", "PSU-DEAD-1",
-                 "--serial-in", "PSU-NEW-1")
+    swap = field(
+        home,
+        "swap",
+        JOB,
+        "--equipment",
+        eq,
+        "--part",
+        "PSU-750W",
+        "--serial-out",
+        "PSU-DEAD-1",
+        "--serial-in",
+        "PSU-NEW-1",
+    )
     assert swap["kind"] == "part_swap"
     field(home, "loaner", JOB, "--device", "spare R740 (2 h)")
     field(home, "loaner", JOB, "--device", "spare R740 (2 h)", "--returned")
@@ -73,7 +105,7 @@ def test_a_severity_one_job_offline_through_the_cli_then_one_sync(live_server, t
     assert not_ready["code"] == 1 and any("not synced" in p for p in not_ready["problems"])
     assert field(home, "status")["server_reachable"] is False
 
-    live_server.start()                                           # back in coverage
+    live_server.start()  # back in coverage
     report = field(home, "sync")
     assert report["ok"] and report["rejected"] == 0 and report["pushed"] == 12
 
@@ -97,10 +129,38 @@ def test_unknown_things_are_named_and_nothing_is_written(live_server, tmp_path) 
     field(home, "sync")
     cases = [
         (("checkin", "J-9999"), "job_id"),
-        (("swap", "J-0001", "--equipment", "EQ-999", "--part", "PSU-750W", "--serial-out", "a",
-          "--serial-in", "b", "--no-backup-ack"), "equipment_id"),
-        (("swap", "J-0001", "--equipment", "EQ-001", "--part", "NO-SUCH-SKU", "--serial-out", "a",
-          "--serial-in", "b", "--no-backup-ack"), "part"),
+        (
+            (
+                "swap",
+                "J-0001",
+                "--equipment",
+                "EQ-999",
+                "--part",
+                "PSU-750W",
+                "--serial-out",
+                "a",
+                "--serial-in",
+                "b",
+                "--no-backup-ack",
+            ),
+            "equipment_id",
+        ),
+        (
+            (
+                "swap",
+                "J-0001",
+                "--equipment",
+                "EQ-001",
+                "--part",
+                "NO-SUCH-SKU",
+                "--serial-out",
+                "a",
+                "--serial-in",
+                "b",
+                "--no-backup-ack",
+            ),
+            "part",
+        ),
         (("quote", "J-0001", "--part", "NO-SUCH-SKU"), "part"),
         (("approve", "J-0001", "--by", "nobody"), "quote"),
         (("edit", "site", "S-01", "name=New name"), "name"),

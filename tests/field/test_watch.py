@@ -42,12 +42,30 @@ def test_watch_waits_out_a_down_server_and_drains_the_outbox_when_it_returns(liv
             li.record_event("J-0001", Note(text=f"written in the basement {n}"))
     live_server.stop()
 
-    proc = subprocess.Popen([sys.executable, "-m", "field_client.cli", "--home", str(home), "--json", "sync",
-                             "--watch", "--interval", str(INTERVAL), "--max-backoff", str(MAX_BACKOFF)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "field_client.cli",
+            "--home",
+            str(home),
+            "--json",
+            "sync",
+            "--watch",
+            "--interval",
+            str(INTERVAL),
+            "--max-backoff",
+            str(MAX_BACKOFF),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     attempts: list[dict] = []
-    reader = threading.Thread(target=lambda: attempts.extend(
-        json.loads(line) for line in proc.stdout if line.startswith("{")), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(
+        target=lambda: attempts.extend(json.loads(line) for line in proc.stdout if line.startswith("{")), daemon=True
+    )  # type: ignore[union-attr]
     reader.start()
     try:
         # Down for four attempts (their own pace, however fast or slow this machine is), then back.

@@ -69,8 +69,10 @@ def make_tokens(app: Litestar) -> dict[str, str]:
     state = app.state.fieldsync
 
     def make(conn: Any) -> dict[str, str]:
-        out = {name: auth.create_device(conn, auth.find_user(conn, name)["id"], f"{name} test", "test")[1]
-               for name in ROLES}
+        out = {
+            name: auth.create_device(conn, auth.find_user(conn, name)["id"], f"{name} test", "test")[1]
+            for name in ROLES
+        }
         admin = auth.add_user(conn, "admin", "admin", "Administrator")
         out["admin"] = auth.create_device(conn, admin, "admin test", "test")[1]
         return out
@@ -91,17 +93,20 @@ def csrf_of(page_html: str) -> str:
 def sign_in(client: TestClient[Litestar], token: str, next_path: str = "") -> Any:
     """Sign the test browser in through the real form (CSRF token and all)."""
     page = client.get("/office/login")
-    return client.post("/office/login", data={"token": token, "next": next_path,
-                                              "_csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    return client.post(
+        "/office/login",
+        data={"token": token, "next": next_path, "_csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
 
 
-def post_form(client: TestClient[Litestar], page_path: str, action: str, data: dict[str, Any],
-              files: Any = None) -> Any:
+def post_form(
+    client: TestClient[Litestar], page_path: str, action: str, data: dict[str, Any], files: Any = None
+) -> Any:
     """Submit a form the way a browser does: read the page for its CSRF token, then post."""
     page = client.get(page_path)
     assert page.status_code == 200, page.text
-    return client.post(action, data={**data, "_csrf_token": csrf_of(page.text)}, files=files,
-                       follow_redirects=False)
+    return client.post(action, data={**data, "_csrf_token": csrf_of(page.text)}, files=files, follow_redirects=False)
 
 
 @pytest.fixture
@@ -127,16 +132,26 @@ class Laptop:
         return reply.json()["results"]  # type: ignore[no-any-return]
 
     def patch(self, entity: str, record_id: str, base_version: int, **fields: Any) -> dict[str, Any]:
-        return self.push({"op": "patch", "entity": entity, "id": record_id, "base_version": base_version,
-                          "fields": fields})[0]
+        return self.push(
+            {"op": "patch", "entity": entity, "id": record_id, "base_version": base_version, "fields": fields}
+        )[0]
 
     def event(self, job_id: str, payload: dict[str, Any], at: dt.datetime | None = None) -> dict[str, Any]:
         hlc = self.clock.tick()
-        event = {"entity": "event", "id": uuid7(), "job_id": job_id, "hlc": hlc,
-                 "at": (at or dt.datetime.now(dt.timezone.utc)).isoformat(), "payload": payload}
+        event = {
+            "entity": "event",
+            "id": uuid7(),
+            "job_id": job_id,
+            "hlc": hlc,
+            "at": (at or dt.datetime.now(dt.timezone.utc)).isoformat(),
+            "payload": payload,
+        }
         self.seq += 1
-        reply = self.client.post("/sync/v1/push", json={"mutations": [
-            {"op": "event", "seq": self.seq, "hlc": hlc, "event": event}]}, headers=bearer(self.token))
+        reply = self.client.post(
+            "/sync/v1/push",
+            json={"mutations": [{"op": "event", "seq": self.seq, "hlc": hlc, "event": event}]},
+            headers=bearer(self.token),
+        )
         assert reply.status_code == 200, reply.text
         return {**reply.json()["results"][0], "event_id": event["id"]}
 
@@ -148,8 +163,9 @@ def li_wei(client: TestClient[Litestar], tokens: dict[str, str]) -> Laptop:
 
 def version_of(app: Litestar, entity: str, record_id: str) -> int:
     state = app.state.fieldsync
-    row = state.db.read(lambda c: c.execute("SELECT version FROM records WHERE entity=? AND id=?",
-                                            (entity, record_id)).fetchone())
+    row = state.db.read(
+        lambda c: c.execute("SELECT version FROM records WHERE entity=? AND id=?", (entity, record_id)).fetchone()
+    )
     return int(row[0])
 
 
@@ -157,6 +173,7 @@ def record_of(app: Litestar, entity: str, record_id: str) -> dict[str, Any]:
     import json
 
     state = app.state.fieldsync
-    row = state.db.read(lambda c: c.execute("SELECT data FROM records WHERE entity=? AND id=?",
-                                            (entity, record_id)).fetchone())
+    row = state.db.read(
+        lambda c: c.execute("SELECT data FROM records WHERE entity=? AND id=?", (entity, record_id)).fetchone()
+    )
     return json.loads(row[0])  # type: ignore[no-any-return]

@@ -28,8 +28,13 @@ def _endpoints() -> list[tuple[str, str]]:
         with TestClient(app) as client:
             schema = client.get("/schema/openapi.json").json()
         app.state.fieldsync.close()
-    return sorted((method, path) for path, item in schema["paths"].items() if path.startswith("/api/v1/")
-                  for method in item if method in ("get", "post", "patch", "put", "delete"))
+    return sorted(
+        (method, path)
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/v1/")
+        for method in item
+        if method in ("get", "post", "patch", "put", "delete")
+    )
 
 
 ENDPOINTS = _endpoints()
@@ -48,8 +53,7 @@ def api(office_template, tmp_path_factory):
 
 
 def _url(path: str) -> str:
-    return (path.replace("{job_id}", "J-0001").replace("{conflict_id}", "nope")
-            .replace("{record_id}", "S-01"))
+    return path.replace("{job_id}", "J-0001").replace("{conflict_id}", "nope").replace("{record_id}", "S-01")
 
 
 def _call(client, method: str, path: str, headers: dict[str, str]):
@@ -80,8 +84,9 @@ def test_an_engineer_is_403(api, method: str, path: str) -> None:
     assert answer.json()["error"] == "forbidden"
 
 
-@pytest.mark.parametrize(("method", "path"),
-                         [e for e in ENDPOINTS if e[0] in DISPATCH_ONLY_METHODS or e[1] in AUDIT_PATHS])
+@pytest.mark.parametrize(
+    ("method", "path"), [e for e in ENDPOINTS if e[0] in DISPATCH_ONLY_METHODS or e[1] in AUDIT_PATHS]
+)
 def test_the_other_office_role_is_403(api, method: str, path: str) -> None:
     client, tokens = api
     wrong = "chen-jing" if path in AUDIT_PATHS else "zhao-lei"

@@ -36,8 +36,10 @@ def test_a_verified_backup_before_the_swap_is_verified() -> None:
 
 
 def test_a_waiver_with_its_reason_is_waived() -> None:
-    assert outcome(ev(1, Backup(waived=True, waive_reason="disk dead, nothing to read")), ev(2, SWAP)) == \
-        ("waived", "disk dead, nothing to read")
+    assert outcome(ev(1, Backup(waived=True, waive_reason="disk dead, nothing to read")), ev(2, SWAP)) == (
+        "waived",
+        "disk dead, nothing to read",
+    )
 
 
 def test_clock_order_decides_before_not_arrival() -> None:
@@ -53,23 +55,48 @@ def test_unverified_and_acknowledged_are_missing_with_their_reason() -> None:
 
 
 def test_each_engineer_answers_for_their_own_first_swap() -> None:
-    findings = audit_report.findings_of_job(JOB, [
-        ev(1, SWAP, author="u-zhang-min"), ev(2, Backup(scope="system", sha256=SHA, verified=True)),
-        ev(3, SWAP), ev(4, SWAP)], {})
+    findings = audit_report.findings_of_job(
+        JOB,
+        [
+            ev(1, SWAP, author="u-zhang-min"),
+            ev(2, Backup(scope="system", sha256=SHA, verified=True)),
+            ev(3, SWAP),
+            ev(4, SWAP),
+        ],
+        {},
+    )
     by = {f.engineer: (f.outcome, f.repairs) for f in findings}
     assert by == {"u-zhang-min": ("missing", 1), "u-li-wei": ("verified", 2)}
 
 
 def test_the_report_over_the_api_counts_per_engineer_and_filters_by_period(client, tokens, li_wei) -> None:
     li_wei.event("J-0001", {"kind": "backup", "scope": "system", "sha256": SHA, "verified": True})
-    li_wei.event("J-0001", {"kind": "part_swap", "equipment_id": "EQ-001", "sku": "PSU-750W",
-                            "serial_out": "PSU-OLD", "serial_in": "PSU-NEW"})
-    li_wei.event("J-0002", {"kind": "part_swap", "equipment_id": "EQ-002", "sku": "FAN-80MM",
-                            "serial_out": "F-1", "serial_in": "F-2", "no_backup_ack": True})
+    li_wei.event(
+        "J-0001",
+        {
+            "kind": "part_swap",
+            "equipment_id": "EQ-001",
+            "sku": "PSU-750W",
+            "serial_out": "PSU-OLD",
+            "serial_in": "PSU-NEW",
+        },
+    )
+    li_wei.event(
+        "J-0002",
+        {
+            "kind": "part_swap",
+            "equipment_id": "EQ-002",
+            "sku": "FAN-80MM",
+            "serial_out": "F-1",
+            "serial_in": "F-2",
+            "no_backup_ack": True,
+        },
+    )
     headers = bearer(tokens["zhao-lei"])
 
-    report = msgspec.convert(client.get("/api/v1/audit/backups", headers=headers,
-                                        params={"engineer": "li-wei"}).json(), AuditReport)
+    report = msgspec.convert(
+        client.get("/api/v1/audit/backups", headers=headers, params={"engineer": "li-wei"}).json(), AuditReport
+    )
 
     assert (report.totals.jobs, report.totals.verified, report.totals.missing) == (2, 1, 1)
     assert report.totals.compliance_pct == 50.0
@@ -82,9 +109,17 @@ def test_the_report_over_the_api_counts_per_engineer_and_filters_by_period(clien
 
 
 def test_the_csv_has_a_row_per_finding_with_its_sheet_and_no_formulas(client, tokens, li_wei) -> None:
-    li_wei.event("J-0001", {"kind": "backup", "waived": True, "waive_reason": "=HYPERLINK(\"x\")"})
-    li_wei.event("J-0001", {"kind": "part_swap", "equipment_id": "EQ-001", "sku": "PSU-750W",
-                            "serial_out": "PSU-OLD", "serial_in": "PSU-NEW"})
+    li_wei.event("J-0001", {"kind": "backup", "waived": True, "waive_reason": '=HYPERLINK("x")'})
+    li_wei.event(
+        "J-0001",
+        {
+            "kind": "part_swap",
+            "equipment_id": "EQ-001",
+            "sku": "PSU-750W",
+            "serial_out": "PSU-OLD",
+            "serial_in": "PSU-NEW",
+        },
+    )
 
     answer = client.get("/api/v1/audit/backups.csv", headers=bearer(tokens["zhao-lei"]))
 
@@ -97,8 +132,17 @@ def test_the_csv_has_a_row_per_finding_with_its_sheet_and_no_formulas(client, to
 def test_the_audit_page_links_findings_to_sheets(client, tokens, li_wei) -> None:
     from .conftest import sign_in
 
-    li_wei.event("J-0002", {"kind": "part_swap", "equipment_id": "EQ-002", "sku": "FAN-80MM",
-                            "serial_out": "F-1", "serial_in": "F-2", "no_backup_ack": True})
+    li_wei.event(
+        "J-0002",
+        {
+            "kind": "part_swap",
+            "equipment_id": "EQ-002",
+            "sku": "FAN-80MM",
+            "serial_out": "F-1",
+            "serial_in": "F-2",
+            "no_backup_ack": True,
+        },
+    )
     sign_in(client, tokens["zhao-lei"])
     page = client.get("/office/audit?engineer=u-li-wei")
     row = page.text.split('class="finding outcome-missing"')[1].split("</tr>")[0]
@@ -112,8 +156,15 @@ def test_the_audit_page_links_findings_to_sheets(client, tokens, li_wei) -> None
 
 
 def _signed(events: list[JobEvent], job: Job = JOB) -> JobEvent:
-    return ev(99, Signature(signer="Liu Yang", image_sha256=SHA, sheet_hash=sheet_hash(job, events),
-                            event_ids=[e.id for e in sheet_events(events)]))
+    return ev(
+        99,
+        Signature(
+            signer="Liu Yang",
+            image_sha256=SHA,
+            sheet_hash=sheet_hash(job, events),
+            event_ids=[e.id for e in sheet_events(events)],
+        ),
+    )
 
 
 def test_a_signature_is_valid_until_the_sheet_changes_and_then_says_what_changed() -> None:
@@ -135,20 +186,41 @@ def test_the_sheet_page_shows_backup_swap_and_the_signature_image(client, tokens
 
     png = (ROOT / "fixtures" / "demo" / "signature.png").read_bytes()
     import hashlib
+
     image_sha = hashlib.sha256(png).hexdigest()
-    put = client.put(f"/sync/v1/blobs/{image_sha}", params={"offset": 0, "size": len(png), "media_type": "image/png"},
-                     content=png, headers={**bearer(tokens["li-wei"]), "Content-Type": "application/octet-stream"})
+    put = client.put(
+        f"/sync/v1/blobs/{image_sha}",
+        params={"offset": 0, "size": len(png), "media_type": "image/png"},
+        content=png,
+        headers={**bearer(tokens["li-wei"]), "Content-Type": "application/octet-stream"},
+    )
     assert put.status_code == 200, put.text
     li_wei.event("J-0001", {"kind": "checkin", "note": "owner on site"})
     li_wei.event("J-0001", {"kind": "backup", "scope": "system", "method": "image", "sha256": SHA, "verified": True})
-    li_wei.event("J-0001", {"kind": "part_swap", "equipment_id": "EQ-001", "sku": "PSU-750W",
-                            "serial_out": "PSU-OLD-7", "serial_in": "PSU-NEW-8"})
+    li_wei.event(
+        "J-0001",
+        {
+            "kind": "part_swap",
+            "equipment_id": "EQ-001",
+            "sku": "PSU-750W",
+            "serial_out": "PSU-OLD-7",
+            "serial_in": "PSU-NEW-8",
+        },
+    )
     headers = bearer(tokens["chen-jing"])
     events = client.get("/api/v1/jobs/J-0001/sheet", headers=headers).json()["events"]
     job = msgspec.convert(client.get("/api/v1/jobs/J-0001/sheet", headers=headers).json()["job"], Job)
     stored = [msgspec.convert({**e, "job_id": "J-0001", "entity": "event"}, JobEvent) for e in events]
-    li_wei.event("J-0001", {"kind": "signature", "signer": "Liu Yang", "image_sha256": image_sha,
-                            "sheet_hash": sheet_hash(job, stored), "event_ids": [e.id for e in sheet_events(stored)]})
+    li_wei.event(
+        "J-0001",
+        {
+            "kind": "signature",
+            "signer": "Liu Yang",
+            "image_sha256": image_sha,
+            "sheet_hash": sheet_hash(job, stored),
+            "event_ids": [e.id for e in sheet_events(stored)],
+        },
+    )
 
     sheet_json = client.get("/api/v1/jobs/J-0001/sheet", headers=headers).json()
     assert sheet_json["signature"]["state"] == "valid"
@@ -164,8 +236,9 @@ def test_the_sheet_page_shows_backup_swap_and_the_signature_image(client, tokens
 
 def test_a_file_that_is_not_an_image_is_served_as_a_download(dispatcher, app) -> None:
     state = app.state.fieldsync
-    sha = state.db.read(lambda c: c.execute(
-        "SELECT sha256 FROM blobs WHERE media_type='application/pdf' LIMIT 1").fetchone()[0])
+    sha = state.db.read(
+        lambda c: c.execute("SELECT sha256 FROM blobs WHERE media_type='application/pdf' LIMIT 1").fetchone()[0]
+    )
     pdf = dispatcher.get(f"/office/blobs/{sha}")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.headers["x-content-type-options"] == "nosniff"
     assert dispatcher.get(f"/office/blobs/{'0' * 64}").status_code == 404
@@ -178,8 +251,16 @@ def _checked_in_and_signed(client, headers, li_wei) -> None:
     sheet_json = client.get("/api/v1/jobs/J-0001/sheet", headers=headers).json()
     job = msgspec.convert(sheet_json["job"], Job)
     stored = [msgspec.convert({**e, "job_id": "J-0001", "entity": "event"}, JobEvent) for e in sheet_json["events"]]
-    li_wei.event("J-0001", {"kind": "signature", "signer": "Liu Yang", "image_sha256": SHA,
-                            "sheet_hash": sheet_hash(job, stored), "event_ids": [e.id for e in stored]})
+    li_wei.event(
+        "J-0001",
+        {
+            "kind": "signature",
+            "signer": "Liu Yang",
+            "image_sha256": SHA,
+            "sheet_hash": sheet_hash(job, stored),
+            "event_ids": [e.id for e in stored],
+        },
+    )
 
 
 def test_correcting_a_signed_jobs_fault_outdates_the_signature(client, tokens, li_wei, app) -> None:
@@ -189,8 +270,11 @@ def test_correcting_a_signed_jobs_fault_outdates_the_signature(client, tokens, l
     _checked_in_and_signed(client, headers, li_wei)
     assert record_of(app, "job", "J-0001")["signature_state"] == "valid"
 
-    answer = client.patch("/api/v1/jobs/J-0001", headers=headers,
-                          json={"base_version": version_of(app, "job", "J-0001"), "fault": "corrected"})
+    answer = client.patch(
+        "/api/v1/jobs/J-0001",
+        headers=headers,
+        json={"base_version": version_of(app, "job", "J-0001"), "fault": "corrected"},
+    )
 
     assert answer.json()["status"] == "conflict" and answer.json()["version"] == version_of(app, "job", "J-0001")
     assert record_of(app, "job", "J-0001")["signature_state"] == "outdated"
@@ -201,13 +285,17 @@ def test_correcting_a_signed_jobs_fault_outdates_the_signature(client, tokens, l
 
 
 def test_a_signature_that_signs_an_older_version_is_explained_in_words_on_the_sheet_and_in_the_queue(
-        client, tokens, li_wei, app) -> None:
+    client, tokens, li_wei, app
+) -> None:
     from .conftest import sign_in
 
     headers = bearer(tokens["chen-jing"])
     _checked_in_and_signed(client, headers, li_wei)
-    late = li_wei.event("J-0001", {"kind": "note", "text": "found a second loose cable"},
-                        at=dt.datetime(2026, 11, 20, 9, 42, tzinfo=dt.timezone.utc))
+    late = li_wei.event(
+        "J-0001",
+        {"kind": "note", "text": "found a second loose cable"},
+        at=dt.datetime(2026, 11, 20, 9, 42, tzinfo=dt.timezone.utc),
+    )
     assert late["status"] == "conflict"
     words = 'a note added by Li Wei (李伟) on 2026-11-20 09:42 UTC: "found a second loose cable"'
 

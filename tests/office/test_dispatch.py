@@ -15,14 +15,23 @@ REPORTED = "2026-11-20T08:00:00+00:00"
 
 
 def intake(client, token: str, **overrides):
-    body = {"customer_id": "C-01", "site_id": "S-01", "equipment_ids": ["EQ-001"],
-            "fault": "Storage array offline", "severity": 1, "reported_by": "Liu Yang",
-            "reported_at": REPORTED, **overrides}
+    body = {
+        "customer_id": "C-01",
+        "site_id": "S-01",
+        "equipment_ids": ["EQ-001"],
+        "fault": "Storage array offline",
+        "severity": 1,
+        "reported_by": "Liu Yang",
+        "reported_at": REPORTED,
+        **overrides,
+    }
     return client.post("/api/v1/jobs", json=body, headers=bearer(token))
 
 
-@pytest.mark.parametrize(("severity", "respond", "onsite"), [
-    (1, "08:30", "10:00"), (2, "09:00", "12:00"), (3, "12:00", "08:00"), (4, "08:00", "08:00")])
+@pytest.mark.parametrize(
+    ("severity", "respond", "onsite"),
+    [(1, "08:30", "10:00"), (2, "09:00", "12:00"), (3, "12:00", "08:00"), (4, "08:00", "08:00")],
+)
 def test_intake_takes_deadlines_from_the_severity_policy(client, tokens, severity, respond, onsite) -> None:
     answer = intake(client, tokens["chen-jing"], severity=severity)
 
@@ -52,14 +61,18 @@ def test_intake_numbers_jobs_after_the_highest_and_can_assign_at_once(client, to
     assert record_of(app, "job", "J-0013")["reported_by"] == "Liu Yang"
 
 
-@pytest.mark.parametrize(("equipment", "days_after_eq1_ends", "warranty"), [
-    (["EQ-001"], 0, "in"),                 # the warranty's last day
-    (["EQ-001"], 1, "out"),
-    (["EQ-001", "EQ-007"], 1, "out"),      # part of the work is paid
-    ([], 0, "unknown"),
-])
-def test_intake_derives_the_jobs_warranty_from_its_equipment(client, tokens, app, equipment, days_after_eq1_ends,
-                                                              warranty) -> None:
+@pytest.mark.parametrize(
+    ("equipment", "days_after_eq1_ends", "warranty"),
+    [
+        (["EQ-001"], 0, "in"),  # the warranty's last day
+        (["EQ-001"], 1, "out"),
+        (["EQ-001", "EQ-007"], 1, "out"),  # part of the work is paid
+        ([], 0, "unknown"),
+    ],
+)
+def test_intake_derives_the_jobs_warranty_from_its_equipment(
+    client, tokens, app, equipment, days_after_eq1_ends, warranty
+) -> None:
     ends = dt.date.fromisoformat(record_of(app, "equipment", "EQ-001")["warranty_end"])
     reported = dt.datetime.combine(ends + dt.timedelta(days=days_after_eq1_ends), dt.time(8), dt.timezone.utc)
     job = intake(client, tokens["chen-jing"], equipment_ids=equipment, reported_at=reported.isoformat()).json()
@@ -67,12 +80,15 @@ def test_intake_derives_the_jobs_warranty_from_its_equipment(client, tokens, app
     assert record_of(app, "job", job["id"]).get("warranty", "unknown") == warranty  # the default is omitted
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"site_id": "S-04"}, "site_id"),               # a site of another customer
-    ({"equipment_ids": ["EQ-999"]}, "equipment_ids"),
-    ({"customer_id": "C-99"}, "customer_id"),
-    ({"assignee": "zhao-lei"}, "assignee"),         # not an engineer
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"site_id": "S-04"}, "site_id"),  # a site of another customer
+        ({"equipment_ids": ["EQ-999"]}, "equipment_ids"),
+        ({"customer_id": "C-99"}, "customer_id"),
+        ({"assignee": "zhao-lei"}, "assignee"),  # not an engineer
+    ],
+)
 def test_intake_refuses_what_does_not_fit_by_field(client, tokens, overrides, field) -> None:
     answer = intake(client, tokens["chen-jing"], **overrides)
     assert answer.status_code == 422 and answer.json()["field"] == field
@@ -95,8 +111,11 @@ def test_correcting_severity_recomputes_deadlines_through_the_merge(client, toke
     headers = bearer(tokens["chen-jing"])
     job = intake(client, tokens["chen-jing"], severity=3).json()
 
-    answer = client.patch(f"/api/v1/jobs/{job['id']}", headers=headers,
-                          json={"base_version": job["version"], "severity": 1, "fault": "Now the whole array"})
+    answer = client.patch(
+        f"/api/v1/jobs/{job['id']}",
+        headers=headers,
+        json={"base_version": job["version"], "severity": 1, "fault": "Now the whole array"},
+    )
 
     assert answer.status_code == 200 and answer.json()["status"] == "applied", answer.text
     stored = record_of(app, "job", job["id"])
@@ -110,12 +129,29 @@ def test_the_board_orders_by_status_then_overdue_then_time_left() -> None:
 
     def job(n: int, status: str, due_minutes: int, severity: int = 2) -> Job:
         due = now + dt.timedelta(minutes=due_minutes)
-        return Job(id=f"J-{n}", number=f"N{n}", customer_id="C", site_id="S", severity=severity,
-                   reported_at=now, respond_by=due, onsite_by=due, status=status)
+        return Job(
+            id=f"J-{n}",
+            number=f"N{n}",
+            customer_id="C",
+            site_id="S",
+            severity=severity,
+            reported_at=now,
+            respond_by=due,
+            onsite_by=due,
+            status=status,
+        )
 
-    rows = [jobs.summarize(j, 1, {}, now) for j in (
-        job(1, "assigned", 90), job(2, "assigned", -5), job(3, "new", 20), job(4, "on_site", 0),
-        job(5, "escalated", 300), job(6, "assigned", 30))]
+    rows = [
+        jobs.summarize(j, 1, {}, now)
+        for j in (
+            job(1, "assigned", 90),
+            job(2, "assigned", -5),
+            job(3, "new", 20),
+            job(4, "on_site", 0),
+            job(5, "escalated", 300),
+            job(6, "assigned", 30),
+        )
+    ]
 
     ordered = [r.id for r in sorted(rows, key=jobs.urgency)]
     assert ordered == ["J-5", "J-3", "J-2", "J-6", "J-1", "J-4"]
@@ -125,9 +161,20 @@ def test_the_board_orders_by_status_then_overdue_then_time_left() -> None:
 
 
 def test_the_intake_page_creates_assigns_and_shows_the_job_on_the_board(dispatcher, app) -> None:
-    answer = post_form(dispatcher, "/office/jobs/new", "/office/jobs", {
-        "customer_id": "C-01", "site_id": "S-01", "equipment_ids": ["EQ-001"], "severity": "1",
-        "fault": "服务器宕机 server down", "reported_by": "Liu Yang", "reported_at": ""})
+    answer = post_form(
+        dispatcher,
+        "/office/jobs/new",
+        "/office/jobs",
+        {
+            "customer_id": "C-01",
+            "site_id": "S-01",
+            "equipment_ids": ["EQ-001"],
+            "severity": "1",
+            "fault": "服务器宕机 server down",
+            "reported_by": "Liu Yang",
+            "reported_at": "",
+        },
+    )
     assert answer.status_code == 303, answer.text
     job_url = answer.headers["location"]
     assert job_url == "/office/jobs/J-0013"
@@ -143,17 +190,30 @@ def test_the_intake_page_creates_assigns_and_shows_the_job_on_the_board(dispatch
 
 
 def test_the_intake_page_shows_the_reason_and_keeps_what_was_typed(dispatcher) -> None:
-    answer = post_form(dispatcher, "/office/jobs/new", "/office/jobs", {
-        "customer_id": "C-01", "site_id": "S-04", "severity": "2", "fault": "keep this text"})
+    answer = post_form(
+        dispatcher,
+        "/office/jobs/new",
+        "/office/jobs",
+        {"customer_id": "C-01", "site_id": "S-04", "severity": "2", "fault": "keep this text"},
+    )
     assert answer.status_code == 422
     assert "no site S-04 of customer C-01" in answer.text and "keep this text" in answer.text
 
 
 def test_the_edit_page_changes_only_what_was_changed(dispatcher, app) -> None:
     before = record_of(app, "job", "J-0002")
-    answer = post_form(dispatcher, "/office/jobs/J-0002/edit", "/office/jobs/J-0002/edit", {
-        "base_version": version_of(app, "job", "J-0002"), "fault": before["fault"], "severity": "1",
-        "_orig_fault": before["fault"], "_orig_severity": str(before["severity"])})
+    answer = post_form(
+        dispatcher,
+        "/office/jobs/J-0002/edit",
+        "/office/jobs/J-0002/edit",
+        {
+            "base_version": version_of(app, "job", "J-0002"),
+            "fault": before["fault"],
+            "severity": "1",
+            "_orig_fault": before["fault"],
+            "_orig_severity": str(before["severity"]),
+        },
+    )
     assert answer.status_code == 303
     after = record_of(app, "job", "J-0002")
     assert after["severity"] == 1 and after["fault"] == before["fault"]

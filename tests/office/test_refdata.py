@@ -37,16 +37,22 @@ def test_create_and_edit_through_the_api(client, tokens, app) -> None:
     headers = bearer(tokens["chen-jing"])
     customer = client.post("/api/v1/customers", headers=headers, json={"id": "C-09", "name": "Harbour Bank"})
     assert customer.status_code == 201 and customer.json()["record"]["entity"] == "customer"
-    site = client.post("/api/v1/sites", headers=headers,
-                       json={"id": "S-09", "customer_id": "C-09", "name": "Vault", "handover_date": "2026-10-01"})
+    site = client.post(
+        "/api/v1/sites",
+        headers=headers,
+        json={"id": "S-09", "customer_id": "C-09", "name": "Vault", "handover_date": "2026-10-01"},
+    )
     assert site.status_code == 201, site.text
     orphan = client.post("/api/v1/sites", headers=headers, json={"id": "S-10", "customer_id": "C-99", "name": "x"})
     assert orphan.status_code == 422 and orphan.json()["field"] == "customer_id"
     taken = client.post("/api/v1/customers", headers=headers, json={"id": "C-09", "name": "again"})
     assert taken.status_code == 422 and taken.json()["field"] == "id"
 
-    edit = client.patch("/api/v1/sites/S-09", headers=headers,
-                        json={"base_version": site.json()["version"], "fields": {"access_notes": "ring twice"}})
+    edit = client.patch(
+        "/api/v1/sites/S-09",
+        headers=headers,
+        json={"base_version": site.json()["version"], "fields": {"access_notes": "ring twice"}},
+    )
     assert edit.json()["status"] == "applied"
     listed = client.get("/api/v1/sites", headers=headers, params={"parent": "C-09"}).json()
     assert [(r["record"]["id"], r["record"]["access_notes"]) for r in listed] == [("S-09", "ring twice")]
@@ -58,8 +64,11 @@ def test_create_and_edit_through_the_api(client, tokens, app) -> None:
 
 def test_an_office_edit_reaches_the_laptop_of_the_site(client, tokens, app) -> None:
     headers = bearer(tokens["chen-jing"])
-    client.patch("/api/v1/sites/S-01", headers=headers,
-                 json={"base_version": version_of(app, "site", "S-01"), "fields": {"access_notes": "new badge"}})
+    client.patch(
+        "/api/v1/sites/S-01",
+        headers=headers,
+        json={"base_version": version_of(app, "site", "S-01"), "fields": {"access_notes": "new badge"}},
+    )
     page = client.post("/sync/v1/pull", json={"cursor": None}, headers=bearer(tokens["li-wei"])).json()
     sites = [c["record"] for c in page["changes"] if c["op"] == "upsert" and c["record"]["entity"] == "site"]
     assert [s["access_notes"] for s in sites if s["id"] == "S-01"] == ["new badge"]
@@ -67,9 +76,13 @@ def test_an_office_edit_reaches_the_laptop_of_the_site(client, tokens, app) -> N
 
 def test_a_drawing_uploaded_in_the_page_is_stored_by_its_hash(dispatcher, app) -> None:
     content = b"%PDF-1.4 cable routes of the vault\n"
-    answer = post_form(dispatcher, "/office/data/drawings/new", "/office/data/drawings",
-                       {"id": "D-90", "site_id": "S-01", "title": "Vault cabling", "kind": "cable_routes"},
-                       files={"file": ("vault.pdf", content, "application/pdf")})
+    answer = post_form(
+        dispatcher,
+        "/office/data/drawings/new",
+        "/office/data/drawings",
+        {"id": "D-90", "site_id": "S-01", "title": "Vault cabling", "kind": "cable_routes"},
+        files={"file": ("vault.pdf", content, "application/pdf")},
+    )
 
     assert answer.status_code == 303, answer.text
     drawing = record_of(app, "drawing", "D-90")
@@ -79,19 +92,37 @@ def test_a_drawing_uploaded_in_the_page_is_stored_by_its_hash(dispatcher, app) -
 
 
 def test_a_drawing_page_without_a_file_says_so(dispatcher) -> None:
-    answer = post_form(dispatcher, "/office/data/drawings/new", "/office/data/drawings",
-                       {"id": "D-91", "site_id": "S-01", "title": "t", "kind": "other"})
+    answer = post_form(
+        dispatcher,
+        "/office/data/drawings/new",
+        "/office/data/drawings",
+        {"id": "D-91", "site_id": "S-01", "title": "t", "kind": "other"},
+    )
     assert answer.status_code == 422 and "choose the drawing" in answer.text
 
 
 def test_parts_and_stock_in_the_pages(dispatcher, app) -> None:
-    made = post_form(dispatcher, "/office/data/parts/new", "/office/data/parts",
-                     {"id": "SSD-2T", "name": "SSD 2 TB", "price_cents": "120000", "currency": "CNY",
-                      "warranty_days": "1095", "wear_part": ""})
+    made = post_form(
+        dispatcher,
+        "/office/data/parts/new",
+        "/office/data/parts",
+        {
+            "id": "SSD-2T",
+            "name": "SSD 2 TB",
+            "price_cents": "120000",
+            "currency": "CNY",
+            "warranty_days": "1095",
+            "wear_part": "",
+        },
+    )
     assert made.status_code == 303, made.text
     assert record_of(app, "part", "SSD-2T")["price_cents"] == 120000
-    stock = post_form(dispatcher, "/office/data/stock/new", "/office/data/stock",
-                      {"location": "warehouse:pudong", "sku": "SSD-2T", "qty": "5"})
+    stock = post_form(
+        dispatcher,
+        "/office/data/stock/new",
+        "/office/data/stock",
+        {"location": "warehouse:pudong", "sku": "SSD-2T", "qty": "5"},
+    )
     assert stock.status_code == 303
     stock_id = "warehouse:pudong|SSD-2T"
     adjusted = post_form(dispatcher, stock.headers["location"], stock.headers["location"], {"delta": "-2"})

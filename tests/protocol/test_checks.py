@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from sync_protocol import (
-    Checkin, CustomerApproval, Equipment, Job, JobEvent, Note, Part, PartSwap, Quote, Site,
+    Checkin,
+    CustomerApproval,
+    Equipment,
+    Job,
+    JobEvent,
+    Note,
+    Part,
+    PartSwap,
+    Quote,
+    Site,
     SyncRejected,
 )
 from sync_protocol.checks import check_entity, check_event, check_patch, local_field
@@ -80,8 +89,9 @@ QUOTE = JobEvent(id="q-1", job_id="J-1", hlc="0" * 16, at=T0, payload=Quote())
 OTHER_JOBS_QUOTE = JobEvent(id="q-2", job_id="J-2", hlc="0" * 16, at=T0, payload=Quote())
 NOTE = JobEvent(id="n-1", job_id="J-1", hlc="0" * 16, at=T0, payload=Note(text="hi"))
 PART = Part(id="PSU", name="PSU")
-WORLD = _find([EQUIPMENT, PART, QUOTE, OTHER_JOBS_QUOTE, NOTE,
-               Equipment(id="EQ-9", site_id="S-9", model="m", serial="s")])
+WORLD = _find(
+    [EQUIPMENT, PART, QUOTE, OTHER_JOBS_QUOTE, NOTE, Equipment(id="EQ-9", site_id="S-9", model="m", serial="s")]
+)
 
 
 def swap(**changes: Any) -> PartSwap:
@@ -113,9 +123,15 @@ def test_an_incomplete_backup_names_its_field() -> None:
     assert refused(check_event, JOB, Backup(waived=True), WORLD) == ("invalid", "event.payload.waive_reason")
 
 
-@pytest.mark.parametrize("wire, local", [
-    ("fields.contact_phone", "contact_phone"), ("event.payload.sku", "sku"), ("event.job_id", "job_id"),
-    ("entity", "entity"), (None, None),
-])
+@pytest.mark.parametrize(
+    "wire, local",
+    [
+        ("fields.contact_phone", "contact_phone"),
+        ("event.payload.sku", "sku"),
+        ("event.job_id", "job_id"),
+        ("entity", "entity"),
+        (None, None),
+    ],
+)
 def test_local_field_names(wire: str | None, local: str | None) -> None:
     assert local_field(wire) == local

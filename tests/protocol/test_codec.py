@@ -24,8 +24,9 @@ TEXT = st.text(max_size=30)
 SEQ = st.integers(min_value=1, max_value=2**53)
 HLCS = st.builds(hlc, st.integers(0, 2**48 - 1), st.integers(0, 0xFFFF))
 SHA = st.from_regex(r"[0-9a-f]{64}", fullmatch=True)
-WHEN = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1),
-                    timezones=st.just(dt.timezone.utc))
+WHEN = st.datetimes(
+    min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(dt.timezone.utc)
+)
 
 
 def _payloads(sha: str, ident: str, text: str) -> list[ev.EventPayload]:
@@ -36,8 +37,9 @@ def _payloads(sha: str, ident: str, text: str) -> list[ev.EventPayload]:
         ev.Diagnosis(cause="hardware", findings=text, severity=2),
         ev.Quote(lines=[ev.QuoteLine(sku=ident, qty=2, unit_price_cents=150)], labour_cents=10),
         ev.CustomerApproval(quote_event_id=ident, approved_by=text),
-        ev.PartSwap(equipment_id=ident, sku=ident, serial_out="A", serial_in="B",
-                    warranty_until=dt.date(2030, 1, 2), notes=text),
+        ev.PartSwap(
+            equipment_id=ident, sku=ident, serial_out="A", serial_in="B", warranty_until=dt.date(2030, 1, 2), notes=text
+        ),
         ev.Loaner(device=text, returned=True),
         ev.Test(result="fail", notes=text),
         ev.Note(text=text),
@@ -50,19 +52,45 @@ def _payloads(sha: str, ident: str, text: str) -> list[ev.EventPayload]:
 def _records(ident: str, text: str, sha: str, stamp: str, when: dt.datetime) -> list[r.Record]:
     return [
         r.Customer(id=ident, name=text, phone="123"),
-        r.Site(id=ident, customer_id=ident, name=text, contact_phone="555",
-               handover_date=dt.date(2020, 5, 1), subsystems=["cctv", text]),
-        r.Drawing(id=ident, site_id=ident, title=text, filename="a.pdf", media_type="application/pdf",
-                  sha256=sha, size=10),
+        r.Site(
+            id=ident,
+            customer_id=ident,
+            name=text,
+            contact_phone="555",
+            handover_date=dt.date(2020, 5, 1),
+            subsystems=["cctv", text],
+        ),
+        r.Drawing(
+            id=ident, site_id=ident, title=text, filename="a.pdf", media_type="application/pdf", sha256=sha, size=10
+        ),
         r.Equipment(id=ident, site_id=ident, model="M1", serial="S1", parameters={"ip": text}),
         r.Part(id=ident, name=text, price_cents=999),
         r.Stock(id=r.stock_id(r.van("u1"), "sku1"), location="van:u1", sku="sku1", qty=-2),
-        r.Job(id=ident, number="J-1", customer_id=ident, site_id=ident, severity=3, reported_at=when,
-              assignee=ident, equipment_ids=[ident], fault=text, flags=["x"]),
+        r.Job(
+            id=ident,
+            number="J-1",
+            customer_id=ident,
+            site_id=ident,
+            severity=3,
+            reported_at=when,
+            assignee=ident,
+            equipment_ids=[ident],
+            fault=text,
+            flags=["x"],
+        ),
         r.JobEvent(id=ident, job_id=ident, hlc=stamp, at=when, payload=ev.Note(text=text)),
-        r.Conflict(id=ident, kind="field", record_entity="site", record_id=ident, field="name",
-                   kept=text, other=[1, "two"], kept_by=r.Party(user="u", side="office", hlc=stamp),
-                   rule=text, created_at=when),
+        r.Conflict(
+            id=ident,
+            kind="field",
+            record_entity="site",
+            record_id=ident,
+            field="name",
+            kept=text,
+            other=[1, "two"],
+            kept_by=r.Party(user="u", side="office", hlc=stamp),
+            rule=text,
+            created_at=when,
+        ),
     ]
 
 
@@ -70,8 +98,14 @@ def _messages(ident, text, sha, stamp, when, seq) -> list[object]:
     event = r.JobEvent(id=ident, job_id=ident, hlc=stamp, at=when, payload=ev.Checkin(note=text))
     mutations = [
         m.AppendEvent(seq=seq, hlc=stamp, event=event),
-        m.PatchRecord(seq=seq, hlc=stamp, entity="site", id=ident, base_version=3,
-                      fields={"contact_phone": text, "n": 1, "l": [1, 2], "none": None}),
+        m.PatchRecord(
+            seq=seq,
+            hlc=stamp,
+            entity="site",
+            id=ident,
+            base_version=3,
+            fields={"contact_phone": text, "n": 1, "l": [1, 2], "none": None},
+        ),
     ]
     changes = [m.Upsert(version=7, record=rec) for rec in _records(ident, text, sha, stamp, when)]
     changes.append(m.Remove(entity="job", id=ident, reason="left_scope"))
@@ -80,11 +114,21 @@ def _messages(ident, text, sha, stamp, when, seq) -> list[object]:
         m.EnrollReply(device_id=ident, device_token="t", user_id=ident, user_name=text, role="engineer"),
         m.Hello(protocol_version=1, client_version=text),
         m.Limits(max_push_batch=10),
-        m.HelloReply(protocol_version=1, server_version="1", schema_version=1, device_id=ident,
-                     user_id=ident, user_name=text, role="office", high_seq=seq, server_hlc=stamp),
+        m.HelloReply(
+            protocol_version=1,
+            server_version="1",
+            schema_version=1,
+            device_id=ident,
+            user_id=ident,
+            user_name=text,
+            role="office",
+            high_seq=seq,
+            server_hlc=stamp,
+        ),
         *mutations,
-        m.MutationResult(seq=seq, status="rejected", reason="scope", field="id", message=text,
-                         version=4, conflicts=[ident]),
+        m.MutationResult(
+            seq=seq, status="rejected", reason="scope", field="id", message=text, version=4, conflicts=[ident]
+        ),
         m.PushRequest(mutations=mutations),
         m.PushReply(results=[m.MutationResult(seq=seq, status="applied")], high_seq=seq, server_hlc=stamp),
         m.PullRequest(cursor=text, limit=5),
@@ -107,14 +151,20 @@ def _decode_type(obj: object) -> object:
     return type(obj)
 
 
-MESSAGE_TYPES = {type(x) for x in _messages("i", "t", "0" * 64, "0" * 16,
-                                            dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), 1)}
+MESSAGE_TYPES = {
+    type(x) for x in _messages("i", "t", "0" * 64, "0" * 16, dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), 1)
+}
 
 
 def test_every_message_type_is_covered() -> None:
-    declared = {obj for obj in vars(m).values()
-                if isinstance(obj, type) and issubclass(obj, msgspec.Struct)
-                and obj.__module__ == m.__name__ and not obj.__name__.startswith(("_", "Spliced"))}
+    declared = {
+        obj
+        for obj in vars(m).values()
+        if isinstance(obj, type)
+        and issubclass(obj, msgspec.Struct)
+        and obj.__module__ == m.__name__
+        and not obj.__name__.startswith(("_", "Spliced"))
+    }
     assert declared <= MESSAGE_TYPES, declared - MESSAGE_TYPES
 
 
@@ -124,14 +174,25 @@ def test_spliced_messages_are_the_typed_ones_on_the_wire(fmt: str) -> None:
     for byte the PullPage and PushRequest a client decodes."""
     at = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
     site = r.Site(id="S-1", customer_id="C-1", name="Plant")
-    page = m.PullPage(changes=[m.Remove(entity="job", id="J-1", reason="left_scope"),
-                               m.Upsert(version=7, record=site)], cursor="c", more=False, server_hlc="0" * 16)
-    spliced = m.SplicedPullPage(changes=[m.Remove(entity="job", id="J-1", reason="left_scope"),
-                                         m.SplicedUpsert(version=7, record=msgspec.Raw(encode(site, fmt)))],
-                                cursor="c", more=False, server_hlc="0" * 16)
+    page = m.PullPage(
+        changes=[m.Remove(entity="job", id="J-1", reason="left_scope"), m.Upsert(version=7, record=site)],
+        cursor="c",
+        more=False,
+        server_hlc="0" * 16,
+    )
+    spliced = m.SplicedPullPage(
+        changes=[
+            m.Remove(entity="job", id="J-1", reason="left_scope"),
+            m.SplicedUpsert(version=7, record=msgspec.Raw(encode(site, fmt))),
+        ],
+        cursor="c",
+        more=False,
+        server_hlc="0" * 16,
+    )
     assert encode(spliced, fmt) == encode(page, fmt)
-    note = m.AppendEvent(seq=1, hlc="0" * 16, event=r.JobEvent(
-        id="e-1", job_id="J-1", hlc="0" * 16, at=at, payload=ev.Note(text="hi")))
+    note = m.AppendEvent(
+        seq=1, hlc="0" * 16, event=r.JobEvent(id="e-1", job_id="J-1", hlc="0" * 16, at=at, payload=ev.Note(text="hi"))
+    )
     push = m.SplicedPushRequest(mutations=[msgspec.Raw(encode(note, fmt))])
     assert encode(push, fmt) == encode(m.PushRequest(mutations=[note]), fmt)
 
@@ -174,19 +235,29 @@ def _push_json(mutation: dict) -> bytes:
     return json.dumps({"mutations": [mutation]}).encode()
 
 
-GOOD_PATCH = {"op": "patch", "seq": 1, "hlc": "0" * 16, "entity": "site", "id": "s1",
-              "base_version": 0, "fields": {"name": "x"}}
+GOOD_PATCH = {
+    "op": "patch",
+    "seq": 1,
+    "hlc": "0" * 16,
+    "entity": "site",
+    "id": "s1",
+    "base_version": 0,
+    "fields": {"name": "x"},
+}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("bad, field, code, status", [
-    ({"seq": 0}, "mutations[0].seq", "invalid", 422),           # the right type, out of bounds
-    ({"seq": "one"}, "mutations[0].seq", "malformed", 400),     # the wrong type
-    ({"hlc": "nope"}, "mutations[0].hlc", "invalid", 422),
-    ({"base_version": -1}, "mutations[0].base_version", "invalid", 422),
-    ({"id": "has space"}, "mutations[0].id", "invalid", 422),
-    ({"fields": {f"f{i}": i for i in range(51)}}, "mutations[0].fields", "invalid", 422),
-])
+@pytest.mark.parametrize(
+    "bad, field, code, status",
+    [
+        ({"seq": 0}, "mutations[0].seq", "invalid", 422),  # the right type, out of bounds
+        ({"seq": "one"}, "mutations[0].seq", "malformed", 400),  # the wrong type
+        ({"hlc": "nope"}, "mutations[0].hlc", "invalid", 422),
+        ({"base_version": -1}, "mutations[0].base_version", "invalid", 422),
+        ({"id": "has space"}, "mutations[0].id", "invalid", 422),
+        ({"fields": {f"f{i}": i for i in range(51)}}, "mutations[0].fields", "invalid", 422),
+    ],
+)
 def test_decode_errors_name_the_field(fmt, bad, field, code, status) -> None:
     data = {"mutations": [{**GOOD_PATCH, **bad}]}
     body = json.dumps(data).encode() if fmt == JSON else msgspec.msgpack.encode(data)
@@ -205,11 +276,21 @@ def test_missing_required_field_is_named() -> None:
 
 
 def test_nested_event_error_is_named() -> None:
-    body = _push_json({"op": "event", "seq": 1, "hlc": "0" * 16,
-                       "event": {"entity": "event", "id": "e1", "job_id": "j1", "hlc": "0" * 16,
-                                 "at": "2024-01-01T00:00:00Z",
-                                 "payload": {"kind": "diagnosis", "cause": "hardware",
-                                             "findings": "x", "severity": 9}}})
+    body = _push_json(
+        {
+            "op": "event",
+            "seq": 1,
+            "hlc": "0" * 16,
+            "event": {
+                "entity": "event",
+                "id": "e1",
+                "job_id": "j1",
+                "hlc": "0" * 16,
+                "at": "2024-01-01T00:00:00Z",
+                "payload": {"kind": "diagnosis", "cause": "hardware", "findings": "x", "severity": 9},
+            },
+        }
+    )
     with pytest.raises(InvalidValue) as info:
         decode(body, m.PushRequest, JSON)
     assert info.value.field == "mutations[0].event.payload.severity"
@@ -217,8 +298,9 @@ def test_nested_event_error_is_named() -> None:
 
 def test_good_patch_decodes() -> None:
     req = decode(_push_json(GOOD_PATCH), m.PushRequest, JSON)
-    assert req.mutations == [m.PatchRecord(seq=1, hlc="0" * 16, entity="site", id="s1",
-                                           base_version=0, fields={"name": "x"})]
+    assert req.mutations == [
+        m.PatchRecord(seq=1, hlc="0" * 16, entity="site", id="s1", base_version=0, fields={"name": "x"})
+    ]
 
 
 def test_not_json_or_msgpack_is_malformed_body() -> None:
@@ -240,8 +322,12 @@ def test_a_string_that_is_not_utf8_is_a_malformed_body(fmt) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_unknown_entity_tag_rejected(fmt) -> None:
-    data = {"changes": [{"op": "upsert", "version": 1, "record": {"entity": "spaceship", "id": "x"}}],
-            "cursor": "c", "more": False, "server_hlc": "0" * 16}
+    data = {
+        "changes": [{"op": "upsert", "version": 1, "record": {"entity": "spaceship", "id": "x"}}],
+        "cursor": "c",
+        "more": False,
+        "server_hlc": "0" * 16,
+    }
     body = json.dumps(data).encode() if fmt == JSON else msgspec.msgpack.encode(data)
     with pytest.raises(MalformedMessage) as info:
         decode(body, m.PullPage, fmt)
@@ -251,10 +337,23 @@ def test_unknown_entity_tag_rejected(fmt) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_unknown_event_kind_rejected(fmt) -> None:
-    data = {"mutations": [{"op": "event", "seq": 1, "hlc": "0" * 16,
-                           "event": {"entity": "event", "id": "e1", "job_id": "j1", "hlc": "0" * 16,
-                                     "at": "2024-01-01T00:00:00Z",
-                                     "payload": {"kind": "teleport", "text": "x"}}}]}
+    data = {
+        "mutations": [
+            {
+                "op": "event",
+                "seq": 1,
+                "hlc": "0" * 16,
+                "event": {
+                    "entity": "event",
+                    "id": "e1",
+                    "job_id": "j1",
+                    "hlc": "0" * 16,
+                    "at": "2024-01-01T00:00:00Z",
+                    "payload": {"kind": "teleport", "text": "x"},
+                },
+            }
+        ]
+    }
     body = json.dumps(data).encode() if fmt == JSON else msgspec.msgpack.encode(data)
     with pytest.raises(MalformedMessage) as info:
         decode(body, m.PushRequest, fmt)
@@ -285,16 +384,22 @@ def test_field_of() -> None:
     assert field_of("Expected `object`, got `array`") is None
     assert field_of("Object missing required field `x` - at `$`") == "x"
     assert field_of("Object missing required field `protocol_version`") == "protocol_version"
-    assert field_of("Object missing required field `job_id` - at `$.mutations[0].event`") == \
-        "mutations[0].event.job_id"
+    assert field_of("Object missing required field `job_id` - at `$.mutations[0].event`") == "mutations[0].event.job_id"
 
 
-@pytest.mark.parametrize("header, fmt", [
-    (None, MSGPACK), ("", MSGPACK), ("application/msgpack", MSGPACK),
-    ("application/x-msgpack", MSGPACK), ("application/vnd.msgpack; q=1", MSGPACK),
-    ("application/json", JSON), ("Application/JSON; charset=utf-8", JSON),
-    ("application/problem+json", JSON),
-])
+@pytest.mark.parametrize(
+    "header, fmt",
+    [
+        (None, MSGPACK),
+        ("", MSGPACK),
+        ("application/msgpack", MSGPACK),
+        ("application/x-msgpack", MSGPACK),
+        ("application/vnd.msgpack; q=1", MSGPACK),
+        ("application/json", JSON),
+        ("Application/JSON; charset=utf-8", JSON),
+        ("application/problem+json", JSON),
+    ],
+)
 def test_format_of(header, fmt) -> None:
     assert format_of(header) == fmt
 

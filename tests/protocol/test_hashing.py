@@ -17,14 +17,30 @@ from sync_protocol.records import Job, JobEvent
 WHEN = dt.datetime(2024, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
 SHA = "ab" * 32
 
-JOB = Job(id="job-1", number="J-0001", customer_id="cust-1", site_id="site-1",
-          equipment_ids=["eq-1"], fault="camera offline", severity=2, reported_at=WHEN,
-          status="on_site", assignee="eng-1")
+JOB = Job(
+    id="job-1",
+    number="J-0001",
+    customer_id="cust-1",
+    site_id="site-1",
+    equipment_ids=["eq-1"],
+    fault="camera offline",
+    severity=2,
+    reported_at=WHEN,
+    status="on_site",
+    assignee="eng-1",
+)
 
 
 def event(i: int, payload: ev.EventPayload, ms: int | None = None) -> JobEvent:
-    return JobEvent(id=f"ev-{i:03d}", job_id=JOB.id, hlc=hlc(1_000 + (i if ms is None else ms), 0),
-                    at=WHEN, payload=payload, author="eng-1", device_id="dev-1")
+    return JobEvent(
+        id=f"ev-{i:03d}",
+        job_id=JOB.id,
+        hlc=hlc(1_000 + (i if ms is None else ms), 0),
+        at=WHEN,
+        payload=payload,
+        author="eng-1",
+        device_id="dev-1",
+    )
 
 
 SHEET = [
@@ -87,15 +103,21 @@ def test_sheet_hash_changes_when_a_sheet_event_is_added_or_removed() -> None:
 
 def test_sheet_hash_changes_when_sheet_job_fields_change() -> None:
     base = sheet_hash(JOB, SHEET)
-    for change in [{"fault": "camera flickers"}, {"equipment_ids": ["eq-1", "eq-2"]},
-                   {"number": "J-0002"}, {"site_id": "site-2"}, {"customer_id": "cust-2"}]:
+    for change in [
+        {"fault": "camera flickers"},
+        {"equipment_ids": ["eq-1", "eq-2"]},
+        {"number": "J-0002"},
+        {"site_id": "site-2"},
+        {"customer_id": "cust-2"},
+    ]:
         assert sheet_hash(msgspec.structs.replace(JOB, **change), SHEET) != base, change
 
 
 def test_sheet_hash_unchanged_by_signature_and_resolution_events() -> None:
     base = sheet_hash(JOB, SHEET)
-    signature = event(8, ev.Signature(signer="Mr Lee", image_sha256=SHA, sheet_hash=base,
-                                      event_ids=[e.id for e in SHEET]))
+    signature = event(
+        8, ev.Signature(signer="Mr Lee", image_sha256=SHA, sheet_hash=base, event_ids=[e.id for e in SHEET])
+    )
     resolution = event(9, ev.Resolution(outcome="resolved"))
     assert sheet_hash(JOB, [*SHEET, signature]) == base
     assert sheet_hash(JOB, [resolution, *SHEET, signature]) == base
@@ -104,9 +126,16 @@ def test_sheet_hash_unchanged_by_signature_and_resolution_events() -> None:
 
 def test_sheet_hash_unchanged_by_scheduling_fields() -> None:
     base = sheet_hash(JOB, SHEET)
-    for change in [{"assignee": "eng-2"}, {"assignee": None}, {"status": "resolved"},
-                   {"status": "closed"}, {"assignee_name": "Bob"}, {"signature_state": "outdated"},
-                   {"flags": ["late"]}, {"respond_by": WHEN}]:
+    for change in [
+        {"assignee": "eng-2"},
+        {"assignee": None},
+        {"status": "resolved"},
+        {"status": "closed"},
+        {"assignee_name": "Bob"},
+        {"signature_state": "outdated"},
+        {"flags": ["late"]},
+        {"respond_by": WHEN},
+    ]:
         assert sheet_hash(msgspec.structs.replace(JOB, **change), SHEET) == base, change
 
 

@@ -68,11 +68,16 @@ def test_tick_strictly_increasing_whatever_the_wall_clock_does(readings: list[in
 
 
 @settings(max_examples=300)
-@given(last_ms=NOW, last_counter=COUNTER, now=NOW,
-       remote_offset=st.integers(min_value=-10**9, max_value=MAX_DRIFT_MS),
-       remote_counter=COUNTER)
-def test_observe_is_greater_than_local_and_remote(last_ms: int, last_counter: int, now: int,
-                                                  remote_offset: int, remote_counter: int) -> None:
+@given(
+    last_ms=NOW,
+    last_counter=COUNTER,
+    now=NOW,
+    remote_offset=st.integers(min_value=-(10**9), max_value=MAX_DRIFT_MS),
+    remote_counter=COUNTER,
+)
+def test_observe_is_greater_than_local_and_remote(
+    last_ms: int, last_counter: int, now: int, remote_offset: int, remote_counter: int
+) -> None:
     local_last = encode(last_ms, last_counter)
     remote = encode(max(0, now + remote_offset), remote_counter)
     clock = Clock(last=local_last, now_ms=lambda: now)
@@ -100,10 +105,11 @@ def test_observe_examples() -> None:
 
 
 @settings(max_examples=200)
-@given(actions=st.lists(st.tuples(st.booleans(), NOW, st.integers(-5_000, 5_000), COUNTER),
-                        min_size=1, max_size=40),
-       restart_at=st.integers(min_value=0, max_value=40),
-       restart_wall=NOW)
+@given(
+    actions=st.lists(st.tuples(st.booleans(), NOW, st.integers(-5_000, 5_000), COUNTER), min_size=1, max_size=40),
+    restart_at=st.integers(min_value=0, max_value=40),
+    restart_wall=NOW,
+)
 def test_restart_from_persisted_last_never_goes_lower(actions, restart_at, restart_wall) -> None:
     now = {"ms": actions[0][1]}
     clock = Clock(now_ms=lambda: now["ms"])

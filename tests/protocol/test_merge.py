@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 
 from sync_protocol.hlc import encode
 from sync_protocol.merge import (
-    FieldConflict, FieldVersion, Writer, merge_fields, owner, rank, serial_clash, stock_after,
+    FieldConflict,
+    FieldVersion,
+    Writer,
+    merge_fields,
+    owner,
+    rank,
+    serial_clash,
+    stock_after,
 )
 
 
@@ -26,10 +33,10 @@ class ServerStore:
 
     def __init__(self, entity: str, record: dict[str, Any], version: int = 10) -> None:
         self.entity = entity
-        self.seq = version                    # meta.version: the store-wide sequence
+        self.seq = version  # meta.version: the store-wide sequence
         self.record = dict(record)
-        self.version = version                # records.version
-        self.fields: dict[str, FieldVersion] = {}   # records.fields
+        self.version = version  # records.version
+        self.fields: dict[str, FieldVersion] = {}  # records.fields
         self.conflicts: list[FieldConflict] = []
 
     def next_version(self) -> int:
@@ -37,10 +44,9 @@ class ServerStore:
         return self.seq
 
     def patch(self, fields: dict[str, Any], base_version: int, writer: Writer):
-        outcome = merge_fields(self.entity, dict(self.record), self.fields, self.version, fields,
-                               base_version, writer)
+        outcome = merge_fields(self.entity, dict(self.record), self.fields, self.version, fields, base_version, writer)
         if outcome.changes or outcome.stamped:
-            self.version = self.next_version()          # store.put
+            self.version = self.next_version()  # store.put
             self.record = {**self.record, **outcome.changes}
             mine = FieldVersion(self.version, writer.hlc, writer.side, writer.device, writer.user)
             self.fields = {**self.fields, **{name: mine for name in outcome.stamped}}
@@ -48,8 +54,16 @@ class ServerStore:
         return outcome
 
 
-SITE = {"id": "site-1", "entity": "site", "customer_id": "cust-1", "name": "Depot",
-        "address": "1 Road", "contact_phone": "111", "contact_name": "Ann", "access_notes": ""}
+SITE = {
+    "id": "site-1",
+    "entity": "site",
+    "customer_id": "cust-1",
+    "name": "Depot",
+    "address": "1 Road",
+    "contact_phone": "111",
+    "contact_name": "Ann",
+    "access_notes": "",
+}
 
 
 def w(side: str, ms: int, device: str, counter: int = 0, user: str = "") -> Writer:
@@ -77,7 +91,7 @@ def test_patch_without_concurrency_is_applied() -> None:
     assert out.conflicts == []
     assert out.stamped == ["name"]
     assert store.fields["name"] == FieldVersion(11, encode(1_000, 0), "office", "dev-o", "")
-    assert store.version == 11      # the record's version is the one its changed fields carry
+    assert store.version == 11  # the record's version is the one its changed fields carry
 
 
 def test_fields_changed_on_one_side_only_are_merged() -> None:
@@ -109,15 +123,17 @@ def test_unchanged_value_on_non_concurrent_patch_changes_nothing() -> None:
     assert out.status == "applied" and out.changes == {} and out.stamped == []
 
 
-@pytest.mark.parametrize("entity, field, owner_side", [
-    ("job", "assignee", "office"),
-    ("site", "name", "office"),
-    ("site", "contact_phone", "field"),
-    ("equipment", "firmware", "field"),
-])
+@pytest.mark.parametrize(
+    "entity, field, owner_side",
+    [
+        ("job", "assignee", "office"),
+        ("site", "name", "office"),
+        ("site", "contact_phone", "field"),
+        ("equipment", "firmware", "field"),
+    ],
+)
 @pytest.mark.parametrize("owner_first", [True, False])
-def test_owner_side_wins_regardless_of_hlc(entity: str, field: str, owner_side: str,
-                                           owner_first: bool) -> None:
+def test_owner_side_wins_regardless_of_hlc(entity: str, field: str, owner_side: str, owner_first: bool) -> None:
     other_side = "field" if owner_side == "office" else "office"
     record = {"id": "r-1", "entity": entity, field: "base"}
     store = ServerStore(entity, record)
@@ -125,7 +141,7 @@ def test_owner_side_wins_regardless_of_hlc(entity: str, field: str, owner_side: 
     # the owner's edit is far older on the hybrid clock, and has the smaller device id
     owner_edit = ({field: "owner value"}, w(owner_side, 1_000, "aaa"))
     other_edit = ({field: "other value"}, w(other_side, 9_000_000, "zzz"))
-    for patch, writer in ([owner_edit, other_edit] if owner_first else [other_edit, owner_edit]):
+    for patch, writer in [owner_edit, other_edit] if owner_first else [other_edit, owner_edit]:
         store.patch(patch, base, writer)
     assert store.record[field] == "owner value"
     assert len(store.conflicts) == 1
@@ -140,9 +156,9 @@ def test_owner_side_wins_regardless_of_hlc(entity: str, field: str, owner_side: 
 def test_same_side_later_hlc_wins(side: str, field: str, later_first: bool) -> None:
     store = ServerStore("site", SITE)
     base = store.version
-    early = ({field: "early"}, w(side, 1_000, "zzz", counter=5))   # larger device id, earlier clock
+    early = ({field: "early"}, w(side, 1_000, "zzz", counter=5))  # larger device id, earlier clock
     late = ({field: "late"}, w(side, 1_000, "aaa", counter=6))
-    for patch, writer in ([late, early] if later_first else [early, late]):
+    for patch, writer in [late, early] if later_first else [early, late]:
         out = store.patch(patch, base, writer)
     assert out.status == "conflict"
     assert store.record[field] == "late"
@@ -157,7 +173,7 @@ def test_same_side_same_hlc_larger_device_wins(larger_first: bool) -> None:
     base = store.version
     small = ({"name": "from small"}, w("office", 5_000, "device-a"))
     large = ({"name": "from large"}, w("office", 5_000, "device-b"))
-    for patch, writer in ([large, small] if larger_first else [small, large]):
+    for patch, writer in [large, small] if larger_first else [small, large]:
         store.patch(patch, base, writer)
     assert store.record["name"] == "from large"
     [conflict] = store.conflicts
@@ -198,10 +214,8 @@ FIELDS = ("name", "address", "contact_phone", "access_notes")
 def concurrent_edits(draw, distinct_values: bool):
     """N writers, distinct hlcs and device ids, each patching a non-empty subset of FIELDS."""
     n = draw(st.integers(min_value=2, max_value=5))
-    hlcs = draw(st.lists(st.tuples(st.integers(1_000, 1_010), st.integers(0, 3)),
-                         min_size=n, max_size=n, unique=True))
-    devices = draw(st.lists(st.sampled_from([f"dev-{c}" for c in "abcdefgh"]),
-                            min_size=n, max_size=n, unique=True))
+    hlcs = draw(st.lists(st.tuples(st.integers(1_000, 1_010), st.integers(0, 3)), min_size=n, max_size=n, unique=True))
+    devices = draw(st.lists(st.sampled_from([f"dev-{c}" for c in "abcdefgh"]), min_size=n, max_size=n, unique=True))
     edits = []
     for i in range(n):
         side = draw(st.sampled_from(["office", "field"]))
@@ -229,8 +243,7 @@ def _expected_winner_values(edits):
     """What the total order says: per field, the highest-ranked writer's value."""
     result = {f: SITE[f] for f in FIELDS}
     for f in FIELDS:
-        writers = [(rank("site", f, wr.side, wr.hlc, wr.device), patch[f])
-                   for patch, wr in edits if f in patch]
+        writers = [(rank("site", f, wr.side, wr.hlc, wr.device), patch[f]) for patch, wr in edits if f in patch]
         if writers:
             result[f] = max(writers)[1]
     return result
@@ -247,8 +260,7 @@ def test_any_order_gives_same_result_distinct_values(data) -> None:
     # and that result is the one the total order prescribes
     assert final == _expected_winner_values(edits)
     # every value of a writer that did not win its field is recorded as a loser, exactly once
-    expected_losers = Counter((f, repr(patch[f])) for patch, _ in edits for f in patch
-                              if patch[f] != final[f])
+    expected_losers = Counter((f, repr(patch[f])) for patch, _ in edits for f in patch if patch[f] != final[f])
     assert losers == expected_losers
 
 
@@ -288,5 +300,8 @@ def test_any_order_gives_same_result_any_values(data) -> None:
     assert final == reference_final
     assert final == _expected_winner_values(edits)
     written = {(f, repr(patch[f])) for patch, _ in edits for f in patch}
-    assert _set_aside(losers, final) == _set_aside(reference_losers, final) == \
-        {(f, v) for f, v in written if v != repr(final[f])}
+    assert (
+        _set_aside(losers, final)
+        == _set_aside(reference_losers, final)
+        == {(f, v) for f, v in written if v != repr(final[f])}
+    )

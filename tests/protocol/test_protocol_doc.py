@@ -15,7 +15,7 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 def _section(title: str) -> str:
     start = DOC.index(title)
     end = DOC.find("\n## ", start + 1)
-    return DOC[start:end if end > 0 else None]
+    return DOC[start : end if end > 0 else None]
 
 
 def test_every_rejection_reason_is_documented_and_no_other() -> None:

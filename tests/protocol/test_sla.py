@@ -20,9 +20,18 @@ ONSITE_BY = T0 + dt.timedelta(hours=2)
 
 
 def job(status: str, flags: list[str] | None = None) -> Job:
-    return Job(id="J-1", number="SR-1", customer_id="C-1", site_id="S-1", severity=1, reported_at=T0,
-               respond_by=RESPOND_BY, onsite_by=ONSITE_BY, status=status,  # type: ignore[arg-type]
-               flags=flags or [])
+    return Job(
+        id="J-1",
+        number="SR-1",
+        customer_id="C-1",
+        site_id="S-1",
+        severity=1,
+        reported_at=T0,
+        respond_by=RESPOND_BY,
+        onsite_by=ONSITE_BY,
+        status=status,  # type: ignore[arg-type]
+        flags=flags or [],
+    )
 
 
 # (status, checked in) -> the promises still running, in order.
@@ -31,13 +40,16 @@ RUNNING = {
     ("new", True): ["respond"],
     ("assigned", False): ["onsite"],
     ("assigned", True): [],
-    ("escalated", False): ["onsite"],       # escalated by the watch: the visit is still owed
-    ("escalated", True): [],                # escalated by the engineer after the visit
+    ("escalated", False): ["onsite"],  # escalated by the watch: the visit is still owed
+    ("escalated", True): [],  # escalated by the engineer after the visit
     ("on_site", False): [],
     ("on_site", True): [],
-    ("resolved", False): [], ("resolved", True): [],
-    ("closed", False): [], ("closed", True): [],
-    ("cancelled", False): [], ("cancelled", True): [],
+    ("resolved", False): [],
+    ("resolved", True): [],
+    ("closed", False): [],
+    ("closed", True): [],
+    ("cancelled", False): [],
+    ("cancelled", True): [],
 }
 
 

@@ -7,8 +7,19 @@ import typing
 import pytest
 
 from sync_protocol.states import (
-    AWAITING_VISIT, BOARD_ORDER, CLOSED_TO_WORK, DONE_STATUSES, FIELD_WORK, IN_FIELD_SCOPE,
-    OFFICE_ACTIONS, OPEN_STATUSES, STATUSES, IllegalTransition, Transition, after_event, office_action,
+    AWAITING_VISIT,
+    BOARD_ORDER,
+    CLOSED_TO_WORK,
+    DONE_STATUSES,
+    FIELD_WORK,
+    IN_FIELD_SCOPE,
+    OFFICE_ACTIONS,
+    OPEN_STATUSES,
+    STATUSES,
+    IllegalTransition,
+    Transition,
+    after_event,
+    office_action,
 )
 from sync_protocol.records import Job
 
@@ -42,20 +53,39 @@ def test_office_action_follows_its_table(action: str, status: str) -> None:
             office_action(status, action)
 
 
-@pytest.mark.parametrize("status, action, target", [
-    ("new", "assign", "assigned"), ("escalated", "assign", "assigned"), ("on_site", "assign", "assigned"),
-    ("new", "cancel", "cancelled"), ("on_site", "cancel", "cancelled"), ("resolved", "close", "closed"),
-    ("cancelled", "reopen", "assigned"), ("closed", "reopen", "assigned"), ("escalated", "reopen", "assigned"),
-])
+@pytest.mark.parametrize(
+    "status, action, target",
+    [
+        ("new", "assign", "assigned"),
+        ("escalated", "assign", "assigned"),
+        ("on_site", "assign", "assigned"),
+        ("new", "cancel", "cancelled"),
+        ("on_site", "cancel", "cancelled"),
+        ("resolved", "close", "closed"),
+        ("cancelled", "reopen", "assigned"),
+        ("closed", "reopen", "assigned"),
+        ("escalated", "reopen", "assigned"),
+    ],
+)
 def test_allowed_office_actions(status: str, action: str, target: str) -> None:
     assert office_action(status, action) == target
 
 
-@pytest.mark.parametrize("status, action", [
-    ("closed", "cancel"), ("cancelled", "close"), ("closed", "assign"), ("new", "close"),
-    ("on_site", "close"), ("assigned", "reopen"), ("new", "reopen"), ("cancelled", "cancel"),
-    ("resolved", "assign"), ("resolved", "cancel"),
-])
+@pytest.mark.parametrize(
+    "status, action",
+    [
+        ("closed", "cancel"),
+        ("cancelled", "close"),
+        ("closed", "assign"),
+        ("new", "close"),
+        ("on_site", "close"),
+        ("assigned", "reopen"),
+        ("new", "reopen"),
+        ("cancelled", "cancel"),
+        ("resolved", "assign"),
+        ("resolved", "cancel"),
+    ],
+)
 def test_forbidden_office_actions(status: str, action: str) -> None:
     with pytest.raises(IllegalTransition):
         office_action(status, action)
@@ -94,8 +124,7 @@ def test_other_events_keep_status(kind: str, status: str) -> None:
 
 
 @pytest.mark.parametrize("status", ["cancelled", "closed"])
-@pytest.mark.parametrize("kind, outcome", [("checkin", None), ("part_swap", None),
-                                           ("resolution", "resolved")])
+@pytest.mark.parametrize("kind, outcome", [("checkin", None), ("part_swap", None), ("resolution", "resolved")])
 @pytest.mark.parametrize("assigned", [True, False])
 def test_work_on_cancelled_or_closed_job_is_kept_but_flagged(status, kind, outcome, assigned) -> None:
     result = after_event(status, kind, assigned_to_author=assigned, outcome=outcome)
@@ -103,8 +132,7 @@ def test_work_on_cancelled_or_closed_job_is_kept_but_flagged(status, kind, outco
 
 
 @pytest.mark.parametrize("status", sorted(OPEN_STATUSES | {"resolved"}))
-@pytest.mark.parametrize("kind, outcome", [("checkin", None), ("resolution", "resolved"),
-                                           ("note", None)])
+@pytest.mark.parametrize("kind, outcome", [("checkin", None), ("resolution", "resolved"), ("note", None)])
 def test_work_by_unassigned_engineer_is_flagged_and_does_not_move(status, kind, outcome) -> None:
     result = after_event(status, kind, assigned_to_author=False, outcome=outcome)
     assert result.status == status

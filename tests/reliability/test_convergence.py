@@ -51,8 +51,9 @@ def enroll(client: TestClient, state: Any, root: Path, user_id: str) -> FieldCli
 
 
 def held(laptop: FieldClient) -> dict[tuple[str, str], tuple[int, str]]:
-    return laptop.store.read(lambda c: {(r[0], r[1]): (r[2], r[3]) for r in c.execute(
-        "SELECT entity, id, version, data FROM records")})
+    return laptop.store.read(
+        lambda c: {(r[0], r[1]): (r[2], r[3]) for r in c.execute("SELECT entity, id, version, data FROM records")}
+    )
 
 
 class FieldAndOffice(RuleBasedStateMachine):
@@ -63,8 +64,11 @@ class FieldAndOffice(RuleBasedStateMachine):
         self.state = app.state.fieldsync
 
         def setup(conn: Any) -> None:
-            for name, role, uid in (("li-wei", "engineer", "u-li-wei"), ("zhang-min", "engineer", "u-zhang-min"),
-                                    ("chen-jing", "dispatcher", "u-chen-jing")):
+            for name, role, uid in (
+                ("li-wei", "engineer", "u-li-wei"),
+                ("zhang-min", "engineer", "u-zhang-min"),
+                ("chen-jing", "dispatcher", "u-chen-jing"),
+            ):
                 auth.add_user(conn, name, role, name, user_id=uid)
             store.put_many(conn, seed_records())
 
@@ -73,7 +77,8 @@ class FieldAndOffice(RuleBasedStateMachine):
         self.http.__enter__()
         self.devices = {name: enroll(self.http, self.state, self.root, uid) for name, uid in PEOPLE.items()}
         self.office_token = self.devices["D"].store.read(
-            lambda c: c.execute("SELECT value FROM meta WHERE key='device_token'").fetchone()[0])
+            lambda c: c.execute("SELECT value FROM meta WHERE key='device_token'").fetchone()[0]
+        )
         self.recorded: set[str] = set()
         for laptop in self.devices.values():
             laptop.sync()
@@ -85,8 +90,12 @@ class FieldAndOffice(RuleBasedStateMachine):
             job = data.draw(st.sampled_from(sorted(j.id for j in jobs)))
             self.recorded.add(self.devices[who].record_event(job, Note(text=f"{who} on {job}")).id)
 
-    @rule(who=st.sampled_from("ABCD"), field=st.sampled_from(["contact_phone", "access_notes"]), value=VALUES,
-          data=st.data())
+    @rule(
+        who=st.sampled_from("ABCD"),
+        field=st.sampled_from(["contact_phone", "access_notes"]),
+        value=VALUES,
+        data=st.data(),
+    )
     def edit_site(self, who: str, field: str, value: str, data: st.DataObject) -> None:
         sites = sorted(s.id for s in self.devices[who].records("site"))
         if sites:
@@ -98,8 +107,11 @@ class FieldAndOffice(RuleBasedStateMachine):
 
     @rule(job=st.sampled_from(["J-1", "J-2", "J-3"]), to=st.sampled_from(["li-wei", "zhang-min"]))
     def dispatcher_assigns(self, job: str, to: str) -> None:
-        answer = self.http.post(f"/api/v1/jobs/{job}/assign", json={"assignee": to},
-                                headers={"Authorization": f"Bearer {self.office_token}"})
+        answer = self.http.post(
+            f"/api/v1/jobs/{job}/assign",
+            json={"assignee": to},
+            headers={"Authorization": f"Bearer {self.office_token}"},
+        )
         assert answer.status_code == 200, answer.text
 
     @rule(who=st.sampled_from("ABCD"))
@@ -127,12 +139,14 @@ class FieldAndOffice(RuleBasedStateMachine):
             fresh.sync()
             assert held(laptop) == held(fresh), f"laptop {name} differs from a fresh pull"
             fresh.close()
-        events = self.state.db.read(lambda c: [r[0] for r in c.execute(
-            "SELECT id FROM records WHERE entity='event' AND deleted=0")])
+        events = self.state.db.read(
+            lambda c: [r[0] for r in c.execute("SELECT id FROM records WHERE entity='event' AND deleted=0")]
+        )
         assert len(events) == len(set(events)) and self.recorded <= set(events)
         assert len([e for e in events if e in self.recorded]) == len(self.recorded)
 
 
-FieldAndOffice.TestCase.settings = settings(max_examples=10, stateful_step_count=12, deadline=None,
-                                            suppress_health_check=[HealthCheck.too_slow])
+FieldAndOffice.TestCase.settings = settings(
+    max_examples=10, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestFieldAndOfficeConverge = FieldAndOffice.TestCase

@@ -17,9 +17,14 @@ from sync_protocol import Note, ProtocolError
 
 from .proxy import FaultProxy
 
-DEVICES = [("li-wei", "J-0001"), ("li-wei", "J-0002"), ("zhang-min", "J-0004"), ("zhang-min", "J-0005"),
-           ("wang-fang", "J-0008")]
-ROUNDS, PER_ROUND = 20, 100                       # 5 devices x 20 x 100 = 10,000 mutations
+DEVICES = [
+    ("li-wei", "J-0001"),
+    ("li-wei", "J-0002"),
+    ("zhang-min", "J-0004"),
+    ("zhang-min", "J-0005"),
+    ("wang-fang", "J-0008"),
+]
+ROUNDS, PER_ROUND = 20, 100  # 5 devices x 20 x 100 = 10,000 mutations
 WEIGHTS = {"pass": 0.55, "delay": 0.1, "drop_before": 0.09, "drop_after": 0.09, "truncate": 0.09, "error": 0.08}
 pytestmark = pytest.mark.slow
 
@@ -46,8 +51,11 @@ def test_ten_thousand_mutations_through_a_faulty_network_land_exactly_once(live_
         for n, (user, _job) in enumerate(DEVICES):
             client = FieldClient(tmp_path / f"laptop-{n}", retries=3, backoff=0.0, timeout=5)
             client.login(live_server.url, live_server.enrollment(user))  # enroll directly, then
-            client.store.write(lambda c, p=proxy: c.execute(               # go through the bad network
-                "UPDATE meta SET value=? WHERE key='server_url'", (p.url,)))
+            client.store.write(
+                lambda c, p=proxy: c.execute(  # go through the bad network
+                    "UPDATE meta SET value=? WHERE key='server_url'", (p.url,)
+                )
+            )
             sync_until_done(client)
             clients.append(client)
 
@@ -72,7 +80,7 @@ def test_ten_thousand_mutations_through_a_faulty_network_land_exactly_once(live_
         client.close()
 
     assert not failures, failures
-    assert all(fates[f] > 20 for f in WEIGHTS), fates   # every kind of fault really happened
+    assert all(fates[f] > 20 for f in WEIGHTS), fates  # every kind of fault really happened
     events = live_server.records("event")
     notes = [i for i, e in events.items() if e["payload"]["kind"] == "note"]
     assert len(notes) == 10_000 and set(notes) == {i for ids in recorded.values() for i in ids}

@@ -33,7 +33,7 @@ from tests.support.live import ROOT, LiveServer, cli_json, read_only
 KILLS = int(os.environ.get("FIELDSYNC_KILLS", "20"))
 LAPTOPS = {"li-wei": "J-0001", "zhang-min": "J-0004"}
 NOTES_PER_ROUND = 15
-PAGE_SIZE = 5            # several pages per pull: the pull is work long enough to interrupt
+PAGE_SIZE = 5  # several pages per pull: the pull is work long enough to interrupt
 pytestmark = pytest.mark.slow
 
 
@@ -76,9 +76,11 @@ class Laptop:
 
     def start_sync(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "field_client.cli", "--home", str(self.home), "sync",
-             "--page-size", str(PAGE_SIZE)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [sys.executable, "-m", "field_client.cli", "--home", str(self.home), "sync", "--page-size", str(PAGE_SIZE)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -120,8 +122,7 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
         for laptop in laptops:
             with FieldClient(laptop.home) as client:
                 for n in range(NOTES_PER_ROUND):
-                    recorded.add(client.record_event(LAPTOPS[laptop.name],
-                                                     Note(text=f"{laptop.name} {rounds}/{n}")).id)
+                    recorded.add(client.record_event(LAPTOPS[laptop.name], Note(text=f"{laptop.name} {rounds}/{n}")).id)
         victim, other = rng.sample(laptops, 2)
         mode = rng.choice(["push committed", "outbox settled", "page landed", "random instant"])
         victim_signs, other_signs = victim.signs(), other.signs()
@@ -134,26 +135,26 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
             laptop.start_sync()
         victim_done = server_done = False
         while not (victim_done and server_done):
-            if not victim_done and (not victim.running() or holds(victim_ready)
-                                    or time.monotonic() > victim_deadline):
+            if not victim_done and (not victim.running() or holds(victim_ready) or time.monotonic() > victim_deadline):
                 hits["laptop"] += victim.running()
                 kills["laptop"] += 1
                 assert victim.proc is not None
                 victim.proc.kill()
                 victim_done = True
-            if not server_done and (not other.running() or holds(server_ready)
-                                    or time.monotonic() > server_deadline):
+            if not server_done and (not other.running() or holds(server_ready) or time.monotonic() > server_deadline):
                 hits["server"] += other.running()
                 kills["server"] += 1
                 live_server.kill()
-                live_server.start()              # the other laptop's retries meet the new server
+                live_server.start()  # the other laptop's retries meet the new server
                 server_done = True
             time.sleep(0.001)
         for laptop in laptops:
             laptop.wait()
 
-    print(f"{rounds} rounds; kills that hit a running sync: server {hits['server']} of {kills['server']},"
-          f" laptop {hits['laptop']} of {kills['laptop']}")
+    print(
+        f"{rounds} rounds; kills that hit a running sync: server {hits['server']} of {kills['server']},"
+        f" laptop {hits['laptop']} of {kills['laptop']}"
+    )
 
     for laptop in laptops:
         with FieldClient(laptop.home) as client:
@@ -162,11 +163,10 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
             answers = client.answers()
             assert {a["status"] for a in answers} <= {"applied", "merged", "conflict"}
             assert [a["seq"] for a in answers] == list(range(1, len(answers) + 1))
-            assert laptop.high_seq() == len(answers)      # every mutation applied once, none twice
+            assert laptop.high_seq() == len(answers)  # every mutation applied once, none twice
 
     events = live_server.records("event")
-    notes = {i for i, e in events.items() if e["payload"]["kind"] == "note"
-             and "warm-up" not in e["payload"]["text"]}
+    notes = {i for i, e in events.items() if e["payload"]["kind"] == "note" and "warm-up" not in e["payload"]["text"]}
     assert notes == recorded
     live_server.stop()
     assert integrity(live_server.data_dir / "fieldsync.db") == "ok"

@@ -30,8 +30,16 @@ def record_many(laptop: FieldClient, job_id: str, count: int, days: int) -> set[
     def write(conn) -> None:  # type: ignore[no-untyped-def]
         for n in range(count):
             at = start + dt.timedelta(days=days * n / count)
-            mutation = outbox.append(conn, lambda seq, hlc: AppendEvent(seq=seq, hlc=hlc, event=JobEvent(
-                id=uuid7(), job_id=job_id, hlc=hlc, at=at, payload=Note(text=f"day {at:%m-%d} note {n}"))))
+            mutation = outbox.append(
+                conn,
+                lambda seq, hlc: AppendEvent(
+                    seq=seq,
+                    hlc=hlc,
+                    event=JobEvent(
+                        id=uuid7(), job_id=job_id, hlc=hlc, at=at, payload=Note(text=f"day {at:%m-%d} note {n}")
+                    ),
+                ),
+            )
             ids.add(mutation.event.id)  # type: ignore[union-attr]
 
     laptop.store.write(write)
@@ -54,8 +62,9 @@ def test_sixty_days_offline_with_five_thousand_pending_events(live_server, lapto
         assert dispatcher.post("/api/v1/jobs/J-0011/assign", json={"assignee": "li-wei"}).status_code == 200
         assert dispatcher.post("/api/v1/jobs/J-0003/assign", json={"assignee": "wang-fang"}).status_code == 200
     later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=61)).isoformat()
-    cleaned = cli_json("field-server", "job", "run", "housekeeping", "--data", str(live_server.data_dir),
-                       "--now", later)
+    cleaned = cli_json(
+        "field-server", "job", "run", "housekeeping", "--data", str(live_server.data_dir), "--now", later
+    )
     with live_server.db() as conn:
         assert conn.execute("SELECT count(*) FROM applied").fetchone()[0] == 0, cleaned
 

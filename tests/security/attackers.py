@@ -15,13 +15,22 @@ import httpx
 from sync_protocol import Clock, uuid7
 from tests.support.live import LiveServer, read_only
 
-USERS = {"li-wei": "engineer", "zhang-min": "engineer", "wang-fang": "engineer",
-         "chen-jing": "dispatcher", "zhao-lei": "supervisor"}
+USERS = {
+    "li-wei": "engineer",
+    "zhang-min": "engineer",
+    "wang-fang": "engineer",
+    "chen-jing": "dispatcher",
+    "zhao-lei": "supervisor",
+}
 
 
 @contextlib.contextmanager
-def own_server(server_template: tuple[Path, dict[str, list[str]]], root: Path, config: str = "",
-               prepare: Callable[[Path], None] | None = None) -> Iterator[LiveServer]:
+def own_server(
+    server_template: tuple[Path, dict[str, list[str]]],
+    root: Path,
+    config: str = "",
+    prepare: Callable[[Path], None] | None = None,
+) -> Iterator[LiveServer]:
     """A server on a copy of the demo store, with this ``config.toml`` (and ``prepare`` done to its
     data directory before it starts): for what must not happen to the shared store (a limit
     reached from 127.0.0.1, housekeeping at a later date, a store of an older server)."""
@@ -47,18 +56,15 @@ def iso_now() -> str:
 class Device:
     """One enrolled device, JSON on the wire, its own seq counter and clock."""
 
-    def __init__(self, server: LiveServer, name: str, role: str | None = None,
-                 token: str | None = None) -> None:
+    def __init__(self, server: LiveServer, name: str, role: str | None = None, token: str | None = None) -> None:
         self.server = server
         if token is None:
             enrollment = server.enrollment(name, role or USERS[name])
-            reply = httpx.post(f"{server.url}/sync/v1/enroll", json={"enrollment_token": enrollment},
-                               timeout=20)
+            reply = httpx.post(f"{server.url}/sync/v1/enroll", json={"enrollment_token": enrollment}, timeout=20)
             reply.raise_for_status()
             token = reply.json()["device_token"]
         self.token = token
-        self.http = httpx.Client(base_url=server.url, timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"})
+        self.http = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {token}"})
         hello = self.http.post("/sync/v1/hello", json={"protocol_version": 1}).json()
         self.user_id, self.device_id, self.role = hello["user_id"], hello["device_id"], hello["role"]
         self.seq = hello["high_seq"]
@@ -69,17 +75,40 @@ class Device:
 
     # --- mutations (not sent) ------------------------------------------------------------
 
-    def event(self, job_id: str, payload: dict[str, Any], *, hlc: str | None = None,
-              at: str | None = None, event_id: str | None = None) -> dict[str, Any]:
+    def event(
+        self,
+        job_id: str,
+        payload: dict[str, Any],
+        *,
+        hlc: str | None = None,
+        at: str | None = None,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
         stamp = hlc or self.clock.tick()
-        return {"op": "event", "hlc": stamp, "event": {
-            "entity": "event", "id": event_id or uuid7(), "job_id": job_id, "hlc": stamp,
-            "at": at or iso_now(), "payload": payload}}
+        return {
+            "op": "event",
+            "hlc": stamp,
+            "event": {
+                "entity": "event",
+                "id": event_id or uuid7(),
+                "job_id": job_id,
+                "hlc": stamp,
+                "at": at or iso_now(),
+                "payload": payload,
+            },
+        }
 
-    def patch(self, entity: str, record_id: str, base_version: int, *, hlc: str | None = None,
-              **fields: Any) -> dict[str, Any]:
-        return {"op": "patch", "hlc": hlc or self.clock.tick(), "entity": entity, "id": record_id,
-                "base_version": base_version, "fields": fields}
+    def patch(
+        self, entity: str, record_id: str, base_version: int, *, hlc: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        return {
+            "op": "patch",
+            "hlc": hlc or self.clock.tick(),
+            "entity": entity,
+            "id": record_id,
+            "base_version": base_version,
+            "fields": fields,
+        }
 
     # --- the wire --------------------------------------------------------------------------
 
@@ -129,12 +158,22 @@ class Attack:
         """The dispatcher's bearer client, for ``/api/v1``."""
         return self.device("chen-jing").http
 
-    def new_job(self, assignee: str | None = "li-wei", site: str = "S-01",
-                equipment: list[str] | None = None, fault: str = "a job of its own for one test") -> str:
+    def new_job(
+        self,
+        assignee: str | None = "li-wei",
+        site: str = "S-01",
+        equipment: list[str] | None = None,
+        fault: str = "a job of its own for one test",
+    ) -> str:
         """A fresh job taken in by the dispatcher (and assigned), so a test owns its state."""
         record = self.record("site", site)
-        body: dict[str, Any] = {"customer_id": record["customer_id"], "site_id": site, "fault": fault,
-                                "severity": 3, "equipment_ids": equipment or []}
+        body: dict[str, Any] = {
+            "customer_id": record["customer_id"],
+            "site_id": site,
+            "fault": fault,
+            "severity": 3,
+            "equipment_ids": equipment or [],
+        }
         if assignee:
             body["assignee"] = assignee
         reply = self.office.post("/api/v1/jobs", json=body)
@@ -153,13 +192,16 @@ class Attack:
 
     def version(self, entity: str, record_id: str) -> int:
         with read_only(self.server.data_dir / "fieldsync.db") as conn:
-            return int(conn.execute("SELECT version FROM records WHERE entity=? AND id=?",
-                                    (entity, record_id)).fetchone()[0])
+            return int(
+                conn.execute("SELECT version FROM records WHERE entity=? AND id=?", (entity, record_id)).fetchone()[0]
+            )
 
     def has(self, entity: str, record_id: str) -> bool:
         with read_only(self.server.data_dir / "fieldsync.db") as conn:
-            return conn.execute("SELECT 1 FROM records WHERE entity=? AND id=?",
-                                (entity, record_id)).fetchone() is not None
+            return (
+                conn.execute("SELECT 1 FROM records WHERE entity=? AND id=?", (entity, record_id)).fetchone()
+                is not None
+            )
 
 
 def csrf_of(page_html: str) -> str:
@@ -174,8 +216,9 @@ def signed_in(server: LiveServer, name: str = "chen-jing", role: str | None = No
     """A browser-like client signed in to the office pages (session cookie, CSRF token)."""
     client = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
     page = client.get("/office/login")
-    reply = client.post("/office/login", data={"token": server.enrollment(name, role or USERS[name]),
-                                               "_csrf_token": csrf_of(page.text)})
+    reply = client.post(
+        "/office/login", data={"token": server.enrollment(name, role or USERS[name]), "_csrf_token": csrf_of(page.text)}
+    )
     assert reply.status_code == 200 and 'id="device-token"' in reply.text, reply.text[:500]
     return client
 

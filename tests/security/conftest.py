@@ -21,13 +21,17 @@ from .attackers import Attack, own_server
 
 
 @pytest.fixture(scope="session")
-def live_server(server_template: tuple[Path, dict[str, list[str]]],
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    server_template: tuple[Path, dict[str, list[str]]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """The one server every security test attacks, on a copy of the demo store. Every test here
     comes from 127.0.0.1, and the fuzzing alone fails hundreds of enrollments: the failure limits
     are tested on a server of their own (``test_strangers.py``), not here."""
-    with own_server(server_template, tmp_path_factory.mktemp("attacked"),
-                    "[security]\nfailures_per_address = 1000000\nfailures_per_token_prefix = 1000000\n") as server:
+    with own_server(
+        server_template,
+        tmp_path_factory.mktemp("attacked"),
+        "[security]\nfailures_per_address = 1000000\nfailures_per_token_prefix = 1000000\n",
+    ) as server:
         yield server
 
 

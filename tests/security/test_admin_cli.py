@@ -31,32 +31,38 @@ def test_a_disabled_user_is_refused_everywhere_at_once(attack: Attack) -> None:
         assert done == {"user_id": reply["user_id"], "name": name, "disabled": True, "devices_refused": 2}
         assert device.http.post("/sync/v1/hello", json={"protocol_version": 1}).status_code == 401
         assert device.http.get("/api/v1/jobs").status_code == 401
-        assert browser.get("/office/board").status_code == 303                    # back to sign-in
-        assert httpx.post(f"{attack.server.url}/sync/v1/enroll",
-                          json={"enrollment_token": spare}).status_code == 401
+        assert browser.get("/office/board").status_code == 303  # back to sign-in
+        assert httpx.post(f"{attack.server.url}/sync/v1/enroll", json={"enrollment_token": spare}).status_code == 401
     finally:
         device.close()
         browser.close()
 
 
 def test_the_cli_names_what_it_refuses(attack: Attack) -> None:
-    missing = run_cli("field-server", "user", "disable", "nobody-at-all", "--data", str(attack.server.data_dir),
-                      "--json", check=False)
+    missing = run_cli(
+        "field-server", "user", "disable", "nobody-at-all", "--data", str(attack.server.data_dir), "--json", check=False
+    )
     assert missing.returncode == 1 and json.loads(missing.stderr)["error"] == "not_found"
-    admin = run_cli("field-server", "user", "disable", "admin", "--data", str(attack.server.data_dir),
-                    "--json", check=False)
+    admin = run_cli(
+        "field-server", "user", "disable", "admin", "--data", str(attack.server.data_dir), "--json", check=False
+    )
     assert admin.returncode == 1 and json.loads(admin.stderr)["field"] == "name"
 
 
 def test_an_unused_enrollment_token_is_revoked_by_token_by_id_or_by_user(attack: Attack) -> None:
     name = "new-engineer"
-    tokens = [_cli(attack, "user", "add", name, "--role", "engineer")["enrollment_token"]  # type: ignore[index]
-              for _ in range(4)]
+    tokens = [
+        _cli(attack, "user", "add", name, "--role", "engineer")["enrollment_token"]  # type: ignore[index]
+        for _ in range(4)
+    ]
     listed = _cli(attack, "enrollment", "list", "--user", name)
     assert [e["state"] for e in listed] == ["unused"] * 4  # type: ignore[index,union-attr]
     by_token = _cli(attack, "enrollment", "revoke", tokens[0])
-    ids = {e["id"] for e in _cli(attack, "enrollment", "list", "--user", name)  # type: ignore[union-attr]
-           if e["state"] == "unused"}  # type: ignore[index]
+    ids = {
+        e["id"]
+        for e in _cli(attack, "enrollment", "list", "--user", name)  # type: ignore[union-attr]
+        if e["state"] == "unused"
+    }  # type: ignore[index]
     by_id = _cli(attack, "enrollment", "revoke", sorted(ids)[0])
     assert len(by_token["revoked"]) == len(by_id["revoked"]) == 1  # type: ignore[index]
     by_user = _cli(attack, "enrollment", "revoke", "--user", name)
@@ -68,6 +74,7 @@ def test_an_unused_enrollment_token_is_revoked_by_token_by_id_or_by_user(attack:
     assert states == ["revoked"] * 4
     used = _cli(attack, "user", "add", name, "--role", "engineer")["enrollment_token"]  # type: ignore[index]
     assert httpx.post(f"{attack.server.url}/sync/v1/enroll", json={"enrollment_token": used}).status_code == 200
-    refused = run_cli("field-server", "enrollment", "revoke", used, "--data", str(attack.server.data_dir),
-                      "--json", check=False)
+    refused = run_cli(
+        "field-server", "enrollment", "revoke", used, "--data", str(attack.server.data_dir), "--json", check=False
+    )
     assert refused.returncode == 1 and "device revoke" in json.loads(refused.stderr)["message"]

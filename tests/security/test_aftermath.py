@@ -35,15 +35,24 @@ def _get_routes(prefix: str) -> list[str]:
 
 def _ids(attack: Attack) -> dict[str, list[str]]:
     with read_only(attack.server.data_dir / "fieldsync.db") as conn:
-        records = {entity: [r[0] for r in conn.execute(
-            "SELECT id FROM records WHERE entity=? AND deleted=0 ORDER BY id", (entity,))]
-            for entity in ("job", "customer", "site", "equipment", "drawing", "part", "stock", "conflict")}
+        records = {
+            entity: [
+                r[0] for r in conn.execute("SELECT id FROM records WHERE entity=? AND deleted=0 ORDER BY id", (entity,))
+            ]
+            for entity in ("job", "customer", "site", "equipment", "drawing", "part", "stock", "conflict")
+        }
         records["sha256"] = [r[0] for r in conn.execute("SELECT sha256 FROM blobs ORDER BY sha256")]
     return records
 
 
-COLLECTIONS = {"customers": "customer", "sites": "site", "equipment": "equipment", "drawings": "drawing",
-               "parts": "part", "stock": "stock"}
+COLLECTIONS = {
+    "customers": "customer",
+    "sites": "site",
+    "equipment": "equipment",
+    "drawings": "drawing",
+    "parts": "part",
+    "stock": "stock",
+}
 
 
 def _concrete(path: str, ids: dict[str, list[str]]) -> Iterator[str]:
@@ -86,22 +95,39 @@ def test_no_office_page_or_api_answer_fails_on_the_attacked_store(attack: Attack
     admin = httpx.Client(base_url=attack.server.url, timeout=60, follow_redirects=False)
     try:
         page = admin.get("/office/login")
-        signed = admin.post("/office/login", data={"token": attack.server.admin_token,  # type: ignore[attr-defined]
-                                                   "_csrf_token": csrf_of(page.text)})
+        signed = admin.post(
+            "/office/login",
+            data={
+                "token": attack.server.admin_token,  # type: ignore[attr-defined]
+                "_csrf_token": csrf_of(page.text),
+            },
+        )
         assert signed.status_code == 303
-        extra = ["/office/board?all=true", "/office/conflicts?status=all", "/office/conflicts?status=resolved",
-                 "/office/audit?from=2000-01-01&to=2099-12-31", "/office/audit/backups.csv"]
+        extra = [
+            "/office/board?all=true",
+            "/office/conflicts?status=all",
+            "/office/conflicts?status=resolved",
+            "/office/audit?from=2000-01-01&to=2099-12-31",
+            "/office/audit/backups.csv",
+        ]
         pages = [p for route in _get_routes("/office") for p in _concrete(route, ids)] + extra
         failed = {p: r.status_code for p in pages if (r := admin.get(p)).status_code >= 500}
         assert not failed, failed
         assert len(pages) > 100
         bearer = {"Authorization": f"Bearer {attack.server.admin_token}"}  # type: ignore[attr-defined]
         apis = [p for route in _get_routes("/api/v1") for p in _concrete(route, ids)] + [
-            "/api/v1/conflicts?status=all", "/api/v1/audit/backups.csv"]
+            "/api/v1/conflicts?status=all",
+            "/api/v1/audit/backups.csv",
+        ]
         failed = {p: r.status_code for p in apis if (r := admin.get(p, headers=bearer)).status_code >= 500}
         assert not failed, failed
-        for path in ("/office/board", "/office/conflicts?status=all", "/office/audit", "/api/v1/jobs",
-                     "/api/v1/audit/backups"):
+        for path in (
+            "/office/board",
+            "/office/conflicts?status=all",
+            "/office/audit",
+            "/api/v1/jobs",
+            "/api/v1/audit/backups",
+        ):
             assert admin.get(path, headers=bearer if path.startswith("/api") else {}).status_code == 200, path
     finally:
         admin.close()
@@ -113,7 +139,7 @@ def test_every_laptop_view_of_the_attacked_store_works(attack: Attack, tmp_path:
     sheet, the conflicts, the van."""
     home = ["--home", str(tmp_path / engineer)]
     run_cli("field", *home, "login", attack.server.url, "--token", attack.server.enrollment(engineer, "engineer"))
-    synced = run_cli("field", *home, "sync", check=False)      # 1 when something waits for a person
+    synced = run_cli("field", *home, "sync", check=False)  # 1 when something waits for a person
     assert synced.returncode in (0, 1) and "Traceback" not in synced.stderr, synced.stderr
     jobs = json.loads(run_cli("field", *home, "jobs", "--json").stdout)
     assert jobs

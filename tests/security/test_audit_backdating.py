@@ -23,8 +23,14 @@ def _finding(attack: Attack, job: str) -> dict:
 
 def _swap() -> dict:
     tag = uuid.uuid4().hex[:8]
-    return {"kind": "part_swap", "equipment_id": "EQ-001", "sku": "PSU-750W", "serial_out": f"O-{tag}",
-            "serial_in": f"I-{tag}", "no_backup_ack": True}
+    return {
+        "kind": "part_swap",
+        "equipment_id": "EQ-001",
+        "sku": "PSU-750W",
+        "serial_out": f"O-{tag}",
+        "serial_in": f"I-{tag}",
+        "no_backup_ack": True,
+    }
 
 
 WAIVER = {"kind": "backup", "waived": True, "waive_reason": "read-only appliance"}
@@ -37,7 +43,7 @@ def test_a_waiver_back_dated_after_the_swap_is_still_missing(attack: Attack) -> 
     swap_at, earlier = hlc.encode(now, 0), hlc.encode(now - 3_600_000, 0)
     li.push(li.event(job, _swap(), hlc=swap_at))
     assert _finding(attack, job)["outcome"] == "missing"
-    [answer] = li.push(li.event(job, WAIVER, hlc=earlier))        # an hour "before" the swap, sent after it
+    [answer] = li.push(li.event(job, WAIVER, hlc=earlier))  # an hour "before" the swap, sent after it
     assert answer["status"] == "applied"
     finding = _finding(attack, job)
     assert finding["outcome"] == "missing"

@@ -16,16 +16,27 @@ from server.app import create_app
 from tests.support.live import LiveServer, run_cli
 
 PUBLIC = re.compile(r"^(/healthz|/schema.*|/static/.*|/office/login|/sync/v1/enroll)$")
-SAMPLE = {"sha256": "a" * 64, "job_id": "J-0001", "record_id": "S-01", "conflict_id": "nope",
-          "collection": "sites", "file_path": "office.css", "path": "x"}
+SAMPLE = {
+    "sha256": "a" * 64,
+    "job_id": "J-0001",
+    "record_id": "S-01",
+    "conflict_id": "nope",
+    "collection": "sites",
+    "file_path": "office.css",
+    "path": "x",
+}
 ROLES = ("none", "revoked", "engineer", "dispatcher", "supervisor", "admin")
 
 
 def _routes() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as scratch:
         app = create_app(Path(scratch) / "server")
-        routes = [(method, route.path) for route in app.routes for method in sorted(route.methods)
-                  if method not in ("OPTIONS", "HEAD")]
+        routes = [
+            (method, route.path)
+            for route in app.routes
+            for method in sorted(route.methods)
+            if method not in ("OPTIONS", "HEAD")
+        ]
         app.state.fieldsync.close()
     return routes
 
@@ -49,25 +60,38 @@ def world(live_server: LiveServer, attack) -> Iterator[tuple[LiveServer, dict[st
         return str(reply.json()["device_token"])
 
     SAMPLE["job_id"] = attack.new_job(fault="the authorization matrix's job")
-    held = {"engineer": enroll("li-wei", "engineer"), "dispatcher": enroll("chen-jing", "dispatcher"),
-            "supervisor": enroll("zhao-lei", "supervisor"), "revoked": enroll("wang-fang", "engineer"),
-            "admin": server.admin_token, "none": ""}  # type: ignore[attr-defined]
-    revoked_id = httpx.post(f"{server.url}/sync/v1/hello", json={"protocol_version": 1},
-                            headers={"Authorization": f"Bearer {held['revoked']}"}).json()["device_id"]
+    held = {
+        "engineer": enroll("li-wei", "engineer"),
+        "dispatcher": enroll("chen-jing", "dispatcher"),
+        "supervisor": enroll("zhao-lei", "supervisor"),
+        "revoked": enroll("wang-fang", "engineer"),
+        "admin": server.admin_token,
+        "none": "",
+    }  # type: ignore[attr-defined]
+    revoked_id = httpx.post(
+        f"{server.url}/sync/v1/hello",
+        json={"protocol_version": 1},
+        headers={"Authorization": f"Bearer {held['revoked']}"},
+    ).json()["device_id"]
     run_cli("field-server", "device", "revoke", revoked_id, "--data", str(server.data_dir))
     yield server, held
 
 
 def call(server: LiveServer, token: str, method: str, path: str) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.request(method, server.url + concrete(path), headers=headers, json={},
-                         follow_redirects=False, timeout=10)
+    return httpx.request(
+        method, server.url + concrete(path), headers=headers, json={}, follow_redirects=False, timeout=10
+    )
 
 
 def test_the_route_table_is_covered() -> None:
     assert len(PROTECTED) >= 40
     assert {p for _, p in PROTECTED if p.startswith("/sync/v1")} >= {
-        "/sync/v1/hello", "/sync/v1/push", "/sync/v1/pull", "/sync/v1/blobs/{sha256:str}"}
+        "/sync/v1/hello",
+        "/sync/v1/push",
+        "/sync/v1/pull",
+        "/sync/v1/blobs/{sha256:str}",
+    }
 
 
 @pytest.mark.parametrize("method, path", PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
@@ -107,8 +131,9 @@ def _version(server: LiveServer, entity: str, record_id: str) -> int:
     from tests.support.live import read_only
 
     with read_only(server.data_dir / "fieldsync.db") as conn:
-        return int(conn.execute("SELECT version FROM records WHERE entity=? AND id=?",
-                                (entity, record_id)).fetchone()[0])
+        return int(
+            conn.execute("SELECT version FROM records WHERE entity=? AND id=?", (entity, record_id)).fetchone()[0]
+        )
 
 
 WRITTEN = ("applied", "merged", "conflict")
@@ -139,13 +164,29 @@ def test_push_by_every_role(world, role: str) -> None:  # type: ignore[no-untype
     job = SAMPLE["job_id"]
 
     def patch(entity: str, record_id: str, **fields: object) -> dict:
-        return {"op": "patch", "hlc": clock.tick(), "entity": entity, "id": record_id,
-                "base_version": _version(server, entity, record_id), "fields": fields}
+        return {
+            "op": "patch",
+            "hlc": clock.tick(),
+            "entity": entity,
+            "id": record_id,
+            "base_version": _version(server, entity, record_id),
+            "fields": fields,
+        }
 
     stamp = clock.tick()
     mutations = [
-        {"op": "event", "hlc": stamp, "event": {"entity": "event", "id": uuid7(), "job_id": job, "hlc": stamp,
-                                                "at": "2026-11-25T09:30:00Z", "payload": {"kind": "note", "text": role}}},
+        {
+            "op": "event",
+            "hlc": stamp,
+            "event": {
+                "entity": "event",
+                "id": uuid7(),
+                "job_id": job,
+                "hlc": stamp,
+                "at": "2026-11-25T09:30:00Z",
+                "payload": {"kind": "note", "text": role},
+            },
+        },
         patch("site", "S-01", contact_phone=f"+86 21 {role}"),
         patch("site", "S-01", name=f"Site renamed by the {role}"),
         patch("job", job, fault=f"fault as the {role} saw it"),

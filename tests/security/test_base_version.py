@@ -26,12 +26,15 @@ def test_a_push_on_a_version_beyond_the_record_is_rejected(attack: Attack) -> No
 
 def test_the_office_api_refuses_it_with_422(attack: Attack) -> None:
     before = attack.record("site", "S-02")
-    answer = attack.office.patch("/api/v1/sites/S-02", json={
-        "base_version": attack.version("site", "S-02") + FAR, "fields": {"contact_phone": "+86 1"}})
+    answer = attack.office.patch(
+        "/api/v1/sites/S-02",
+        json={"base_version": attack.version("site", "S-02") + FAR, "fields": {"contact_phone": "+86 1"}},
+    )
     assert (answer.status_code, answer.json()["field"]) == (422, "base_version")
     job = attack.new_job()
-    edit = attack.office.patch(f"/api/v1/jobs/{job}", json={"base_version": attack.version("job", job) + FAR,
-                                                            "fault": "corrected"})
+    edit = attack.office.patch(
+        f"/api/v1/jobs/{job}", json={"base_version": attack.version("job", job) + FAR, "fault": "corrected"}
+    )
     assert (edit.status_code, edit.json()["field"]) == (422, "base_version")
     assert attack.record("site", "S-02") == before and attack.record("job", job)["fault"] != "corrected"
 
@@ -41,16 +44,28 @@ def test_the_office_forms_refuse_a_forged_base_version(attack: Attack) -> None:
     try:
         before = attack.record("site", "S-02")
         page = "/office/data/sites/S-02"
-        answer = post_form(browser, page, page, {
-            "_base_version": str(attack.version("site", "S-02") + FAR), "_original": "{}",
-            "contact_phone": "+86 2"})
+        answer = post_form(
+            browser,
+            page,
+            page,
+            {"_base_version": str(attack.version("site", "S-02") + FAR), "_original": "{}", "contact_phone": "+86 2"},
+        )
         assert answer.status_code == 422 and "base_version" in answer.text
         assert attack.record("site", "S-02") == before
         job = attack.new_job()
         form = f"/office/jobs/{job}/edit"
-        answer = post_form(browser, form, form, {"base_version": str(attack.version("job", job) + FAR),
-                                                 "fault": "corrected", "severity": "2",
-                                                 "_orig_fault": "", "_orig_severity": "3"})
+        answer = post_form(
+            browser,
+            form,
+            form,
+            {
+                "base_version": str(attack.version("job", job) + FAR),
+                "fault": "corrected",
+                "severity": "2",
+                "_orig_fault": "",
+                "_orig_severity": "3",
+            },
+        )
         assert answer.status_code == 422 and "base_version" in answer.text
         assert attack.record("job", job)["severity"] == 3
     finally:

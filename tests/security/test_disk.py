@@ -35,15 +35,20 @@ unreferenced_blob_grace_days = 30
 
 
 @pytest.fixture(scope="module")
-def disk(server_template: tuple[Path, dict[str, list[str]]],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def disk(
+    server_template: tuple[Path, dict[str, list[str]]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     with own_server(server_template, tmp_path_factory.mktemp("disk"), CONFIG) as server:
         yield server
 
 
 def put(device: Device, sha: str, offset: int, size: int, chunk: bytes) -> httpx.Response:
-    return device.http.put(f"/sync/v1/blobs/{sha}", params={"offset": offset, "size": size}, content=chunk,
-                           headers={"Accept": "application/json"})
+    return device.http.put(
+        f"/sync/v1/blobs/{sha}",
+        params={"offset": offset, "size": size},
+        content=chunk,
+        headers={"Accept": "application/json"},
+    )
 
 
 def status(device: Device, sha: str) -> dict:
@@ -64,10 +69,10 @@ def test_bytes_in_flight_are_bounded_per_device(disk: LiveServer) -> None:
     refused = put(li, other, 0, len(bigger), bigger[:1024])
     assert (refused.status_code, refused.json()["field"]) == (413, "size")
     assert refused.json()["detail"]["quota"] == QUOTA
-    changed = put(li, sha, 1024, 2 * 1024**3, big[1024:2048])       # the size an upload began with holds
+    changed = put(li, sha, 1024, 2 * 1024**3, big[1024:2048])  # the size an upload began with holds
     assert (changed.status_code, changed.json()["field"]) == (422, "size")
-    assert put(zhang, other, 0, len(bigger), bigger[:1024]).status_code == 200   # his own quota
-    assert put(li, sha, 1024, len(big), big[1024:]).json()["complete"]            # done: quota freed
+    assert put(zhang, other, 0, len(bigger), bigger[:1024]).status_code == 200  # his own quota
+    assert put(li, sha, 1024, len(big), big[1024:]).json()["complete"]  # done: quota freed
     assert put(li, hashlib.sha256(b"y" * 700_000).hexdigest(), 0, 700_000, b"y").status_code == 200
     li.close()
     zhang.close()
@@ -83,7 +88,7 @@ def test_unfinished_uploads_expire_in_housekeeping(disk: LiveServer) -> None:
     assert housekeeping(disk, days=8)["uploads_expired"] >= 1
     assert status(wang, sha).get("offset", 0) == 0
     assert not (disk.data_dir / "blobs" / "partial" / sha).exists()
-    assert put(wang, sha, 0, len(data), data[:4096]).status_code == 200   # its quota is free again
+    assert put(wang, sha, 0, len(data), data[:4096]).status_code == 200  # its quota is free again
     wang.close()
 
 
@@ -102,33 +107,33 @@ def test_files_nothing_names_are_collected_but_never_under_pending_work(disk: Li
 
     li.sync()
     job = li.jobs()[0].id
-    named_sha = li.add_blob(os.urandom(2048), "image/jpeg")          # a photo, synced: named by its event
+    named_sha = li.add_blob(os.urandom(2048), "image/jpeg")  # a photo, synced: named by its event
     li.record_event(job, Photo(sha256=named_sha))
     li.sync()
-    pending_sha = li.add_blob(os.urandom(2048), "image/jpeg")        # uploaded, its event still pending
+    pending_sha = li.add_blob(os.urandom(2048), "image/jpeg")  # uploaded, its event still pending
     li.record_event(job, Photo(sha256=pending_sha))
     transport = li.transport()
     try:
         sync_steps.upload_blobs(li.store, li.blobs, transport, sync_steps.SyncReport())
     finally:
         transport.close()
-    stray = Device(disk, "zhang-min")                                 # a file nobody ever names
+    stray = Device(disk, "zhang-min")  # a file nobody ever names
     junk = os.urandom(1024)
     junk_sha = hashlib.sha256(junk).hexdigest()
     put(stray, junk_sha, 0, len(junk), junk)
-    stray.http.post("/sync/v1/push", json={"mutations": []})          # its device was seen since
+    stray.http.post("/sync/v1/push", json={"mutations": []})  # its device was seen since
 
     housekeeping(disk, days=31)
-    assert status(stray, junk_sha).get("complete", False) is False    # collected
-    assert status(stray, named_sha)["complete"]                       # named by a record: kept
-    assert status(stray, pending_sha)["complete"]                     # its device has not pushed since: kept
+    assert status(stray, junk_sha).get("complete", False) is False  # collected
+    assert status(stray, named_sha)["complete"]  # named by a record: kept
+    assert status(stray, pending_sha)["complete"]  # its device has not pushed since: kept
 
     # Seen since (a push of nothing), and a month untouched: even the pending one is collected now...
     token = li.store.read(lambda c: c.execute("SELECT value FROM meta WHERE key='device_token'").fetchone()[0])
     httpx.post(f"{disk.url}/sync/v1/push", json={"mutations": []}, headers={"Authorization": f"Bearer {token}"})
     housekeeping(disk, days=62)
     assert status(stray, pending_sha).get("complete", False) is False
-    report = li.sync()                                                # ...and the laptop sends it again
+    report = li.sync()  # ...and the laptop sends it again
     assert report.ok and report.rejected == 0, report.problems
     assert status(stray, pending_sha)["complete"]
     assert (disk.data_dir / "blobs" / pending_sha[:2] / pending_sha).exists()

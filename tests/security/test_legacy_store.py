@@ -23,14 +23,17 @@ def _plant_oversized(data: Path) -> None:
     """What an older server accepted: equipment EQ-001 with 60,000 parameters, schema 7."""
     conn = sqlite3.connect(data / "fieldsync.db")
     try:
-        record = json.loads(conn.execute("SELECT data FROM records WHERE entity='equipment' AND id='EQ-001'")
-                            .fetchone()[0])
+        record = json.loads(
+            conn.execute("SELECT data FROM records WHERE entity='equipment' AND id='EQ-001'").fetchone()[0]
+        )
         record["parameters"] = {f"p{i}": "x" for i in range(60_000)}
         version = int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0]) + 1
         with conn:
             conn.execute("UPDATE meta SET value=? WHERE key='version'", (str(version),))
-            conn.execute("UPDATE records SET data=?, version=? WHERE entity='equipment' AND id='EQ-001'",
-                         (json.dumps(record), version))
+            conn.execute(
+                "UPDATE records SET data=?, version=? WHERE entity='equipment' AND id='EQ-001'",
+                (json.dumps(record), version),
+            )
             conn.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
     finally:
         conn.close()
@@ -40,14 +43,20 @@ def test_an_upgraded_store_is_cut_to_its_bounds_and_every_view_works(server_temp
     with own_server(server_template, tmp_path, prepare=_plant_oversized) as server:
         data = server.data_dir
         with read_only(data / "fieldsync.db") as conn:
-            stored = json.loads(conn.execute("SELECT data FROM records WHERE entity='equipment' AND id='EQ-001'")
-                                .fetchone()[0])
+            stored = json.loads(
+                conn.execute("SELECT data FROM records WHERE entity='equipment' AND id='EQ-001'").fetchone()[0]
+            )
             audited = conn.execute("SELECT ref FROM audit_log WHERE kind='migration.within_bounds'").fetchall()
         assert len(stored["parameters"]) == 100 and audited and "parameters" in audited[0][0]
         browser = httpx.Client(base_url=server.url)
         page = browser.get("/office/login")
-        browser.post("/office/login", data={"token": server.admin_token,  # type: ignore[attr-defined]
-                                            "_csrf_token": csrf_of(page.text)})
+        browser.post(
+            "/office/login",
+            data={
+                "token": server.admin_token,  # type: ignore[attr-defined]
+                "_csrf_token": csrf_of(page.text),
+            },
+        )
         for path in ("/office/data/equipment/EQ-001", "/office/jobs/J-0001", "/office/data/equipment"):
             assert browser.get(path).status_code == 200, path
         browser.close()

@@ -23,7 +23,7 @@ def test_a_long_conflict_queue_is_shown_a_page_at_a_time(attack: Attack) -> None
     wang = attack.device("wang-fang")
     base = attack.version("site", "S-05")
     answers = wang.push(*[wang.patch("site", "S-05", base, contact_name=f"名字 {i}") for i in range(120)])
-    assert sum(1 for a in answers if a["status"] == "conflict") >= 119   # each one made on the same base
+    assert sum(1 for a in answers if a["status"] == "conflict") >= 119  # each one made on the same base
     browser = signed_in(attack.server)
     try:
         first = browser.get("/office/conflicts?status=all")

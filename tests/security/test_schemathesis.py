@@ -37,7 +37,9 @@ from litestar.testing import TestClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 from server.app import create_app
@@ -116,8 +118,10 @@ def test_real_records_keep_to_the_schema(fuzzed) -> None:  # type: ignore[no-unt
     once, and a full pull (every record the server holds) in both formats."""
     server, devices = fuzzed
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {devices['chen-jing']}"}) as client:
-        def check(method: str, template: str, path: dict[str, str] | None = None, status: int = 200,
-                  **kwargs: Any) -> Any:
+
+        def check(
+            method: str, template: str, path: dict[str, str] | None = None, status: int = 200, **kwargs: Any
+        ) -> Any:
             reply = client.request(method, template.format(**(path or {})), **kwargs)
             assert reply.status_code == status, reply.text
             schema[template][method].validate_response(reply)
@@ -139,8 +143,11 @@ def test_real_records_keep_to_the_schema(fuzzed) -> None:  # type: ignore[no-unt
                 check("GET", "/sync/v1/blobs/{sha256}/status", blob)
                 check("GET", "/sync/v1/blobs/{sha256}/status", {"sha256": blob["sha256"] + "%0A"}, 400)
                 check("GET", "/sync/v1/blobs/{sha256}", blob)
-                for header, status in ((b"bytes=1-2", 206), (b"bytes=99999999999-", 416),
-                                       (b"bytes=\xb2-", 400)):  # "²".isdigit(), but int() refuses it
+                for header, status in (
+                    (b"bytes=1-2", 206),
+                    (b"bytes=99999999999-", 416),
+                    (b"bytes=\xb2-", 400),
+                ):  # "²".isdigit(), but int() refuses it
                     check("GET", "/sync/v1/blobs/{sha256}", blob, status, headers={"Range": header})
         for fmt in (JSON, MSGPACK):
             page = PullPage(changes=[], cursor="", more=True, server_hlc="")

@@ -15,8 +15,14 @@ from .attackers import Attack
 
 def _swap(location: str | None) -> dict:
     tag = uuid.uuid4().hex[:8]
-    payload = {"kind": "part_swap", "equipment_id": "EQ-001", "sku": "PSU-750W", "serial_out": f"O-{tag}",
-               "serial_in": f"I-{tag}", "no_backup_ack": True}
+    payload = {
+        "kind": "part_swap",
+        "equipment_id": "EQ-001",
+        "sku": "PSU-750W",
+        "serial_out": f"O-{tag}",
+        "serial_in": f"I-{tag}",
+        "no_backup_ack": True,
+    }
     return payload if location is None else {**payload, "location": location}
 
 
@@ -28,8 +34,11 @@ def test_parts_from_anywhere_but_the_own_van_are_refused(attack: Attack, locatio
     before = attack.record("stock", stock_id)["qty"] if attack.has("stock", stock_id) else None
     mutation = li.event(job, _swap(location))
     [answer] = li.push(mutation)
-    assert (answer["status"], answer.get("reason"), answer.get("field")) == ("rejected", "scope",
-                                                                          "event.payload.location")
+    assert (answer["status"], answer.get("reason"), answer.get("field")) == (
+        "rejected",
+        "scope",
+        "event.payload.location",
+    )
     assert "van:u-li-wei" in answer["message"]
     after = attack.record("stock", stock_id)["qty"] if attack.has("stock", stock_id) else None
     assert after == before and not attack.has("event", mutation["event"]["id"])
@@ -53,6 +62,7 @@ def test_the_laptop_refuses_it_when_the_swap_is_recorded(attack: Attack, laptop)
     bench = Workbench(li)
     bench.waive_backup(job, "read-only appliance")
     with pytest.raises(InvalidAction) as refused:
-        bench.swap(job, equipment="EQ-001", part="PSU-750W", serial_out="A-1", serial_in="B-1",
-                   location="warehouse:main")
+        bench.swap(
+            job, equipment="EQ-001", part="PSU-750W", serial_out="A-1", serial_in="B-1", location="warehouse:main"
+        )
     assert refused.value.field == "location" and not li.pending()[1:]

@@ -23,18 +23,33 @@ from .attackers import Attack
 
 NUMBER = "SR-X');window.__pwned='number';//<img src=x onerror=\"window.__pwned='img'\">"
 FAULT = "</textarea><script>window.__pwned='fault'</script>"
-NAME = "\"><svg onload=\"window.__pwned='name'\">"
+NAME = '"><svg onload="window.__pwned=\'name\'">'
 JOB = "J-XSS-1"
 
 
 @pytest.fixture(scope="module")
 def hostile_job(attack: Attack, tmp_path_factory: pytest.TempPathFactory) -> str:
-    fixture = {"format": "fieldsync-fixtures/1", "records": [
-        {"entity": "customer", "id": "C-XSS", "name": NAME, "notes": FAULT},
-        {"entity": "site", "id": "S-XSS", "customer_id": "C-XSS", "name": NAME, "access_notes": FAULT},
-        {"entity": "job", "id": JOB, "number": NUMBER, "customer_id": "C-XSS", "site_id": "S-XSS",
-         "fault": FAULT, "severity": 1, "reported_by": NAME, "reported_at": "2026-11-30T08:00:00Z",
-         "status": "assigned", "assignee": "u-li-wei", "assignee_name": NAME}]}
+    fixture = {
+        "format": "fieldsync-fixtures/1",
+        "records": [
+            {"entity": "customer", "id": "C-XSS", "name": NAME, "notes": FAULT},
+            {"entity": "site", "id": "S-XSS", "customer_id": "C-XSS", "name": NAME, "access_notes": FAULT},
+            {
+                "entity": "job",
+                "id": JOB,
+                "number": NUMBER,
+                "customer_id": "C-XSS",
+                "site_id": "S-XSS",
+                "fault": FAULT,
+                "severity": 1,
+                "reported_by": NAME,
+                "reported_at": "2026-11-30T08:00:00Z",
+                "status": "assigned",
+                "assignee": "u-li-wei",
+                "assignee_name": NAME,
+            },
+        ],
+    }
     path = Path(tmp_path_factory.mktemp("xss")) / "hostile.json"
     path.write_text(json.dumps(fixture), encoding="utf-8")
     run_cli("field-server", "load-fixtures", "--data", str(attack.server.data_dir), str(path))
@@ -51,11 +66,18 @@ def sign_in(page, attack: Attack) -> None:  # type: ignore[no-untyped-def]
 def test_a_hostile_job_number_runs_nowhere_in_the_office(attack: Attack, hostile_job: str, new_page) -> None:
     page = new_page()
     violations: list[str] = []
-    page.on("console", lambda message: violations.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     sign_in(page, attack)
-    for path in (f"/office/jobs/{hostile_job}", "/office/board", "/office/data/customers/C-XSS",
-                 "/office/data/sites/S-XSS", f"/office/jobs/{hostile_job}/edit"):
+    for path in (
+        f"/office/jobs/{hostile_job}",
+        "/office/board",
+        "/office/data/customers/C-XSS",
+        "/office/data/sites/S-XSS",
+        f"/office/jobs/{hostile_job}/edit",
+    ):
         page.goto(attack.server.url + path)
         assert page.evaluate("window.__pwned") is None, path
 
@@ -68,9 +90,9 @@ def test_a_hostile_job_number_runs_nowhere_in_the_office(attack: Attack, hostile
 
     page.on("dialog", answer)
     page.click("button:has-text('Cancel job')")
-    assert asked == [f"Cancel job {NUMBER}?"]              # the number, shown as text
+    assert asked == [f"Cancel job {NUMBER}?"]  # the number, shown as text
     assert page.evaluate("window.__pwned") is None
-    assert attack.record("job", hostile_job)["status"] == "assigned"   # dismissed: nothing sent
+    assert attack.record("job", hostile_job)["status"] == "assigned"  # dismissed: nothing sent
 
     # The policy itself: an inline script that got into the page anyway does not run.
     page.evaluate("""() => { const s = document.createElement('script');
@@ -78,8 +100,9 @@ def test_a_hostile_job_number_runs_nowhere_in_the_office(attack: Attack, hostile
     assert page.evaluate("window.__inline") is None and violations
 
 
-@pytest.mark.parametrize("path", ["/office/login", "/office/board", "/office/jobs/J-0001", "/api/v1/jobs",
-                                  "/sync/v1/hello", "/no/such/page"])
+@pytest.mark.parametrize(
+    "path", ["/office/login", "/office/board", "/office/jobs/J-0001", "/api/v1/jobs", "/sync/v1/hello", "/no/such/page"]
+)
 def test_every_answer_carries_the_policy(attack: Attack, path: str) -> None:
     answer = httpx.get(attack.server.url + path)
     policy = answer.headers["content-security-policy"]

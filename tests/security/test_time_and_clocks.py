@@ -37,8 +37,14 @@ def now_ms() -> int:
 
 def swap(equipment: str = "EQ-001", sku: str = "PSU-750W") -> dict:
     tag = uuid.uuid4().hex[:10]
-    return {"kind": "part_swap", "equipment_id": equipment, "sku": sku, "serial_out": f"OUT-{tag}",
-            "serial_in": f"IN-{tag}", "no_backup_ack": True}
+    return {
+        "kind": "part_swap",
+        "equipment_id": equipment,
+        "sku": sku,
+        "serial_out": f"OUT-{tag}",
+        "serial_in": f"IN-{tag}",
+        "no_backup_ack": True,
+    }
 
 
 def _stamps(kind: str) -> dict:
@@ -52,15 +58,19 @@ def _stamps(kind: str) -> dict:
     }[kind]
 
 
-@pytest.mark.parametrize("kind, field, reason", [
-    ("at in the year 10000", "event.at", "invalid"),
-    ("at before 2000", "event.at", "invalid"),
-    ("hlc at the epoch", "hlc", "clock"),
-    ("hlc in the year 10889", "hlc", "clock"),
-    ("hlc past the drift bound", "hlc", "clock"),
-])
-def test_an_event_stamped_outside_the_window_is_refused_by_name(attack: Attack, kind: str, field: str,
-                                                                 reason: str) -> None:
+@pytest.mark.parametrize(
+    "kind, field, reason",
+    [
+        ("at in the year 10000", "event.at", "invalid"),
+        ("at before 2000", "event.at", "invalid"),
+        ("hlc at the epoch", "hlc", "clock"),
+        ("hlc in the year 10889", "hlc", "clock"),
+        ("hlc past the drift bound", "hlc", "clock"),
+    ],
+)
+def test_an_event_stamped_outside_the_window_is_refused_by_name(
+    attack: Attack, kind: str, field: str, reason: str
+) -> None:
     li = attack.device("li-wei")
     job = attack.new_job()
     stock = attack.record("stock", "van:u-li-wei|PSU-750W")["qty"]
@@ -70,8 +80,8 @@ def test_an_event_stamped_outside_the_window_is_refused_by_name(attack: Attack, 
 
     assert (answer["status"], answer.get("reason"), answer.get("field")) == ("rejected", reason, field), answer
     assert answer["message"]
-    assert not attack.has("event", mutation["event"]["id"])          # never stored
-    assert attack.record("stock", "van:u-li-wei|PSU-750W")["qty"] == stock   # nor its effects
+    assert not attack.has("event", mutation["event"]["id"])  # never stored
+    assert attack.record("stock", "van:u-li-wei|PSU-750W")["qty"] == stock  # nor its effects
 
 
 def test_an_event_whose_own_stamp_is_odd_is_refused_naming_it(attack: Attack) -> None:
@@ -89,7 +99,8 @@ def test_the_push_of_hole_1_changes_nothing_and_every_page_still_works(attack: A
     answers = li.push(
         li.event(job, swap(), at=FAR_FUTURE_AT, hlc="0000000000000001"),
         li.patch("site", "S-01", base, hlc="ffffffffffff0000", contact_name="Attacker"),
-        li.patch("site", "S-01", base, contact_name="王工"))
+        li.patch("site", "S-01", base, contact_name="王工"),
+    )
     assert [a["status"] for a in answers[:2]] == ["rejected", "rejected"]
     assert answers[2]["status"] in ("applied", "merged")
     assert attack.record("site", "S-01")["contact_name"] == "王工"
@@ -101,12 +112,17 @@ def assert_office_pages_work(attack: Attack, job: str, expect: str = "") -> None
     supervisor, dispatcher = signed_in(attack.server, "zhao-lei"), signed_in(attack.server, "chen-jing")
     audit = attack.device("zhao-lei").http
     try:
-        for client, path in ((supervisor, "/office/audit"), (supervisor, "/office/audit/backups.csv"),
-                             (audit, "/api/v1/audit/backups"), (audit, "/api/v1/audit/backups.csv"),
-                             (dispatcher, f"/office/jobs/{job}"), (dispatcher, "/office/conflicts"),
-                             (dispatcher, "/office/conflicts?status=all"),
-                             (attack.office, f"/api/v1/jobs/{job}/sheet"),
-                             (attack.office, "/api/v1/conflicts?status=all")):
+        for client, path in (
+            (supervisor, "/office/audit"),
+            (supervisor, "/office/audit/backups.csv"),
+            (audit, "/api/v1/audit/backups"),
+            (audit, "/api/v1/audit/backups.csv"),
+            (dispatcher, f"/office/jobs/{job}"),
+            (dispatcher, "/office/conflicts"),
+            (dispatcher, "/office/conflicts?status=all"),
+            (attack.office, f"/api/v1/jobs/{job}/sheet"),
+            (attack.office, "/api/v1/conflicts?status=all"),
+        ):
             answer = client.get(path)
             assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
             if expect and path.endswith(job):
@@ -120,15 +136,33 @@ def test_odd_values_already_stored_are_shown_as_text_everywhere(attack: Attack, 
     """A store written before the door was closed may hold them: pages, the CSV, the API and the
     laptop's ``field job`` show them as text instead of failing."""
     job = attack.new_job()
-    odd = from_builtins({"entity": "event", "id": f"odd-{uuid.uuid4().hex[:12]}", "job_id": job,
-                         "author": "u-li-wei", "hlc": "0000000000000001", "at": FAR_FUTURE_AT,
-                         "payload": swap()})
+    odd = from_builtins(
+        {
+            "entity": "event",
+            "id": f"odd-{uuid.uuid4().hex[:12]}",
+            "job_id": job,
+            "author": "u-li-wei",
+            "hlc": "0000000000000001",
+            "at": FAR_FUTURE_AT,
+            "payload": swap(),
+        }
+    )
     assert isinstance(odd, JobEvent)
-    conflict = Conflict(id=f"odd-{uuid.uuid4().hex[:12]}", kind="field", record_entity="site", record_id="S-01",
-                        field="contact_name", job_id=job, engineer="u-li-wei", kept="a", other="b",
-                        kept_by=Party(user="u-li-wei", side="field", hlc="ffffffffffff0000"),
-                        other_by=Party(user="u-chen-jing", side="office", hlc="ffffffffffff0001"),
-                        rule="planted", created_at=dt.datetime.fromisoformat(FAR_FUTURE_AT))
+    conflict = Conflict(
+        id=f"odd-{uuid.uuid4().hex[:12]}",
+        kind="field",
+        record_entity="site",
+        record_id="S-01",
+        field="contact_name",
+        job_id=job,
+        engineer="u-li-wei",
+        kept="a",
+        other="b",
+        kept_by=Party(user="u-li-wei", side="field", hlc="ffffffffffff0000"),
+        other_by=Party(user="u-chen-jing", side="office", hlc="ffffffffffff0001"),
+        rule="planted",
+        created_at=dt.datetime.fromisoformat(FAR_FUTURE_AT),
+    )
     db = Database(attack.server.data_dir / "fieldsync.db")
     try:
         db.write(lambda c: [store.put(c, odd), store.put(c, conflict)])
@@ -138,9 +172,16 @@ def test_odd_values_already_stored_are_shown_as_text_everywhere(attack: Attack, 
     assert_office_pages_work(attack, job, expect="9999-12-31")
 
     home = tmp_path / "laptop"
-    run_cli("field", "--home", str(home), "login", attack.server.url, "--token",
-            attack.server.enrollment("li-wei", "engineer"))
-    synced = run_cli("field", "--home", str(home), "sync", check=False)   # 1: the shared store has conflicts
+    run_cli(
+        "field",
+        "--home",
+        str(home),
+        "login",
+        attack.server.url,
+        "--token",
+        attack.server.enrollment("li-wei", "engineer"),
+    )
+    synced = run_cli("field", "--home", str(home), "sync", check=False)  # 1: the shared store has conflicts
     assert synced.returncode in (0, 1) and "Traceback" not in synced.stderr, synced.stderr
     shown = run_cli("field", "--home", str(home), "job", job)
     assert "9999-12-31" in shown.stdout and "Traceback" not in shown.stderr
@@ -153,14 +194,17 @@ def test_odd_values_already_stored_are_shown_as_text_everywhere(attack: Attack, 
 def test_a_patch_stamped_ahead_is_refused_never_observed_and_cannot_win(attack: Attack) -> None:
     li, other = attack.device("li-wei"), attack.device("wang-fang")
     job = attack.new_job(assignee="wang-fang", site="S-02")
-    ahead = hlc.encode(now_ms() + 23 * 3600 * 1000, 0)            # "almost a day ahead"
+    ahead = hlc.encode(now_ms() + 23 * 3600 * 1000, 0)  # "almost a day ahead"
     base = attack.version("site", "S-02")
     [forged] = li.push(li.patch("site", "S-02", base, hlc=ahead, contact_phone="forged"))
     assert (forged["status"], forged.get("reason"), forged.get("field")) == ("rejected", "clock", "hlc")
 
-    hello = httpx.post(f"{attack.server.url}/sync/v1/hello", json={"protocol_version": 1},
-                       headers={"Authorization": f"Bearer {li.token}"}).json()
-    assert hello["server_hlc"] < ahead                              # the server's clock did not move
+    hello = httpx.post(
+        f"{attack.server.url}/sync/v1/hello",
+        json={"protocol_version": 1},
+        headers={"Authorization": f"Bearer {li.token}"},
+    ).json()
+    assert hello["server_hlc"] < ahead  # the server's clock did not move
     assert hlc.wall_ms(hello["server_hlc"]) <= now_ms() + MINUTE_MS
     [later] = other.push(other.patch("site", "S-02", base, contact_phone="+86 10 0000 0000"))
     assert later["status"] in ("applied", "merged") and job
@@ -175,7 +219,8 @@ def test_a_stamp_a_little_ahead_within_the_bound_is_accepted(attack: Attack) -> 
 
 
 def test_a_laptop_whose_clock_runs_hours_ahead_corrects_itself_and_loses_nothing(
-        attack: Attack, laptop, monkeypatch) -> None:
+    attack: Attack, laptop, monkeypatch
+) -> None:
     from field_client import clock as laptop_clock
     from sync_protocol import Checkin, Note
 
@@ -184,17 +229,17 @@ def test_a_laptop_whose_clock_runs_hours_ahead_corrects_itself_and_loses_nothing
     li.sync()
     skew = 3 * 3600 * 1000
     real = laptop_clock.system_ms
-    monkeypatch.setattr(laptop_clock, "system_ms", lambda: real() + skew)   # the CMOS clock is wrong
+    monkeypatch.setattr(laptop_clock, "system_ms", lambda: real() + skew)  # the CMOS clock is wrong
 
-    first = li.record_event(job, Checkin(note="clock three hours fast"))   # recorded offline
-    assert hlc.wall_ms(first.hlc) > now_ms() + MAX_DRIFT_MS                # the server would refuse it
+    first = li.record_event(job, Checkin(note="clock three hours fast"))  # recorded offline
+    assert hlc.wall_ms(first.hlc) > now_ms() + MAX_DRIFT_MS  # the server would refuse it
     li.sign(job, signer="王建国", image=b"\x89PNG not really", role="site manager")
-    report = li.sync()                                                     # learns the server's time
+    report = li.sync()  # learns the server's time
 
     assert report.rejected == 0 and report.ok, report.problems
     stored = attack.record("event", first.id)
     assert hlc.wall_ms(stored["hlc"]) <= now_ms() + MAX_DRIFT_MS
-    assert attack.record("job", job)["signature_state"] == "valid"          # re-bound to the re-stamped sheet
-    later = li.record_event(job, Note(text="after the correction"))        # stamps in server time now
+    assert attack.record("job", job)["signature_state"] == "valid"  # re-bound to the re-stamped sheet
+    later = li.record_event(job, Note(text="after the correction"))  # stamps in server time now
     assert abs(hlc.wall_ms(later.hlc) - now_ms()) < MAX_DRIFT_MS
     assert li.sync().rejected == 0

@@ -17,9 +17,23 @@ from server import auth, store
 from server.app import create_app
 from tests.support.seed import NOW, seed_records
 from sync_protocol import (
-    JSON, MSGPACK, AppendEvent, Clock, Hello, HelloReply, JobEvent, PatchRecord, PullPage, PullRequest,
-    PushReply, PushRequest, decode, encode, uuid7,
+    JSON,
+    MSGPACK,
+    AppendEvent,
+    Clock,
+    Hello,
+    HelloReply,
+    JobEvent,
+    PatchRecord,
+    PullPage,
+    PullRequest,
+    PushReply,
+    PushRequest,
+    decode,
+    encode,
+    uuid7,
 )
+
 
 class Device:
     """One enrolled device talking to the in-process server."""
@@ -46,13 +60,15 @@ class Device:
         """A new event mutation with the next seq (not sent)."""
         self.seq += 1
         hlc = self.clock.tick()
-        return AppendEvent(seq=self.seq, hlc=hlc,
-                           event=JobEvent(id=uuid7(), job_id=job_id, hlc=hlc, at=NOW, payload=payload))
+        return AppendEvent(
+            seq=self.seq, hlc=hlc, event=JobEvent(id=uuid7(), job_id=job_id, hlc=hlc, at=NOW, payload=payload)
+        )
 
     def patch(self, entity: str, record_id: str, base_version: int, **fields: Any) -> PatchRecord:
         self.seq += 1
-        return PatchRecord(seq=self.seq, hlc=self.clock.tick(), entity=entity, id=record_id,
-                           base_version=base_version, fields=fields)
+        return PatchRecord(
+            seq=self.seq, hlc=self.clock.tick(), entity=entity, id=record_id, base_version=base_version, fields=fields
+        )
 
     def push(self, *mutations: Any) -> PushReply:
         response = self.post("/sync/v1/push", PushRequest(mutations=list(mutations)))
@@ -95,22 +111,28 @@ class World:
         return self.db.read(lambda c: store.get(c, entity, record_id)).version
 
     def conflicts(self) -> list[Any]:
-        rows = self.db.read(lambda c: c.execute(
-            "SELECT data FROM records WHERE entity='conflict' ORDER BY version").fetchall())
+        rows = self.db.read(
+            lambda c: c.execute("SELECT data FROM records WHERE entity='conflict' ORDER BY version").fetchall()
+        )
         return [store.decode_record(r[0]) for r in rows]
 
     def snapshot(self) -> list[tuple[Any, ...]]:
         """Every row that a request could change: to prove a refused request changed nothing."""
+
         def read(c: Any) -> list[tuple[Any, ...]]:
             out: list[tuple[Any, ...]] = []
-            for table in ("records", "applied", "serials", "blobs", "meta", "device_scope",
-                          "device_scope_pending"):
+            for table in ("records", "applied", "serials", "blobs", "meta", "device_scope", "device_scope_pending"):
                 out += sorted((table, *map(repr, tuple(r))) for r in c.execute(f"SELECT * FROM {table}"))
             # A device's last_seen_at moves with every request by design; its sync state must not.
-            out += sorted(("devices", *map(repr, tuple(r))) for r in c.execute(
-                "SELECT id, high_seq, cursor_n, ack_cursor, ack_seq, pending_cursor, pending_seq, "
-                "revoked_at FROM devices"))
+            out += sorted(
+                ("devices", *map(repr, tuple(r)))
+                for r in c.execute(
+                    "SELECT id, high_seq, cursor_n, ack_cursor, ack_seq, pending_cursor, pending_seq, "
+                    "revoked_at FROM devices"
+                )
+            )
             return out
+
         return self.db.read(read)
 
 

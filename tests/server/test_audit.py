@@ -37,8 +37,10 @@ def busy(world: World) -> World:
     """A store with an engineer's push (event + its effect on the job) and an office patch."""
     laptop = world.device("u-li-wei")
     laptop.pull_all()
-    laptop.push(laptop.event("J-1", Checkin(note="arrived")),
-                laptop.patch("site", "S-01", world.version("site", "S-01"), contact_phone="+86 21 1"))
+    laptop.push(
+        laptop.event("J-1", Checkin(note="arrived")),
+        laptop.patch("site", "S-01", world.version("site", "S-01"), contact_phone="+86 21 1"),
+    )
     office = world.device("u-chen-jing")
     office.push(office.patch("job", "J-3", world.version("job", "J-3"), fault="UPS beeping"))
     return world
@@ -48,11 +50,13 @@ def test_every_accepted_mutation_and_its_effects_are_chained(busy: World) -> Non
     rows = _audit_rows(busy)
     kinds = [(r.kind, r.entity, r.id, r.actor_user) for r in rows]
     assert ("push.event", "event", kinds[0][2], "u-li-wei") == kinds[0]
-    assert ("push.effect", "job", "J-1", "u-li-wei") in kinds          # checkin: assigned -> on_site
+    assert ("push.effect", "job", "J-1", "u-li-wei") in kinds  # checkin: assigned -> on_site
     assert ("push.patch", "site", "S-01", "u-li-wei") in kinds
     assert ("push.patch", "job", "J-3", "u-chen-jing") in kinds
     assert [r.n for r in rows] == list(range(1, len(rows) + 1))
-    assert rows[0].prev_hash == audit.GENESIS and all(a.hash == b.prev_hash for a, b in zip(rows, rows[1:], strict=False))
+    assert rows[0].prev_hash == audit.GENESIS and all(
+        a.hash == b.prev_hash for a, b in zip(rows, rows[1:], strict=False)
+    )
     job_row = next(r for r in rows if r.entity == "job" and r.id == "J-1")
     assert job_row.version == busy.version("job", "J-1") and job_row.ref.startswith("seq 1")
     assert _verify(busy).ok
@@ -60,7 +64,7 @@ def test_every_accepted_mutation_and_its_effects_are_chained(busy: World) -> Non
 
 def test_a_rejected_mutation_leaves_no_row(world: World) -> None:
     laptop = world.device("u-li-wei")
-    result = laptop.push(laptop.event("J-2", Checkin())).results[0]   # J-2 is not li-wei's job
+    result = laptop.push(laptop.event("J-2", Checkin())).results[0]  # J-2 is not li-wei's job
     assert result.status == "rejected"
     assert _audit_rows(world) == []
 
@@ -81,9 +85,21 @@ def test_a_row_changed_in_the_database_is_named(busy: World) -> None:
 
 def test_a_row_changed_and_rehashed_breaks_the_next_link(busy: World) -> None:
     row = _audit_rows(busy)[1]
-    forged = audit.chain_hash(row.prev_hash, audit.canonical_row(
-        row.n, row.at, "u-zhang-min", row.actor_device, row.kind, row.entity, row.id, row.version,
-        row.record_sha, row.ref))
+    forged = audit.chain_hash(
+        row.prev_hash,
+        audit.canonical_row(
+            row.n,
+            row.at,
+            "u-zhang-min",
+            row.actor_device,
+            row.kind,
+            row.entity,
+            row.id,
+            row.version,
+            row.record_sha,
+            row.ref,
+        ),
+    )
     _tamper(busy, "UPDATE audit_log SET actor_user='u-zhang-min', hash=? WHERE n=2", forged)
     first = _verify(busy).first
     assert first is not None and first.n == 3 and "prev_hash" in first.what
@@ -103,8 +119,9 @@ def test_rows_cut_off_the_end_are_caught_by_the_head(busy: World) -> None:
 
 
 def test_a_record_changed_behind_the_server_is_caught(busy: World) -> None:
-    _tamper(busy, "UPDATE records SET data=json_set(data, '$.contact_phone', '+86 21 9') "
-                  "WHERE entity='site' AND id='S-01'")
+    _tamper(
+        busy, "UPDATE records SET data=json_set(data, '$.contact_phone', '+86 21 9') WHERE entity='site' AND id='S-01'"
+    )
     report = _verify(busy)
     site_row = max(r.n for r in _audit_rows(busy) if r.entity == "site" and r.id == "S-01")
     assert report.first is not None and report.first.n == site_row

@@ -14,9 +14,11 @@ SHA = hashlib.sha256(DATA).hexdigest()
 
 
 def _put(world, device, offset, chunk, size=len(DATA), sha=SHA):
-    return world.client.put(f"/sync/v1/blobs/{sha}?offset={offset}&size={size}", content=chunk,
-                            headers={**device.headers, "content-type": "application/octet-stream",
-                                     "accept": JSON})
+    return world.client.put(
+        f"/sync/v1/blobs/{sha}?offset={offset}&size={size}",
+        content=chunk,
+        headers={**device.headers, "content-type": "application/octet-stream", "accept": JSON},
+    )
 
 
 def _photo_on_own_job(laptop):
@@ -27,8 +29,7 @@ def _photo_on_own_job(laptop):
 def test_an_upload_cut_halfway_resumes_from_the_servers_offset(world):
     laptop = world.device("u-li-wei")
     assert _put(world, laptop, 0, DATA[:4000]).status_code == 200
-    status = decode(world.client.get(f"/sync/v1/blobs/{SHA}/status", headers=laptop.headers).content,
-                    BlobStatus, JSON)
+    status = decode(world.client.get(f"/sync/v1/blobs/{SHA}/status", headers=laptop.headers).content, BlobStatus, JSON)
     assert (status.offset, status.complete, status.size) == (4000, False, len(DATA))
     wrong = _put(world, laptop, 0, DATA[:4000])
     assert wrong.status_code == 409
@@ -42,7 +43,7 @@ def test_an_upload_cut_halfway_resumes_from_the_servers_offset(world):
 def test_a_partial_upload_keeps_the_size_it_was_started_with(world):
     laptop = world.device("u-li-wei")
     assert _put(world, laptop, 0, DATA[:4000]).status_code == 200
-    changed = _put(world, laptop, 4000, DATA[4000:6000], size=6000)   # would "complete" a short blob
+    changed = _put(world, laptop, 4000, DATA[4000:6000], size=6000)  # would "complete" a short blob
     assert changed.status_code == 422
     body = decode(changed.content, ErrorBody, JSON)
     assert (body.error, body.field, body.detail) == ("invalid", "size", {"size": len(DATA)})
@@ -57,8 +58,7 @@ def test_bytes_that_do_not_match_their_name_are_refused_and_discarded(world):
     assert response.status_code == 422
     body = decode(response.content, ErrorBody, JSON)
     assert (body.error, body.field) == ("sha256_mismatch", "sha256")
-    status = decode(world.client.get(f"/sync/v1/blobs/{SHA}/status", headers=laptop.headers).content,
-                    BlobStatus, JSON)
+    status = decode(world.client.get(f"/sync/v1/blobs/{SHA}/status", headers=laptop.headers).content, BlobStatus, JSON)
     assert (status.offset, status.complete) == (0, False)
 
 
@@ -83,9 +83,20 @@ def test_a_download_resumes_with_a_range(world):
 def test_an_engineer_fetches_only_drawings_of_their_jobs(world):
     office, li, zhang = world.device("u-chen-jing"), world.device("u-li-wei"), world.device("u-zhang-min")
     _put(world, office, 0, DATA)
-    world.db.write(lambda c: store.put(c, Drawing(id="D-1", site_id="S-01", title="Cable routes B2",
-                                                  filename="b2.png", media_type="image/png",
-                                                  sha256=SHA, size=len(DATA))))
+    world.db.write(
+        lambda c: store.put(
+            c,
+            Drawing(
+                id="D-1",
+                site_id="S-01",
+                title="Cable routes B2",
+                filename="b2.png",
+                media_type="image/png",
+                sha256=SHA,
+                size=len(DATA),
+            ),
+        )
+    )
     assert world.client.get(f"/sync/v1/blobs/{SHA}", headers=li.headers).status_code == 200
     refused = world.client.get(f"/sync/v1/blobs/{SHA}", headers=zhang.headers)
     assert refused.status_code == 403

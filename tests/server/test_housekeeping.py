@@ -25,8 +25,9 @@ def work(world: World) -> ScheduledWork:
 
 
 def _events(world: World, job_id: str) -> int:
-    return world.db.read(lambda c: c.execute(
-        "SELECT count(*) FROM records WHERE entity='event' AND parent=?", (job_id,)).fetchone()[0])
+    return world.db.read(
+        lambda c: c.execute("SELECT count(*) FROM records WHERE entity='event' AND parent=?", (job_id,)).fetchone()[0]
+    )
 
 
 def _answers(world: World) -> int:
@@ -41,8 +42,8 @@ def test_a_retry_after_its_answer_was_cleaned_is_not_applied_twice(world: World,
     assert first.status == "applied" and _answers(world) == 1
     job_version, events = world.version("job", "J-1"), _events(world, "J-1")
 
-    assert work.housekeeping(_now() + 29 * DAY).answers_deleted == 0      # within retention: kept
-    assert laptop.push(*batch).results[0] == first                       # the stored answer, as before
+    assert work.housekeeping(_now() + 29 * DAY).answers_deleted == 0  # within retention: kept
+    assert laptop.push(*batch).results[0] == first  # the stored answer, as before
 
     assert work.housekeeping(_now() + 31 * DAY).answers_deleted == 1
     assert _answers(world) == 0
@@ -55,8 +56,7 @@ def test_a_retry_after_its_answer_was_cleaned_is_not_applied_twice(world: World,
     assert laptop.push(laptop.event("J-1", Checkin(note="again"))).results[0].status == "applied"
 
 
-def test_cleaning_answers_is_audited_and_running_twice_cleans_nothing_more(world: World,
-                                                                          work: ScheduledWork) -> None:
+def test_cleaning_answers_is_audited_and_running_twice_cleans_nothing_more(world: World, work: ScheduledWork) -> None:
     laptop = world.device("u-li-wei")
     laptop.pull_all()
     laptop.push(laptop.event("J-1", Checkin()))
@@ -77,14 +77,14 @@ def test_the_answer_retention_comes_from_config_toml(world: World, work: Schedul
     assert work.housekeeping(_now() + 3 * DAY).answers_deleted == 1
 
 
-def test_an_old_tombstone_is_purged_and_laptops_still_learn_of_the_deletion(world: World,
-                                                                           work: ScheduledWork) -> None:
+def test_an_old_tombstone_is_purged_and_laptops_still_learn_of_the_deletion(world: World, work: ScheduledWork) -> None:
     early, late = world.device("u-li-wei"), world.device("u-li-wei")
     early.pull_all()
     late.pull_all()
     world.db.write(lambda c: store.delete(c, "equipment", "EQ-2"))
-    assert [(c.entity, c.id, c.reason) for c in early.pull_all() if isinstance(c, Remove)] == \
-        [("equipment", "EQ-2", "deleted")]                             # one laptop syncs before the purge
+    assert [(c.entity, c.id, c.reason) for c in early.pull_all() if isinstance(c, Remove)] == [
+        ("equipment", "EQ-2", "deleted")
+    ]  # one laptop syncs before the purge
 
     t0 = _now()
     assert work.housekeeping(t0).tombstones_seen == 1
@@ -94,10 +94,11 @@ def test_an_old_tombstone_is_purged_and_laptops_still_learn_of_the_deletion(worl
     assert world.db.read(lambda c: store.get(c, "equipment", "EQ-2", include_deleted=True)) is None
 
     # The laptop away for three months still gets the removal, from its own scope memory.
-    assert [(c.entity, c.id, c.reason) for c in late.pull_all() if isinstance(c, Remove)] == \
-        [("equipment", "EQ-2", "deleted")]
+    assert [(c.entity, c.id, c.reason) for c in late.pull_all() if isinstance(c, Remove)] == [
+        ("equipment", "EQ-2", "deleted")
+    ]
     assert early.pull_all() == []
-    fresh = world.device("u-li-wei")                                     # and a new laptop never sees it
+    fresh = world.device("u-li-wei")  # and a new laptop never sees it
     assert "EQ-2" not in {getattr(c, "record", c).id for c in fresh.pull_all()}
 
     purge = [r for r in world.db.read(lambda c: list(audit.rows(c))) if r.kind == "housekeeping.purge_tombstone"]
@@ -110,11 +111,11 @@ def test_a_record_that_came_back_restarts_its_tombstone_clock(world: World, work
     world.db.write(lambda c: store.delete(c, "equipment", "EQ-3"))
     t0 = _now()
     work.housekeeping(t0)
-    world.db.write(lambda c: store.put(c, stored.record))                # restored by the office
+    world.db.write(lambda c: store.put(c, stored.record))  # restored by the office
     work.housekeeping(t0 + 50 * DAY)
-    world.db.write(lambda c: store.delete(c, "equipment", "EQ-3"))       # deleted again
+    world.db.write(lambda c: store.delete(c, "equipment", "EQ-3"))  # deleted again
     work.housekeeping(t0 + 60 * DAY)
-    assert work.housekeeping(t0 + 120 * DAY).tombstones_purged == 0       # 60 days, not 120
+    assert work.housekeeping(t0 + 120 * DAY).tombstones_purged == 0  # 60 days, not 120
     assert work.housekeeping(t0 + 151 * DAY).tombstones_purged == 1
 
 

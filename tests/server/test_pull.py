@@ -8,20 +8,38 @@ import pytest
 
 from server import store
 from sync_protocol import (
-    ENTITY_TYPES, AssignRequest, Checkin, Equipment, ErrorBody, Hello, PullPage, PullRequest, Remove, Upsert, decode,
+    ENTITY_TYPES,
+    AssignRequest,
+    Checkin,
+    Equipment,
+    ErrorBody,
+    Hello,
+    PullPage,
+    PullRequest,
+    Remove,
+    Upsert,
+    decode,
 )
 
 
 def _ids(changes, op=Upsert):
-    return {(type(c.record).__name__ if op is Upsert else c.entity, c.record.id if op is Upsert else c.id)
-            for c in changes if isinstance(c, op)}
+    return {
+        (type(c.record).__name__ if op is Upsert else c.entity, c.record.id if op is Upsert else c.id)
+        for c in changes
+        if isinstance(c, op)
+    }
 
 
 def test_an_engineer_receives_their_jobs_sites_equipment_parts_and_own_van_only(world, wire):
     changes = world.device("u-li-wei", wire).pull_all()
     assert _ids(changes) == {
-        ("Job", "J-1"), ("Site", "S-01"), ("Customer", "C-01"), ("Equipment", "EQ-1"),
-        ("Equipment", "EQ-2"), ("Part", "PSU-750W"), ("Part", "FAN-80MM"),
+        ("Job", "J-1"),
+        ("Site", "S-01"),
+        ("Customer", "C-01"),
+        ("Equipment", "EQ-1"),
+        ("Equipment", "EQ-2"),
+        ("Part", "PSU-750W"),
+        ("Part", "FAN-80MM"),
         ("Stock", "van:u-li-wei|PSU-750W"),
     }
     assert all(c.version > 0 for c in changes)
@@ -43,8 +61,11 @@ def test_a_second_pull_sends_only_what_changed(world):
 
 
 def test_pages_respect_the_limit_and_together_hold_the_whole_scope(world):
-    world.db.write(lambda c: store.put_many(c, [
-        Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(25)]))
+    world.db.write(
+        lambda c: store.put_many(
+            c, [Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(25)]
+        )
+    )
     laptop = world.device("u-li-wei")
     seen, pages, cursor = [], 0, None
     while True:
@@ -62,8 +83,7 @@ def test_pages_respect_the_limit_and_together_hold_the_whole_scope(world):
 def _paged_pull(laptop, held: dict, limit: int, between=lambda page: None) -> None:
     """Pull page by page into ``held`` (what a laptop keeps), calling ``between`` after each page."""
     while True:
-        page = decode(laptop.post("/sync/v1/pull", PullRequest(cursor=laptop.cursor, limit=limit)).content,
-                      PullPage)
+        page = decode(laptop.post("/sync/v1/pull", PullRequest(cursor=laptop.cursor, limit=limit)).content, PullPage)
         for change in page.changes:
             if isinstance(change, Upsert):
                 held[(type(change.record).__name__, change.record.id)] = change.version
@@ -78,16 +98,22 @@ def _paged_pull(laptop, held: dict, limit: int, between=lambda page: None) -> No
 def test_a_scope_that_changes_between_the_pages_of_a_pull_still_ends_exact(world):
     """Pages after the first walk the version index without re-diffing the scope, unless the
     store moved: a job re-assigned away and a record edited mid-pull must still come out right."""
-    world.db.write(lambda c: store.put_many(c, [
-        Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(25)]))
+    world.db.write(
+        lambda c: store.put_many(
+            c, [Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(25)]
+        )
+    )
     laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
     held: dict = {}
-    moves = iter([
-        lambda: office.push(office.patch("equipment", "EQ-X003", world.version("equipment", "EQ-X003"),
-                                         model="cam 2")),
-        lambda: office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-zhang-min")),
-        lambda: office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-li-wei")),
-    ])
+    moves = iter(
+        [
+            lambda: office.push(
+                office.patch("equipment", "EQ-X003", world.version("equipment", "EQ-X003"), model="cam 2")
+            ),
+            lambda: office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-zhang-min")),
+            lambda: office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-li-wei")),
+        ]
+    )
     _paged_pull(laptop, held, 5, lambda page: next(moves, lambda: None)())
     expected: dict = {}
     _paged_pull(world.device("u-li-wei"), expected, 1000)
@@ -96,16 +122,25 @@ def test_a_scope_that_changes_between_the_pages_of_a_pull_still_ends_exact(world
     assert laptop.pull_all() == []  # and the laptop is up to date: nothing further comes
 
 
-@pytest.mark.parametrize("entity, record_id, fields, gone, came", [
-    ("equipment", "EQ-3", {"site_id": "S-01"}, set(), {("Equipment", "EQ-3")}),
-    ("equipment", "EQ-2", {"site_id": "S-02"}, {("Equipment", "EQ-2")}, set()),
-    ("job", "J-1", {"site_id": "S-02"},
-     {("Site", "S-01"), ("Equipment", "EQ-1"), ("Equipment", "EQ-2"), ("Customer", "C-01")},
-     {("Site", "S-02"), ("Equipment", "EQ-3"), ("Customer", "C-02")}),
-    ("site", "S-01", {"customer_id": "C-02"}, {("Customer", "C-01")}, {("Customer", "C-02")}),
-], ids=["equipment-moves-in", "equipment-moves-out", "job-moves-site", "site-changes-customer"])
-def test_an_edit_that_moves_records_across_the_scope_reaches_a_synced_laptop(world, entity, record_id,
-                                                                              fields, gone, came):
+@pytest.mark.parametrize(
+    "entity, record_id, fields, gone, came",
+    [
+        ("equipment", "EQ-3", {"site_id": "S-01"}, set(), {("Equipment", "EQ-3")}),
+        ("equipment", "EQ-2", {"site_id": "S-02"}, {("Equipment", "EQ-2")}, set()),
+        (
+            "job",
+            "J-1",
+            {"site_id": "S-02"},
+            {("Site", "S-01"), ("Equipment", "EQ-1"), ("Equipment", "EQ-2"), ("Customer", "C-01")},
+            {("Site", "S-02"), ("Equipment", "EQ-3"), ("Customer", "C-02")},
+        ),
+        ("site", "S-01", {"customer_id": "C-02"}, {("Customer", "C-01")}, {("Customer", "C-02")}),
+    ],
+    ids=["equipment-moves-in", "equipment-moves-out", "job-moves-site", "site-changes-customer"],
+)
+def test_an_edit_that_moves_records_across_the_scope_reaches_a_synced_laptop(
+    world, entity, record_id, fields, gone, came
+):
     """After a complete pull a laptop's next pull diffs only what changed, unless a job or site
     moved the scope: either way it must end holding exactly its scope."""
     laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
@@ -114,6 +149,7 @@ def test_an_edit_that_moves_records_across_the_scope_reaches_a_synced_laptop(wor
     before = set(held)
     if entity == "job":  # a job's site is set at intake; only a fixture load moves it
         import msgspec
+
         world.db.write(lambda c: store.put(c, msgspec.structs.replace(world.record(entity, record_id), **fields)))
     else:
         reply = office.push(office.patch(entity, record_id, world.version(entity, record_id), **fields))
@@ -131,11 +167,17 @@ def test_a_laptop_with_a_small_scope_in_a_busy_store_gets_only_its_own_changes(w
     laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
     laptop.pull_all()
     assert laptop.pull_all() == []
-    world.db.write(lambda c: store.put_many(c, [
-        Equipment(id=f"EQ-Y{i:03}", site_id="S-02", model="cam", serial=f"Y{i}") for i in range(40)]))
+    world.db.write(
+        lambda c: store.put_many(
+            c, [Equipment(id=f"EQ-Y{i:03}", site_id="S-02", model="cam", serial=f"Y{i}") for i in range(40)]
+        )
+    )
     office.push(office.patch("equipment", "EQ-1", world.version("equipment", "EQ-1"), model="R750"))
-    world.db.write(lambda c: store.put_many(c, [
-        Equipment(id=f"EQ-Z{i:03}", site_id="S-02", model="cam", serial=f"Z{i}") for i in range(40)]))
+    world.db.write(
+        lambda c: store.put_many(
+            c, [Equipment(id=f"EQ-Z{i:03}", site_id="S-02", model="cam", serial=f"Z{i}") for i in range(40)]
+        )
+    )
     assert _ids(laptop.pull_all(limit=3)) == {("Equipment", "EQ-1")}
 
 
@@ -146,7 +188,8 @@ def test_a_deleted_record_leaves_a_synced_laptop(world):
     world.db.write(lambda c: store.delete(c, "equipment", "EQ-2"))
     page = decode(laptop.post("/sync/v1/pull", PullRequest(cursor=laptop.cursor)).content, PullPage)
     assert [(c.entity, c.id, c.reason) for c in page.changes if isinstance(c, Remove)] == [
-        ("equipment", "EQ-2", "deleted")]
+        ("equipment", "EQ-2", "deleted")
+    ]
 
 
 def test_an_up_to_date_laptop_is_answered_while_a_long_write_holds_the_store(world):
@@ -170,8 +213,11 @@ def test_an_up_to_date_laptop_is_answered_while_a_long_write_holds_the_store(wor
 
 
 def test_a_lost_page_is_sent_again_when_the_previous_cursor_comes_back(world):
-    world.db.write(lambda c: store.put_many(c, [
-        Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(10)]))
+    world.db.write(
+        lambda c: store.put_many(
+            c, [Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(10)]
+        )
+    )
     laptop = world.device("u-li-wei")
     first = decode(laptop.post("/sync/v1/pull", PullRequest(limit=6)).content, PullPage)
     second = decode(laptop.post("/sync/v1/pull", PullRequest(cursor=first.cursor, limit=6)).content, PullPage)
@@ -195,7 +241,7 @@ def test_a_forgotten_cursor_asks_for_a_reset(world):
     laptop.pull_all()
     office = world.device("u-chen-jing")
     office.push(office.patch("site", "S-01", world.version("site", "S-01"), address="x"))
-    laptop.pull_all()                 # acknowledges a newer page: `old` is two pages behind now
+    laptop.pull_all()  # acknowledges a newer page: `old` is two pages behind now
     laptop.pull_all()
     response = laptop.post("/sync/v1/pull", PullRequest(cursor=old))
     assert response.status_code == 409
@@ -211,19 +257,25 @@ def test_a_reassigned_job_leaves_the_old_scope_and_enters_the_new(world):
     assert office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-zhang-min")).status_code == 200
     removed = li.pull_all()
     assert {(c.entity, c.id, c.reason) for c in removed if isinstance(c, Remove)} >= {
-        ("job", "J-1", "left_scope"), ("site", "S-01", "left_scope"), ("equipment", "EQ-1", "left_scope")}
+        ("job", "J-1", "left_scope"),
+        ("site", "S-01", "left_scope"),
+        ("equipment", "EQ-1", "left_scope"),
+    }
     assert not any(isinstance(c, Remove) and c.entity in ("part", "stock") for c in removed)
     entered = _ids(zhang.pull_all())
     assert {("Job", "J-1"), ("Site", "S-01"), ("Equipment", "EQ-1"), ("Customer", "C-01")} <= entered
-    assert any(kind == "JobEvent" for kind, _ in entered)   # the work done so far comes along
+    assert any(kind == "JobEvent" for kind, _ in entered)  # the work done so far comes along
 
 
-@pytest.mark.parametrize("who, assignee, status, error", [
-    ("u-li-wei", "u-li-wei", 403, "forbidden"),
-    ("u-zhao-lei", "u-li-wei", 403, "forbidden"),
-    ("u-chen-jing", "u-chen-jing", 422, "invalid"),
-    ("u-chen-jing", "nobody", 422, "invalid"),
-])
+@pytest.mark.parametrize(
+    "who, assignee, status, error",
+    [
+        ("u-li-wei", "u-li-wei", 403, "forbidden"),
+        ("u-zhao-lei", "u-li-wei", 403, "forbidden"),
+        ("u-chen-jing", "u-chen-jing", 422, "invalid"),
+        ("u-chen-jing", "nobody", 422, "invalid"),
+    ],
+)
 def test_assign_refuses_wrong_roles_and_non_engineers(world, who, assignee, status, error):
     response = world.device(who).post("/api/v1/jobs/J-3/assign", AssignRequest(assignee=assignee))
     assert response.status_code == status
@@ -237,6 +289,7 @@ def test_assign_names_an_unknown_job_and_refuses_a_closed_one(world):
 
     def close(conn):
         import msgspec
+
         stored = store.get(conn, "job", "J-3")
         store.put(conn, msgspec.structs.replace(stored.record, status="closed"))
 

@@ -22,12 +22,27 @@ T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone.utc)
 MIN = dt.timedelta(minutes=1)
 
 
-def _job(job_id: str, severity: int, status: str, assignee: str | None = "u-li-wei",
-         reported_at: dt.datetime = T0, config: Any = None) -> Job:
+def _job(
+    job_id: str,
+    severity: int,
+    status: str,
+    assignee: str | None = "u-li-wei",
+    reported_at: dt.datetime = T0,
+    config: Any = None,
+) -> Job:
     respond_by, onsite_by = policy.deadlines(severity, reported_at, config)
-    return Job(id=job_id, number=f"SR-{job_id}", customer_id="C-01", site_id="S-01", severity=severity,
-               reported_at=reported_at, respond_by=respond_by, onsite_by=onsite_by, status=status,
-               assignee=assignee if status != "new" else None)
+    return Job(
+        id=job_id,
+        number=f"SR-{job_id}",
+        customer_id="C-01",
+        site_id="S-01",
+        severity=severity,
+        reported_at=reported_at,
+        respond_by=respond_by,
+        onsite_by=onsite_by,
+        status=status,
+        assignee=assignee if status != "new" else None,
+    )
 
 
 @pytest.fixture
@@ -45,7 +60,7 @@ def _sla_rows(world: World) -> list[audit.Row]:
 
 def test_a_level_1_job_not_checked_in_within_2_hours_is_escalated_once(world: World, work: ScheduledWork) -> None:
     _put(world, _job("J-S1", 1, "assigned"))
-    assert work.sla_watch(T0 + 2 * dt.timedelta(hours=1) - MIN) == []       # 1 h 59: still in time
+    assert work.sla_watch(T0 + 2 * dt.timedelta(hours=1) - MIN) == []  # 1 h 59: still in time
     before = world.version("job", "J-S1")
 
     done = work.sla_watch(T0 + dt.timedelta(hours=2) + MIN)
@@ -55,8 +70,8 @@ def test_a_level_1_job_not_checked_in_within_2_hours_is_escalated_once(world: Wo
     escalated_version = world.version("job", "J-S1")
     assert escalated_version > before
 
-    assert work.sla_watch(T0 + dt.timedelta(hours=2) + MIN) == []            # the same run twice
-    assert work.sla_watch(T0 + dt.timedelta(days=3)) == []                   # and much later
+    assert work.sla_watch(T0 + dt.timedelta(hours=2) + MIN) == []  # the same run twice
+    assert work.sla_watch(T0 + dt.timedelta(days=3)) == []  # and much later
     assert world.version("job", "J-S1") == escalated_version
     assert world.record("job", "J-S1").flags == [sla.ONSITE_MISSED]
     assert len(_sla_rows(world)) == 1
@@ -67,7 +82,7 @@ def test_a_new_job_nobody_took_misses_its_respond_by_first(world: World, work: S
     done = work.sla_watch(T0 + 31 * MIN)
     assert [e.flags for e in done] == [[sla.RESPOND_MISSED]]
     assert world.record("job", "J-S2").status == "escalated"
-    assert work.sla_watch(T0 + 3 * dt.timedelta(hours=1)) == []   # escalated: not looked at again
+    assert work.sla_watch(T0 + 3 * dt.timedelta(hours=1)) == []  # escalated: not looked at again
 
 
 def test_a_job_reassigned_after_escalation_can_miss_the_other_deadline_once(world: World, work: ScheduledWork) -> None:
@@ -82,8 +97,7 @@ def test_a_job_reassigned_after_escalation_can_miss_the_other_deadline_once(worl
     assert work.sla_watch(T0 + dt.timedelta(days=1)) == []
 
 
-def test_a_job_the_dispatcher_reassigned_after_its_escalation_stays_assigned(world: World,
-                                                                            work: ScheduledWork) -> None:
+def test_a_job_the_dispatcher_reassigned_after_its_escalation_stays_assigned(world: World, work: ScheduledWork) -> None:
     """The deadline is still past, but the miss was flagged and acted on: no flapping back."""
     _put(world, _job("J-S8", 1, "assigned"))
     work.sla_watch(T0 + dt.timedelta(hours=3))
@@ -95,6 +109,7 @@ def test_a_job_the_dispatcher_reassigned_after_its_escalation_stays_assigned(wor
 
 def _assign(who: str) -> Any:
     from sync_protocol import AssignRequest
+
     return AssignRequest(assignee=who)
 
 
@@ -113,8 +128,9 @@ def test_jobs_without_deadlines_or_in_other_states_are_left_alone(world: World, 
     assert work.sla_watch(T0 + dt.timedelta(days=30)) == []
 
 
-def test_the_escalation_syncs_to_the_engineers_laptop_and_a_checkin_still_counts(world: World,
-                                                                               work: ScheduledWork) -> None:
+def test_the_escalation_syncs_to_the_engineers_laptop_and_a_checkin_still_counts(
+    world: World, work: ScheduledWork
+) -> None:
     _put(world, _job("J-S5", 1, "assigned"))
     laptop = world.device("u-li-wei")
     laptop.pull_all()
@@ -127,7 +143,8 @@ def test_the_escalation_syncs_to_the_engineers_laptop_and_a_checkin_still_counts
 
 def test_the_severity_policy_comes_from_config_toml(world: World, work: ScheduledWork) -> None:
     (world.data_dir / "config.toml").write_text(
-        "[severity.1]\nrespond_minutes = 10\nonsite_minutes = 45\n", encoding="utf-8")
+        "[severity.1]\nrespond_minutes = 10\nonsite_minutes = 45\n", encoding="utf-8"
+    )
     d = policy.deadlines(1, T0, world.data_dir)
     assert (d.respond_by - T0, d.onsite_by - T0) == (10 * MIN, 45 * MIN)
     assert policy.deadlines(2, T0, world.data_dir).onsite_by - T0 == dt.timedelta(hours=4)  # default kept
@@ -135,26 +152,29 @@ def test_the_severity_policy_comes_from_config_toml(world: World, work: Schedule
     assert [e.job_id for e in work.sla_watch(T0 + 46 * MIN)] == ["J-S6"]
 
 
-@pytest.mark.parametrize("text, names", [
-    ("[severity.5]\nrespond_minutes = 1\nonsite_minutes = 2\n", "severity.5"),
-    ("[severity.1]\nrespond_minutes = 60\nonsite_minutes = 30\n", "severity.1"),
-    ("[scheduler]\nsla_interval = 5\n", "sla_interval"),
-    ("[schedular]\n", "schedular"),
-    ("[severity.1\n", "config.toml"),
-])
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("[severity.5]\nrespond_minutes = 1\nonsite_minutes = 2\n", "severity.5"),
+        ("[severity.1]\nrespond_minutes = 60\nonsite_minutes = 30\n", "severity.1"),
+        ("[scheduler]\nsla_interval = 5\n", "sla_interval"),
+        ("[schedular]\n", "schedular"),
+        ("[severity.1\n", "config.toml"),
+    ],
+)
 def test_a_broken_config_is_refused_naming_the_key(tmp_path: Path, text: str, names: str) -> None:
     (tmp_path / "config.toml").write_text(text, encoding="utf-8")
     with pytest.raises(policy.ConfigError, match=names.replace(".", r"\.")):
         policy.load(tmp_path)
 
 
-def test_each_run_is_recorded_and_a_failure_rolls_back_and_is_recorded(world: World, work: ScheduledWork,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_run_is_recorded_and_a_failure_rolls_back_and_is_recorded(
+    world: World, work: ScheduledWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _put(world, _job("J-S7", 1, "assigned"))
 
     def half_then_fail(conn: Any, now: dt.datetime, hlc: str) -> Any:
-        sla._escalate(conn, now, hlc, store.get(conn, "job", "J-S7"), world.record("job", "J-S7"),
-                      [sla.ONSITE_MISSED])
+        sla._escalate(conn, now, hlc, store.get(conn, "job", "J-S7"), world.record("job", "J-S7"), [sla.ONSITE_MISSED])
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(sla, "watch", half_then_fail)
@@ -167,7 +187,11 @@ def test_each_run_is_recorded_and_a_failure_rolls_back_and_is_recorded(world: Wo
     monkeypatch.undo()
     work.sla_watch(T0 + dt.timedelta(hours=3))
     runs = world.db.read(scheduler.last_runs)["sla_watch"]
-    assert runs["runs"] == 2 and runs["last_error"] is None and runs["last_ok_at"] == (T0 + dt.timedelta(hours=3)).isoformat()
+    assert (
+        runs["runs"] == 2
+        and runs["last_error"] is None
+        and runs["last_ok_at"] == (T0 + dt.timedelta(hours=3)).isoformat()
+    )
     assert '"J-S7"' in runs["last_result"]
 
 
@@ -203,14 +227,14 @@ def test_the_app_runs_no_scheduler_unless_asked(tmp_path: Path) -> None:
 
 def _customer() -> Any:
     from sync_protocol import Customer
+
     return Customer(id="C-01", name="c")
 
 
 def _site() -> Any:
     from sync_protocol import Site
+
     return Site(id="S-01", customer_id="C-01", name="s")
-
-
 
 
 def test_cli_runs_one_job_at_a_given_time(world: World, capsys: pytest.CaptureFixture[str]) -> None:
@@ -223,5 +247,5 @@ def test_cli_runs_one_job_at_a_given_time(world: World, capsys: pytest.CaptureFi
     assert cli.main([*args, "--now", (T0 + dt.timedelta(hours=3)).isoformat()]) == 0
     assert json.loads(capsys.readouterr().out) == {"job": "sla_watch", "result": {"count": 1, "items": ["J-S9"]}}
     assert world.record("job", "J-S9").status == "escalated"
-    assert cli.main([*args, "--now", "2026-11-25T12:00:00"]) == 1          # no timezone: refused
+    assert cli.main([*args, "--now", "2026-11-25T12:00:00"]) == 1  # no timezone: refused
     assert "timezone" in capsys.readouterr().err

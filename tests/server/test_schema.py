@@ -23,12 +23,18 @@ def _store_at(path: Path, version: int):  # type: ignore[no-untyped-def]
 def test_held_records_learn_their_parent_and_every_device_diffs_in_full_once(tmp_path: Path) -> None:
     conn = _store_at(tmp_path / "old.db", 3)
     store.put_many(conn, seed_records())
-    conn.execute("INSERT INTO users(id, name, display_name, role, created_at, active) "
-                 "VALUES ('u-li-wei', 'li-wei', 'Li Wei', 'engineer', '2026-01-01', 1)")
-    conn.execute("INSERT INTO devices(id, user_id, token_hash, high_seq, cursor_n, diff_version, pending_diff) "
-                 "VALUES ('d-1', 'u-li-wei', 'h', 0, 3, 40, 41)")
-    conn.executemany("INSERT INTO device_scope(device_id, entity, id) VALUES ('d-1', ?, ?)",
-                     [("job", "J-1"), ("site", "S-01"), ("part", "PSU-750W")])
+    conn.execute(
+        "INSERT INTO users(id, name, display_name, role, created_at, active) "
+        "VALUES ('u-li-wei', 'li-wei', 'Li Wei', 'engineer', '2026-01-01', 1)"
+    )
+    conn.execute(
+        "INSERT INTO devices(id, user_id, token_hash, high_seq, cursor_n, diff_version, pending_diff) "
+        "VALUES ('d-1', 'u-li-wei', 'h', 0, 3, 40, 41)"
+    )
+    conn.executemany(
+        "INSERT INTO device_scope(device_id, entity, id) VALUES ('d-1', ?, ?)",
+        [("job", "J-1"), ("site", "S-01"), ("part", "PSU-750W")],
+    )
 
     assert migrate(conn) == 3
     assert SCHEMA_VERSION >= 4

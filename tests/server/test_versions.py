@@ -28,7 +28,7 @@ def _put(conn, sku: str) -> int:  # type: ignore[no-untyped-def]
 def test_versions_keep_rising_across_transactions_and_are_committed_with_them(db: Database) -> None:
     first = db.write(lambda c: [_put(c, "A"), _put(c, "B"), store.current_version(c)])
     assert first[0] < first[1] == first[2]
-    assert db.read(store.current_version) == first[2]          # written back at commit
+    assert db.read(store.current_version) == first[2]  # written back at commit
     second = db.write(lambda c: _put(c, "C"))
     assert second == first[2] + 1
 
@@ -61,7 +61,7 @@ def test_a_rolled_back_savepoint_skips_its_versions_and_never_reuses_them(db: Da
 
 def test_another_process_writing_between_transactions_is_seen(db: Database, tmp_path: Path) -> None:
     mine = db.write(lambda c: _put(c, "A"))
-    other = connect(tmp_path / "store.db")                    # e.g. `field-server job run`
+    other = connect(tmp_path / "store.db")  # e.g. `field-server job run`
     other.execute("BEGIN IMMEDIATE")
     theirs = _put(other, "B")
     other.execute("COMMIT")

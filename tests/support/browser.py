@@ -22,11 +22,17 @@ def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage",
-                                                   # the laptop app's camera: a synthetic one, no prompt
-                                                   "--use-fake-ui-for-media-stream",
-                                                   "--use-fake-device-for-media-stream"])
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-dev-shm-usage",
+                # the laptop app's camera: a synthetic one, no prompt
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+            ],
+        )
         yield browser
         browser.close()
 

@@ -25,9 +25,13 @@ def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     admin = cli_json("field-server", "init", "--data", str(data))
     (data.parent / "admin_token").write_text(admin["admin_token"])
     run_cli("field-server", "load-fixtures", "--data", str(data), str(DEMO_DATA))
-    tokens = {name: [str(cli_json("field-server", "user", "add", name, "--role", role, "--data",
-                                  str(data))["enrollment_token"]) for _ in range(TOKENS_PER_USER)]
-              for name, role in DEMO_USERS.items()}
+    tokens = {
+        name: [
+            str(cli_json("field-server", "user", "add", name, "--role", role, "--data", str(data))["enrollment_token"])
+            for _ in range(TOKENS_PER_USER)
+        ]
+        for name, role in DEMO_USERS.items()
+    }
     return data, tokens
 
 
@@ -57,10 +61,12 @@ def laptop(tmp_path: Path, live_server: LiveServer) -> Iterator[Any]:
 
     made: list[Any] = []
 
-    def make(name: str = "li-wei", role: str = "engineer", http: httpx.BaseTransport | None = None,
-             retries: int = 2) -> Any:
-        client = FieldClient(tmp_path / f"laptop-{name}-{len(made)}", http=http, retries=retries,
-                             backoff=0.01, timeout=20)
+    def make(
+        name: str = "li-wei", role: str = "engineer", http: httpx.BaseTransport | None = None, retries: int = 2
+    ) -> Any:
+        client = FieldClient(
+            tmp_path / f"laptop-{name}-{len(made)}", http=http, retries=retries, backoff=0.01, timeout=20
+        )
         client.login(live_server.url, live_server.enrollment(name, role))
         made.append(client)
         return client
@@ -75,6 +81,7 @@ def engineer(live_server: LiveServer) -> Iterator[httpx.Client]:
     """Li Wei's enrolled device, as a bare HTTP client (JSON bodies): for tests of the wire itself."""
     token = live_server.enrollment("li-wei")
     reply = httpx.post(f"{live_server.url}/sync/v1/enroll", json={"enrollment_token": token}).json()
-    with httpx.Client(base_url=live_server.url, timeout=20,
-                      headers={"Authorization": f"Bearer {reply['device_token']}"}) as client:
+    with httpx.Client(
+        base_url=live_server.url, timeout=20, headers={"Authorization": f"Bearer {reply['device_token']}"}
+    ) as client:
         yield client

@@ -49,13 +49,20 @@ def wait_until(check: Callable[[], bool], timeout: float = 10.0, interval: float
     return False
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run a console command of this project (``field`` or ``field-server``) with this Python."""
     program, *rest = args
     module = {"field": "field_client.cli", "field-server": "server.cli"}[program]
-    proc = subprocess.run([sys.executable, "-m", module, *rest], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *rest],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -96,8 +103,11 @@ class LiveServer(ServerProcess):
             token = tokens[name].pop()
             pool.write_text(json.dumps(tokens))
             return str(token)
-        return str(cli_json("field-server", "user", "add", name, "--role", role,
-                            "--data", str(self.data_dir))["enrollment_token"])
+        return str(
+            cli_json("field-server", "user", "add", name, "--role", role, "--data", str(self.data_dir))[
+                "enrollment_token"
+            ]
+        )
 
     def db(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """A read-only look at the server's store, for assertions."""
@@ -105,21 +115,19 @@ class LiveServer(ServerProcess):
 
     def records(self, entity: str) -> dict[str, dict[str, Any]]:
         with self.db() as conn:
-            rows = conn.execute("SELECT id, data FROM records WHERE entity=? AND deleted=0",
-                                (entity,)).fetchall()
+            rows = conn.execute("SELECT id, data FROM records WHERE entity=? AND deleted=0", (entity,)).fetchall()
         return {r["id"]: json.loads(r["data"]) for r in rows}
 
 
 # Users of the demo fixtures and their roles; the template pre-makes enrollment tokens for them.
-DEMO_USERS = {"li-wei": "engineer", "zhang-min": "engineer", "wang-fang": "engineer",
-              "chen-jing": "dispatcher", "zhao-lei": "supervisor"}
+DEMO_USERS = {
+    "li-wei": "engineer",
+    "zhang-min": "engineer",
+    "wang-fang": "engineer",
+    "chen-jing": "dispatcher",
+    "zhao-lei": "supervisor",
+}
 TOKENS_PER_USER = 3
-
-
-
-
-
-
 
 
 # --- laptops and office devices -----------------------------------------------------------
@@ -141,8 +149,7 @@ class Wire(httpx.BaseTransport):
         if self.before is not None:
             self.before(request)
         response = self._inner.handle_request(request)
-        self.log.append((request.method, request.url.path, len(request.content),
-                         request.headers.get("range")))
+        self.log.append((request.method, request.url.path, len(request.content), request.headers.get("range")))
         if self.on_response is not None:
             return self.on_response(request, response)  # type: ignore[no-any-return]
         return response
@@ -159,8 +166,9 @@ def office(server: LiveServer, name: str = "chen-jing", role: str = "dispatcher"
     token = server.enrollment(name, role)
     reply = httpx.post(f"{server.url}/sync/v1/enroll", json={"enrollment_token": token}, timeout=10)
     reply.raise_for_status()
-    return httpx.Client(base_url=server.url, timeout=10,
-                        headers={"Authorization": f"Bearer {reply.json()['device_token']}"})
+    return httpx.Client(
+        base_url=server.url, timeout=10, headers={"Authorization": f"Bearer {reply.json()['device_token']}"}
+    )
 
 
 def approve_paid_work(client: Any, job_id: str, *skus: str) -> None:
@@ -172,14 +180,25 @@ def approve_paid_work(client: Any, job_id: str, *skus: str) -> None:
 
 
 # A push mutation that is valid on the demo data (a note on J-0001), for tests of bad input to vary.
-VALID_EVENT = {"op": "event", "seq": 1, "hlc": "0193f1c2a4b00001", "event": {
-    "entity": "event", "id": "0193f1c2-a4b0-7c11-9d2e-3f4a5b6c7d8e", "job_id": "J-0001",
-    "hlc": "0193f1c2a4b00001", "at": "2026-11-25T09:30:00Z", "payload": {"kind": "note", "text": "x"}}}
+VALID_EVENT = {
+    "op": "event",
+    "seq": 1,
+    "hlc": "0193f1c2a4b00001",
+    "event": {
+        "entity": "event",
+        "id": "0193f1c2-a4b0-7c11-9d2e-3f4a5b6c7d8e",
+        "job_id": "J-0001",
+        "hlc": "0193f1c2a4b00001",
+        "at": "2026-11-25T09:30:00Z",
+        "payload": {"kind": "note", "text": "x"},
+    },
+}
 
 
 def snapshot(server: LiveServer) -> dict[str, list[tuple[Any, ...]]]:
     """Every table a request could write, to prove a refused one wrote nothing."""
     with server.db() as conn:
-        return {table: [tuple(r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
-                for table in ("records", "applied", "blobs", "uploads", "users")} | {
-            "devices": [tuple(r) for r in conn.execute("SELECT id, high_seq, revoked_at FROM devices")]}
+        return {
+            table: [tuple(r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
+            for table in ("records", "applied", "blobs", "uploads", "users")
+        } | {"devices": [tuple(r) for r in conn.execute("SELECT id, high_seq, revoked_at FROM devices")]}

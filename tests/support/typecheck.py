@@ -36,8 +36,9 @@ def mypy_errors() -> Counter[str]:
 
 
 def type_ignores() -> int:
-    return sum(len(_IGNORE.findall(path.read_text())) for package in PACKAGES
-               for path in (ROOT / package).rglob("*.py"))
+    return sum(
+        len(_IGNORE.findall(path.read_text())) for package in PACKAGES for path in (ROOT / package).rglob("*.py")
+    )
 
 
 def check(errors: Counter[str], ignores: int, baseline: dict[str, int]) -> tuple[bool, list[str]]:
@@ -46,22 +47,35 @@ def check(errors: Counter[str], ignores: int, baseline: dict[str, int]) -> tuple
     unclean = {f: n for f, n in errors.items() if f.startswith(STRICT_CLEAN)}
     if unclean:
         ok = False
-        out.append(f"{', '.join(STRICT_CLEAN)} must pass mypy --strict; errors in: "
-                   + ", ".join(f"{f} ({n})" for f, n in sorted(unclean.items())))
-    for name, now, allowed in (("errors", total, baseline["errors"]), ("type: ignore comments", ignores,
-                                                                         baseline["type_ignores"])):
+        out.append(
+            f"{', '.join(STRICT_CLEAN)} must pass mypy --strict; errors in: "
+            + ", ".join(f"{f} ({n})" for f, n in sorted(unclean.items()))
+        )
+    for name, now, allowed in (
+        ("errors", total, baseline["errors"]),
+        ("type: ignore comments", ignores, baseline["type_ignores"]),
+    ):
         if now > allowed:
             ok = False
-            out.append(f"mypy --strict: {now} {name}, the baseline allows {allowed}: fix the new ones"
-                       + (" (errors per file: " + ", ".join(f"{f} {n}" for f, n in errors.most_common(8))
-                          + ", ...)" if name == "errors" else ""))
+            out.append(
+                f"mypy --strict: {now} {name}, the baseline allows {allowed}: fix the new ones"
+                + (
+                    " (errors per file: " + ", ".join(f"{f} {n}" for f, n in errors.most_common(8)) + ", ...)"
+                    if name == "errors"
+                    else ""
+                )
+            )
         elif now < allowed:
-            out.append(f"mypy --strict: {now} {name}, below the baseline of {allowed}: lower it with "
-                       f"`python -m tests.support.typecheck --update`")
+            out.append(
+                f"mypy --strict: {now} {name}, below the baseline of {allowed}: lower it with "
+                f"`python -m tests.support.typecheck --update`"
+            )
     if ok:
-        out.append(f"mypy --strict: {total} errors and {ignores} type: ignore comments "
-                   f"(baseline {baseline['errors']} and {baseline['type_ignores']}); "
-                   f"{', '.join(STRICT_CLEAN)} clean")
+        out.append(
+            f"mypy --strict: {total} errors and {ignores} type: ignore comments "
+            f"(baseline {baseline['errors']} and {baseline['type_ignores']}); "
+            f"{', '.join(STRICT_CLEAN)} clean"
+        )
     return ok, out
 
 

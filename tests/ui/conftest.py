@@ -21,7 +21,7 @@ from tests.client.laptop_helpers import seed
 def laptop(tmp_path: Path) -> Iterator[FieldClient]:
     client = FieldClient(tmp_path / "home")
     seed(client)
-    client.today = lambda: dt.date(2025, 1, 10)   # EQ-001 in warranty: free work unless a test says otherwise
+    client.today = lambda: dt.date(2025, 1, 10)  # EQ-001 in warranty: free work unless a test says otherwise
     try:
         yield client
     finally:
@@ -39,8 +39,9 @@ class Browser:
 
     def __init__(self, app: LaptopApp, locale: str = "en") -> None:
         self.app = app
-        self.http = httpx.Client(base_url=app.origin, timeout=20, follow_redirects=False,
-                                 headers={"accept-language": locale})
+        self.http = httpx.Client(
+            base_url=app.origin, timeout=20, follow_redirects=False, headers={"accept-language": locale}
+        )
         opened = self.http.get(app.url)
         assert opened.status_code == 303, opened.text
 

@@ -46,8 +46,17 @@ def png(draw: str = "signature", size: tuple[int, int] = (600, 200)) -> str:
 def test_each_step_is_recorded_and_leads_to_the_next(browser: Browser, laptop) -> None:
     steps = [
         ("checkin", {"note": "met 刘洋"}),
-        ("backup", {"scope": "system", "method": "OS image", "stored_at": "USB-07", "sha256": SHA.upper(),
-                    "size": "1024", "verified": "1"}),
+        (
+            "backup",
+            {
+                "scope": "system",
+                "method": "OS image",
+                "stored_at": "USB-07",
+                "sha256": SHA.upper(),
+                "size": "1024",
+                "verified": "1",
+            },
+        ),
         ("diagnosis", {"cause": "hardware", "findings": "PSU 1 dead", "severity": "1"}),
         ("swap", {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "PSU-A", "serial_in": "PSU-B"}),
         ("loaner", {"device": "spare R740"}),
@@ -76,7 +85,7 @@ def test_a_swap_before_the_backup_is_refused_with_the_way_forward(browser: Brows
     said = refusal(answer.text)
     assert "no verified backup" in said
     assert f'href="/jobs/{JOB}#step-backup"' in answer.text and f'href="/jobs/{JOB}#waive"' in answer.text
-    assert 'value="PSU-B"' in answer.text                     # what was typed comes back
+    assert 'value="PSU-B"' in answer.text  # what was typed comes back
     assert pending(laptop) == 0
     # The way forward: acknowledge working without one (an audit finding), then it is recorded.
     assert browser.post(f"/jobs/{JOB}/swap", {**form, "no_backup_ack": "1"}).status_code == 303
@@ -88,7 +97,7 @@ def test_a_swap_before_the_backup_is_refused_with_the_way_forward(browser: Brows
 
 
 def test_paid_work_needs_the_customers_approval_first(browser: Browser, laptop) -> None:
-    laptop.today = lambda: dt.date(2031, 1, 1)                 # every demo warranty has ended
+    laptop.today = lambda: dt.date(2031, 1, 1)  # every demo warranty has ended
     browser.post(f"/jobs/{JOB}/backup/waive", {"waive_reason": "no backup target on site"})
     form = {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "PSU-A", "serial_in": "PSU-B"}
     answer = browser.post(f"/jobs/{JOB}/swap", form)
@@ -107,8 +116,9 @@ def test_paid_work_needs_the_customers_approval_first(browser: Browser, laptop) 
 def test_a_serial_installed_elsewhere_is_refused(browser: Browser, laptop) -> None:
     browser.post(f"/jobs/{JOB}/backup/waive", {"waive_reason": "read-only"})
     other = laptop.record("equipment", "EQ-002").serial  # type: ignore[attr-defined]
-    answer = browser.post(f"/jobs/{JOB}/swap", {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "PSU-A",
-                                                "serial_in": other})
+    answer = browser.post(
+        f"/jobs/{JOB}/swap", {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "PSU-A", "serial_in": other}
+    )
     assert answer.status_code == 422
     assert f"Serial {other} is already installed in EQ-002" in refusal(answer.text)
     assert pending(laptop) == 1
@@ -119,8 +129,9 @@ def test_the_customer_signs_bound_to_the_sheet_they_saw(browser: Browser, laptop
     page = browser.get(f"/jobs/{JOB}/sign").text
     shown = re.search(r'name="sheet_hash" value="([0-9a-f]{64})"', page).group(1)
     for image, said in (("", "could not be read"), (png("empty"), "empty"), (png("dot"), "only a dot")):
-        answer = browser.post(f"/jobs/{JOB}/sign", {"signer": "王建国", "role": "site manager", "image": image,
-                                                   "sheet_hash": shown})
+        answer = browser.post(
+            f"/jobs/{JOB}/sign", {"signer": "王建国", "role": "site manager", "image": image, "sheet_hash": shown}
+        )
         assert answer.status_code == 422 and said in refusal(answer.text), said
     nameless = browser.post(f"/jobs/{JOB}/sign", {"signer": " ", "image": png(), "sheet_hash": shown})
     assert nameless.status_code == 422 and "required" in refusal(nameless.text)
@@ -130,8 +141,9 @@ def test_the_customer_signs_bound_to_the_sheet_they_saw(browser: Browser, laptop
     stale = browser.post(f"/jobs/{JOB}/sign", {"signer": "王建国", "image": png(), "sheet_hash": shown})
     assert stale.status_code == 422 and "changed while it was shown" in refusal(stale.text)
     fresh = re.search(r'name="sheet_hash" value="([0-9a-f]{64})"', browser.get(f"/jobs/{JOB}/sign").text).group(1)
-    signed = browser.post(f"/jobs/{JOB}/sign", {"signer": "王建国", "role": "site manager", "image": png(),
-                                               "sheet_hash": fresh})
+    signed = browser.post(
+        f"/jobs/{JOB}/sign", {"signer": "王建国", "role": "site manager", "image": png(), "sheet_hash": fresh}
+    )
     assert signed.status_code == 303
     events = [v.event for v in laptop.events(JOB)]
     signature = next(e.payload for e in events if isinstance(e.payload, Signature))
@@ -147,23 +159,34 @@ def test_the_customer_signs_bound_to_the_sheet_they_saw(browser: Browser, laptop
 
 def test_a_photo_from_a_file_is_kept_as_a_blob(browser: Browser, laptop) -> None:
     image = SIGNATURE_PNG.read_bytes()
-    answer = browser.http.post(f"/jobs/{JOB}/photo", data={"csrf": browser.csrf(), "caption": "PSU bay"},
-                               files={"photo": ("bay.png", image, "image/png")}, headers={"origin": browser.app.origin})
+    answer = browser.http.post(
+        f"/jobs/{JOB}/photo",
+        data={"csrf": browser.csrf(), "caption": "PSU bay"},
+        files={"photo": ("bay.png", image, "image/png")},
+        headers={"origin": browser.app.origin},
+    )
     assert answer.status_code == 303, answer.text[:300]
     assert 'src="/files/blobs/' in browser.get(f"/jobs/{JOB}").text
-    fake = browser.http.post(f"/jobs/{JOB}/photo", data={"csrf": browser.csrf()},
-                             files={"photo": ("x.png", b"<svg onload=alert(1)>", "image/png")},
-                             headers={"origin": browser.app.origin})
+    fake = browser.http.post(
+        f"/jobs/{JOB}/photo",
+        data={"csrf": browser.csrf()},
+        files={"photo": ("x.png", b"<svg onload=alert(1)>", "image/png")},
+        headers={"origin": browser.app.origin},
+    )
     assert fake.status_code == 422 and "PNG, JPEG or WebP" in refusal(fake.text)
     assert pending(laptop) == 1
 
 
 def test_site_facts_send_only_what_changed(browser: Browser, laptop) -> None:
     site = laptop.record("site", "S-01")
-    form = {name: getattr(site, name) for name in ("contact_name", "contact_phone", "contact_email",
-                                                   "installer_contact", "access_notes")}
-    assert browser.post(f"/jobs/{JOB}/facts/site/S-01", form).status_code == 422      # nothing changed
-    assert browser.post(f"/jobs/{JOB}/facts/site/S-01", {**form, "contact_phone": "+86 138 0000 7781"}).status_code == 303
+    form = {
+        name: getattr(site, name)
+        for name in ("contact_name", "contact_phone", "contact_email", "installer_contact", "access_notes")
+    }
+    assert browser.post(f"/jobs/{JOB}/facts/site/S-01", form).status_code == 422  # nothing changed
+    assert (
+        browser.post(f"/jobs/{JOB}/facts/site/S-01", {**form, "contact_phone": "+86 138 0000 7781"}).status_code == 303
+    )
     [patch] = laptop.pending()
     assert patch.fields == {"contact_phone": "+86 138 0000 7781"}
     answer = browser.post(f"/jobs/{JOB}/facts/equipment/EQ-001", {"parameter": "ip", "parameter_value": "10.0.0.9"})
@@ -173,12 +196,12 @@ def test_site_facts_send_only_what_changed(browser: Browser, laptop) -> None:
 
 def test_drawings_show_inline_from_the_cache(browser: Browser, laptop) -> None:
     blob = laptop.blobs.add_file(ROOT / "fixtures" / "demo" / "drawings" / "D-02-s-01-network.pdf")
-    assert laptop.record("drawing", "D-02").sha256 == blob      # type: ignore[attr-defined]
+    assert laptop.record("drawing", "D-02").sha256 == blob  # type: ignore[attr-defined]
     page = browser.get("/drawings/D-02?job=J-0001").text
     assert '<iframe class="drawing-view" id="drawing-view" src="/files/drawings/D-02"' in page
     pdf = browser.get("/files/drawings/D-02")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.headers["content-disposition"].startswith("inline")
-    assert browser.get("/files/drawings/D-01").status_code == 404       # not downloaded: says so
+    assert browser.get("/files/drawings/D-01").status_code == 404  # not downloaded: says so
     assert "not on this laptop yet" in browser.get("/drawings/D-01").text
 
 
@@ -192,8 +215,22 @@ def test_unknown_things_are_a_page_in_words_not_a_crash(browser: Browser, laptop
 
 
 def test_the_cli_and_the_app_share_the_store_at_once(browser: Browser, laptop) -> None:
-    proc = subprocess.run([sys.executable, "-m", "field_client.cli", "--home", str(laptop.home), "note", JOB,
-                           "written by the CLI while the app runs"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "field_client.cli",
+            "--home",
+            str(laptop.home),
+            "note",
+            JOB,
+            "written by the CLI while the app runs",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert browser.post(f"/jobs/{JOB}/note", {"text": "written in the app"}).status_code == 303
     page = browser.get(f"/jobs/{JOB}").text

@@ -33,8 +33,10 @@ def catalog(locale: str):  # type: ignore[no-untyped-def]
 def extracted() -> set[str]:
     with open(ROOT / "babel.cfg") as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
-    return {message[2] if isinstance(message[2], str) else message[2][0]
-            for message in extract_from_dir(str(ROOT), method_map, options_map)}
+    return {
+        message[2] if isinstance(message[2], str) else message[2][0]
+        for message in extract_from_dir(str(ROOT), method_map, options_map)
+    }
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
@@ -43,11 +45,12 @@ def test_every_message_in_the_code_is_translated(locale: str) -> None:
     held = {m.id if isinstance(m.id, str) else m.id[0]: m for m in cat if m.id}
     missing = sorted(extracted() - set(held))
     assert not missing, f"run `make catalogs` and translate: {missing[:10]}"
-    untranslated = sorted(k for k, m in held.items()
-                          if m.fuzzy or not (m.string if isinstance(m.string, str) else all(m.string)))
+    untranslated = sorted(
+        k for k, m in held.items() if m.fuzzy or not (m.string if isinstance(m.string, str) else all(m.string))
+    )
     assert not untranslated, untranslated[:10]
     problems = [(m.id, errors) for m, errors in cat.check()]
-    assert not problems, problems[:5]                     # placeholders agree with the msgid
+    assert not problems, problems[:5]  # placeholders agree with the msgid
 
 
 @pytest.mark.parametrize("locale", TRANSLATED)
@@ -85,28 +88,37 @@ def _png() -> str:
 
 
 def test_every_page_in_every_state_renders_in_both_languages_from_the_catalog(app, browser: Browser, laptop) -> None:
-    laptop.today = lambda: dt.date(2031, 1, 1)        # paid work: the quote step is required
+    laptop.today = lambda: dt.date(2031, 1, 1)  # paid work: the quote step is required
     job = "J-0001"
     posts = [
-        ("swap", {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "A", "serial_in": "B"}),   # refused: backup
-        ("backup/waive", {"waive_reason": ""}),                                                         # refused: reason
+        ("swap", {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "A", "serial_in": "B"}),  # refused: backup
+        ("backup/waive", {"waive_reason": ""}),  # refused: reason
         ("checkin", {"note": "到了"}),
         ("backup", {"scope": "data", "method": "rsync", "stored_at": "NAS", "sha256": "ab" * 32, "size": "5"}),
         ("backup/waive", {"waive_reason": "read-only appliance"}),
         ("diagnosis", {"cause": "human", "findings": "dropped", "severity": "2"}),
-        ("swap", {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "A", "serial_in": "B"}),   # refused: approval
-        ("approval", {"by": "王", "decision": "approve"}),                                              # refused: no quote
+        ("swap", {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "A", "serial_in": "B"}),  # refused: approval
+        ("approval", {"by": "王", "decision": "approve"}),  # refused: no quote
         ("quote", {"part_1": "PSU-750W", "qty_1": "2", "labour": "300"}),
         ("approval", {"by": "王建国", "decision": "decline"}),
-        ("quote", {"part_1": "PSU-750W", "labour": "12.345"}),                                          # refused: amount
+        ("quote", {"part_1": "PSU-750W", "labour": "12.345"}),  # refused: amount
         ("quote", {"part_1": "PSU-750W"}),
         ("approval", {"by": "王建国", "decision": "approve"}),
-        ("swap", {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "A", "serial_in": "A"}),   # refused: same serial
-        ("swap", {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "A", "serial_in": "B", "no_backup_ack": "1"}),
-        ("loaner", {"device": "spare"}), ("loaner", {"device": "spare", "returned": "1"}),
-        ("test", {"result": "fail", "notes": "fan"}), ("test", {"result": "pass"}),
-        ("note", {"text": ""}),                                                                         # refused: required
-        ("note", {"text": "备注"}), ("escalate", {"reason": ""}),
+        (
+            "swap",
+            {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "A", "serial_in": "A"},
+        ),  # refused: same serial
+        (
+            "swap",
+            {"equipment": "EQ-001", "part": "PSU-750W", "serial_out": "A", "serial_in": "B", "no_backup_ack": "1"},
+        ),
+        ("loaner", {"device": "spare"}),
+        ("loaner", {"device": "spare", "returned": "1"}),
+        ("test", {"result": "fail", "notes": "fan"}),
+        ("test", {"result": "pass"}),
+        ("note", {"text": ""}),  # refused: required
+        ("note", {"text": "备注"}),
+        ("escalate", {"reason": ""}),
     ]
     pages = []
     for path, form in posts:
@@ -122,16 +134,43 @@ def test_every_page_in_every_state_renders_in_both_languages_from_the_catalog(ap
     browser.post(f"/jobs/{job}/resolve", {})
     browser.post("/jobs/J-0002/escalate", {"reason": "needs a backplane"})
     browser.post(f"/jobs/{job}/photo", {})
-    laptop.store.write(lambda c: replica.put(c, Conflict(
-        id="CF-1", kind="field", record_entity="site", record_id="S-01", field="contact_phone", job_id=job,
-        kept="1", other="2", kept_by=Party(side="field"), other_by=Party(side="office"), rule="field owns it",
-        created_at=dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)), 9))
-    browser.post("/sync", {})           # the laptop's server is unreachable: the sync page says so
+    laptop.store.write(
+        lambda c: replica.put(
+            c,
+            Conflict(
+                id="CF-1",
+                kind="field",
+                record_entity="site",
+                record_id="S-01",
+                field="contact_phone",
+                job_id=job,
+                kept="1",
+                other="2",
+                kept_by=Party(side="field"),
+                other_by=Party(side="office"),
+                rule="field owns it",
+                created_at=dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc),
+            ),
+            9,
+        )
+    )
+    browser.post("/sync", {})  # the laptop's server is unreachable: the sync page says so
     app.runner.wait(60)
     for locale in ("en", "zh-CN"):
-        for path in ("/", f"/jobs/{job}", "/jobs/J-0002", "/jobs/J-0003", f"/jobs/{job}/sign", f"/jobs/{job}/report",
-                     "/jobs/J-0002/report", "/sync", "/sync/state", "/drawings/D-01?job=J-0001", "/drawings/D-02",
-                     "/jobs/J-9999"):
+        for path in (
+            "/",
+            f"/jobs/{job}",
+            "/jobs/J-0002",
+            "/jobs/J-0003",
+            f"/jobs/{job}/sign",
+            f"/jobs/{job}/report",
+            "/jobs/J-0002/report",
+            "/sync",
+            "/sync/state",
+            "/drawings/D-01?job=J-0001",
+            "/drawings/D-02",
+            "/jobs/J-9999",
+        ):
             answer = browser.get(path, headers={"accept-language": locale})
             assert answer.status_code in (200, 404), (path, answer.status_code)
         assert browser.http.get("/", headers={"host": "evil.example", "accept-language": locale}).status_code == 403

@@ -24,9 +24,14 @@ def test_field_ui_opens_the_browser_on_its_one_time_link(laptop, tmp_path: Path)
     browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
     browser.chmod(0o755)
     laptop.close()
-    proc = subprocess.Popen([sys.executable, "-m", "field_client.cli", "--home", str(tmp_path / "home"), "ui"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "BROWSER": str(browser), "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "field_client.cli", "--home", str(tmp_path / "home"), "ui"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BROWSER": str(browser), "PYTHONUNBUFFERED": "1"},
+    )
     try:
         first = proc.stdout.readline()  # type: ignore[union-attr]
         assert first.startswith("fieldsync laptop app: http://127.0.0.1:"), first
@@ -34,26 +39,41 @@ def test_field_ui_opens_the_browser_on_its_one_time_link(laptop, tmp_path: Path)
         assert wait_until(lambda: opened.exists() and opened.read_text().strip() == url, 20)
         with httpx.Client(timeout=10) as browser_session:
             assert browser_session.get(url, follow_redirects=True).status_code == 200
-        assert httpx.get(url, timeout=10).status_code == 403                # spent: no other browser gets in
+        assert httpx.get(url, timeout=10).status_code == 403  # spent: no other browser gets in
     finally:
-        proc.send_signal(signal.SIGINT)                                    # Ctrl-C
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(20) == 0
 
 
 def test_no_browser_only_prints(laptop, tmp_path: Path) -> None:
     opened = tmp_path / "opened.txt"
     laptop.close()
-    proc = subprocess.Popen([sys.executable, "-m", "field_client.cli", "--home", str(tmp_path / "home"), "--json",
-                             "ui", "--no-browser", "--lang", "zh_Hans"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "BROWSER": f"touch {opened}", "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "field_client.cli",
+            "--home",
+            str(tmp_path / "home"),
+            "--json",
+            "ui",
+            "--no-browser",
+            "--lang",
+            "zh_Hans",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BROWSER": f"touch {opened}", "PYTHONUNBUFFERED": "1"},
+    )
     try:
         import json
 
         said = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
         with httpx.Client(timeout=10) as session:
             page = session.get(said["url"], follow_redirects=True)
-        assert page.status_code == 200 and '<html lang="zh-Hans">' in page.text   # --lang: the default
+        assert page.status_code == 200 and '<html lang="zh-Hans">' in page.text  # --lang: the default
         assert not opened.exists()
     finally:
         proc.terminate()
@@ -68,5 +88,6 @@ def test_every_template_script_style_and_catalog_ships_in_the_package() -> None:
             for path in (base / folder).rglob("*"):
                 if path.is_file():
                     relative = str(path.relative_to(base))
-                    assert any(fnmatch.fnmatch(relative, g) and relative.count("/") == g.count("/")
-                               for g in data[package]), f"{relative} is not package data"
+                    assert any(
+                        fnmatch.fnmatch(relative, g) and relative.count("/") == g.count("/") for g in data[package]
+                    ), f"{relative} is not package data"

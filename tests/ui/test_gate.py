@@ -54,9 +54,9 @@ def test_the_opening_secret_works_once_and_only_exactly(app: LaptopApp) -> None:
     first = Browser(app)
     cookie = first.http.cookies.get(app.gate.cookie)
     assert cookie and first.get("/").status_code == 200
-    assert first.get(url).status_code == 303          # the same browser opening the link again carries on
+    assert first.get(url).status_code == 303  # the same browser opening the link again carries on
     with httpx.Client(timeout=10) as late:
-        assert late.get(url).status_code == 403          # spent: a copied link opens nothing
+        assert late.get(url).status_code == 403  # spent: a copied link opens nothing
     raw = httpx.get(url, timeout=10)
     assert raw.status_code == 403
     first.close()
@@ -69,8 +69,9 @@ def test_the_session_cookie_is_httponly_and_strict(app: LaptopApp) -> None:
     assert header.startswith(f"fieldui-{app.port}=")
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "localhost:{port}", "127.0.0.1:1",
-                                  "127.0.0.1.nip.io:{port}"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:{port}", "localhost:{port}", "127.0.0.1:1", "127.0.0.1.nip.io:{port}"]
+)
 def test_a_foreign_host_is_refused(browser: Browser, app: LaptopApp, laptop, host: str) -> None:
     host = host.format(port=app.port)
     assert browser.get("/", headers={"host": host}).status_code == 403
@@ -80,13 +81,16 @@ def test_a_foreign_host_is_refused(browser: Browser, app: LaptopApp, laptop, hos
     assert pending(laptop) == 0
 
 
-@pytest.mark.parametrize("origin", ["http://evil.example", "http://127.0.0.1:1", "null", "https://127.0.0.1:{port}",
-                                    "http://localhost:{port}"])
+@pytest.mark.parametrize(
+    "origin",
+    ["http://evil.example", "http://127.0.0.1:1", "null", "https://127.0.0.1:{port}", "http://localhost:{port}"],
+)
 def test_a_foreign_origin_is_refused(browser: Browser, app: LaptopApp, laptop, origin: str) -> None:
     origin = origin.format(port=app.port)
     token = browser.csrf()
-    answer = browser.http.post("/jobs/J-0001/note", data={"text": "from elsewhere", "csrf": token},
-                               headers={"origin": origin})
+    answer = browser.http.post(
+        "/jobs/J-0001/note", data={"text": "from elsewhere", "csrf": token}, headers={"origin": origin}
+    )
     assert answer.status_code == 403
     assert browser.get("/sync/state", headers={"origin": origin}).status_code == 403
     assert pending(laptop) == 0
@@ -97,8 +101,11 @@ def test_a_request_made_by_another_site_is_refused(browser: Browser, laptop, sit
     """``same-site`` is a page on another port of 127.0.0.1: cookies do not tell ports apart."""
     assert browser.get("/jobs/J-0001", headers={"sec-fetch-site": site}).status_code == 403
     token = browser.csrf()
-    answer = browser.http.post("/jobs/J-0001/note", data={"text": "x", "csrf": token},
-                               headers={"sec-fetch-site": site, "origin": browser.app.origin})
+    answer = browser.http.post(
+        "/jobs/J-0001/note",
+        data={"text": "x", "csrf": token},
+        headers={"sec-fetch-site": site, "origin": browser.app.origin},
+    )
     assert answer.status_code == 403 and pending(laptop) == 0
     assert browser.get("/jobs/J-0001", headers={"sec-fetch-site": "same-origin"}).status_code == 200
 
@@ -109,8 +116,17 @@ def test_a_write_without_origin_is_refused(browser: Browser, laptop) -> None:
 
 
 def test_no_write_without_the_csrf_token(browser: Browser, app: LaptopApp, laptop) -> None:
-    form = {"note": "x", "text": "x", "reason": "x", "waive_reason": "x", "lang": "zh_Hans", "by": "x",
-            "decision": "approve", "result": "pass", "device": "x"}
+    form = {
+        "note": "x",
+        "text": "x",
+        "reason": "x",
+        "waive_reason": "x",
+        "lang": "zh_Hans",
+        "by": "x",
+        "decision": "approve",
+        "result": "pass",
+        "device": "x",
+    }
     real = browser.csrf()
     for path in routes(app, "POST"):
         for token in (None, "forged", real + "x"):
@@ -118,8 +134,11 @@ def test_no_write_without_the_csrf_token(browser: Browser, app: LaptopApp, lapto
             answer = browser.post(path, data, csrf=False)
             assert answer.status_code == 403, (path, token)
             assert "expired" in answer.text
-        header = browser.http.post(path, content=b"bytes", headers={
-            "origin": app.origin, "x-csrf-token": "forged", "content-type": "application/octet-stream"})
+        header = browser.http.post(
+            path,
+            content=b"bytes",
+            headers={"origin": app.origin, "x-csrf-token": "forged", "content-type": "application/octet-stream"},
+        )
         assert header.status_code == 403, path
     assert pending(laptop) == 0
     assert app.runner.state()["runs"] == 0 and not app.runner.state()["running"]
@@ -128,8 +147,11 @@ def test_no_write_without_the_csrf_token(browser: Browser, app: LaptopApp, lapto
 
 
 def test_a_script_sends_the_token_in_a_header(browser: Browser, app: LaptopApp) -> None:
-    answer = browser.http.post("/jobs/J-0001/backup/hash", content=b"x" * 100_000, headers={
-        "origin": app.origin, "x-csrf-token": browser.csrf(), "content-type": "application/octet-stream"})
+    answer = browser.http.post(
+        "/jobs/J-0001/backup/hash",
+        content=b"x" * 100_000,
+        headers={"origin": app.origin, "x-csrf-token": browser.csrf(), "content-type": "application/octet-stream"},
+    )
     assert answer.status_code in (200, 201)
     assert answer.json() == {"sha256": __import__("hashlib").sha256(b"x" * 100_000).hexdigest(), "size": 100_000}
 
@@ -170,7 +192,9 @@ def test_every_answer_has_a_strict_csp_and_pages_carry_no_inline_code(browser: B
 def test_only_real_images_are_served_from_the_cache(browser: Browser, laptop) -> None:
     page = laptop.add_blob(b"<html><script>alert(1)</script></html>", "image/png")
     assert browser.get(f"/files/blobs/{page}").status_code == 404
-    png = (__import__("pathlib").Path(__file__).resolve().parents[2] / "fixtures" / "demo" / "signature.png").read_bytes()
+    png = (
+        __import__("pathlib").Path(__file__).resolve().parents[2] / "fixtures" / "demo" / "signature.png"
+    ).read_bytes()
     sha = laptop.add_blob(png, "image/png")
     shown = browser.get(f"/files/blobs/{sha}")
     assert shown.status_code == 200 and shown.headers["content-type"] == "image/png" and shown.content == png

@@ -20,8 +20,16 @@ from sync_protocol import ProtocolError, Unauthorized
 from ..access import READ, page_guard
 from .common import AnyRequest, _who, log, quote_id, safe_next
 from .data import data_create, data_edit, data_index, data_list, data_new, data_update
-from .dispatch import (assign_submit, board_page, cancel_submit, intake_form, intake_submit, job_edit_form,
-                       job_edit_submit, job_page)
+from .dispatch import (
+    assign_submit,
+    board_page,
+    cancel_submit,
+    intake_form,
+    intake_submit,
+    job_edit_form,
+    job_edit_submit,
+    job_page,
+)
 from .review import audit_csv, audit_page, blob_page, conflicts_page, resolve_submit
 from .signin import login, login_form, logout, office_home
 
@@ -36,8 +44,11 @@ def _unauthorized(request: AnyRequest, exc: Unauthorized) -> Response[Any]:
 
 
 def _error_page(request: AnyRequest, status: int, message: str) -> Response[Any]:
-    return Template(template_name="error.html", status_code=status,
-                    context={"who": _who(request), "flashes": [], "status": status, "message": message})
+    return Template(
+        template_name="error.html",
+        status_code=status,
+        context={"who": _who(request), "flashes": [], "status": status, "message": message},
+    )
 
 
 def _protocol_error(request: AnyRequest, exc: ProtocolError) -> Response[Any]:
@@ -58,11 +69,40 @@ def _crash(request: AnyRequest, exc: Exception) -> Response[Any]:
 
 def pages_router(session_middleware: Any, csrf_middleware: Any) -> Router:
     return Router(
-        path="/office", guards=[page_guard], middleware=[session_middleware, csrf_middleware],
-        opt={"roles": READ}, include_in_schema=False,
-        exception_handlers={Unauthorized: _unauthorized, ProtocolError: _protocol_error,
-                            HTTPException: _http_error, Exception: _crash},
-        route_handlers=[login_form, login, logout, office_home, board_page, intake_form, intake_submit,
-                        job_page, assign_submit, cancel_submit, job_edit_form, job_edit_submit,
-                        conflicts_page, resolve_submit, audit_page, audit_csv, data_index, data_list,
-                        data_new, data_create, data_edit, data_update, blob_page])
+        path="/office",
+        guards=[page_guard],
+        middleware=[session_middleware, csrf_middleware],
+        opt={"roles": READ},
+        include_in_schema=False,
+        exception_handlers={
+            Unauthorized: _unauthorized,
+            ProtocolError: _protocol_error,
+            HTTPException: _http_error,
+            Exception: _crash,
+        },
+        route_handlers=[
+            login_form,
+            login,
+            logout,
+            office_home,
+            board_page,
+            intake_form,
+            intake_submit,
+            job_page,
+            assign_submit,
+            cancel_submit,
+            job_edit_form,
+            job_edit_submit,
+            conflicts_page,
+            resolve_submit,
+            audit_page,
+            audit_csv,
+            data_index,
+            data_list,
+            data_new,
+            data_create,
+            data_edit,
+            data_update,
+            blob_page,
+        ],
+    )

@@ -19,8 +19,8 @@ from ..worker import in_thread
 
 log = logging.getLogger("fieldsync.office")
 AnyRequest = Request[Any, Any, Any]
-Page = Response[bytes]   # a rendered page (``render``)
-PageNumber = Annotated[int, Parameter(ge=1, le=1_000_000)]   # ?page= of a long list
+Page = Response[bytes]  # a rendered page (``render``)
+PageNumber = Annotated[int, Parameter(ge=1, le=1_000_000)]  # ?page= of a long list
 _FLASH = "flash"
 
 
@@ -37,9 +37,11 @@ async def render(request: AnyRequest, template: str, status: int = 200, **contex
     """A page rendered in a worker thread, not on the event loop: a job sheet of thousands of
     events takes a while to render, and the loop also answers every laptop's sync meanwhile."""
     flashes = request.session.pop(_FLASH, []) if "session" in request.scope else []
-    page = Template(template_name=template, status_code=status,
-                    context={"who": _who(request), "flashes": flashes, "now": dt.datetime.now(dt.timezone.utc),
-                             **context})
+    page = Template(
+        template_name=template,
+        status_code=status,
+        context={"who": _who(request), "flashes": flashes, "now": dt.datetime.now(dt.timezone.utc), **context},
+    )
     full = page.create_template_context(request)  # adds the request and this session's CSRF token
     engine = request.app.template_engine
     assert engine is not None, "the office app is configured with templates"
@@ -51,8 +53,7 @@ def pages(total: int, size: int, page: int) -> dict[str, int]:
     """Where a long list is cut: this page's slice and how many pages there are (page 1 first)."""
     count = max(1, -(-total // size))
     page = min(max(page, 1), count)
-    return {"page": page, "pages": count, "start": (page - 1) * size, "end": min(page * size, total),
-            "total": total}
+    return {"page": page, "pages": count, "start": (page - 1) * size, "end": min(page * size, total), "total": total}
 
 
 def home_for(role: str) -> str:
@@ -69,8 +70,10 @@ def safe_next(target: str | None) -> str | None:
 def edit_message(reply: EditReply, what: str) -> tuple[str, str]:
     """(level, sentence) telling the person what became of their edit."""
     if reply.status == "conflict":
-        return ("warn", f"{what}: {reply.message}; the merge rule decided, and the other side waits "
-                        f"in the conflict queue.")
+        return (
+            "warn",
+            f"{what}: {reply.message}; the merge rule decided, and the other side waits in the conflict queue.",
+        )
     if reply.status == "unchanged":
         return ("ok", f"{what}: nothing changed.")
     if reply.status == "merged":

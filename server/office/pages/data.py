@@ -49,8 +49,18 @@ async def data_new(request: AnyRequest, collection: FromPath[str]) -> Page:
     form = refdata.form_of(collection)
     state = server_state(request)
     ctx = await in_thread(lambda: state.db.read(lambda c: _form_context(c, form)))
-    return await render(request, "data_form.html", section="data", form=form, record=None, version=0,
-                  values=refdata.form_values(None, form), original="{}", error="", **ctx)
+    return await render(
+        request,
+        "data_form.html",
+        section="data",
+        form=form,
+        record=None,
+        version=0,
+        values=refdata.form_values(None, form),
+        original="{}",
+        error="",
+        **ctx,
+    )
 
 
 async def _upload(request: AnyRequest, upload: Any) -> tuple[str, int, str, str]:
@@ -99,9 +109,19 @@ async def data_create(request: AnyRequest, collection: FromPath[str]) -> Page | 
         if isinstance(exc, (Unauthorized, Forbidden)):
             raise
         ctx = await in_thread(lambda: state.db.read(lambda c: _form_context(c, form_spec)))
-        return await render(request, "data_form.html", status=exc.status, section="data", form=form_spec, record=None,
-                      version=0, values={k: str(form.get(k, "")) for k in (f.name for f in form_spec.fields)},
-                      original="{}", error=exc.message, **ctx)
+        return await render(
+            request,
+            "data_form.html",
+            status=exc.status,
+            section="data",
+            form=form_spec,
+            record=None,
+            version=0,
+            values={k: str(form.get(k, "")) for k in (f.name for f in form_spec.fields)},
+            original="{}",
+            error=exc.message,
+            **ctx,
+        )
     flash(request, f"{form_spec.title}: {record.id} created.")
     return Redirect(f"/office/data/{collection}/{quote_id(record.id)}", status_code=303)
 
@@ -113,8 +133,16 @@ async def data_edit(request: AnyRequest, collection: FromPath[str], record_id: F
 
     data = await in_thread(lambda: state.db.read(lambda c: _record_context(c, form, record_id)))
     values = refdata.form_values(data["record"], form)
-    return await render(request, "data_form.html", section="data", form=form, values=values,
-                  original=msgspec.json.encode(values).decode(), error="", **data)
+    return await render(
+        request,
+        "data_form.html",
+        section="data",
+        form=form,
+        values=values,
+        original=msgspec.json.encode(values).decode(),
+        error="",
+        **data,
+    )
 
 
 @post("/data/{collection:str}/{record_id:str}", opt={"roles": DISPATCH}, status_code=303)
@@ -125,18 +153,24 @@ async def data_update(request: AnyRequest, collection: FromPath[str], record_id:
     try:
         if form_spec.entity == "stock":
             delta = refdata.parse_value(str(form.get("delta", "0")), refdata.FieldSpec("delta", "Adjust by", "int"))
-            reply = await in_thread(lambda: office_write(state, who, "office.stock",
-                                                         lambda c: adjust_stock(c, who, record_id, delta)))
+            reply = await in_thread(
+                lambda: office_write(state, who, "office.stock", lambda c: adjust_stock(c, who, record_id, delta))
+            )
         else:
             base = int(str(form.get("_base_version", "0")) or 0)
             rendered = msgspec.json.decode(str(form.get("_original", "{}")) or "{}")
             changes = refdata.changed_fields(form_spec, form, rendered if isinstance(rendered, dict) else {})
-            if form_spec.entity == "drawing" and isinstance(form.get("file"), UploadFile) \
-                    and form.get("file").filename:  # type: ignore[union-attr]
+            if form_spec.entity == "drawing" and isinstance(form.get("file"), UploadFile) and form.get("file").filename:  # type: ignore[union-attr]
                 sha, size, media_type, name = await _upload(request, form.get("file"))
                 changes.update(sha256=sha, size=size, media_type=media_type, filename=name)
-            reply = await in_thread(lambda: office_write(state, who, "office.edit", lambda c: office_patch(
-                c, who, state.clock, form_spec.entity, record_id, base, changes)))
+            reply = await in_thread(
+                lambda: office_write(
+                    state,
+                    who,
+                    "office.edit",
+                    lambda c: office_patch(c, who, state.clock, form_spec.entity, record_id, base, changes),
+                )
+            )
     except (ValueError, msgspec.DecodeError):
         return await _refuse_edit(request, form_spec, record_id, form, "the form was damaged: reload it", 400)
     except ProtocolError as exc:
@@ -156,11 +190,21 @@ def _record_context(conn: Any, form: refdata.EntityForm, record_id: str) -> dict
     return {"record": found.record, "version": found.version, **_form_context(conn, form)}
 
 
-async def _refuse_edit(request: AnyRequest, form: refdata.EntityForm, record_id: FromPath[str], submitted: Any,
-                       error: str, status: int) -> Page:
+async def _refuse_edit(
+    request: AnyRequest, form: refdata.EntityForm, record_id: FromPath[str], submitted: Any, error: str, status: int
+) -> Page:
     state = server_state(request)
 
     data = await in_thread(lambda: state.db.read(lambda c: _record_context(c, form, record_id)))
     values = {f.name: str(submitted.get(f.name, "")) for f in form.fields}
-    return await render(request, "data_form.html", status=status, section="data", form=form, values=values,
-                  original=str(submitted.get("_original", "{}")), error=error, **data)
+    return await render(
+        request,
+        "data_form.html",
+        status=status,
+        section="data",
+        form=form,
+        values=values,
+        original=str(submitted.get("_original", "{}")),
+        error=error,
+        **data,
+    )

@@ -31,27 +31,32 @@ async def board_page(request: AnyRequest, all: FromQuery[bool] = False) -> Page:
     state = server_state(request)
     statuses = None if all else [s for s in jobs.STATUS_ORDER if s not in CLOSED_TO_WORK]
     rows = await in_thread(lambda: state.db.read(lambda c: jobs.board(c, statuses=statuses)))
-    return await render(request, "board.html", section="board", jobs=rows, show_all=all,
-                  status_order=jobs.STATUS_ORDER)
+    return await render(request, "board.html", section="board", jobs=rows, show_all=all, status_order=jobs.STATUS_ORDER)
 
 
 def _intake_choices(conn: Any) -> dict[str, Any]:
-    return {"customers": refdata.list_records(conn, "customer"), "sites": refdata.list_records(conn, "site"),
-            "equipment": refdata.list_records(conn, "equipment", limit=100_000),
-            "engineers": jobs.engineers(conn)}
+    return {
+        "customers": refdata.list_records(conn, "customer"),
+        "sites": refdata.list_records(conn, "site"),
+        "equipment": refdata.list_records(conn, "equipment", limit=100_000),
+        "engineers": jobs.engineers(conn),
+    }
 
 
 @get("/jobs/new", opt={"roles": DISPATCH})
 async def intake_form(request: AnyRequest) -> Page:
     state = server_state(request)
     choices = await in_thread(lambda: state.db.read(_intake_choices))
-    return await render(request, "intake.html", section="intake", values={}, error="",
-                  policy=config(state).severity, **choices)
+    return await render(
+        request, "intake.html", section="intake", values={}, error="", policy=config(state).severity, **choices
+    )
 
 
 def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> IntakeRequest:
-    data: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in
-                            ("customer_id", "site_id", "fault", "severity", "reported_by", "reported_at", "assignee")}
+    data: dict[str, Any] = {
+        k: str(form.get(k, "")).strip()
+        for k in ("customer_id", "site_id", "fault", "severity", "reported_by", "reported_at", "assignee")
+    }
     data["equipment_ids"] = [e for e in equipment_ids if e]
     try:
         data["severity"] = int(data["severity"] or 0)
@@ -75,18 +80,30 @@ async def intake_submit(request: AnyRequest) -> Page | Redirect:
     state, who = server_state(request), principal(request)
     try:
         intake = _intake_request(form, form.getall("equipment_ids") if "equipment_ids" in form else [])
-        job = await in_thread(lambda: office_write(state, who, "office.intake", lambda c: jobs.intake(
-            c, who, intake, config(state), state.clock)))
+        job = await in_thread(
+            lambda: office_write(
+                state, who, "office.intake", lambda c: jobs.intake(c, who, intake, config(state), state.clock)
+            )
+        )
     except (InvalidValue, NotFound) as exc:
         choices = await in_thread(lambda: state.db.read(_intake_choices))
-        return await render(request, "intake.html", status=422, section="intake", values=dict(form), error=exc.message,
-                      policy=config(state).severity, **choices)
-    flash(request, f"Job {job.number} created: respond by {job.respond_by:%H:%M}, "
-                   f"on site by {job.onsite_by:%H:%M} UTC.")
+        return await render(
+            request,
+            "intake.html",
+            status=422,
+            section="intake",
+            values=dict(form),
+            error=exc.message,
+            policy=config(state).severity,
+            **choices,
+        )
+    flash(
+        request, f"Job {job.number} created: respond by {job.respond_by:%H:%M}, on site by {job.onsite_by:%H:%M} UTC."
+    )
     return Redirect(f"/office/jobs/{job.id}", status_code=303)
 
 
-EVENTS_PER_PAGE = 500   # a sheet longer than this (thousands of notes) is shown a page at a time
+EVENTS_PER_PAGE = 500  # a sheet longer than this (thousands of notes) is shown a page at a time
 
 
 @get("/jobs/{job_id:str}")
@@ -96,9 +113,14 @@ async def job_page(request: AnyRequest, job_id: FromPath[str], page: PageNumber 
     def gather(conn: Any) -> dict[str, Any]:
         job_sheet = sheet.job_sheet(conn, job_id)
         cut = pages(len(job_sheet.events), EVENTS_PER_PAGE, page)
-        return {"sheet": job_sheet, "summary": jobs.job_summary(conn, job_id), "cut": cut,
-                "events": job_sheet.events[cut["start"]:cut["end"]],
-                "engineers": jobs.engineers(conn), "users": user_names(conn)}
+        return {
+            "sheet": job_sheet,
+            "summary": jobs.job_summary(conn, job_id),
+            "cut": cut,
+            "events": job_sheet.events[cut["start"] : cut["end"]],
+            "engineers": jobs.engineers(conn),
+            "users": user_names(conn),
+        }
 
     data = await in_thread(lambda: state.db.read(gather))
     return await render(request, "sheet.html", section="board", hlc_time=sheet.hlc_time, **data)
@@ -132,8 +154,9 @@ async def assign_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
 @post("/jobs/{job_id:str}/cancel", opt={"roles": DISPATCH}, status_code=303)
 async def cancel_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
     state, who = server_state(request), principal(request)
-    return await _job_action(request, job_id, "office.cancel",
-                             lambda c: f"Job {jobs.cancel(c, who, job_id, state.clock).number} cancelled.")
+    return await _job_action(
+        request, job_id, "office.cancel", lambda c: f"Job {jobs.cancel(c, who, job_id, state.clock).number} cancelled."
+    )
 
 
 @get("/jobs/{job_id:str}/edit", opt={"roles": DISPATCH})
@@ -154,10 +177,23 @@ async def job_edit_submit(request: AnyRequest, job_id: FromPath[str]) -> Page | 
             raise InvalidValue("severity is a level 1-4", field="severity")
         original = {"fault": str(form.get("_orig_fault", "")), "severity": str(form.get("_orig_severity", ""))}
         fault = str(form.get("fault", "")).replace("\r\n", "\n").strip()
-        reply = await in_thread(lambda: office_write(state, who, "office.edit", lambda c: jobs.edit_job(
-            c, who, state.clock, config(state), job_id, base,
-            fault if fault != original["fault"].replace("\r\n", "\n").strip() else None,
-            severity if str(severity) != original["severity"] else None)))
+        reply = await in_thread(
+            lambda: office_write(
+                state,
+                who,
+                "office.edit",
+                lambda c: jobs.edit_job(
+                    c,
+                    who,
+                    state.clock,
+                    config(state),
+                    job_id,
+                    base,
+                    fault if fault != original["fault"].replace("\r\n", "\n").strip() else None,
+                    severity if str(severity) != original["severity"] else None,
+                ),
+            )
+        )
     except ValueError:
         reply, error = None, "severity and version are numbers"
     except InvalidValue as exc:

@@ -38,8 +38,11 @@ async def conflicts_page(request: AnyRequest, status: FromQuery[str] = "open", p
     def gather(conn: Any) -> dict[str, Any]:
         cut = pages(conflict_queue.count_conflicts(conn, wanted), CONFLICTS_PER_PAGE, page)
         rows = conflict_queue.list_conflicts(conn, wanted, limit=CONFLICTS_PER_PAGE, offset=cut["start"])
-        numbers = {job_id: found.record for job_id in {c.job_id for c, _ in rows if c.job_id}
-                   if (found := store.get(conn, "job", job_id))}
+        numbers = {
+            job_id: found.record
+            for job_id in {c.job_id for c, _ in rows if c.job_id}
+            if (found := store.get(conn, "job", job_id))
+        }
         return {"conflicts": rows, "users": user_names(conn), "jobs": numbers, "cut": cut}
 
     data = await in_thread(lambda: state.db.read(gather))
@@ -51,11 +54,19 @@ async def resolve_submit(request: AnyRequest, conflict_id: FromPath[str]) -> Red
     form = await request.form()
     state, who, resolution = server_state(request), principal(request), str(form.get("resolution", ""))
     try:
-        reply = await in_thread(lambda: office_write(
-            state, who, "office.resolve", lambda c: conflict_queue.resolve(c, who, state.clock, conflict_id, resolution,
-                                                                           config=config(state))))
-        what = "the rule's result accepted" if resolution == "accepted" else \
-            f"overridden: {reply.conflict.field} is now {reply.conflict.other!r}"
+        reply = await in_thread(
+            lambda: office_write(
+                state,
+                who,
+                "office.resolve",
+                lambda c: conflict_queue.resolve(c, who, state.clock, conflict_id, resolution, config=config(state)),
+            )
+        )
+        what = (
+            "the rule's result accepted"
+            if resolution == "accepted"
+            else f"overridden: {reply.conflict.field} is now {reply.conflict.other!r}"
+        )
         flash(request, f"Conflict resolved, {what}.")
     except (Unauthorized, Forbidden):
         raise
@@ -83,16 +94,32 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
     period_to = request.query_params.get("to") or ""
     error = ""
     try:
-        report = await in_thread(lambda: state.db.read(lambda c: audit_report.backup_audit(
-            c, engineer or None, _date(period_from, "from"), _date(period_to, "to"))))
+        report = await in_thread(
+            lambda: state.db.read(
+                lambda c: audit_report.backup_audit(
+                    c, engineer or None, _date(period_from, "from"), _date(period_to, "to")
+                )
+            )
+        )
     except InvalidValue as exc:
         error = exc.message
         report = await in_thread(lambda: state.db.read(lambda c: audit_report.backup_audit(c)))
     engineers = await in_thread(lambda: state.db.read(jobs.engineers))
-    query = "&".join(f"{k}={v}" for k, v in (("engineer", engineer or ""), ("from", period_from),
-                                              ("to", period_to)) if v)
-    return await render(request, "audit.html", section="audit", report=report, engineers=engineers, error=error,
-                  engineer=engineer or "", period_from=period_from, period_to=period_to, query=query)
+    query = "&".join(
+        f"{k}={v}" for k, v in (("engineer", engineer or ""), ("from", period_from), ("to", period_to)) if v
+    )
+    return await render(
+        request,
+        "audit.html",
+        section="audit",
+        report=report,
+        engineers=engineers,
+        error=error,
+        engineer=engineer or "",
+        period_from=period_from,
+        period_to=period_to,
+        query=query,
+    )
 
 
 @get("/audit/backups.csv", opt={"roles": AUDIT})
@@ -100,10 +127,14 @@ async def audit_csv(request: AnyRequest, engineer: FromQuery[str | None] = None)
     state = server_state(request)
     period_from = _date(request.query_params.get("from"), "from")
     period_to = _date(request.query_params.get("to"), "to")
-    report = await in_thread(lambda: state.db.read(
-        lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to)))
-    return Response(audit_report.to_csv(report), media_type="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="backup-audit.csv"'})
+    report = await in_thread(
+        lambda: state.db.read(lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to))
+    )
+    return Response(
+        audit_report.to_csv(report),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="backup-audit.csv"'},
+    )
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -116,12 +147,18 @@ async def blob_page(request: AnyRequest, sha256: FromPath[str]) -> Stream:
     state = server_state(request)
     if not state.blobs.has(sha256):
         raise NotFound(f"no file {sha256}", field="sha256")
-    row = await in_thread(lambda: state.db.read(
-        lambda c: c.execute("SELECT media_type FROM blobs WHERE sha256=?", (sha256,)).fetchone()))
+    row = await in_thread(
+        lambda: state.db.read(lambda c: c.execute("SELECT media_type FROM blobs WHERE sha256=?", (sha256,)).fetchone())
+    )
     media_type = (row["media_type"] if row else "") or "application/octet-stream"
     inline = media_type in _INLINE_TYPES
-    headers = {"ETag": f'"{sha256}"', "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400",
-               "Content-Security-Policy": FILE_POLICY,
-               "Content-Disposition": "inline" if inline else f'attachment; filename="{sha256[:12]}"'}
-    return Stream(state.blobs.read(sha256), media_type=media_type if inline else "application/octet-stream",
-                  headers=headers)
+    headers = {
+        "ETag": f'"{sha256}"',
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=86400",
+        "Content-Security-Policy": FILE_POLICY,
+        "Content-Disposition": "inline" if inline else f'attachment; filename="{sha256[:12]}"',
+    }
+    return Stream(
+        state.blobs.read(sha256), media_type=media_type if inline else "application/octet-stream", headers=headers
+    )
