@@ -8,7 +8,7 @@ diagnosis, quote and approval for paid work, part swaps, loaner, test, signature
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
 import msgspec
 from msgspec import Meta
@@ -148,23 +148,8 @@ EventPayload = Union[
     Resolution,
 ]
 
-EVENT_KINDS: tuple[str, ...] = tuple(
-    cls.__struct_config__.tag  # type: ignore[misc]
-    for cls in (
-        Checkin,
-        Backup,
-        Diagnosis,
-        Quote,
-        CustomerApproval,
-        PartSwap,
-        Loaner,
-        Test,
-        Note,
-        Photo,
-        Signature,
-        Resolution,
-    )
-)
+# Every payload's tag, in the order of the union above: one list of kinds to keep.
+EVENT_KINDS: tuple[str, ...] = tuple(cls.__struct_config__.tag for cls in get_args(EventPayload))
 # Kinds that change the equipment and therefore must follow a backup (DOMAIN.md step 5).
 REPAIR_KINDS = frozenset({"part_swap"})
 # Kinds that are not part of the sheet a customer signs: the signature itself and the close-out.
