@@ -2,7 +2,7 @@
 
 Data sets are made the way an operator would make them: a ``fieldsync-fixtures/1`` file loaded
 with ``field-server load-fixtures`` (users, customers, sites, equipment, parts, stock, jobs,
-drawings), plus, for bulk record counts, ``server.store.put_many`` on the closed store before
+drawings), plus, for bulk record counts, ``server.storage.records.put_many`` on the closed store before
 the server starts. Enrollment tokens come from ``server.auth`` the same way ``field-server user
 add`` makes them. Nothing here reaches into a running server.
 """
@@ -570,8 +570,8 @@ def part_swap(i: int, job_id: str, equipment_id: str, sku: str) -> PartSwap:
 
 def seed_events(data_dir: Path, world: World, n: int, author: str = ENGINEER_ID) -> None:
     """Put ``n`` part-swap events on the engineer's jobs straight into a closed server store
-    (``server.store.put_many``), as if pushed earlier: the data set for pull figures."""
-    from server.database import Database
+    (``server.storage.records.put_many``), as if pushed earlier: the data set for pull figures."""
+    from server.storage import Database
     from sync_protocol.hlc import encode as hlc
 
     db = Database(data_dir / "fieldsync.db")
@@ -579,7 +579,7 @@ def seed_events(data_dir: Path, world: World, n: int, author: str = ENGINEER_ID)
         base_ms = int(_T0.timestamp() * 1000) + 3_600_000
         rng = random.Random(11)
         chunk = 20_000
-        from server import store
+        from server.storage import records as store
 
         for start in range(0, n, chunk):
             batch = []
@@ -605,7 +605,7 @@ def seed_events(data_dir: Path, world: World, n: int, author: str = ENGINEER_ID)
 def enrollment_tokens(data_dir: Path, user_id: str, count: int) -> list[str]:
     """One-time enrollment tokens for an existing user (what ``field-server user add`` prints)."""
     from server import auth
-    from server.database import Database
+    from server.storage import Database
 
     db = Database(data_dir / "fieldsync.db")
     try:
@@ -616,7 +616,7 @@ def enrollment_tokens(data_dir: Path, user_id: str, count: int) -> list[str]:
 
 def many_enrollment_tokens(data_dir: Path, user_ids: list[str]) -> list[str]:
     from server import auth
-    from server.database import Database
+    from server.storage import Database
 
     db = Database(data_dir / "fieldsync.db")
     try:

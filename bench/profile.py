@@ -52,7 +52,7 @@ def _push_batches(n: int, work: Path) -> tuple[Path, list[Any], Any]:
     from field_client import outbox
     from field_client.store import LocalStore
     from server.auth import Principal
-    from server.database import Database
+    from server.storage import Database
     from sync_protocol import MAX_PUSH_BATCH, PushRequest
 
     from . import push as push_bench
@@ -75,7 +75,7 @@ def _push_batches(n: int, work: Path) -> tuple[Path, list[Any], Any]:
 
 def profile_server_push(n: int, work: Path) -> str:
     from server import push
-    from server.database import Database
+    from server.storage import Database
 
     data, batches, who = _push_batches(n, work)
     db = Database(data / "fieldsync.db")
@@ -123,7 +123,7 @@ class _TimedConnection:
 def profile_server_push_sql(n: int, work: Path) -> str:
     """Where a push's SQLite time goes, per statement: the first batch of N part swaps."""
     from server import push
-    from server.database import Database
+    from server.storage import Database
 
     data, batches, who = _push_batches(n, work)
     db = Database(data / "fieldsync.db")
@@ -153,7 +153,7 @@ def profile_server_push_sql(n: int, work: Path) -> str:
 def profile_server_pull(n: int, work: Path) -> str:
     from server import pull
     from server.auth import Principal
-    from server.database import Database
+    from server.storage import Database
     from server.pull_page import encode_page
     from sync_protocol import MSGPACK, PullRequest
 

@@ -1,7 +1,7 @@
 """Initial pull: a fresh laptop primes 100,000 records (the part swaps) plus the engineer's world.
 
 Set-up (not timed): the push figure's world loaded with ``field-server load-fixtures``, N part
-swap events put in the closed store with ``server.store.put_many`` (as if pushed earlier),
+swap events put in the closed store with ``server.storage.records.put_many`` (as if pushed earlier),
 one-time enrollment tokens. Each run copies that store, starts a fresh server process, enrolls
 a new laptop (``FieldClient.login``, not timed) and times its first ``FieldClient.sync()``:
 hello, every page pulled and committed with its cursor, drawings checked. The last run's

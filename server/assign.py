@@ -7,19 +7,20 @@ enters the new engineer's scope and leaves the old one's on their next pulls.
 
 from __future__ import annotations
 
-import sqlite3
 
 import msgspec
 
 from sync_protocol import AssignReply, IllegalState, IllegalTransition, InvalidValue, Job, NotFound, office_action
 from sync_protocol.merge import Writer
 
-from . import auth, store
+from . import auth
 from .auth import Principal
 from .push import ServerClock
+from .storage import records as store
+from .storage import Tx
 
 
-def assign(conn: sqlite3.Connection, who: Principal, job_id: str, assignee: str, clock: ServerClock) -> AssignReply:
+def assign(conn: Tx, who: Principal, job_id: str, assignee: str, clock: ServerClock) -> AssignReply:
     """(Re-)assign ``job_id`` to the engineer ``assignee`` (user id or name)."""
     stored, job = load_job(conn, job_id)
     user = auth.find_user(conn, assignee)
@@ -33,7 +34,7 @@ def assign(conn: sqlite3.Connection, who: Principal, job_id: str, assignee: str,
     return AssignReply(job_id=job.id, assignee=user["id"], status=status, version=version)
 
 
-def load_job(conn: sqlite3.Connection, job_id: str) -> tuple[store.Stored, Job]:
+def load_job(conn: Tx, job_id: str) -> tuple[store.Stored, Job]:
     stored = store.get(conn, "job", job_id)
     if stored is None:
         raise NotFound(f"no job {job_id}", field="job_id")
@@ -49,7 +50,7 @@ def next_status(job: Job, action: str) -> str:
 
 
 def save_office_change(
-    conn: sqlite3.Connection,
+    conn: Tx,
     who: Principal,
     clock: ServerClock,
     stored: store.Stored,

@@ -10,30 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-import sqlite3
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable
 
 from sync_protocol import InvalidValue, NotFound, Unauthorized, uuid7
 
-ROLES = ("engineer", "dispatcher", "supervisor", "admin")
-OFFICE_ROLES = frozenset({"dispatcher", "supervisor", "admin"})
+from .principal import OFFICE_ROLES, ROLES, Principal
+from .storage import Tx, devices
+
+__all__ = ["OFFICE_ROLES", "ROLES", "Principal"]
 DEVICE_TOKEN_PREFIX = "fs_d_"
 ENROLLMENT_TOKEN_PREFIX = "fs_e_"
 ENROLLMENT_TTL = dt.timedelta(days=7)
-
-
-class Principal(NamedTuple):
-    """Who is calling: resolved from the bearer token on every request."""
-
-    user_id: str
-    user_name: str
-    display_name: str
-    role: str
-    device_id: str
-
-    @property
-    def is_engineer(self) -> bool:
-        return self.role == "engineer"
 
 
 def hash_token(token: str) -> str:
@@ -44,90 +31,69 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
-def add_user(conn: sqlite3.Connection, name: str, role: str, display_name: str = "", user_id: str | None = None) -> str:
+def add_user(conn: Tx, name: str, role: str, display_name: str = "", user_id: str | None = None) -> str:
     """Create a user, or return the existing one of that name (so fixture users can be enrolled)."""
     if role not in ROLES:
         raise InvalidValue(f"role must be one of {', '.join(ROLES)}", field="role")
     if not name or len(name) > 100:
         raise InvalidValue("name must be 1-100 characters", field="name")
-    row = conn.execute("SELECT id, role FROM users WHERE name=?", (name,)).fetchone()
+    row = devices.user_by_name(conn, name)
     if row is not None:
         if row["role"] != role:
             raise InvalidValue(f"user {name!r} exists with role {row['role']}", field="role")
         return str(row["id"])
     user_id = user_id or f"u-{uuid7()}"
-    conn.execute(
-        "INSERT INTO users(id, name, display_name, role, created_at, active) VALUES (?, ?, ?, ?, ?, 1)",
-        (user_id, name, display_name or name, role, _now()),
-    )
+    devices.insert_user(conn, user_id, name, display_name or name, role, _now())
     return user_id
 
 
-def find_user(conn: sqlite3.Connection, id_or_name: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM users WHERE (id=? OR name=?) AND active=1", (id_or_name, id_or_name)).fetchone()
+def find_user(conn: Tx, id_or_name: str) -> Any | None:
+    return devices.find_active_user(conn, id_or_name)
 
 
-def display_names(conn: sqlite3.Connection, user_ids: Iterable[str]) -> dict[str, str]:
+def display_names(conn: Tx, user_ids: Iterable[str]) -> dict[str, str]:
     """The names people know these users by (unknown ids are left out)."""
-    ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    rows = conn.execute(f"SELECT id, display_name FROM users WHERE id IN ({','.join('?' * len(ids))})", ids)
-    return {r[0]: r[1] for r in rows}
+    return devices.display_names(conn, user_ids)
 
 
-def create_enrollment(conn: sqlite3.Connection, user_id: str) -> str:
+def create_enrollment(conn: Tx, user_id: str) -> str:
     token = ENROLLMENT_TOKEN_PREFIX + secrets.token_urlsafe(24)
     now = dt.datetime.now(dt.timezone.utc)
-    conn.execute(
-        "INSERT INTO enrollments(token_hash, user_id, created_at, expires_at) VALUES (?,?,?,?)",
-        (hash_token(token), user_id, now.isoformat(), (now + ENROLLMENT_TTL).isoformat()),
-    )
+    devices.insert_enrollment(conn, hash_token(token), user_id, now.isoformat(), (now + ENROLLMENT_TTL).isoformat())
     return token
 
 
-def create_device(conn: sqlite3.Connection, user_id: str, name: str = "", platform: str = "") -> tuple[str, str]:
+def create_device(conn: Tx, user_id: str, name: str = "", platform: str = "") -> tuple[str, str]:
     """A new device for a user; returns (device_id, device_token)."""
     device_id = uuid7()
     token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    conn.execute(
-        "INSERT INTO devices(id, user_id, name, platform, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (device_id, user_id, name, platform, hash_token(token), _now()),
-    )
+    devices.insert_device(conn, device_id, user_id, name, platform, hash_token(token), _now())
     return device_id, token
 
 
-def enroll(
-    conn: sqlite3.Connection, enrollment_token: str, device_name: str, platform: str
-) -> tuple[str, str, sqlite3.Row]:
+def enroll(conn: Tx, enrollment_token: str, device_name: str, platform: str) -> tuple[str, str, Any]:
     """Spend a one-time enrollment token on a new device: (device_id, device_token, user)."""
-    row = conn.execute("SELECT * FROM enrollments WHERE token_hash=?", (hash_token(enrollment_token),)).fetchone()
+    row = devices.enrollment(conn, hash_token(enrollment_token))
     if row is None or row["used_at"] is not None or row["revoked_at"] is not None or row["expires_at"] < _now():
         raise Unauthorized(
             "enrollment token unknown, expired, revoked or already used: ask for a new one", field="enrollment_token"
         )
-    user = conn.execute("SELECT * FROM users WHERE id=? AND active=1", (row["user_id"],)).fetchone()
+    user = devices.active_user(conn, row["user_id"])
     if user is None:
         raise Unauthorized("the user of this enrollment token is disabled", field="enrollment_token")
     device_id, token = create_device(conn, user["id"], device_name, platform)
-    conn.execute(
-        "UPDATE enrollments SET used_at=?, device_id=? WHERE token_hash=?", (_now(), device_id, row["token_hash"])
-    )
+    devices.use_enrollment(conn, row["token_hash"], device_id, _now())
     return device_id, token, user
 
 
-def authenticate(conn: sqlite3.Connection, authorization: str | None) -> Principal:
+def authenticate(conn: Tx, authorization: str | None) -> Principal:
     """Resolve an ``Authorization: Bearer ...`` header, or raise ``Unauthorized``."""
     if not authorization:
         raise Unauthorized("missing bearer token", field="authorization")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("expected 'Authorization: Bearer <token>'", field="authorization")
-    row = conn.execute(
-        "SELECT d.id AS device_id, d.revoked_at, u.id AS user_id, u.name, u.display_name, u.role, u.active "
-        "FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash=?",
-        (hash_token(token.strip()),),
-    ).fetchone()
+    row = devices.principal_by_token(conn, hash_token(token.strip()))
     if row is None:
         raise Unauthorized("unknown token", field="authorization")
     if row["revoked_at"] is not None:
@@ -137,23 +103,17 @@ def authenticate(conn: sqlite3.Connection, authorization: str | None) -> Princip
     return Principal(row["user_id"], row["name"], row["display_name"], row["role"], row["device_id"])
 
 
-def disable_user(conn: sqlite3.Connection, name: str) -> dict[str, object]:
+def disable_user(conn: Tx, name: str) -> dict[str, object]:
     """Disable a user (someone who left): every device token and office session of theirs is
     refused at once, and their unused enrollment tokens with them. The last active admin stays."""
-    row = conn.execute("SELECT id, name, role, active FROM users WHERE id=? OR name=?", (name, name)).fetchone()
+    row = devices.find_user_any(conn, name)
     if row is None:
         raise NotFound(f"no user {name}", field="name")
-    if (
-        row["role"] == "admin"
-        and row["active"]
-        and conn.execute("SELECT count(*) FROM users WHERE role='admin' AND active=1").fetchone()[0] <= 1
-    ):
+    if row["role"] == "admin" and row["active"] and devices.active_admins(conn) <= 1:
         raise InvalidValue(f"{name} is the last active admin: add another admin first", field="name")
-    conn.execute("UPDATE users SET active=0 WHERE id=?", (row["id"],))
-    devices = conn.execute(
-        "SELECT count(*) FROM devices WHERE user_id=? AND revoked_at IS NULL", (row["id"],)
-    ).fetchone()[0]
-    return {"user_id": row["id"], "name": row["name"], "disabled": True, "devices_refused": devices}
+    devices.deactivate_user(conn, row["id"])
+    refused = devices.live_devices_of(conn, row["id"])
+    return {"user_id": row["id"], "name": row["name"], "disabled": True, "devices_refused": refused}
 
 
 def enrollment_id(token_hash: str) -> str:
@@ -161,15 +121,8 @@ def enrollment_id(token_hash: str) -> str:
     return token_hash[:12]
 
 
-def list_enrollments(conn: sqlite3.Connection, user: str | None = None) -> list[dict[str, object]]:
+def list_enrollments(conn: Tx, user: str | None = None) -> list[dict[str, object]]:
     """Enrollment tokens and their state (unused, used, expired, revoked), newest first."""
-    sql = (
-        "SELECT e.token_hash, u.name, e.created_at, e.expires_at, e.used_at, e.revoked_at FROM enrollments e "
-        "JOIN users u ON u.id = e.user_id"
-    )
-    args: tuple[str, ...] = ()
-    if user:
-        sql, args = sql + " WHERE u.id=? OR u.name=?", (user, user)
     now = _now()
     return [
         {
@@ -179,31 +132,24 @@ def list_enrollments(conn: sqlite3.Connection, user: str | None = None) -> list[
             "expires_at": r[3],
             "state": "revoked" if r[5] else "used" if r[4] else "expired" if r[3] < now else "unused",
         }
-        for r in conn.execute(sql + " ORDER BY e.created_at DESC", args)
+        for r in devices.list_enrollments(conn, user)
     ]
 
 
-def revoke_enrollments(conn: sqlite3.Connection, token_or_id: str | None = None, user: str | None = None) -> list[str]:
+def revoke_enrollments(conn: Tx, token_or_id: str | None = None, user: str | None = None) -> list[str]:
     """Cancel unused enrollment tokens: one, by the token itself or the id ``list`` shows, or all
     of a user's. Returns the ids revoked."""
     if user:
-        found = conn.execute("SELECT id FROM users WHERE id=? OR name=?", (user, user)).fetchone()
+        found = devices.find_user_any(conn, user)
         if found is None:
             raise NotFound(f"no user {user}", field="user")
-        rows = conn.execute(
-            "SELECT token_hash FROM enrollments WHERE user_id=? AND used_at IS NULL AND revoked_at IS NULL",
-            (found["id"],),
-        ).fetchall()
+        rows = devices.unused_enrollments_of(conn, found["id"])
     else:
         key = (token_or_id or "").strip()
         if key.startswith(ENROLLMENT_TOKEN_PREFIX):
-            rows = conn.execute(
-                "SELECT token_hash, used_at, revoked_at FROM enrollments WHERE token_hash=?", (hash_token(key),)
-            ).fetchall()
+            rows = devices.enrollments_by_hash(conn, hash_token(key))
         elif len(key) >= 8 and all(c in "0123456789abcdef" for c in key):
-            rows = conn.execute(
-                "SELECT token_hash, used_at, revoked_at FROM enrollments WHERE token_hash LIKE ?", (key + "%",)
-            ).fetchall()
+            rows = devices.enrollments_by_prefix(conn, key)
         else:
             raise InvalidValue(
                 "give the enrollment token, or its id (8+ hex characters, from `field-server enrollment list`)",
@@ -218,16 +164,10 @@ def revoke_enrollments(conn: sqlite3.Connection, token_or_id: str | None = None,
                 "this enrollment token was already used: revoke the device it made (`field-server device revoke`)",
                 field="enrollment",
             )
-    conn.executemany(
-        "UPDATE enrollments SET revoked_at=? WHERE token_hash=? AND revoked_at IS NULL",
-        [(_now(), r["token_hash"]) for r in rows],
-    )
+    devices.revoke_enrollments(conn, [r["token_hash"] for r in rows], _now())
     return [enrollment_id(r["token_hash"]) for r in rows]
 
 
-def revoke_device(conn: sqlite3.Connection, device_id: str) -> None:
-    cur = conn.execute("UPDATE devices SET revoked_at=? WHERE id=? AND revoked_at IS NULL", (_now(), device_id))
-    if cur.rowcount == 0:
-        exists = conn.execute("SELECT 1 FROM devices WHERE id=?", (device_id,)).fetchone()
-        if not exists:
-            raise NotFound(f"no device {device_id}", field="device")
+def revoke_device(conn: Tx, device_id: str) -> None:
+    if not devices.revoke_device(conn, device_id, _now()) and not devices.device_exists(conn, device_id):
+        raise NotFound(f"no device {device_id}", field="device")

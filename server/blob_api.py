@@ -23,10 +23,12 @@ from sync_protocol import (
     TooLarge,
 )
 
-from . import blobs, permissions, scopes
+from . import blobs, permissions
 from .http import caller, in_thread, query_int, reply, state_of
 from .openapi import OCTETS, SHA256_PATH, answers, header, query, sync_operation
 from .state import ServerState
+from .storage import blobs as blob_rows
+from .storage import scopes
 
 
 # What the blob handlers read themselves, after authenticating (for the OpenAPI document only).
@@ -69,8 +71,8 @@ async def blob_status(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
     def work() -> BlobStatus:
         status = _blob_status(state, sha256)
         # A laptop asks before it pushes events that name the file: keep it from collection.
-        if status.complete and state.db.read(lambda c: blobs.stale(c, sha256)):
-            state.db.write(lambda c: blobs.touch(c, sha256))
+        if status.complete and state.db.read(lambda c: blob_rows.stale(c, sha256)):
+            state.db.write(lambda c: blob_rows.touch(c, sha256))
         return status
 
     return reply(request, await in_thread(work))
@@ -105,7 +107,7 @@ async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
             upload = state.blobs.write_chunk(sha256, offset, size, data)
         except ProtocolError as exc:  # bytes refused: an upload that began with them did not begin
             if began or isinstance(exc, ChecksumMismatch):
-                state.db.write(lambda c: blobs.drop_upload(c, sha256))
+                state.db.write(lambda c: blob_rows.drop_upload(c, sha256))
             raise
         if upload.complete and not state.db.write(
             lambda c: blobs.record_complete(

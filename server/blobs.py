@@ -9,11 +9,9 @@ bytes that do not hash to the blob's name are discarded and refused, never store
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import re
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -26,6 +24,8 @@ from sync_protocol import (
     RangeNotSatisfiable,
     TooLarge,
 )
+from .storage import Tx
+from .storage import blobs as blob_rows
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_BLOB_BYTES = 2 * 1024**3
@@ -189,29 +189,14 @@ class BlobStore:
             return self._locks.setdefault(sha256, threading.Lock())
 
 
-def record_blob(
-    conn: sqlite3.Connection, sha256: str, size: int, media_type: str, user_id: str, device_id: str | None = None
-) -> None:
-    """Note a complete blob, who uploaded it first (``scopes.blob_visible`` asks), and that it was
-    touched now (``housekeeping`` collects files nothing names only when untouched for a while);
-    its unfinished upload, if any, is done."""
-    now = dt.datetime.now(dt.timezone.utc).isoformat()  # microseconds: compared with devices.last_seen_at
-    conn.execute(
-        "INSERT INTO blobs(sha256, size, media_type, uploaded_by, device_id, created_at, touched_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET touched_at=excluded.touched_at",
-        (sha256, size, media_type, user_id, device_id, now, now),
-    )
-    conn.execute("DELETE FROM uploads WHERE sha256=?", (sha256,))
-
-
 def record_complete(
-    conn: sqlite3.Connection, store: "BlobStore", sha256: str, size: int, media_type: str, user_id: str, device_id: str
+    conn: Tx, store: "BlobStore", sha256: str, size: int, media_type: str, user_id: str, device_id: str
 ) -> bool:
-    """``record_blob`` for an upload that just completed, if its file is still there: housekeeping
+    """``storage.blobs.record`` for an upload that just completed, if its file is still there: housekeeping
     may have collected it between the chunk and this transaction (then False: send it again)."""
     if not store.has(sha256):
         return False
-    record_blob(conn, sha256, size, media_type, user_id, device_id)
+    blob_rows.record(conn, sha256, size, media_type, user_id, device_id)
     return True
 
 
@@ -220,35 +205,13 @@ def check_size(size: int) -> None:
         raise TooLarge(f"a blob may hold at most {MAX_BLOB_BYTES} bytes", field="size", limit=MAX_BLOB_BYTES)
 
 
-def stale(conn: sqlite3.Connection, sha256: str) -> bool:
-    """Whether the file was last touched more than a day ago (``touch`` would write)."""
-    return (
-        conn.execute(
-            "SELECT 1 FROM blobs WHERE sha256=? AND julianday(coalesce(touched_at, created_at)) < julianday('now') - 1",
-            (sha256,),
-        ).fetchone()
-        is not None
-    )
-
-
-def touch(conn: sqlite3.Connection, sha256: str) -> None:
-    """A laptop asked after a complete file it is about to name in a push: not to be collected
-    for a while. Written at most once a day per file."""
-    conn.execute(
-        "UPDATE blobs SET touched_at=datetime('now') WHERE sha256=? "
-        "AND julianday(coalesce(touched_at, created_at)) < julianday('now') - 1",
-        (sha256,),
-    )
-
-
-def reserve_upload(conn: sqlite3.Connection, sha256: str, size: int, device_id: str, user_id: str, quota: int) -> bool:
+def reserve_upload(conn: Tx, sha256: str, size: int, device_id: str, user_id: str, quota: int) -> bool:
     """Charge an upload to the device that starts it, within its quota of bytes in flight (the
     size it began with holds: ``BlobStore.write_chunk``). True when it began here (a chunk then
-    refused undoes it with ``drop_upload``)."""
-    if conn.execute("SELECT 1 FROM uploads WHERE sha256=?", (sha256,)).fetchone() is not None:
-        conn.execute("UPDATE uploads SET updated_at=datetime('now') WHERE sha256=?", (sha256,))
+    refused undoes it with ``storage.blobs.drop_upload``)."""
+    if blob_rows.touch_upload(conn, sha256):
         return False
-    in_flight = conn.execute("SELECT coalesce(sum(size), 0) FROM uploads WHERE device_id=?", (device_id,)).fetchone()[0]
+    in_flight = blob_rows.in_flight(conn, device_id)
     if in_flight + size > quota:
         raise TooLarge(
             f"this device has {in_flight} bytes of unfinished uploads; another {size} would pass "
@@ -257,16 +220,8 @@ def reserve_upload(conn: sqlite3.Connection, sha256: str, size: int, device_id: 
             quota=quota,
             in_flight=in_flight,
         )
-    conn.execute(
-        "INSERT INTO uploads(sha256, size, device_id, user_id, started_at, updated_at) "
-        "VALUES (?, ?, ?, ?, datetime('now'), datetime('now'))",
-        (sha256, size, device_id, user_id),
-    )
+    blob_rows.begin_upload(conn, sha256, size, device_id, user_id)
     return True
-
-
-def drop_upload(conn: sqlite3.Connection, sha256: str) -> None:
-    conn.execute("DELETE FROM uploads WHERE sha256=?", (sha256,))
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int]:

@@ -30,13 +30,13 @@ import msgspec
 
 from sync_protocol import ProtocolError
 
-from . import audit, auth, policy
-from .version import __version__
+from . import auth, policy
 from .blobs import BlobStore
-from .database import Database
 from .fixtures import load_fixtures
 from .scheduler import JOB_IDS, ScheduledWork, summary
-from .schema import migrate
+from .storage import Database, audit, devices
+from .storage.schema import migrate
+from .version import __version__
 
 ADMIN_NAME = "admin"
 
@@ -60,7 +60,7 @@ def cmd_init(args: argparse.Namespace) -> dict[str, Any]:
     try:
 
         def work(conn: Any) -> str:
-            if conn.execute("SELECT 1 FROM users WHERE role='admin'").fetchone():
+            if devices.has_admin(conn):
                 raise CommandError(
                     f"{args.data} is already initialised; its admin token was shown "
                     "once. Use `field-server user add NAME --role admin` for another."
@@ -196,15 +196,9 @@ def cmd_device_revoke(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_device_list(args: argparse.Namespace) -> list[dict[str, Any]]:
     db = _open(args.data)
     try:
-        rows = db.read(
-            lambda c: c.execute(
-                "SELECT d.id, u.name AS user, d.name, d.platform, d.created_at, d.last_seen_at, d.revoked_at, "
-                "d.high_seq FROM devices d JOIN users u ON u.id=d.user_id ORDER BY d.created_at"
-            ).fetchall()
-        )
+        return db.read(devices.list_devices)
     finally:
         db.close()
-    return [dict(r) for r in rows]
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> dict[str, Any]:

@@ -7,20 +7,19 @@ shows in the dispatcher's queue, and its resolution syncs back like any other ch
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from typing import Any
 
 from sync_protocol import Conflict, Party, uuid7
 from sync_protocol.merge import FieldConflict, FieldVersion, Writer
-
-from . import store
+from .storage import records as store
+from .storage import Tx
 
 
 def party(who: FieldVersion | Writer) -> Party:
     return Party(user=who.user, device=who.device, side=who.side, hlc=who.hlc)
 
 
-def raise_conflict(conn: sqlite3.Connection, now: dt.datetime, **fields: Any) -> str:
+def raise_conflict(conn: Tx, now: dt.datetime, **fields: Any) -> str:
     """Record a conflict; returns its id."""
     conflict = Conflict(id=uuid7(), created_at=now, **fields)
     store.put(conn, conflict)
@@ -28,7 +27,7 @@ def raise_conflict(conn: sqlite3.Connection, now: dt.datetime, **fields: Any) ->
 
 
 def field_conflict(
-    conn: sqlite3.Connection, now: dt.datetime, entity: str, record_id: str, fc: FieldConflict, engineer: str | None
+    conn: Tx, now: dt.datetime, entity: str, record_id: str, fc: FieldConflict, engineer: str | None
 ) -> str:
     return raise_conflict(
         conn,
@@ -47,11 +46,6 @@ def field_conflict(
     )
 
 
-def open_conflict(conn: sqlite3.Connection, kind: str, job_id: str, engineer: str | None) -> str | None:
+def open_conflict(conn: Tx, kind: str, job_id: str, engineer: str | None) -> str | None:
     """An open conflict of this kind already raised for this job and engineer, if any."""
-    row = conn.execute(
-        "SELECT id FROM records WHERE entity='conflict' AND parent=? AND status='open' AND deleted=0 "
-        "AND assignee IS ? AND json_extract(data, '$.kind')=?",
-        (job_id, engineer, kind),
-    ).fetchone()
-    return None if row is None else str(row[0])
+    return store.open_conflict(conn, kind, job_id, engineer)

@@ -10,7 +10,6 @@ signing an older version (``signature``).
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 
 import msgspec
 
@@ -36,8 +35,10 @@ from sync_protocol import checks
 from sync_protocol.merge import serial_clash
 from sync_protocol.states import CLOSED_TO_WORK
 
-from . import auth, conflicts, policy, store
+from . import auth, conflicts, policy
 from .auth import Principal
+from .storage import records as store
+from .storage import Tx
 
 
 class BatchContext:
@@ -56,7 +57,7 @@ class BatchContext:
         self.known_events: set[str] = set()  # event ids the store holds (see push._known_events)
         self._stored: dict[tuple[str, str], store.Stored | None] = {}
 
-    def get(self, conn: sqlite3.Connection, entity: str, record_id: str) -> store.Stored | None:
+    def get(self, conn: Tx, entity: str, record_id: str) -> store.Stored | None:
         """``store.get`` through the batch's lookups (jobs, equipment, stock rows)."""
         key = (entity, record_id)
         if key not in self._stored:
@@ -70,7 +71,7 @@ class BatchContext:
         self._stored.clear()
 
 
-def check_event(conn: sqlite3.Connection, job: Job, event: JobEvent, ctx: BatchContext) -> None:
+def check_event(conn: Tx, job: Job, event: JobEvent, ctx: BatchContext) -> None:
     """Refuse an event that is incomplete or names what does not exist (nothing is written then):
     ``sync_protocol.checks.check_event``, over the batch's lookups."""
 
@@ -81,7 +82,7 @@ def check_event(conn: sqlite3.Connection, job: Job, event: JobEvent, ctx: BatchC
     checks.check_event(job, event.payload, find, author=event.author)
 
 
-def apply_effects(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, ctx: BatchContext) -> list[str]:
+def apply_effects(conn: Tx, who: Principal, job: Job, event: JobEvent, ctx: BatchContext) -> list[str]:
     """Apply an accepted event's effects; returns the ids of conflicts it raised."""
     raised: list[str] = []
     raised += _job_state(conn, who, job, event, ctx)
@@ -94,7 +95,7 @@ def apply_effects(conn: sqlite3.Connection, who: Principal, job: Job, event: Job
     return raised
 
 
-def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, ctx: BatchContext) -> list[str]:
+def _job_state(conn: Tx, who: Principal, job: Job, event: JobEvent, ctx: BatchContext) -> list[str]:
     kind = kind_of(event.payload)
     outcome = event.payload.outcome if isinstance(event.payload, Resolution) else None
     mine = not who.is_engineer or job.assignee == who.user_id
@@ -127,7 +128,7 @@ def _job_state(conn: sqlite3.Connection, who: Principal, job: Job, event: JobEve
     ]
 
 
-def _save_job(conn: sqlite3.Connection, job: Job, ctx: BatchContext) -> None:
+def _save_job(conn: Tx, job: Job, ctx: BatchContext) -> None:
     stored = ctx.get(conn, "job", job.id)
     version = store.put(conn, job, stored)
     if stored is not None:
@@ -136,9 +137,7 @@ def _save_job(conn: sqlite3.Connection, job: Job, ctx: BatchContext) -> None:
         ctx.forget()
 
 
-def _stock(
-    conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, swap: PartSwap, ctx: BatchContext
-) -> list[str]:
+def _stock(conn: Tx, who: Principal, job: Job, event: JobEvent, swap: PartSwap, ctx: BatchContext) -> list[str]:
     location = swap.location or van(event.author or who.user_id)
     sid = stock_id(location, swap.sku)
     stored = ctx.get(conn, "stock", sid)
@@ -167,12 +166,10 @@ def _stock(
     ]
 
 
-def _serials(
-    conn: sqlite3.Connection, who: Principal, job: Job, event: JobEvent, swap: PartSwap, ctx: BatchContext
-) -> list[str]:
-    row = conn.execute("SELECT equipment_id, job_id FROM serials WHERE serial=?", (swap.serial_in,)).fetchone()
+def _serials(conn: Tx, who: Principal, job: Job, event: JobEvent, swap: PartSwap, ctx: BatchContext) -> list[str]:
+    row = store.serial_holder(conn, swap.serial_in)
     raised: list[str] = []
-    if row is not None and serial_clash(swap.serial_in, row["equipment_id"], swap.equipment_id):
+    if row is not None and serial_clash(swap.serial_in, row[0], swap.equipment_id):
         raised.append(
             conflicts.raise_conflict(
                 conn,
@@ -184,23 +181,17 @@ def _serials(
                 job_id=job.id,
                 engineer=who.user_id if who.is_engineer else None,
                 kept=swap.serial_in,
-                other=row["equipment_id"],
+                other=row[0],
                 rule="one serial cannot be installed at two places; both records are kept",
                 detail=f"serial {swap.serial_in} installed in {swap.equipment_id} (job {job.number}) "
-                f"is already installed in {row['equipment_id']} (job {row['job_id']})",
+                f"is already installed in {row[0]} (job {row[1]})",
             )
         )
-    conn.execute("DELETE FROM serials WHERE serial=? AND equipment_id=?", (swap.serial_out, swap.equipment_id))
-    conn.execute(
-        "INSERT INTO serials(serial, equipment_id, event_id, job_id) VALUES (?,?,?,?) "
-        "ON CONFLICT(serial) DO UPDATE SET equipment_id=excluded.equipment_id, "
-        "event_id=excluded.event_id, job_id=excluded.job_id",
-        (swap.serial_in, swap.equipment_id, event.id, job.id),
-    )
+    store.swap_serial(conn, swap.equipment_id, swap.serial_out, swap.serial_in, event.id, job.id)
     return raised
 
 
-def recheck_signatures(conn: sqlite3.Connection, job_id: str, ctx: BatchContext) -> list[str]:
+def recheck_signatures(conn: Tx, job_id: str, ctx: BatchContext) -> list[str]:
     """Recompute the sheet hash and mark the job's signature valid or outdated.
 
     A job still at ``signature_state`` "none" that got no signature in this batch has never been

@@ -26,9 +26,11 @@ import msgspec
 from sync_protocol import Equipment, InvalidValue, Job, MalformedMessage, Record, entity_of
 from sync_protocol.warranty import job_warranty
 
-from . import auth, store
-from .blobs import BlobStore, file_sha256, record_blob
-from .database import Database
+from . import auth
+from .blobs import BlobStore, file_sha256
+from .storage import Database
+from .storage import blobs as blob_rows
+from .storage import records as store
 
 FORMAT = "fieldsync-fixtures/1"
 
@@ -116,7 +118,7 @@ def load_fixtures(db: Database, blobs: BlobStore, path: Path, now: dt.datetime |
         if file_sha256(source) != blob.sha256:
             raise InvalidValue(f"{blob.path} does not hash to {blob.sha256}", field="blobs.sha256")
         sha, size = blobs.add_file(source)
-        db.write(lambda c, sha=sha, size=size, mt=blob.media_type: record_blob(c, sha, size, mt, "fixtures"))
+        db.write(lambda c, sha=sha, size=size, mt=blob.media_type: blob_rows.record(c, sha, size, mt, "fixtures"))
         stored_blobs += 1
 
     def work(conn: Any) -> LoadReport:

@@ -39,11 +39,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
 from typing import NamedTuple
 
-from . import audit, policy, store
+from . import policy
 from .blobs import BlobStore
+from .storage import Tx, audit, meta
+from .storage import blobs as blob_rows
+from .storage import records as store
+from .storage import scheduler as sweeps
 
 
 class Swept(NamedTuple):
@@ -58,16 +61,13 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat()
 
 
-def clean_applied(conn: sqlite3.Connection, now: dt.datetime, retention: dt.timedelta) -> int:
+def clean_applied(conn: Tx, now: dt.datetime, retention: dt.timedelta) -> int:
     """Delete stored push answers older than ``retention``; ``devices.high_seq`` stays."""
     cutoff = _iso(now - retention)
-    where = "julianday(applied_at) < julianday(?)"
-    gone = conn.execute(
-        f"SELECT device_id, seq FROM applied WHERE {where} ORDER BY device_id, seq", (cutoff,)
-    ).fetchall()
+    gone = sweeps.old_answers(conn, cutoff)
     if not gone:
         return 0
-    conn.execute(f"DELETE FROM applied WHERE {where}", (cutoff,))
+    sweeps.delete_old_answers(conn, cutoff)
     listing = "".join(f"{device}:{seq}\n" for device, seq in gone)
     audit.append(
         conn,
@@ -83,30 +83,14 @@ def clean_applied(conn: sqlite3.Connection, now: dt.datetime, retention: dt.time
     return len(gone)
 
 
-def note_tombstones(conn: sqlite3.Connection, now: dt.datetime) -> int:
+def note_tombstones(conn: Tx, now: dt.datetime) -> int:
     """Start the clock on tombstones not seen before; forget ones whose record came back."""
-    conn.execute(
-        "DELETE FROM tombstone_seen WHERE NOT EXISTS (SELECT 1 FROM records r WHERE "
-        "r.entity=tombstone_seen.entity AND r.id=tombstone_seen.id AND r.deleted=1 "
-        "AND r.version=tombstone_seen.version)"
-    )
-    cur = conn.execute(
-        "INSERT INTO tombstone_seen(entity, id, version, first_seen_at) "
-        "SELECT entity, id, version, ? FROM records WHERE deleted=1 "
-        "ON CONFLICT(entity, id) DO NOTHING",
-        (_iso(now),),
-    )
-    return cur.rowcount
+    return sweeps.note_tombstones(conn, _iso(now))
 
 
-def purge_tombstones(conn: sqlite3.Connection, now: dt.datetime, retention: dt.timedelta) -> int:
+def purge_tombstones(conn: Tx, now: dt.datetime, retention: dt.timedelta) -> int:
     """Delete tombstones first seen more than ``retention`` ago (each purge audited)."""
-    due = conn.execute(
-        "SELECT t.entity, t.id FROM tombstone_seen t JOIN records r ON r.entity=t.entity AND r.id=t.id "
-        "AND r.version=t.version AND r.deleted=1 WHERE julianday(t.first_seen_at) < julianday(?) "
-        "ORDER BY r.version",
-        (_iso(now - retention),),
-    ).fetchall()
+    due = sweeps.tombstones_due(conn, _iso(now - retention))
     for entity, record_id in due:
         audit.append_record(
             conn,
@@ -117,29 +101,21 @@ def purge_tombstones(conn: sqlite3.Connection, now: dt.datetime, retention: dt.t
             record_id,
             ref=f"tombstone older than {retention.days} days purged",
         )
-        conn.execute("DELETE FROM records WHERE entity=? AND id=? AND deleted=1", (entity, record_id))
-        conn.execute("DELETE FROM tombstone_seen WHERE entity=? AND id=?", (entity, record_id))
+        sweeps.purge_tombstone(conn, entity, record_id)
     if due:
         # A purged tombstone leaves no row for a pull's walk by version to find: devices whose
         # last scope diff is older than this mark diff in full once (see pull.py).
-        conn.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES ('purged_at_version', ?)", (str(store.next_version(conn)),)
-        )
+        meta.set_purged_at_version(conn, store.next_version(conn))
     return len(due)
 
 
-def expire_uploads(conn: sqlite3.Connection, now: dt.datetime, retention: dt.timedelta, files: BlobStore | None) -> int:
+def expire_uploads(conn: Tx, now: dt.datetime, retention: dt.timedelta, files: BlobStore | None) -> int:
     """Delete unfinished uploads with no chunk for ``retention``, rows and partial files."""
     cutoff = now - retention
-    gone = [
-        sha
-        for (sha,) in conn.execute(
-            "SELECT sha256 FROM uploads WHERE julianday(updated_at) < julianday(?) ORDER BY sha256", (_iso(cutoff),)
-        )
-    ]
-    conn.executemany("DELETE FROM uploads WHERE sha256=?", [(sha,) for sha in gone])
+    gone = blob_rows.expired_uploads(conn, _iso(cutoff))
+    blob_rows.drop_uploads(conn, gone)
     if files is not None:
-        held = {sha for (sha,) in conn.execute("SELECT sha256 FROM uploads")}
+        held = blob_rows.uploads(conn)
         gone += [
             sha for sha, mtime in files.partials() if sha not in held and sha not in gone and mtime < cutoff.timestamp()
         ]
@@ -161,39 +137,16 @@ def expire_uploads(conn: sqlite3.Connection, now: dt.datetime, retention: dt.tim
     return len(gone)
 
 
-def collect_blobs(conn: sqlite3.Connection, now: dt.datetime, grace: dt.timedelta, files: BlobStore) -> int:
+def collect_blobs(conn: Tx, now: dt.datetime, grace: dt.timedelta, files: BlobStore) -> int:
     """Delete complete files no record names, untouched for ``grace``, whose uploading device has
     pushed since (see the module's docstring for why that never loses a laptop's work)."""
-    candidates = [
-        sha
-        for (sha,) in conn.execute(
-            "SELECT b.sha256 FROM blobs b WHERE julianday(coalesce(b.touched_at, b.created_at)) < julianday(?) "
-            "AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.sha256=b.sha256) "
-            "AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.id=b.device_id AND v.revoked_at IS NULL "
-            "                AND (v.last_seen_at IS NULL OR julianday(v.last_seen_at) <= julianday(b.created_at))) "
-            "ORDER BY b.sha256",
-            (_iso(now - grace),),
-        )
-    ]
+    candidates = blob_rows.collectable(conn, _iso(now - grace))
     if not candidates:
         return 0
-    named = {
-        sha
-        for row in conn.execute(
-            "SELECT json_extract(data, '$.payload.sha256'), json_extract(data, '$.payload.image_sha256') FROM records "
-            "WHERE entity='event' AND json_extract(data, '$.payload.kind') IN ('photo', 'signature')"
-        )
-        for sha in row
-    }
-    named |= {
-        sha
-        for (sha,) in conn.execute(
-            "SELECT json_extract(data, '$.sha256') FROM records WHERE entity='drawing' AND deleted=0"
-        )
-    }
+    named = blob_rows.named(conn)
     gone = [sha for sha in candidates if sha not in named]
     for sha in gone:
-        conn.execute("DELETE FROM blobs WHERE sha256=?", (sha,))
+        blob_rows.forget(conn, sha)
         files.delete(sha)
         audit.append(
             conn,
@@ -209,9 +162,7 @@ def collect_blobs(conn: sqlite3.Connection, now: dt.datetime, grace: dt.timedelt
     return len(gone)
 
 
-def sweep(
-    conn: sqlite3.Connection, now: dt.datetime, config: policy.Config = policy.DEFAULT, files: BlobStore | None = None
-) -> Swept:
+def sweep(conn: Tx, now: dt.datetime, config: policy.Config = policy.DEFAULT, files: BlobStore | None = None) -> Swept:
     """One housekeeping pass (the caller holds the write transaction); with ``files``, the
     unfinished uploads and unnamed files on disk too."""
     cfg = config.housekeeping

@@ -21,13 +21,16 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
-import sqlite3
 from typing import Iterator, NamedTuple
 
 from sync_protocol import Equipment, Job, Site
 from sync_protocol.warranty import job_warranty
 
-from . import audit, policy, store
+from . import policy
+from .storage import audit
+from .storage import records as store
+from .storage import scheduler as plans
+from .storage import Tx
 
 CHECK_TEXT = (
     "Preventive maintenance: inspect all devices, clean the main devices, calibrate them, "
@@ -78,7 +81,7 @@ def job_id(site_id: str, due: dt.date) -> str:
     return f"PM-{hashlib.sha256(site_id.encode()).hexdigest()[:16]}-{due:%Y%m%d}"
 
 
-def generate(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config = policy.DEFAULT) -> list[Generated]:
+def generate(conn: Tx, now: dt.datetime, config: policy.Config = policy.DEFAULT) -> list[Generated]:
     """Create every check due within ``[now - backfill, now + horizon]`` not generated before
     (the caller holds the write transaction)."""
     cfg = config.maintenance
@@ -88,7 +91,7 @@ def generate(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config =
     out: list[Generated] = []
     for site in _sites(conn):
         assert site.handover_date is not None
-        planned = {row[0] for row in conn.execute("SELECT due_date FROM maintenance_plan WHERE site_id=?", (site.id,))}
+        planned = plans.planned_dates(conn, site.id)
         for due in due_dates(site.handover_date, until, cfg):
             if due < start or due.isoformat() in planned:
                 continue
@@ -96,25 +99,16 @@ def generate(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config =
     return out
 
 
-def _sites(conn: sqlite3.Connection) -> list[Site]:
-    rows = conn.execute(
-        "SELECT data FROM records WHERE entity='site' AND deleted=0 "
-        "AND json_extract(data, '$.handover_date') IS NOT NULL ORDER BY id"
-    ).fetchall()
-    return [store.decode_record(r[0]) for r in rows]  # type: ignore[misc]
+def _sites(conn: Tx) -> list[Site]:
+    return store.sites_with_handover(conn)
 
 
-def _create(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config, site: Site, due: dt.date) -> Generated:
+def _create(conn: Tx, now: dt.datetime, config: policy.Config, site: Site, due: dt.date) -> Generated:
     ident = job_id(site.id, due)
     if store.get(conn, "job", ident, include_deleted=True) is None:
         reported = dt.datetime.combine(due, dt.time(0), dt.timezone.utc)
         deadlines = policy.deadlines(config.maintenance.severity, reported, config)
-        equipment: list[Equipment] = [
-            store.decode_record(r[0])  # type: ignore[misc]
-            for r in conn.execute(
-                "SELECT data FROM records WHERE entity='equipment' AND parent=? AND deleted=0 ORDER BY id", (site.id,)
-            )
-        ]
+        equipment: list[Equipment] = store.children(conn, "equipment", site.id)
         job = Job(
             id=ident,
             number=ident,
@@ -141,8 +135,5 @@ def _create(conn: sqlite3.Connection, now: dt.datetime, config: policy.Config, s
             ident,
             ref=f"site {site.id} handover {site.handover_date}: check due {due}",
         )
-    conn.execute(
-        "INSERT INTO maintenance_plan(site_id, due_date, job_id, created_at) VALUES (?,?,?,?)",
-        (site.id, due.isoformat(), ident, now.astimezone(dt.timezone.utc).isoformat()),
-    )
+    plans.plan(conn, site.id, due.isoformat(), ident, now.astimezone(dt.timezone.utc).isoformat())
     return Generated(ident, site.id, due)

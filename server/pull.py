@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import sqlite3
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sync_protocol import CursorReset, MalformedMessage, PullRequest
 
-from . import scopes, store
 from .auth import Principal
+from .storage import Tx, changes, scopes
+from .storage import records as store
+from .storage.changes import Change
 
 
 class PullRows(NamedTuple):
@@ -50,7 +51,7 @@ def check_cursor(secret: str, device_id: str, cursor: str) -> None:
         raise MalformedMessage("this cursor was not issued to this device", field="cursor")
 
 
-def unchanged(conn: sqlite3.Connection, who: Principal, request: PullRequest, secret: str) -> PullRows | None:
+def unchanged(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRows | None:
     """The empty page for a device that is up to date, read without the write lock; None when
     there may be something to send (``pull`` decides then).
 
@@ -61,9 +62,7 @@ def unchanged(conn: sqlite3.Connection, who: Principal, request: PullRequest, se
     if request.cursor is None:
         return None
     check_cursor(secret, who.device_id, request.cursor)
-    device = conn.execute(
-        "SELECT ack_cursor, ack_seq, pending_cursor, diff_version FROM devices WHERE id=?", (who.device_id,)
-    ).fetchone()
+    device = changes.quiet_state(conn, who.device_id)
     if device is None or device["pending_cursor"] is not None or device["ack_cursor"] != request.cursor:
         return None
     now_version = store.current_version(conn)
@@ -72,11 +71,11 @@ def unchanged(conn: sqlite3.Connection, who: Principal, request: PullRequest, se
     return PullRows([], [], request.cursor, False)
 
 
-def pull(conn: sqlite3.Connection, who: Principal, request: PullRequest, secret: str) -> PullRows:
+def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRows:
     """Compute one page (the caller holds the write transaction)."""
-    device = conn.execute("SELECT * FROM devices WHERE id=?", (who.device_id,)).fetchone()
+    device = changes.device(conn, who.device_id)
     if request.cursor is None:
-        _reset(conn, who.device_id)
+        changes.reset(conn, who.device_id)
         since, diff_version, given = 0, None, None
     else:
         check_cursor(secret, who.device_id, request.cursor)
@@ -90,25 +89,17 @@ def pull(conn: sqlite3.Connection, who: Principal, request: PullRequest, secret:
     room = request.limit - len(removes) - len(upserts)
     last = None
     if not more:
-        changes = plan.changes(since, room + 1)
-        more = len(changes) > room
-        upserts += changes[:room]
-        last = changes[room - 1][2] if more and room > 0 else None
+        found = plan.changes(since, room + 1)
+        more = len(found) > room
+        upserts += found[:room]
+        last = found[room - 1][2] if more and room > 0 else None
     until = now_version if not more else (last if last is not None else since)
     if not removes and not upserts:
         cursor = given or _issue(conn, secret, who.device_id)
-        conn.execute(
-            "UPDATE devices SET ack_cursor=?, ack_seq=?, diff_version=?, "
-            "pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?",
-            (cursor, until, now_version, who.device_id),
-        )
+        changes.acknowledge_empty(conn, who.device_id, cursor, until, now_version)
         return PullRows([], [], cursor, False)
     cursor = _issue(conn, secret, who.device_id)
-    _stage(conn, who.device_id, removes, upserts)
-    conn.execute(
-        "UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
-        (cursor, until, now_version if diff_sent else None, who.device_id),
-    )
+    changes.stage(conn, who.device_id, cursor, until, now_version if diff_sent else None, removes, upserts)
     return PullRows(removes, [(v, d) for _, _, v, d, _ in upserts], cursor, more)
 
 
@@ -122,7 +113,7 @@ class _Plan:
     few thousand records; one pulling a minute after its last sync walks a few hundred versions.
     """
 
-    def __init__(self, conn: sqlite3.Connection, who: Principal, now_version: int, scope_size: int | None) -> None:
+    def __init__(self, conn: Tx, who: Principal, now_version: int, scope_size: int | None) -> None:
         self.conn, self.who, self.now_version = conn, who, now_version
         self.scope_size = scope_size
         self.filled = False
@@ -132,25 +123,17 @@ class _Plan:
 
     def fill(self) -> None:
         if not self.filled:
-            self.scope_size = scopes.fill_scope(self.conn, self.who)
-            self.conn.execute("UPDATE devices SET scope_size=? WHERE id=?", (self.scope_size, self.who.device_id))
+            self.scope_size = changes.fill_scope(self.conn, self.who)
             self.filled = True
 
-    def changes(self, since: int, limit: int) -> list[tuple[str, str, int, str, str | None]]:
+    def changes(self, since: int, limit: int) -> list[Change]:
         """In-scope changes after ``since``, oldest first, at most ``limit``."""
         if limit <= 0:
             return []
         if not self.filled and self.walkable(since):
             return scopes.changes_since(self.conn, self.who, since, limit)
         self.fill()
-        return [
-            tuple(r)
-            for r in self.conn.execute(
-                "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
-                "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?",
-                (since, limit),
-            )
-        ]
+        return changes.filled_changes(self.conn, since, limit)
 
 
 def _scope_diff(plan: _Plan, since: int, diff_version: int | None, limit: int):  # type: ignore[no-untyped-def]
@@ -165,8 +148,8 @@ def _scope_diff(plan: _Plan, since: int, diff_version: int | None, limit: int): 
     conn, who = plan.conn, plan.who
     if diff_version == plan.now_version:
         return [], [], False, True
-    if diff_version is not None and plan.walkable(diff_version) and not _roots_moved(conn, who, diff_version):
-        removes = _left_since(conn, who, diff_version, limit + 1)
+    if diff_version is not None and plan.walkable(diff_version) and not changes.roots_moved(conn, who, diff_version):
+        removes = changes.left_since(conn, who, diff_version, limit + 1)
         more = len(removes) > limit
         return removes[:limit], [], more, not more
     plan.fill()
@@ -174,124 +157,29 @@ def _scope_diff(plan: _Plan, since: int, diff_version: int | None, limit: int): 
     return removes, entering, more, not more
 
 
-def _roots_moved(conn: sqlite3.Connection, who: Principal, diff_version: int) -> bool:
-    """Did a job or site change since ``diff_version`` in a way that moves the device's scope:
-    one it holds left or moved to another site or customer, or one it does not hold entered."""
-    purged = conn.execute("SELECT value FROM meta WHERE key='purged_at_version'").fetchone()
-    if purged is not None and int(purged[0]) > diff_version:
-        return True
-    with_clause, test, params = scopes.scope_test(who)
-    row = conn.execute(
-        with_clause + "SELECT 1 FROM (SELECT entity, id, parent, (deleted=0 AND " + test + ") AS inside "
-        "FROM records WHERE version > :dv AND +entity IN ('job', 'site')) x LEFT JOIN device_scope d "
-        "ON d.device_id=:device AND d.entity=x.entity AND d.id=x.id "
-        "WHERE x.inside != (d.id IS NOT NULL) OR (d.id IS NOT NULL AND d.parent IS NOT x.parent) LIMIT 1",
-        {**params, "dv": diff_version, "device": who.device_id},
-    ).fetchone()
-    return row is not None
-
-
-def _left_since(conn: sqlite3.Connection, who: Principal, diff_version: int, limit: int) -> list[tuple[str, str, str]]:
-    """Records the device holds that changed since ``diff_version`` and are out of scope now."""
-    with_clause, test, params = scopes.scope_test(who)
-    return [
-        tuple(r)
-        for r in conn.execute(
-            with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted THEN 'deleted' ELSE 'left_scope' END "
-            "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
-            "WHERE version > :dv) x CROSS JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity "
-            "AND d.id=x.id WHERE NOT x.inside LIMIT :limit",
-            {**params, "dv": diff_version, "device": who.device_id, "limit": limit},
-        )
-    ]
-
-
-def _reset(conn: sqlite3.Connection, device_id: str) -> None:
-    """A pull from no cursor: the device holds nothing, whatever we remembered."""
-    conn.execute("DELETE FROM device_scope WHERE device_id=?", (device_id,))
-    conn.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-    conn.execute(
-        "UPDATE devices SET ack_cursor=NULL, ack_seq=0, pending_cursor=NULL, pending_seq=NULL, "
-        "pending_diff=NULL, diff_version=NULL WHERE id=?",
-        (device_id,),
-    )
-
-
-def _acknowledge(conn: sqlite3.Connection, device: sqlite3.Row, cursor: str) -> tuple[int, int | None]:
+def _acknowledge(conn: Tx, device: Any, cursor: str) -> tuple[int, int | None]:
     """Fold the staged page into ``device_scope`` if the device committed it; returns (since, diff)."""
     device_id = device["id"]
     if cursor == device["pending_cursor"]:
-        conn.execute(
-            "INSERT OR REPLACE INTO device_scope(device_id, entity, id, parent) "
-            "SELECT device_id, entity, id, parent FROM device_scope_pending WHERE device_id=? AND op='add'",
-            (device_id,),
-        )
-        conn.execute(
-            "DELETE FROM device_scope WHERE device_id=? AND (entity, id) IN "
-            "(SELECT entity, id FROM device_scope_pending WHERE device_id=? AND op='del')",
-            (device_id, device_id),
-        )
-        conn.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-        conn.execute(
-            "UPDATE devices SET ack_cursor=pending_cursor, ack_seq=pending_seq, "
-            "diff_version=pending_diff, pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL "
-            "WHERE id=?",
-            (device_id,),
-        )
+        changes.commit_pending(conn, device_id)
         return int(device["pending_seq"]), device["pending_diff"]
     if cursor == device["ack_cursor"]:
         if device["pending_cursor"] is not None:
-            conn.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-            conn.execute(
-                "UPDATE devices SET pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?", (device_id,)
-            )
+            changes.drop_pending(conn, device_id)
         return int(device["ack_seq"] or 0), device["diff_version"]
     raise CursorReset("this cursor is no longer known: drop server records and pull from the start", field="cursor")
 
 
-def _issue(conn: sqlite3.Connection, secret: str, device_id: str) -> str:
-    n = conn.execute(
-        "UPDATE devices SET cursor_n = cursor_n + 1 WHERE id=? RETURNING cursor_n", (device_id,)
-    ).fetchone()[0]
-    return make_cursor(secret, device_id, int(n))
+def _issue(conn: Tx, secret: str, device_id: str) -> str:
+    return make_cursor(secret, device_id, changes.next_cursor_number(conn, device_id))
 
 
-def _full_diff(conn: sqlite3.Connection, device_id: str, since: int, limit: int):  # type: ignore[no-untyped-def]
+def _full_diff(conn: Tx, device_id: str, since: int, limit: int):  # type: ignore[no-untyped-def]
     """What the device holds that left its scope, and what entered the scope older than
     ``since`` (``temp.scope_now`` filled): at most ``limit`` rows, and whether more remain."""
-    removes = conn.execute(
-        "SELECT d.entity, d.id, CASE WHEN r.deleted IS NULL OR r.deleted=1 THEN 'deleted' "
-        "ELSE 'left_scope' END FROM device_scope d LEFT JOIN records r ON r.entity=d.entity AND r.id=d.id "
-        "WHERE d.device_id=? AND NOT EXISTS (SELECT 1 FROM temp.scope_now s WHERE s.entity=d.entity "
-        "AND s.id=d.id) LIMIT ?",
-        (device_id, limit + 1),
-    ).fetchall()
-    room = limit - len(removes)
-    entering = (
-        []
-        if room < 0
-        else conn.execute(
-            "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
-            "ON r.entity=s.entity AND r.id=s.id WHERE s.version <= ? AND NOT EXISTS (SELECT 1 FROM "
-            "device_scope d WHERE d.device_id=? AND d.entity=s.entity AND d.id=s.id) "
-            "ORDER BY s.entity, s.id LIMIT ?",
-            (since, device_id, room + 1),
-        ).fetchall()
-    )
-    rows = [tuple(r) for r in removes] + [tuple(r) for r in entering]
+    removes, entering = changes.full_diff(conn, device_id, since, limit)
+    rows = removes + entering
     more = len(rows) > limit
     rows = rows[:limit]
     cut = min(len(removes), len(rows))
     return rows[:cut], rows[cut:], more
-
-
-def _stage(conn: sqlite3.Connection, device_id: str, removes: list, upserts: list) -> None:  # type: ignore[type-arg]
-    conn.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-    conn.executemany(
-        "INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op) VALUES (?,?,?,'del')",
-        [(device_id, e, i) for e, i, _ in removes],
-    )
-    conn.executemany(
-        "INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op, parent) VALUES (?,?,?,'add',?)",
-        [(device_id, e, i, parent) for e, i, _, _, parent in upserts],
-    )

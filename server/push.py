@@ -9,7 +9,6 @@ at any point leaves either all of a batch or none of it.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import threading
 from typing import Any
 
@@ -33,8 +32,10 @@ from sync_protocol.checks import check_entity, check_patch
 from sync_protocol.hlc import Clock
 from sync_protocol.records import to_builtins
 
-from . import audit, conflicts, effects, permissions, policy, scopes, store
+from . import conflicts, effects, permissions, policy
 from .auth import Principal
+from .storage import Tx, audit, devices, savepoint, scopes
+from .storage import records as store
 
 _answer_encoder = msgspec.msgpack.Encoder()
 _answer_decoder = msgspec.msgpack.Decoder(MutationResult)
@@ -88,7 +89,7 @@ def check_contiguous(request: PushRequest, high_seq: int, high_hlc: str | None =
 
 
 def push(
-    conn: sqlite3.Connection,
+    conn: Tx,
     who: Principal,
     request: PushRequest,
     clock: ServerClock,
@@ -97,7 +98,7 @@ def push(
 ) -> PushReply:
     """Apply a push batch (the caller holds the write transaction)."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    high_seq, high_hlc = conn.execute("SELECT high_seq, high_hlc FROM devices WHERE id=?", (who.device_id,)).fetchone()
+    high_seq, high_hlc = devices.high_water(conn, who.device_id)
     check_contiguous(request, high_seq, high_hlc)
     ctx = effects.BatchContext(now, config)
     server_ms = int(now.timestamp() * 1000)
@@ -124,35 +125,25 @@ def push(
     chain.flush()
     if raised:
         results = _attach_signature_conflicts(results, request, raised, first_new)
-    conn.executemany(
-        "INSERT INTO applied(device_id, seq, answer, applied_at) VALUES (?,?,?,?)",
-        [(who.device_id, r.seq, _answer_encoder.encode(r), now.isoformat()) for r in results if r.seq >= first_new],
+    devices.store_answers(
+        conn,
+        who.device_id,
+        [(r.seq, _answer_encoder.encode(r)) for r in results if r.seq >= first_new],
+        now.isoformat(),
     )
-    conn.execute(
-        "UPDATE devices SET high_seq=?, high_hlc=?, last_seen_at=? WHERE id=?",
-        (high_seq, high_hlc, now.isoformat(), who.device_id),
-    )
+    devices.set_high_water(conn, who.device_id, high_seq, high_hlc, now.isoformat())
     return PushReply(results=results, high_seq=high_seq, server_hlc=clock.tick())
 
 
-def _known_events(conn: sqlite3.Connection, request: PushRequest, high_seq: int) -> set[str]:
+def _known_events(conn: Tx, request: PushRequest, high_seq: int) -> set[str]:
     """Which of the batch's new event ids the store already holds (a retried or re-enrolled
     laptop's events), in one query per 500 ids instead of one per event."""
     ids = [m.event.id for m in request.mutations if isinstance(m, AppendEvent) and m.seq > high_seq]
-    known: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        known.update(
-            row[0]
-            for row in conn.execute(
-                f"SELECT id FROM records WHERE entity='event' AND id IN ({','.join('?' * len(chunk))})", chunk
-            )
-        )
-    return known
+    return store.known_ids(conn, "event", ids)
 
 
 def _audit(
-    conn: sqlite3.Connection,
+    conn: Tx,
     now: dt.datetime,
     actor: audit.Actor,
     mutation: AppendEvent | PatchRecord,
@@ -190,10 +181,10 @@ def _attach_signature_conflicts(
     return out
 
 
-def _stored_answer(conn: sqlite3.Connection, device_id: str, seq: int) -> MutationResult:
-    row = conn.execute("SELECT answer FROM applied WHERE device_id=? AND seq=?", (device_id, seq)).fetchone()
-    if row is not None:
-        return _answer_decoder.decode(row[0])
+def _stored_answer(conn: Tx, device_id: str, seq: int) -> MutationResult:
+    answer = devices.stored_answer(conn, device_id, seq)
+    if answer is not None:
+        return _answer_decoder.decode(answer)
     return MutationResult(
         seq=seq, status="applied", reason="already_applied", message="applied earlier; its answer has been cleaned up"
     )
@@ -215,36 +206,31 @@ def check_stamps(mutation: AppendEvent | PatchRecord, server_ms: int) -> None:
 
 
 def _apply_one(
-    conn: sqlite3.Connection,
+    conn: Tx,
     who: Principal,
     mutation: AppendEvent | PatchRecord,
     ctx: effects.BatchContext,
     server_ms: int,
 ) -> MutationResult:
     """One mutation inside a savepoint: a rejection undoes its partial writes only."""
-    conn.execute("SAVEPOINT mutation")
     try:
-        check_stamps(mutation, server_ms)
-        if isinstance(mutation, AppendEvent):
-            result = _append_event(conn, who, mutation, ctx)
-        else:
-            result = apply_patch(conn, who, mutation, ctx)
+        with savepoint(conn, "mutation"):
+            check_stamps(mutation, server_ms)
+            if isinstance(mutation, AppendEvent):
+                result = _append_event(conn, who, mutation, ctx)
+            else:
+                result = apply_patch(conn, who, mutation, ctx)
     except SyncRejected as rejected:
-        conn.execute("ROLLBACK TO mutation")
-        conn.execute("RELEASE mutation")
         ctx.forget()  # what the batch looked up may have been written and rolled back
         return MutationResult(
             seq=mutation.seq, status="rejected", reason=rejected.reason, field=rejected.field, message=rejected.message
         )
-    conn.execute("RELEASE mutation")
     if isinstance(mutation, PatchRecord):
         ctx.forget()  # a patch may change a job or equipment the batch looked up
     return result
 
 
-def _append_event(
-    conn: sqlite3.Connection, who: Principal, mutation: AppendEvent, ctx: effects.BatchContext
-) -> MutationResult:
+def _append_event(conn: Tx, who: Principal, mutation: AppendEvent, ctx: effects.BatchContext) -> MutationResult:
     permissions.check_event(who)
     event = msgspec.structs.replace(mutation.event, author=who.user_id, device_id=who.device_id)
     existing = store.get(conn, "event", event.id, include_deleted=True) if event.id in ctx.known_events else None
@@ -278,7 +264,7 @@ def _append_event(
     )
 
 
-def _conflict_messages(conn: sqlite3.Connection, ids: list[str]) -> list[str]:
+def _conflict_messages(conn: Tx, ids: list[str]) -> list[str]:
     """What each raised conflict is about, in words, for the engineer reading the push answer."""
     out = []
     for conflict_id in ids:
@@ -290,9 +276,7 @@ def _conflict_messages(conn: sqlite3.Connection, ids: list[str]) -> list[str]:
     return out
 
 
-def apply_patch(
-    conn: sqlite3.Connection, who: Principal, mutation: PatchRecord, ctx: effects.BatchContext
-) -> MutationResult:
+def apply_patch(conn: Tx, who: Principal, mutation: PatchRecord, ctx: effects.BatchContext) -> MutationResult:
     """The merge path every change of a record's fields takes, a laptop's patch or an office
     edit: scope, ``checks.check_patch``, the three-way merge, one ``store.put``, conflicts."""
     entity, record_id = mutation.entity, mutation.id

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,10 +33,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import housekeeping, maintenance, policy, sla
 from .blobs import BlobStore
-from .database import Database
 from .housekeeping import Swept
 from .maintenance import Generated
 from .push import ServerClock
+from .storage import Database, Tx
+from .storage import scheduler as runs
 
 log = logging.getLogger("fieldsync.scheduler")
 
@@ -72,7 +72,7 @@ class ScheduledWork:
 
     def run(self, job_id: str, now: dt.datetime | None = None) -> Any:
         """Run ``job_id`` once; returns what it did. A failure is recorded and re-raised."""
-        jobs: dict[str, Callable[[sqlite3.Connection, dt.datetime, policy.Config], Any]] = {
+        jobs: dict[str, Callable[[Tx, dt.datetime, policy.Config], Any]] = {
             SLA_WATCH: lambda conn, at, _cfg: sla.watch(conn, at, self.clock.tick()),
             MAINTENANCE: maintenance.generate,
             HOUSEKEEPING: lambda conn, at, cfg: housekeeping.sweep(conn, at, cfg, BlobStore(self.data_dir / "blobs")),
@@ -82,7 +82,7 @@ class ScheduledWork:
         at = now or self.now()
         config = self.config()
 
-        def work(conn: sqlite3.Connection) -> Any:
+        def work(conn: Tx) -> Any:
             result = jobs[job_id](conn, at, config)
             _record_run(conn, job_id, at, result=msgspec.json.encode(summary(result)).decode())
             return result
@@ -113,23 +113,14 @@ def summary(result: Any) -> Any:
     return result
 
 
-def _record_run(
-    conn: sqlite3.Connection, job_id: str, at: dt.datetime, result: str | None = None, error: str | None = None
-) -> None:
+def _record_run(conn: Tx, job_id: str, at: dt.datetime, result: str | None = None, error: str | None = None) -> None:
     stamp, finished = at.astimezone(dt.timezone.utc).isoformat(), utcnow().isoformat()
     ok = stamp if error is None else None
-    conn.execute(
-        "INSERT INTO scheduler_runs(job_id, runs, last_started_at, last_finished_at, last_ok_at, "
-        "last_result, last_error) VALUES (?, 1, ?, ?, ?, ?, ?) ON CONFLICT(job_id) DO UPDATE SET "
-        "runs=runs+1, last_started_at=excluded.last_started_at, last_finished_at=excluded.last_finished_at, "
-        "last_ok_at=COALESCE(excluded.last_ok_at, last_ok_at), "
-        "last_result=COALESCE(excluded.last_result, last_result), last_error=excluded.last_error",
-        (job_id, stamp, finished, ok, result, error),
-    )
+    runs.record_run(conn, job_id, stamp, finished, ok, result, error)
 
 
-def last_runs(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
-    return {r["job_id"]: dict(r) for r in conn.execute("SELECT * FROM scheduler_runs ORDER BY job_id")}
+def last_runs(conn: Tx) -> dict[str, dict[str, Any]]:
+    return runs.last_runs(conn)
 
 
 class ServerScheduler:

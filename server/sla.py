@@ -21,7 +21,6 @@ severity policy in ``config.toml`` changes new jobs' promises, not those already
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from typing import NamedTuple
 
 import msgspec
@@ -29,8 +28,9 @@ import msgspec
 from sync_protocol import Job
 from sync_protocol.merge import Writer
 from sync_protocol.sla import ESCALATED, ESCALATES_FROM, ONSITE_MISSED, RESPOND_MISSED, missed
+from .storage import audit, records as store
+from .storage import Tx
 
-from . import audit, store
 
 SLA_DEVICE = "server:sla"
 
@@ -42,7 +42,7 @@ class Escalation(NamedTuple):
     version: int
 
 
-def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalation]:
+def watch(conn: Tx, now: dt.datetime, hlc: str) -> list[Escalation]:
     """Escalate every overdue job (the caller holds the write transaction).
 
     ``hlc`` stamps the status and flags fields, so a later three-way merge of the job knows the
@@ -50,14 +50,10 @@ def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalati
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    watched = sorted(ESCALATES_FROM)
-    placeholders = ",".join("?" * len(watched))
-    rows = conn.execute(
-        f"SELECT id FROM records WHERE entity='job' AND deleted=0 AND status IN ({placeholders}) ORDER BY id", watched
-    ).fetchall()
-    visited = store.checked_in_jobs(conn, [job_id for (job_id,) in rows])
+    job_ids = store.ids_with_status(conn, "job", ESCALATES_FROM)
+    visited = store.checked_in_jobs(conn, job_ids)
     done = []
-    for (job_id,) in rows:
+    for job_id in job_ids:
         stored = store.get(conn, "job", job_id)
         if stored is None:
             continue
@@ -68,9 +64,7 @@ def watch(conn: sqlite3.Connection, now: dt.datetime, hlc: str) -> list[Escalati
     return done
 
 
-def _escalate(
-    conn: sqlite3.Connection, now: dt.datetime, hlc: str, stored: store.Stored, job: Job, flags: list[str]
-) -> Escalation:
+def _escalate(conn: Tx, now: dt.datetime, hlc: str, stored: store.Stored, job: Job, flags: list[str]) -> Escalation:
     writer = Writer("system", hlc, SLA_DEVICE, audit.SYSTEM_USER)
     updated = msgspec.structs.replace(job, status=ESCALATED, flags=[*job.flags, *flags])
     version = store.put(conn, updated, stored, writer=writer, changed=("status", "flags"))

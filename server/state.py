@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import blobs, policy, throttle
-from .database import Database
 from .push import ServerClock
-from .schema import migrate
+from .storage import Database, meta
+from .storage.schema import migrate
 
 DB_FILE = "fieldsync.db"
 
@@ -27,7 +27,7 @@ class ServerState:
         self.db.exclusive(migrate)
         self.blobs = blobs.BlobStore(data_dir / "blobs")
         self.clock = ServerClock()
-        self.secret: str = self.db.read(lambda c: c.execute("SELECT value FROM meta WHERE key='secret'").fetchone()[0])
+        self.secret: str = self.db.read(meta.secret)
         self.limiter = throttle.FailureLimiter(self.config.security)
         self.gate = throttle.Gate(self.config.security.unauthenticated_concurrency)
 

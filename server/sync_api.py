@@ -33,7 +33,8 @@ from . import auth, policy, pull, push, throttle
 from .http import caller, in_thread, read_body, reply, reply_format, state_of
 from .openapi import answers, sync_operation
 from .pull_page import encode_page
-from .schema import SCHEMA_VERSION
+from .storage import devices
+from .storage.schema import SCHEMA_VERSION
 from .version import __version__
 
 
@@ -89,9 +90,7 @@ async def hello(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = state_of(request)
 
     def work() -> HelloReply:
-        high, high_hlc = state.db.read(
-            lambda c: c.execute("SELECT high_seq, high_hlc FROM devices WHERE id=?", (who.device_id,)).fetchone()
-        )
+        high, high_hlc = state.db.read(lambda c: devices.high_water(c, who.device_id))
         return HelloReply(
             protocol_version=PROTOCOL_VERSION,
             server_version=__version__,

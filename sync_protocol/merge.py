@@ -118,7 +118,7 @@ def merge_fields(
 
     ``versions`` maps each field to who last changed it; a field with no entry has not changed
     since the record was created. The store writes ``changes`` and stamps every ``stamped`` field
-    with the writer and the version the record is written under (``server/store.py::put``).
+    with the writer and the version the record is written under (``server/storage/records.py::put``).
     """
     changes: dict[str, Any] = {}
     stamped: list[str] = []

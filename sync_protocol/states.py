@@ -18,7 +18,7 @@ from typing import NamedTuple
 STATUSES = ("new", "assigned", "on_site", "resolved", "escalated", "cancelled", "closed")
 # Work still to be done: the office may (re-)assign or cancel the job.
 OPEN_STATUSES = frozenset({"new", "assigned", "on_site", "escalated"})
-# Statuses in which a job sits on its engineer's laptop (the scope of ``server/scopes.py``).
+# Statuses in which a job sits on its engineer's laptop (the scope of ``server/storage/scopes.py``).
 IN_FIELD_SCOPE = frozenset({"assigned", "on_site", "resolved", "escalated"})
 # Jobs an engineer still has to go out for: on the laptop and not finished.
 FIELD_WORK = IN_FIELD_SCOPE & OPEN_STATUSES

@@ -164,3 +164,53 @@ def test_sync_protocol_is_pure_but_for_its_conformance_kit() -> None:
         if not a.startswith("sync_protocol.conformance")
         and any(t.startswith("sync_protocol.conformance") for t in targets)
     ] == []
+
+
+DRIVERS = {"sqlite3", "sqlite_utils", "psycopg", "psycopg_pool"}
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """The absolute modules a file imports (first part of the name), wherever the import stands."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_only_the_storage_package_imports_a_database_driver() -> None:
+    """DESIGN.md "Storage and scale": one package of the server (``server.storage``) owns every
+    SQL statement and transaction, so a second backend is one more implementation there.
+
+    The rule is the server's: ``field_client``'s laptop store (its own SQLite file, which never
+    meets the server's database) stays as it is, and tests may open a store to look inside."""
+    offenders = sorted(
+        (name, driver)
+        for name, path in _modules().items()
+        if name.startswith("server") and not name.startswith("server.storage")
+        for driver in _top_level_imports(path) & DRIVERS
+    )
+    assert offenders == []
+
+
+def test_the_driver_rule_sees_a_driver_import(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    import sqlite3\n    from psycopg import sql\n")
+    assert _top_level_imports(module) & DRIVERS == {"sqlite3", "psycopg"}
+
+
+def test_no_sql_runs_outside_the_storage_package() -> None:
+    """Not only the drivers: no server module outside ``server.storage`` calls ``execute`` or
+    ``executemany`` on anything, so every statement has its one home there."""
+    calls = sorted(
+        (name, node.lineno)
+        for name, path in _modules().items()
+        if name.startswith("server") and not name.startswith("server.storage")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in {"execute", "executemany", "executescript"}
+    )
+    assert calls == []

@@ -20,13 +20,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sync_protocol import Customer, Drawing, Equipment, InvalidValue, NotFound, Part, Site, Stock
 from sync_protocol.office import DrawingCreate, EditReply, RecordEdit, StockAdjust, StockCreate, VersionedRecord
 
-from .. import store
 from ..openapi import OFFICE, OFFICE_BODY, errors
 from .access import DISPATCH, principal, server_state
 from .edits import adjust_stock, create_record, office_patch
 from .journal import office_write
 from .refdata import list_records
 from .worker import in_thread
+from ..storage import blobs as blob_rows
+from ..storage import records as store
 
 
 def _get(state: Any, entity: str, record_id: FromPath[str]) -> VersionedRecord:
@@ -119,9 +120,7 @@ async def create_drawing(request: Request, data: JSONBody[DrawingCreate]) -> Ver
     state, who = server_state(request), principal(request)
 
     def work() -> VersionedRecord:
-        blob = state.db.read(
-            lambda c: c.execute("SELECT size, media_type FROM blobs WHERE sha256=?", (data.sha256,)).fetchone()
-        )
+        blob = state.db.read(lambda c: blob_rows.info(c, data.sha256))
         if blob is None or not state.blobs.has(data.sha256):
             raise InvalidValue("upload the file first (PUT /sync/v1/blobs/{sha256})", field="sha256")
         drawing = Drawing(

@@ -22,14 +22,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import sqlite3
 from collections import defaultdict
 
 from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap
 from sync_protocol.bounds import as_utc
 from sync_protocol.office import AuditFinding, AuditReport, EngineerAudit
+from ..storage import Tx, devices
+from ..storage import office as office_rows
+from ..storage import records as store
 
-from .. import store
 
 CSV_COLUMNS = (
     "engineer",
@@ -131,7 +132,7 @@ def _tally(engineer: str | None, name: str, findings: list[AuditFinding]) -> Eng
 
 
 def backup_audit(
-    conn: sqlite3.Connection,
+    conn: Tx,
     engineer: str | None = None,
     period_from: dt.date | None = None,
     period_to: dt.date | None = None,
@@ -139,21 +140,16 @@ def backup_audit(
     """The audit over every job with repair work in the period (dates inclusive, UTC)."""
     if period_from and period_to and period_from > period_to:
         raise InvalidValue("the period ends before it starts", field="to")
-    users = conn.execute("SELECT id, name, display_name, role FROM users").fetchall()
+    users = devices.all_users(conn)
     names = {u["id"]: u["display_name"] for u in users}
     if engineer:
         match = [u for u in users if engineer in (u["id"], u["name"])]
         if not match:
             raise InvalidValue(f"no user {engineer!r}", field="engineer")
         engineer = match[0]["id"]
-    jobs = conn.execute(
-        "SELECT DISTINCT j.data FROM records j JOIN records e ON e.entity='event' AND e.parent=j.id "
-        "AND e.deleted=0 AND json_extract(e.data, '$.payload.kind')='part_swap' "
-        "WHERE j.entity='job' AND j.deleted=0"
-    ).fetchall()
     findings: list[AuditFinding] = []
-    for row in jobs:
-        job: Job = store.decode_record(row[0])  # type: ignore[assignment]
+    job: Job
+    for job in office_rows.jobs_with_event(conn, "part_swap"):
         received = store.job_events_received(conn, job.id)
         for finding in findings_of_job(
             job, [e for e, _ in received], names, {e.id: version for e, version in received}

@@ -11,50 +11,35 @@ than clobbering a newer value.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 
 import msgspec
 
 from sync_protocol import Conflict, IllegalState, InvalidValue, NotFound
 from sync_protocol.office import ResolveReply
 
-from .. import policy, store
+from .. import policy
 from ..auth import Principal
 from ..push import ServerClock
 from .edits import office_patch
-
-
-def _where(status: str | None, job_id: str | None) -> tuple[str, list[str]]:
-    sql = " FROM records WHERE entity='conflict' AND deleted=0"
-    params: list[str] = []
-    if status:
-        sql += " AND status=?"
-        params.append(status)
-    if job_id:
-        sql += " AND parent=?"
-        params.append(job_id)
-    return sql, params
+from ..storage import records as store
+from ..storage import Tx
+from ..storage import office as office_rows
 
 
 def list_conflicts(
-    conn: sqlite3.Connection, status: str | None = "open", job_id: str | None = None, limit: int = -1, offset: int = 0
+    conn: Tx, status: str | None = "open", job_id: str | None = None, limit: int = -1, offset: int = 0
 ) -> list[tuple[Conflict, int]]:
     """Conflicts (with their versions), newest first; ``status=None`` for all; ``limit`` and
     ``offset`` cut one page of a long queue."""
-    where, params = _where(status, job_id)
-    rows = conn.execute(
-        "SELECT data, version" + where + " ORDER BY version DESC LIMIT ? OFFSET ?", [*params, limit, offset]
-    ).fetchall()
-    return [(store.decode_record(r["data"]), r["version"]) for r in rows]  # type: ignore[misc]
+    return office_rows.conflicts(conn, status, job_id, limit, offset)
 
 
-def count_conflicts(conn: sqlite3.Connection, status: str | None = "open", job_id: str | None = None) -> int:
-    where, params = _where(status, job_id)
-    return int(conn.execute("SELECT count(*)" + where, params).fetchone()[0])
+def count_conflicts(conn: Tx, status: str | None = "open", job_id: str | None = None) -> int:
+    return office_rows.count_conflicts(conn, status, job_id)
 
 
 def resolve(
-    conn: sqlite3.Connection,
+    conn: Tx,
     who: Principal,
     clock: ServerClock,
     conflict_id: str,
@@ -83,7 +68,7 @@ def resolve(
 
 
 def _override(
-    conn: sqlite3.Connection,
+    conn: Tx,
     who: Principal,
     clock: ServerClock,
     conflict: Conflict,

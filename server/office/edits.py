@@ -14,7 +14,6 @@ commutes with the laptops' part swaps exactly as theirs commute with each other.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from typing import Any
 
 import msgspec
@@ -33,16 +32,18 @@ from sync_protocol.codec import revalidated
 from sync_protocol.hashing import SHEET_JOB_FIELDS
 from sync_protocol.office import EditReply
 
-from .. import conflicts, effects, policy, store
+from .. import conflicts, effects, policy
 from ..auth import Principal
 from ..push import ServerClock, apply_patch
+from ..storage import records as store
+from ..storage import Tx
 
 # SyncRejected reasons as the office API's typed errors.
 _REJECTED = {"unknown_record": NotFound, "unknown_entity": NotFound}
 
 
 def office_patch(
-    conn: sqlite3.Connection,
+    conn: Tx,
     who: Principal,
     clock: ServerClock,
     entity: str,
@@ -87,7 +88,7 @@ def office_patch(
     )
 
 
-def create_record(conn: sqlite3.Connection, record: Record) -> int:
+def create_record(conn: Tx, record: Record) -> int:
     """Store a new record under the next version; an id already in use is refused."""
     record = revalidated(record)
     entity = entity_of(record)
@@ -96,9 +97,7 @@ def create_record(conn: sqlite3.Connection, record: Record) -> int:
     return store.put(conn, record)
 
 
-def adjust_stock(
-    conn: sqlite3.Connection, who: Principal, stock_id: str, delta: int, now: dt.datetime | None = None
-) -> EditReply:
+def adjust_stock(conn: Tx, who: Principal, stock_id: str, delta: int, now: dt.datetime | None = None) -> EditReply:
     """Goods in or out of a stock location, as a commuting delta; a deficit is flagged."""
     stored = store.get(conn, "stock", stock_id)
     if stored is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sqlite3
 from typing import Any, Iterable
 
 import msgspec
@@ -23,10 +22,13 @@ from sync_protocol.states import BOARD_ORDER
 from sync_protocol.warranty import job_warranty
 
 from .. import assign as assign_module
-from .. import policy, store
+from .. import policy
 from ..auth import Principal
 from ..push import ServerClock
 from .edits import create_record, office_patch
+from ..storage import Tx, devices
+from ..storage import office as office_rows
+from ..storage import records as store
 
 STATUS_ORDER = BOARD_ORDER
 _JOB_NUMBER = re.compile(r"^J-(\d+)$")
@@ -36,10 +38,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _next_job_ids(conn: sqlite3.Connection, year: int) -> tuple[str, str]:
+def _next_job_ids(conn: Tx, year: int) -> tuple[str, str]:
     """(id, number) of the next job: one counter, so ids and numbers never collide."""
     highest = 0
-    for (job_id,) in conn.execute("SELECT id FROM records WHERE entity='job'"):
+    for job_id in store.all_ids(conn, "job"):
         match = _JOB_NUMBER.match(job_id)
         if match:
             highest = max(highest, int(match.group(1)))
@@ -48,7 +50,7 @@ def _next_job_ids(conn: sqlite3.Connection, year: int) -> tuple[str, str]:
 
 
 def intake(
-    conn: sqlite3.Connection,
+    conn: Tx,
     who: Principal,
     request: IntakeRequest,
     config: policy.Config,
@@ -93,7 +95,7 @@ def intake(
 
 
 def edit_job(
-    conn: sqlite3.Connection,
+    conn: Tx,
     who: Principal,
     clock: ServerClock,
     config: policy.Config,
@@ -115,7 +117,7 @@ def edit_job(
     return office_patch(conn, who, clock, "job", job_id, base_version, fields, config=config)
 
 
-def cancel(conn: sqlite3.Connection, who: Principal, job_id: str, clock: ServerClock) -> Job:
+def cancel(conn: Tx, who: Principal, job_id: str, clock: ServerClock) -> Job:
     """Cancel a job; the engineer's laptop drops it on its next pull (work already done is kept)."""
     stored, job = assign_module.load_job(conn, job_id)
     updated = msgspec.structs.replace(job, status=assign_module.next_status(job, "cancel"))
@@ -165,17 +167,13 @@ def urgency(summary: JobSummary) -> tuple[int, int, float, int]:
     return (group, 0 if summary.overdue else 1, left, summary.severity)
 
 
-def names_of(conn: sqlite3.Connection) -> dict[str, str]:
+def names_of(conn: Tx) -> dict[str, str]:
     """Display names of customers and sites, keyed ``entity:id``."""
-    rows = conn.execute(
-        "SELECT entity, id, json_extract(data, '$.name') FROM records "
-        "WHERE entity IN ('customer', 'site') AND deleted=0"
-    )
-    return {f"{entity}:{record_id}": name or "" for entity, record_id, name in rows}
+    return office_rows.customer_and_site_names(conn)
 
 
 def board(
-    conn: sqlite3.Connection,
+    conn: Tx,
     now: dt.datetime | None = None,
     statuses: Iterable[str] | None = None,
     assignee: str | None = None,
@@ -186,17 +184,17 @@ def board(
     names = names_of(conn)
     visited = store.checked_in_jobs(conn)
     out = []
-    for row in conn.execute("SELECT data, version FROM records WHERE entity='job' AND deleted=0"):
-        job: Job = store.decode_record(row["data"])  # type: ignore[assignment]
+    job: Job
+    for job, version in store.live(conn, "job"):
         if wanted is not None and job.status not in wanted:
             continue
         if assignee and assignee not in (job.assignee, job.assignee_name):
             continue
-        out.append(summarize(job, row["version"], names, now, job.id in visited))
+        out.append(summarize(job, version, names, now, job.id in visited))
     return sorted(out, key=urgency)
 
 
-def job_summary(conn: sqlite3.Connection, job_id: str, now: dt.datetime | None = None) -> JobSummary:
+def job_summary(conn: Tx, job_id: str, now: dt.datetime | None = None) -> JobSummary:
     stored = store.get(conn, "job", job_id)
     if stored is None:
         raise NotFound(f"no job {job_id}", field="job_id")
@@ -205,11 +203,6 @@ def job_summary(conn: sqlite3.Connection, job_id: str, now: dt.datetime | None =
     )
 
 
-def engineers(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+def engineers(conn: Tx) -> list[tuple[str, str, str]]:
     """(id, name, display name) of every active engineer, for assignment pickers."""
-    return [
-        (r["id"], r["name"], r["display_name"])
-        for r in conn.execute(
-            "SELECT id, name, display_name FROM users WHERE role='engineer' AND active=1 ORDER BY display_name"
-        )
-    ]
+    return devices.active_engineers(conn)

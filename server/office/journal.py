@@ -10,12 +10,13 @@ write gets a row naming the office user and device, and the action (``office.int
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from typing import Callable, TypeVar
 
-from .. import audit, policy, store
+from .. import policy
 from ..auth import Principal
 from ..state import ServerState
+from ..storage import audit, records as store
+from ..storage import Tx
 
 T = TypeVar("T")
 
@@ -24,14 +25,14 @@ def office_write(
     state: ServerState,
     who: Principal,
     kind: str,
-    fn: Callable[[sqlite3.Connection], T],
+    fn: Callable[[Tx], T],
     primary: tuple[str, str] | None = None,
     ref: str = "",
 ) -> T:
     """Run ``fn`` in one write transaction and chain every record it changed under ``kind``
     (``primary``, the record the action is about, gets a row even if it did not change)."""
 
-    def work(conn: sqlite3.Connection) -> T:
+    def work(conn: Tx) -> T:
         mark = store.current_version(conn)
         result = fn(conn)
         audit.append_changes_since(

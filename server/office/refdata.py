@@ -10,14 +10,14 @@ with the old values it still shows, what a laptop changed in the meantime.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from typing import Any, Literal, Mapping, NamedTuple
 
 
 from sync_protocol import ENTITY_TYPES, InvalidValue, NotFound, Record
 from sync_protocol.codec import convert
+from ..storage import Tx
+from ..storage import office as office_rows
 
-from .. import store
 
 Kind = Literal["text", "textarea", "date", "int", "bool", "select", "list", "map", "ref"]
 
@@ -241,23 +241,10 @@ def build_record(form: EntityForm, values: Mapping[str, Any]) -> Record:
 # --- listing ----------------------------------------------------------------------------------
 
 
-def list_records(
-    conn: sqlite3.Connection, entity: str, parent: str | None = None, limit: int = 1000
-) -> list[tuple[Record, int]]:
-    sql = "SELECT data, version FROM records WHERE entity=? AND deleted=0"
-    params: list[Any] = [entity]
-    if parent:
-        sql += " AND parent=?"
-        params.append(parent)
-    rows = conn.execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
-    return [(store.decode_record(r["data"]), r["version"]) for r in rows]
+def list_records(conn: Tx, entity: str, parent: str | None = None, limit: int = 1000) -> list[tuple[Record, int]]:
+    return office_rows.list_records(conn, entity, parent, limit)
 
 
-def choices_for(conn: sqlite3.Connection, entity: str) -> list[tuple[str, str]]:
+def choices_for(conn: Tx, entity: str) -> list[tuple[str, str]]:
     """(id, label) pairs for a ``ref`` field's picker."""
-    rows = conn.execute(
-        "SELECT id, coalesce(json_extract(data, '$.name'), json_extract(data, '$.title'), id) "
-        "FROM records WHERE entity=? AND deleted=0 ORDER BY id",
-        (entity,),
-    ).fetchall()
-    return [(r[0], f"{r[0]} · {r[1]}" if r[1] != r[0] else r[0]) for r in rows]
+    return [(rid, f"{rid} · {label}" if label != rid else rid) for rid, label in office_rows.labels(conn, entity)]

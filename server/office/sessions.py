@@ -12,13 +12,13 @@ An engineer's token never opens a session, and an engineer's enrollment token is
 
 from __future__ import annotations
 
-import sqlite3
 from typing import NamedTuple
 
 from sync_protocol import Forbidden, Unauthorized
 
 from .. import auth
 from ..auth import OFFICE_ROLES, Principal
+from ..storage import Tx, devices
 
 SESSION_DEVICE = "device_id"
 
@@ -35,18 +35,15 @@ def _refuse_engineer(role: str) -> None:
         )
 
 
-def sign_in(conn: sqlite3.Connection, token: str, browser: str = "office browser") -> SignIn:
+def sign_in(conn: Tx, token: str, browser: str = "office browser") -> SignIn:
     """Check a pasted token (the caller holds the write transaction: enrolling writes)."""
     token = token.strip()
     if not token:
         raise Unauthorized("paste your device or enrollment token", field="token")
     if token.startswith(auth.ENROLLMENT_TOKEN_PREFIX):
-        row = conn.execute(
-            "SELECT u.role FROM enrollments e JOIN users u ON u.id = e.user_id WHERE e.token_hash=?",
-            (auth.hash_token(token),),
-        ).fetchone()
-        if row is not None:
-            _refuse_engineer(row["role"])
+        role = devices.enrollment_role(conn, auth.hash_token(token))
+        if role is not None:
+            _refuse_engineer(role)
         device_id, device_token, user = auth.enroll(conn, token, browser[:100], "web")
         return SignIn(Principal(user["id"], user["name"], user["display_name"], user["role"], device_id), device_token)
     try:
@@ -57,13 +54,9 @@ def sign_in(conn: sqlite3.Connection, token: str, browser: str = "office browser
     return SignIn(principal, None)
 
 
-def principal_of_device(conn: sqlite3.Connection, device_id: str) -> Principal:
+def principal_of_device(conn: Tx, device_id: str) -> Principal:
     """The signed-in user behind a session's device, or ``Unauthorized`` (revoked, disabled, gone)."""
-    row = conn.execute(
-        "SELECT d.id AS device_id, d.revoked_at, u.id AS user_id, u.name, u.display_name, u.role, "
-        "u.active FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id=?",
-        (device_id,),
-    ).fetchone()
+    row = devices.principal_by_device(conn, device_id)
     if row is None or row["revoked_at"] is not None or not row["active"]:
         raise Unauthorized("your session has ended: sign in again", field="session")
     return Principal(row["user_id"], row["name"], row["display_name"], row["role"], row["device_id"])

@@ -10,25 +10,22 @@ what was added, by whom and when, events missing, or the job's own sheet fields 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from typing import Any, Mapping
 
 from sync_protocol import Job, JobEvent, NotFound, Signature, changes_in_words, check_signature, kind_of
 from sync_protocol.office import JobSheet, SheetEvent, SignatureView
 
-from .. import store
 from .conflict_queue import list_conflicts
+from ..storage import Tx, devices
+from ..storage import records as store
 
 
-def _user_names(conn: sqlite3.Connection) -> dict[str, str]:
-    return {r["id"]: r["display_name"] for r in conn.execute("SELECT id, display_name FROM users")}
+def _user_names(conn: Tx) -> dict[str, str]:
+    return devices.display_names(conn)
 
 
-def _children(conn: sqlite3.Connection, entity: str, parent: str) -> list[Any]:
-    rows = conn.execute(
-        "SELECT data FROM records WHERE entity=? AND parent=? AND deleted=0 ORDER BY id", (entity, parent)
-    ).fetchall()
-    return [store.decode_record(r["data"]) for r in rows]
+def _children(conn: Tx, entity: str, parent: str) -> list[Any]:
+    return store.children(conn, entity, parent)
 
 
 def signature_view(job: Job, events: list[JobEvent], names: Mapping[str, str] | None = None) -> SignatureView | None:
@@ -53,7 +50,7 @@ def signature_view(job: Job, events: list[JobEvent], names: Mapping[str, str] | 
     )
 
 
-def job_sheet(conn: sqlite3.Connection, job_id: str) -> JobSheet:
+def job_sheet(conn: Tx, job_id: str) -> JobSheet:
     stored = store.get(conn, "job", job_id)
     if stored is None:
         raise NotFound(f"no job {job_id}", field="job_id")

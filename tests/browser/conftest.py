@@ -26,9 +26,9 @@ def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     minute of the browser tests' budget. Same store, same pre-made enrollment tokens."""
     from server import auth
     from server.blobs import BlobStore
-    from server.database import Database
+    from server.storage import Database
     from server.fixtures import load_fixtures
-    from server.schema import migrate
+    from server.storage.schema import migrate
 
     data = tmp_path_factory.mktemp("browser-template") / "server"
     data.mkdir()

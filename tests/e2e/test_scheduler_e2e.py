@@ -7,8 +7,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from server import store
-from server.database import Database
+from server.storage import records as store
+from server.storage import Database
 from sync_protocol import Job
 
 from tests.support.live import LiveServer, cli_json, office, wait_until

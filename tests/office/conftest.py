@@ -19,9 +19,9 @@ from litestar.testing import TestClient
 from server import auth
 from server.app import create_app
 from server.blobs import BlobStore
-from server.database import Database
+from server.storage import Database
 from server.fixtures import load_fixtures
-from server.schema import migrate
+from server.storage.schema import migrate
 from sync_protocol import uuid7
 from sync_protocol.hlc import Clock
 

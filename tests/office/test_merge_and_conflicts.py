@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server import audit
+from server.storage import audit
 
 from .conftest import bearer, csrf_of, post_form, record_of, version_of
 

@@ -1,7 +1,7 @@
 """Three-way field merge: examples of each rule, and order independence (the key property).
 
 ``ServerStore`` below mimics exactly what ``server/push.py::apply_patch`` and
-``server/store.py::put`` do around ``merge_fields``: merge against the stored field versions,
+``server/storage/records.py::put`` do around ``merge_fields``: merge against the stored field versions,
 then, if anything changed or was stamped, write the record under the next version of the
 store-wide sequence, stamping each ``stamped`` field with the writer and that same version.
 """
@@ -29,7 +29,7 @@ from sync_protocol.merge import (
 
 
 class ServerStore:
-    """One record, stored the way server/store.py stores it."""
+    """One record, stored the way server/storage/records.py stores it."""
 
     def __init__(self, entity: str, record: dict[str, Any], version: int = 10) -> None:
         self.entity = entity

@@ -22,7 +22,8 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 from litestar.testing import TestClient
 
 from field_client import FieldClient
-from server import auth, store
+from server import auth
+from server.storage import records as store
 from server.app import create_app
 from sync_protocol import Note
 from tests.support.seed import seed_records

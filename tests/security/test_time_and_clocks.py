@@ -19,8 +19,8 @@ import uuid
 import httpx
 import pytest
 
-from server import store
-from server.database import Database
+from server.storage import records as store
+from server.storage import Database
 from sync_protocol import Conflict, JobEvent, Party, from_builtins, hlc
 from sync_protocol.hlc import MAX_DRIFT_MS
 from tests.support.live import run_cli

@@ -13,7 +13,8 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
-from server import auth, store
+from server import auth
+from server.storage import records as store
 from server.app import create_app
 from tests.support.seed import NOW, seed_records
 from sync_protocol import (

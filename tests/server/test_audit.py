@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from server import audit, cli
+from server import cli
+from server.storage import audit
 from sync_protocol import Checkin
 
 from .conftest import World
@@ -136,7 +137,7 @@ def test_a_record_turned_into_a_tombstone_behind_the_server_is_caught(busy: Worl
 
 def test_records_changed_by_unaudited_paths_are_not_broken_links(busy: World) -> None:
     """Fixture loads and older servers wrote no rows: a newer version than audited is not tampering."""
-    from server import store
+    from server.storage import records as store
     from sync_protocol import Site
 
     busy.db.write(lambda c: store.put(c, Site(id="S-01", customer_id="C-01", name="renamed by import")))

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from server import store
+from server.storage import records as store
 from sync_protocol import JSON, BlobStatus, Drawing, ErrorBody, Photo, decode
 
 DATA = bytes(range(256)) * 40  # 10 KiB

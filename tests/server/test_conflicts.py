@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from server import store
+from server.storage import records as store
 from sync_protocol import (
     AssignRequest,
     Checkin,

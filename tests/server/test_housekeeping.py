@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
-from server import audit, housekeeping, store
+from server import housekeeping
+from server.storage import audit
+from server.storage import records as store
 from server.scheduler import ScheduledWork
 from sync_protocol import Checkin, PushRequest, PushReply, Remove, decode
 

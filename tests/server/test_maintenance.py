@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
-from server import audit, maintenance, policy, store
+from server import maintenance, policy
+from server.storage import audit
+from server.storage import records as store
 from server.scheduler import ScheduledWork
 from sync_protocol import Customer, Equipment, Site
 

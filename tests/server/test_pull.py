@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from server import store
+from server.storage import records as store
 from sync_protocol import (
     ENTITY_TYPES,
     AssignRequest,

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from server import audit, policy, scheduler, sla, store
+from server import policy, scheduler, sla
+from server.storage import audit
+from server.storage import records as store
 from server.app import create_app
 from server.scheduler import ScheduledWork
 from sync_protocol import Checkin, Job, Upsert

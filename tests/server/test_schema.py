@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server import store
-from server.database import connect
-from server.schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from server.storage import records as store
+from server.storage.sqlite import connect
+from server.storage.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 
 from tests.support.seed import seed_records
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from server import store
-from server.database import Database, connect
-from server.schema import migrate
+from server.storage import records as store
+from server.storage.sqlite import Database, connect
+from server.storage.schema import migrate
 from sync_protocol import Part
 
 

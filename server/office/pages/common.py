@@ -15,6 +15,7 @@ from litestar.response import Template
 
 from sync_protocol.office import EditReply
 
+from ...storage import devices
 from ..worker import in_thread
 
 log = logging.getLogger("fieldsync.office")
@@ -83,7 +84,7 @@ def edit_message(reply: EditReply, what: str) -> tuple[str, str]:
 
 def user_names(conn: Any) -> dict[str, str]:
     """Display names by user id, for who/when lines."""
-    return {r["id"]: r["display_name"] for r in conn.execute("SELECT id, display_name FROM users")}
+    return devices.display_names(conn)
 
 
 def quote_id(record_id: str) -> str:

@@ -14,14 +14,14 @@ from litestar.response import Redirect
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 
-from ... import blobs as blob_module
-from ... import store
 from .. import refdata
 from ..access import DISPATCH, principal, server_state
 from ..edits import adjust_stock, create_record, office_patch
 from ..journal import office_write
 from ..worker import in_thread
 from .common import AnyRequest, Page, edit_message, flash, quote_id, render
+from ...storage import blobs as blob_rows
+from ...storage import records as store
 
 
 # --- reference data ---------------------------------------------------------------------------
@@ -79,7 +79,7 @@ async def _upload(request: AnyRequest, upload: Any) -> tuple[str, int, str, str]
             sha, size = state.blobs.add_file(Path(tmp.name))
         finally:
             Path(tmp.name).unlink(missing_ok=True)
-        state.db.write(lambda c: blob_module.record_blob(c, sha, size, media_type, who.user_id))
+        state.db.write(lambda c: blob_rows.record(c, sha, size, media_type, who.user_id))
         return sha, size
 
     sha, size = await in_thread(work)

@@ -15,12 +15,12 @@ from sync_protocol.office import IntakeRequest
 from sync_protocol.states import CLOSED_TO_WORK
 
 from ... import assign as assign_module
-from ... import store
 from .. import jobs, refdata, sheet
 from ..access import DISPATCH, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
 from .common import AnyRequest, Page, PageNumber, edit_message, flash, pages, render, user_names
+from ...storage import records as store
 
 
 # --- dispatch ---------------------------------------------------------------------------------

@@ -12,13 +12,14 @@ from litestar.response import Redirect, Stream
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 
 from ... import blobs as blob_module
-from ... import store
 from ...headers import FILE_POLICY
 from .. import audit_report, conflict_queue, jobs, sheet
 from ..access import AUDIT, DISPATCH, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
 from .common import AnyRequest, Page, PageNumber, flash, pages, render, user_names
+from ...storage import blobs as blob_rows
+from ...storage import records as store
 
 
 _INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
@@ -147,9 +148,7 @@ async def blob_page(request: AnyRequest, sha256: FromPath[str]) -> Stream:
     state = server_state(request)
     if not state.blobs.has(sha256):
         raise NotFound(f"no file {sha256}", field="sha256")
-    row = await in_thread(
-        lambda: state.db.read(lambda c: c.execute("SELECT media_type FROM blobs WHERE sha256=?", (sha256,)).fetchone())
-    )
+    row = await in_thread(lambda: state.db.read(lambda c: blob_rows.info(c, sha256)))
     media_type = (row["media_type"] if row else "") or "application/octet-stream"
     inline = media_type in _INLINE_TYPES
     headers = {

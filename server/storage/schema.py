@@ -9,18 +9,19 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import sqlite3
-from typing import Callable
+from typing import Callable, cast
 
 import msgspec
 import sqlite_utils
 
 from sync_protocol import Record
 
-from . import audit, store
+from .base import Tx
+from . import audit, records
 
 
-def _v1(conn: sqlite3.Connection) -> None:
-    db = sqlite_utils.Database(conn)
+def _v1(conn: Tx) -> None:
+    db = sqlite_utils.Database(cast(sqlite3.Connection, conn))
     db["users"].create(
         {"id": str, "name": str, "display_name": str, "role": str, "created_at": str, "active": int},
         pk="id",
@@ -64,7 +65,7 @@ def _v1(conn: sqlite3.Connection) -> None:
             entity TEXT NOT NULL, id TEXT NOT NULL,
             version INTEGER NOT NULL,            -- server sequence of the last change
             deleted INTEGER NOT NULL DEFAULT 0,  -- tombstone
-            parent TEXT,                         -- the record this one hangs off (see store.py)
+            parent TEXT,                         -- the record this one hangs off (see records.py)
             assignee TEXT, status TEXT,          -- jobs and conflicts: who and where
             data TEXT NOT NULL,                  -- the record's JSON
             fields TEXT NOT NULL DEFAULT '{}',   -- per-field FieldVersion, for three-way merges
@@ -96,7 +97,7 @@ def _v1(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta(key, value) VALUES ('secret', ?)", (secrets.token_hex(32),))
 
 
-def _v2(conn: sqlite3.Connection) -> None:
+def _v2(conn: Tx) -> None:
     """The tamper-evident audit log and the state of the scheduled jobs (see audit.py, scheduler.py).
 
     APScheduler keeps its jobs in memory only (it has no plain-SQLite job store), so whatever a
@@ -140,11 +141,11 @@ def _v2(conn: sqlite3.Connection) -> None:
             first_seen_at TEXT NOT NULL, PRIMARY KEY (entity, id)) STRICT, WITHOUT ROWID""")
 
 
-def _v3(conn: sqlite3.Connection) -> None:
+def _v3(conn: Tx) -> None:
     """Planner statistics for ``records``. ``records`` is WITHOUT ROWID, clustered on (entity, id);
     with no statistics SQLite answers "events of job J" by walking every event in the primary key
     instead of using ``records_parent``, which made each push and pull cost in proportion to the
-    whole store. These figures describe the shape (many records per entity, few per parent or
+    whole records. These figures describe the shape (many records per entity, few per parent or
     assignee); a later ``ANALYZE`` replaces them with measured ones."""
     conn.execute("ANALYZE sqlite_schema")  # creates sqlite_stat1 if it does not exist
     conn.execute("DELETE FROM sqlite_stat1 WHERE tbl='records'")
@@ -160,7 +161,7 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("ANALYZE sqlite_schema")  # reload the statistics
 
 
-def _v4(conn: sqlite3.Connection) -> None:
+def _v4(conn: Tx) -> None:
     """What a device holds remembers each record's ``parent`` (a job's site, a site's customer),
     so that a pull can tell whether a changed job or site moved the device's scope, and diff the
     whole scope only then. Rows held from before get today's parent and every device diffs in
@@ -174,20 +175,20 @@ def _v4(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE devices SET diff_version=NULL, pending_diff=NULL")
 
 
-def _v5(conn: sqlite3.Connection) -> None:
+def _v5(conn: Tx) -> None:
     """The size of each device's scope at its last full diff: a pull compares it with the
     versions it would walk to choose the cheaper way to read the scope (``pull._Plan``)."""
     conn.execute("ALTER TABLE devices ADD COLUMN scope_size INTEGER")
 
 
-def _v6(conn: sqlite3.Connection) -> None:
+def _v6(conn: Tx) -> None:
     """The hybrid-clock stamp of the mutation applied at each device's ``high_seq``, kept forever
     beside it: a laptop restored from an old copy of its store compares it with its own mutation
     of that seq to learn that its outbox was overtaken (docs/protocol.md, "Renumbering")."""
     conn.execute("ALTER TABLE devices ADD COLUMN high_hlc TEXT")
 
 
-def _v7(conn: sqlite3.Connection) -> None:
+def _v7(conn: Tx) -> None:
     """Disk has limits: an unfinished upload is charged to the device that started it (a quota on
     bytes in flight) and expires when nobody adds to it; a complete file remembers which device
     uploaded it and when it was last touched, so housekeeping can collect the files nothing names
@@ -208,7 +209,7 @@ def _v7(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE enrollments ADD COLUMN revoked_at TEXT")
 
 
-def _v8(conn: sqlite3.Connection) -> None:
+def _v8(conn: Tx) -> None:
     """Every list, map and text of the protocol is bounded now (``sync_protocol/bounds.py``): a
     record written before that (an equipment with 60,000 parameters) is cut to its bounds once,
     under a new version (laptops receive the cut record), each cut in the audit chain."""
@@ -218,9 +219,9 @@ def _v8(conn: sqlite3.Connection) -> None:
         try:
             decoder.decode(data)
         except msgspec.ValidationError:
-            record, cuts = store.within_bounds(data)
-            base: store.Stored[Record] | None = store.get(conn, str(entity), str(record_id))
-            store.put(conn, record, base)
+            record, cuts = records.within_bounds(data)
+            base: records.Stored[Record] | None = records.get(conn, str(entity), str(record_id))
+            records.put(conn, record, base)
             audit.append_record(
                 conn,
                 now,
@@ -232,11 +233,11 @@ def _v8(conn: sqlite3.Connection) -> None:
             )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: Tx) -> int:
     """Bring the store to ``SCHEMA_VERSION``; returns the version it started at."""
     conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
 from typing import Iterable, NamedTuple
 
 import msgspec
+
+from .base import Tx
 
 GENESIS = "0" * 64
 # The actor of server-side changes made by the scheduler.
@@ -117,7 +118,7 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
-def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+def _head(conn: Tx) -> tuple[int, str]:
     n, _, last = conn.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()[0].partition(":")
     return int(n), last
 
@@ -127,7 +128,7 @@ class Chain:
     written together by ``flush``, so a push of thousands of changes reads and moves the head
     once instead of per row. Nothing else may append to the log until ``flush``."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Tx) -> None:
         self.conn = conn
         self.n, self.prev = _head(conn)
         self._pending: list[Row] = []
@@ -169,7 +170,7 @@ class Chain:
 
 
 def append(
-    conn: sqlite3.Connection,
+    conn: Tx,
     at: dt.datetime,
     actor: Actor,
     kind: str,
@@ -187,7 +188,7 @@ def append(
 
 
 def append_record(
-    conn: sqlite3.Connection,
+    conn: Tx,
     at: dt.datetime,
     actor: Actor,
     kind: str,
@@ -208,7 +209,7 @@ def append_record(
 
 
 def append_changes_since(
-    conn: sqlite3.Connection,
+    conn: Tx,
     mark: int,
     at: dt.datetime,
     actor: Actor,
@@ -256,13 +257,13 @@ def append_changes_since(
     return rows
 
 
-def rows(conn: sqlite3.Connection, after: int = 0, limit: int | None = None) -> Iterable[Row]:
+def rows(conn: Tx, after: int = 0, limit: int | None = None) -> Iterable[Row]:
     sql = "SELECT * FROM audit_log WHERE n > ? ORDER BY n" + (f" LIMIT {int(limit)}" if limit else "")
     for r in conn.execute(sql, (after,)):
         yield Row(*tuple(r))
 
 
-def verify(conn: sqlite3.Connection) -> Report:
+def verify(conn: Tx) -> Report:
     """Check the whole chain, then every record against its latest audit row.
 
     A record whose stored version is newer than its latest audit row was changed by a path that
@@ -337,7 +338,7 @@ def verify(conn: sqlite3.Connection) -> Report:
 _NOT_RECORDS = frozenset({"applied", "uploads", "blob"})
 
 
-def _check_records(conn: sqlite3.Connection, latest: dict[tuple[str, str], Row]) -> list[Problem]:
+def _check_records(conn: Tx, latest: dict[tuple[str, str], Row]) -> list[Problem]:
     problems = []
     for (entity, record_id), row in latest.items():
         if entity in _NOT_RECORDS:

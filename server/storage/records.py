@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from typing import Any, Generic, Iterable, Literal, NamedTuple, TypeVar, overload
 
 import msgspec
@@ -24,6 +23,8 @@ from sync_protocol import Record, entity_of
 from sync_protocol.bounds import clip
 from sync_protocol.merge import FieldVersion, Writer
 from sync_protocol.records import Conflict, Customer, Drawing, Equipment, Job, JobEvent, Part, Site, Stock
+
+from .base import Tx
 
 log = logging.getLogger("fieldsync.store")
 _decoder = msgspec.json.Decoder(Record)
@@ -81,7 +82,7 @@ def index_columns(record: Record) -> tuple[str | None, str | None, str | None]:
     return None, None, None
 
 
-def next_version(conn: sqlite3.Connection) -> int:
+def next_version(conn: Tx) -> int:
     """Take the next value of the store-wide sequence (inside the caller's transaction).
 
     Inside ``Database.write`` the counter is read once and written back once, just before the
@@ -101,15 +102,15 @@ def next_version(conn: sqlite3.Connection) -> int:
     return int(state["version"])
 
 
-def _write_version(conn: sqlite3.Connection) -> None:
+def _write_version(conn: Tx) -> None:
     conn.execute("UPDATE meta SET value=? WHERE key='version'", (str(conn.transaction["version"]),))  # type: ignore[attr-defined]
 
 
-def _stored_version(conn: sqlite3.Connection) -> int:
+def _stored_version(conn: Tx) -> int:
     return int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
 
 
-def current_version(conn: sqlite3.Connection) -> int:
+def current_version(conn: Tx) -> int:
     state = getattr(conn, "transaction", None)
     if state is not None and "version" in state:
         return int(state["version"])
@@ -118,45 +119,35 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 @overload
 def get(
-    conn: sqlite3.Connection, entity: Literal["customer"], record_id: str, include_deleted: bool = False
+    conn: Tx, entity: Literal["customer"], record_id: str, include_deleted: bool = False
 ) -> Stored[Customer] | None: ...
 @overload
-def get(
-    conn: sqlite3.Connection, entity: Literal["site"], record_id: str, include_deleted: bool = False
-) -> Stored[Site] | None: ...
+def get(conn: Tx, entity: Literal["site"], record_id: str, include_deleted: bool = False) -> Stored[Site] | None: ...
 @overload
 def get(
-    conn: sqlite3.Connection, entity: Literal["drawing"], record_id: str, include_deleted: bool = False
+    conn: Tx, entity: Literal["drawing"], record_id: str, include_deleted: bool = False
 ) -> Stored[Drawing] | None: ...
 @overload
 def get(
-    conn: sqlite3.Connection, entity: Literal["equipment"], record_id: str, include_deleted: bool = False
+    conn: Tx, entity: Literal["equipment"], record_id: str, include_deleted: bool = False
 ) -> Stored[Equipment] | None: ...
 @overload
-def get(
-    conn: sqlite3.Connection, entity: Literal["part"], record_id: str, include_deleted: bool = False
-) -> Stored[Part] | None: ...
+def get(conn: Tx, entity: Literal["part"], record_id: str, include_deleted: bool = False) -> Stored[Part] | None: ...
+@overload
+def get(conn: Tx, entity: Literal["stock"], record_id: str, include_deleted: bool = False) -> Stored[Stock] | None: ...
+@overload
+def get(conn: Tx, entity: Literal["job"], record_id: str, include_deleted: bool = False) -> Stored[Job] | None: ...
 @overload
 def get(
-    conn: sqlite3.Connection, entity: Literal["stock"], record_id: str, include_deleted: bool = False
-) -> Stored[Stock] | None: ...
-@overload
-def get(
-    conn: sqlite3.Connection, entity: Literal["job"], record_id: str, include_deleted: bool = False
-) -> Stored[Job] | None: ...
-@overload
-def get(
-    conn: sqlite3.Connection, entity: Literal["event"], record_id: str, include_deleted: bool = False
+    conn: Tx, entity: Literal["event"], record_id: str, include_deleted: bool = False
 ) -> Stored[JobEvent] | None: ...
 @overload
 def get(
-    conn: sqlite3.Connection, entity: Literal["conflict"], record_id: str, include_deleted: bool = False
+    conn: Tx, entity: Literal["conflict"], record_id: str, include_deleted: bool = False
 ) -> Stored[Conflict] | None: ...
 @overload
-def get(
-    conn: sqlite3.Connection, entity: str, record_id: str, include_deleted: bool = False
-) -> Stored[Record] | None: ...
-def get(conn: sqlite3.Connection, entity: str, record_id: str, include_deleted: bool = False) -> Stored[Any] | None:
+def get(conn: Tx, entity: str, record_id: str, include_deleted: bool = False) -> Stored[Record] | None: ...
+def get(conn: Tx, entity: str, record_id: str, include_deleted: bool = False) -> Stored[Any] | None:
     """The record ``entity``/``record_id``, typed by its entity name (``get(c, "job", id).record``
     is a ``Job``), or None (a tombstone too, unless ``include_deleted``)."""
     row = conn.execute(
@@ -170,7 +161,7 @@ def get(conn: sqlite3.Connection, entity: str, record_id: str, include_deleted: 
 
 
 def put(
-    conn: sqlite3.Connection,
+    conn: Tx,
     record: Record,
     base: Stored[Any] | None = None,
     *,
@@ -214,7 +205,7 @@ def put(
     return version
 
 
-def put_many(conn: sqlite3.Connection, records: Iterable[Record]) -> int:
+def put_many(conn: Tx, records: Iterable[Record]) -> int:
     """Insert new records in bulk (fixtures, benchmarks); returns how many."""
     rows = []
     for record in records:
@@ -230,7 +221,7 @@ def put_many(conn: sqlite3.Connection, records: Iterable[Record]) -> int:
     return len(rows)
 
 
-def delete(conn: sqlite3.Connection, entity: str, record_id: str) -> int | None:
+def delete(conn: Tx, entity: str, record_id: str) -> int | None:
     """Tombstone a record: laptops holding it learn of it through their scope diff."""
     version = next_version(conn)
     cur = conn.execute(
@@ -239,21 +230,21 @@ def delete(conn: sqlite3.Connection, entity: str, record_id: str) -> int | None:
     return version if cur.rowcount else None
 
 
-def exists(conn: sqlite3.Connection, entity: str, record_id: str) -> bool:
+def exists(conn: Tx, entity: str, record_id: str) -> bool:
     return (
         conn.execute("SELECT 1 FROM records WHERE entity=? AND id=? AND deleted=0", (entity, record_id)).fetchone()
         is not None
     )
 
 
-def job_events(conn: sqlite3.Connection, job_id: str) -> list[JobEvent]:
+def job_events(conn: Tx, job_id: str) -> list[JobEvent]:
     rows = conn.execute(
         "SELECT data FROM records WHERE entity='event' AND parent=? AND deleted=0", (job_id,)
     ).fetchall()
     return [decode_record(r[0]) for r in rows]  # type: ignore[misc]
 
 
-def checked_in_jobs(conn: sqlite3.Connection, job_ids: Iterable[str] | None = None) -> set[str]:
+def checked_in_jobs(conn: Tx, job_ids: Iterable[str] | None = None) -> set[str]:
     """The jobs (of ``job_ids``, or all) that hold a check-in event: ``sync_protocol.sla.checked_in``
     for many jobs at once, answered by one query instead of decoding every event."""
     sql = (
@@ -262,14 +253,14 @@ def checked_in_jobs(conn: sqlite3.Connection, job_ids: Iterable[str] | None = No
     )
     if job_ids is None:
         return {row[0] for row in conn.execute(sql)}
-    ids, out = list(job_ids), set()
+    ids, out = list(job_ids), set[str]()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         out.update(row[0] for row in conn.execute(f"{sql} AND parent IN ({','.join('?' * len(chunk))})", chunk))
     return out
 
 
-def job_events_received(conn: sqlite3.Connection, job_id: str) -> list[tuple[JobEvent, int]]:
+def job_events_received(conn: Tx, job_id: str) -> list[tuple[JobEvent, int]]:
     """A job's events with their versions: events are never changed, so the version is the order
     the server received them in (which a laptop's clock cannot move)."""
     rows = conn.execute(
@@ -280,3 +271,86 @@ def job_events_received(conn: sqlite3.Connection, job_id: str) -> list[tuple[Job
 
 def as_plain(record: Record) -> dict[str, Any]:
     return json.loads(encode_record(record))  # type: ignore[no-any-return]
+
+
+def known_ids(tx: Tx, entity: str, ids: Iterable[str]) -> set[str]:
+    """Which of ``ids`` the store holds for ``entity`` (tombstones too), one query per 500 ids."""
+    wanted = list(ids)
+    known: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        known.update(
+            row[0]
+            for row in tx.execute(
+                f"SELECT id FROM records WHERE entity=? AND id IN ({','.join('?' * len(chunk))})", [entity, *chunk]
+            )
+        )
+    return known
+
+
+def ids_with_status(tx: Tx, entity: str, statuses: Iterable[str]) -> list[str]:
+    """Ids of the live records of ``entity`` (jobs, conflicts) in one of ``statuses``, by id."""
+    wanted = sorted(statuses)
+    rows = tx.execute(
+        f"SELECT id FROM records WHERE entity=? AND deleted=0 AND status IN ({','.join('?' * len(wanted))}) "
+        "ORDER BY id",
+        [entity, *wanted],
+    )
+    return [row[0] for row in rows]
+
+
+def children(tx: Tx, entity: str, parent: str) -> list[Any]:
+    """The live records of ``entity`` hanging off ``parent`` (a site's equipment), by id."""
+    rows = tx.execute(
+        "SELECT data FROM records WHERE entity=? AND parent=? AND deleted=0 ORDER BY id", (entity, parent)
+    ).fetchall()
+    return [decode_record(r[0]) for r in rows]
+
+
+def live(tx: Tx, entity: str) -> list[tuple[Any, int]]:
+    """Every live record of ``entity`` with its version, in no particular order."""
+    return [
+        (decode_record(r[0]), r[1])
+        for r in tx.execute("SELECT data, version FROM records WHERE entity=? AND deleted=0", (entity,))
+    ]
+
+
+def all_ids(tx: Tx, entity: str) -> list[str]:
+    """Every id of ``entity``, tombstones too (numbering must not reuse a deleted job's)."""
+    return [row[0] for row in tx.execute("SELECT id FROM records WHERE entity=?", (entity,))]
+
+
+def sites_with_handover(tx: Tx) -> list[Site]:
+    """Live sites that have a handover date (preventive maintenance plans from it), by id."""
+    rows = tx.execute(
+        "SELECT data FROM records WHERE entity='site' AND deleted=0 "
+        "AND json_extract(data, '$.handover_date') IS NOT NULL ORDER BY id"
+    ).fetchall()
+    return [decode_record(r[0]) for r in rows]  # type: ignore[misc]
+
+
+def open_conflict(tx: Tx, kind: str, job_id: str, engineer: str | None) -> str | None:
+    """The id of an open conflict of ``kind`` already raised for this job and engineer, if any."""
+    row = tx.execute(
+        "SELECT id FROM records WHERE entity='conflict' AND parent=? AND status='open' AND deleted=0 "
+        "AND assignee IS ? AND json_extract(data, '$.kind')=?",
+        (job_id, engineer, kind),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def serial_holder(tx: Tx, serial: str) -> tuple[str, str] | None:
+    """(equipment_id, job_id) where ``serial`` is installed, as far as the store knows."""
+    row = tx.execute("SELECT equipment_id, job_id FROM serials WHERE serial=?", (serial,)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def swap_serial(tx: Tx, equipment_id: str, serial_out: str, serial_in: str, event_id: str, job_id: str) -> None:
+    """``serial_out`` left ``equipment_id`` and ``serial_in`` is installed there now."""
+    tx.execute("DELETE FROM serials WHERE serial=? AND equipment_id=?", (serial_out, equipment_id))
+    tx.execute(
+        "INSERT INTO serials(serial, equipment_id, event_id, job_id) VALUES (?,?,?,?) "
+        "ON CONFLICT(serial) DO UPDATE SET equipment_id=excluded.equipment_id, "
+        "event_id=excluded.event_id, job_id=excluded.job_id",
+        (serial_in, equipment_id, event_id, job_id),
+    )

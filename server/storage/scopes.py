@@ -8,12 +8,12 @@ work. Office roles see everything. ``fill_scope`` materialises a scope into the 
 
 from __future__ import annotations
 
-import sqlite3
 
 from sync_protocol import van
 from sync_protocol.states import IN_FIELD_SCOPE
 
-from .auth import OFFICE_ROLES, Principal
+from .base import Tx
+from ..principal import OFFICE_ROLES, Principal
 
 # The statuses of ``sync_protocol.states.IN_FIELD_SCOPE``, as SQL.
 _STATUS_LIST = ", ".join(f"'{s}'" for s in sorted(IN_FIELD_SCOPE))
@@ -62,7 +62,7 @@ def scope_query(principal: Principal) -> tuple[str, dict[str, str]]:
     return _OFFICE_SCOPE, {}
 
 
-def fill_scope(conn: sqlite3.Connection, principal: Principal) -> int:
+def fill_scope(conn: Tx, principal: Principal) -> int:
     """Materialise the caller's current scope into ``temp.scope_now``; returns its size."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS scope_now (entity TEXT NOT NULL, id TEXT NOT NULL, "
@@ -70,7 +70,7 @@ def fill_scope(conn: sqlite3.Connection, principal: Principal) -> int:
     )
     conn.execute("DELETE FROM temp.scope_now")
     sql, params = scope_query(principal)
-    return conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params).rowcount
+    return int(conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params).rowcount)
 
 
 def scope_test(principal: Principal) -> tuple[str, str, dict[str, str]]:
@@ -82,7 +82,7 @@ def scope_test(principal: Principal) -> tuple[str, str, dict[str, str]]:
 
 
 def changes_since(
-    conn: sqlite3.Connection, principal: Principal, since: int, limit: int
+    conn: Tx, principal: Principal, since: int, limit: int
 ) -> list[tuple[str, str, int, str, str | None]]:
     """The caller's in-scope records changed after ``since``, oldest first, at most ``limit``,
     as (entity, id, version, data, parent): a walk of the version index from ``since`` that stops
@@ -96,14 +96,14 @@ def changes_since(
     return [tuple(row) for row in conn.execute(sql, {**params, "since": since, "limit": limit})]
 
 
-def job_is_workable(conn: sqlite3.Connection, principal: Principal, job_assignee: str | None, job_id: str) -> bool:
+def job_is_workable(conn: Tx, principal: Principal, job_assignee: str | None, job_id: str) -> bool:
     """May this device record work on the job: its own, or one it still holds from before a re-assignment."""
     if not principal.is_engineer or job_assignee == principal.user_id:
         return True
     return held_by_device(conn, principal, "job", job_id)
 
 
-def held_by_device(conn: sqlite3.Connection, principal: Principal, entity: str, record_id: str) -> bool:
+def held_by_device(conn: Tx, principal: Principal, entity: str, record_id: str) -> bool:
     """The device still holds the record: it has not acknowledged a page removing it. Work made
     on it offline, before the device could know it left the scope, is the engineer's to push.
     A page the device was sent but has not acknowledged yet counts: it pushes before it pulls."""
@@ -117,7 +117,7 @@ def held_by_device(conn: sqlite3.Connection, principal: Principal, entity: str, 
     )
 
 
-def record_in_scope(conn: sqlite3.Connection, principal: Principal, entity: str, record_id: str) -> bool:
+def record_in_scope(conn: Tx, principal: Principal, entity: str, record_id: str) -> bool:
     """May this engineer's device change the record: in their scope now, or still held by the
     device from before it left (a site edit made on site, then the job was re-assigned)."""
     if not principal.is_engineer:
@@ -129,7 +129,7 @@ def record_in_scope(conn: sqlite3.Connection, principal: Principal, entity: str,
     return row is not None or held_by_device(conn, principal, entity, record_id)
 
 
-def blob_visible(conn: sqlite3.Connection, principal: Principal, sha256: str) -> bool:
+def blob_visible(conn: Tx, principal: Principal, sha256: str) -> bool:
     """May this device read a blob? Office roles read every file. An engineer reads a file only
     through a record in their current scope that names it: a drawing of one of their sites, or a
     photo or signature on one of their jobs, and then only if that file came from the job's

@@ -1,0 +1,188 @@
+"""The change log as a pull reads it: each device's cursor state, the page it was sent and has
+not acknowledged yet (staged in ``device_scope_pending``), and the scope diffs.
+
+``server.pull`` decides what a page holds; every statement it needs is here. The scope itself
+(which records a device may see) is ``scopes``; the records' versions are ``records``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..principal import Principal
+from . import meta, scopes
+from .base import Tx
+
+Change = tuple[str, str, int, str, str | None]  # (entity, id, version, data, parent)
+
+
+def device(tx: Tx, device_id: str) -> Any:
+    """The device's pull state: ack_cursor, ack_seq, pending_cursor, pending_seq, pending_diff,
+    diff_version, scope_size (read by name)."""
+    return tx.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
+
+
+def quiet_state(tx: Tx, device_id: str) -> Any:
+    """What ``pull.unchanged`` needs: ack_cursor, ack_seq, pending_cursor, diff_version."""
+    return tx.execute(
+        "SELECT ack_cursor, ack_seq, pending_cursor, diff_version FROM devices WHERE id=?", (device_id,)
+    ).fetchone()
+
+
+def reset(tx: Tx, device_id: str) -> None:
+    """A pull from no cursor: the device holds nothing, whatever we remembered."""
+    tx.execute("DELETE FROM device_scope WHERE device_id=?", (device_id,))
+    tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
+    tx.execute(
+        "UPDATE devices SET ack_cursor=NULL, ack_seq=0, pending_cursor=NULL, pending_seq=NULL, "
+        "pending_diff=NULL, diff_version=NULL WHERE id=?",
+        (device_id,),
+    )
+
+
+def commit_pending(tx: Tx, device_id: str) -> None:
+    """The device committed its staged page: fold it into what the device holds, and make its
+    cursor the acknowledged one."""
+    tx.execute(
+        "INSERT OR REPLACE INTO device_scope(device_id, entity, id, parent) "
+        "SELECT device_id, entity, id, parent FROM device_scope_pending WHERE device_id=? AND op='add'",
+        (device_id,),
+    )
+    tx.execute(
+        "DELETE FROM device_scope WHERE device_id=? AND (entity, id) IN "
+        "(SELECT entity, id FROM device_scope_pending WHERE device_id=? AND op='del')",
+        (device_id, device_id),
+    )
+    tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
+    tx.execute(
+        "UPDATE devices SET ack_cursor=pending_cursor, ack_seq=pending_seq, "
+        "diff_version=pending_diff, pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL "
+        "WHERE id=?",
+        (device_id,),
+    )
+
+
+def drop_pending(tx: Tx, device_id: str) -> None:
+    """The staged page was lost (the device sent its previous cursor): forget it."""
+    tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
+    tx.execute("UPDATE devices SET pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?", (device_id,))
+
+
+def next_cursor_number(tx: Tx, device_id: str) -> int:
+    """The next number behind the device's cursors (each page's cursor is new)."""
+    row = tx.execute(
+        "UPDATE devices SET cursor_n = cursor_n + 1 WHERE id=? RETURNING cursor_n", (device_id,)
+    ).fetchone()
+    return int(row[0])
+
+
+def acknowledge_empty(tx: Tx, device_id: str, cursor: str, until: int, diff_version: int) -> None:
+    """An empty page: the cursor is acknowledged at once (there is nothing to commit)."""
+    tx.execute(
+        "UPDATE devices SET ack_cursor=?, ack_seq=?, diff_version=?, "
+        "pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?",
+        (cursor, until, diff_version, device_id),
+    )
+
+
+def stage(
+    tx: Tx,
+    device_id: str,
+    cursor: str,
+    until: int,
+    diff_version: int | None,
+    removes: list[tuple[str, str, str]],
+    upserts: list[Change],
+) -> None:
+    """Stage what a page sends under its new cursor, until the device sends that cursor back."""
+    tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
+    tx.executemany(
+        "INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op) VALUES (?,?,?,'del')",
+        [(device_id, e, i) for e, i, _ in removes],
+    )
+    tx.executemany(
+        "INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op, parent) VALUES (?,?,?,'add',?)",
+        [(device_id, e, i, parent) for e, i, _, _, parent in upserts],
+    )
+    tx.execute(
+        "UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
+        (cursor, until, diff_version, device_id),
+    )
+
+
+def fill_scope(tx: Tx, who: Principal) -> int:
+    """Materialise the device's scope now (``scopes.fill_scope``) and remember its size."""
+    size = scopes.fill_scope(tx, who)
+    tx.execute("UPDATE devices SET scope_size=? WHERE id=?", (size, who.device_id))
+    return size
+
+
+def filled_changes(tx: Tx, since: int, limit: int) -> list[Change]:
+    """Records of the materialised scope changed after ``since``, oldest first."""
+    return [
+        tuple(r)
+        for r in tx.execute(
+            "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
+            "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?",
+            (since, limit),
+        )
+    ]
+
+
+def roots_moved(tx: Tx, who: Principal, diff_version: int) -> bool:
+    """Did a job or site change since ``diff_version`` in a way that moves the device's scope:
+    one it holds left or moved to another site or customer, or one it does not hold entered
+    (or tombstones were purged since)."""
+    purged = meta.purged_at_version(tx)
+    if purged is not None and purged > diff_version:
+        return True
+    with_clause, test, params = scopes.scope_test(who)
+    row = tx.execute(
+        with_clause + "SELECT 1 FROM (SELECT entity, id, parent, (deleted=0 AND " + test + ") AS inside "
+        "FROM records WHERE version > :dv AND +entity IN ('job', 'site')) x LEFT JOIN device_scope d "
+        "ON d.device_id=:device AND d.entity=x.entity AND d.id=x.id "
+        "WHERE x.inside != (d.id IS NOT NULL) OR (d.id IS NOT NULL AND d.parent IS NOT x.parent) LIMIT 1",
+        {**params, "dv": diff_version, "device": who.device_id},
+    ).fetchone()
+    return row is not None
+
+
+def left_since(tx: Tx, who: Principal, diff_version: int, limit: int) -> list[tuple[str, str, str]]:
+    """Records the device holds that changed since ``diff_version`` and are out of scope now."""
+    with_clause, test, params = scopes.scope_test(who)
+    return [
+        tuple(r)
+        for r in tx.execute(
+            with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted THEN 'deleted' ELSE 'left_scope' END "
+            "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
+            "WHERE version > :dv) x CROSS JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity "
+            "AND d.id=x.id WHERE NOT x.inside LIMIT :limit",
+            {**params, "dv": diff_version, "device": who.device_id, "limit": limit},
+        )
+    ]
+
+
+def full_diff(tx: Tx, device_id: str, since: int, limit: int) -> tuple[list[Any], list[Any]]:
+    """What the device holds that left its scope, and what entered the scope older than
+    ``since`` (``temp.scope_now`` filled): at most ``limit + 1`` removes, then as many entering
+    rows as fit (one more, to tell whether more remain)."""
+    removes = tx.execute(
+        "SELECT d.entity, d.id, CASE WHEN r.deleted IS NULL OR r.deleted=1 THEN 'deleted' "
+        "ELSE 'left_scope' END FROM device_scope d LEFT JOIN records r ON r.entity=d.entity AND r.id=d.id "
+        "WHERE d.device_id=? AND NOT EXISTS (SELECT 1 FROM temp.scope_now s WHERE s.entity=d.entity "
+        "AND s.id=d.id) LIMIT ?",
+        (device_id, limit + 1),
+    ).fetchall()
+    room = limit - len(removes)
+    entering = (
+        []
+        if room < 0
+        else tx.execute(
+            "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
+            "ON r.entity=s.entity AND r.id=s.id WHERE s.version <= ? AND NOT EXISTS (SELECT 1 FROM "
+            "device_scope d WHERE d.device_id=? AND d.entity=s.entity AND d.id=s.id) "
+            "ORDER BY s.entity, s.id LIMIT ?",
+            (since, device_id, room + 1),
+        ).fetchall()
+    )
+    return [tuple(r) for r in removes], [tuple(r) for r in entering]
