@@ -47,7 +47,6 @@ def create_app(data_dir: str | Path, durable: bool = False, scheduler: bool = Fa
     office = office_app_config(state)  # the office web app and /api/v1 (server/office)
     app = Litestar(
         route_handlers=[*SYNC_HANDLERS, *BLOB_HANDLERS, healthz, *office.route_handlers],
-        template_config=office.template_config,
         stores=office.stores,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # The protocol's body limit; litestar answers 413 past it (set explicitly: see STACK-NOTES).

@@ -12,6 +12,12 @@ numbers, and a typo in the file stops the server at start instead of silently us
     [scheduler]
     sla_interval_seconds = 60
 
+    [office]
+    language = "zh_Hans"          # for a browser that asks for no language fieldsync speaks
+
+    [audit]
+    compliance_target_pct = 95    # the backup audit shows each engineer against it
+
 Every key is optional; anything left out keeps its default.
 
 >>> at = dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.timezone.utc)
@@ -26,7 +32,7 @@ import datetime as dt
 import threading
 import tomllib
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 import msgspec
 from msgspec import Meta
@@ -109,12 +115,28 @@ class SecurityConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     upload_quota_bytes: Positive = 4 * 1024**3
 
 
+class OfficeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The office pages: the language of a browser that asks for none fieldsync speaks (a
+    person's choice on the page and their browser's ``Accept-Language`` come first)."""
+
+    language: Literal["zh_Hans", "en"] = "en"  # sync_protocol.locales.SUPPORTED
+
+
+class AuditConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The supervisor's backup audit: the share of repaired jobs that must have had a verified
+    or waived backup first; the page colours each engineer against it."""
+
+    compliance_target_pct: Annotated[float, Meta(ge=0, le=100)] = 95.0
+
+
 class Config(msgspec.Struct, frozen=True):
     severity: dict[int, SeverityTerms] = msgspec.field(default_factory=lambda: dict(DEFAULT_SEVERITY))
     scheduler: SchedulerConfig = SchedulerConfig()
     maintenance: MaintenanceConfig = MaintenanceConfig()
     housekeeping: HousekeepingConfig = HousekeepingConfig()
     security: SecurityConfig = SecurityConfig()
+    office: OfficeConfig = OfficeConfig()
+    audit: AuditConfig = AuditConfig()
 
 
 DEFAULT = Config()

@@ -61,7 +61,8 @@ class ProtocolError(Exception):
         self.detail = detail
 
     def to_body(self) -> ErrorBody:
-        return ErrorBody(error=self.code, message=self.message, field=self.field, detail=self.detail)
+        # str(): a message with its translation (``i18n.Words``) goes on the wire as plain text
+        return ErrorBody(error=self.code, message=str(self.message), field=self.field, detail=self.detail)
 
     @classmethod
     def from_body(cls, body: ErrorBody) -> "ProtocolError":

@@ -12,11 +12,13 @@ and backup audit, for dispatchers and supervisors, in pages and as JSON under ``
     audit_report.py  backup-before-repair audit and its CSV
     pages/           HTML pages (Jinja2 templates in server/templates): sign-in, dispatch,
                      review (conflicts, audit, files), reference data
-    filters.py       how templates show durations, times and money
+    i18n.py          the pages' language (switch, Accept-Language, config) over the shared
+                     catalogs and formats of ``sync_protocol.i18n``
     api.py, api_refdata.py   /api/v1
     assign_api.py    POST /api/v1/jobs/{id}/assign, in the sync protocol's formats (protocol.md)
 
-``office_app_config(state)`` is all ``server.app`` needs: routers, templates and stores.
+``office_app_config(state)`` is all ``server.app`` needs: routers and stores (pages render
+with ``i18n.catalogs()``, one Jinja2 environment per language).
 """
 
 from __future__ import annotations
@@ -26,15 +28,12 @@ from typing import Any, NamedTuple
 
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
-from litestar.template.config import TemplateConfig
 
 from ..state import ServerState
 from .api import api_router
 from .assign_api import assign_job
-from .filters import register_filters
 from .pages import pages_router
 from .security import SESSION_STORE, csrf_config, session_config, session_store
 
@@ -43,14 +42,7 @@ SERVER_DIR = Path(__file__).resolve().parent.parent
 
 class OfficeConfig(NamedTuple):
     route_handlers: list[Any]
-    template_config: TemplateConfig[Any]
     stores: dict[str, Store]
-
-
-def template_config() -> TemplateConfig[Any]:
-    return TemplateConfig(
-        directory=SERVER_DIR / "templates", engine=JinjaTemplateEngine, engine_callback=register_filters
-    )
 
 
 def office_app_config(state: ServerState) -> OfficeConfig:
@@ -61,9 +53,8 @@ def office_app_config(state: ServerState) -> OfficeConfig:
     static = create_static_files_router(path="/static", directories=[SERVER_DIR / "static"], include_in_schema=False)
     return OfficeConfig(
         route_handlers=[pages_router(sessions.middleware, csrf), api_router(sessions.middleware), assign_job, static],
-        template_config=template_config(),
         stores={SESSION_STORE: session_store(state.data_dir)},
     )
 
 
-__all__ = ["OfficeConfig", "office_app_config", "template_config"]
+__all__ = ["OfficeConfig", "office_app_config"]

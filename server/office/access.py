@@ -18,6 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from sync_protocol import Unauthorized
+from sync_protocol.i18n import N_
 
 from .. import auth
 from ..auth import Principal
@@ -40,7 +41,7 @@ def _resolve(state: ServerState, header: str | None, device_id: str | None) -> P
         return state.db.read(lambda c: auth.authenticate(c, header))
     if device_id:
         return state.db.read(lambda c: principal_of_device(c, device_id))
-    raise Unauthorized("sign in first: a bearer token or an office session is required", field="authorization")
+    raise Unauthorized(N_("sign in first: a bearer token or an office session is required"), field="authorization")
 
 
 def _session_device(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

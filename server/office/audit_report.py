@@ -25,6 +25,7 @@ import io
 from collections import defaultdict
 
 from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap
+from sync_protocol.i18n import N_
 from sync_protocol.bounds import as_utc
 from sync_protocol.office import AuditFinding, AuditReport, EngineerAudit
 from ..storage import Tx, devices
@@ -139,13 +140,13 @@ def backup_audit(
 ) -> AuditReport:
     """The audit over every job with repair work in the period (dates inclusive, UTC)."""
     if period_from and period_to and period_from > period_to:
-        raise InvalidValue("the period ends before it starts", field="to")
+        raise InvalidValue(N_("the period ends before it starts"), field="to")
     users = devices.all_users(conn)
     names = {u["id"]: u["display_name"] for u in users}
     if engineer:
         match = [u for u in users if engineer in (u["id"], u["name"])]
         if not match:
-            raise InvalidValue(f"no user {engineer!r}", field="engineer")
+            raise InvalidValue(N_("no user {name!r}", name=engineer), field="engineer")
         engineer = match[0]["id"]
     findings: list[AuditFinding] = []
     job: Job

@@ -15,6 +15,7 @@ import datetime as dt
 import msgspec
 
 from sync_protocol import Conflict, IllegalState, InvalidValue, NotFound
+from sync_protocol.i18n import N_
 from sync_protocol.office import ResolveReply
 
 from .. import policy
@@ -51,15 +52,20 @@ def resolve(
     now = now or dt.datetime.now(dt.timezone.utc)
     stored = store.get(conn, "conflict", conflict_id)
     if stored is None:
-        raise NotFound(f"no conflict {conflict_id}", field="conflict_id")
+        raise NotFound(N_("no conflict {id}", id=conflict_id), field="conflict_id")
     conflict: Conflict = stored.record
     if conflict.status != "open":
-        raise IllegalState(f"this conflict was already {conflict.resolution} by {conflict.resolved_by}", field="status")
+        raise IllegalState(
+            N_(
+                "this conflict was already resolved ({how}) by {who}", how=conflict.resolution, who=conflict.resolved_by
+            ),
+            field="status",
+        )
     record_version = None
     if resolution == "overridden":
         record_version = _override(conn, who, clock, conflict, now, config)
     elif resolution != "accepted":
-        raise InvalidValue("resolution is 'accepted' or 'overridden'", field="resolution")
+        raise InvalidValue(N_("resolution is 'accepted' or 'overridden'"), field="resolution")
     settled = msgspec.structs.replace(
         conflict, status="resolved", resolution=resolution, resolved_by=who.user_id, resolved_at=now
     )
@@ -77,17 +83,26 @@ def _override(
 ) -> int:
     if conflict.kind != "field" or not conflict.field:
         raise InvalidValue(
-            f"a {conflict.kind} conflict has no other value to write: accept it, and "
-            f"correct the record itself if needed",
+            N_(
+                "a {kind} conflict has no other value to write: accept it, and correct the record itself if needed",
+                kind=conflict.kind,
+            ),
             field="resolution",
         )
     record = store.get(conn, conflict.record_entity, conflict.record_id)
     if record is None:
-        raise NotFound(f"{conflict.record_entity} {conflict.record_id} no longer exists", field="record_id")
+        raise NotFound(
+            N_("{entity} {id} no longer exists", entity=conflict.record_entity, id=conflict.record_id),
+            field="record_id",
+        )
     current = msgspec.to_builtins(getattr(record.record, conflict.field, None))
     if current != conflict.kept:
         raise IllegalState(
-            f"{conflict.field} has changed since this conflict (now {current!r}); edit the record instead",
+            N_(
+                "{field} has changed since this conflict (now {current!r}); edit the record instead",
+                field=conflict.field,
+                current=current,
+            ),
             field=conflict.field,
         )
     reply = office_patch(

@@ -28,6 +28,7 @@ from sync_protocol import (
     entity_of,
     stock_after,
 )
+from sync_protocol.i18n import N_
 from sync_protocol.codec import revalidated
 from sync_protocol.hashing import SHEET_JOB_FIELDS
 from sync_protocol.office import EditReply
@@ -57,7 +58,7 @@ def office_patch(
     if not fields:
         stored = store.get(conn, entity, record_id)
         if stored is None:
-            raise NotFound(f"no {entity} {record_id}", field="id")
+            raise NotFound(N_("no record {id}", id=record_id), field="id")
         return EditReply(
             entity=entity, id=record_id, status="unchanged", version=stored.version, message="nothing changed"
         )
@@ -93,7 +94,7 @@ def create_record(conn: Tx, record: Record) -> int:
     record = revalidated(record)
     entity = entity_of(record)
     if store.get(conn, entity, record.id, include_deleted=True) is not None:
-        raise InvalidValue(f"{entity} {record.id} already exists: edit it instead", field="id")
+        raise InvalidValue(N_("{id} already exists: edit it instead", id=record.id), field="id")
     return store.put(conn, record)
 
 
@@ -101,7 +102,7 @@ def adjust_stock(conn: Tx, who: Principal, stock_id: str, delta: int, now: dt.da
     """Goods in or out of a stock location, as a commuting delta; a deficit is flagged."""
     stored = store.get(conn, "stock", stock_id)
     if stored is None:
-        raise NotFound(f"no stock row {stock_id}", field="id")
+        raise NotFound(N_("no stock row {id}", id=stock_id), field="id")
     if delta == 0:
         return EditReply(entity="stock", id=stock_id, status="unchanged", version=stored.version)
     row: Stock = stored.record

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 import msgspec
 
 from sync_protocol import Equipment, InvalidValue, Job, NotFound, sla
+from sync_protocol.i18n import N_
 from sync_protocol.office import EditReply, IntakeRequest, JobSummary
 from sync_protocol.states import BOARD_ORDER
 from sync_protocol.warranty import job_warranty
@@ -61,15 +62,20 @@ def intake(
     now = now or _now()
     customer = store.get(conn, "customer", request.customer_id)
     if customer is None:
-        raise InvalidValue(f"no customer {request.customer_id}", field="customer_id")
+        raise InvalidValue(N_("no customer {id}", id=request.customer_id), field="customer_id")
     site = store.get(conn, "site", request.site_id)
     if site is None or site.record.customer_id != request.customer_id:
-        raise InvalidValue(f"no site {request.site_id} of customer {request.customer_id}", field="site_id")
+        raise InvalidValue(
+            N_("no site {site} of customer {customer}", site=request.site_id, customer=request.customer_id),
+            field="site_id",
+        )
     equipment: list[Equipment] = []
     for equipment_id in dict.fromkeys(request.equipment_ids):
         stored = store.get(conn, "equipment", equipment_id)
         if stored is None or not isinstance(stored.record, Equipment) or stored.record.site_id != request.site_id:
-            raise InvalidValue(f"no equipment {equipment_id} at site {request.site_id}", field="equipment_ids")
+            raise InvalidValue(
+                N_("no equipment {id} at site {site}", id=equipment_id, site=request.site_id), field="equipment_ids"
+            )
         equipment.append(stored.record)
     reported_at = request.reported_at or now
     deadlines = policy.deadlines(request.severity, reported_at, config)
@@ -107,7 +113,7 @@ def edit_job(
     """Correct a job's fault description and/or severity (new severity, new deadlines)."""
     stored = store.get(conn, "job", job_id)
     if stored is None:
-        raise NotFound(f"no job {job_id}", field="job_id")
+        raise NotFound(N_("no job {id}", id=job_id), field="job_id")
     job: Job = stored.record
     fields: dict[str, Any] = {}
     if fault is not None and fault.strip() != job.fault:
@@ -197,7 +203,7 @@ def board(
 def job_summary(conn: Tx, job_id: str, now: dt.datetime | None = None) -> JobSummary:
     stored = store.get(conn, "job", job_id)
     if stored is None:
-        raise NotFound(f"no job {job_id}", field="job_id")
+        raise NotFound(N_("no job {id}", id=job_id), field="job_id")
     return summarize(
         stored.record, stored.version, names_of(conn), now or _now(), job_id in store.checked_in_jobs(conn, [job_id])
     )

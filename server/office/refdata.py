@@ -15,6 +15,8 @@ from typing import Any, Literal, Mapping, NamedTuple
 
 from sync_protocol import ENTITY_TYPES, InvalidValue, NotFound, Record
 from sync_protocol.codec import convert
+from sync_protocol.i18n import N_
+
 from ..storage import Tx
 from ..storage import office as office_rows
 
@@ -38,11 +40,35 @@ class EntityForm(NamedTuple):
     fields: tuple[FieldSpec, ...]
     columns: tuple[str, ...]  # shown in the list
 
+    def label_of(self, column: str) -> str:
+        """A list column's heading: its field's label, else the words for the column."""
+        for spec in self.fields:
+            if spec.name == column:
+                return spec.label
+        return _COLUMNS.get(column, column)
+
     @property
     def editable(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.name != "id")
 
 
+_COLUMNS = {"filename": N_("File name"), "size": N_("Size (bytes)"), "version": N_("Version")}
+# The words for the choices of the ``select`` fields (the stored value is the key).
+CHOICE_WORDS = {
+    "server": N_("server"),
+    "switch": N_("switch"),
+    "storage": N_("storage"),
+    "camera": N_("camera"),
+    "controller": N_("controller"),
+    "pc": N_("PC"),
+    "ups": N_("UPS"),
+    "router": N_("router"),
+    "other": N_("other"),
+    "cable_routes": N_("cable routes"),
+    "construction": N_("construction"),
+    "installation": N_("installation"),
+    "network": N_("network"),
+}
 _CATEGORIES = ("server", "switch", "storage", "camera", "controller", "pc", "ups", "router", "other")
 _DRAWING_KINDS = ("cable_routes", "construction", "installation", "network", "other")
 
@@ -52,91 +78,91 @@ FORMS: dict[str, EntityForm] = {
         EntityForm(
             "customers",
             "customer",
-            "Customers",
+            N_("Customers"),
             (
-                FieldSpec("id", "Id", required=True),
-                FieldSpec("name", "Name", required=True),
-                FieldSpec("address", "Address", "textarea"),
-                FieldSpec("phone", "Phone"),
-                FieldSpec("email", "Email"),
-                FieldSpec("notes", "Notes", "textarea"),
+                FieldSpec("id", N_("Id"), required=True),
+                FieldSpec("name", N_("Name"), required=True),
+                FieldSpec("address", N_("Address"), "textarea"),
+                FieldSpec("phone", N_("Phone")),
+                FieldSpec("email", N_("Email")),
+                FieldSpec("notes", N_("Notes"), "textarea"),
             ),
             ("id", "name", "phone"),
         ),
         EntityForm(
             "sites",
             "site",
-            "Sites",
+            N_("Sites"),
             (
-                FieldSpec("id", "Id", required=True),
-                FieldSpec("customer_id", "Customer", "ref", ref="customer", required=True),
-                FieldSpec("name", "Name", required=True),
-                FieldSpec("address", "Address", "textarea"),
-                FieldSpec("contact_name", "Contact name"),
-                FieldSpec("contact_phone", "Contact phone"),
-                FieldSpec("contact_email", "Contact email"),
-                FieldSpec("installer_contact", "Installer contact", "textarea"),
-                FieldSpec("access_notes", "Access notes", "textarea"),
-                FieldSpec("handover_date", "Handover date", "date"),
-                FieldSpec("subsystems", "Subsystems (one per line)", "list"),
-                FieldSpec("notes", "Notes", "textarea"),
+                FieldSpec("id", N_("Id"), required=True),
+                FieldSpec("customer_id", N_("Customer"), "ref", ref="customer", required=True),
+                FieldSpec("name", N_("Name"), required=True),
+                FieldSpec("address", N_("Address"), "textarea"),
+                FieldSpec("contact_name", N_("Contact name")),
+                FieldSpec("contact_phone", N_("Contact phone")),
+                FieldSpec("contact_email", N_("Contact email")),
+                FieldSpec("installer_contact", N_("Installer contact"), "textarea"),
+                FieldSpec("access_notes", N_("Access notes"), "textarea"),
+                FieldSpec("handover_date", N_("Handover date"), "date"),
+                FieldSpec("subsystems", N_("Subsystems (one per line)"), "list"),
+                FieldSpec("notes", N_("Notes"), "textarea"),
             ),
             ("id", "name", "customer_id", "contact_name", "contact_phone"),
         ),
         EntityForm(
             "equipment",
             "equipment",
-            "Equipment",
+            N_("Equipment"),
             (
-                FieldSpec("id", "Id", required=True),
-                FieldSpec("site_id", "Site", "ref", ref="site", required=True),
-                FieldSpec("category", "Category", "select", _CATEGORIES),
-                FieldSpec("manufacturer", "Manufacturer"),
-                FieldSpec("model", "Model", required=True),
-                FieldSpec("serial", "Serial", required=True),
-                FieldSpec("location", "Location"),
-                FieldSpec("subsystem", "Subsystem"),
-                FieldSpec("install_date", "Install date", "date"),
-                FieldSpec("warranty_end", "Warranty end", "date"),
-                FieldSpec("firmware", "Firmware"),
-                FieldSpec("parameters", "Parameters (key = value, one per line)", "map"),
+                FieldSpec("id", N_("Id"), required=True),
+                FieldSpec("site_id", N_("Site"), "ref", ref="site", required=True),
+                FieldSpec("category", N_("Category"), "select", _CATEGORIES),
+                FieldSpec("manufacturer", N_("Manufacturer")),
+                FieldSpec("model", N_("Model"), required=True),
+                FieldSpec("serial", N_("Serial"), required=True),
+                FieldSpec("location", N_("Location")),
+                FieldSpec("subsystem", N_("Subsystem")),
+                FieldSpec("install_date", N_("Install date"), "date"),
+                FieldSpec("warranty_end", N_("Warranty end"), "date"),
+                FieldSpec("firmware", N_("Firmware")),
+                FieldSpec("parameters", N_("Parameters (key = value, one per line)"), "map"),
             ),
             ("id", "site_id", "category", "model", "serial"),
         ),
         EntityForm(
             "drawings",
             "drawing",
-            "Drawings",
+            N_("Drawings"),
             (
-                FieldSpec("id", "Id", required=True),
-                FieldSpec("site_id", "Site", "ref", ref="site", required=True),
-                FieldSpec("title", "Title", required=True),
-                FieldSpec("kind", "Kind", "select", _DRAWING_KINDS),
+                FieldSpec("id", N_("Id"), required=True),
+                FieldSpec("site_id", N_("Site"), "ref", ref="site", required=True),
+                FieldSpec("title", N_("Title"), required=True),
+                FieldSpec("kind", N_("Kind"), "select", _DRAWING_KINDS),
             ),
             ("id", "site_id", "title", "kind", "filename", "size"),
         ),
         EntityForm(
             "parts",
             "part",
-            "Parts catalog",
+            N_("Parts catalog"),
             (
-                FieldSpec("id", "SKU", required=True),
-                FieldSpec("name", "Name", required=True),
-                FieldSpec("wear_part", "Wear part (never under warranty)", "bool"),
-                FieldSpec("price_cents", "Price (minor units, e.g. fen)", "int"),
-                FieldSpec("currency", "Currency"),
-                FieldSpec("warranty_days", "Warranty (days)", "int"),
+                FieldSpec("id", N_("SKU"), required=True),
+                FieldSpec("name", N_("Name"), required=True),
+                FieldSpec("wear_part", N_("Wear part (never under warranty)"), "bool"),
+                FieldSpec("price_cents", N_("Price (minor units, e.g. fen)"), "int"),
+                FieldSpec("currency", N_("Currency")),
+                FieldSpec("warranty_days", N_("Warranty (days)"), "int"),
             ),
             ("id", "name", "price_cents", "currency", "warranty_days"),
         ),
         EntityForm(
             "stock",
             "stock",
-            "Warehouse stock",
+            N_("Warehouse stock"),
             (
-                FieldSpec("location", "Location (warehouse:NAME or van:USER)", required=True),
-                FieldSpec("sku", "SKU", "ref", ref="part", required=True),
-                FieldSpec("qty", "Quantity", "int"),
+                FieldSpec("location", N_("Location (warehouse:NAME or van:USER)"), required=True),
+                FieldSpec("sku", N_("SKU"), "ref", ref="part", required=True),
+                FieldSpec("qty", N_("Quantity"), "int"),
             ),
             ("id", "location", "sku", "qty"),
         ),
@@ -147,7 +173,7 @@ FORMS: dict[str, EntityForm] = {
 def form_of(collection: str) -> EntityForm:
     form = FORMS.get(collection)
     if form is None:
-        raise NotFound(f"no reference data called {collection!r}", field="collection")
+        raise NotFound(N_("no reference data called {name!r}", name=collection), field="collection")
     return form
 
 
@@ -178,14 +204,14 @@ def parse_value(text: str | None, spec: FieldSpec) -> Any:
         try:
             return int(raw or "0")
         except ValueError:
-            raise InvalidValue(f"{spec.label}: a whole number, please", field=spec.name) from None
+            raise InvalidValue(N_("{label}: a whole number, please", label=spec.label), field=spec.name) from None
     if spec.kind == "date":
         if not raw:
             return None
         try:
             return dt.date.fromisoformat(raw).isoformat()
         except ValueError:
-            raise InvalidValue(f"{spec.label}: a date as YYYY-MM-DD, please", field=spec.name) from None
+            raise InvalidValue(N_("{label}: a date as YYYY-MM-DD, please", label=spec.label), field=spec.name) from None
     if spec.kind == "list":
         return [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
     if spec.kind == "map":
@@ -195,13 +221,15 @@ def parse_value(text: str | None, spec: FieldSpec) -> Any:
                 continue
             key, sep, value = line.partition("=")
             if not sep or not key.strip():
-                raise InvalidValue(f"{spec.label}: write each line as key = value", field=spec.name)
+                raise InvalidValue(N_("{label}: write each line as key = value", label=spec.label), field=spec.name)
             pairs[key.strip()] = value.strip()
         return pairs
     if spec.kind == "select" and raw and spec.choices and raw not in spec.choices:
-        raise InvalidValue(f"{spec.label}: one of {', '.join(spec.choices)}", field=spec.name)
+        raise InvalidValue(
+            N_("{label}: one of {choices}", label=spec.label, choices=", ".join(spec.choices)), field=spec.name
+        )
     if spec.required and not raw:
-        raise InvalidValue(f"{spec.label} is required", field=spec.name)
+        raise InvalidValue(N_("{label} is required", label=spec.label), field=spec.name)
     return raw
 
 

@@ -33,6 +33,7 @@ from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
 
 from sync_protocol import Forbidden
+from sync_protocol.i18n import N_
 
 SESSION_STORE = "office_sessions"
 SESSION_COOKIE = "fieldsync_session"
@@ -141,7 +142,7 @@ def check_bound_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     cookie = connection.cookies.get(CSRF_COOKIE, "")
     bound = connection.session.get(_CSRF_BOUND)
     if not bound or not hmac.compare_digest(cookie[:CSRF_SECRET_LENGTH], str(bound)):
-        raise Forbidden("This form did not come from your session. Reload the page and try again.", field="csrf")
+        raise Forbidden(N_("This form did not come from your session. Reload the page and try again."), field="csrf")
 
 
 def check_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
@@ -152,6 +153,6 @@ def check_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     if origin is not None:
         host = connection.headers.get("host", "")
         if origin == "null" or not host or urlsplit(origin).netloc.lower() != host.lower():
-            raise Forbidden(f"a write from {origin} is not accepted here", field="origin")
+            raise Forbidden(N_("a write from {origin} is not accepted here", origin=origin), field="origin")
     elif connection.headers.get("sec-fetch-site") == "cross-site":
-        raise Forbidden("a write from another site is not accepted here", field="origin")
+        raise Forbidden(N_("a write from another site is not accepted here"), field="origin")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from sync_protocol import Forbidden, Unauthorized
+from sync_protocol.i18n import N_
 
 from .. import auth
 from ..auth import OFFICE_ROLES, Principal
@@ -31,7 +32,8 @@ class SignIn(NamedTuple):
 def _refuse_engineer(role: str) -> None:
     if role not in OFFICE_ROLES:
         raise Forbidden(
-            "engineers work in the field client; the office pages are for dispatchers and supervisors", field="token"
+            N_("engineers work in the field client; the office pages are for dispatchers and supervisors"),
+            field="token",
         )
 
 
@@ -39,7 +41,7 @@ def sign_in(conn: Tx, token: str, browser: str = "office browser") -> SignIn:
     """Check a pasted token (the caller holds the write transaction: enrolling writes)."""
     token = token.strip()
     if not token:
-        raise Unauthorized("paste your device or enrollment token", field="token")
+        raise Unauthorized(N_("paste your device or enrollment token"), field="token")
     if token.startswith(auth.ENROLLMENT_TOKEN_PREFIX):
         role = devices.enrollment_role(conn, auth.hash_token(token))
         if role is not None:
@@ -58,5 +60,5 @@ def principal_of_device(conn: Tx, device_id: str) -> Principal:
     """The signed-in user behind a session's device, or ``Unauthorized`` (revoked, disabled, gone)."""
     row = devices.principal_by_device(conn, device_id)
     if row is None or row["revoked_at"] is not None or not row["active"]:
-        raise Unauthorized("your session has ended: sign in again", field="session")
+        raise Unauthorized(N_("your session has ended: sign in again"), field="session")
     return Principal(row["user_id"], row["name"], row["display_name"], row["role"], row["device_id"])

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any, Mapping
 
 from sync_protocol import Job, JobEvent, NotFound, Signature, changes_in_words, check_signature, kind_of
+from sync_protocol.i18n import N_
 from sync_protocol.office import JobSheet, SheetEvent, SignatureView
 
 from .conflict_queue import list_conflicts
@@ -53,7 +54,7 @@ def signature_view(job: Job, events: list[JobEvent], names: Mapping[str, str] | 
 def job_sheet(conn: Tx, job_id: str) -> JobSheet:
     stored = store.get(conn, "job", job_id)
     if stored is None:
-        raise NotFound(f"no job {job_id}", field="job_id")
+        raise NotFound(N_("no job {id}", id=job_id), field="job_id")
     job: Job = stored.record
     site = store.get(conn, "site", job.site_id)
     customer = store.get(conn, "customer", job.customer_id)

@@ -7,6 +7,11 @@
   var POLL_MS = 5000;
   var body = table.querySelector("tbody");
   var stamp = document.getElementById("board-updated");
+  // The page's words in its language (the server renders them into data-words).
+  var words = JSON.parse(table.dataset.words || "{}");
+  function say(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, name) { return String(values[name]); });
+  }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -21,9 +26,9 @@
     var sign = seconds < 0 ? "-" : "";
     var s = Math.abs(Math.trunc(seconds));
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
-    if (d) { return sign + d + " d " + h + " h"; }
-    if (h) { return sign + h + " h " + String(m).padStart(2, "0") + " min"; }
-    return sign + m + " min";
+    if (d) { return sign + say(words.days, {days: d, hours: h}); }
+    if (h) { return sign + say(words.hours, {hours: h, minutes: String(m).padStart(2, "0")}); }
+    return sign + say(words.minutes, {minutes: m});
   }
 
   function truncate(text, n) { return text.length > n ? text.slice(0, n - 3) + "..." : text; }
@@ -32,12 +37,12 @@
     if (!job.sla_target) { return el("td", {}, [el("span", {"class": "muted"}, ["—"])]); }
     var span = el("span", {"class": "sla" + (job.overdue ? " overdue" : ""), "data-due": job.sla_due},
                   [duration(job.sla_left_s)]);
-    return el("td", {}, [span, " ", el("small", {}, [job.sla_target === "respond" ? "to respond" : "to be on site"])]);
+    return el("td", {}, [span, " ", el("small", {}, [job.sla_target === "respond" ? words.respond : words.onsite])]);
   }
 
   function row(job) {
     var link = el("a", {href: "/office/jobs/" + encodeURIComponent(job.id)}, [job.number]);
-    var flags = el("td", {}, job.flags.map(function (f) { return el("span", {"class": "flag"}, [f.replace(/_/g, " ")]); }));
+    var flags = el("td", {}, job.flags.map(function (f) { return el("span", {"class": "flag"}, [words.flag[f] || f.replace(/_/g, " ")]); }));
     return el("tr", {"class": "job sev" + job.severity + (job.overdue ? " overdue" : ""), "data-job": job.id}, [
       el("td", {}, [link]),
       el("td", {}, [el("span", {"class": "sev sev" + job.severity}, ["S" + job.severity])]),
@@ -55,13 +60,13 @@
     jobs.forEach(function (job) {
       if (job.status !== status) {
         status = job.status;
-        fresh.appendChild(el("tr", {"class": "group"}, [el("th", {colspan: "7"}, [status.replace(/_/g, " ")])]));
+        fresh.appendChild(el("tr", {"class": "group"}, [el("th", {colspan: "7"}, [words.status[status] || status.replace(/_/g, " ")])]));
       }
       fresh.appendChild(row(job));
     });
-    if (!jobs.length) { fresh.appendChild(el("tr", {}, [el("td", {colspan: "7", "class": "muted"}, ["No jobs."])])); }
+    if (!jobs.length) { fresh.appendChild(el("tr", {}, [el("td", {colspan: "7", "class": "muted"}, [words.none])])); }
     body.replaceChildren(fresh);
-    if (stamp) { stamp.textContent = "(updated " + new Date().toLocaleTimeString() + ")"; }
+    if (stamp) { stamp.textContent = say(words.updated, {time: new Date().toLocaleTimeString(document.documentElement.lang)}); }
   }
 
   function poll() {
@@ -71,7 +76,7 @@
         return r.ok ? r.json() : null;
       })
       .then(function (jobs) { if (jobs) { render(jobs); } })
-      .catch(function () { if (stamp) { stamp.textContent = "(server unreachable, retrying)"; } })
+      .catch(function () { if (stamp) { stamp.textContent = words.unreachable; } })
       .finally(function () { window.setTimeout(poll, POLL_MS); });
   }
 

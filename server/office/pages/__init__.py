@@ -13,12 +13,13 @@ from typing import Any
 
 from litestar import Response, Router
 from litestar.exceptions import HTTPException
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 
 from sync_protocol import ProtocolError, Unauthorized
 
 from ..access import READ, page_guard
-from .common import AnyRequest, _who, log, quote_id, safe_next
+from ..i18n import gettext_of, words
+from .common import AnyRequest, log, quote_id, render_now, safe_next
 from .data import data_create, data_edit, data_index, data_list, data_new, data_update
 from .dispatch import (
     assign_submit,
@@ -31,7 +32,7 @@ from .dispatch import (
     job_page,
 )
 from .review import audit_csv, audit_page, blob_page, conflicts_page, resolve_submit
-from .signin import login, login_form, logout, office_home
+from .signin import choose_language, login, login_form, logout, office_home
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -44,11 +45,7 @@ def _unauthorized(request: AnyRequest, exc: Unauthorized) -> Response[Any]:
 
 
 def _error_page(request: AnyRequest, status: int, message: str) -> Response[Any]:
-    return Template(
-        template_name="error.html",
-        status_code=status,
-        context={"who": _who(request), "flashes": [], "status": status, "message": message},
-    )
+    return render_now(request, "error.html", status, code=status, message=words(request, message))
 
 
 def _protocol_error(request: AnyRequest, exc: ProtocolError) -> Response[Any]:
@@ -56,15 +53,23 @@ def _protocol_error(request: AnyRequest, exc: ProtocolError) -> Response[Any]:
 
 
 def _http_error(request: AnyRequest, exc: HTTPException) -> Response[Any]:
+    _ = gettext_of(request)
     message = str(exc.detail)
     if exc.status_code == 403 and "CSRF" in message:
-        message = "This form has expired or did not come from this site. Go back, reload the page and try again."
+        message = _("This form has expired or did not come from this site. Go back, reload the page and try again.")
+    elif exc.status_code == 404:
+        message = _("There is no such page.")
+    elif exc.status_code == 405:
+        message = _("This page cannot be used that way.")
+    elif exc.status_code in (400, 413, 422):
+        message = _("The request could not be read: {detail}").format(detail=message)
     return _error_page(request, exc.status_code, message)
 
 
 def _crash(request: AnyRequest, exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error_page(request, 500, "Something went wrong on the server; it has been logged.")
+    _ = gettext_of(request)
+    return _error_page(request, 500, _("Something went wrong on the server; it has been logged."))
 
 
 def pages_router(session_middleware: Any, csrf_middleware: Any) -> Router:
@@ -82,6 +87,7 @@ def pages_router(session_middleware: Any, csrf_middleware: Any) -> Router:
         },
         route_handlers=[
             login_form,
+            choose_language,
             login,
             logout,
             office_home,

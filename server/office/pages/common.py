@@ -15,7 +15,11 @@ from litestar.response import Template
 
 from sync_protocol.office import EditReply
 
+from sync_protocol.locales import html_lang
+
 from ...storage import devices
+from ..i18n import catalogs as i18n_catalogs
+from ..i18n import gettext_of, locale_of, words
 from ..worker import in_thread
 
 log = logging.getLogger("fieldsync.office")
@@ -30,24 +34,48 @@ def _who(request: AnyRequest) -> Any:
 
 
 def flash(request: AnyRequest, message: str, level: str = "ok") -> None:
-    """A message for the next page this browser shows (kept in the session)."""
-    request.session.setdefault(_FLASH, []).append([level, message])
+    """A message for the next page this browser shows (kept in the session), in the reader's
+    language: an error's words are translated now, before the session stores plain text."""
+    request.session.setdefault(_FLASH, []).append([level, words(request, message)])
 
 
-async def render(request: AnyRequest, template: str, status: int = 200, **context: Any) -> Page:
-    """A page rendered in a worker thread, not on the event loop: a job sheet of thousands of
-    events takes a while to render, and the loop also answers every laptop's sync meanwhile."""
+def _context(request: AnyRequest, template: str, status: int, context: dict[str, Any]) -> dict[str, Any]:
     flashes = request.session.pop(_FLASH, []) if "session" in request.scope else []
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     page = Template(
         template_name=template,
         status_code=status,
-        context={"who": _who(request), "flashes": flashes, "now": dt.datetime.now(dt.timezone.utc), **context},
+        context={
+            "who": _who(request),
+            "flashes": flashes,
+            "now": dt.datetime.now(dt.timezone.utc),
+            "here": here if request.method == "GET" else "",
+            **context,
+        },
     )
-    full = page.create_template_context(request)  # adds the request and this session's CSRF token
-    engine = request.app.template_engine
-    assert engine is not None, "the office app is configured with templates"
-    body = await in_thread(lambda: engine.get_template(template).render(**full).encode())
-    return Response(body, status_code=status, media_type=MediaType.HTML)
+    return page.create_template_context(request)  # adds the request and this session's CSRF token
+
+
+def _page(locale: str, body: bytes, status: int) -> Page:
+    return Response(
+        body, status_code=status, media_type=MediaType.HTML, headers={"Content-Language": html_lang(locale)}
+    )
+
+
+async def render(request: AnyRequest, template: str, status: int = 200, **context: Any) -> Page:
+    """A page in the reader's language (``i18n.locale_of``), rendered in a worker thread, not on
+    the event loop: a job sheet of thousands of events takes a while to render, and the loop
+    also answers every laptop's sync meanwhile."""
+    full = _context(request, template, status, context)
+    locale, catalogs = locale_of(request), i18n_catalogs()
+    return _page(locale, await in_thread(lambda: catalogs.render(locale, template, **full).encode()), status)
+
+
+def render_now(request: AnyRequest, template: str, status: int = 200, **context: Any) -> Page:
+    """``render`` on the event loop, for the small error page (exception handlers are not async)."""
+    full = _context(request, template, status, context)
+    locale = locale_of(request)
+    return _page(locale, i18n_catalogs().render(locale, template, **full).encode(), status)
 
 
 def pages(total: int, size: int, page: int) -> dict[str, int]:
@@ -68,18 +96,21 @@ def safe_next(target: str | None) -> str | None:
     return None
 
 
-def edit_message(reply: EditReply, what: str) -> tuple[str, str]:
-    """(level, sentence) telling the person what became of their edit."""
+def edit_message(request: AnyRequest, reply: EditReply, what: str) -> tuple[str, str]:
+    """(level, sentence) telling the person what became of their edit, in their language."""
+    _ = gettext_of(request)
     if reply.status == "conflict":
         return (
             "warn",
-            f"{what}: {reply.message}; the merge rule decided, and the other side waits in the conflict queue.",
+            _("{what}: {message}; the merge rule decided, and the other side waits in the conflict queue.").format(
+                what=what, message=words(request, reply.message)
+            ),
         )
     if reply.status == "unchanged":
-        return ("ok", f"{what}: nothing changed.")
+        return ("ok", _("{what}: nothing changed.").format(what=what))
     if reply.status == "merged":
-        return ("ok", f"{what}: saved, merged with changes made elsewhere meanwhile.")
-    return ("ok", f"{what}: saved.")
+        return ("ok", _("{what}: saved, merged with changes made elsewhere meanwhile.").format(what=what))
+    return ("ok", _("{what}: saved.").format(what=what))
 
 
 def user_names(conn: Any) -> dict[str, str]:

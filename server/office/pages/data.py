@@ -13,12 +13,14 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
+from sync_protocol.i18n import N_
 
 from .. import refdata
 from ..access import DISPATCH, principal, server_state
 from ..edits import adjust_stock, create_record, office_patch
 from ..journal import office_write
 from ..worker import in_thread
+from ..i18n import words
 from .common import AnyRequest, Page, edit_message, flash, quote_id, render
 from ...storage import blobs as blob_rows
 from ...storage import records as store
@@ -66,7 +68,7 @@ async def data_new(request: AnyRequest, collection: FromPath[str]) -> Page:
 async def _upload(request: AnyRequest, upload: Any) -> tuple[str, int, str, str]:
     """Store an uploaded file in the blob store: (sha256, size, media type, file name)."""
     if not isinstance(upload, UploadFile) or not upload.filename:
-        raise InvalidValue("choose the drawing's file", field="file")
+        raise InvalidValue(N_("choose the drawing's file"), field="file")
     data = await upload.read()
     state, who = server_state(request), principal(request)
     media_type = (upload.content_type or "application/octet-stream")[:200]
@@ -101,7 +103,10 @@ async def data_create(request: AnyRequest, collection: FromPath[str]) -> Page | 
         def work(conn: Any) -> int:
             for spec in form_spec.fields:
                 if spec.ref and not store.exists(conn, spec.ref, values[spec.name]):
-                    raise InvalidValue(f"{spec.label}: no {spec.ref} {values[spec.name]}", field=spec.name)
+                    raise InvalidValue(
+                        N_("{label}: no such record: {value}", label=spec.label, value=values[spec.name]),
+                        field=spec.name,
+                    )
             return create_record(conn, record)
 
         await in_thread(lambda: office_write(state, who, "office.create", work))
@@ -122,7 +127,7 @@ async def data_create(request: AnyRequest, collection: FromPath[str]) -> Page | 
             error=exc.message,
             **ctx,
         )
-    flash(request, f"{form_spec.title}: {record.id} created.")
+    flash(request, N_("{title}: {id} created.", title=form_spec.title, id=record.id))
     return Redirect(f"/office/data/{collection}/{quote_id(record.id)}", status_code=303)
 
 
@@ -152,7 +157,7 @@ async def data_update(request: AnyRequest, collection: FromPath[str], record_id:
     state, who = server_state(request), principal(request)
     try:
         if form_spec.entity == "stock":
-            delta = refdata.parse_value(str(form.get("delta", "0")), refdata.FieldSpec("delta", "Adjust by", "int"))
+            delta = refdata.parse_value(str(form.get("delta", "0")), refdata.FieldSpec("delta", N_("Adjust by"), "int"))
             reply = await in_thread(
                 lambda: office_write(state, who, "office.stock", lambda c: adjust_stock(c, who, record_id, delta))
             )
@@ -172,12 +177,12 @@ async def data_update(request: AnyRequest, collection: FromPath[str], record_id:
                 )
             )
     except (ValueError, msgspec.DecodeError):
-        return await _refuse_edit(request, form_spec, record_id, form, "the form was damaged: reload it", 400)
+        return await _refuse_edit(request, form_spec, record_id, form, N_("the form was damaged: reload it"), 400)
     except ProtocolError as exc:
         if isinstance(exc, (Unauthorized, Forbidden)):
             raise
         return await _refuse_edit(request, form_spec, record_id, form, exc.message, exc.status)
-    level, message = edit_message(reply, f"{form_spec.entity} {record_id}")
+    level, message = edit_message(request, reply, f"{words(request, form_spec.title)} {record_id}")
     flash(request, message, level)
     return Redirect(f"/office/data/{collection}/{quote_id(record_id)}", status_code=303)
 
@@ -186,7 +191,7 @@ def _record_context(conn: Any, form: refdata.EntityForm, record_id: str) -> dict
     """A stored record, the version the form is made from, and what the form needs around it."""
     found = store.get(conn, form.entity, record_id)
     if found is None:
-        raise NotFound(f"no {form.entity} {record_id}", field="id")
+        raise NotFound(N_("no record {id}", id=record_id), field="id")
     return {"record": found.record, "version": found.version, **_form_context(conn, form)}
 
 

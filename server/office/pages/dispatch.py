@@ -11,6 +11,7 @@ from litestar.response import Redirect
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 from sync_protocol.codec import convert
+from sync_protocol.i18n import N_
 from sync_protocol.office import IntakeRequest
 from sync_protocol.states import CLOSED_TO_WORK
 
@@ -19,6 +20,7 @@ from .. import jobs, refdata, sheet
 from ..access import DISPATCH, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
+from ..i18n import catalogs, gettext_of, locale_of
 from .common import AnyRequest, Page, PageNumber, edit_message, flash, pages, render, user_names
 from ...storage import records as store
 
@@ -61,12 +63,12 @@ def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> Intake
     try:
         data["severity"] = int(data["severity"] or 0)
     except ValueError:
-        raise InvalidValue("severity is a level 1-4", field="severity") from None
+        raise InvalidValue(N_("severity is a level 1-4"), field="severity") from None
     if data["reported_at"]:
         try:
             when = dt.datetime.fromisoformat(data["reported_at"])
         except ValueError:
-            raise InvalidValue("reported at: a date and time, please", field="reported_at") from None
+            raise InvalidValue(N_("reported at: a date and time, please"), field="reported_at") from None
         data["reported_at"] = (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).isoformat()
     for optional in ("reported_at", "assignee"):
         if not data[optional]:
@@ -97,8 +99,12 @@ async def intake_submit(request: AnyRequest) -> Page | Redirect:
             policy=config(state).severity,
             **choices,
         )
+    fmt, _ = catalogs().formats(locale_of(request)), gettext_of(request)
     flash(
-        request, f"Job {job.number} created: respond by {job.respond_by:%H:%M}, on site by {job.onsite_by:%H:%M} UTC."
+        request,
+        _("Job {number} created: respond by {respond}, on site by {onsite}.").format(
+            number=job.number, respond=fmt.when(job.respond_by), onsite=fmt.when(job.onsite_by)
+        ),
     )
     return Redirect(f"/office/jobs/{job.id}", status_code=303)
 
@@ -146,7 +152,7 @@ async def assign_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
     def action(conn: Any) -> str:
         assign_module.assign(conn, who, job_id, assignee, state.clock)
         job = store.get(conn, "job", job_id).record  # type: ignore[union-attr]
-        return f"Job {job.number} assigned to {job.assignee_name}."
+        return N_("Job {number} assigned to {name}.", number=job.number, name=job.assignee_name)
 
     return await _job_action(request, job_id, "office.assign", action)
 
@@ -155,7 +161,10 @@ async def assign_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
 async def cancel_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
     state, who = server_state(request), principal(request)
     return await _job_action(
-        request, job_id, "office.cancel", lambda c: f"Job {jobs.cancel(c, who, job_id, state.clock).number} cancelled."
+        request,
+        job_id,
+        "office.cancel",
+        lambda c: N_("Job {number} cancelled.", number=jobs.cancel(c, who, job_id, state.clock).number),
     )
 
 
@@ -170,11 +179,12 @@ async def job_edit_form(request: AnyRequest, job_id: FromPath[str]) -> Page:
 async def job_edit_submit(request: AnyRequest, job_id: FromPath[str]) -> Page | Redirect:
     form = await request.form()
     state, who = server_state(request), principal(request)
+    error: str
     try:
         base = int(str(form.get("base_version", "0")))
         severity = int(str(form.get("severity", "0")))
         if severity not in (1, 2, 3, 4):
-            raise InvalidValue("severity is a level 1-4", field="severity")
+            raise InvalidValue(N_("severity is a level 1-4"), field="severity")
         original = {"fault": str(form.get("_orig_fault", "")), "severity": str(form.get("_orig_severity", ""))}
         fault = str(form.get("fault", "")).replace("\r\n", "\n").strip()
         reply = await in_thread(
@@ -195,12 +205,13 @@ async def job_edit_submit(request: AnyRequest, job_id: FromPath[str]) -> Page | 
             )
         )
     except ValueError:
-        reply, error = None, "severity and version are numbers"
+        reply, error = None, N_("severity and version are numbers")
     except InvalidValue as exc:
         reply, error = None, exc.message
     if reply is None:
         summary = await in_thread(lambda: state.db.read(lambda c: jobs.job_summary(c, job_id)))
         return await render(request, "job_edit.html", status=422, section="board", job=summary, error=error)
-    level, message = edit_message(reply, "Job")
+    _ = gettext_of(request)
+    level, message = edit_message(request, reply, _("Job"))
     flash(request, message, level)
     return Redirect(f"/office/jobs/{job_id}", status_code=303)

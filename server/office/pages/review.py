@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
+from sync_protocol.i18n import N_
 
 from ... import blobs as blob_module
 from ...headers import FILE_POLICY
@@ -17,6 +18,7 @@ from .. import audit_report, conflict_queue, jobs, sheet
 from ..access import AUDIT, DISPATCH, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
+from ..i18n import gettext_of
 from .common import AnyRequest, Page, PageNumber, flash, pages, render, user_names
 from ...storage import blobs as blob_rows
 from ...storage import records as store
@@ -63,12 +65,15 @@ async def resolve_submit(request: AnyRequest, conflict_id: FromPath[str]) -> Red
                 lambda c: conflict_queue.resolve(c, who, state.clock, conflict_id, resolution, config=config(state)),
             )
         )
-        what = (
-            "the rule's result accepted"
+        _ = gettext_of(request)
+        flash(
+            request,
+            _("Conflict resolved, the rule's result accepted.")
             if resolution == "accepted"
-            else f"overridden: {reply.conflict.field} is now {reply.conflict.other!r}"
+            else _("Conflict resolved, overridden: {field} is now {value!r}.").format(
+                field=reply.conflict.field, value=reply.conflict.other
+            ),
         )
-        flash(request, f"Conflict resolved, {what}.")
     except (Unauthorized, Forbidden):
         raise
     except ProtocolError as exc:
@@ -85,7 +90,7 @@ def _date(text: str | None, field: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise InvalidValue(f"{field}: a date as YYYY-MM-DD", field=field) from None
+        raise InvalidValue(N_("{field}: a date as YYYY-MM-DD", field=field), field=field) from None
 
 
 @get("/audit", opt={"roles": AUDIT})
@@ -147,7 +152,7 @@ async def blob_page(request: AnyRequest, sha256: FromPath[str]) -> Stream:
     blob_module.check_sha(sha256)
     state = server_state(request)
     if not state.blobs.has(sha256):
-        raise NotFound(f"no file {sha256}", field="sha256")
+        raise NotFound(N_("no file {sha256}", sha256=sha256), field="sha256")
     row = await in_thread(lambda: state.db.read(lambda c: blob_rows.info(c, sha256)))
     media_type = (row["media_type"] if row else "") or "application/octet-stream"
     inline = media_type in _INLINE_TYPES

@@ -6,10 +6,12 @@ from litestar import get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect
 
-from sync_protocol import Forbidden, TooManyRequests, Unauthorized
+from sync_protocol import Forbidden, InvalidValue, TooManyRequests, Unauthorized, locales
+from sync_protocol.i18n import N_
 
 from ...throttle import UNAUTHENTICATED_BODY_BYTES, client_address
 from ..access import principal, server_state
+from ..i18n import language_cookie
 from ..security import SESSION_STORE, bind_csrf, rotate_session
 from ..sessions import SESSION_DEVICE, sign_in
 from ..worker import in_thread
@@ -59,6 +61,16 @@ async def login(request: AnyRequest) -> Page | Redirect:
 async def logout(request: AnyRequest) -> Redirect:
     request.clear_session()
     return Redirect("/office/login", status_code=303)
+
+
+@get("/language", opt={"public": True})
+async def choose_language(request: AnyRequest, to: FromQuery[str] = "", next: FromQuery[str | None] = None) -> Redirect:
+    """The language switch on every page: remember the choice in a cookie, back to the page."""
+    chosen = locales.supported(to)
+    if chosen is None:
+        raise InvalidValue(N_("language: one of {choices}", choices=", ".join(locales.SUPPORTED)), field="to")
+    cookie = language_cookie(chosen, server_state(request).config.security.secure_cookies)
+    return Redirect(safe_next(next) or "/office/", status_code=303, cookies=[cookie])
 
 
 @get("/")

@@ -1,0 +1,5 @@
+"""The office app in-process (the fixtures of tests/office), for the language tests."""
+
+from tests.office.conftest import app, client, data_dir, dispatcher, office_template, tokens
+
+__all__ = ["app", "client", "data_dir", "dispatcher", "office_template", "tokens"]
