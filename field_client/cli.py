@@ -32,9 +32,10 @@ from typing import Any, Callable
 
 import msgspec
 
-from sync_protocol import ProtocolError, UpgradeRequired
+from sync_protocol import ProtocolError, UpgradeRequired, i18n
 
-from . import refusal, render
+from . import lang, refusal, render
+from .lang import _
 from .client import FieldClient
 from .errors import FieldClientError, ServerUnreachable
 from .workbench import Workbench, explain
@@ -45,12 +46,14 @@ JSON_HELP = "machine-readable output (JSON)"
 
 
 def main(argv: list[str] | None = None) -> int:
+    lang.use(os.environ)  # the terminal's language (LC_ALL, LC_MESSAGES, LANG)
     args = _parser().parse_args(argv)
     try:
         with FieldClient(args.home, retries=0 if getattr(args, "watch", False) else 4) as client:
             return int(args.run(Workbench(client), args))
     except ServerUnreachable as exc:
-        return _fail(args, "unreachable", exc.message + "; your work is kept on this laptop", None, EXIT_UNREACHABLE)
+        message = _("{reason}; your work is kept on this laptop").format(reason=exc.message)
+        return _fail(args, "unreachable", message, None, EXIT_UNREACHABLE)
     except UpgradeRequired as exc:
         return _fail(args, exc.code, exc.message, exc.field, EXIT_UPGRADE)
     except ProtocolError as exc:
@@ -199,7 +202,9 @@ def cmd_login(bench: Workbench, args: argparse.Namespace) -> int:
     return _ok(
         args,
         {"user_id": reply.user_id, "user_name": reply.user_name, "role": reply.role, "device_id": reply.device_id},
-        lambda d: f"enrolled as {d['user_name']} ({d['role']}), device {d['device_id']}",
+        lambda d: _("enrolled as {name} ({role}), device {device}").format(
+            name=d["user_name"], role=d["role"], device=d["device_id"]
+        ),
     )
 
 
@@ -235,21 +240,27 @@ def cmd_sync(bench: Workbench, args: argparse.Namespace) -> int:
 
 def _sync_text(d: dict[str, Any]) -> str:
     lines = [
-        f"pushed {d['pushed']} (applied {d['applied']}, merged {d['merged']}, "
-        f"flagged {d['conflicts']}, refused {d['rejected']}); pulled {d['pulled']}, removed {d['removed']}; "
-        f"files up {d['blobs_uploaded']}, down {d['blobs_downloaded']}"
+        _(
+            "pushed {pushed} (applied {applied}, merged {merged}, flagged {conflicts}, refused {rejected}); "
+            "pulled {pulled}, removed {removed}; files up {blobs_uploaded}, down {blobs_downloaded}"
+        ).format(**d)
     ]
     if d["new_jobs"]:
-        lines.append(f"new jobs ({len(d['new_jobs'])}):")
+        lines.append(_("new jobs ({count}):").format(count=len(d["new_jobs"])))
         lines += [
-            f"  {j['number']} ({j['id']}) severity {j['severity']}, {j['site_name']}: {j['fault'][:70]}"
+            "  "
+            + _("{number} ({id}) severity {severity}, {site}: {fault}").format(
+                number=j["number"], id=j["id"], severity=j["severity"], site=j["site_name"], fault=j["fault"][:70]
+            )
             for j in d["new_jobs"]
         ]
     if d["flagged"]:
-        lines.append(f"flagged for a person ({len(d['flagged'])}):")
+        lines.append(_("flagged for a person ({count}):").format(count=len(d["flagged"])))
         lines += [f"  - {c['words']}" for c in d["flagged"]]
     if d["open_conflicts"]:
-        lines.append(f"open conflicts: {d['open_conflicts']}; `field conflicts` lists them in words")
+        lines.append(
+            _("open conflicts: {count}; `field conflicts` lists them in words").format(count=d["open_conflicts"])
+        )
     lines += [f"  ! {p}" for p in d["problems"]]
     return "\n".join(lines)
 
@@ -289,8 +300,12 @@ def cmd_ready(bench: Workbench, args: argparse.Namespace) -> int:
         args,
         check._asdict(),
         lambda d: (
-            f"{'READY' if d['ready'] else 'NOT READY'} to go offline: {d['jobs']} jobs, {d['drawings']} drawings; "
-            f"last sync {d['last_sync_at'] or 'never'}" + "".join(f"\n  ! {p}" for p in d["problems"])
+            (
+                _("READY to go offline: {jobs} jobs, {drawings} drawings; last sync {last}")
+                if d["ready"]
+                else _("NOT READY to go offline: {jobs} jobs, {drawings} drawings; last sync {last}")
+            ).format(jobs=d["jobs"], drawings=d["drawings"], last=d["last_sync_at"] or _("never"))
+            + "".join(f"\n  ! {p}" for p in d["problems"])
         ),
     )
     return EXIT_OK if check.ready else EXIT_FAILED
@@ -336,13 +351,13 @@ def cmd_job(bench: Workbench, args: argparse.Namespace) -> int:
 
 
 def cmd_drawings(bench: Workbench, args: argparse.Namespace) -> int:
-    rows = bench.drawings(args.job)
+    rows, missing = bench.drawings(args.job), _("NOT DOWNLOADED")
     return _ok(
         args,
         [{"drawing": render.plain(d), "path": str(p) if p else None} for d, p in rows],
         lambda rs: (
-            "\n".join(f"{r['drawing']['id']:6} {r['drawing']['title']}: {r['path'] or 'NOT DOWNLOADED'}" for r in rs)
-            or "no drawings for this site"
+            "\n".join(f"{r['drawing']['id']:6} {r['drawing']['title']}: {r['path'] or missing}" for r in rs)
+            or _("no drawings for this site")
         ),
     )
 
@@ -361,7 +376,7 @@ def cmd_conflicts(bench: Workbench, args: argparse.Namespace) -> int:
     if args.json:
         _emit(json.dumps(render.plain(bench.client.conflicts()), ensure_ascii=False))
     else:
-        _emit("\n".join(f"- {line}" for line in bench.conflicts_in_words()) or "nothing flagged")
+        _emit("\n".join(f"- {line}" for line in bench.conflicts_in_words()) or _("nothing flagged"))
     return EXIT_OK
 
 
@@ -374,9 +389,9 @@ def cmd_parts(bench: Workbench, args: argparse.Namespace) -> int:
         return _ok(
             args,
             None,
-            lambda _: (
-                f"no part in the catalog matches {args.text!r}"
-                + (f"; did you mean {suggestion}?" if suggestion else "")
+            lambda d: (
+                _("no part in the catalog matches {text!r}").format(text=args.text)
+                + (_("; did you mean {suggestion}?").format(suggestion=suggestion) if suggestion else "")
             ),
         )
     return _ok(args, rows, render.parts_table)
@@ -391,12 +406,11 @@ def cmd_van(bench: Workbench, args: argparse.Namespace) -> int:
 
 def cmd_warranty(bench: Workbench, args: argparse.Namespace) -> int:
     states = bench.warranty(args.job, args.equipment)
+    covered, paid = _("covered"), _("NOT covered (paid work)")
     return _ok(
         args,
         {k: v._asdict() for k, v in states.items()},
-        lambda d: "\n".join(
-            f"{k}: {'covered' if v['covered'] else 'NOT covered (paid work)'} - {v['reason']}" for k, v in d.items()
-        ),
+        lambda d: "\n".join(f"{k}: {covered if v['covered'] else paid} - {v['reason']}" for k, v in d.items()),
     )
 
 
@@ -408,7 +422,7 @@ def cmd_backup(bench: Workbench, args: argparse.Namespace) -> int:
     if args.waive is not None:
         return _recorded(args, bench.waive_backup(args.job, args.waive))
     if not args.scope:
-        return _fail(args, "usage", "--scope is required (or --waive REASON)", "scope", EXIT_USAGE)
+        return _fail(args, "usage", _("--scope is required (or --waive REASON)"), "scope", EXIT_USAGE)
     return _recorded(
         args,
         bench.backup(
@@ -432,9 +446,11 @@ def cmd_quote(bench: Workbench, args: argparse.Namespace) -> int:
     try:
         labour = render.cents(args.labour)
     except (ValueError, ArithmeticError):
-        return _fail(args, "usage", f"--labour {args.labour!r}: an amount like 300 or 300.50", "labour", EXIT_USAGE)
+        message = _("--labour {amount!r}: an amount like 300 or 300.50").format(amount=args.labour)
+        return _fail(args, "usage", message, "labour", EXIT_USAGE)
     event = bench.quote(args.job, args.part, labour)
-    return _recorded(args, event, f"total {render.money(event.payload.total_cents, event.payload.currency)}")  # type: ignore[attr-defined]
+    total = render.money(event.payload.total_cents, event.payload.currency)  # type: ignore[attr-defined]
+    return _recorded(args, event, _("total {amount}").format(amount=total))
 
 
 def cmd_approve(bench: Workbench, args: argparse.Namespace) -> int:
@@ -536,7 +552,9 @@ def _recorded(args: argparse.Namespace, event: Any, warning: str | None = None) 
         args,
         data,
         lambda d: (
-            f"recorded {d['kind']} on {d['job_id']} ({d['event_id']}); will sync"
+            _("recorded {kind} on {job} ({event}); will sync").format(
+                kind=i18n.names(_)["event"].get(d["kind"], d["kind"]), job=d["job_id"], event=d["event_id"]
+            )
             + (f"\n  ! {warning}" if warning else "")
         ),
     )
@@ -566,7 +584,7 @@ def _emit(text: str) -> None:
 def _fail(args: argparse.Namespace, code: str, message: str, field: str | None, status: int) -> int:
     """A refusal: what is wrong, the option it concerns, and what to do next."""
     option = refusal.option_for(getattr(args, "typed", {}), field)
-    step = refusal.next_step(field, getattr(args, "job", None))
+    step = refusal.next_step(field, getattr(args, "job", None), _)
     if getattr(args, "json", False):
         _emit(
             json.dumps(
@@ -574,7 +592,7 @@ def _fail(args: argparse.Namespace, code: str, message: str, field: str | None, 
             )
         )
     else:
-        print(refusal.in_words(message, field, option, step), file=sys.stderr)
+        print(refusal.in_words(message, field, option, step, _), file=sys.stderr)
     return status
 
 

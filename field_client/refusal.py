@@ -16,7 +16,15 @@ The laptop's rules and the server name the field at fault as records and events 
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
+
+Gettext = Callable[[str], str]
+
+
+def N_(message: str) -> str:
+    """A message translated where it is printed (``pybabel extract`` looks for ``N_``)."""
+    return message
+
 
 # A field named differently from the command's option (or argument) that gives it.
 ARGUMENT_OF_FIELD = {
@@ -29,15 +37,17 @@ ARGUMENT_OF_FIELD = {
 
 # What to do next, by the field a refusal names; {job} is the job as typed.
 NEXT_STEP = {
-    "no_backup_ack": "`field backup {job} --scope system --file FILE --verified` (or `field backup {job} "
-    "--waive REASON`), then the swap again; or repeat the swap with --no-backup-ack "
-    "(the supervisor's audit will show it)",
-    "quote": "`field quote {job} --part SKU:QTY --labour AMOUNT`, then `field approve {job} --by NAME`",
-    "job_id": "`field jobs` lists the jobs on this laptop; `field sync` brings newly assigned ones",
-    "part": "`field parts TEXT` searches the catalog",
-    "equipment_id": "`field job {job}` lists the job's equipment",
-    "again": "if that is meant, repeat the command with --again",
-    "file": "give the path of the backup file (--file), or its --sha256 and --size",
+    "no_backup_ack": N_(
+        "`field backup {job} --scope system --file FILE --verified` (or `field backup {job} "
+        "--waive REASON`), then the swap again; or repeat the swap with --no-backup-ack "
+        "(the supervisor's audit will show it)"
+    ),
+    "quote": N_("`field quote {job} --part SKU:QTY --labour AMOUNT`, then `field approve {job} --by NAME`"),
+    "job_id": N_("`field jobs` lists the jobs on this laptop; `field sync` brings newly assigned ones"),
+    "part": N_("`field parts TEXT` searches the catalog"),
+    "equipment_id": N_("`field job {job}` lists the job's equipment"),
+    "again": N_("if that is meant, repeat the command with --again"),
+    "file": N_("give the path of the backup file (--file), or its --sha256 and --size"),
 }
 
 
@@ -48,12 +58,16 @@ def option_for(typed: Mapping[str, str], field: str | None) -> str | None:
     return typed.get(ARGUMENT_OF_FIELD.get(field, field))
 
 
-def next_step(field: str | None, job: str | None) -> str | None:
+def next_step(field: str | None, job: str | None, _: Gettext = str) -> str | None:
     step = NEXT_STEP.get(field or "")
-    return step.format(job=job or "JOB") if step else None
+    return _(step).format(job=job or "JOB") if step else None
 
 
-def in_words(message: str, field: str | None, option: str | None, step: str | None) -> str:
+def in_words(message: str, field: str | None, option: str | None, step: str | None, _: Gettext = str) -> str:
     """The refusal as printed: the message, the option (else a field no step explains), the step."""
-    named = f" ({option})" if option else (f" (field: {field})" if field and not step else "")
-    return f"field: {message}{named}" + (f"\n  next: {step}" if step else "")
+    named = (
+        f" ({option})"
+        if option
+        else (" (" + _("field: {field}").format(field=field) + ")" if field and not step else "")
+    )
+    return f"field: {message}{named}" + ("\n  " + _("next: {step}").format(step=step) if step else "")

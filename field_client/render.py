@@ -1,4 +1,5 @@
-"""Text for people: the job list, the service sheet, amounts and time left.
+"""Text for people: the job list, the service sheet, amounts and time left, in the language of
+the terminal (``lang``).
 
 JSON output (``--json``) does not come through here: it is the records themselves.
 """
@@ -29,8 +30,10 @@ from sync_protocol import (
     Test,
 )
 
+from sync_protocol import i18n
 from sync_protocol.bounds import as_utc
 
+from .lang import _
 from .workbench import Deadline, equipment_line
 
 
@@ -50,9 +53,11 @@ def span(seconds: float) -> str:
     """A span of time as people say it: ``57 min``, ``1 h 05 min``, ``25 d``."""
     minutes = int(abs(seconds)) // 60
     if minutes < 60:
-        return f"{minutes} min"
+        return _("{minutes} min").format(minutes=minutes)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} d"
+    if hours < 48:
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=f"{minutes:02d}")
+    return _("{days} d").format(days=hours // 24)
 
 
 def time_left(deadline: Deadline | None) -> str:
@@ -60,7 +65,12 @@ def time_left(deadline: Deadline | None) -> str:
     if deadline is None:
         return "-"
     seconds = deadline.left.total_seconds()
-    return f"{deadline.what} {'overdue' if seconds < 0 else 'in'} {span(seconds)}"
+    overdue = seconds < 0
+    if deadline.what == "respond":
+        text = _("respond overdue {span}") if overdue else _("respond in {span}")
+    else:
+        text = _("on site overdue {span}") if overdue else _("on site in {span}")
+    return text.format(span=span(seconds))
 
 
 def deadline_data(deadline: Deadline | None) -> dict[str, Any] | None:
@@ -92,12 +102,14 @@ def fit(text: str, width: int) -> str:
 def jobs_table(rows: list[tuple[Any, Deadline | None]], sites: dict[str, str]) -> str:
     """The job list; ``sites`` maps site ids to their names."""
     if not rows:
-        return "no jobs on this laptop: run `field sync`"
-    lines = [f"{'job':8} {'number':14} sev {'status':9} {'deadline':26} {fit('site', 28)} fault"]
+        return _("no jobs on this laptop: run `field sync`")
+    status = i18n.names(_)["status"]
+    heads = [(_("job"), 8), (_("number"), 14), (_("sev"), 3), (_("status"), 9), (_("deadline"), 26), (_("site"), 28)]
+    lines = [" ".join(fit(text, width) for text, width in heads) + " " + _("fault")]
     for job, deadline in rows:
         lines.append(
-            f"{job.id:8} {job.number:14} {job.severity:>3} {job.status:9} {time_left(deadline):26} "
-            f"{fit(sites.get(job.site_id, job.site_id), 28)} {job.fault[:60]}"
+            f"{job.id:8} {job.number:14} {job.severity:>3} {fit(status.get(job.status, job.status), 9)} "
+            f"{fit(time_left(deadline), 26)} {fit(sites.get(job.site_id, job.site_id), 28)} {job.fault[:60]}"
         )
     return "\n".join(lines)
 
@@ -161,21 +173,27 @@ def event_line(event: JobEvent, pending: bool) -> str:
 
 def sheet_text(sheet: dict[str, Any]) -> str:
     job, site, customer = sheet["job"], sheet["site"], sheet["customer"]
+    status = i18n.names(_)["status"].get(job.status, job.status)
     out = [
-        f"{job.number} ({job.id})  severity {job.severity}  {job.status}  {time_left(sheet['deadline'])}",
-        f"fault: {job.fault}",
-        f"customer: {customer.name if customer else job.customer_id}",
-        f"site: {site.name}, {site.address}",
-        f"contact: {site.contact_name} {site.contact_phone} {site.contact_email}".rstrip(),
-        f"access: {site.access_notes}" if site.access_notes else "",
+        f"{job.number} ({job.id})  "
+        + _("severity {level}").format(level=job.severity)
+        + f"  {status}  {time_left(sheet['deadline'])}",
+        _("fault: {text}").format(text=job.fault),
+        _("customer: {name}").format(name=customer.name if customer else job.customer_id),
+        _("site: {name}, {address}").format(name=site.name, address=site.address),
+        _("contact: {contact}").format(
+            contact=f"{site.contact_name} {site.contact_phone} {site.contact_email}".rstrip()
+        ),
+        _("access: {notes}").format(notes=site.access_notes) if site.access_notes else "",
         "",
-        "equipment:",
+        _("equipment:"),
     ]
     out += [f"  {equipment_line(eq, w)}" for eq, w in sheet["equipment"]]
-    out += ["", "drawings:"]
-    out += [f"  {d.id:6} {d.title} ({d.filename}) {path or 'NOT DOWNLOADED'}" for d, path in sheet["drawings"]]
-    out += ["", f"timeline ({sheet['pending']} not synced):"]
-    out += [event_line(v.event, v.pending) for v in sheet["events"]] or ["  nothing recorded yet"]
+    out += ["", _("drawings:")]
+    missing = _("NOT DOWNLOADED")
+    out += [f"  {d.id:6} {d.title} ({d.filename}) {path or missing}" for d, path in sheet["drawings"]]
+    out += ["", _("timeline ({count} not synced):").format(count=sheet["pending"])]
+    out += [event_line(v.event, v.pending) for v in sheet["events"]] or ["  " + _("nothing recorded yet")]
     signature = sheet["signature"]
     line = f"signature: {signature['state']}" + (
         f" (signed by {signature['signer']} on {signature['signed_at']})" if "signer" in signature else ""

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gettext
+import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -40,6 +41,7 @@ from babel.support import Translations
 from . import locales
 
 Gettext = Callable[[str], str]
+log = logging.getLogger("fieldsync.i18n")
 
 
 # --- messages made where no reader is known --------------------------------------------------
@@ -129,6 +131,20 @@ def names(_: Gettext) -> dict[str, dict[object, str]]:
             "admin": _("administrator"),
         },
         "outcome": {"verified": _("verified"), "waived": _("waived"), "missing": _("missing")},
+        "event": {
+            "checkin": _("check-in"),
+            "backup": _("backup"),
+            "diagnosis": _("diagnosis"),
+            "quote": _("quote"),
+            "customer_approval": _("customer's decision"),
+            "part_swap": _("part swap"),
+            "loaner": _("loaner"),
+            "test": _("test"),
+            "note": _("note"),
+            "photo": _("photo"),
+            "signature": _("signature"),
+            "resolution": _("resolution"),
+        },
         "conflict": {
             "field": _("field"),
             "job_state": _("job state"),
@@ -187,7 +203,11 @@ class Catalogs:
         return locales.supported(chosen) or locales.negotiate(accept_language, self.default)
 
     def render(self, locale: str, template: str, **context: Any) -> str:
-        return self._envs[locale].get_template(template).render(**context)
+        return self.environment(locale).get_template(template).render(**context)
+
+    def environment(self, locale: str) -> jinja2.Environment:
+        """The templates of ``locale``, their filters and globals."""
+        return self._envs[locale]
 
     def _environment(self, locale: str, templates: Path) -> jinja2.Environment:
         env = jinja2.Environment(
@@ -266,6 +286,7 @@ class Formats:
             text = f"{day} {time}"
             return f"{text} {local.tzname()}" if self.zone else text
         except (ValueError, TypeError, OverflowError, OSError):
+            log.warning("a stored time could not be shown as a time: %r", value)
             return str(value)
 
     def day(self, value: dt.date | str | None) -> str:

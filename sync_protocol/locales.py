@@ -21,6 +21,7 @@ language (the msgids), so it needs no catalog; Simplified Chinese has one.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 CATALOG_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "fieldsync"
@@ -52,6 +53,24 @@ def from_tag(tag: str) -> str | None:
     if "hant" in rest or (rest & _TRADITIONAL_REGIONS and "hans" not in rest):
         return None
     return "zh_Hans"
+
+
+def from_environment(environ: Mapping[str, str]) -> str:
+    """The locale a command line speaks: the first of ``LC_ALL``, ``LC_MESSAGES``, ``LANG`` that
+    is set decides, as for gettext (``C`` and ``POSIX`` are English); one fieldsync does not
+    speak is English too.
+
+    >>> [from_environment(e) for e in ({"LANG": "zh_CN.UTF-8"}, {"LANG": "C"}, {},
+    ...  {"LC_ALL": "en_US.UTF-8", "LANG": "zh_CN.UTF-8"}, {"LC_MESSAGES": "zh_TW.UTF-8"},
+    ...  {"LC_ALL": "", "LANG": "zh_SG.GB2312@pinyin"})]
+    ['zh_Hans', 'en', 'en', 'en', 'en', 'zh_Hans']
+    """
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            tag = value.split(".")[0].split("@")[0]
+            return "en" if tag in ("C", "POSIX") else (from_tag(tag) or DEFAULT)
+    return DEFAULT
 
 
 def negotiate(accept_language: str | None, default: str = DEFAULT) -> str:

@@ -15,7 +15,7 @@ import pytest
 from server.app import create_app
 from tests.support.live import LiveServer, run_cli
 
-PUBLIC = re.compile(r"^(/healthz|/schema.*|/static/.*|/office/login|/sync/v1/enroll)$")
+PUBLIC = re.compile(r"^(/healthz|/schema.*|/static/.*|/office/login|/office/language|/sync/v1/enroll)$")
 SAMPLE = {
     "sha256": "a" * 64,
     "job_id": "J-0001",

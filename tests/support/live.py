@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import httpx
 
@@ -49,6 +49,14 @@ def wait_until(check: Callable[[], bool], timeout: float = 10.0, interval: float
     return False
 
 
+def _english(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment with the terminal's language set to English (``LANG=C.UTF-8``), so that
+    a test reading the CLI's words reads the same words on every machine; a test of another
+    language passes its own ``LANG``."""
+    keep = {k: v for k, v in environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE")}
+    return {**keep, "LANG": "C.UTF-8"}
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
@@ -61,7 +69,7 @@ def run_cli(
         text=True,
         timeout=timeout,
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        env={**_english(os.environ), **(env or {})},
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
