@@ -213,6 +213,10 @@ class AuditFinding(_OfficeMessage, kw_only=True):
     reason: Text  # the waiver's reason, or what is missing
     backup_sha256: str | None = None
     acknowledged_without_backup: bool = False
+    # The backup (or waiver) that counted: when it was made, where it was stored, how it was made.
+    backup_at: Timestamp | None = None
+    backup_stored_at: Text = ""
+    backup_method: Text = ""
 
 
 class EngineerAudit(_OfficeMessage, kw_only=True):

@@ -35,6 +35,7 @@ from ..openapi import OFFICE, OFFICE_BODY, errors
 from . import audit_report, conflict_queue, jobs, sheet
 from .access import AUDIT, DISPATCH, READ, api_guard, principal, server_state
 from .api_refdata import refdata_handlers
+from .i18n import catalogs
 from .journal import config, office_write
 from .worker import in_thread
 
@@ -201,7 +202,12 @@ async def audit_backups_csv(
     period_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
 ) -> Response[str]:
     report = await in_thread(lambda: _audit(request, engineer, period_from, period_to))
-    return csv_response(audit_report.to_csv(report))
+    return csv_response(audit_report.to_csv(report, sheet_url_of(request), catalogs().tz))
+
+
+def sheet_url_of(request: Request[Any, Any, Any]) -> str:
+    """The absolute address of a job sheet, for a file read away from the site."""
+    return str(request.base_url).rstrip("/") + "/office/jobs/{job_id}"
 
 
 def csv_response(text: str, filename: str = "backup-audit.csv") -> Response[str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from urllib.parse import quote
 from collections import defaultdict
 
 from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap
@@ -44,8 +45,15 @@ CSV_COLUMNS = (
     "reason",
     "backup_sha256",
     "acknowledged_without_backup",
+    "backup_at",
+    "backup_stored_at",
+    "backup_method",
+    "time_zone",
     "sheet",
 )
+# Excel on a Chinese-locale Windows reads a CSV without a byte order mark as GBK and garbles
+# every name; with it, as UTF-8.
+BOM = "\ufeff"
 
 
 def classify(
@@ -54,6 +62,14 @@ def classify(
     """(outcome, reason, backup sha256) of the backups recorded before ``first_swap``: before it by
     clock and, when ``received`` (event id -> the order the server received it in) is given, by
     arrival too."""
+    outcome, reason, sha, _ = classified(events, first_swap, received)
+    return outcome, reason, sha
+
+
+def classified(
+    events: list[JobEvent], first_swap: JobEvent, received: dict[str, int] | None = None
+) -> tuple[str, str, str | None, JobEvent | None]:
+    """``classify``, with the backup or waiver event that counted (None when missing)."""
     arrival = received or {}
     swap_arrival = arrival.get(first_swap.id, 0)
     by_clock = [
@@ -62,13 +78,13 @@ def classify(
         if isinstance(e.payload, Backup) and (e.hlc, e.id) < (first_swap.hlc, first_swap.id)
     ]
     late = [e for e, _ in by_clock if arrival.get(e.id, 0) > swap_arrival]
-    before = [backup for e, backup in by_clock if e not in late]
-    verified = [b for b in before if not b.waived and b.counts_as_backup]
+    before = [(e, backup) for e, backup in by_clock if e not in late]
+    verified = [(e, b) for e, b in before if not b.waived and b.counts_as_backup]
     if verified:
-        return "verified", "", verified[-1].sha256
-    waived = [b for b in before if b.waived and b.counts_as_backup]
+        return "verified", "", verified[-1][1].sha256, verified[-1][0]
+    waived = [(e, b) for e, b in before if b.waived and b.counts_as_backup]
     if waived:
-        return "waived", waived[-1].waive_reason, None
+        return "waived", waived[-1][1].waive_reason, None, waived[-1][0]
     swap: PartSwap = first_swap.payload  # type: ignore[assignment]
     if before:
         reason = "a backup was recorded but not verified"
@@ -83,7 +99,7 @@ def classify(
         reason = "no backup recorded"
     if swap.no_backup_ack:
         reason += "; the engineer acknowledged working without one"
-    return "missing", reason, None
+    return "missing", reason, None, None
 
 
 def findings_of_job(
@@ -96,7 +112,8 @@ def findings_of_job(
             swaps[event.author].append(event)
     out = []
     for engineer, theirs in swaps.items():
-        outcome, reason, sha = classify(events, theirs[0], received)
+        outcome, reason, sha, backup = classified(events, theirs[0], received)
+        made = backup.payload if backup and isinstance(backup.payload, Backup) else None
         out.append(
             AuditFinding(
                 job_id=job.id,
@@ -109,9 +126,33 @@ def findings_of_job(
                 reason=reason,
                 backup_sha256=sha,
                 acknowledged_without_backup=any(e.payload.no_backup_ack for e in theirs),  # type: ignore[union-attr]
+                backup_at=backup.at if backup else None,
+                backup_stored_at=made.stored_at if made else "",
+                backup_method=made.method if made else "",
             )
         )
     return out
+
+
+PRESETS = ("this_week", "this_month", "last_month")
+
+
+def preset(name: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The days of a named period around ``today`` (weeks start on Monday).
+
+    >>> preset("last_month", dt.date(2026, 1, 15)), preset("this_week", dt.date(2026, 12, 3))[0]
+    ((datetime.date(2025, 12, 1), datetime.date(2025, 12, 31)), datetime.date(2026, 11, 30))
+    """
+    if name == "this_week":
+        start = today - dt.timedelta(days=today.weekday())
+        return start, start + dt.timedelta(days=6)
+    first = today.replace(day=1)
+    if name == "this_month":
+        return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    if name == "last_month":
+        last = first - dt.timedelta(days=1)
+        return last.replace(day=1), last
+    raise InvalidValue(N_("period: one of {choices}", choices=", ".join(PRESETS)), field="period")
 
 
 def _in_period(finding: AuditFinding, period_from: dt.date | None, period_to: dt.date | None) -> bool:
@@ -177,9 +218,27 @@ def backup_audit(
     )
 
 
-def to_csv(report: AuditReport, sheet_url: str = "/office/jobs/{job_id}") -> str:
-    """One row per finding, with a link to its job sheet."""
+def local_time(moment: dt.datetime | None, tz: dt.tzinfo) -> str:
+    """A time as a spreadsheet shows it: in the office's zone, to the second.
+
+    >>> at = dt.datetime(2026, 11, 28, 7, 4, 5, 123456, tzinfo=dt.timezone.utc)
+    >>> local_time(at, dt.timezone(dt.timedelta(hours=8)))
+    '2026-11-28 15:04:05'
+    """
+    if moment is None:
+        return ""
+    try:
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, ValueError, OSError):
+        return moment.isoformat()  # a time with no form in this zone, as it was sent
+
+
+def to_csv(report: AuditReport, sheet_url: str = "/office/jobs/{job_id}", tz: dt.tzinfo = dt.timezone.utc) -> str:
+    """One row per finding, with a link to its job sheet (give an absolute ``sheet_url``: the
+    file is read away from the site), times in ``tz``, and a byte order mark first."""
     out = io.StringIO()
+    out.write(BOM)
+    zone = dt.datetime.now(tz).tzname() or str(tz)
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for f in report.findings:
@@ -191,13 +250,17 @@ def to_csv(report: AuditReport, sheet_url: str = "/office/jobs/{job_id}") -> str
                     f.engineer_name,
                     f.job_number,
                     f.job_id,
-                    f.first_repair_at.isoformat(),
+                    local_time(f.first_repair_at, tz),
                     f.repairs,
                     f.outcome,
                     f.reason,
                     f.backup_sha256 or "",
                     "yes" if f.acknowledged_without_backup else "no",
-                    sheet_url.format(job_id=f.job_id),
+                    local_time(f.backup_at, tz),
+                    f.backup_stored_at,
+                    f.backup_method,
+                    zone,
+                    sheet_url.format(job_id=quote(f.job_id, safe="")),
                 ]
             ]
         )

@@ -18,7 +18,8 @@ from .. import audit_report, conflict_queue, jobs, sheet
 from ..access import AUDIT, DISPATCH, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
-from ..i18n import gettext_of
+from ..api import csv_response, sheet_url_of
+from ..i18n import catalogs, gettext_of
 from .common import AnyRequest, Page, PageNumber, flash, pages, render, user_names
 from ...storage import blobs as blob_rows
 from ...storage import records as store
@@ -94,12 +95,17 @@ def _date(text: str | None, field: str) -> dt.date | None:
 
 
 @get("/audit", opt={"roles": AUDIT})
-async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None) -> Page:
+async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None, period: FromQuery[str] = "") -> Page:
     state = server_state(request)
     period_from = request.query_params.get("from") or ""
     period_to = request.query_params.get("to") or ""
     error = ""
+    today = dt.datetime.now(catalogs().tz).date()
+    presets = {name: audit_report.preset(name, today) for name in audit_report.PRESETS}
     try:
+        if period:
+            start, end = audit_report.preset(period, today)
+            period_from, period_to = start.isoformat(), end.isoformat()
         report = await in_thread(
             lambda: state.db.read(
                 lambda c: audit_report.backup_audit(
@@ -125,6 +131,8 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
         period_from=period_from,
         period_to=period_to,
         query=query,
+        presets=presets,
+        target=config(state).audit.compliance_target_pct,
     )
 
 
@@ -136,11 +144,7 @@ async def audit_csv(request: AnyRequest, engineer: FromQuery[str | None] = None)
     report = await in_thread(
         lambda: state.db.read(lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to))
     )
-    return Response(
-        audit_report.to_csv(report),
-        media_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="backup-audit.csv"'},
-    )
+    return csv_response(audit_report.to_csv(report, sheet_url_of(request), catalogs().tz))
 
 
 # --- files ------------------------------------------------------------------------------------
