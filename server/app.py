@@ -39,10 +39,13 @@ async def healthz() -> dict[str, bool]:
     return {"ok": True}
 
 
-def create_app(data_dir: str | Path, durable: bool = False, scheduler: bool = False) -> Litestar:
-    """The server over the store in ``data_dir`` (created and migrated if needed); with
-    ``scheduler`` the scheduled jobs (``scheduler.py``) run from startup until shutdown."""
-    state = ServerState(Path(data_dir), durable=durable)
+def create_app(
+    data_dir: str | Path, durable: bool = False, scheduler: bool = False, database: str | None = None
+) -> Litestar:
+    """The server over the store of ``data_dir`` (created and migrated if needed), or over
+    ``database`` (a URL: ``storage.open_database``); with ``scheduler`` the scheduled jobs
+    (``scheduler.py``) run from startup until shutdown."""
+    state = ServerState(Path(data_dir), durable=durable, database=database)
     jobs = ServerScheduler(ScheduledWork(state.db, state.data_dir, state.clock)) if scheduler else None
     office = office_app_config(state)  # the office web app and /api/v1 (server/office)
     app = Litestar(

@@ -34,8 +34,8 @@ from . import auth, policy
 from .blobs import BlobStore
 from .fixtures import load_fixtures
 from .scheduler import JOB_IDS, ScheduledWork, summary
-from .storage import Database, audit, devices
-from .storage.schema import migrate
+from .storage import Store, audit, database_url, devices, open_database
+from .storage import sqlite_path
 from .version import __version__
 
 ADMIN_NAME = "admin"
@@ -45,18 +45,25 @@ class CommandError(Exception):
     """A command that cannot go on; its message is for the operator."""
 
 
-def _open(data: Path, create: bool = False) -> Database:
-    db_file = data / "fieldsync.db"
-    if not create and not db_file.exists():
+def _open(args: argparse.Namespace, create: bool = False) -> Store:
+    """The store of ``--data`` (its ``config.toml`` may name one with ``database =``) or of
+    ``--database``, migrated. A SQLite file must exist unless ``create``."""
+    data: Path = args.data
+    url = database_url(data, getattr(args, "database", None) or _config(data).database)
+    path = sqlite_path(url)
+    if not create and path is not None and not path.exists():
         raise CommandError(f"no fieldsync store in {data}: run `field-server init --data {data}` first")
     data.mkdir(parents=True, exist_ok=True)
-    db = Database(db_file)
-    db.exclusive(migrate)
+    try:
+        db = open_database(url)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    db.migrate()
     return db
 
 
 def cmd_init(args: argparse.Namespace) -> dict[str, Any]:
-    db = _open(args.data, create=True)
+    db = _open(args, create=True)
     try:
 
         def work(conn: Any) -> str:
@@ -99,10 +106,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from .app import create_app
 
-    _open(args.data).close()
+    _open(args).close()
     _config(args.data)  # a broken config.toml stops the server here, with the key named
     _log_to_stderr()
-    app = create_app(args.data, durable=args.durable, scheduler=not args.no_scheduler)
+    app = create_app(args.data, durable=args.durable, scheduler=not args.no_scheduler, database=args.database)
     print(
         f"fieldsync server {__version__} on http://{args.host}:{args.port} (data: {args.data})"
         + ("" if args.no_scheduler else "; scheduled jobs on"),
@@ -135,7 +142,7 @@ def _now_option(text: str | None) -> dt.datetime | None:
 
 def cmd_load_fixtures(args: argparse.Namespace) -> dict[str, Any]:
     now = _now_option(args.now)
-    db = _open(args.data)
+    db = _open(args)
     try:
         report = load_fixtures(db, BlobStore(args.data / "blobs"), Path(args.path), now)
     finally:
@@ -144,7 +151,7 @@ def cmd_load_fixtures(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_user_add(args: argparse.Namespace) -> dict[str, Any]:
-    db = _open(args.data)
+    db = _open(args)
     try:
 
         def work(conn: Any) -> tuple[str, str]:
@@ -158,7 +165,7 @@ def cmd_user_add(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_user_disable(args: argparse.Namespace) -> dict[str, Any]:
-    db = _open(args.data)
+    db = _open(args)
     try:
         return db.write(lambda c: auth.disable_user(c, args.name))
     finally:
@@ -166,7 +173,7 @@ def cmd_user_disable(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_enrollment_list(args: argparse.Namespace) -> list[dict[str, Any]]:
-    db = _open(args.data)
+    db = _open(args)
     try:
         return db.read(lambda c: auth.list_enrollments(c, args.user))
     finally:
@@ -176,7 +183,7 @@ def cmd_enrollment_list(args: argparse.Namespace) -> list[dict[str, Any]]:
 def cmd_enrollment_revoke(args: argparse.Namespace) -> dict[str, Any]:
     if bool(args.enrollment) == bool(args.user):
         raise CommandError("give an enrollment token or id, or --user NAME (not both)")
-    db = _open(args.data)
+    db = _open(args)
     try:
         revoked = db.write(lambda c: auth.revoke_enrollments(c, args.enrollment, args.user))
     finally:
@@ -185,7 +192,7 @@ def cmd_enrollment_revoke(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_device_revoke(args: argparse.Namespace) -> dict[str, Any]:
-    db = _open(args.data)
+    db = _open(args)
     try:
         db.write(lambda c: auth.revoke_device(c, args.device))
     finally:
@@ -194,7 +201,7 @@ def cmd_device_revoke(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_device_list(args: argparse.Namespace) -> list[dict[str, Any]]:
-    db = _open(args.data)
+    db = _open(args)
     try:
         return db.read(devices.list_devices)
     finally:
@@ -202,7 +209,7 @@ def cmd_device_list(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> dict[str, Any]:
-    db = _open(args.data)
+    db = _open(args)
     try:
         report = db.read(audit.verify)
     finally:
@@ -233,7 +240,7 @@ class BrokenChain(CommandError):
 def cmd_job_run(args: argparse.Namespace) -> dict[str, Any]:
     _config(args.data)
     now = _now_option(args.now)
-    db = _open(args.data)
+    db = _open(args)
     try:
         result = ScheduledWork(db, args.data).run(args.job, now)
     finally:
@@ -268,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data", type=Path, required=True, help="the server's data directory")
+    data.add_argument(
+        "--database",
+        metavar="URL",
+        help="the store: sqlite:///PATH or postgresql://USER@HOST/DB (default: config.toml's "
+        "database =, else sqlite:///DATA/fieldsync.db)",
+    )
 
     parser = argparse.ArgumentParser(prog="field-server", description="fieldsync server administration")
     parser.add_argument("--json", action="store_true", help="machine-readable output")

@@ -28,7 +28,7 @@ from sync_protocol.warranty import job_warranty
 
 from . import auth
 from .blobs import BlobStore, file_sha256
-from .storage import Database
+from .storage import Store
 from .storage import blobs as blob_rows
 from .storage import records as store
 
@@ -104,7 +104,7 @@ def _moved(value: Any, delta: dt.timedelta, days: dt.timedelta) -> Any:
     return msgspec.structs.replace(value, **changes) if changes else value
 
 
-def load_fixtures(db: Database, blobs: BlobStore, path: Path, now: dt.datetime | None = None) -> LoadReport:
+def load_fixtures(db: Store, blobs: BlobStore, path: Path, now: dt.datetime | None = None) -> LoadReport:
     """Load users, records and blob files of a fixture set, all records in one transaction; a
     set with ``as_of`` is moved to ``now`` (default: the current time) first."""
     data = read_fixtures(path)

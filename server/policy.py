@@ -130,6 +130,8 @@ class AuditConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class Config(msgspec.Struct, frozen=True):
+    # The store: ``sqlite:///PATH`` or ``postgresql://...``; unset, ``DATA_DIR/fieldsync.db``.
+    database: str | None = None
     severity: dict[int, SeverityTerms] = msgspec.field(default_factory=lambda: dict(DEFAULT_SEVERITY))
     scheduler: SchedulerConfig = SchedulerConfig()
     maintenance: MaintenanceConfig = MaintenanceConfig()

@@ -98,7 +98,7 @@ def push(
 ) -> PushReply:
     """Apply a push batch (the caller holds the write transaction)."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    high_seq, high_hlc = devices.high_water(conn, who.device_id)
+    high_seq, high_hlc = devices.high_water(conn, who.device_id, lock=True)
     check_contiguous(request, high_seq, high_hlc)
     ctx = effects.BatchContext(now, config)
     server_ms = int(now.timestamp() * 1000)
@@ -111,13 +111,13 @@ def push(
         if mutation.seq <= high_seq:
             results.append(_stored_answer(conn, who.device_id, mutation.seq))
             continue
-        mark = store.current_version(conn)
+        mark = store.change_mark(conn)
         result = _apply_one(conn, who, mutation, ctx, server_ms)
         if result.status != "rejected":
             _audit(conn, now, actor, mutation, result, mark, chain)
         results.append(result)
         high_seq, high_hlc = mutation.seq, mutation.hlc
-    mark = store.current_version(conn)
+    mark = store.change_mark(conn)
     raised = {
         job_id: ids for job_id in sorted(ctx.touched_jobs) if (ids := effects.recheck_signatures(conn, job_id, ctx))
     }

@@ -36,7 +36,7 @@ from .blobs import BlobStore
 from .housekeeping import Swept
 from .maintenance import Generated
 from .push import ServerClock
-from .storage import Database, Tx
+from .storage import Store, Tx
 from .storage import scheduler as runs
 
 log = logging.getLogger("fieldsync.scheduler")
@@ -56,7 +56,7 @@ class ScheduledWork:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         data_dir: str | Path,
         clock: ServerClock | None = None,
         now: Callable[[], dt.datetime] = utcnow,

@@ -10,21 +10,22 @@ from pathlib import Path
 
 from . import blobs, policy, throttle
 from .push import ServerClock
-from .storage import Database, meta
-from .storage.schema import migrate
+from .storage import DB_FILE, Store, database_url, meta, open_database
 
-DB_FILE = "fieldsync.db"
+
+__all__ = ["DB_FILE", "ServerState"]
 
 
 class ServerState:
     """Also the configuration read at start, and the counts kept about strangers (``throttle.py``)."""
 
-    def __init__(self, data_dir: Path, durable: bool = False) -> None:
+    def __init__(self, data_dir: Path, durable: bool = False, database: str | None = None) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.config = policy.load(data_dir)
-        self.db = Database(data_dir / DB_FILE, durable=durable)
-        self.db.exclusive(migrate)
+        self.database = database_url(data_dir, database or self.config.database)
+        self.db: Store = open_database(self.database, durable=durable)
+        self.db.migrate()
         self.blobs = blobs.BlobStore(data_dir / "blobs")
         self.clock = ServerClock()
         self.secret: str = self.db.read(meta.secret)

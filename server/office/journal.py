@@ -33,7 +33,7 @@ def office_write(
     (``primary``, the record the action is about, gets a row even if it did not change)."""
 
     def work(conn: Tx) -> T:
-        mark = store.current_version(conn)
+        mark = store.change_mark(conn)
         result = fn(conn)
         audit.append_changes_since(
             conn,

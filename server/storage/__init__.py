@@ -14,14 +14,44 @@ typed functions of this package's modules, one module per concept:
     scheduler the scheduled jobs' memory: runs, maintenance plan, housekeeping's sweeps
     schema    the schema and its numbered migrations
     sqlite    ``Database`` over SQLite: one writer, per-thread readers (datasette's shape)
+    postgres  ``Database`` over PostgreSQL (psycopg pool), for several server processes
+    dialect   how a statement written for SQLite is spelled for PostgreSQL
+    schema_pg the PostgreSQL schema, versioned like SQLite's
 
 Nothing outside this package imports a database driver (tests/test_architecture.py).
 """
 
 from __future__ import annotations
 
-from .base import Tx
-from .base import savepoint
+from pathlib import Path
+
+from .base import Store, Tx, savepoint
 from .sqlite import Database
 
-__all__ = ["Database", "Tx", "savepoint"]
+__all__ = ["Database", "Store", "Tx", "database_url", "open_database", "savepoint"]
+
+DB_FILE = "fieldsync.db"
+
+
+def database_url(data_dir: Path, database: str | None = None) -> str:
+    """The database a server with this data directory uses: ``database`` (``--database``, or
+    ``database =`` in ``config.toml``), or by default ``sqlite:///DATA_DIR/fieldsync.db``."""
+    return database or f"sqlite:///{Path(data_dir) / DB_FILE}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///path`` URL (``sqlite:////abs/path`` or ``sqlite:///rel/path``)."""
+    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
+
+
+def open_database(url: str, durable: bool = False) -> Store:
+    """The store at ``url``: ``sqlite:///path`` or ``postgresql://...`` (schema not migrated yet:
+    call ``migrate()``)."""
+    path = sqlite_path(url)
+    if path is not None:
+        return Database(path, durable=durable)
+    if url.startswith(("postgresql://", "postgres://")):
+        from . import postgres
+
+        return postgres.Database(url)
+    raise ValueError(f"database must be sqlite:///PATH or postgresql://...: not {url!r}")

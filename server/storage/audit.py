@@ -26,7 +26,7 @@ from typing import Iterable, NamedTuple
 
 import msgspec
 
-from .base import Tx
+from .base import Tx, lock_change_log
 
 GENESIS = "0" * 64
 # The actor of server-side changes made by the scheduler.
@@ -130,6 +130,7 @@ class Chain:
 
     def __init__(self, conn: Tx) -> None:
         self.conn = conn
+        lock_change_log(conn)  # one chain across processes: nobody appends between read and flush
         self.n, self.prev = _head(conn)
         self._pending: list[Row] = []
 

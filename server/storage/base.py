@@ -10,7 +10,25 @@ connection of either backend fits.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Store(Protocol):
+    """A database of either backend (``sqlite.Database``, ``postgres.Database``)."""
+
+    dialect: str
+
+    def write(self, fn: Callable[[Any], T]) -> T: ...
+
+    def read(self, fn: Callable[[Any], T]) -> T: ...
+
+    def exclusive(self, fn: Callable[[Any], T]) -> T: ...
+
+    def migrate(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class Tx(Protocol):
@@ -19,6 +37,20 @@ class Tx(Protocol):
     def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
 
     def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+
+def is_postgres(tx: Tx) -> bool:
+    """Whether ``tx`` is a PostgreSQL transaction: the few statements whose spelling differs
+    beyond what ``dialect.to_postgres`` rewrites (row locks, ``LIMIT`` without a limit) ask."""
+    return getattr(tx, "dialect", "sqlite") == "postgresql"
+
+
+def lock_change_log(tx: Tx) -> None:
+    """Take the change-log lock for the rest of the transaction (see ``postgres.py``): before a
+    transaction reads the version counter or the audit chain's head to write after them."""
+    lock = getattr(tx, "lock_change_log", None)
+    if lock is not None:
+        lock()
 
 
 @contextmanager

@@ -153,7 +153,7 @@ def left_since(tx: Tx, who: Principal, diff_version: int, limit: int) -> list[tu
     return [
         tuple(r)
         for r in tx.execute(
-            with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted THEN 'deleted' ELSE 'left_scope' END "
+            with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted=1 THEN 'deleted' ELSE 'left_scope' END "
             "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
             "WHERE version > :dv) x CROSS JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity "
             "AND d.id=x.id WHERE NOT x.inside LIMIT :limit",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .base import Tx
+from .base import Tx, is_postgres
 
 Row = Any  # a row read by name or position (``sqlite3.Row``)
 
@@ -208,9 +208,14 @@ def revoke_enrollments(tx: Tx, token_hashes: Sequence[str], at: str) -> None:
 # Push: the high-water mark and the stored answers
 
 
-def high_water(tx: Tx, device_id: str) -> tuple[int, str | None]:
-    """(high_seq, high_hlc): the highest applied push seq of the device and its mutation's HLC."""
-    row = tx.execute("SELECT high_seq, high_hlc FROM devices WHERE id=?", (device_id,)).fetchone()
+def high_water(tx: Tx, device_id: str, lock: bool = False) -> tuple[int, str | None]:
+    """(high_seq, high_hlc): the highest applied push seq of the device and its mutation's HLC.
+
+    With ``lock`` (a push) the row stays locked until the transaction ends: a retry of the same
+    batch that lands on another server process waits here, then reads the high-water mark and
+    the answers the first one committed (SQLite's one writer needs no lock)."""
+    sql = "SELECT high_seq, high_hlc FROM devices WHERE id=?"
+    row = tx.execute(sql + (" FOR UPDATE" if lock and is_postgres(tx) else ""), (device_id,)).fetchone()
     return int(row[0]), row[1]
 
 

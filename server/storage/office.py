@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Tx
+from .base import Tx, is_postgres
 from .records import decode_record
 
 
@@ -28,8 +28,13 @@ def conflicts(
     """Conflicts (with their versions), newest first; ``status=None`` for all; ``limit`` (-1:
     no limit) and ``offset`` cut one page of a long queue."""
     where, params = _conflicts_where(status, job_id)
+    everything = limit < 0 and is_postgres(tx)  # SQLite's LIMIT -1 is PostgreSQL's LIMIT ALL
     rows = tx.execute(
-        "SELECT data, version" + where + " ORDER BY version DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+        "SELECT data, version"
+        + where
+        + " ORDER BY version DESC "
+        + ("LIMIT ALL OFFSET ?" if everything else "LIMIT ? OFFSET ?"),
+        [*params, offset] if everything else [*params, limit, offset],
     ).fetchall()
     return [(decode_record(r[0]), r[1]) for r in rows]
 

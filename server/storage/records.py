@@ -24,7 +24,7 @@ from sync_protocol.bounds import clip
 from sync_protocol.merge import FieldVersion, Writer
 from sync_protocol.records import Conflict, Customer, Drawing, Equipment, Job, JobEvent, Part, Site, Stock
 
-from .base import Tx
+from .base import Tx, lock_change_log
 
 log = logging.getLogger("fieldsync.store")
 _decoder = msgspec.json.Decoder(Record)
@@ -92,10 +92,12 @@ def next_version(conn: Tx) -> int:
     state = getattr(conn, "transaction", None)
     if state is None:
         row = conn.execute(
-            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version' RETURNING CAST(value AS INTEGER)"
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'version' "
+            "RETURNING CAST(value AS INTEGER)"
         ).fetchone()
         return int(row[0])
     if "version" not in state:
+        lock_change_log(conn)  # versions in commit order across processes (postgres.py)
         state["version"] = _stored_version(conn)
         conn.before_commit.append(_write_version)  # type: ignore[attr-defined]
     state["version"] += 1
@@ -108,6 +110,14 @@ def _write_version(conn: Tx) -> None:
 
 def _stored_version(conn: Tx) -> int:
     return int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+
+
+def change_mark(conn: Tx) -> int:
+    """The store's version before a change this write transaction is about to make: what
+    ``audit.append_changes_since`` later compares with. Takes the change-log lock first, so no
+    other process's change can land between the mark and this transaction's own versions."""
+    lock_change_log(conn)
+    return current_version(conn)
 
 
 def current_version(conn: Tx) -> int:

@@ -36,7 +36,7 @@ ENGINEER_RULES: dict[str, str] = {
     "equipment": "parent IN (SELECT site_id FROM sites)",
     "drawing": "parent IN (SELECT site_id FROM sites)",
     "customer": "id IN (SELECT customer_id FROM customers)",
-    "part": "1",
+    "part": "TRUE",
     "stock": "parent=:van",
     "conflict": "(assignee=:user OR parent IN (SELECT id FROM jobs))",
 }
@@ -78,7 +78,7 @@ def scope_test(principal: Principal) -> tuple[str, str, dict[str, str]]:
     test, its parameters). The test holds for records in scope unless deleted."""
     if principal.is_engineer:
         return _ROOTS, _ENGINEER_TEST, _params(principal)
-    return "", "1", {}
+    return "", "TRUE", {}
 
 
 def changes_since(
@@ -109,9 +109,9 @@ def held_by_device(conn: Tx, principal: Principal, entity: str, record_id: str) 
     A page the device was sent but has not acknowledged yet counts: it pushes before it pulls."""
     return (
         conn.execute(
-            "SELECT 1 FROM device_scope WHERE device_id=?1 AND entity=?2 AND id=?3 UNION ALL "
-            "SELECT 1 FROM device_scope_pending WHERE device_id=?1 AND entity=?2 AND id=?3 AND op='add'",
-            (principal.device_id, entity, record_id),
+            "SELECT 1 FROM device_scope WHERE device_id=:d AND entity=:e AND id=:i UNION ALL "
+            "SELECT 1 FROM device_scope_pending WHERE device_id=:d AND entity=:e AND id=:i AND op='add'",
+            {"d": principal.device_id, "e": entity, "i": record_id},
         ).fetchone()
         is not None
     )

@@ -29,10 +29,15 @@ class Connection(sqlite3.Connection):
     ``before_commit`` callbacks: the store keeps its version counter there (``store.py``)
     instead of updating a row for every record written."""
 
+    dialect = "sqlite"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.transaction: dict[str, Any] | None = None
         self.before_commit: list[Callable[["Connection"], None]] = []
+
+    def lock_change_log(self) -> None:
+        """Nothing to do: the one writer already appends to the change log alone."""
 
 
 def connect(path: str | Path, readonly: bool = False, durable: bool = False) -> sqlite3.Connection:
@@ -64,6 +69,8 @@ def connect(path: str | Path, readonly: bool = False, durable: bool = False) -> 
 
 class Database:
     """The server's store: ``write(fn)`` and ``read(fn)`` each run ``fn(conn)`` in one transaction."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: str | Path, durable: bool = False) -> None:
         self.path = Path(path)
@@ -97,6 +104,12 @@ class Database:
         which commit one transaction per step themselves."""
         with self._write_lock:
             return fn(self._writer)
+
+    def migrate(self) -> int:
+        """Bring the store's schema up to date; returns the version it started at."""
+        from .schema import migrate
+
+        return self.exclusive(migrate)
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on this thread's read-only connection, inside one snapshot."""

@@ -12,6 +12,7 @@ from server.storage import Database
 from sync_protocol import Job
 
 from tests.support.live import LiveServer, cli_json, office, wait_until
+from tests.support.databases import write_config
 
 
 def _pull_all(client: Any) -> list[dict[str, Any]]:
@@ -25,7 +26,7 @@ def _pull_all(client: Any) -> list[dict[str, Any]]:
 
 
 def test_serve_escalates_an_overdue_job_on_its_interval_and_stops_cleanly(server_data: Path) -> None:
-    (server_data / "config.toml").write_text("[scheduler]\nsla_interval_seconds = 0.5\n", encoding="utf-8")
+    write_config(server_data, "[scheduler]\nsla_interval_seconds = 0.5\n")
     server = LiveServer(server_data, scheduler=True)
     with server:
         dispatcher = office(server)
@@ -75,7 +76,7 @@ def test_serve_escalates_an_overdue_job_on_its_interval_and_stops_cleanly(server
 
 
 def test_serve_with_no_scheduler_runs_no_jobs(server_data: Path) -> None:
-    (server_data / "config.toml").write_text("[scheduler]\nsla_interval_seconds = 0.2\n", encoding="utf-8")
+    write_config(server_data, "[scheduler]\nsla_interval_seconds = 0.2\n")
     with LiveServer(server_data) as server:  # the harness passes --no-scheduler
         # The scheduler starts in the app's startup hook, which has run once /healthz answers
         # (LiveServer.start waits for it): no "started" line now means none will run, and no
@@ -89,6 +90,6 @@ def test_serve_with_no_scheduler_runs_no_jobs(server_data: Path) -> None:
 def test_serve_refuses_a_broken_config_naming_the_key(server_data: Path) -> None:
     from tests.support.live import run_cli
 
-    (server_data / "config.toml").write_text("[scheduler]\nsla_every = 5\n", encoding="utf-8")
+    write_config(server_data, "[scheduler]\nsla_every = 5\n")
     proc = run_cli("field-server", "serve", "--data", str(server_data), "--port", "1", check=False, timeout=30)
     assert proc.returncode == 1 and "sla_every" in proc.stderr

@@ -19,9 +19,9 @@ from litestar.testing import TestClient
 from server import auth
 from server.app import create_app
 from server.blobs import BlobStore
-from server.storage import Database
 from server.fixtures import load_fixtures
-from server.storage.schema import migrate
+from server.storage import database_url, open_database
+from tests.support.databases import create_database, database_of, drop_database, use_database
 from sync_protocol import uuid7
 from sync_protocol.hlc import Clock
 
@@ -31,21 +31,32 @@ ROLES = {"chen-jing": "dispatcher", "zhao-lei": "supervisor", "li-wei": "enginee
 
 
 @pytest.fixture(scope="session")
-def office_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("office-template") / "server"
+def office_template(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Path]:
+    data = tmp_path_factory.mktemp(f"office-template-{backend}") / "server"
     data.mkdir()
-    db = Database(data / "fieldsync.db")
-    db.exclusive(migrate)
+    url = create_database() if backend == "postgresql" else None
+    if url:
+        use_database(data, url)
+    db = open_database(database_url(data, url))
+    db.migrate()
     load_fixtures(db, BlobStore(data / "blobs"), DEMO_DATA)
     db.close()
-    return data
+    yield data
+    if url:
+        drop_database(url)
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, office_template: Path) -> Path:
+def data_dir(tmp_path: Path, office_template: Path) -> Iterator[Path]:
     target = tmp_path / "server"
     shutil.copytree(office_template, target)
-    return target
+    source = database_of(office_template)
+    url = create_database(template=source) if source else None
+    if url:
+        use_database(target, url)
+    yield target
+    if url:
+        drop_database(url)
 
 
 @pytest.fixture

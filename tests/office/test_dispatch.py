@@ -10,6 +10,7 @@ from server.office import jobs
 from sync_protocol import Job
 
 from .conftest import bearer, post_form, record_of, version_of
+from tests.support.databases import write_config
 
 REPORTED = "2026-11-20T08:00:00+00:00"
 
@@ -46,7 +47,7 @@ def test_intake_takes_deadlines_from_the_severity_policy(client, tokens, severit
 
 
 def test_the_policy_in_config_toml_applies_to_the_next_intake(client, tokens, data_dir) -> None:
-    (data_dir / "config.toml").write_text("[severity.1]\nrespond_minutes = 15\nonsite_minutes = 60\n")
+    write_config(data_dir, "[severity.1]\nrespond_minutes = 15\nonsite_minutes = 60\n")
 
     job = intake(client, tokens["chen-jing"]).json()
 

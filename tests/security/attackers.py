@@ -14,6 +14,7 @@ import httpx
 
 from sync_protocol import Clock, uuid7
 from tests.support.live import LiveServer, read_only
+from tests.support.databases import write_config
 
 USERS = {
     "li-wei": "engineer",
@@ -40,7 +41,7 @@ def own_server(
     if prepare is not None:
         prepare(data)
     if config:
-        (data / "config.toml").write_text(config)
+        write_config(data, config)
     (root / "tokens.json").write_text(json.dumps(tokens))
     (root / "admin_token").write_text((template.parent / "admin_token").read_text())
     server = LiveServer(data)

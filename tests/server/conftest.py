@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from server import auth
 from server.storage import records as store
 from server.app import create_app
+from tests.support.databases import use_database
 from tests.support.seed import NOW, seed_records
 from sync_protocol import (
     JSON,
@@ -138,7 +139,9 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(tmp_path: Path, fresh_database: str | None) -> Iterator[World]:
+    if fresh_database:
+        use_database(tmp_path / "server", fresh_database)
     app = create_app(tmp_path / "server")
     db = app.state.fieldsync.db
 

@@ -13,6 +13,7 @@ from server.scheduler import ScheduledWork
 from sync_protocol import Checkin, PushRequest, PushReply, Remove, decode
 
 from .conftest import World
+from tests.support.databases import write_config
 
 DAY = dt.timedelta(days=1)
 
@@ -71,7 +72,7 @@ def test_cleaning_answers_is_audited_and_running_twice_cleans_nothing_more(world
 
 
 def test_the_answer_retention_comes_from_config_toml(world: World, work: ScheduledWork) -> None:
-    (world.data_dir / "config.toml").write_text("[housekeeping]\napplied_retention_days = 2\n", encoding="utf-8")
+    write_config(world.data_dir, "[housekeeping]\napplied_retention_days = 2\n")
     laptop = world.device("u-li-wei")
     laptop.pull_all()
     laptop.push(laptop.event("J-1", Checkin()))

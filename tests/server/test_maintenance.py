@@ -13,6 +13,7 @@ from server.scheduler import ScheduledWork
 from sync_protocol import Customer, Equipment, Site
 
 from .conftest import World
+from tests.support.databases import write_config
 
 HANDOVER = dt.date(2026, 1, 10)
 # 2-weekly while before 2026-04-10 (handover + 3 months), then on the 10th of each month.
@@ -51,7 +52,7 @@ def work(world: World) -> ScheduledWork:
 
 
 def _no_horizon(world: World) -> None:
-    (world.data_dir / "config.toml").write_text("[maintenance]\nhorizon_days = 0\n", encoding="utf-8")
+    write_config(world.data_dir, "[maintenance]\nhorizon_days = 0\n")
 
 
 def _pm_jobs(world: World) -> dict[str, object]:
@@ -125,7 +126,7 @@ def test_a_run_after_downtime_catches_up_and_a_late_double_run_adds_nothing(worl
 
 
 def test_checks_come_up_horizon_days_ahead(world: World, work: ScheduledWork) -> None:
-    (world.data_dir / "config.toml").write_text("[maintenance]\nhorizon_days = 7\n", encoding="utf-8")
+    write_config(world.data_dir, "[maintenance]\nhorizon_days = 7\n")
     assert [g.due for g in work.maintenance(_at(dt.date(2026, 1, 17)))] == [dt.date(2026, 1, 24)]
     assert work.maintenance(_at(dt.date(2026, 1, 23))) == []
 

@@ -19,6 +19,7 @@ from sync_protocol import Checkin, Job, Upsert
 from tests.support.live import wait_until
 
 from .conftest import World
+from tests.support.databases import write_config
 
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone.utc)
 MIN = dt.timedelta(minutes=1)
@@ -144,9 +145,7 @@ def test_the_escalation_syncs_to_the_engineers_laptop_and_a_checkin_still_counts
 
 
 def test_the_severity_policy_comes_from_config_toml(world: World, work: ScheduledWork) -> None:
-    (world.data_dir / "config.toml").write_text(
-        "[severity.1]\nrespond_minutes = 10\nonsite_minutes = 45\n", encoding="utf-8"
-    )
+    write_config(world.data_dir, "[severity.1]\nrespond_minutes = 10\nonsite_minutes = 45\n")
     d = policy.deadlines(1, T0, world.data_dir)
     assert (d.respond_by - T0, d.onsite_by - T0) == (10 * MIN, 45 * MIN)
     assert policy.deadlines(2, T0, world.data_dir).onsite_by - T0 == dt.timedelta(hours=4)  # default kept
@@ -165,7 +164,7 @@ def test_the_severity_policy_comes_from_config_toml(world: World, work: Schedule
     ],
 )
 def test_a_broken_config_is_refused_naming_the_key(tmp_path: Path, text: str, names: str) -> None:
-    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    write_config(tmp_path, text)
     with pytest.raises(policy.ConfigError, match=names.replace(".", r"\.")):
         policy.load(tmp_path)
 
@@ -205,7 +204,7 @@ def test_an_unknown_job_id_is_refused(work: ScheduledWork) -> None:
 def test_the_scheduler_runs_with_the_app_and_stops_with_it(tmp_path: Path) -> None:
     data = tmp_path / "server"
     data.mkdir()
-    (data / "config.toml").write_text("[scheduler]\nsla_interval_seconds = 0.2\n", encoding="utf-8")
+    write_config(data, "[scheduler]\nsla_interval_seconds = 0.2\n")
     app = create_app(data, scheduler=True)
     db = app.state.fieldsync.db
     now = dt.datetime.now(dt.timezone.utc)

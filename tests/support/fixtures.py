@@ -15,13 +15,56 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
+from .databases import create_database, database_of, drop_database, pg_available, use_database
 from .live import TOKENS_PER_USER, DEMO_DATA, DEMO_USERS, LiveServer, cli_json, run_cli
+
+# The folders whose tests depend on the store: they run on both backends (``backend``).
+BOTH_BACKENDS = ("server", "office", "e2e", "reliability", "security")
+
+
+def backends_for(path: Path) -> list[str]:
+    """The backends a test file runs on: both in ``BOTH_BACKENDS``; SQLite alone elsewhere.
+
+    Left on SQLite alone, and why: the laptop's own tests (``client``, ``field``, ``ui``,
+    ``browser``) meet the server only through the protocol, which the backend does not change;
+    ``protocol``, ``fixtures`` and ``bench`` test no store behaviour. Doubling them would add
+    minutes and prove nothing the five folders above do not."""
+    parts = path.parts
+    return ["sqlite", "postgresql"] if any(f in parts for f in BOTH_BACKENDS) and "tests" in parts else ["sqlite"]
 
 
 @pytest.fixture(scope="session")
-def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[str]]]:
-    """A server store initialised and loaded through the CLI once per session; tests copy it."""
-    data = tmp_path_factory.mktemp("template") / "server"
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: the store the test's server runs on (``tests/conftest.py``
+    gives each test its backends with ``backends_for``). A test on PostgreSQL fails, never
+    skips, when no PostgreSQL answers at ``FIELDSYNC_TEST_PG``: ``make test`` starts one."""
+    name = str(getattr(request, "param", "sqlite"))
+    if name == "postgresql" and not pg_available():
+        pytest.fail("no PostgreSQL answers at FIELDSYNC_TEST_PG: run `make pg-deps` (or `make test`)")
+    return name
+
+
+@pytest.fixture
+def fresh_database(backend: str) -> Iterator[str | None]:
+    """A new, empty PostgreSQL database for this test (dropped after it), or None on SQLite."""
+    if backend != "postgresql":
+        yield None
+        return
+    url = create_database()
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def server_template(
+    tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> Iterator[tuple[Path, dict[str, list[str]]]]:
+    """A server store initialised and loaded through the CLI once per session (per backend);
+    tests copy it (on PostgreSQL: clone its database)."""
+    data = tmp_path_factory.mktemp(f"template-{backend}") / "server"
+    url = create_database() if backend == "postgresql" else None
+    if url:
+        use_database(data, url)
     admin = cli_json("field-server", "init", "--data", str(data))
     (data.parent / "admin_token").write_text(admin["admin_token"])
     run_cli("field-server", "load-fixtures", "--data", str(data), str(DEMO_DATA))
@@ -32,18 +75,26 @@ def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
         ]
         for name, role in DEMO_USERS.items()
     }
-    return data, tokens
+    yield data, tokens
+    if url:
+        drop_database(url)
 
 
 @pytest.fixture
-def server_data(tmp_path: Path, server_template: tuple[Path, dict[str, list[str]]]) -> Path:
+def server_data(tmp_path: Path, server_template: tuple[Path, dict[str, list[str]]]) -> Iterator[Path]:
     """A fresh copy of the template store for one test (the template is never served)."""
     template, tokens = server_template
     data = tmp_path / "server"
     shutil.copytree(template, data)
     (tmp_path / "admin_token").write_text((template.parent / "admin_token").read_text())
     (tmp_path / "tokens.json").write_text(json.dumps(tokens))
-    return data
+    source = database_of(template)
+    url = create_database(template=source) if source else None
+    if url:
+        use_database(data, url)
+    yield data
+    if url:
+        drop_database(url)
 
 
 @pytest.fixture

@@ -1,0 +1,80 @@
+"""Throwaway PostgreSQL databases for the tests that run on both backends.
+
+The PostgreSQL server is the one at ``FIELDSYNC_TEST_PG`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``; ``make test`` starts Debian's when none
+answers). Every test gets its own database, cloned from a template made once per session
+(``CREATE DATABASE ... TEMPLATE``: a copy of a loaded store in a few tens of milliseconds), and
+dropped when the test ends.
+
+A server data directory is pointed at its database by the ``database =`` line of its
+``config.toml``, so every way in (``field-server --data``, ``create_app(data_dir)``, a server
+process) uses it; ``write_config`` keeps that line when a test writes its own policy.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import uuid
+from pathlib import Path
+
+BACKENDS = ("sqlite", "postgresql")
+PG_URL = os.environ.get("FIELDSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+_LINE = re.compile(r'^database = ".*"\n?', re.M)
+
+
+@functools.cache
+def pg_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _url_of(name: str) -> str:
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def create_database(template: str | None = None) -> str:
+    """A new, empty database (or a copy of ``template``, a URL); returns its URL."""
+    import psycopg
+
+    name = "fieldsync_test_" + uuid.uuid4().hex[:12]
+    clause = f" TEMPLATE {template.rsplit('/', 1)[1]}" if template else ""
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}{clause}")
+    return _url_of(name)
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+def database_of(data_dir: Path) -> str | None:
+    """The ``database =`` of a data directory's ``config.toml``, if any."""
+    path = data_dir / "config.toml"
+    match = _LINE.search(path.read_text(encoding="utf-8")) if path.exists() else None
+    return match.group(0).split('"')[1] if match else None
+
+
+def use_database(data_dir: Path, url: str) -> None:
+    """Point ``data_dir``'s server at ``url`` (its ``config.toml`` keeps the rest)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "config.toml"
+    rest = _LINE.sub("", path.read_text(encoding="utf-8")) if path.exists() else ""
+    path.write_text(f'database = "{url}"\n' + rest, encoding="utf-8")
+
+
+def write_config(data_dir: Path, text: str) -> None:
+    """Write ``config.toml`` as a test wants it, keeping the database the directory uses."""
+    url = database_of(data_dir)
+    (data_dir / "config.toml").write_text(text, encoding="utf-8")
+    if url:
+        use_database(data_dir, url)
