@@ -10,7 +10,8 @@ What it rewrites, and nothing else:
 - ``INSERT OR REPLACE`` / ``INSERT OR IGNORE`` become ``ON CONFLICT`` clauses (the conflict key
   is the table's primary key, listed in ``PRIMARY_KEYS``);
 - ``a IS b`` / ``a IS NOT b`` between values become ``IS [NOT] DISTINCT FROM``;
-- SQLite's planner hints (``+column``) and ``temp.`` become nothing and ``pg_temp.``.
+- SQLite's planner hints (``+column``, ``CROSS JOIN ... ON``) and ``temp.`` become nothing,
+  ``JOIN`` and ``pg_temp.``.
 
 ``julianday`` and ``datetime('now')`` are SQL functions of the PostgreSQL schema with SQLite's
 meaning (``schema_pg.py``), so timestamps stored as ISO text compare the same on both.
@@ -46,6 +47,7 @@ def to_postgres(sql: str) -> str:
     out = sql.replace("%", "%%")
     out = _JSON.sub(lambda m: f"({m.group(1)}::jsonb #>> '{{{m.group(2).replace('.', ',')}}}')", out)
     out = out.replace("temp.scope_now", "pg_temp.scope_now").replace(" WITHOUT ROWID", "")
+    out = out.replace(" CROSS JOIN ", " JOIN ")  # SQLite's join-order hint; an inner join to both
     out = _HINT.sub("", out)
     out = _IS_NOT.sub("IS DISTINCT FROM ", out)
     out = _IS.sub("IS NOT DISTINCT FROM ", out)

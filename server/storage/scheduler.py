@@ -20,9 +20,9 @@ def record_run(
     tx.execute(
         "INSERT INTO scheduler_runs(job_id, runs, last_started_at, last_finished_at, last_ok_at, "
         "last_result, last_error) VALUES (?, 1, ?, ?, ?, ?, ?) ON CONFLICT(job_id) DO UPDATE SET "
-        "runs=runs+1, last_started_at=excluded.last_started_at, last_finished_at=excluded.last_finished_at, "
-        "last_ok_at=COALESCE(excluded.last_ok_at, last_ok_at), "
-        "last_result=COALESCE(excluded.last_result, last_result), last_error=excluded.last_error",
+        "runs=scheduler_runs.runs+1, last_started_at=excluded.last_started_at, "
+        "last_finished_at=excluded.last_finished_at, last_ok_at=COALESCE(excluded.last_ok_at, scheduler_runs.last_ok_at), "
+        "last_result=COALESCE(excluded.last_result, scheduler_runs.last_result), last_error=excluded.last_error",
         (job_id, started, finished, ok, result, error),
     )
 
