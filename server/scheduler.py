@@ -70,8 +70,14 @@ class ScheduledWork:
         """Read at every run, so an edited policy applies without a restart."""
         return policy.load(self.data_dir)
 
-    def run(self, job_id: str, now: dt.datetime | None = None) -> Any:
-        """Run ``job_id`` once; returns what it did. A failure is recorded and re-raised."""
+    def run(self, job_id: str, now: dt.datetime | None = None, period: float | None = None) -> Any:
+        """Run ``job_id`` once; returns what it did. A failure is recorded and re-raised.
+
+        With ``period`` (the scheduler's interval for the job) the run first takes the job's
+        lease in the database and stands down, returning None, when any server process started
+        it less than ``LEASE_SHARE`` of a period ago: several processes over one PostgreSQL
+        database run each job once per period, not once each. Without it (``field-server job
+        run``, tests) the job runs now, as asked."""
         jobs: dict[str, Callable[[Tx, dt.datetime, policy.Config], Any]] = {
             SLA_WATCH: lambda conn, at, _cfg: sla.watch(conn, at, self.clock.tick()),
             MAINTENANCE: maintenance.generate,
@@ -83,6 +89,8 @@ class ScheduledWork:
         config = self.config()
 
         def work(conn: Tx) -> Any:
+            if period is not None and not _lease_free(runs.lease(conn, job_id), at, period):
+                return None
             result = jobs[job_id](conn, at, config)
             _record_run(conn, job_id, at, result=msgspec.json.encode(summary(result)).decode())
             return result
@@ -102,6 +110,17 @@ class ScheduledWork:
 
     def housekeeping(self, now: dt.datetime | None = None) -> Swept:
         return self.run(HOUSEKEEPING, now)  # type: ignore[no-any-return]
+
+
+# A run stands down when the job started less than this share of its period ago (in any
+# process): below 1, so a process's own next tick, a little early by scheduling jitter, runs.
+LEASE_SHARE = 0.9
+
+
+def _lease_free(last_started: str | None, at: dt.datetime, period: float) -> bool:
+    if last_started is None:
+        return True
+    return (at - dt.datetime.fromisoformat(last_started)).total_seconds() >= LEASE_SHARE * period
 
 
 def summary(result: Any) -> Any:
@@ -129,6 +148,7 @@ class ServerScheduler:
     def __init__(self, work: ScheduledWork) -> None:
         self.work = work
         self._scheduler: BackgroundScheduler | None = None
+        self._periods: dict[str, float] = {}
 
     @property
     def running(self) -> bool:
@@ -165,6 +185,7 @@ class ServerScheduler:
                 max_instances=1,
                 next_run_time=first,
             )
+        self._periods = dict(intervals)
         scheduler.start()
         self._scheduler = scheduler
         log.info("scheduler started: %s", ", ".join(f"{j} every {s:g} s" for j, s in intervals.items()))
@@ -180,7 +201,7 @@ class ServerScheduler:
 
     def _tick(self, job_id: str) -> None:
         try:
-            result = self.work.run(job_id)
+            result = self.work.run(job_id, period=self._periods.get(job_id))
         except Exception:
             log.exception("scheduled job %s failed; it runs again at its next interval", job_id)
             return

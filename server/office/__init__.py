@@ -35,6 +35,7 @@ from ..state import ServerState
 from .api import api_router
 from .assign_api import assign_job
 from .pages import pages_router
+from .db_sessions import DatabaseStore
 from .security import SESSION_STORE, csrf_config, session_config, session_store
 
 SERVER_DIR = Path(__file__).resolve().parent.parent
@@ -53,7 +54,11 @@ def office_app_config(state: ServerState) -> OfficeConfig:
     static = create_static_files_router(path="/static", directories=[SERVER_DIR / "static"], include_in_schema=False)
     return OfficeConfig(
         route_handlers=[pages_router(sessions.middleware, csrf), api_router(sessions.middleware), assign_job, static],
-        stores={SESSION_STORE: session_store(state.data_dir)},
+        stores={
+            SESSION_STORE: DatabaseStore(state.db)
+            if state.db.dialect == "postgresql"
+            else session_store(state.data_dir)
+        },
     )
 
 

@@ -47,7 +47,7 @@ class Row(tuple[Any, ...]):
         return list(self._index)
 
 
-def _row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Any]:
+def row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Any]:
     if cursor.description is None:
         return tuple
     index = {column.name: i for i, column in enumerate(cursor.description)}
@@ -95,7 +95,7 @@ class Database:
             url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"autocommit": True, "row_factory": _row_factory, "options": "-c timezone=UTC"},
+            kwargs={"autocommit": True, "row_factory": row_factory, "options": "-c timezone=UTC"},
             open=True,
         )
         self._closed = threading.Event()

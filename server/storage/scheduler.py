@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Tx
+from .base import Tx, is_postgres
 
 # Runs
 
@@ -21,7 +21,8 @@ def record_run(
         "INSERT INTO scheduler_runs(job_id, runs, last_started_at, last_finished_at, last_ok_at, "
         "last_result, last_error) VALUES (?, 1, ?, ?, ?, ?, ?) ON CONFLICT(job_id) DO UPDATE SET "
         "runs=scheduler_runs.runs+1, last_started_at=excluded.last_started_at, "
-        "last_finished_at=excluded.last_finished_at, last_ok_at=COALESCE(excluded.last_ok_at, scheduler_runs.last_ok_at), "
+        "last_finished_at=excluded.last_finished_at, "
+        "last_ok_at=COALESCE(excluded.last_ok_at, scheduler_runs.last_ok_at), "
         "last_result=COALESCE(excluded.last_result, scheduler_runs.last_result), last_error=excluded.last_error",
         (job_id, started, finished, ok, result, error),
     )
@@ -97,3 +98,14 @@ def tombstones_due(tx: Tx, cutoff: str) -> list[tuple[str, str]]:
 def purge_tombstone(tx: Tx, entity: str, record_id: str) -> None:
     tx.execute("DELETE FROM records WHERE entity=? AND id=? AND deleted=1", (entity, record_id))
     tx.execute("DELETE FROM tombstone_seen WHERE entity=? AND id=?", (entity, record_id))
+
+
+def lease(tx: Tx, job_id: str) -> str | None:
+    """Take the lease of a scheduled job for this transaction and return when it last started
+    (ISO 8601, or None). On PostgreSQL the lease is an advisory lock held to the commit: the
+    same job firing in another server process waits here, then sees this run's start and
+    stands down (``ScheduledWork.run``). SQLite's one writer already runs one job at a time."""
+    if is_postgres(tx):
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", ("fieldsync.scheduler." + job_id,))
+    row = tx.execute("SELECT last_started_at FROM scheduler_runs WHERE job_id=?", (job_id,)).fetchone()
+    return None if row is None else row[0]

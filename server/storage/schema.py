@@ -233,7 +233,15 @@ def _v8(conn: Tx) -> None:
             )
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+def _v9(conn: Tx) -> None:
+    """Office sessions in the database (``storage.sessions``), for PostgreSQL's several server
+    processes; on SQLite the office keeps them in its file store, and the table stays empty."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS office_sessions (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at REAL)"
+    )
+
+
+MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -96,8 +96,16 @@ def _v8(tx: Any) -> None:
     tx.conn.execute("INSERT INTO meta(key, value) VALUES ('audit_head', %s)", ("0:" + "0" * 64,))
 
 
-# version -> the migration that reaches it; a new database runs the first one only.
-MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8}
+def _v9(tx: Any) -> None:
+    """Office sessions in the database (``storage.sessions``): several processes share them."""
+    tx.conn.execute(
+        "CREATE TABLE IF NOT EXISTS office_sessions (key TEXT PRIMARY KEY, value BYTEA NOT NULL, "
+        "expires_at DOUBLE PRECISION)"
+    )
+
+
+# version -> the migration that reaches it; a new database runs them all, from the first.
+MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8, 9: _v9}
 
 
 def migrate(tx: Any) -> int:

@@ -22,14 +22,27 @@ import httpx
 
 from server.process import ServerProcess
 
+from .databases import database_of
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = ROOT / "fixtures" / "demo" / "data.json"
 
 
 @contextlib.contextmanager
-def read_only(path: Path) -> Iterator[sqlite3.Connection]:
+def read_only(path: Path) -> Iterator[Any]:
     """A read-only look at a SQLite store (a server's or a laptop's), closed on the way out,
-    for assertions made while another process may be writing to it."""
+    for assertions made while another process may be writing to it. A server's store whose
+    data directory names a PostgreSQL database (``databases.use_database``) is read there,
+    the SQL rewritten as the server's own is (rows by position or by name alike)."""
+    url = database_of(path.parent) if path.name == "fieldsync.db" else None
+    if url:
+        import psycopg
+
+        from server.storage.postgres import PgTx, row_factory
+
+        with psycopg.connect(url, autocommit=True, row_factory=row_factory) as pg:
+            yield PgTx(pg, writing=False)
+        return
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     conn.row_factory = sqlite3.Row
     try:
