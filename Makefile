@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint soak clean bench bench-peer browser-deps catalogs
+.PHONY: install demo test test-fast lint soak clean bench bench-peer browser-deps pg-deps catalogs
 
 install: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 demo: install
 	$(PY) -m fixtures.demo_run
 
-test: install browser-deps lint
+test: install browser-deps pg-deps lint
 	$(PY) -m pytest -q
 
 # The formatter's layout, ruff's lint rules, and mypy --strict held to
@@ -37,6 +37,21 @@ browser-deps:
 	@test -x $(CHROMIUM) -a -f $(CJK_FONT) || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 	@test -x $(CHROMIUM) && echo "chromium: $$($(CHROMIUM) --version 2>/dev/null)"
+
+# The store-dependent tests (tests/server, office, e2e, reliability, security) run on SQLite and on
+# the PostgreSQL at FIELDSYNC_TEST_PG, each test in a database of its own. Where none answers there,
+# install Debian's postgresql, let loopback connections in without a password (a test cluster)
+# and start it; sudo only when not root.
+FIELDSYNC_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/postgres
+export FIELDSYNC_TEST_PG
+pg-deps: install
+	@$(PY) -m tests.support.databases || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null && \
+	  v=$$(ls /usr/lib/postgresql | sort -n | tail -1) && \
+	  printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' | $(SUDO) tee /etc/postgresql/$$v/main/pg_hba.conf >/dev/null && \
+	  { $(SUDO) pg_ctlcluster $$v main restart || $(SUDO) pg_ctlcluster $$v main start; } && \
+	  $(PY) -m tests.support.databases; }
+	@echo "postgresql: $(FIELDSYNC_TEST_PG)"
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" -x

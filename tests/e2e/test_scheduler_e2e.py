@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from server.storage import records as store
-from server.storage import Database
+from tests.support.databases import open_store
 from sync_protocol import Job
 
 from tests.support.live import LiveServer, cli_json, office, wait_until
@@ -45,7 +45,7 @@ def test_serve_escalates_an_overdue_job_on_its_interval_and_stops_cleanly(server
             onsite_by=reported + dt.timedelta(hours=2),
             status="new",
         )
-        db = Database(server_data / "fieldsync.db")
+        db = open_store(server_data)
         try:
             db.write(lambda c: store.put(c, job))
         finally:

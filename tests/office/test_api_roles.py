@@ -43,13 +43,12 @@ ENDPOINTS = _endpoints()
 @pytest.fixture(scope="module")
 def api(office_template, tmp_path_factory):
     """One app for the whole module: nothing here gets past a guard to write."""
-    import shutil
+    from tests.support.databases import copied_store
 
-    data = tmp_path_factory.mktemp("roles") / "server"
-    shutil.copytree(office_template, data)
-    app = create_app(data)
-    with TestClient(app) as client:
-        yield client, make_tokens(app)
+    with copied_store(office_template, tmp_path_factory.mktemp("roles") / "server") as data:
+        app = create_app(data)
+        with TestClient(app) as client:
+            yield client, make_tokens(app)
 
 
 def _url(path: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -14,7 +13,7 @@ import httpx
 
 from sync_protocol import Clock, uuid7
 from tests.support.live import LiveServer, read_only
-from tests.support.databases import write_config
+from tests.support.databases import copied_store, write_config
 
 USERS = {
     "li-wei": "engineer",
@@ -36,8 +35,18 @@ def own_server(
     data directory before it starts): for what must not happen to the shared store (a limit
     reached from 127.0.0.1, housekeeping at a later date, a store of an older server)."""
     template, tokens = server_template
-    data = root / "server"
-    shutil.copytree(template, data)
+    with copied_store(template, root / "server") as data:
+        yield from _serve(data, template, tokens, root, config, prepare)
+
+
+def _serve(
+    data: Path,
+    template: Path,
+    tokens: dict[str, list[str]],
+    root: Path,
+    config: str,
+    prepare: Callable[[Path], None] | None,
+) -> Iterator[LiveServer]:
     if prepare is not None:
         prepare(data)
     if config:

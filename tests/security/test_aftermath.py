@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from server.app import create_app
+from tests.support.databases import database_of
 from tests.support.live import cli_json, read_only, run_cli
 
 from .attackers import Attack, csrf_of
@@ -85,6 +86,8 @@ def _concrete(path: str, ids: dict[str, list[str]]) -> Iterator[str]:
 def test_the_audit_chain_verifies_and_sqlite_finds_no_corruption(attack: Attack) -> None:
     report = cli_json("field-server", "audit", "verify", "--data", str(attack.server.data_dir))
     assert report["ok"] and report["rows"] > 0, report
+    if database_of(attack.server.data_dir) is not None:
+        return  # PostgreSQL: its own integrity is its business; the chain above is ours
     with read_only(attack.server.data_dir / "fieldsync.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

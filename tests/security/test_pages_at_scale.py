@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import threading
 from pathlib import Path
 
 from litestar.testing import TestClient
 
 from server.app import create_app
+from tests.support.databases import copied_store
 from server.office.i18n import catalogs as office_catalogs
 
 from .attackers import Attack, csrf_of, signed_in
@@ -59,31 +59,30 @@ def test_pages_render_off_the_event_loop(server_template: tuple[Path, dict[str, 
     """While a page renders, the loop answers everyone else: every template filter call happens in
     a thread with no running event loop."""
     template, tokens = server_template
-    data = tmp_path / "server"
-    shutil.copytree(template, data)
-    app = create_app(data)
-    seen: list[bool] = []
-    filters = office_catalogs().environment("en").filters
-    when = filters["when"]
+    with copied_store(template, tmp_path / "server") as data:
+        app = create_app(data)
+        seen: list[bool] = []
+        filters = office_catalogs().environment("en").filters
+        when = filters["when"]
 
-    def spying_when(value: object) -> str:
+        def spying_when(value: object) -> str:
+            try:
+                asyncio.get_running_loop()
+                seen.append(True)
+            except RuntimeError:
+                seen.append(False)
+            assert threading.current_thread() is not threading.main_thread()
+            return str(when(value))
+
+        filters["when"] = spying_when
         try:
-            asyncio.get_running_loop()
-            seen.append(True)
-        except RuntimeError:
-            seen.append(False)
-        assert threading.current_thread() is not threading.main_thread()
-        return str(when(value))
-
-    filters["when"] = spying_when
-    try:
-        with TestClient(app) as client:
-            page = client.get("/office/login")
-            token = tokens["chen-jing"][0]
-            answer = client.post("/office/login", data={"token": token, "_csrf_token": csrf_of(page.text)})
-            assert answer.status_code == 200
-            for path in ("/office/board", "/office/jobs/J-0001", "/office/conflicts?status=all"):
-                assert client.get(path, headers={"accept-language": "en"}).status_code == 200
-    finally:
-        filters["when"] = when  # the office's catalogs are built once per process
-    assert seen and not any(seen)
+            with TestClient(app) as client:
+                page = client.get("/office/login")
+                token = tokens["chen-jing"][0]
+                answer = client.post("/office/login", data={"token": token, "_csrf_token": csrf_of(page.text)})
+                assert answer.status_code == 200
+                for path in ("/office/board", "/office/jobs/J-0001", "/office/conflicts?status=all"):
+                    assert client.get(path, headers={"accept-language": "en"}).status_code == 200
+        finally:
+            filters["when"] = when  # the office's catalogs are built once per process
+        assert seen and not any(seen)

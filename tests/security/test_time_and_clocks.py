@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from server.storage import records as store
-from server.storage import Database
+from tests.support.databases import open_store
 from sync_protocol import Conflict, JobEvent, Party, from_builtins, hlc
 from sync_protocol.hlc import MAX_DRIFT_MS
 from tests.support.live import run_cli
@@ -163,7 +163,7 @@ def test_odd_values_already_stored_are_shown_as_text_everywhere(attack: Attack, 
         rule="planted",
         created_at=dt.datetime.fromisoformat(FAR_FUTURE_AT),
     )
-    db = Database(attack.server.data_dir / "fieldsync.db")
+    db = open_store(attack.server.data_dir)
     try:
         db.write(lambda c: [store.put(c, odd), store.put(c, conflict)])
     finally:

@@ -13,11 +13,14 @@ process) uses it; ``write_config`` keeps that line when a test writes its own po
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
+import shutil
 import uuid
 from pathlib import Path
+from typing import Any, Iterator
 
 BACKENDS = ("sqlite", "postgresql")
 PG_URL = os.environ.get("FIELDSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -78,3 +81,33 @@ def write_config(data_dir: Path, text: str) -> None:
     (data_dir / "config.toml").write_text(text, encoding="utf-8")
     if url:
         use_database(data_dir, url)
+
+
+def open_store(data_dir: Path) -> Any:
+    """The server store of a data directory, on whichever backend its ``config.toml`` names (for
+    a test that plants something behind the server's back); the caller closes it."""
+    from server.storage import database_url, open_database
+
+    return open_database(database_url(data_dir, database_of(data_dir)))
+
+
+@contextlib.contextmanager
+def copied_store(source: Path, target: Path) -> Iterator[Path]:
+    """A copy of a server data directory, its PostgreSQL database cloned too (and dropped on the
+    way out): never serve a template's own database."""
+    shutil.copytree(source, target)
+    url = database_of(source)
+    clone = create_database(template=url) if url else None
+    if clone:
+        use_database(target, clone)
+    try:
+        yield target
+    finally:
+        if clone:
+            drop_database(clone)
+
+
+if __name__ == "__main__":  # ``python -m tests.support.databases``: exit 0 when PostgreSQL answers
+    import sys
+
+    sys.exit(0 if pg_available() else 1)
