@@ -11,6 +11,8 @@
     field-server device revoke DEVICE --data DIR
     field-server audit verify --data DIR              # exit 0: chain intact, 1: names the first broken link
     field-server job run sla_watch --data DIR         # run one scheduled job now (what `serve` runs on intervals)
+    field-server backup DEST --data DIR               # a consistent copy of a SQLite deployment, while it runs
+    field-server migrate --from sqlite:///DIR/fieldsync.db --to postgresql://HOST/DB   # move the whole state
 
 Every command takes ``--json`` for machine-readable output. Errors go to stderr with exit 1
 (2 for usage errors). Administrative commands open the store directly, so they work while the
@@ -33,6 +35,7 @@ from sync_protocol import ProtocolError
 from . import auth, policy
 from .blobs import BlobStore
 from .fixtures import load_fixtures
+from .moving import MoveError
 from .scheduler import JOB_IDS, ScheduledWork, summary
 from .storage import Store, audit, database_url, devices, open_database
 from .storage import sqlite_path
@@ -248,6 +251,66 @@ def cmd_job_run(args: argparse.Namespace) -> dict[str, Any]:
     return {"job": args.job, "result": summary(result)}
 
 
+def cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
+    from .moving import backup
+
+    db = _open(args.data)
+    try:
+        return backup(db, args.data, Path(args.dest))
+    except MoveError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        db.close()
+
+
+def _open_url(url: str, create: bool) -> Database:
+    """The store at ``url``, migrated to this version's schema (a new one only if ``create``)."""
+    if not url.startswith("sqlite:///"):
+        raise CommandError(f"a database is sqlite:///PATH: not {url!r}")
+    path = Path(url[len("sqlite:///") :])
+    if not create and not path.exists():
+        raise CommandError(f"no fieldsync store at {url}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(path)
+    db.exclusive(migrate)
+    return db
+
+
+def _blob_dir(url: str, data: Path | None) -> Path | None:
+    """The blob directory of a deployment: ``--data``'s, else beside a SQLite file."""
+    if data is not None:
+        return data / "blobs"
+    return Path(url[len("sqlite:///") :]).parent / "blobs" if url.startswith("sqlite:///") else None
+
+
+def cmd_migrate(args: argparse.Namespace) -> dict[str, Any]:
+    from .moving import migrate as move
+
+    source_dir = _blob_dir(args.source, args.data)
+    if source_dir is None:
+        raise CommandError("give --data DIR: the source deployment's data directory, where its blobs are")
+    target_dir = args.to_data / "blobs" if args.to_data else None
+    if target_dir is not None and target_dir.resolve() == source_dir.resolve():
+        target_dir = None
+    source = _open_url(args.source, create=False)
+    try:
+        target = _open_url(args.target, create=True)
+        try:
+            return move(
+                source,
+                target,
+                BlobStore(source_dir),
+                None if target_dir is None else BlobStore(target_dir),
+                replace=args.replace,
+            )
+        except MoveError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            target.close()
+    finally:
+        source.close()
+
+
 def _human(result: Any) -> str:
     if isinstance(result, dict):
         return "\n".join(f"{k}: {v}" for k, v in result.items())
@@ -362,6 +425,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", choices=JOB_IDS)
     p.add_argument("--now", help="run as if at this ISO 8601 time (with timezone)")
     p.set_defaults(run=cmd_job_run)
+
+    p = sub.add_parser(
+        "backup",
+        parents=[common, data],
+        help="copy a SQLite deployment (store, config, blobs) into a new directory while it runs",
+    )
+    p.add_argument("dest", help="a new (or empty) directory: a data directory `serve --data` can serve")
+    p.set_defaults(run=cmd_backup)
+
+    p = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="copy a deployment's whole state into another database (SQLite to PostgreSQL)",
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="URL", help="the store to copy: sqlite:///PATH")
+    p.add_argument("--to", dest="target", required=True, metavar="URL", help="the store to fill: postgresql://...")
+    p.add_argument("--data", type=Path, help="the source's data directory (default: beside a SQLite file)")
+    p.add_argument(
+        "--to-data", type=Path, help="the target's data directory, when its blobs live elsewhere: they are copied"
+    )
+    p.add_argument("--replace", action="store_true", help="empty a target that already holds data first")
+    p.set_defaults(run=cmd_migrate)
     return parser
 
 

@@ -92,6 +92,12 @@ def drop_uploads(tx: Tx, shas: Iterable[str]) -> None:
     tx.executemany("DELETE FROM uploads WHERE sha256=?", [(sha,) for sha in shas])
 
 
+def complete(tx: Tx) -> list[str]:
+    """Every complete blob's hash, in order: what a copy of the store (backup, migrate) needs
+    beside it in the blob store."""
+    return [sha for (sha,) in tx.execute("SELECT sha256 FROM blobs ORDER BY sha256")]
+
+
 def uploads(tx: Tx) -> set[str]:
     """Every unfinished upload's hash."""
     return {sha for (sha,) in tx.execute("SELECT sha256 FROM uploads")}

@@ -129,6 +129,27 @@ class Database:
                 self._readers.append(conn)
         return conn
 
+    def backup(self, dest: str | Path) -> int:
+        """Copy the store to ``dest`` while the server goes on writing: SQLite's online backup
+        API, in one step, from a connection of its own. One step reads one snapshot (a WAL
+        reader), so the copy is consistent: every transaction committed before the copy began
+        is in it, none after, and writers are never blocked. The copy is written under a
+        temporary name and renamed when complete: a ``dest`` that exists is a whole copy.
+        Returns the copy's size in bytes."""
+        dest = Path(dest)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        source = connect(self.path, readonly=True)
+        target = sqlite3.connect(str(partial))
+        try:
+            source.backup(target)  # pages=-1: the whole store in one step, one snapshot
+            target.execute("PRAGMA journal_mode=WAL")  # as the server opens it
+        finally:
+            target.close()
+            source.close()
+        partial.replace(dest)
+        return dest.stat().st_size
+
     def close(self) -> None:
         with self._readers_lock:
             for conn in self._readers:
