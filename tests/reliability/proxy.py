@@ -66,7 +66,7 @@ class FaultProxy:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = await _read_request(reader)
+            request = await read_request(reader)
             if request is None:
                 return
             fate = self._fate()
@@ -100,7 +100,7 @@ class FaultProxy:
             up_writer.close()
 
 
-async def _read_request(reader: asyncio.StreamReader) -> bytes | None:
+async def read_request(reader: asyncio.StreamReader) -> bytes | None:
     """One HTTP/1.1 request, rewritten to ``Connection: close``."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
