@@ -254,7 +254,7 @@ def cmd_job_run(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
     from .moving import backup
 
-    db = _open(args.data)
+    db = _open(args)
     try:
         return backup(db, args.data, Path(args.dest))
     except MoveError as exc:
@@ -263,16 +263,18 @@ def cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
         db.close()
 
 
-def _open_url(url: str, create: bool) -> Database:
-    """The store at ``url``, migrated to this version's schema (a new one only if ``create``)."""
-    if not url.startswith("sqlite:///"):
-        raise CommandError(f"a database is sqlite:///PATH: not {url!r}")
-    path = Path(url[len("sqlite:///") :])
-    if not create and not path.exists():
-        raise CommandError(f"no fieldsync store at {url}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = Database(path)
-    db.exclusive(migrate)
+def _open_url(url: str, create: bool) -> Store:
+    """The store at ``url``, migrated to this version's schema (a new SQLite file only if ``create``)."""
+    path = sqlite_path(url)
+    if path is not None:
+        if not create and not path.exists():
+            raise CommandError(f"no fieldsync store at {url}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db = open_database(url)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    db.migrate()
     return db
 
 
@@ -280,7 +282,8 @@ def _blob_dir(url: str, data: Path | None) -> Path | None:
     """The blob directory of a deployment: ``--data``'s, else beside a SQLite file."""
     if data is not None:
         return data / "blobs"
-    return Path(url[len("sqlite:///") :]).parent / "blobs" if url.startswith("sqlite:///") else None
+    path = sqlite_path(url)
+    return None if path is None else path.parent / "blobs"
 
 
 def cmd_migrate(args: argparse.Namespace) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .blobs import BlobStore
-from .storage import Database
+from .storage import Database, Store
 from .storage import blobs as blob_rows
 from .storage import transfer
 
@@ -50,11 +50,11 @@ def copy_blobs(source: BlobStore, target: BlobStore, shas: Iterable[str]) -> dic
     return report
 
 
-def backup(db: Any, data_dir: Path, dest: Path) -> dict[str, Any]:
+def backup(db: Store, data_dir: Path, dest: Path) -> dict[str, Any]:
     """A restorable copy of a SQLite deployment in ``dest``, a new data directory: the store
     (one consistent snapshot, taken while the server writes), ``config.toml`` and the blobs the
     snapshot names. ``field-server serve --data DEST`` serves it as it was."""
-    if not hasattr(db, "backup"):
+    if not isinstance(db, Database):
         raise MoveError(
             "field-server backup copies a SQLite store; back up PostgreSQL with its own tools "
             "(pg_dump, or base backups with WAL archiving: docs/operations.md)"
@@ -75,7 +75,7 @@ def backup(db: Any, data_dir: Path, dest: Path) -> dict[str, Any]:
 
 
 def migrate(
-    source: Any, target: Any, source_blobs: BlobStore, target_blobs: BlobStore | None, replace: bool = False
+    source: Store, target: Store, source_blobs: BlobStore, target_blobs: BlobStore | None, replace: bool = False
 ) -> dict[str, Any]:
     """Copy the whole database ``source`` into ``target`` (one snapshot, one transaction), then
     the blobs it names into ``target_blobs`` when the target uses another blob store."""

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .base import Tx
-
-Store = Any  # either backend's Database: write(fn), read(fn)
+from .base import Store, Tx, is_postgres
 
 BATCH = 2000
 # The schema's own bookkeeping and SQLite's planner statistics: each store keeps its own.
@@ -34,14 +32,10 @@ class CopyRefused(Exception):
     """The copy cannot go ahead; the message says why and what to do. Nothing was written."""
 
 
-def _postgres(tx: Tx) -> bool:
-    return getattr(tx, "dialect", "sqlite") == "postgresql"
-
-
 def tables(tx: Tx) -> dict[str, list[str]]:
     """Every table of the store and its columns, in their order (the stores' own bookkeeping left out)."""
     out: dict[str, list[str]] = {}
-    if _postgres(tx):
+    if is_postgres(tx):
         rows = tx.execute(
             "SELECT c.table_name, c.column_name FROM information_schema.columns c "
             "JOIN information_schema.tables t ON t.table_schema=c.table_schema AND t.table_name=c.table_name "
@@ -60,7 +54,7 @@ def tables(tx: Tx) -> dict[str, list[str]]:
 def _references(tx: Tx, names: Iterable[str]) -> dict[str, set[str]]:
     """For each table, the tables its foreign keys point at."""
     refs: dict[str, set[str]] = {name: set() for name in names}
-    if _postgres(tx):
+    if is_postgres(tx):
         for child, parent in tx.execute(
             "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint WHERE contype='f'"
         ):
@@ -101,7 +95,7 @@ def _clear(tx: Tx, order: list[str]) -> None:
     audit log refuses ``DELETE`` to honest code; emptying a store for a copy is the one
     exception: PostgreSQL's ``TRUNCATE`` fires no row trigger, SQLite's triggers are dropped
     and made again, all inside the transaction."""
-    if _postgres(tx):
+    if is_postgres(tx):
         tx.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in order if t != "meta"))
     else:
         triggers = tx.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger'").fetchall()
@@ -115,7 +109,8 @@ def _clear(tx: Tx, order: list[str]) -> None:
     tx.execute(f"DELETE FROM meta WHERE key <> '{OWN_META}'")
 
 
-def _copy_table(source: Tx, target: Tx, table: str, columns: list[str]) -> int:
+def copy_table(source: Tx, target: Tx, table: str, columns: list[str]) -> int:
+    """Copy one table's rows in batches (``meta``: all but the schema's own version mark)."""
     names = ", ".join(f'"{c}"' for c in columns)
     if table == "meta":
         rows = source.execute(f"SELECT key, value FROM meta WHERE key <> '{OWN_META}'").fetchall()
@@ -152,17 +147,15 @@ def copy_store(source: Store, target: Store, replace: bool = False) -> dict[str,
                 )
             if filled or replace:
                 _clear(dst, order)
-            copied = {t: _copy_table(src, dst, t, source_tables[t]) for t in order}
+            copied = {t: copy_table(src, dst, t, source_tables[t]) for t in order}
             for table in order:  # the target holds what the snapshot held, table for table
                 if count(dst, table) != count(src, table):
                     raise CopyRefused(f"{table}: {count(src, table)} rows read, {count(dst, table)} written")
             return copied
 
-        written: dict[str, int] = target.write(write)
-        return written
+        return target.write(write)
 
-    result: dict[str, int] = source.read(read)
-    return result
+    return source.read(read)
 
 
 def _same_shape(source: dict[str, list[str]], target: dict[str, list[str]]) -> None:

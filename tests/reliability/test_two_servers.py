@@ -35,9 +35,9 @@ from sync_protocol import JSON, PullPage, PullRequest, Remove, decode, encode
 from sync_protocol.records import entity_of
 
 from tests.reliability.balancer import Balancer
+from tests.support.databases import query
 from tests.support.live import LiveServer, cli_json
 
-from server.storage import Database
 
 SECONDS = float(os.environ.get("FIELDSYNC_STRESS_SECONDS", "25"))
 LAPTOPS = [
@@ -49,15 +49,6 @@ LAPTOPS = [
     ("wang-fang", ["J-0008", "J-0010"], "S-05"),
 ]
 pytestmark = pytest.mark.slow
-
-
-def query(data_dir: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows of the server's store, read through the storage package (either backend)."""
-    db = Database(data_dir / "fieldsync.db")
-    try:
-        return db.read(lambda tx: [tuple(r) for r in tx.execute(sql, params).fetchall()])
-    finally:
-        db.close()
 
 
 class Checker(threading.Thread):

@@ -10,17 +10,27 @@ from typing import Any
 
 import pytest
 
-from server.storage import Database, audit, transfer
-from server.storage.schema import migrate
+from server.storage import Store, audit, open_database, transfer
+from tests.support.databases import open_store
 
 
-def opened(path: Path) -> Database:
-    db = Database(path)
-    db.exclusive(migrate)
-    return db
+@pytest.fixture
+def opened(tmp_path: Path, fresh_database: str | None) -> Any:
+    """A new, empty store on the test's backend (one per test: PostgreSQL gives one database)."""
+    made: list[Store] = []
+
+    def make() -> Store:
+        db = open_database(fresh_database or f"sqlite:///{tmp_path / 'copy.db'}")
+        db.migrate()
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        db.close()
 
 
-def everything(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+def everything(db: Store) -> dict[str, list[tuple[Any, ...]]]:
     def read(tx: Any) -> dict[str, list[tuple[Any, ...]]]:
         return {
             table: sorted(tuple(r) for r in tx.execute(f'SELECT * FROM "{table}"'))
@@ -33,7 +43,7 @@ def everything(db: Database) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture
 def source(server_data: Path) -> Any:
-    db = opened(server_data / "fieldsync.db")
+    db = open_store(server_data)
 
     def some_audit(tx: Any) -> None:
         for record_id in ("J-0001", "J-0002"):
@@ -46,65 +56,53 @@ def source(server_data: Path) -> Any:
     db.close()
 
 
-def test_a_copy_holds_every_row_and_its_chain_verifies(source: Database, tmp_path: Path) -> None:
-    target = opened(tmp_path / "copy.db")
-    try:
-        copied = transfer.copy_store(source, target)
-        assert copied["records"] > 200 and copied["audit_log"] == 2 and copied["users"] >= 6
-        assert everything(target) == everything(source)
-        assert target.read(audit.verify).ok
-    finally:
-        target.close()
+def test_a_copy_holds_every_row_and_its_chain_verifies(source: Store, opened: Any) -> None:
+    target = opened()
+    copied = transfer.copy_store(source, target)
+    assert copied["records"] > 200 and copied["audit_log"] == 2 and copied["users"] >= 6
+    assert everything(target) == everything(source)
+    assert target.read(audit.verify).ok
 
 
-def test_a_target_holding_data_is_refused_unless_replaced(source: Database, tmp_path: Path) -> None:
-    target = opened(tmp_path / "copy.db")
-    try:
+def test_a_target_holding_data_is_refused_unless_replaced(source: Store, opened: Any) -> None:
+    target = opened()
+    transfer.copy_store(source, target)
+    before = everything(target)
+    with pytest.raises(transfer.CopyRefused, match=r"already holds data: .*audit_log \(2\).*--replace"):
         transfer.copy_store(source, target)
-        before = everything(target)
-        with pytest.raises(transfer.CopyRefused, match=r"already holds data: .*audit_log \(2\).*--replace"):
-            transfer.copy_store(source, target)
-        assert everything(target) == before
+    assert everything(target) == before
 
-        source.write(
-            lambda tx: audit.append_record(
-                tx, dt.datetime.now(dt.timezone.utc), audit.Actor("u-admin", "cli"), "test", "job", "J-0003"
-            )
+    source.write(
+        lambda tx: audit.append_record(
+            tx, dt.datetime.now(dt.timezone.utc), audit.Actor("u-admin", "cli"), "test", "job", "J-0003"
         )
-        transfer.copy_store(source, target, replace=True)  # the audit log emptied, then filled again
-        assert everything(target) == everything(source) and target.read(audit.verify).ok
-        with pytest.raises(Exception, match="append-only"):  # its guards are back
-            target.write(lambda tx: tx.execute("DELETE FROM audit_log"))
-    finally:
-        target.close()
+    )
+    transfer.copy_store(source, target, replace=True)  # the audit log emptied, then filled again
+    assert everything(target) == everything(source) and target.read(audit.verify).ok
+    with pytest.raises(Exception, match="append-only"):  # its guards are back
+        target.write(lambda tx: tx.execute("DELETE FROM audit_log"))
 
 
 def test_a_copy_that_fails_half_way_leaves_the_target_as_it_was(
-    source: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    source: Store, opened: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target = opened(tmp_path / "copy.db")
-    real = transfer._copy_table
+    target = opened()
+    real = transfer.copy_table
 
     def fail_at_records(src: Any, dst: Any, table: str, columns: list[str]) -> int:
         if table == "records":
             raise RuntimeError("disk full")
         return real(src, dst, table, columns)
 
-    monkeypatch.setattr(transfer, "_copy_table", fail_at_records)
-    try:
-        empty = everything(target)
-        with pytest.raises(RuntimeError, match="disk full"):
-            transfer.copy_store(source, target)
-        assert everything(target) == empty
-    finally:
-        target.close()
+    monkeypatch.setattr(transfer, "copy_table", fail_at_records)
+    empty = everything(target)
+    with pytest.raises(RuntimeError, match="disk full"):
+        transfer.copy_store(source, target)
+    assert everything(target) == empty
 
 
-def test_stores_of_different_shapes_are_refused(source: Database, tmp_path: Path) -> None:
-    target = opened(tmp_path / "copy.db")
-    try:
-        target.exclusive(lambda tx: tx.execute("CREATE TABLE extra (x TEXT)"))
-        with pytest.raises(transfer.CopyRefused, match="only the target has extra"):
-            transfer.copy_store(source, target)
-    finally:
-        target.close()
+def test_stores_of_different_shapes_are_refused(source: Store, opened: Any) -> None:
+    target = opened()
+    target.exclusive(lambda tx: tx.execute("CREATE TABLE extra (x TEXT)"))
+    with pytest.raises(transfer.CopyRefused, match="only the target has extra"):
+        transfer.copy_store(source, target)

@@ -107,6 +107,16 @@ def copied_store(source: Path, target: Path) -> Iterator[Path]:
             drop_database(clone)
 
 
+def query(data_dir: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a server's store, on either backend (SQL in SQLite's dialect, as the storage
+    package writes it), read in one snapshot."""
+    db = open_store(data_dir)
+    try:
+        return db.read(lambda tx: [tuple(r) for r in tx.execute(sql, params).fetchall()])  # type: ignore[no-any-return]
+    finally:
+        db.close()
+
+
 if __name__ == "__main__":  # ``python -m tests.support.databases``: exit 0 when PostgreSQL answers
     import sys
 
