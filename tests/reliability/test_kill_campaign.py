@@ -2,6 +2,11 @@
 nothing is lost, nothing is duplicated, every SQLite store is intact and the server's audit chain
 verifies end to end.
 
+On SQLite the deployment is one server process. On PostgreSQL it is two server processes over
+one database behind a load balancer (``balancer.py``: each request to either process): the
+server kill takes one of them, drawn at random, while the other goes on answering, so a push
+cut short on one process is retried on the other (or on the first, restarted).
+
 Each round both laptops record work and sync at once. One laptop is killed at a sign that its
 sync is under way (the server committed its push, its outbox settled, a pulled page landed, or a
 random instant inside the time a sync takes), and the server is killed at a sign that the other
@@ -14,6 +19,7 @@ Twenty kills in ``make test``; ``FIELDSYNC_KILLS=200 make soak`` runs the long c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sqlite3
@@ -21,13 +27,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from field_client import FieldClient
 from sync_protocol import Note
 
+from tests.reliability.balancer import Balancer
+from tests.support.databases import open_store
 from tests.support.live import ROOT, LiveServer, cli_json, read_only
 
 KILLS = int(os.environ.get("FIELDSYNC_KILLS", "20"))
@@ -42,21 +50,47 @@ def integrity(path: Path) -> str:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
+class Deployment:
+    """The servers the laptops sync with, at one address (``url``), and a look at their store."""
+
+    def __init__(self, servers: list[LiveServer], url: str, store: Any) -> None:
+        self.servers, self.url, self.store = servers, url, store
+
+    def high_seq(self, device: str) -> int:
+        rows = self.store.read(lambda tx: tx.execute("SELECT high_seq FROM devices WHERE id=?", (device,)).fetchall())
+        return int(rows[0][0])
+
+
+@contextlib.contextmanager
+def deployment(live_server: LiveServer, backend: str) -> Iterator[Deployment]:
+    """One server on SQLite; on PostgreSQL, a second process on the same database and a load
+    balancer in front of both."""
+    store = open_store(live_server.data_dir)
+    try:
+        if backend != "postgresql":
+            yield Deployment([live_server], live_server.url, store)
+            return
+        with LiveServer(live_server.data_dir) as second:
+            with Balancer([live_server.port, second.port], seed=KILLS) as balancer:
+                yield Deployment([live_server, second], balancer.url, store)
+    finally:
+        store.close()
+
+
 class Laptop:
     """One engineer's laptop as the campaign watches it from outside: its store on disk, its
     device on the server, and the signs that a ``field sync`` of it is under way."""
 
-    def __init__(self, name: str, home: Path, server: LiveServer) -> None:
-        self.name, self.home, self.server = name, home, server
+    def __init__(self, name: str, home: Path, where: Deployment) -> None:
+        self.name, self.home, self.where = name, home, where
         with FieldClient(home) as laptop:
-            laptop.login(server.url, server.enrollment(name))
+            laptop.login(where.url, where.servers[0].enrollment(name))
             laptop.sync()
             self.device = str(laptop.status()["device_id"])
         self.proc: subprocess.Popen[bytes] | None = None
 
     def high_seq(self) -> int:
-        with self.server.db() as conn:
-            return int(conn.execute("SELECT high_seq FROM devices WHERE id=?", (self.device,)).fetchone()[0])
+        return self.where.high_seq(self.device)
 
     def local(self) -> tuple[int, str | None]:
         """(outbox length, cursor) as committed on the laptop."""
@@ -108,13 +142,21 @@ def sync_time(laptop: Laptop) -> float:
     return time.monotonic() - start
 
 
-def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_server: LiveServer, tmp_path) -> None:
+def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(
+    live_server: LiveServer, backend: str, tmp_path: Path
+) -> None:
+    with deployment(live_server, backend) as where:
+        campaign(where, tmp_path)
+
+
+def campaign(where: Deployment, tmp_path: Path) -> None:
     rng = random.Random(KILLS)
-    laptops = [Laptop(name, tmp_path / name, live_server) for name in LAPTOPS]
+    laptops = [Laptop(name, tmp_path / name, where) for name in LAPTOPS]
     window = sync_time(laptops[0])
     recorded: set[str] = set()
     hits = {"server": 0, "laptop": 0}
     kills = {"server": 0, "laptop": 0}
+    killed_per_process = [0 for _ in where.servers]
     rounds = 0
     while hits["server"] < KILLS // 2 or hits["laptop"] < KILLS // 2:
         rounds += 1
@@ -144,8 +186,10 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
             if not server_done and (not other.running() or holds(server_ready) or time.monotonic() > server_deadline):
                 hits["server"] += other.running()
                 kills["server"] += 1
-                live_server.kill()
-                live_server.start()  # the other laptop's retries meet the new server
+                target = rng.randrange(len(where.servers))
+                killed_per_process[target] += 1
+                where.servers[target].kill()
+                where.servers[target].start()  # the other laptop's retries meet a live server
                 server_done = True
             time.sleep(0.001)
         for laptop in laptops:
@@ -153,7 +197,7 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
 
     print(
         f"{rounds} rounds; kills that hit a running sync: server {hits['server']} of {kills['server']},"
-        f" laptop {hits['laptop']} of {kills['laptop']}"
+        f" laptop {hits['laptop']} of {kills['laptop']}; server kills per process {killed_per_process}"
     )
 
     for laptop in laptops:
@@ -165,12 +209,20 @@ def test_killing_server_and_laptops_mid_sync_loses_and_doubles_nothing(live_serv
             assert [a["seq"] for a in answers] == list(range(1, len(answers) + 1))
             assert laptop.high_seq() == len(answers)  # every mutation applied once, none twice
 
-    events = live_server.records("event")
-    notes = {i for i, e in events.items() if e["payload"]["kind"] == "note" and "warm-up" not in e["payload"]["text"]}
-    assert notes == recorded
-    live_server.stop()
-    assert integrity(live_server.data_dir / "fieldsync.db") == "ok"
-    chain = cli_json("field-server", "audit", "verify", "--data", str(live_server.data_dir))
+    rows = where.store.read(
+        lambda tx: tx.execute(
+            "SELECT id, json_extract(data, '$.payload.text') FROM records WHERE entity='event' "
+            "AND json_extract(data, '$.payload.kind')='note'"
+        ).fetchall()
+    )
+    notes = [i for i, text in rows if "warm-up" not in text]
+    assert sorted(notes) == sorted(recorded)  # none lost, none twice
+    data = where.servers[0].data_dir
+    for server in where.servers:
+        server.stop()
+    if (data / "fieldsync.db").exists():
+        assert integrity(data / "fieldsync.db") == "ok"
+    chain = cli_json("field-server", "audit", "verify", "--data", str(data))
     assert chain["ok"] is True and chain["rows"] >= len(recorded), chain
     for laptop in laptops:
         assert integrity(laptop.home / "field.db") == "ok"
