@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint soak clean bench bench-peer browser-deps pg-deps catalogs
+.PHONY: install demo test test-fast lint soak clean bench bench-both bench-peer browser-deps pg-deps catalogs
 
 install: $(STAMP)
 
@@ -63,10 +63,17 @@ soak: install
 # Benchmarks (docs/performance.md): a real server on 127.0.0.1, real laptop stores on disk.
 # `make bench BENCH_N=10000` scales the record counts down for a quick run; BENCH_PUSH_N sets
 # the push figure's count alone, BENCH_RUNS the repetitions (see bench/run.py).
+# `make bench BENCH_DB=postgresql://postgres@127.0.0.1:5432/postgres` runs the same figures on
+# PostgreSQL (a database per store, dropped after), plus the concurrency figure on two server
+# processes; `make bench-both BENCH_DB=...` runs SQLite then PostgreSQL and prints them side by side.
 BENCH_N ?= 100000
 BENCH_PUSH_N ?=
+BENCH_DB ?=
 bench: install
-	BENCH_N=$(BENCH_N) BENCH_PUSH_N=$(BENCH_PUSH_N) $(PY) -m bench.run
+	BENCH_N=$(BENCH_N) BENCH_PUSH_N=$(BENCH_PUSH_N) BENCH_DB=$(BENCH_DB) $(PY) -m bench.run
+
+bench-both: install
+	BENCH_N=$(BENCH_N) BENCH_PUSH_N=$(BENCH_PUSH_N) BENCH_DB=$(BENCH_DB) $(PY) -m bench.compare
 
 # The CouchDB-protocol peer of ../shared/peer (PouchDB <-> pouchdb-server), skipped without node/npm.
 bench-peer: install

@@ -571,10 +571,11 @@ def part_swap(i: int, job_id: str, equipment_id: str, sku: str) -> PartSwap:
 def seed_events(data_dir: Path, world: World, n: int, author: str = ENGINEER_ID) -> None:
     """Put ``n`` part-swap events on the engineer's jobs straight into a closed server store
     (``server.storage.records.put_many``), as if pushed earlier: the data set for pull figures."""
-    from server.storage import Database
     from sync_protocol.hlc import encode as hlc
 
-    db = Database(data_dir / "fieldsync.db")
+    from .database import open_store
+
+    db = open_store(data_dir)
     try:
         base_ms = int(_T0.timestamp() * 1000) + 3_600_000
         rng = random.Random(11)
@@ -605,28 +606,34 @@ def seed_events(data_dir: Path, world: World, n: int, author: str = ENGINEER_ID)
 def enrollment_tokens(data_dir: Path, user_id: str, count: int) -> list[str]:
     """One-time enrollment tokens for an existing user (what ``field-server user add`` prints)."""
     from server import auth
-    from server.storage import Database
 
-    db = Database(data_dir / "fieldsync.db")
+    from .database import open_store
+
+    db = open_store(data_dir)
     try:
-        return db.write(lambda c: [auth.create_enrollment(c, user_id) for _ in range(count)])
+        return db.write(lambda c: [auth.create_enrollment(c, user_id) for _ in range(count)])  # type: ignore[no-any-return]
     finally:
         db.close()
 
 
 def many_enrollment_tokens(data_dir: Path, user_ids: list[str]) -> list[str]:
     from server import auth
-    from server.storage import Database
 
-    db = Database(data_dir / "fieldsync.db")
+    from .database import open_store
+
+    db = open_store(data_dir)
     try:
-        return db.write(lambda c: [auth.create_enrollment(c, uid) for uid in user_ids])
+        return db.write(lambda c: [auth.create_enrollment(c, uid) for uid in user_ids])  # type: ignore[no-any-return]
     finally:
         db.close()
 
 
 def init_store(data_dir: Path, fixture: Path) -> dict[str, Any]:
-    """``field-server init`` and ``field-server load-fixtures``, as an operator would."""
+    """``field-server init`` and ``field-server load-fixtures``, as an operator would (on the
+    run's backend: ``bench/database.py``)."""
+    from .database import prepare
+
+    prepare(data_dir)
     cli("init", "--data", str(data_dir))
     return cli("load-fixtures", "--data", str(data_dir), str(fixture))  # type: ignore[no-any-return]
 
@@ -644,21 +651,18 @@ def checkpoint(db_file: Path) -> None:
 
 
 def snapshot_store(src: Path, dst: Path) -> Path:
-    """Copy a server data directory whose server is running: files as they are, the SQLite
-    store through SQLite's online backup (a consistent copy, WAL included)."""
-    import sqlite3
+    """Copy a server data directory whose server is running: files as they are, the store in
+    one consistent snapshot (``bench/database.py``)."""
+    from .database import copy_data
 
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.db", "*.db-wal", "*.db-shm"))
-    for db in src.glob("*.db"):
-        source, target = sqlite3.connect(str(db)), sqlite3.connect(str(dst / db.name))
-        try:
-            source.backup(target)
-        finally:
-            source.close()
-            target.close()
-    return dst
+    return copy_data(src, dst, live=True)
+
+
+def copy_server(src: Path, dst: Path) -> Path:
+    """Copy a server data directory whose server is stopped, store included."""
+    from .database import copy_data
+
+    return copy_data(src, dst)
 
 
 def copy_tree(src: Path, dst: Path) -> Path:

@@ -22,8 +22,8 @@ Afterwards the server's store must hold every event exactly once.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -34,6 +34,7 @@ import httpx
 from field_client import FieldClient
 from sync_protocol import PartSwap
 
+from .database import rows
 from .common import (
     ServerProcess,
     Settings,
@@ -74,10 +75,15 @@ def _record(client: FieldClient, world: World, job: str, count: int, tag: str) -
         )
 
 
-def run(settings: Settings, work: Path) -> dict[str, Any]:
+def run(settings: Settings, work: Path, processes: int = 1) -> dict[str, Any]:
+    """The figure against ``processes`` server processes over one store (PostgreSQL for more
+    than one): device ``d`` syncs with process ``d % processes``, as a load balancer that keeps
+    a device on one process would spread them. Keys ``concurrency_*`` for one process,
+    ``concurrency<N>_*`` for N."""
     devices, per_device, limit = settings.devices, settings.events_per_device, settings.concurrency
     deadline_s = float(os.environ.get("BENCH_CONC_TIMEOUT") or 600)
-    say(f"concurrency: {devices} devices x {per_device} events, {limit} in flight")
+    say(f"concurrency: {devices} devices x {per_device} events, {limit} in flight, {processes} server process(es)")
+    work = work / f"conc-{processes}"
     engineers = [(f"u-c{d:04d}", f"c{d:04d}") for d in range(devices + 1)]  # the last one: baseline
     fixture, world = world_fixture(
         work / "conc-fixture",
@@ -93,12 +99,15 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
     tokens = many_enrollment_tokens(data, [uid for uid, _ in engineers])
     homes = [work / "conc-run" / f"dev{d:04d}" for d in range(devices + 1)]
     stacks = [DeviceHttp() for _ in range(devices + 1)]
-    with ServerProcess(data, durable=settings.durable) as server:
+    servers = [ServerProcess(data, durable=settings.durable) for _ in range(processes)]
+    with contextlib.ExitStack() as running:
+        for one_server in servers:
+            running.enter_context(one_server)
 
         def prepare(d: int) -> None:
             client = FieldClient(homes[d], timeout=60, http=stacks[d])
             try:
-                client.login(server.url, tokens[d])
+                client.login(servers[d % processes].url, tokens[d])
                 client.sync()
                 _record(client, world, world.jobs[d], per_device, f"D{d:04d}")
             finally:
@@ -129,7 +138,7 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
 
         def monitor() -> None:
             while not stop.wait(0.2):
-                peak["rss"] = max(peak["rss"], server.proc_status("VmRSS"))
+                peak["rss"] = max(peak["rss"], sum(s.proc_status("VmRSS") for s in servers))
 
         def one(d: int) -> None:
             client = FieldClient(homes[d], timeout=60, http=stacks[d])
@@ -152,7 +161,7 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
 
         watcher = threading.Thread(target=monitor, daemon=True)
         watcher.start()
-        cpu0, hcpu0 = server.cpu_seconds(), time.process_time()
+        cpu0, hcpu0 = sum(s.cpu_seconds() for s in servers), time.process_time()
         t0 = time.perf_counter()
         pool = cf.ThreadPoolExecutor(max_workers=limit)
         futures = [pool.submit(one, d) for d in range(devices)]
@@ -161,30 +170,25 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
             f.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         wall = time.perf_counter() - t0
-        server_cpu, harness_cpu = server.cpu_seconds() - cpu0, time.process_time() - hcpu0
+        server_cpu, harness_cpu = sum(s.cpu_seconds() for s in servers) - cpu0, time.process_time() - hcpu0
         stop.set()
         watcher.join()
         if not_done:
             errors.append(f"{len(not_done)} devices did not finish within {deadline_s:.0f} s")
-        hwm = server.proc_status("VmHWM")
+        hwm = sum(s.proc_status("VmHWM") for s in servers)
     for stack in stacks:
         stack.inner.close()
-    conn = sqlite3.connect(f"file:{data / 'fieldsync.db'}?mode=ro", uri=True)
-    try:
-        pushed = conn.execute(
-            "SELECT count(*) FROM records WHERE entity='event' AND deleted=0 AND id NOT LIKE 'ev-%'"
-        ).fetchone()[0]
-        distinct_serials = conn.execute(
-            "SELECT count(DISTINCT json_extract(data, '$.payload.serial_in')) FROM records "
-            "WHERE entity='event' AND id NOT LIKE 'ev-%'"
-        ).fetchone()[0]
-    finally:
-        conn.close()
+    ((pushed, distinct_serials),) = rows(
+        data,
+        "SELECT count(*), count(DISTINCT json_extract(data, '$.payload.serial_in')) FROM records "
+        "WHERE entity='event' AND deleted=0 AND id NOT LIKE 'ev-%'",
+    )
     expected = (devices + 1) * per_device
     if pushed != expected or distinct_serials != expected:
         errors.append(f"server holds {pushed} pushed events ({distinct_serials} distinct), expected {expected}")
-    say(f"concurrency: {wall:.1f} s, {len(errors)} errors, p99 {p99(latencies):.2f} s")
-    return {
+    say(f"concurrency ({processes} process(es)): {wall:.1f} s, {len(errors)} errors, p99 {p99(latencies):.2f} s")
+    prefix = "concurrency_" if processes == 1 else f"concurrency{processes}_"
+    figures = {
         "concurrency_devices": devices,
         "concurrency_in_flight": limit,
         "concurrency_events": devices * per_device,
@@ -201,3 +205,6 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
         "concurrency_server_peak_rss_mb": max(hwm, peak["rss"]) / 1024,
         "concurrency_baseline_s": baseline_s,
     }
+    return {prefix + key[len("concurrency_") :]: value for key, value in figures.items()} | (
+        {} if processes == 1 else {f"concurrency{processes}_processes": processes}
+    )

@@ -18,7 +18,6 @@ read held events).
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -31,12 +30,13 @@ from sync_protocol import MSGPACK, PartSwap, PatchRecord, PushReply, PushRequest
 from sync_protocol.hlc import Clock
 
 from . import noop
+from .database import rows
 from .common import (
     CountingTransport,
     ServerProcess,
     Settings,
     World,
-    copy_tree,
+    copy_server,
     median,
     record_events_fast,
     rtt_baseline,
@@ -63,22 +63,19 @@ class Dispatcher:
                 "Accept": MSGPACK,
             },
         )
-        self.db = server.data_dir / "fieldsync.db"
+        self.data_dir = server.data_dir
         self.seq = 0
         self.clock = Clock()
         self.round = 0
 
     def change_equipment(self, ids: list[str]) -> None:
-        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            versions = dict(
-                conn.execute(
-                    f"SELECT id, version FROM records WHERE entity='equipment' AND id IN ({','.join('?' * len(ids))})",
-                    ids,
-                ).fetchall()
+        versions = dict(
+            rows(
+                self.data_dir,
+                f"SELECT id, version FROM records WHERE entity='equipment' AND id IN ({','.join('?' * len(ids))})",
+                *ids,
             )
-        finally:
-            conn.close()
+        )
         self.round += 1
         mutations = []
         for eid in ids:
@@ -201,7 +198,7 @@ def after_pull(settings: Settings) -> Callable[[World, str], Any]:
 def run(settings: Settings, work: Path) -> dict[str, Any]:
     """Stand-alone: a pull template, one laptop primed, then ``measure``."""
     template = make_template(settings, work / "incr-template", devices=1)
-    data = copy_tree(template.data, work / "incr-run" / "server")
+    data = copy_server(template.data, work / "incr-run" / "server")
     with ServerProcess(data, durable=settings.durable) as server:
         counter = CountingTransport()
         client = FieldClient(work / "incr-run" / "laptop", http=counter, timeout=300)

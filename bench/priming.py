@@ -10,7 +10,6 @@ bytes fetched with plain httpx GETs into memory (no hashing, no disk), on the sa
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import httpx
 
 from field_client import FieldClient
 
+from .database import rows
 from .common import (
     ENGINEER_ID,
     CountingTransport,
@@ -45,16 +45,10 @@ def spec(settings: Settings) -> dict[str, int]:
 
 
 def _drawing_baseline(url: str, token: str, data: Path) -> float:
-    conn = sqlite3.connect(f"file:{data / 'fieldsync.db'}?mode=ro", uri=True)
-    try:
-        shas = [
-            r[0]
-            for r in conn.execute(
-                "SELECT json_extract(data, '$.sha256') FROM records WHERE entity='drawing' AND deleted=0"
-            )
-        ]
-    finally:
-        conn.close()
+    shas = [
+        r[0]
+        for r in rows(data, "SELECT json_extract(data, '$.sha256') FROM records WHERE entity='drawing' AND deleted=0")
+    ]
     times = []
     with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as http:
         for _ in range(3):

@@ -24,7 +24,7 @@ from .common import (
     Settings,
     World,
     checkpoint,
-    copy_tree,
+    copy_server,
     enrollment_tokens,
     init_store,
     median,
@@ -104,7 +104,7 @@ def run(settings: Settings, work: Path, after: Callable[[World, str], After] | N
     data, tokens, world = template.data, template.tokens, template.world
     runs = []
     for r in range(settings.runs):
-        run_data = copy_tree(data, work / f"pull-run{r}" / "server")
+        run_data = copy_server(data, work / f"pull-run{r}" / "server")
         then = after(world, template.office_token) if after is not None and r == settings.runs - 1 else None
         result = once(settings, run_data, tokens[r], work / f"pull-run{r}" / "laptop", world.records, then)
         say(

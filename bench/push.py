@@ -26,6 +26,7 @@ from .common import (
     Settings,
     World,
     checkpoint,
+    copy_server,
     copy_tree,
     enrollment_tokens,
     init_store,
@@ -104,7 +105,7 @@ def _push(settings: Settings, server: ServerProcess, home: Path) -> dict[str, An
 
 
 def once(settings: Settings, template: tuple[Path, Path], run_dir: Path) -> dict[str, Any]:
-    data = copy_tree(template[0], run_dir / "server")
+    data = copy_server(template[0], run_dir / "server")
     home = copy_tree(template[1], run_dir / "laptop")
     with ServerProcess(data, durable=settings.durable) as server:
         return _push(settings, server, home)

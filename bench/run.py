@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from . import concurrency, field_ui, floor, incremental, priming, pull, push, wire
+from . import concurrency, database, field_ui, floor, incremental, priming, pull, push, wire
 from .common import Settings, machine, say
 from .push import world_spec
 
@@ -69,7 +69,7 @@ def met(key: str, value: Any) -> str:
     return "met" if ok else "MISSED"
 
 
-def _fmt(value: Any, unit: str = "") -> str:
+def fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -134,8 +134,8 @@ def table(r: dict[str, Any]) -> str:
         rows.append(
             (
                 what,
-                _fmt(r[key], unit),
-                f"{op} {_fmt(target, unit)}" if op else "-",
+                fmt(r[key], unit),
+                f"{op} {fmt(target, unit)}" if op else "-",
                 met(key, r[key]),
                 ratio.get(key, ""),
             )
@@ -163,7 +163,17 @@ def table(r: dict[str, Any]) -> str:
             f"{r['incremental_pull_bytes_down']:,} B down; push {r['incremental_push_requests']} requests, "
             f"{r['incremental_push_bytes_up']:,} B up, pulled back {r['incremental_push_pulled_back']} records"
         )
-    extra.append(f"server: WAL, synchronous={r['synchronous']}; laptop stores: WAL, synchronous=FULL")
+    if "concurrency2_events_per_s" in r:
+        extra.append(
+            f"concurrency, two server processes: {r['concurrency2_events_per_s']:,.0f} events/s, "
+            f"{r['concurrency2_syncs_per_s']:.1f} syncs/s, p50 {r['concurrency2_p50_s']:.2f} s, "
+            f"p99 {r['concurrency2_p99_s']:.2f} s, {r['concurrency2_errors']} errors, "
+            f"CPU s: servers {r['concurrency2_server_cpu_s']:.1f} in {r['concurrency2_wall_s']:.1f} s"
+        )
+    if r.get("backend") == "postgresql":
+        extra.append("server: PostgreSQL (BENCH_DB), one database per store; laptop stores: WAL, synchronous=FULL")
+    else:
+        extra.append(f"server: SQLite WAL, synchronous={r['synchronous']}; laptop stores: WAL, synchronous=FULL")
     return "\n".join(lines + [""] + extra)
 
 
@@ -222,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "n": settings.n,
         "push_n": settings.push_n,
         "runs": settings.runs,
+        "backend": database.backend(),
         "synchronous": "FULL" if settings.durable else "NORMAL",
         "laptop_synchronous": "FULL",
         "machine": machine(),
@@ -264,10 +275,13 @@ def main(argv: list[str] | None = None) -> int:
             figure("priming", lambda: priming.run(settings, work))
         if "concurrency" in only:
             figure("concurrency", lambda: concurrency.run(settings, work))
+            if database.backend() == "postgresql":  # one server process against two
+                figure("concurrency2", lambda: concurrency.run(settings, work, processes=2))
         results.update(wire.derive(settings.push_n, push_r, pull_r))
     finally:
         if not settings.keep:
             shutil.rmtree(work, ignore_errors=True)
+            database.drop_all()
     if failed:
         results["failed"] = failed
     results["total_s"] = round(time.perf_counter() - started, 1)
