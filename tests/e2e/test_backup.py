@@ -1,12 +1,17 @@
 """``field-server backup DEST``: a consistent copy of a SQLite deployment, taken while a laptop
-pushes to the running server, that a server serves as it was at the moment of the copy."""
+pushes to the running server, that a server serves as it was at the moment of the copy; what a
+laptop that pushed after the backup meets when the backup is restored (docs/operations.md,
+"Restore"). On PostgreSQL the command refuses and names the database's own tools."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
+import pytest
+
 from field_client import FieldClient
+from field_client.errors import OutOfStep
 from sync_protocol import Note
 
 from tests.support.live import LiveServer, cli_json, read_only, run_cli, wait_until
@@ -18,7 +23,18 @@ def high_seq(path: Path, device: str) -> int:
         return int(row[0]) if row else 0
 
 
-def test_backup_while_a_laptop_pushes_is_consistent_and_serves(live_server: LiveServer, tmp_path: Path) -> None:
+def test_backup_of_postgresql_is_left_to_its_own_tools(live_server: LiveServer, backend: str, tmp_path: Path) -> None:
+    if backend != "postgresql":
+        return  # the SQLite backup is the test below
+    refused = run_cli("field-server", "backup", str(tmp_path / "b"), "--data", str(live_server.data_dir), check=False)
+    assert refused.returncode == 1 and "pg_dump" in refused.stderr, refused.stderr
+
+
+def test_backup_while_a_laptop_pushes_is_consistent_and_serves(
+    live_server: LiveServer, backend: str, tmp_path: Path
+) -> None:
+    if backend != "sqlite":
+        return  # PostgreSQL is backed up with its own tools: the test above
     home = tmp_path / "li-wei"
     with FieldClient(home) as li:
         li.login(live_server.url, live_server.enrollment("li-wei"))
@@ -67,11 +83,23 @@ def test_backup_while_a_laptop_pushes_is_consistent_and_serves(live_server: Live
     assert answers == copied == notes and newest == version, (answers, copied, notes, newest, version)
     assert cli_json("field-server", "audit", "verify", "--data", str(dest))["ok"] is True
 
-    # Restore: serve the copy; the laptop is ahead of it (its later pushes are not in the copy)
-    # and a new laptop pulls exactly what the copy holds.
-    with LiveServer(dest) as restored:
+    refused = run_cli("field-server", "backup", str(dest), "--data", str(live_server.data_dir), check=False)
+    assert refused.returncode == 1 and "not empty" in refused.stderr
+
+    # Restore: the copy is served at the old address. A new laptop pulls what the copy holds.
+    # Li Wei's laptop pushed after the backup, so it is ahead of the restored server: its push
+    # is refused (seq_gap) until it enrolls again; then its pending work arrives, renumbered.
+    live_server.stop()
+    with LiveServer(dest, port=live_server.port) as restored:
         with FieldClient(tmp_path / "zhang-min") as other:
             other.login(restored.url, restored.enrollment("zhang-min"))
             assert other.sync().ok
-    refused = run_cli("field-server", "backup", str(dest), "--data", str(live_server.data_dir), check=False)
-    assert refused.returncode == 1 and "not empty" in refused.stderr
+        with FieldClient(home, retries=1, backoff=0.01) as li:
+            pending = li.record_event("J-0001", Note(text="recorded after the restore")).id
+            with pytest.raises(OutOfStep, match="server's store is older than this laptop's"):
+                li.sync()
+            li.login(restored.url, restored.enrollment("li-wei"))
+            again = li.sync()
+            assert again.ok and again.applied == 1 and li.pending() == [], again
+        with read_only(dest / "fieldsync.db") as conn:
+            assert conn.execute("SELECT count(*) FROM records WHERE id=?", (pending,)).fetchone()[0] == 1
