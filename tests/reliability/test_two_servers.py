@@ -39,7 +39,11 @@ from tests.support.databases import query
 from tests.support.live import LiveServer, cli_json
 
 
-SECONDS = float(os.environ.get("FIELDSYNC_STRESS_SECONDS", "25"))
+# PostgreSQL is the backend several processes are for: thousands of mutations over 30 s. Two
+# processes over one SQLite file also behave as one server (each write takes the file's lock);
+# a shorter run shows it.
+SECONDS = {"postgresql": float(os.environ.get("FIELDSYNC_STRESS_SECONDS", "30"))}
+SECONDS["sqlite"] = SECONDS["postgresql"] / 3
 LAPTOPS = [
     ("li-wei", ["J-0001", "J-0002"], "S-01"),
     ("li-wei", ["J-0001", "J-0003"], "S-01"),
@@ -110,7 +114,7 @@ def work(name: str, home: Path, jobs: list[str], site: str, deadline: float, see
     syncs = 0
     with FieldClient(home, retries=8, backoff=0.01, timeout=60) as laptop:
         while time.monotonic() < deadline:
-            for _ in range(rng.randint(3, 12)):
+            for _ in range(rng.randint(10, 30)):
                 if rng.random() < 0.1:
                     laptop.edit("site", site, access_notes=f"{name} {home.name} {len(notes)}")
                 else:
@@ -133,7 +137,8 @@ def work(name: str, home: Path, jobs: list[str], site: str, deadline: float, see
         }
 
 
-def test_two_server_processes_behave_as_one(server_data: Path, tmp_path: Path) -> None:
+def test_two_server_processes_behave_as_one(server_data: Path, backend: str, tmp_path: Path) -> None:
+    seconds = SECONDS[backend]
     servers = [LiveServer(server_data), LiveServer(server_data)]
     with servers[0], servers[1], Balancer([s.port for s in servers], seed=11) as balancer:
         homes = []
@@ -145,7 +150,7 @@ def test_two_server_processes_behave_as_one(server_data: Path, tmp_path: Path) -
             homes.append(home)
         checker = Checker(balancer.url, servers[0].enrollment("zhao-lei", "supervisor"))
         checker.start()
-        deadline = time.monotonic() + SECONDS
+        deadline = time.monotonic() + seconds
         results: list[dict[str, Any]] = [{} for _ in LAPTOPS]
         failures: list[BaseException] = []
 
@@ -160,7 +165,7 @@ def test_two_server_processes_behave_as_one(server_data: Path, tmp_path: Path) -
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=SECONDS + 300)
+            thread.join(timeout=seconds + 300)
         checker.stop.set()
         checker.join(timeout=300)
         assert not failures, failures
@@ -175,9 +180,9 @@ def test_two_server_processes_behave_as_one(server_data: Path, tmp_path: Path) -
     mutations = sum(len(r["answers"]) for r in results)
     print(
         f"{mutations} mutations from {len(LAPTOPS)} laptops in {sum(r['syncs'] for r in results)} syncs over"
-        f" {SECONDS:.0f} s; requests per server {sorted(hits.values())}; checker pages {checker.pages}"
+        f" {seconds:.0f} s ({backend}); requests per server {sorted(hits.values())}; checker pages {checker.pages}"
     )
-    assert mutations >= 1000 or SECONDS < 20, mutations
+    assert mutations >= 30 * seconds, mutations  # the laptops kept working all along (a few thousand)
     assert len(hits) == 2 and min(hits.values()) > 0.3 * max(hits.values()), hits
 
     server_state = {
