@@ -53,15 +53,8 @@ def _open(args: argparse.Namespace, create: bool = False) -> Store:
     ``--database``, migrated. A SQLite file must exist unless ``create``."""
     data: Path = args.data
     url = database_url(data, getattr(args, "database", None) or _config(data).database)
-    path = sqlite_path(url)
-    if not create and path is not None and not path.exists():
-        raise CommandError(f"no fieldsync store in {data}: run `field-server init --data {data}` first")
+    db = _open_url(url, create, missing=f"no fieldsync store in {data}: run `field-server init --data {data}` first")
     data.mkdir(parents=True, exist_ok=True)
-    try:
-        db = open_database(url)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    db.migrate()
     return db
 
 
@@ -263,12 +256,13 @@ def cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
         db.close()
 
 
-def _open_url(url: str, create: bool) -> Store:
-    """The store at ``url``, migrated to this version's schema (a new SQLite file only if ``create``)."""
+def _open_url(url: str, create: bool, missing: str | None = None) -> Store:
+    """The store at ``url``, migrated to this version's schema (a new SQLite file only if
+    ``create``; else ``missing``, or a message naming the URL, when there is none)."""
     path = sqlite_path(url)
     if path is not None:
         if not create and not path.exists():
-            raise CommandError(f"no fieldsync store at {url}")
+            raise CommandError(missing or f"no fieldsync store at {url}")
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         db = open_database(url)

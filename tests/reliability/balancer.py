@@ -13,47 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 from collections import Counter
 from typing import Sequence
 
-from .proxy import read_request
+from .proxy import LoopbackRelay, read_request
 
 
-class Balancer:
+class Balancer(LoopbackRelay):
     def __init__(self, ports: Sequence[int], seed: int = 1) -> None:
+        super().__init__()
         self.ports = list(ports)
         self.rng = random.Random(seed)
         self.hits: Counter[int] = Counter()
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "Balancer":
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
-        self._loop.run_until_complete(server.wait_closed())
-        self._loop.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await read_request(reader)
             if request is None:

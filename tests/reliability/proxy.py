@@ -19,16 +19,16 @@ import asyncio
 import random
 import threading
 from collections import Counter
+from typing import Self
 
 FATES = ("pass", "delay", "drop_before", "drop_after", "truncate", "error")
 
 
-class FaultProxy:
-    def __init__(self, upstream_port: int, weights: dict[str, float], seed: int = 1) -> None:
-        self.upstream_port = upstream_port
-        self.weights = weights
-        self.rng = random.Random(seed)
-        self.fates: Counter[str] = Counter()
+class LoopbackRelay:
+    """An HTTP relay on 127.0.0.1 and a free port, served by an event loop in a thread of its
+    own from ``with`` to the end of the block; ``handle`` answers each connection."""
+
+    def __init__(self) -> None:
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -39,7 +39,7 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> Self:
         self._thread.start()
         self._ready.wait(10)
         return self
@@ -48,9 +48,12 @@ class FaultProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self._server = self._loop.run_until_complete(asyncio.start_server(self.handle, "127.0.0.1", 0))
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
@@ -58,13 +61,22 @@ class FaultProxy:
         self._loop.run_until_complete(self._server.wait_closed())
         self._loop.close()
 
+
+class FaultProxy(LoopbackRelay):
+    def __init__(self, upstream_port: int, weights: dict[str, float], seed: int = 1) -> None:
+        super().__init__()
+        self.upstream_port = upstream_port
+        self.weights = weights
+        self.rng = random.Random(seed)
+        self.fates: Counter[str] = Counter()
+
     def _fate(self) -> str:
         names = list(self.weights)
         fate = self.rng.choices(names, [self.weights[n] for n in names])[0]
         self.fates[fate] += 1
         return fate
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await read_request(reader)
             if request is None:
