@@ -129,6 +129,23 @@ class AuditConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     compliance_target_pct: Annotated[float, Meta(ge=0, le=100)] = 95.0
 
 
+class BlobsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Where blob bytes live (``server/blobstore``; docs/operations.md, "Blob storage"). Read at
+    start; ``field-server serve --blobs URL`` overrides it."""
+
+    store: Literal["directory", "s3"] = "directory"
+    # store = "directory": the directory, relative to the data directory or absolute.
+    directory: str = ""
+    # store = "s3": the bucket, a key prefix, the endpoint of a service other than AWS, the region.
+    bucket: str = ""
+    prefix: str = ""
+    endpoint_url: str = ""
+    region: str = ""
+    # The names of the environment variables holding the credentials (never the secrets themselves).
+    access_key_env: str = "AWS_ACCESS_KEY_ID"
+    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
+
+
 class Config(msgspec.Struct, frozen=True):
     severity: dict[int, SeverityTerms] = msgspec.field(default_factory=lambda: dict(DEFAULT_SEVERITY))
     scheduler: SchedulerConfig = SchedulerConfig()
@@ -137,6 +154,7 @@ class Config(msgspec.Struct, frozen=True):
     security: SecurityConfig = SecurityConfig()
     office: OfficeConfig = OfficeConfig()
     audit: AuditConfig = AuditConfig()
+    blobs: BlobsConfig = BlobsConfig()
 
 
 DEFAULT = Config()
@@ -168,6 +186,8 @@ def parse(text: str, source: str = CONFIG_FILE) -> Config:
         rest = msgspec.convert({k: v for k, v in raw.items() if k != "severity"}, Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    if rest.blobs.store == "s3" and not rest.blobs.bucket:
+        raise ConfigError(f'{source}: blobs.bucket: store = "s3" needs the bucket\'s name')
     return msgspec.structs.replace(rest, severity=severity)
 
 

@@ -1,4 +1,4 @@
-"""What every request needs: the store, the blob directory, the clock and the cursor key.
+"""What every request needs: the store, the blob store, the clock and the cursor key.
 
 One ``ServerState`` per app (``app.state.fieldsync``); the HTTP modules and the office read it
 through ``http.state_of``. It imports nothing of the web layer, so anything may import it.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import blobs, policy, throttle
+from . import blobstore, policy, throttle
 from .push import ServerClock
 from .storage import Database, meta
 from .storage.schema import migrate
@@ -17,15 +17,17 @@ DB_FILE = "fieldsync.db"
 
 
 class ServerState:
-    """Also the configuration read at start, and the counts kept about strangers (``throttle.py``)."""
+    """Also the configuration read at start, and the counts kept about strangers (``throttle.py``).
+    ``blobs_url`` is ``field-server serve --blobs``: where blob bytes live, instead of ``[blobs]``
+    of ``config.toml`` (``blobstore.open_store``)."""
 
-    def __init__(self, data_dir: Path, durable: bool = False) -> None:
+    def __init__(self, data_dir: Path, durable: bool = False, blobs_url: str | None = None) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.config = policy.load(data_dir)
         self.db = Database(data_dir / DB_FILE, durable=durable)
         self.db.exclusive(migrate)
-        self.blobs = blobs.BlobStore(data_dir / "blobs")
+        self.blobs: blobstore.BlobStore = blobstore.open_store(data_dir, self.config.blobs, blobs_url)
         self.clock = ServerClock()
         self.secret: str = self.db.read(meta.secret)
         self.limiter = throttle.FailureLimiter(self.config.security)

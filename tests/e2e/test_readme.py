@@ -29,7 +29,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from server.blobs import file_sha256
+from server.blobstore import file_sha256
 from server.process import free_port
 
 from tests.support.live import ROOT, read_only, wait_until

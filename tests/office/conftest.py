@@ -18,7 +18,7 @@ from litestar.testing import TestClient
 
 from server import auth
 from server.app import create_app
-from server.blobs import BlobStore
+from server.blobstore import DirectoryStore
 from server.storage import Database
 from server.fixtures import load_fixtures
 from server.storage.schema import migrate
@@ -36,7 +36,7 @@ def office_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data.mkdir()
     db = Database(data / "fieldsync.db")
     db.exclusive(migrate)
-    load_fixtures(db, BlobStore(data / "blobs"), DEMO_DATA)
+    load_fixtures(db, DirectoryStore(data / "blobs"), DEMO_DATA)
     db.close()
     return data
 

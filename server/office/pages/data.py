@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +74,7 @@ async def _upload(request: AnyRequest, upload: Any) -> tuple[str, int, str, str]
     name = Path(upload.filename).name[:200]
 
     def work() -> tuple[str, int]:
-        with tempfile.NamedTemporaryFile(dir=state.blobs.partial, prefix="office-", delete=False) as tmp:
-            tmp.write(data)
-        try:
-            sha, size = state.blobs.add_file(Path(tmp.name))
-        finally:
-            Path(tmp.name).unlink(missing_ok=True)
+        sha, size = state.blobs.add_bytes(data)
         state.db.write(lambda c: blob_rows.record(c, sha, size, media_type, who.user_id))
         return sha, size
 

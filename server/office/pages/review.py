@@ -12,7 +12,7 @@ from litestar.response import Redirect, Stream
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 from sync_protocol.i18n import N_
 
-from ... import blobs as blob_module
+from ... import blobstore
 from ...headers import FILE_POLICY
 from .. import audit_report, conflict_queue, jobs, sheet
 from ..access import AUDIT, DISPATCH, principal, server_state
@@ -153,7 +153,7 @@ async def audit_csv(request: AnyRequest, engineer: FromQuery[str | None] = None)
 @get("/blobs/{sha256:str}")
 async def blob_page(request: AnyRequest, sha256: FromPath[str]) -> Stream:
     """A stored file (signature image, photo, drawing) for the office pages."""
-    blob_module.check_sha(sha256)
+    blobstore.check_sha(sha256)
     state = server_state(request)
     if not state.blobs.has(sha256):
         raise NotFound(N_("no file {sha256}", sha256=sha256), field="sha256")
