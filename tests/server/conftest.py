@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from server import auth
 from server.storage import records as store
 from server.app import create_app
+from tests.support.blobstores import BlobBackend
 from tests.support.seed import NOW, seed_records
 from sync_protocol import (
     JSON,
@@ -138,8 +139,8 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    app = create_app(tmp_path / "server")
+def world(tmp_path: Path, blob_store: BlobBackend) -> Iterator[World]:
+    app = create_app(tmp_path / "server", blobs=blob_store.url)
     db = app.state.fieldsync.db
 
     def setup(conn: Any) -> None:
