@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-from pathlib import Path
 from typing import Iterator
 
 import httpx
