@@ -95,6 +95,7 @@ class DirectoryStore:
             return self.state(sha256)
         with self._locked(sha256):
             if self.has(sha256):  # completed by another process while this one waited
+                (self.partial / f"{sha256}.lock").unlink(missing_ok=True)  # the one it re-created
                 return self.state(sha256)
             partial = self.partial / sha256
             have = partial.stat().st_size if partial.exists() else 0
