@@ -14,8 +14,10 @@ import pytest
 from server import policy
 from server.blobstore import BlobStore, DirectoryStore, config_from_url, open_store
 from server.cli import main
+from server.fixtures import read_fixtures
 from sync_protocol import ChecksumMismatch, InvalidValue, OffsetMismatch
 from tests.support.blobstores import STORES, BlobBackend
+from tests.support.live import DEMO_DATA
 
 DATA = random.Random(3).randbytes(200_000)
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -121,3 +123,12 @@ def test_a_bucket_that_is_not_there_stops_the_command(
     url = f"s3://no-such-bucket?endpoint={s3_endpoint}"
     assert main(["job", "run", "housekeeping", "--data", str(data), "--blobs", url]) == 1
     assert "no-such-bucket" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("blob_store", ["s3"], indirect=True)
+def test_fixtures_load_their_files_into_the_chosen_store(tmp_path: Path, blob_store: BlobBackend) -> None:
+    data = tmp_path / "server"
+    assert main(["init", "--data", str(data)]) == 0
+    assert main(["load-fixtures", "--data", str(data), "--blobs", str(blob_store.url), str(DEMO_DATA)]) == 0
+    assert all(blob_store.exists(data, blob.sha256) for blob in read_fixtures(DEMO_DATA).blobs)
+    assert not (data / "blobs").exists()
