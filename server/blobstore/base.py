@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, Protocol
+from typing import Iterator, NamedTuple, Protocol
 
 from sync_protocol import ChecksumMismatch, InvalidValue, MalformedMessage, OffsetMismatch, TooLarge
 
@@ -119,8 +119,10 @@ class BlobStore(Protocol):
         ...
 
 
-def hashed(chunks: Iterable[bytes], digest: "hashlib._Hash") -> Iterator[bytes]:
-    """Pass ``chunks`` through, feeding ``digest`` on the way (hash while copying: one pass)."""
-    for chunk in chunks:
-        digest.update(chunk)
-        yield chunk
+def complete(store: BlobStore, sha256: str) -> UploadState | None:
+    """The state of a complete blob (None: the store holds none by that name)."""
+    try:
+        size = store.size(sha256)
+    except FileNotFoundError:
+        return None
+    return UploadState(size, True, size)

@@ -38,7 +38,7 @@ import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .base import READ_CHUNK, SHA256_RE, UploadState, check_chunk, check_sha, check_size, mismatch
+from .base import READ_CHUNK, SHA256_RE, UploadState, check_chunk, complete, check_sha, check_size, mismatch
 
 
 class DirectoryStore:
@@ -69,11 +69,9 @@ class DirectoryStore:
         return self.path(sha256).stat().st_size
 
     def state(self, sha256: str) -> UploadState:
-        try:
-            size = self.size(sha256)
-            return UploadState(size, True, size)
-        except FileNotFoundError:
-            pass
+        done = complete(self, sha256)
+        if done is not None:
+            return done
         partial = self.partial / sha256
         try:
             have = partial.stat().st_size

@@ -45,6 +45,7 @@ from .base import (
     BlobStoreUnavailable,
     UploadState,
     check_chunk,
+    complete,
     check_sha,
     check_size,
     file_sha256,
@@ -121,11 +122,9 @@ class S3Store:
         return int(head["ContentLength"])
 
     def state(self, sha256: str) -> UploadState:
-        try:
-            size = self.size(sha256)
-            return UploadState(size, True, size)
-        except FileNotFoundError:
-            pass
+        done = complete(self, sha256)
+        if done is not None:
+            return done
         chain, declared = self._chain(sha256)
         return UploadState(sum(p.length for p in chain), False, declared)
 
