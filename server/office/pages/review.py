@@ -155,7 +155,7 @@ async def blob_page(request: AnyRequest, sha256: FromPath[str]) -> Stream:
     """A stored file (signature image, photo, drawing) for the office pages."""
     blobstore.check_sha(sha256)
     state = server_state(request)
-    if not state.blobs.has(sha256):
+    if not await in_thread(lambda: state.blobs.has(sha256)):  # a network call with a bucket
         raise NotFound(N_("no file {sha256}", sha256=sha256), field="sha256")
     row = await in_thread(lambda: state.db.read(lambda c: blob_rows.info(c, sha256)))
     media_type = (row["media_type"] if row else "") or "application/octet-stream"
