@@ -14,6 +14,7 @@ numbers, and a typo in the file stops the server at start instead of silently us
 
     [office]
     language = "zh_Hans"          # for a browser that asks for no language fieldsync speaks
+    timezone = "Asia/Shanghai"      # where the office pages show and take times (stored in UTC)
 
     [audit]
     compliance_target_pct = 95    # the backup audit shows each engineer against it
@@ -33,6 +34,7 @@ import threading
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta
@@ -117,9 +119,22 @@ class SecurityConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 class OfficeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The office pages: the language of a browser that asks for none fieldsync speaks (a
-    person's choice on the page and their browser's ``Accept-Language`` come first)."""
+    person's choice on the page and their browser's ``Accept-Language`` come first), and the
+    time zone (an IANA name, ``Asia/Shanghai``) where the pages show and read times; every
+    time is stored in UTC whatever it says."""
 
     language: Literal["zh_Hans", "en"] = "en"  # sync_protocol.locales.SUPPORTED
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise msgspec.ValidationError(f"no time zone {self.timezone!r} - at `$.office.timezone`") from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class AuditConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

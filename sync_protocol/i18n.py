@@ -245,6 +245,23 @@ class Catalogs:
 # --- formats -----------------------------------------------------------------------------------
 
 
+def zone_label(zone: dt.tzinfo | None, at: dt.datetime | None = None) -> str:
+    """``UTC``, ``UTC+8``, ``UTC-3:30``: a zone as its offset, which no reader mistakes (``CST``
+    is China's and America's).
+
+    >>> from zoneinfo import ZoneInfo
+    >>> zone_label(ZoneInfo("Asia/Shanghai")), zone_label(None), zone_label(ZoneInfo("Asia/Kolkata"))
+    ('UTC+8', 'UTC', 'UTC+5:30')
+    """
+    offset = (at or dt.datetime.now(dt.timezone.utc)).astimezone(zone or dt.timezone.utc).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    if not minutes:
+        return "UTC"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{'-' if minutes < 0 else '+'}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+
 class Formats:
     """Dates, times, durations and money as a reader of ``locale`` writes them.
 
@@ -284,7 +301,7 @@ class Formats:
             local = value.astimezone(self.tz)
             day, time = (format_skeleton(skeleton, local, locale=self.locale) for skeleton in ("yMMMd", "Hm"))
             text = f"{day} {time}"
-            return f"{text} {local.tzname()}" if self.zone else text
+            return f"{text} {zone_label(self.tz, local)}" if self.zone else text
         except (ValueError, TypeError, OverflowError, OSError):
             log.warning("a stored time could not be shown as a time: %r", value)
             return str(value)

@@ -9,15 +9,15 @@ from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
+from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized, job_name
 from sync_protocol.codec import convert
 from sync_protocol.i18n import N_
 from sync_protocol.office import IntakeRequest
-from sync_protocol.states import CLOSED_TO_WORK
 
 from ... import assign as assign_module
 from .. import jobs, refdata, sheet
 from ..access import DISPATCH, principal, server_state
+from ..filters import from_local_input
 from ..journal import config, office_write
 from ..worker import in_thread
 from ..i18n import catalogs, gettext_of, locale_of
@@ -29,11 +29,40 @@ from ...storage import records as store
 
 
 @get("/board")
-async def board_page(request: AnyRequest, all: FromQuery[bool] = False) -> Page:
+async def board_page(
+    request: AnyRequest,
+    all: FromQuery[bool] = False,
+    status: FromQuery[list[str] | None] = None,
+    severity: FromQuery[list[str] | None] = None,
+    engineer: FromQuery[str | None] = None,
+    customer: FromQuery[str | None] = None,
+    site: FromQuery[str | None] = None,
+    q: FromQuery[str | None] = None,
+) -> Page:
     state = server_state(request)
-    statuses = None if all else [s for s in jobs.STATUS_ORDER if s not in CLOSED_TO_WORK]
-    rows = await in_thread(lambda: state.db.read(lambda c: jobs.board(c, statuses=statuses)))
-    return await render(request, "board.html", section="board", jobs=rows, show_all=all, status_order=jobs.STATUS_ORDER)
+    statuses = ["all"] if all else (status or [])
+    where = jobs.board_filter(
+        statuses, severity or (), engineer or "", customer or "", site or "", q or "", default=jobs.WORKING
+    )
+
+    def gather(conn: Any) -> dict[str, Any]:
+        return {
+            "jobs": jobs.board(conn, where=where),
+            "engineers": jobs.engineers(conn),
+            "customers": refdata.list_records(conn, "customer"),
+            "sites": refdata.list_records(conn, "site"),
+        }
+
+    data = await in_thread(lambda: state.db.read(gather))
+    return await render(
+        request,
+        "board.html",
+        section="board",
+        where=where,
+        shown_status=(statuses[0] if len(statuses) == 1 else ""),
+        status_order=jobs.STATUS_ORDER,
+        **data,
+    )
 
 
 def _intake_choices(conn: Any) -> dict[str, Any]:
@@ -54,7 +83,7 @@ async def intake_form(request: AnyRequest) -> Page:
     )
 
 
-def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> IntakeRequest:
+def _intake_request(form: Mapping[str, Any], equipment_ids: list[str], zone: dt.tzinfo) -> IntakeRequest:
     data: dict[str, Any] = {
         k: str(form.get(k, "")).strip()
         for k in ("customer_id", "site_id", "fault", "severity", "reported_by", "reported_at", "assignee")
@@ -65,11 +94,10 @@ def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> Intake
     except ValueError:
         raise InvalidValue(N_("severity is a level 1-4"), field="severity") from None
     if data["reported_at"]:
-        try:
-            when = dt.datetime.fromisoformat(data["reported_at"])
+        try:  # typed on the office's wall clock (config.toml), stored in UTC
+            data["reported_at"] = from_local_input(data["reported_at"], zone).isoformat()
         except ValueError:
             raise InvalidValue(N_("reported at: a date and time, please"), field="reported_at") from None
-        data["reported_at"] = (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).isoformat()
     for optional in ("reported_at", "assignee"):
         if not data[optional]:
             data.pop(optional)
@@ -81,7 +109,8 @@ async def intake_submit(request: AnyRequest) -> Page | Redirect:
     form = await request.form()
     state, who = server_state(request), principal(request)
     try:
-        intake = _intake_request(form, form.getall("equipment_ids") if "equipment_ids" in form else [])
+        zone = config(state).office.zone
+        intake = _intake_request(form, form.getall("equipment_ids") if "equipment_ids" in form else [], zone)
         job = await in_thread(
             lambda: office_write(
                 state, who, "office.intake", lambda c: jobs.intake(c, who, intake, config(state), state.clock)
@@ -99,11 +128,14 @@ async def intake_submit(request: AnyRequest) -> Page | Redirect:
             policy=config(state).severity,
             **choices,
         )
-    fmt, _ = catalogs().formats(locale_of(request)), gettext_of(request)
+    fmt, _ = catalogs(zone.key).formats(locale_of(request)), gettext_of(request)
     flash(
         request,
-        _("Job {number} created: respond by {respond}, on site by {onsite}.").format(
-            number=job.number, respond=fmt.when(job.respond_by), onsite=fmt.when(job.onsite_by)
+        _("Job {number} created: respond by {respond}, on site by {onsite}; warranty {warranty}.").format(
+            number=job_name(job.number, job.id),
+            respond=fmt.when(job.respond_by),
+            onsite=fmt.when(job.onsite_by),
+            warranty=_(job.warranty),
         ),
     )
     return Redirect(f"/office/jobs/{job.id}", status_code=303)

@@ -1,0 +1,110 @@
+"""The dispatch board's filters and search (server-side, GET: a filtered board is a link), the
+open-conflict count in the navigation, and the office's time zone (shown and entered in it,
+stored in UTC)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from .conftest import bearer, post_form, record_of
+
+
+def board_ids(html: str) -> list[str]:
+    return re.findall(r'<tr class="job[^"]*" data-job="([^"]+)"', html)
+
+
+def test_the_board_filters_and_searches_by_get_query(dispatcher) -> None:
+    everything = board_ids(dispatcher.get("/office/board").text)
+    assert len(everything) == 12
+
+    assert set(board_ids(dispatcher.get("/office/board?severity=1").text)) == {"J-0001", "J-0004"}
+    assert set(board_ids(dispatcher.get("/office/board?engineer=u-wang-fang").text)) == {"J-0008", "J-0009", "J-0010"}
+    assert set(board_ids(dispatcher.get("/office/board?customer=C-02&site=S-04").text)) == {"J-0006", "J-0007"}
+    assert board_ids(dispatcher.get("/office/board?status=new&severity=4").text) == ["J-0012"]
+    # Search: numbers, the fault (Chinese too), customer and site names, case-insensitive.
+    assert board_ids(dispatcher.get("/office/board?q=sr-2026-0003").text) == ["J-0003"]
+    assert set(board_ids(dispatcher.get("/office/board?q=监控").text)) == {"J-0004"}
+    assert set(board_ids(dispatcher.get("/office/board?q=harbour").text)) == {f"J-00{n:02d}" for n in (4, 5, 6, 7)}
+    page = dispatcher.get("/office/board?q=harbour&severity=3")
+    assert board_ids(page.text) == ["J-0005"]
+    assert 'value="harbour"' in page.text and '<option value="3" selected' in page.text  # the form says what is shown
+
+
+def test_the_api_takes_the_same_filters_and_names_a_bad_one(client, tokens) -> None:
+    token = bearer(tokens["chen-jing"])
+    rows = client.get("/api/v1/jobs", params={"engineer": "li-wei", "severity": ["1", "2"]}, headers=token).json()
+    assert [r["id"] for r in rows] and {r["id"] for r in rows} == {"J-0001", "J-0002"}
+    assert all(r["name"] == f"{r['number']} ({r['id']})" for r in rows)
+
+    for query, field in (({"severity": "7"}, "severity"), ({"status": "lost"}, "status")):
+        answer = client.get("/api/v1/jobs", params=query, headers=token)
+        assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+
+
+def test_the_board_is_in_urgency_order_and_marks_clocks_at_risk(dispatcher, tokens, client) -> None:
+    rows = client.get("/api/v1/jobs", headers=bearer(tokens["chen-jing"])).json()
+    running = [r for r in rows if r["sla_due"]]
+    keys = [(dt.datetime.fromisoformat(r["sla_due"]), r["severity"]) for r in running]
+    assert keys == sorted(keys) and rows[: len(running)] == running
+    assert {r["sla_state"] for r in running} <= {"ok", "at_risk", "overdue"}
+    assert all(r["overdue"] == (r["sla_state"] == "overdue") for r in rows)
+    page = dispatcher.get("/office/board").text
+    assert board_ids(page) == [r["id"] for r in rows if r["status"] not in ("closed", "cancelled")]
+    for r in running:
+        row = page.split(f'data-job="{r["id"]}"')[1].split("</tr>")[0]
+        assert f"sla-{r['sla_state']}" in row
+        assert ("at risk" in row) == (r["sla_state"] == "at_risk") and ("overdue" in row) == r["overdue"]
+
+
+def test_the_navigation_counts_open_conflicts(dispatcher, li_wei, app) -> None:
+    assert 'id="open-conflicts"' not in dispatcher.get("/office/board").text
+    li_wei.patch("site", "S-01", 1, contact_phone="+86 139 0000 0001")
+    post_form(dispatcher, "/office/data/sites/S-01", "/office/data/sites/S-01", _site_form(app, "+86 21 6666 0000"))
+    page = dispatcher.get("/office/board").text
+    assert re.search(r'id="open-conflicts"[^>]*>1<', page), page[:2000]
+
+
+def _site_form(app, phone: str) -> dict[str, str]:
+    site = record_of(app, "site", "S-01")
+    fields = ("customer_id", "name", "address", "contact_name", "contact_phone", "contact_email", "access_notes")
+    original = {k: str(site.get(k) or "") for k in fields}
+    import json
+
+    return {**original, "contact_phone": phone, "_base_version": "1", "_original": json.dumps(original)}
+
+
+def test_times_are_shown_and_entered_in_the_office_time_zone_and_stored_in_utc(dispatcher, data_dir, app) -> None:
+    (data_dir / "config.toml").write_text('[office]\ntimezone = "Asia/Shanghai"\n')
+    answer = post_form(
+        dispatcher,
+        "/office/jobs/new",
+        "/office/jobs",
+        {
+            "customer_id": "C-01",
+            "site_id": "S-01",
+            "equipment_ids": ["EQ-001"],
+            "severity": "1",
+            "fault": "down",
+            "reported_at": "2026-11-20T17:00",  # Shanghai's wall clock
+        },
+    )
+    assert answer.status_code == 303, answer.text
+    job = record_of(app, "job", "J-0013")
+    assert job["reported_at"].startswith("2026-11-20T09:00:00") and job["reported_at"].endswith(("Z", "+00:00"))
+    sheet = dispatcher.get(answer.headers["location"]).text
+    assert "Times in Asia/Shanghai (UTC+8)" in sheet
+    assert "2026-11-20 17:00 UTC+8" in sheet and "2026-11-20 17:30 UTC+8" in sheet  # reported, respond by
+    assert "respond by 17:30, on site by 19:00 UTC+8" in sheet  # the flash
+
+
+def test_an_unknown_time_zone_is_refused_naming_the_key(data_dir) -> None:
+    from server import policy
+
+    (data_dir / "config.toml").write_text('[office]\ntimezone = "Asia/Atlantis"\n')
+    try:
+        policy.load(data_dir)
+    except policy.ConfigError as exc:
+        assert "office.timezone" in str(exc) and "Asia/Atlantis" in str(exc)
+    else:
+        raise AssertionError("an unknown zone was accepted")
