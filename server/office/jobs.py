@@ -19,7 +19,7 @@ import msgspec
 from sync_protocol import Equipment, InvalidValue, Job, NotFound, job_name, sla
 from sync_protocol.i18n import N_
 from sync_protocol.office import EditReply, IntakeRequest, JobSummary
-from sync_protocol.states import BOARD_ORDER, CLOSED_TO_WORK
+from sync_protocol.states import BOARD_ORDER, CLOSED_TO_WORK, OPEN_STATUSES
 from sync_protocol.warranty import job_warranty
 
 from .. import assign as assign_module
@@ -285,6 +285,15 @@ def job_summary(conn: Tx, job_id: str, now: dt.datetime | None = None) -> JobSum
     )
 
 
+def open_jobs_by_equipment(conn: Tx) -> dict[str, list[str]]:
+    """The names (``SR-2026-0001 (J-0001)``) of the open jobs on each piece of equipment: a new
+    fault on equipment that already has one is often the same fault, reported twice."""
+    out: dict[str, list[str]] = {}
+    for job_id, number, equipment_id in office_rows.jobs_on_equipment(conn, sorted(OPEN_STATUSES)):
+        out.setdefault(equipment_id, []).append(job_name(number, job_id))
+    return out
+
+
 def user_id_of(conn: Tx, name_or_id: str) -> str:
     """The id of the user named ``name_or_id`` (``li-wei`` -> ``u-li-wei``); the text itself
     when no user has that name (it may be an id, or a display name)."""
@@ -295,3 +304,57 @@ def user_id_of(conn: Tx, name_or_id: str) -> str:
 def engineers(conn: Tx) -> list[tuple[str, str, str]]:
     """(id, name, display name) of every active engineer, for assignment pickers."""
     return devices.active_engineers(conn)
+
+
+# --- who is free: each engineer's open jobs and today's load ------------------------------------
+
+
+class EngineerLoad(NamedTuple):
+    """One engineer's open work, for the assignee picker and the schedule: ``today`` is due by
+    the end of the office's day (overdue included), ``week`` by the end of its week (Sunday)."""
+
+    id: str
+    name: str
+    display_name: str
+    jobs: list[JobSummary]  # open, most urgent first
+    today: list[JobSummary]
+    week: list[JobSummary]  # due after today, within this week
+
+
+def day_ends(now: dt.datetime, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """The end of today and of this week (Monday to Sunday) on the office's wall clock.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> now = dt.datetime(2026, 11, 25, 20, 0, tzinfo=dt.timezone.utc)  # Thursday 26th, 04:00 in Shanghai
+    >>> [t.isoformat() for t in day_ends(now, ZoneInfo("Asia/Shanghai"))]
+    ['2026-11-27T00:00:00+08:00', '2026-11-30T00:00:00+08:00']
+    """
+    local = now.astimezone(zone)
+    tomorrow = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), zone)
+    next_monday = dt.datetime.combine(local.date() + dt.timedelta(days=7 - local.weekday()), dt.time(), zone)
+    return tomorrow, next_monday
+
+
+def engineer_loads(
+    conn: Tx, zone: dt.tzinfo, now: dt.datetime | None = None
+) -> tuple[list[EngineerLoad], list[JobSummary]]:
+    """Every active engineer's load (in the order of ``engineers``), and the open jobs nobody
+    has yet: one read of the board, so the picker and the schedule agree with it."""
+    now = now or _now()
+    end_of_day, end_of_week = day_ends(now, zone)
+    open_jobs = board(conn, now, where=BoardFilter(statuses=OPEN_STATUSES))
+    loads = []
+    for user_id, name, display in engineers(conn):
+        mine = [j for j in open_jobs if j.assignee == user_id]
+        due = [j for j in mine if j.sla_due is not None]
+        loads.append(
+            EngineerLoad(
+                user_id,
+                name,
+                display,
+                mine,
+                [j for j in due if j.sla_due < end_of_day],  # type: ignore[operator]
+                [j for j in due if end_of_day <= j.sla_due < end_of_week],  # type: ignore[operator]
+            )
+        )
+    return loads, [j for j in open_jobs if not j.assignee]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from server.office import jobs
+
 from .conftest import bearer, post_form, record_of
 
 
@@ -108,3 +110,62 @@ def test_an_unknown_time_zone_is_refused_naming_the_key(data_dir) -> None:
         assert "office.timezone" in str(exc) and "Asia/Atlantis" in str(exc)
     else:
         raise AssertionError("an unknown zone was accepted")
+
+
+def test_the_assignee_picker_starts_empty_on_an_unassigned_job_and_shows_each_load(dispatcher, app) -> None:
+    page = dispatcher.get("/office/jobs/J-0011").text  # new, nobody assigned
+    picker = page.split('id="assignee"')[1].split("</select>")[0]
+    options = re.findall(r'<option value="([^"]*)"\s*(selected)?\s*>([^<]*)</option>', picker)
+    assert options[0] == ("", "selected", "— choose an engineer —")
+    assert not any(selected for value, selected, _ in options[1:])
+    state = app.state.fieldsync
+    loads, _ = state.db.read(lambda c: jobs.engineer_loads(c, dt.timezone.utc))
+    li = next(load for load in loads if load.name == "li-wei")
+    assert len(li.jobs) == 3  # J-0001..3, all open
+    assert ("li-wei", "", f"Li Wei (李伟) · 3 open, {len(li.today)} due today") in options
+    # An assigned job keeps its engineer selected, and an empty choice is refused by name.
+    assigned = dispatcher.get("/office/jobs/J-0001").text.split('id="assignee"')[1].split("</select>")[0]
+    assert re.search(r'<option value="li-wei"\s*selected\s*>', assigned) and 'value=""' not in assigned
+    refused = post_form(dispatcher, "/office/jobs/J-0011", "/office/jobs/J-0011/assign", {"assignee": ""})
+    assert refused.status_code == 303 and record_of(app, "job", "J-0011").get("assignee") is None
+
+
+def test_the_schedule_lists_each_engineers_jobs_due_today_and_this_week(dispatcher, app) -> None:
+    state = app.state.fieldsync
+    now = dt.datetime.now(dt.timezone.utc)
+    end_of_day, end_of_week = jobs.day_ends(now, dt.timezone.utc)
+    rows = state.db.read(lambda c: jobs.board(c, now, statuses=["new", "assigned", "on_site", "escalated"]))
+    page = dispatcher.get("/office/schedule").text
+    for name, user_id in (("li-wei", "u-li-wei"), ("zhang-min", "u-zhang-min"), ("wang-fang", "u-wang-fang")):
+        row = page.split(f'data-engineer="{name}"')[1].split("</tr>")[0]
+        today, week = row.split('class="today"')[1].split('class="week"')
+        for job in (r for r in rows if r.assignee == user_id and r.sla_due):
+            if job.sla_due < end_of_day:
+                assert f'data-job="{job.id}"' in today
+            elif job.sla_due < end_of_week:
+                assert f'data-job="{job.id}"' in week
+        due = [r.id for r in rows if r.assignee == user_id and r.sla_due and r.sla_due < end_of_day]
+        shown = re.findall(r'data-job="([^"]+)"', today)
+        assert shown == due  # by deadline, as the board orders them
+    unassigned = page.split('data-engineer=""')[1].split("</tr>")[0]
+    assert 'data-job="J-0011"' in unassigned and 'data-job="J-0012"' in unassigned
+
+
+def test_a_new_job_shows_each_equipments_warranty_and_warns_of_an_open_job_on_it(dispatcher, app) -> None:
+    form = dispatcher.get("/office/jobs/new").text
+    ends = record_of(app, "equipment", "EQ-001")["warranty_end"]
+    label = form.split('value="EQ-001"')[1].split("</label>")[0]
+    assert f"warranty ended {ends}" in label or f"in warranty until {ends}" in label
+    assert "already has an open job: SR-2026-0001 (J-0001)" in label
+
+    answer = post_form(
+        dispatcher,
+        "/office/jobs/new",
+        "/office/jobs",
+        {"customer_id": "C-01", "site_id": "S-01", "equipment_ids": ["EQ-001"], "severity": "2", "fault": "again"},
+    )
+    sheet = dispatcher.get(answer.headers["location"]).text
+    created = record_of(app, "job", "J-0013")
+    expected = "in" if dt.date.fromisoformat(ends) >= dt.date.fromisoformat(created["reported_at"][:10]) else "out"
+    assert created.get("warranty", "unknown") == expected and f"warranty {expected}" in sheet
+    assert "EQ-001 already has an open job: SR-2026-0001 (J-0001)." in sheet

@@ -13,6 +13,7 @@ from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unau
 from sync_protocol.codec import convert
 from sync_protocol.i18n import N_
 from sync_protocol.office import IntakeRequest
+from sync_protocol.warranty import covered_on
 
 from ... import assign as assign_module
 from .. import jobs, refdata, sheet
@@ -65,19 +66,32 @@ async def board_page(
     )
 
 
-def _intake_choices(conn: Any) -> dict[str, Any]:
+@get("/schedule")
+async def schedule_page(request: AnyRequest) -> Page:
+    """Who is free: each engineer's open jobs due today and this week, by deadline."""
+    state = server_state(request)
+    zone = config(state).office.zone
+    loads, unassigned = await in_thread(lambda: state.db.read(lambda c: jobs.engineer_loads(c, zone)))
+    return await render(request, "schedule.html", section="schedule", loads=loads, unassigned=unassigned)
+
+
+def _intake_choices(conn: Any, zone: dt.tzinfo) -> dict[str, Any]:
+    equipment = refdata.list_records(conn, "equipment", limit=100_000)
     return {
         "customers": refdata.list_records(conn, "customer"),
         "sites": refdata.list_records(conn, "site"),
-        "equipment": refdata.list_records(conn, "equipment", limit=100_000),
-        "engineers": jobs.engineers(conn),
+        "equipment": equipment,
+        "warranty": {e.id: covered_on(e, dt.datetime.now(zone).date()) for e, _ in equipment},
+        "open_jobs": jobs.open_jobs_by_equipment(conn),
+        "loads": jobs.engineer_loads(conn, zone)[0],
     }
 
 
 @get("/jobs/new", opt={"roles": DISPATCH})
 async def intake_form(request: AnyRequest) -> Page:
     state = server_state(request)
-    choices = await in_thread(lambda: state.db.read(_intake_choices))
+    zone = config(state).office.zone
+    choices = await in_thread(lambda: state.db.read(lambda c: _intake_choices(c, zone)))
     return await render(
         request, "intake.html", section="intake", values={}, error="", policy=config(state).severity, **choices
     )
@@ -108,16 +122,17 @@ def _intake_request(form: Mapping[str, Any], equipment_ids: list[str], zone: dt.
 async def intake_submit(request: AnyRequest) -> Page | Redirect:
     form = await request.form()
     state, who = server_state(request), principal(request)
+    zone = config(state).office.zone
     try:
-        zone = config(state).office.zone
         intake = _intake_request(form, form.getall("equipment_ids") if "equipment_ids" in form else [], zone)
-        job = await in_thread(
-            lambda: office_write(
-                state, who, "office.intake", lambda c: jobs.intake(c, who, intake, config(state), state.clock)
-            )
-        )
+
+        def work(conn: Any) -> tuple[Any, dict[str, list[str]]]:
+            already = jobs.open_jobs_by_equipment(conn)  # before this job is one of them
+            return jobs.intake(conn, who, intake, config(state), state.clock), already
+
+        job, already = await in_thread(lambda: office_write(state, who, "office.intake", work))
     except (InvalidValue, NotFound) as exc:
-        choices = await in_thread(lambda: state.db.read(_intake_choices))
+        choices = await in_thread(lambda: state.db.read(lambda c: _intake_choices(c, zone)))
         return await render(
             request,
             "intake.html",
@@ -138,6 +153,9 @@ async def intake_submit(request: AnyRequest) -> Page | Redirect:
             warranty=_(job.warranty),
         ),
     )
+    for equipment_id in job.equipment_ids:
+        if already.get(equipment_id):
+            flash(request, f"{equipment_id} already has an open job: {', '.join(already[equipment_id])}.", "warn")
     return Redirect(f"/office/jobs/{job.id}", status_code=303)
 
 
@@ -147,6 +165,7 @@ EVENTS_PER_PAGE = 500  # a sheet longer than this (thousands of notes) is shown 
 @get("/jobs/{job_id:str}")
 async def job_page(request: AnyRequest, job_id: FromPath[str], page: PageNumber = 1) -> Page:
     state = server_state(request)
+    zone = config(state).office.zone
 
     def gather(conn: Any) -> dict[str, Any]:
         job_sheet = sheet.job_sheet(conn, job_id)
@@ -156,7 +175,7 @@ async def job_page(request: AnyRequest, job_id: FromPath[str], page: PageNumber 
             "summary": jobs.job_summary(conn, job_id),
             "cut": cut,
             "events": job_sheet.events[cut["start"] : cut["end"]],
-            "engineers": jobs.engineers(conn),
+            "loads": jobs.engineer_loads(conn, zone)[0],
             "users": user_names(conn),
         }
 
