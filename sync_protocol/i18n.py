@@ -68,8 +68,9 @@ def N_(msgid: str, **params: Any) -> Words:
 def translate(message: str, _: Gettext) -> str:
     """``message`` in the language of ``_``: a ``Words`` is translated, any other text is shown
     as it is (a value someone typed, a message from outside)."""
-    if isinstance(message, Words):
-        return _(message.msgid).format(**message.params) if message.params else _(message.msgid)
+    if isinstance(message, Words):  # its values too: "{sku} in {place}", the place in words
+        params = {k: translate(v, _) if isinstance(v, Words) else v for k, v in message.params.items()}
+        return _(message.msgid).format(**params) if params else _(message.msgid)
     return message
 
 

@@ -63,7 +63,9 @@ async def list_jobs(
     q: FromQuery[str | None] = None,
 ) -> list[JobSummary]:
     state = server_state(request)
-    where = jobs.board_filter(status or (), severity or (), engineer or assignee or "", customer or "", site or "", q or "")
+    where = jobs.board_filter(
+        status or (), severity or (), engineer or assignee or "", customer or "", site or "", q or ""
+    )
     return await in_thread(lambda: state.db.read(lambda c: jobs.board(c, where=where)))
 
 

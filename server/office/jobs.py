@@ -243,9 +243,9 @@ def urgency(summary: JobSummary) -> tuple[int, int, dt.datetime, int, str]:
     return (closed, running, summary.sla_due or _NEVER, summary.severity, summary.number)
 
 
-def names_of(conn: Tx) -> dict[str, str]:
-    """Display names of customers and sites, keyed ``entity:id``."""
-    return office_rows.customer_and_site_names(conn)
+def names_of(conn: Tx, entities: tuple[str, ...] = ("customer", "site")) -> dict[str, str]:
+    """Display names of customers and sites (or of ``entities``), keyed ``entity:id``."""
+    return office_rows.names(conn, entities)
 
 
 def board(

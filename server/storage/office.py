@@ -60,11 +60,12 @@ def labels(tx: Tx, entity: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def customer_and_site_names(tx: Tx) -> dict[str, str]:
-    """Display names of customers and sites, keyed ``entity:id``."""
+def names(tx: Tx, entities: tuple[str, ...] = ("customer", "site")) -> dict[str, str]:
+    """Display names of customers and sites (or of ``entities``: parts), keyed ``entity:id``."""
     rows = tx.execute(
         "SELECT entity, id, json_extract(data, '$.name') FROM records "
-        "WHERE entity IN ('customer', 'site') AND deleted=0"
+        f"WHERE entity IN ({','.join('?' * len(entities))}) AND deleted=0",
+        entities,
     )
     return {f"{entity}:{record_id}": name or "" for entity, record_id, name in rows}
 
