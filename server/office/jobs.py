@@ -346,15 +346,8 @@ def engineer_loads(
     loads = []
     for user_id, name, display in engineers(conn):
         mine = [j for j in open_jobs if j.assignee == user_id]
-        due = [j for j in mine if j.sla_due is not None]
-        loads.append(
-            EngineerLoad(
-                user_id,
-                name,
-                display,
-                mine,
-                [j for j in due if j.sla_due < end_of_day],  # type: ignore[operator]
-                [j for j in due if end_of_day <= j.sla_due < end_of_week],  # type: ignore[operator]
-            )
-        )
+        due = [(j, j.sla_due) for j in mine if j.sla_due is not None]
+        today = [j for j, at in due if at < end_of_day]
+        week = [j for j, at in due if end_of_day <= at < end_of_week]
+        loads.append(EngineerLoad(user_id, name, display, mine, today, week))
     return loads, [j for j in open_jobs if not j.assignee]

@@ -9,7 +9,7 @@ from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized, job_name
+from sync_protocol import Equipment, Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized, job_name
 from sync_protocol.codec import convert
 from sync_protocol.i18n import N_
 from sync_protocol.office import IntakeRequest
@@ -81,7 +81,9 @@ def _intake_choices(conn: Any, zone: dt.tzinfo) -> dict[str, Any]:
         "customers": refdata.list_records(conn, "customer"),
         "sites": refdata.list_records(conn, "site"),
         "equipment": equipment,
-        "warranty": {e.id: covered_on(e, dt.datetime.now(zone).date()) for e, _ in equipment},
+        "warranty": {
+            e.id: covered_on(e, dt.datetime.now(zone).date()) for e, _ in equipment if isinstance(e, Equipment)
+        },
         "open_jobs": jobs.open_jobs_by_equipment(conn),
         "loads": jobs.engineer_loads(conn, zone)[0],
     }
