@@ -205,7 +205,7 @@ async def assign_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
     def action(conn: Any) -> str:
         assign_module.assign(conn, who, job_id, assignee, state.clock)
         job = store.get(conn, "job", job_id).record  # type: ignore[union-attr]
-        return N_("Job {number} assigned to {name}.", number=job.number, name=job.assignee_name)
+        return N_("Job {number} assigned to {name}.", number=job_name(job.number, job.id), name=job.assignee_name)
 
     return await _job_action(request, job_id, "office.assign", action)
 
@@ -217,8 +217,12 @@ async def cancel_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
         request,
         job_id,
         "office.cancel",
-        lambda c: N_("Job {number} cancelled.", number=jobs.cancel(c, who, job_id, state.clock).number),
+        lambda c: N_("Job {number} cancelled.", number=_named(jobs.cancel(c, who, job_id, state.clock))),
     )
+
+
+def _named(job: Any) -> str:
+    return job_name(job.number, job.id)
 
 
 @get("/jobs/{job_id:str}/edit", opt={"roles": DISPATCH})
