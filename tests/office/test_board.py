@@ -169,3 +169,33 @@ def test_a_new_job_shows_each_equipments_warranty_and_warns_of_an_open_job_on_it
     expected = "in" if dt.date.fromisoformat(ends) >= dt.date.fromisoformat(created["reported_at"][:10]) else "out"
     assert created.get("warranty", "unknown") == expected and f"warranty {expected}" in sheet
     assert "EQ-001 already has an open job: SR-2026-0001 (J-0001)." in sheet
+
+
+def test_a_clock_in_the_last_quarter_of_its_window_is_amber_before_it_is_red(dispatcher, client, tokens) -> None:
+    reported = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=25)  # S1: respond within 30 min
+    made = client.post(
+        "/api/v1/jobs",
+        headers=bearer(tokens["chen-jing"]),
+        json={
+            "customer_id": "C-01",
+            "site_id": "S-01",
+            "fault": "down",
+            "severity": 1,
+            "reported_at": reported.isoformat(),
+        },
+    ).json()
+    assert (made["sla_state"], made["sla_target"]) == ("at_risk", "respond")
+    row = dispatcher.get("/office/board").text.split(f'data-job="{made["id"]}"')[1].split("</tr>")[0]
+    assert "sla-at_risk" in row and "at risk" in row and "overdue" not in row
+    late = client.post(
+        "/api/v1/jobs",
+        headers=bearer(tokens["chen-jing"]),
+        json={
+            "customer_id": "C-01",
+            "site_id": "S-01",
+            "fault": "down",
+            "severity": 1,
+            "reported_at": (reported - dt.timedelta(minutes=10)).isoformat(),
+        },
+    ).json()
+    assert late["sla_state"] == "overdue" and late["overdue"]
