@@ -262,7 +262,6 @@ def zone_label(zone: dt.tzinfo | None, at: dt.datetime | None = None) -> str:
     return f"UTC{'-' if minutes < 0 else '+'}{hours}" + (f":{rest:02d}" if rest else "")
 
 
-
 class Formats:
     """Dates, times, durations and money as a reader of ``locale`` writes them.
 

@@ -105,10 +105,14 @@ def _open_conflict(conn: Tx, conflict_id: str, kind: str) -> Conflict:
         raise NotFound(N_("no conflict {id}", id=conflict_id), field="conflict_id")
     conflict: Conflict = stored.record
     if conflict.kind != kind:
-        raise InvalidValue(N_("this is a {kind} conflict, not a {wanted} one", kind=conflict.kind, wanted=kind), field="resolution")
+        raise InvalidValue(
+            N_("this is a {kind} conflict, not a {wanted} one", kind=conflict.kind, wanted=kind), field="resolution"
+        )
     if conflict.status != "open":
         raise IllegalState(
-            N_("this conflict was already resolved ({how}) by {who}", how=conflict.resolution, who=conflict.resolved_by),
+            N_(
+                "this conflict was already resolved ({how}) by {who}", how=conflict.resolution, who=conflict.resolved_by
+            ),
             field="status",
         )
     return conflict

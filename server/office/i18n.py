@@ -33,11 +33,15 @@ LANG_MAX_AGE = 365 * 86400  # a preference, not a secret: kept for a year
 AnyRequest = Request[Any, Any, Any]
 
 
-@functools.cache
 def catalogs(timezone: str = "UTC") -> i18n.Catalogs:
     """The office's catalogs (built once per time zone: the .mo files and templates ship with
     the server). Times are shown in the office's zone (``[office] timezone``) and labelled
     with its offset: the office and the laptops may sit in other zones."""
+    return _catalogs(timezone)
+
+
+@functools.cache
+def _catalogs(timezone: str) -> i18n.Catalogs:
     return i18n.Catalogs(
         TEMPLATES,
         tz=ZoneInfo(timezone),

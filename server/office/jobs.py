@@ -179,13 +179,15 @@ def board_filter(
             statuses = None
             break
         if value != "open" and value not in STATUS_ORDER:
-            raise InvalidValue(f"status: one of open, all, {', '.join(STATUS_ORDER)}", field="status")
+            raise InvalidValue(
+                N_("status: one of open, all, {statuses}", statuses=", ".join(STATUS_ORDER)), field="status"
+            )
         wanted |= WORKING if value == "open" else {value}
         statuses = frozenset(wanted)
     levels = set()
     for value in (v.strip() for v in severity if v and v.strip()):
         if value not in ("1", "2", "3", "4"):
-            raise InvalidValue("severity: a level 1-4", field="severity")
+            raise InvalidValue(N_("severity: a level 1-4"), field="severity")
         levels.add(int(value))
     return BoardFilter(
         statuses, frozenset(levels), engineer.strip(), customer.strip(), site.strip(), " ".join(q.split())

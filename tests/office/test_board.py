@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from babel.dates import format_date
+
 from server.office import jobs
 
 from .conftest import bearer, post_form, record_of
@@ -96,8 +98,8 @@ def test_times_are_shown_and_entered_in_the_office_time_zone_and_stored_in_utc(d
     assert job["reported_at"].startswith("2026-11-20T09:00:00") and job["reported_at"].endswith(("Z", "+00:00"))
     sheet = dispatcher.get(answer.headers["location"]).text
     assert "Times in Asia/Shanghai (UTC+8)" in sheet
-    assert "2026-11-20 17:00 UTC+8" in sheet and "2026-11-20 17:30 UTC+8" in sheet  # reported, respond by
-    assert "respond by 17:30, on site by 19:00 UTC+8" in sheet  # the flash
+    assert "Nov 20, 2026 17:00 UTC+8" in sheet and "Nov 20, 2026 17:30 UTC+8" in sheet  # reported, respond by
+    assert "respond by Nov 20, 2026 17:30 UTC+8, on site by Nov 20, 2026 19:00 UTC+8" in sheet  # the flash
 
 
 def test_an_unknown_time_zone_is_refused_naming_the_key(data_dir) -> None:
@@ -155,7 +157,8 @@ def test_a_new_job_shows_each_equipments_warranty_and_warns_of_an_open_job_on_it
     form = dispatcher.get("/office/jobs/new").text
     ends = record_of(app, "equipment", "EQ-001")["warranty_end"]
     label = form.split('value="EQ-001"')[1].split("</label>")[0]
-    assert f"warranty ended {ends}" in label or f"in warranty until {ends}" in label
+    day = format_date(dt.date.fromisoformat(ends), "medium", locale="en")  # as the page writes a day
+    assert f"warranty ended {day}" in label or f"in warranty until {day}" in label
     assert "already has an open job: SR-2026-0001 (J-0001)" in label
 
     answer = post_form(

@@ -157,7 +157,12 @@ async def intake_submit(request: AnyRequest) -> Page | Redirect:
     )
     for equipment_id in job.equipment_ids:
         if already.get(equipment_id):
-            flash(request, f"{equipment_id} already has an open job: {', '.join(already[equipment_id])}.", "warn")
+            jobs_open = ", ".join(already[equipment_id])
+            flash(
+                request,
+                N_("{equipment} already has an open job: {jobs}.", equipment=equipment_id, jobs=jobs_open),
+                "warn",
+            )
     return Redirect(f"/office/jobs/{job.id}", status_code=303)
 
 

@@ -104,9 +104,9 @@ async def resign_submit(request: AnyRequest, conflict_id: FromPath[str]) -> Redi
     def action(conn: Any, who: Any, clock: Any) -> str:
         reply = conflict_queue.request_resign(conn, who, clock, conflict_id)
         job = store.get(conn, "job", reply.conflict.job_id or reply.conflict.record_id)
-        engineer = user_names(conn).get(job.record.assignee or "", "the engineer") if job else "the engineer"
+        engineer = (user_names(conn).get(job.record.assignee or "") if job else None) or N_("the engineer")
         number = job_name(job.record.number, job.record.id) if job else reply.conflict.record_id
-        return f"{engineer} is asked to have the sheet of {number} signed again."
+        return N_("{engineer} is asked to have the sheet of {number} signed again.", engineer=engineer, number=number)
 
     return await _conflict_action(request, "office.resign_request", action)
 
@@ -121,10 +121,11 @@ async def stock_submit(request: AnyRequest, conflict_id: FromPath[str]) -> Redir
         try:
             counted = int(text)
         except ValueError:
-            raise InvalidValue("counted: a whole number, what is on the shelf", field="counted") from None
+            raise InvalidValue(N_("counted: a whole number, what is on the shelf"), field="counted") from None
         reply = conflict_queue.correct_stock(conn, who, clock, conflict_id, counted)
         names, people = jobs.names_of(conn, ("part",)), user_names(conn)
-        return f"Stock corrected: {refdata.stock_name(reply.conflict.record_id, names, people)} is now {counted}."
+        row = refdata.stock_name(reply.conflict.record_id, names, people)
+        return N_("Stock corrected: {row} is now {counted}.", row=row, counted=counted)
 
     return await _conflict_action(request, "office.stock_correct", action)
 
