@@ -23,7 +23,7 @@ from sync_protocol.states import OPEN_STATUSES
 
 from ..policy import ConfigError
 from .access import server_state
-from .filters import lang_of
+from .filters import lang_of, tagged
 from .journal import config
 from .refdata import CHOICE_WORDS
 
@@ -50,7 +50,7 @@ def _catalogs(timezone: str) -> i18n.Catalogs:
         # The job-status sets of ``sync_protocol.states``, so a page never spells one out again;
         # how a job is named (both numbers); the ``lang`` of a data span.
         extra_globals={"OPEN_STATUSES": OPEN_STATUSES, "choice_words": CHOICE_WORDS, "job_name": job_name},
-        extra_filters={"lang": lang_of},
+        extra_filters={"lang": lang_of, "tagged": tagged},
     )
 
 

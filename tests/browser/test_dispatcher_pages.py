@@ -63,12 +63,13 @@ def sessions(office: LiveServer, chromium: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def browse(chromium: Any, sessions: dict[str, Any]) -> Iterator[Any]:
-    """``browse(width, role="dispatcher", height=900)``: a page signed in as that role."""
+    """``browse(width, role="dispatcher", height=900, locale="en-US")``: a page signed in as that
+    role, whose browser asks for ``locale`` (the office answers in Chinese for ``zh-CN``)."""
     contexts: list[Any] = []
 
-    def make(width: int, role: str = "dispatcher", height: int = 900) -> Any:
+    def make(width: int, role: str = "dispatcher", height: int = 900, locale: str = "en-US") -> Any:
         state = sessions[role][0] if role else None
-        context = chromium.new_context(viewport={"width": width, "height": height}, storage_state=state)
+        context = chromium.new_context(viewport={"width": width, "height": height}, storage_state=state, locale=locale)
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()
@@ -195,10 +196,11 @@ def wider_than_the_screen(page: Any) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
 
 
-def test_no_office_page_scrolls_sideways_at_390_px(office, sessions, browse) -> None:
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_no_office_page_scrolls_sideways_at_390_px(office, sessions, browse, locale) -> None:
     with api(office, sessions) as client:  # a stock deficit, so the queue has a card to lay out
         client.post("/api/v1/stock/van:u-zhang-min|FAN-80MM/adjust", json={"delta": -40})
-    page = browse(PHONE)
+    page = browse(PHONE, locale=locale)
     for path in DISPATCHER_PAGES:
         page.goto(f"{office.url}{path}")
         assert wider_than_the_screen(page) <= 0, f"{path} is wider than 390 px"
@@ -208,10 +210,10 @@ def test_no_office_page_scrolls_sideways_at_390_px(office, sessions, browse) -> 
     for sla in page.locator("#board .sla").all()[:5]:
         box = sla.bounding_box()
         assert box and sla.is_visible() and box["x"] + box["width"] <= PHONE
-    supervisor = browse(PHONE, role="supervisor")
+    supervisor = browse(PHONE, role="supervisor", locale=locale)
     supervisor.goto(f"{office.url}/office/audit")
     assert wider_than_the_screen(supervisor) <= 0
-    signed_out = browse(PHONE, role="")
+    signed_out = browse(PHONE, role="", locale=locale)
     signed_out.goto(f"{office.url}/office/login")
     assert wider_than_the_screen(signed_out) <= 0
 
@@ -249,15 +251,16 @@ CHINESE_WITHOUT_LANG = r"""() => {
 }"""
 
 
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
 @pytest.mark.parametrize(
     "path", ["/office/board", "/office/schedule", "/office/jobs/J-0004", "/office/data/sites", "/office/data/stock"]
 )
 def test_chinese_text_is_marked_zh_headers_have_scope_and_a_skip_link_leads_to_the_content(
-    office, browse, path
+    office, browse, path, locale
 ) -> None:
-    page = browse(DESK)
+    page = browse(DESK, locale=locale)
     page.goto(f"{office.url}{path}")
-    assert page.evaluate("document.documentElement.lang")
+    assert page.evaluate("document.documentElement.lang").startswith(locale[:2])  # the page's language
     assert page.evaluate(CHINESE_WITHOUT_LANG) == []
     assert page.locator("thead th:not([scope])").count() == 0
     page.keyboard.press("Tab")
