@@ -6,6 +6,7 @@ what earlier ones learnt (the device token, a job in scope, the seqs pushed so f
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import os
 import typing
@@ -213,6 +214,48 @@ def _wrong_type(run: Run) -> None:
 
 
 # --- pull ------------------------------------------------------------------------------------
+
+
+@rule("pull: a page over 1 KiB is gzip-compressed when Accept-Encoding admits gzip, and plain when not")
+def _pull_gzip(run: Run) -> None:
+    plain = _raw_pull(run, "identity")
+    expect(
+        plain.headers.get("content-encoding") in (None, "identity"),
+        f"Accept-Encoding: identity was answered Content-Encoding: {plain.headers.get('content-encoding')}",
+    )
+    packed = _raw_pull(run, "gzip")
+    if len(plain.content) > 1024:
+        expect(
+            packed.headers.get("content-encoding") == "gzip",
+            f"a {len(plain.content)}-byte page was sent as {packed.headers.get('content-encoding') or 'identity'}",
+        )
+        expect(len(packed.raw_bytes) < len(plain.content), "the gzip page is no smaller than the plain one")
+    same = [msgspec.json.decode(r.content) for r in (plain, packed)]
+    for page in same:
+        page.pop("server_hlc", None)
+        page.pop("cursor", None)
+    expect(same[0] == same[1], "the gzip page does not inflate to the plain page")
+
+
+class _RawResponse(NamedTuple):
+    headers: httpx.Headers
+    content: bytes  # decoded
+    raw_bytes: bytes  # as sent
+
+
+def _raw_pull(run: Run, encoding: str) -> _RawResponse:
+    """The first page from a null cursor, with ``Accept-Encoding: encoding``, as sent and decoded."""
+    headers = {
+        "content-type": JSON,
+        "accept-encoding": encoding,
+        "authorization": f"Bearer {run.device_token}",
+    }
+    body = encode({"cursor": None, "limit": 50}, JSON)
+    with run.http.stream("POST", "/sync/v1/pull", content=body, headers=headers) as response:
+        raw = b"".join(response.iter_raw())
+    expect(response.status_code == 200, f"expected 200, got {response.status_code}")
+    decoded = gzip.decompress(raw) if response.headers.get("content-encoding") == "gzip" else raw
+    return _RawResponse(response.headers, decoded, raw)
 
 
 @rule("pull: from a null cursor, pages until more is false; version travels beside each record")

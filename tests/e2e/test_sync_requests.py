@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any, Callable
 
+import httpx
 import msgspec
 import pytest
 
@@ -40,6 +42,26 @@ def test_a_sync_with_nothing_to_send_is_one_pull_and_commits_nothing_new(live_se
     assert [(c[0], c[1]) for c in wire.log] == [("POST", "/sync/v1/pull")]
     assert commits() == 0
     assert report.ok and (report.pulled, report.pushed) == (0, 0)
+
+
+def test_pull_pages_come_gzip_compressed_to_the_field_client(live_server, laptop) -> None:
+    seen: list[tuple[str | None, int, int]] = []
+
+    def note(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.url.path == "/sync/v1/pull":
+            raw = b"".join(response.stream)  # type: ignore[union-attr]  (as sent: the client inflates it)
+            encoding = response.headers.get("content-encoding")
+            seen.append((encoding, len(raw), len(gzip.decompress(raw) if encoding == "gzip" else raw)))
+            return httpx.Response(response.status_code, headers=response.headers, stream=httpx.ByteStream(raw))
+        return response
+
+    li = laptop("li-wei", http=Wire(on_response=note))
+    report = li.sync()
+
+    assert report.ok and report.pulled > 0
+    encoding, sent, inflated = seen[0]
+    assert encoding == "gzip" and sent < inflated / 3
+    assert li.status()["records"] == report.pulled
 
 
 def test_an_office_change_is_one_pull_and_one_commit(live_server, laptop) -> None:
