@@ -8,7 +8,10 @@ not committed is simply asked for again, and the server answers the same.
 ``hello`` is said only before a push or an upload (or while no limits are known): it tells the
 laptop the server's ``high_seq`` and the stamp of the mutation applied there, from which the laptop
 learns whether its outbox was overtaken (restored from an older copy: ``outbox.overtaken``, then
-renumbered above), and the limits, which are remembered. A sync with nothing to send is one pull
+renumbered above), and the limits, which are remembered. A push whose outbox continues right
+after the last push answer's mark names that mark instead (``after_seq``): the server takes it
+only if it stands exactly there, and otherwise answers ``hello_required`` having applied nothing,
+and the sync says hello then. A sync with nothing to send is one pull
 request, and writes nothing to the laptop
 when nothing changed (each commit is an fsync). The protocol version travels in every path
 (``/sync/v1/...``), so a server that no longer speaks it refuses the pull as it would the hello.
@@ -32,6 +35,7 @@ from sync_protocol import (
     CursorReset,
     Hello,
     HelloReply,
+    HelloRequired,
     Job,
     Limits,
     NotFound,
@@ -108,8 +112,14 @@ def sync(
     progress: Progress = _silent,
 ) -> SyncReport:
     report = SyncReport()
-    to_send, limits = store.read(_outlook)
-    if to_send or limits is None:
+    mutations, files, limits, mark = store.read(_outlook)
+    if limits is not None and mark is not None and not files:
+        try:  # the laptop knows where the server stands: no hello (docs/protocol.md, push)
+            push_outbox(store, transport, limits, report, progress, mark=mark)
+            mutations = False
+        except HelloRequired:
+            pass  # nothing was applied: the ordinary way, with hello
+    if mutations or files or limits is None:
         hello = say_hello(store, transport)
         limits = hello.limits
         upload_blobs(store, blobs, transport, report, progress)
@@ -119,12 +129,13 @@ def sync(
     return report
 
 
-def _outlook(conn: sqlite3.Connection) -> tuple[bool, Limits | None]:
-    """Whether anything waits to go up (mutations, files), and the limits of the last hello."""
-    to_send = conn.execute(
-        "SELECT EXISTS(SELECT 1 FROM outbox) OR EXISTS(SELECT 1 FROM blobs WHERE uploaded=0)"
-    ).fetchone()[0]
-    return bool(to_send), known_limits(conn)
+def _outlook(conn: sqlite3.Connection) -> tuple[bool, bool, Limits | None, tuple[int, str] | None]:
+    """Whether mutations and whether files wait to go up, the limits of the last hello, and the
+    mark of the last push answer when the outbox continues right after it."""
+    mutations, files = conn.execute(
+        "SELECT EXISTS(SELECT 1 FROM outbox), EXISTS(SELECT 1 FROM blobs WHERE uploaded=0)"
+    ).fetchone()
+    return bool(mutations), bool(files), known_limits(conn), outbox.push_mark(conn) if mutations else None
 
 
 def _path(name: str) -> str:
@@ -239,9 +250,11 @@ def push_outbox(
     hello: HelloReply | Limits | None,
     report: SyncReport,
     progress: Progress = _silent,
+    mark: tuple[int, str] | None = None,
 ) -> None:
     """Push in batches; ``hello`` is this sync's hello, which must come first (its ``high_seq``
-    renumbers a restored outbox), or the limits it gave."""
+    renumbers a restored outbox), or the limits it gave. Without a hello in this sync the first
+    batch names ``mark`` (``outbox.push_mark``), and ``HelloRequired`` says to say hello first."""
     limits = _limits_of(hello)
     max_bytes = limits.max_body_bytes - _BODY_MARGIN
     total = store.read(outbox.count)
@@ -250,9 +263,11 @@ def push_outbox(
         if not batch:
             break
         try:
-            reply = transport.call(
-                _path("push"), SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch]), PushReply
-            )
+            request = SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch])
+            if mark is not None:
+                request.after_seq, request.after_hlc = mark
+                mark = None  # the batches after the first continue where its answer left the server
+            reply = transport.call(_path("push"), request, PushReply)
         except SequenceGap as gap:
             raise OutOfStep(
                 f"the server expects seq {gap.detail.get('expected')} but this laptop's "
@@ -267,6 +282,7 @@ def push_outbox(
 
 def _settle(conn: sqlite3.Connection, reply: PushReply) -> None:
     outbox.settle(conn, reply.results)
+    outbox.remember_mark(conn, reply.high_seq, reply.high_hlc)
     outbox.observe(conn, reply.server_hlc)
     replica.release_kept(conn)
 

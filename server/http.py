@@ -125,7 +125,9 @@ def content_encoded(body: bytes, gzip_ok: bool) -> Encoded:
     worker thread that made the body (compressing a 2 MB page takes about 10 ms)."""
     if gzip_ok and len(body) > GZIP_ABOVE:
         deflater = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-        return Encoded(deflater.compress(body) + deflater.flush(), {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Encoded(
+            deflater.compress(body) + deflater.flush(), {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        )
     return Encoded(body, {"Vary": "Accept-Encoding"})
 
 

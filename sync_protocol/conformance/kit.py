@@ -359,11 +359,44 @@ def _push_overtaken(run: Run) -> None:
     expect(body.detail.get("expected") == 3, f"expected detail.expected 3, got {body.detail}")
 
 
+@rule("push without hello: a mark the server is not at answers 409 hello_required and applies nothing")
+def _push_wrong_mark(run: Run) -> None:
+    stamp = run.pushed[-1].hlc
+    for after_seq, after_hlc in ((run.seq - 1, stamp), (run.seq, "0000000000000000")):
+        note = run.note("pushed against a stale mark")
+        body = run.error(
+            run.post("/sync/v1/push", PushRequest(mutations=[note], after_seq=after_seq, after_hlc=after_hlc)),
+            409,
+            "hello_required",
+        )
+        expect(body.detail.get("high_seq") == run.seq, f"expected detail.high_seq {run.seq}, got {body.detail}")
+    expect(run.hello().high_seq == run.seq, "a push refused with hello_required moved high_seq")
+
+
+@rule("push without hello: the mark of the last answer (high_seq, high_hlc) is taken; the answer moves it")
+def _push_with_mark(run: Run) -> None:
+    first = run.ok(run.push(*run.pushed), PushReply)  # a retry: its answer tells the mark
+    expect(
+        (first.high_seq, first.high_hlc) == (run.seq, run.pushed[-1].hlc),
+        f"expected high_seq {run.seq} and high_hlc {run.pushed[-1].hlc}, got {first.high_seq} and {first.high_hlc}",
+    )
+    note = run.note("pushed without hello")
+    request = PushRequest(mutations=[note], after_seq=first.high_seq, after_hlc=first.high_hlc)
+    reply = run.ok(run.post("/sync/v1/push", request), PushReply)
+    expect(
+        [(r.seq, r.status) for r in reply.results] == [(run.seq + 1, "applied")]
+        and (reply.high_seq, reply.high_hlc) == (run.seq + 1, note.hlc),
+        f"expected seq {run.seq + 1} applied at high_hlc {note.hlc}, got {reply}",
+    )
+    run.seq += 1
+    run.pushed.append(note)
+
+
 @rule("push: a rejected mutation gives a documented reason and names the field")
 def _push_rejected(run: Run) -> None:
     assert run.job_id is not None
     patch = PatchRecord(
-        seq=3, hlc=run.clock.tick(), entity="job", id=run.job_id, base_version=0, fields={"status": "closed"}
+        seq=run.seq + 1, hlc=run.clock.tick(), entity="job", id=run.job_id, base_version=0, fields={"status": "closed"}
     )
     reply = run.ok(run.push(patch), PushReply)
     result = reply.results[0]
@@ -372,7 +405,7 @@ def _push_rejected(run: Run) -> None:
         f"expected rejected / forbidden_field / fields.status, got {result}",
     )
     expect(result.reason in typing.get_args(RejectionReason), f"undocumented reason {result.reason!r}")
-    run.seq = 3
+    run.seq += 1
 
 
 @rule("push: a batch over max_push_batch answers 413 too_large")
