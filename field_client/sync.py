@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sqlite3
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 import msgspec
@@ -316,31 +317,58 @@ def pull_scope(
     the protocol's defaults)."""
     limits = _limits_of(hello)
     limit = min(page_size or limits.max_pull_page, limits.max_pull_page)
-    while True:
-        cursor, last_sync = store.read(lambda c: (get_meta(c, "cursor"), get_meta(c, "last_sync_at")))
-        try:
-            page, data = _pull_page(transport, cursor, limit)
-        except CursorReset:
-            if cursor is None or report.reset:
+    ahead: Future[_Fetched] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as fetcher:
+        while True:
+            cursor, last_sync = store.read(lambda c: (get_meta(c, "cursor"), get_meta(c, "last_sync_at")))
+            try:
+                fetched = _prefetched(ahead, cursor) if ahead is not None else None
+                ahead = None
+                page, data = fetched or _pull_page(transport, cursor, limit)
+            except CursorReset:
+                if cursor is None or report.reset:
+                    raise
+                store.write(_reset)
+                report.reset = True
+                continue
+            if page.more and page.changes:
+                # The next page is computed and sent while this one commits (``_prefetched``).
+                ahead = fetcher.submit(_pull_page, transport, page.cursor, limit, True)
+            try:
+                if page.changes or page.cursor != cursor or (not page.more and _stale(last_sync)):
+                    store.write(lambda c: _apply_page(c, page, data, report))
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
                 raise
-            store.write(_reset)
-            report.reset = True
-            continue
-        if page.changes or page.cursor != cursor or (not page.more and _stale(last_sync)):
-            store.write(lambda c: _apply_page(c, page, data, report))
-        report.pages += 1
-        progress("pull", report.pulled + report.removed, None)
-        if not page.more:
-            return
+            report.pages += 1
+            progress("pull", report.pulled + report.removed, None)
+            if not page.more:
+                return
+
+
+_Fetched = tuple[PullPage, list[msgspec.Raw] | None]
+
+
+def _prefetched(ahead: Future[_Fetched], cursor: str | None) -> _Fetched | None:
+    """The page prefetched after the one just committed (whose cursor is ``cursor``), or None when
+    the server declined (no changes, ``more``, the cursor it was given): ask again plainly then."""
+    page, data = ahead.result()
+    if not page.changes and page.more and page.cursor == cursor:
+        return None
+    return page, data
 
 
 _spliced_page = msgspec.json.Decoder(SplicedPullPage)
 
 
-def _pull_page(transport: Transport, cursor: str | None, limit: int) -> tuple[PullPage, list[msgspec.Raw] | None]:
+def _pull_page(
+    transport: Transport, cursor: str | None, limit: int, prefetch: bool = False
+) -> tuple[PullPage, list[msgspec.Raw] | None]:
     """One page, validated whole (a malformed record refuses the page, naming the field), and,
     when the server answered JSON as asked, each change's record JSON exactly as sent."""
-    body, fmt = transport.exchange(_path("pull"), PullRequest(cursor=cursor, limit=limit), accept=JSON)
+    request = PullRequest(cursor=cursor, limit=limit, prefetch=prefetch)
+    body, fmt = transport.exchange(_path("pull"), request, accept=JSON)
     page = decode(body, PullPage, fmt)
     if fmt != JSON:
         return page, None  # a server answering MessagePack anyway: records are re-encoded

@@ -146,6 +146,8 @@ class PullRequest(_Message):
     cursor: Annotated[str, Meta(max_length=200)] | None = None
     # Over ``MAX_PULL_PAGE`` is a limit broken (413 too_large), checked by the server itself.
     limit: Annotated[int, Meta(ge=1)] = DEFAULT_PULL_PAGE
+    # ``cursor`` is the page the client is still committing: answer the next one meanwhile.
+    prefetch: bool = False
 
 
 class _Change(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="op"):

@@ -258,6 +258,30 @@ def _raw_pull(run: Run, encoding: str) -> _RawResponse:
     return _RawResponse(response.headers, decoded, raw)
 
 
+@rule("pull: a prefetch answers the next page or declines; the cursor before it answers the page again")
+def _pull_prefetch(run: Run) -> None:
+    def page(cursor: str | None, prefetch: bool = False) -> dict[str, Any]:
+        body = {"cursor": cursor, "limit": 1, "prefetch": prefetch}
+        answer: dict[str, Any] = run.ok(run.post("/sync/v1/pull", body), dict)
+        return answer
+
+    first = page(None)
+    second = page(first["cursor"])
+    expect(first["more"] and second["more"], "a scope of three records or more pulls in pages of one")
+    third = page(second["cursor"], prefetch=True)
+    declined = (third["changes"], third["more"], third["cursor"]) == ([], True, second["cursor"])
+    expect(
+        declined or third["changes"] != second["changes"],
+        f"a prefetch after {second['cursor']} must answer the next page or decline; got {str(third)[:300]}",
+    )
+    # The laptop died before committing the second page: the first cursor brings it again.
+    again = page(first["cursor"])
+    expect(
+        again["changes"] == second["changes"],
+        f"the cursor before a prefetch must answer the page after it again; got {str(again)[:300]}",
+    )
+
+
 @rule("pull: from a null cursor, pages until more is false; version travels beside each record")
 def _pull_all(run: Run) -> None:
     cursor, pages = None, 0

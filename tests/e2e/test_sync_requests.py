@@ -9,7 +9,7 @@ import httpx
 import msgspec
 import pytest
 
-from sync_protocol import Checkin, Note, Record, UpgradeRequired
+from sync_protocol import Checkin, Note, PullRequest, Record, UpgradeRequired
 from sync_protocol.hlc import Clock
 
 from tests.support.live import Wire, office
@@ -62,6 +62,28 @@ def test_pull_pages_come_gzip_compressed_to_the_field_client(live_server, laptop
     encoding, sent, inflated = seen[0]
     assert encoding == "gzip" and sent < inflated / 3
     assert li.status()["records"] == report.pulled
+
+
+def test_pages_are_prefetched_while_the_page_before_commits(live_server, laptop) -> None:
+    asked: list[tuple[str | None, bool]] = []
+
+    def note(request: httpx.Request) -> None:
+        if request.url.path == "/sync/v1/pull":
+            body = msgspec.msgpack.decode(request.content, type=PullRequest)
+            asked.append((body.cursor, body.prefetch))
+
+    li = laptop("li-wei", http=Wire(before=note))
+    report = li.sync(page_size=10)
+
+    assert report.ok and report.pages >= 3
+    assert asked[0] == (None, False) and all(prefetch for _, prefetch in asked[1:])
+    whole = laptop("li-wei")
+    whole.sync()
+    assert sorted(li.store.read(held)) == sorted(whole.store.read(held))
+
+
+def held(conn: Any) -> list[tuple[str, str, int]]:
+    return [tuple(r) for r in conn.execute("SELECT entity, id, version FROM records")]
 
 
 def test_an_office_change_is_one_pull_and_one_commit(live_server, laptop) -> None:
