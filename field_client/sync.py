@@ -68,6 +68,10 @@ _BODY_MARGIN = 64 * 1024
 # time shown is never more than this much behind the last sync.
 LAST_SYNC_REFRESH = dt.timedelta(seconds=60)
 
+# Ask for each next pull page while committing the one before (docs/protocol.md, prefetch).
+# ``bench.pull`` turns it off for its same-run baseline; nothing else should.
+PREFETCH = True
+
 # ``progress(stage, done, total)``: stage is "upload", "push", "pull" or "drawings"; total may be None.
 Progress = Callable[[str, int, "int | None"], None]
 
@@ -331,7 +335,7 @@ def pull_scope(
                 store.write(_reset)
                 report.reset = True
                 continue
-            if page.more and page.changes:
+            if page.more and page.changes and PREFETCH:
                 # The next page is computed and sent while this one commits (``_prefetched``).
                 ahead = fetcher.submit(_pull_page, transport, page.cursor, limit, True)
             try:
