@@ -120,6 +120,8 @@ def sync(
     mutations, files, limits, mark = store.read(_outlook)
     if limits is not None and mark is not None and not files:
         try:  # the laptop knows where the server stands: no hello (docs/protocol.md, push)
+            # Files the pending events name go up again if the server collected them meanwhile.
+            upload_blobs(store, blobs, transport, report, progress)
             push_outbox(store, transport, limits, report, progress, mark=mark)
             mutations = False
         except HelloRequired:

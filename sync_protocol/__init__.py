@@ -4,7 +4,7 @@ Both ``server`` and ``field_client`` import this package; it imports neither.
 
 >>> from sync_protocol import PullRequest, encode, decode, MSGPACK
 >>> decode(encode(PullRequest(cursor=None, limit=5)), PullRequest, MSGPACK)
-PullRequest(cursor=None, limit=5)
+PullRequest(cursor=None, limit=5, prefetch=False)
 """
 
 from .codec import JSON, MSGPACK, MSGPACK_ALIASES, decode, encode, field_of, format_of
