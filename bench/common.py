@@ -64,8 +64,8 @@ class Settings:
     push_n: int = FULL_N  # part swaps for push and floor (BENCH_PUSH_N, default n)
     runs: int = 3  # repetitions of each figure (the median is reported)
     durable: bool = False  # server synchronous=FULL instead of NORMAL
-    concurrency: int = 50  # devices in flight at once in the concurrency figure
-    devices: int = 500  # simulated devices in the concurrency figure
+    concurrency: int = 100  # devices in flight at once in the concurrency figure
+    devices: int = 2000  # simulated devices in the concurrency figure
     events_per_device: int = 50
     work: Path = ROOT / "var" / "bench" / "work"
     out: Path = ROOT / "var" / "bench"
@@ -86,8 +86,8 @@ class Settings:
         s.push_n = int(os.environ.get("BENCH_PUSH_N") or s.n)
         s.runs = int(os.environ.get("BENCH_RUNS") or 3)
         s.durable = os.environ.get("BENCH_DURABLE", "") not in ("", "0", "no", "false")
-        s.concurrency = int(os.environ.get("BENCH_CONCURRENCY") or 50)
-        s.devices = s.scaled(500, 4) if not os.environ.get("BENCH_DEVICES") else int(os.environ["BENCH_DEVICES"])
+        s.concurrency = int(os.environ.get("BENCH_CONCURRENCY") or 100)
+        s.devices = s.scaled(2000, 4) if not os.environ.get("BENCH_DEVICES") else int(os.environ["BENCH_DEVICES"])
         if os.environ.get("BENCH_OUT"):
             s.out = Path(os.environ["BENCH_OUT"]).resolve()
             s.work = s.out / "work"
@@ -281,6 +281,9 @@ class CountingTransport(httpx.BaseTransport):
         self.bytes_down = 0
         self.by_path: dict[str, int] = {}
         self.latencies: list[float] = []
+        # The same-run baseline of the pull figure asks for pages uncompressed, as laptops did
+        # before pages were gzip-compressed.
+        self.identity = False
 
     def reset(self) -> None:
         self.requests = self.bytes_up = self.bytes_down = 0
@@ -298,6 +301,8 @@ class CountingTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self._inner is None:
             self._inner = httpx.HTTPTransport()
+        if self.identity:
+            request.headers["Accept-Encoding"] = "identity"
         target = request.url.raw_path.decode()
         head = (
             len(f"{request.method} {target} HTTP/1.1\r\n")

@@ -6,7 +6,10 @@
 - **incremental push**: 100 part swaps are recorded into the outbox (``outbox.append``, what
   ``FieldClient.record_event`` ends in; not timed), then ``FieldClient.sync()`` is timed: the 100
   go up, are answered and settled, and the pull that follows brings back what the server changed
-  (the events, the van stock).
+  (the events, the van stock). It names the mark of the last push answer instead of saying
+  hello (docs/protocol.md, push without hello). Same-run baseline: each round also pushes 100
+  with that mark forgotten, so the sync says hello first as it did before
+  (``incremental_push_hello_ms``).
 
 Each is repeated ``2 x runs`` (at least 3) times; the median is reported. The no-op figure
 (``bench.noop``) runs afterwards on the same laptop, and a bare HTTP round trip to the same
@@ -25,7 +28,8 @@ from typing import Any, Callable
 import httpx
 import msgspec
 
-from field_client import FieldClient
+from field_client import FieldClient, outbox
+from field_client.store import set_meta
 from sync_protocol import MSGPACK, PartSwap, PatchRecord, PushReply, PushRequest
 from sync_protocol.hlc import Clock
 
@@ -132,7 +136,7 @@ def measure(
         # 100 equipment records spread over the engineer's sites (all are in scope).
         all_equipment = [f"EQ-{e:05d}" for e in range(world_spec(settings)["equipment"])]
         ids = all_equipment[:: max(1, len(all_equipment) // changed)][:changed]
-        pulls, pull_req, pushes, push_req = [], [], [], []
+        pulls, pull_req, pushes, push_req, hellos, hello_req = [], [], [], [], [], []
         pull_bytes: dict[str, Any] | None = None
         push_bytes: dict[str, Any] | None = None
         for r in range(rounds):
@@ -146,6 +150,16 @@ def measure(
             if report.pulled != changed or report.pushed:
                 raise RuntimeError(f"incremental pull round {r}: pulled {report.pulled}, expected {changed}")
 
+            record_events_fast(client, world, changed, start=3 * 10**6 + r * changed)
+            client.store.write(lambda c: set_meta(c, outbox.MARK_KEY, None))  # hello first, as before
+            counter.reset()
+            t0 = time.perf_counter()
+            report = client.sync()
+            hellos.append((time.perf_counter() - t0) * 1000)
+            hello_req.append(counter.requests)
+            if report.applied != changed or not report.ok:
+                raise RuntimeError(f"incremental push (hello) round {r}: applied {report.applied}")
+
             record_events_fast(client, world, changed, start=10**6 + r * changed)
             counter.reset()
             t0 = time.perf_counter()
@@ -155,7 +169,11 @@ def measure(
             push_bytes = push_bytes or {**counter.snapshot(), "pulled_back": report.pulled}
             if report.applied != changed or not report.ok:
                 raise RuntimeError(f"incremental push round {r}: applied {report.applied}: {report.problems[:2]}")
-        say(f"incremental: pull {median(pulls):.1f} ms, push {median(pushes):.1f} ms (medians)")
+
+        say(
+            f"incremental: pull {median(pulls):.1f} ms, push {median(pushes):.1f} ms, "
+            f"push with hello {median(hellos):.1f} ms (medians)"
+        )
         # What the engineer waits for when recording one part swap on this laptop (the
         # client's checks read the job's and all held events): the real record_event.
         record_ms = []
@@ -181,6 +199,9 @@ def measure(
         "incremental_push_bytes_up": push_bytes["bytes_up"],
         "incremental_push_bytes_down": push_bytes["bytes_down"],
         "incremental_push_pulled_back": push_bytes["pulled_back"],
+        "incremental_push_hello_ms": median(hellos),
+        "incremental_push_hello_samples_ms": hellos,
+        "incremental_push_hello_requests": hello_req[0],
         "record_swap_ms": median(record_ms),
         "laptop_records": world.records,
         "rtt_ms": rtt,

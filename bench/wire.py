@@ -3,7 +3,7 @@
 Every figure's laptop talks through ``CountingTransport`` (the real httpx transport with
 counters): HTTP/1.1 request and status lines, headers and bodies as sent and received; TCP/IP
 framing is not counted (as in the peer's figures). The field client gzip-compresses push bodies
-over 1 KiB; pull pages come back as uncompressed JSON.
+over 1 KiB; pull pages over 1 KiB come back as gzip-compressed JSON (counted as received).
 """
 
 from __future__ import annotations

@@ -216,3 +216,31 @@ def replace(conn: sqlite3.Connection, mutations: list[AppendEvent | PatchRecord]
 def mutations(conn: sqlite3.Connection) -> Iterator[AppendEvent | PatchRecord]:
     for row in conn.execute("SELECT body FROM outbox ORDER BY seq"):
         yield _decoder.decode(row["body"])
+
+
+MARK_KEY = "push_mark"
+
+
+def remember_mark(conn: sqlite3.Connection, high_seq: int, high_hlc: str | None) -> None:
+    """Where a push answer left the server (``high_seq`` and the ``hlc`` applied there), for this
+    device; a server that does not say ``high_hlc`` takes no push without hello: nothing is kept."""
+    device = get_meta(conn, "device_id")
+    value = json.dumps([device, high_seq, high_hlc]) if high_hlc is not None and device else None
+    set_meta(conn, MARK_KEY, value)
+
+
+def push_mark(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """The mark a push may name instead of saying hello (``after_seq``, ``after_hlc``): the last
+    push answer's, when it was this device's and the outbox continues right after it."""
+    text = get_meta(conn, MARK_KEY)
+    if not text:
+        return None
+    try:
+        device, seq, stamp = json.loads(text)
+    except (ValueError, TypeError):
+        return None
+    if device != get_meta(conn, "device_id") or not isinstance(seq, int) or not isinstance(stamp, str):
+        return None
+    if first_seq(conn) != seq + 1:
+        return None
+    return seq, stamp

@@ -8,7 +8,10 @@ not committed is simply asked for again, and the server answers the same.
 ``hello`` is said only before a push or an upload (or while no limits are known): it tells the
 laptop the server's ``high_seq`` and the stamp of the mutation applied there, from which the laptop
 learns whether its outbox was overtaken (restored from an older copy: ``outbox.overtaken``, then
-renumbered above), and the limits, which are remembered. A sync with nothing to send is one pull
+renumbered above), and the limits, which are remembered. A push whose outbox continues right
+after the last push answer's mark names that mark instead (``after_seq``): the server takes it
+only if it stands exactly there, and otherwise answers ``hello_required`` having applied nothing,
+and the sync says hello then. A sync with nothing to send is one pull
 request, and writes nothing to the laptop
 when nothing changed (each commit is an fsync). The protocol version travels in every path
 (``/sync/v1/...``), so a server that no longer speaks it refuses the pull as it would the hello.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sqlite3
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 import msgspec
@@ -32,6 +36,7 @@ from sync_protocol import (
     CursorReset,
     Hello,
     HelloReply,
+    HelloRequired,
     Job,
     Limits,
     NotFound,
@@ -62,6 +67,10 @@ _BODY_MARGIN = 64 * 1024
 # time is older than this: so back-to-back syncs with nothing new write nothing at all, and the
 # time shown is never more than this much behind the last sync.
 LAST_SYNC_REFRESH = dt.timedelta(seconds=60)
+
+# Ask for each next pull page while committing the one before (docs/protocol.md, prefetch).
+# ``bench.pull`` turns it off for its same-run baseline; nothing else should.
+PREFETCH = True
 
 # ``progress(stage, done, total)``: stage is "upload", "push", "pull" or "drawings"; total may be None.
 Progress = Callable[[str, int, "int | None"], None]
@@ -108,8 +117,16 @@ def sync(
     progress: Progress = _silent,
 ) -> SyncReport:
     report = SyncReport()
-    to_send, limits = store.read(_outlook)
-    if to_send or limits is None:
+    mutations, files, limits, mark = store.read(_outlook)
+    if limits is not None and mark is not None and not files:
+        try:  # the laptop knows where the server stands: no hello (docs/protocol.md, push)
+            # Files the pending events name go up again if the server collected them meanwhile.
+            upload_blobs(store, blobs, transport, report, progress)
+            push_outbox(store, transport, limits, report, progress, mark=mark)
+            mutations = False
+        except HelloRequired:
+            pass  # nothing was applied: the ordinary way, with hello
+    if mutations or files or limits is None:
         hello = say_hello(store, transport)
         limits = hello.limits
         upload_blobs(store, blobs, transport, report, progress)
@@ -119,12 +136,13 @@ def sync(
     return report
 
 
-def _outlook(conn: sqlite3.Connection) -> tuple[bool, Limits | None]:
-    """Whether anything waits to go up (mutations, files), and the limits of the last hello."""
-    to_send = conn.execute(
-        "SELECT EXISTS(SELECT 1 FROM outbox) OR EXISTS(SELECT 1 FROM blobs WHERE uploaded=0)"
-    ).fetchone()[0]
-    return bool(to_send), known_limits(conn)
+def _outlook(conn: sqlite3.Connection) -> tuple[bool, bool, Limits | None, tuple[int, str] | None]:
+    """Whether mutations and whether files wait to go up, the limits of the last hello, and the
+    mark of the last push answer when the outbox continues right after it."""
+    mutations, files = conn.execute(
+        "SELECT EXISTS(SELECT 1 FROM outbox), EXISTS(SELECT 1 FROM blobs WHERE uploaded=0)"
+    ).fetchone()
+    return bool(mutations), bool(files), known_limits(conn), outbox.push_mark(conn) if mutations else None
 
 
 def _path(name: str) -> str:
@@ -239,9 +257,11 @@ def push_outbox(
     hello: HelloReply | Limits | None,
     report: SyncReport,
     progress: Progress = _silent,
+    mark: tuple[int, str] | None = None,
 ) -> None:
     """Push in batches; ``hello`` is this sync's hello, which must come first (its ``high_seq``
-    renumbers a restored outbox), or the limits it gave."""
+    renumbers a restored outbox), or the limits it gave. Without a hello in this sync the first
+    batch names ``mark`` (``outbox.push_mark``), and ``HelloRequired`` says to say hello first."""
     limits = _limits_of(hello)
     max_bytes = limits.max_body_bytes - _BODY_MARGIN
     total = store.read(outbox.count)
@@ -250,9 +270,11 @@ def push_outbox(
         if not batch:
             break
         try:
-            reply = transport.call(
-                _path("push"), SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch]), PushReply
-            )
+            request = SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch])
+            if mark is not None:
+                request.after_seq, request.after_hlc = mark
+                mark = None  # the batches after the first continue where its answer left the server
+            reply = transport.call(_path("push"), request, PushReply)
         except SequenceGap as gap:
             raise OutOfStep(
                 f"the server expects seq {gap.detail.get('expected')} but this laptop's "
@@ -267,6 +289,7 @@ def push_outbox(
 
 def _settle(conn: sqlite3.Connection, reply: PushReply) -> None:
     outbox.settle(conn, reply.results)
+    outbox.remember_mark(conn, reply.high_seq, reply.high_hlc)
     outbox.observe(conn, reply.server_hlc)
     replica.release_kept(conn)
 
@@ -300,31 +323,58 @@ def pull_scope(
     the protocol's defaults)."""
     limits = _limits_of(hello)
     limit = min(page_size or limits.max_pull_page, limits.max_pull_page)
-    while True:
-        cursor, last_sync = store.read(lambda c: (get_meta(c, "cursor"), get_meta(c, "last_sync_at")))
-        try:
-            page, data = _pull_page(transport, cursor, limit)
-        except CursorReset:
-            if cursor is None or report.reset:
+    ahead: Future[_Fetched] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as fetcher:
+        while True:
+            cursor, last_sync = store.read(lambda c: (get_meta(c, "cursor"), get_meta(c, "last_sync_at")))
+            try:
+                fetched = _prefetched(ahead, cursor) if ahead is not None else None
+                ahead = None
+                page, data = fetched or _pull_page(transport, cursor, limit)
+            except CursorReset:
+                if cursor is None or report.reset:
+                    raise
+                store.write(_reset)
+                report.reset = True
+                continue
+            if page.more and page.changes and PREFETCH:
+                # The next page is computed and sent while this one commits (``_prefetched``).
+                ahead = fetcher.submit(_pull_page, transport, page.cursor, limit, True)
+            try:
+                if page.changes or page.cursor != cursor or (not page.more and _stale(last_sync)):
+                    store.write(lambda c: _apply_page(c, page, data, report))
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
                 raise
-            store.write(_reset)
-            report.reset = True
-            continue
-        if page.changes or page.cursor != cursor or (not page.more and _stale(last_sync)):
-            store.write(lambda c: _apply_page(c, page, data, report))
-        report.pages += 1
-        progress("pull", report.pulled + report.removed, None)
-        if not page.more:
-            return
+            report.pages += 1
+            progress("pull", report.pulled + report.removed, None)
+            if not page.more:
+                return
+
+
+_Fetched = tuple[PullPage, list[msgspec.Raw] | None]
+
+
+def _prefetched(ahead: Future[_Fetched], cursor: str | None) -> _Fetched | None:
+    """The page prefetched after the one just committed (whose cursor is ``cursor``), or None when
+    the server declined (no changes, ``more``, the cursor it was given): ask again plainly then."""
+    page, data = ahead.result()
+    if not page.changes and page.more and page.cursor == cursor:
+        return None
+    return page, data
 
 
 _spliced_page = msgspec.json.Decoder(SplicedPullPage)
 
 
-def _pull_page(transport: Transport, cursor: str | None, limit: int) -> tuple[PullPage, list[msgspec.Raw] | None]:
+def _pull_page(
+    transport: Transport, cursor: str | None, limit: int, prefetch: bool = False
+) -> tuple[PullPage, list[msgspec.Raw] | None]:
     """One page, validated whole (a malformed record refuses the page, naming the field), and,
     when the server answered JSON as asked, each change's record JSON exactly as sent."""
-    body, fmt = transport.exchange(_path("pull"), PullRequest(cursor=cursor, limit=limit), accept=JSON)
+    request = PullRequest(cursor=cursor, limit=limit, prefetch=prefetch)
+    body, fmt = transport.exchange(_path("pull"), request, accept=JSON)
     page = decode(body, PullPage, fmt)
     if fmt != JSON:
         return page, None  # a server answering MessagePack anyway: records are re-encoded

@@ -48,7 +48,9 @@ class Transport:
         http: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        headers = {"User-Agent": USER_AGENT, "Accept": MSGPACK}
+        # Pull pages come gzip-compressed (477 bytes of JSON per part swap become about 80);
+        # httpx inflates them.
+        headers = {"User-Agent": USER_AGENT, "Accept": MSGPACK, "Accept-Encoding": "gzip"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")

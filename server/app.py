@@ -1,6 +1,6 @@
 """The litestar application: the sync endpoints, the blob endpoints and the office, over one store.
 
-    state.py        ServerState: the store, the blob directory, the clock, the cursor key
+    state.py        ServerState: the store, the blob store, the clock, the cursor key
     http.py         who is calling, the body in, the answer out (the caller's format)
     http_errors.py  every error as an ErrorBody, one status per code
     sync_api.py     enroll, hello, push, pull
@@ -40,13 +40,20 @@ async def healthz() -> dict[str, bool]:
 
 
 def create_app(
-    data_dir: str | Path, durable: bool = False, scheduler: bool = False, database: str | None = None
+    data_dir: str | Path,
+    durable: bool = False,
+    scheduler: bool = False,
+    database: str | None = None,
+    blobs: str | None = None,
 ) -> Litestar:
     """The server over the store of ``data_dir`` (created and migrated if needed), or over
     ``database`` (a URL: ``storage.open_database``); with ``scheduler`` the scheduled jobs
-    (``scheduler.py``) run from startup until shutdown."""
-    state = ServerState(Path(data_dir), durable=durable, database=database)
-    jobs = ServerScheduler(ScheduledWork(state.db, state.data_dir, state.clock)) if scheduler else None
+    (``scheduler.py``) run from startup until shutdown; ``blobs`` is a blob store URL
+    (``blobstore.open_store``) instead of ``[blobs]`` of config.toml."""
+    state = ServerState(Path(data_dir), durable=durable, database=database, blobs_url=blobs)
+    jobs = (
+        ServerScheduler(ScheduledWork(state.db, state.data_dir, state.clock, blobs=state.blobs)) if scheduler else None
+    )
     office = office_app_config(state)  # the office web app and /api/v1 (server/office)
     app = Litestar(
         route_handlers=[*SYNC_HANDLERS, *BLOB_HANDLERS, healthz, *office.route_handlers],

@@ -1,7 +1,8 @@
 """The blob endpoints of docs/protocol.md: resumable chunked upload, its status, ranged download.
 
-The bytes live in the ``BlobStore`` directory (``blobs.py``); the store only notes which blobs
-exist and who uploaded them, and the scope decides who may fetch one (``scopes.blob_visible``).
+The bytes live in the server's blob store (``server/blobstore``: a directory or an S3 bucket,
+one interface); the database only notes which blobs exist and who uploaded them (``blobs.py``),
+and the scope decides who may fetch one (``scopes.blob_visible``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sync_protocol import (
     TooLarge,
 )
 
-from . import blobs, permissions
+from . import blobs, blobstore, permissions
 from .http import caller, in_thread, query_int, reply, state_of
 from .openapi import OCTETS, SHA256_PATH, answers, header, query, sync_operation
 from .state import ServerState
@@ -65,7 +66,7 @@ def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
 )
 async def blob_status(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[bytes]:
     await caller(request)
-    blobs.check_sha(sha256)
+    blobstore.check_sha(sha256)
     state = state_of(request)
 
     def work() -> BlobStatus:
@@ -89,7 +90,7 @@ async def blob_status(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
 async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[bytes]:
     who = await caller(request)
     permissions.check_upload(who)
-    blobs.check_sha(sha256)
+    blobstore.check_sha(sha256)
     offset, size = query_int(request, "offset"), query_int(request, "size")
     media_type = request.query_params.get("media_type", "application/octet-stream")
     data = await request.body()
@@ -101,7 +102,7 @@ async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
     def work() -> BlobStatus:
         began = False
         if not state.blobs.has(sha256):  # a new upload counts against its device's quota
-            blobs.check_size(size)
+            blobstore.check_size(size)
             began = state.db.write(lambda c: blobs.reserve_upload(c, sha256, size, who.device_id, who.user_id, quota))
         try:
             upload = state.blobs.write_chunk(sha256, offset, size, data)
@@ -130,7 +131,7 @@ async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
 )
 async def blob_download(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Stream:
     who = await caller(request)
-    blobs.check_sha(sha256)
+    blobstore.check_sha(sha256)
     state = state_of(request)
 
     def check() -> int:

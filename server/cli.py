@@ -4,6 +4,7 @@
     field-server load-fixtures --data DIR fixtures/demo/data.json   # dates move to today (or --now ISO)
     field-server user add li-wei --role engineer --data DIR   # prints an enrollment token
     field-server serve --data DIR --host 127.0.0.1 --port 8765
+    field-server serve --data DIR --blobs s3://BUCKET?endpoint=URL   # blob bytes elsewhere (docs/operations.md)
     field-server user disable li-wei --data DIR       # every device and session of hers refused at once
     field-server enrollment list [--user NAME] --data DIR
     field-server enrollment revoke TOKEN|ID --data DIR  # or --user NAME: all their unused tokens
@@ -33,7 +34,7 @@ import msgspec
 from sync_protocol import ProtocolError
 
 from . import auth, policy
-from .blobs import BlobStore
+from .blobstore import BlobStore, BlobStoreUnavailable, DirectoryStore, open_store
 from .fixtures import load_fixtures
 from .moving import MoveError
 from .scheduler import JOB_IDS, ScheduledWork, summary
@@ -84,6 +85,14 @@ def _config(data: Path) -> policy.Config:
         raise CommandError(str(exc)) from None
 
 
+def _blobs(args: argparse.Namespace) -> BlobStore:
+    """The blob store of ``--blobs URL``, else of ``[blobs]`` in config.toml (a bad one stops here)."""
+    try:
+        return open_store(args.data, _config(args.data).blobs, args.blobs)
+    except (policy.ConfigError, BlobStoreUnavailable) as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _log_to_stderr() -> None:
     """Our log lines straight to stderr. Not through litestar's queued root handler: uvicorn
     re-raises SIGTERM after a graceful shutdown, and lines still queued then (the scheduler's
@@ -104,10 +113,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     _open(args).close()
     _config(args.data)  # a broken config.toml stops the server here, with the key named
+    blobs = _blobs(args)  # and so does a blob store it cannot reach
     _log_to_stderr()
-    app = create_app(args.data, durable=args.durable, scheduler=not args.no_scheduler, database=args.database)
+    app = create_app(
+        args.data, durable=args.durable, scheduler=not args.no_scheduler, database=args.database, blobs=args.blobs
+    )
     print(
-        f"fieldsync server {__version__} on http://{args.host}:{args.port} (data: {args.data})"
+        f"fieldsync server {__version__} on http://{args.host}:{args.port} (data: {args.data}; blobs: {blobs!r})"
         + ("" if args.no_scheduler else "; scheduled jobs on"),
         file=sys.stderr,
         flush=True,
@@ -140,7 +152,7 @@ def cmd_load_fixtures(args: argparse.Namespace) -> dict[str, Any]:
     now = _now_option(args.now)
     db = _open(args)
     try:
-        report = load_fixtures(db, BlobStore(args.data / "blobs"), Path(args.path), now)
+        report = load_fixtures(db, _blobs(args), Path(args.path), now)
     finally:
         db.close()
     return msgspec.to_builtins(report)  # type: ignore[no-any-return]
@@ -236,9 +248,10 @@ class BrokenChain(CommandError):
 def cmd_job_run(args: argparse.Namespace) -> dict[str, Any]:
     _config(args.data)
     now = _now_option(args.now)
+    blobs = _blobs(args)
     db = _open(args)
     try:
-        result = ScheduledWork(db, args.data).run(args.job, now)
+        result = ScheduledWork(db, args.data, blobs=blobs).run(args.job, now)
     finally:
         db.close()
     return {"job": args.job, "result": summary(result)}
@@ -296,8 +309,8 @@ def cmd_migrate(args: argparse.Namespace) -> dict[str, Any]:
             return move(
                 source,
                 target,
-                BlobStore(source_dir),
-                None if target_dir is None else BlobStore(target_dir),
+                DirectoryStore(source_dir),
+                None if target_dir is None else DirectoryStore(target_dir),
                 replace=args.replace,
             )
         except MoveError as exc:
@@ -341,6 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the store: sqlite:///PATH or postgresql://USER@HOST/DB (default: config.toml's "
         "database =, else sqlite:///DATA/fieldsync.db)",
     )
+    blobs = argparse.ArgumentParser(add_help=False)
+    blobs.add_argument(
+        "--blobs",
+        metavar="URL",
+        help="where blob bytes live, instead of [blobs] of config.toml: file:///PATH or "
+        "s3://BUCKET/PREFIX?endpoint=URL&region=NAME (credentials from AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY); default DATA/blobs",
+    )
 
     parser = argparse.ArgumentParser(prog="field-server", description="fieldsync server administration")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -349,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", parents=[common, data], help="create a store and print the admin token")
     p.set_defaults(run=cmd_init)
-    p = sub.add_parser("serve", parents=[common, data], help="run the HTTP server")
+    p = sub.add_parser("serve", parents=[common, data, blobs], help="run the HTTP server")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--durable", action="store_true", help="synchronous=FULL: survive power loss too")
@@ -367,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not run the scheduled jobs (SLA watch, maintenance, housekeeping)",
     )
     p.set_defaults(run=cmd_serve)
-    p = sub.add_parser("load-fixtures", parents=[common, data], help="load a fixture data set")
+    p = sub.add_parser("load-fixtures", parents=[common, data, blobs], help="load a fixture data set")
     p.add_argument("path")
     p.add_argument(
         "--now", help="move the data set's dates as if loaded at this ISO 8601 time (with timezone; default: now)"
@@ -418,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_audit_verify)
 
     job = sub.add_parser("job", help="scheduled jobs").add_subparsers(dest="job_command", required=True)
-    p = job.add_parser("run", parents=[common, data], help="run one scheduled job once, now")
+    p = job.add_parser("run", parents=[common, data, blobs], help="run one scheduled job once, now")
     p.add_argument("job", choices=JOB_IDS)
     p.add_argument("--now", help="run as if at this ISO 8601 time (with timezone)")
     p.set_defaults(run=cmd_job_run)

@@ -33,6 +33,7 @@ from sync_protocol import (
 )
 from sync_protocol import checks
 from sync_protocol.merge import serial_clash
+from sync_protocol.signatures import RESIGN_REQUESTED
 from sync_protocol.states import CLOSED_TO_WORK
 
 from . import auth, conflicts, policy
@@ -211,9 +212,11 @@ def recheck_signatures(conn: Tx, job_id: str, ctx: BatchContext) -> list[str]:
     state = "valid" if check.valid else "outdated"
     if state == job.signature_state:
         return []
-    _save_job(conn, msgspec.structs.replace(job, signature_state=state), ctx)
-    if check.valid:
+    if check.valid:  # signed as it stands: a request to have it re-signed is met
+        flags = [f for f in job.flags if f != RESIGN_REQUESTED]
+        _save_job(conn, msgspec.structs.replace(job, signature_state=state, flags=flags), ctx)
         return []
+    _save_job(conn, msgspec.structs.replace(job, signature_state=state), ctx)
     latest = check.signature
     sig: Signature = latest.payload  # type: ignore[assignment]
     names = auth.display_names(conn, {e.author for e in check.added})

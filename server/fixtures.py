@@ -27,7 +27,7 @@ from sync_protocol import Equipment, InvalidValue, Job, MalformedMessage, Record
 from sync_protocol.warranty import job_warranty
 
 from . import auth
-from .blobs import BlobStore, file_sha256
+from .blobstore import BlobStore, file_sha256
 from .storage import Store
 from .storage import blobs as blob_rows
 from .storage import records as store

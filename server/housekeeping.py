@@ -42,7 +42,7 @@ import hashlib
 from typing import NamedTuple
 
 from . import policy
-from .blobs import BlobStore
+from .blobstore import BlobStore
 from .storage import Tx, audit, meta
 from .storage import blobs as blob_rows
 from .storage import records as store

@@ -8,7 +8,7 @@ in the caller's format. Store work runs in a worker thread (``in_thread``).
 from __future__ import annotations
 
 import zlib
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import anyio.to_thread
 from litestar import Request, Response
@@ -76,6 +76,63 @@ def inflate(raw: bytes, encoding: str | None, limit: int = MAX_BODY_BYTES) -> by
     if len(out) > limit or inflater.unconsumed_tail:
         raise TooLarge(f"a body inflates to at most {limit} bytes", field="body", limit=limit)
     return out
+
+
+# A pull page over this many bytes goes gzip-compressed to a laptop that accepts gzip: a
+# part swap's 477 bytes of JSON become about 80. Below it, the gzip header costs more than it saves.
+GZIP_ABOVE = 1024
+# Level 1: 2 µs per record of server CPU for about 81 bytes, where level 6 costs 6 µs for 65
+# (measured on 5,000-record pages of part swaps); the server's CPU is what a fleet waits for.
+GZIP_LEVEL = 1
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` header admits gzip (RFC 9110 12.5.3): named, or ``*``,
+    with a weight above 0. A weight that is no number (``q=1e999``, ``q=x``) drops that entry."""
+    if not header:
+        return False
+    weights: dict[str, float] = {}
+    for item in header.split(",")[:32]:
+        coding, _, params = item.partition(";")
+        coding = coding.strip().lower()
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value.strip()[:8])
+                except ValueError:
+                    weight = -1.0
+                if not 0.0 <= weight <= 1.0:
+                    weight = -1.0
+        if weight >= 0.0 and coding:
+            weights[coding] = weight
+    for name in ("gzip", "x-gzip"):
+        if name in weights:
+            return weights[name] > 0.0
+    return weights.get("*", 0.0) > 0.0
+
+
+class Encoded(NamedTuple):
+    """An answer's body as sent, and the headers that say how."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+def content_encoded(body: bytes, gzip_ok: bool) -> Encoded:
+    """``body`` gzip-compressed when the caller accepts gzip and it is worth it; run it in the
+    worker thread that made the body (compressing a 2 MB page takes about 10 ms)."""
+    if gzip_ok and len(body) > GZIP_ABOVE:
+        deflater = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        return Encoded(
+            deflater.compress(body) + deflater.flush(), {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        )
+    return Encoded(body, {"Vary": "Accept-Encoding"})
+
+
+def encoded_response(encoded: Encoded, media_type: str) -> Response[bytes]:
+    return Response(encoded.body, media_type=media_type, headers=encoded.headers)
 
 
 async def in_thread(fn: Callable[[], T]) -> T:

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from .blobs import BlobStore
+from . import policy
+from .blobstore import BlobStore, DirectoryStore, open_store
 from .storage import Database, Store
 from .storage import blobs as blob_rows
 from .storage import transfer
@@ -70,7 +71,8 @@ def backup(db: Store, data_dir: Path, dest: Path) -> dict[str, Any]:
         names = copy.read(blob_rows.complete)
     finally:
         copy.close()
-    blobs = copy_blobs(BlobStore(data_dir / "blobs"), BlobStore(dest / "blobs"), names)
+    source_blobs = open_store(data_dir, policy.load(data_dir).blobs)  # the server's own store, S3 too
+    blobs = copy_blobs(source_blobs, DirectoryStore(dest / "blobs"), names)
     return {"backup": str(dest), "database_bytes": size, "blobs": blobs}
 
 

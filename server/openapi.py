@@ -41,7 +41,7 @@ from litestar.openapi.spec import (
 
 from sync_protocol import JSON, MSGPACK, ErrorBody, ProtocolError
 
-from .blobs import SHA256_RE
+from .blobstore import SHA256_RE
 
 __all__ = [
     "OCTETS",

@@ -14,6 +14,7 @@ numbers, and a typo in the file stops the server at start instead of silently us
 
     [office]
     language = "zh_Hans"          # for a browser that asks for no language fieldsync speaks
+    timezone = "Asia/Shanghai"      # where the office pages show and take times (stored in UTC)
 
     [audit]
     compliance_target_pct = 95    # the backup audit shows each engineer against it
@@ -33,6 +34,7 @@ import threading
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta
@@ -117,9 +119,22 @@ class SecurityConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 class OfficeConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The office pages: the language of a browser that asks for none fieldsync speaks (a
-    person's choice on the page and their browser's ``Accept-Language`` come first)."""
+    person's choice on the page and their browser's ``Accept-Language`` come first), and the
+    time zone (an IANA name, ``Asia/Shanghai``) where the pages show and read times; every
+    time is stored in UTC whatever it says."""
 
     language: Literal["zh_Hans", "en"] = "en"  # sync_protocol.locales.SUPPORTED
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise msgspec.ValidationError(f"no time zone {self.timezone!r} - at `$.office.timezone`") from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class AuditConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -127,6 +142,23 @@ class AuditConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     or waived backup first; the page colours each engineer against it."""
 
     compliance_target_pct: Annotated[float, Meta(ge=0, le=100)] = 95.0
+
+
+class BlobsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Where blob bytes live (``server/blobstore``; docs/operations.md, "Blob storage"). Read at
+    start; ``field-server serve --blobs URL`` overrides it."""
+
+    store: Literal["directory", "s3"] = "directory"
+    # store = "directory": the directory, relative to the data directory or absolute.
+    directory: str = ""
+    # store = "s3": the bucket, a key prefix, the endpoint of a service other than AWS, the region.
+    bucket: str = ""
+    prefix: str = ""
+    endpoint_url: str = ""
+    region: str = ""
+    # The names of the environment variables holding the credentials (never the secrets themselves).
+    access_key_env: str = "AWS_ACCESS_KEY_ID"
+    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
 
 
 class Config(msgspec.Struct, frozen=True):
@@ -139,6 +171,7 @@ class Config(msgspec.Struct, frozen=True):
     security: SecurityConfig = SecurityConfig()
     office: OfficeConfig = OfficeConfig()
     audit: AuditConfig = AuditConfig()
+    blobs: BlobsConfig = BlobsConfig()
 
 
 DEFAULT = Config()
@@ -170,6 +203,8 @@ def parse(text: str, source: str = CONFIG_FILE) -> Config:
         rest = msgspec.convert({k: v for k, v in raw.items() if k != "severity"}, Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    if rest.blobs.store == "s3" and not rest.blobs.bucket:
+        raise ConfigError(f'{source}: blobs.bucket: store = "s3" needs the bucket\'s name')
     return msgspec.structs.replace(rest, severity=severity)
 
 

@@ -70,7 +70,16 @@ class ServerProcess:
         assert self.proc is not None, "the server is not running"
         return self.proc.pid
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def start(self, timeout: float = 30.0) -> "ServerProcess":
+        """Start the server and wait until it answers. Starting a running one again is refused:
+        the first process would be orphaned, still holding its port, while ``/healthz`` answered
+        for it made the second start look fine."""
+        if self.running:
+            raise RuntimeError(f"the server is already running (pid {self.pid})")
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(self.command, cwd=ROOT, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
@@ -112,7 +121,8 @@ class ServerProcess:
             return "(no log)"
 
     def __enter__(self) -> "ServerProcess":
-        return self.start()
+        """``with ServerProcess(...)`` starts it; ``with server.start()`` keeps the one running."""
+        return self if self.running else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

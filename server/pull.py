@@ -15,6 +15,14 @@ A cursor acknowledges the page it came with. The server stages what a page sends
 when the device sends that cursor back (proof it committed the page). If the device sends the
 previous cursor instead, the page was lost, the staged rows are dropped, and the same changes
 are computed again. So a laptop killed mid-pull resumes from its last committed page.
+
+A prefetch (``PullRequest.prefetch``) names the page the laptop holds but is still committing,
+so that the server computes the next one meanwhile. The server takes that page as acknowledged,
+remembering the cursor before it (``prior_cursor``); if the laptop comes back with that one (it
+died before committing), the device goes back to it. The page is folded early only when every
+record it staged changed after the prior cursor's version: going back then re-walks them all
+(a record that left the scope meanwhile is sent as a remove, which the laptop may not need).
+Any other page (removes, records entering from before) declines the prefetch.
 """
 
 from __future__ import annotations
@@ -79,7 +87,15 @@ def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRow
         since, diff_version, given = 0, None, None
     else:
         check_cursor(secret, who.device_id, request.cursor)
+        prior = None
+        if request.prefetch:
+            if not _can_prefetch(conn, device, request.cursor):
+                return PullRows([], [], request.cursor, True)  # declined: commit the page, then ask
+            prior = (device["ack_cursor"], device["ack_seq"], device["diff_version"])
+        elif device["prior_cursor"] is not None and request.cursor == device["prior_cursor"]:
+            device = changes.go_back(conn, who.device_id)  # it died committing the prefetched-after page
         since, diff_version = _acknowledge(conn, device, request.cursor)
+        changes.remember_prior(conn, who.device_id, prior)
         given = request.cursor
     now_version = store.current_version(conn)
     if diff_version == now_version and since >= now_version and given is not None:
@@ -168,6 +184,15 @@ def _acknowledge(conn: Tx, device: Any, cursor: str) -> tuple[int, int | None]:
             changes.drop_pending(conn, device_id)
         return int(device["ack_seq"] or 0), device["diff_version"]
     raise CursorReset("this cursor is no longer known: drop server records and pull from the start", field="cursor")
+
+
+def _can_prefetch(conn: Tx, device: Any, cursor: str) -> bool:
+    """Whether the page of ``cursor`` may be taken as acknowledged before the device committed
+    it: it is the page waiting for acknowledgement, and going back to the acknowledged version
+    would send all of it again."""
+    return cursor == device["pending_cursor"] and changes.pending_walked_since(
+        conn, device["id"], int(device["ack_seq"] or 0)
+    )
 
 
 def _issue(conn: Tx, secret: str, device_id: str) -> str:

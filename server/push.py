@@ -21,6 +21,7 @@ from sync_protocol import (
     MutationResult,
     PatchRecord,
     PushReply,
+    HelloRequired,
     PushRequest,
     SequenceGap,
     SyncRejected,
@@ -88,6 +89,32 @@ def check_contiguous(request: PushRequest, high_seq: int, high_hlc: str | None =
         previous = mutation.seq
 
 
+def check_mark(request: PushRequest, high_seq: int, high_hlc: str | None, server_ms: int) -> None:
+    """A push without hello (``after_seq``) is taken only where hello would have changed nothing:
+    the server stands exactly at the mark the laptop names, so its outbox cannot have been
+    overtaken nor an answer lost, and no new mutation is stamped where hello's clock would have
+    re-stamped it. Anything else refuses the whole batch, before anything is applied."""
+    if request.after_seq is None:
+        return
+    if (request.after_seq, request.after_hlc) != (high_seq, high_hlc):
+        raise HelloRequired(
+            f"the server is at seq {high_seq}, not {request.after_seq}: say hello, then push again",
+            field="after_seq",
+            high_seq=high_seq,
+        )
+    for index, mutation in enumerate(request.mutations):
+        if mutation.seq <= high_seq:
+            continue
+        try:
+            check_stamps(mutation, server_ms)
+        except SyncRejected as rejected:
+            raise HelloRequired(
+                f"{rejected.message}: say hello (it corrects the laptop's clock), then push again",
+                field=f"mutations[{index}].{rejected.field}",
+                high_seq=high_seq,
+            ) from None
+
+
 def push(
     conn: Tx,
     who: Principal,
@@ -99,9 +126,10 @@ def push(
     """Apply a push batch (the caller holds the write transaction)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     high_seq, high_hlc = devices.high_water(conn, who.device_id, lock=True)
+    server_ms = int(now.timestamp() * 1000)
+    check_mark(request, high_seq, high_hlc, server_ms)
     check_contiguous(request, high_seq, high_hlc)
     ctx = effects.BatchContext(now, config)
-    server_ms = int(now.timestamp() * 1000)
     ctx.known_events = _known_events(conn, request, high_seq)
     actor = audit.Actor(who.user_id, who.device_id)
     chain = audit.Chain(conn)
@@ -132,7 +160,7 @@ def push(
         now.isoformat(),
     )
     devices.set_high_water(conn, who.device_id, high_seq, high_hlc, now.isoformat())
-    return PushReply(results=results, high_seq=high_seq, server_hlc=clock.tick())
+    return PushReply(results=results, high_seq=high_seq, high_hlc=high_hlc, server_hlc=clock.tick())
 
 
 def _known_events(conn: Tx, request: PushRequest, high_seq: int) -> set[str]:

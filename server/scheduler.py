@@ -32,7 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from . import housekeeping, maintenance, policy, sla
-from .blobs import BlobStore
+from .blobstore import BlobStore, open_store
 from .housekeeping import Swept
 from .maintenance import Generated
 from .push import ServerClock
@@ -60,8 +60,10 @@ class ScheduledWork:
         data_dir: str | Path,
         clock: ServerClock | None = None,
         now: Callable[[], dt.datetime] = utcnow,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.db = db
+        self.blobs = blobs  # None: the store ``[blobs]`` of config.toml names, opened at each run
         self.data_dir = Path(data_dir)
         self.clock = clock or ServerClock()
         self.now = now
@@ -81,7 +83,7 @@ class ScheduledWork:
         jobs: dict[str, Callable[[Tx, dt.datetime, policy.Config], Any]] = {
             SLA_WATCH: lambda conn, at, _cfg: sla.watch(conn, at, self.clock.tick()),
             MAINTENANCE: maintenance.generate,
-            HOUSEKEEPING: lambda conn, at, cfg: housekeeping.sweep(conn, at, cfg, BlobStore(self.data_dir / "blobs")),
+            HOUSEKEEPING: lambda conn, at, cfg: housekeeping.sweep(conn, at, cfg, self._blobs(cfg)),
         }
         if job_id not in jobs:
             raise ValueError(f"no scheduled job {job_id!r}; jobs: {', '.join(JOB_IDS)}")
@@ -101,6 +103,9 @@ class ScheduledWork:
             error = f"{type(exc).__name__}: {exc}"
             self.db.write(lambda conn: _record_run(conn, job_id, at, error=error))
             raise
+
+    def _blobs(self, config: policy.Config) -> BlobStore:
+        return self.blobs if self.blobs is not None else open_store(self.data_dir, config.blobs)
 
     def sla_watch(self, now: dt.datetime | None = None) -> list[sla.Escalation]:
         return self.run(SLA_WATCH, now)  # type: ignore[no-any-return]

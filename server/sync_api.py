@@ -30,7 +30,18 @@ from sync_protocol import (
 )
 
 from . import auth, policy, pull, push, throttle
-from .http import caller, in_thread, read_body, reply, reply_format, state_of
+from .http import (
+    Encoded,
+    accepts_gzip,
+    caller,
+    content_encoded,
+    encoded_response,
+    in_thread,
+    read_body,
+    reply,
+    reply_format,
+    state_of,
+)
 from .openapi import answers, sync_operation
 from .pull_page import encode_page
 from .storage import devices
@@ -145,18 +156,20 @@ async def pull_changes(request: Request[Any, Any, Any]) -> Response[bytes]:
         raise TooLarge(f"a pull page holds at most {MAX_PULL_PAGE} changes", field="limit", limit=MAX_PULL_PAGE)
     state = state_of(request)
     fmt = reply_format(request)
+    gzip_ok = accepts_gzip(request.headers.get("accept-encoding"))
 
     # An up-to-date device is answered on the event loop: a few microseconds of reading that a
     # writer never blocks, where a worker thread would cost more to reach than the read itself.
     quiet = state.db.read(lambda c: pull.unchanged(c, who, body, state.secret))
     if quiet is not None:
-        return Response(encode_page(quiet, state.clock.tick(), fmt), media_type=fmt)
+        return encoded_response(content_encoded(encode_page(quiet, state.clock.tick(), fmt), gzip_ok), fmt)
 
-    def work() -> bytes:
+    def work() -> Encoded:
         rows = state.db.write(lambda c: pull.pull(c, who, body, state.secret))
-        return encode_page(rows, state.clock.tick(), fmt)  # encoded outside the write lock
+        # Encoded and compressed outside the write lock.
+        return content_encoded(encode_page(rows, state.clock.tick(), fmt), gzip_ok)
 
-    return Response(await in_thread(work), media_type=fmt)
+    return encoded_response(await in_thread(work), fmt)
 
 
 SYNC_HANDLERS = [enroll_device, hello, push_mutations, pull_changes]

@@ -4,7 +4,7 @@ Both ``server`` and ``field_client`` import this package; it imports neither.
 
 >>> from sync_protocol import PullRequest, encode, decode, MSGPACK
 >>> decode(encode(PullRequest(cursor=None, limit=5)), PullRequest, MSGPACK)
-PullRequest(cursor=None, limit=5)
+PullRequest(cursor=None, limit=5, prefetch=False)
 """
 
 from .codec import JSON, MSGPACK, MSGPACK_ALIASES, decode, encode, field_of, format_of
@@ -22,6 +22,7 @@ from .errors import (
     RequestTimeout,
     ScopeViolation,
     SequenceGap,
+    HelloRequired,
     SyncRejected,
     TooLarge,
     TooManyRequests,
@@ -96,6 +97,7 @@ from .records import (
     Stock,
     entity_of,
     from_builtins,
+    job_name,
     stock_id,
     to_builtins,
     van,
@@ -130,6 +132,7 @@ __all__ = [
     "RequestTimeout",
     "ScopeViolation",
     "SequenceGap",
+    "HelloRequired",
     "SyncRejected",
     "TooLarge",
     "TooManyRequests",
@@ -209,6 +212,7 @@ __all__ = [
     "Stock",
     "entity_of",
     "from_builtins",
+    "job_name",
     "stock_id",
     "to_builtins",
     "van",

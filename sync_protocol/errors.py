@@ -8,6 +8,7 @@
     ├── ScopeViolation        403 scope            outside the caller's scope (another engineer's job)
     ├── NotFound              404 not_found
     ├── SequenceGap           409 seq_gap          push seq not contiguous; ``detail.expected``
+    ├── HelloRequired         409 hello_required   a push without hello assumed a mark the server is not at
     ├── CursorReset           409 cursor_reset     cursor unknown: pull again from scratch
     ├── OffsetMismatch        409 offset_mismatch  blob chunk at the wrong offset; ``detail.offset``
     ├── IllegalState          409 illegal_transition  office action the job's status forbids
@@ -102,6 +103,13 @@ class SequenceGap(ProtocolError):
     status, code = 409, "seq_gap"
 
 
+class HelloRequired(ProtocolError):
+    """A push that skipped hello (``after_seq``) found the server elsewhere, or a stamp hello would
+    have corrected: nothing was applied; say hello and push again."""
+
+    status, code = 409, "hello_required"
+
+
 class CursorReset(ProtocolError):
     status, code = 409, "cursor_reset"
 
@@ -153,6 +161,7 @@ _BY_CODE: dict[str, type[ProtocolError]] = {
         ScopeViolation,
         NotFound,
         SequenceGap,
+        HelloRequired,
         CursorReset,
         OffsetMismatch,
         IllegalState,

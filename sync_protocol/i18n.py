@@ -68,8 +68,9 @@ def N_(msgid: str, **params: Any) -> Words:
 def translate(message: str, _: Gettext) -> str:
     """``message`` in the language of ``_``: a ``Words`` is translated, any other text is shown
     as it is (a value someone typed, a message from outside)."""
-    if isinstance(message, Words):
-        return _(message.msgid).format(**message.params) if message.params else _(message.msgid)
+    if isinstance(message, Words):  # its values too: "{sku} in {place}", the place in words
+        params = {k: translate(v, _) if isinstance(v, Words) else v for k, v in message.params.items()}
+        return _(message.msgid).format(**params) if params else _(message.msgid)
     return message
 
 
@@ -245,6 +246,22 @@ class Catalogs:
 # --- formats -----------------------------------------------------------------------------------
 
 
+def zone_label(zone: dt.tzinfo | None, at: dt.datetime | None = None) -> str:
+    """``UTC``, ``UTC+8``, ``UTC-3:30``: a zone as its offset, which no reader mistakes (``CST``
+    is China's and America's).
+
+    >>> from zoneinfo import ZoneInfo
+    >>> zone_label(ZoneInfo("Asia/Shanghai")), zone_label(None), zone_label(ZoneInfo("Asia/Kolkata"))
+    ('UTC+8', 'UTC', 'UTC+5:30')
+    """
+    offset = (at or dt.datetime.now(dt.timezone.utc)).astimezone(zone or dt.timezone.utc).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    if not minutes:
+        return "UTC"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{'-' if minutes < 0 else '+'}{hours}" + (f":{rest:02d}" if rest else "")
+
+
 class Formats:
     """Dates, times, durations and money as a reader of ``locale`` writes them.
 
@@ -284,7 +301,7 @@ class Formats:
             local = value.astimezone(self.tz)
             day, time = (format_skeleton(skeleton, local, locale=self.locale) for skeleton in ("yMMMd", "Hm"))
             text = f"{day} {time}"
-            return f"{text} {local.tzname()}" if self.zone else text
+            return f"{text} {zone_label(self.tz, local)}" if self.zone else text
         except (ValueError, TypeError, OverflowError, OSError):
             log.warning("a stored time could not be shown as a time: %r", value)
             return str(value)

@@ -126,12 +126,17 @@ class MutationResult(_Message):
 
 class PushRequest(_Message):
     mutations: Annotated[list[Mutation], Meta(max_length=MAX_PUSH_BATCH)]
+    # A push without hello names the mark the laptop last learnt from a push answer; the server
+    # answers 409 hello_required unless it stands exactly there (docs/protocol.md, push).
+    after_seq: Annotated[int, Meta(ge=0, le=2**53)] | None = None
+    after_hlc: Hlc | None = None
 
 
 class PushReply(_Message):
     results: list[MutationResult]
     high_seq: int
     server_hlc: Hlc
+    high_hlc: Hlc | None = None  # the hlc of the mutation at ``high_seq``; servers that omit it take no ``after_seq``
 
 
 # --- pull -----------------------------------------------------------------------------------
@@ -141,6 +146,8 @@ class PullRequest(_Message):
     cursor: Annotated[str, Meta(max_length=200)] | None = None
     # Over ``MAX_PULL_PAGE`` is a limit broken (413 too_large), checked by the server itself.
     limit: Annotated[int, Meta(ge=1)] = DEFAULT_PULL_PAGE
+    # ``cursor`` is the page the client is still committing: answer the next one meanwhile.
+    prefetch: bool = False
 
 
 class _Change(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="op"):
@@ -190,6 +197,8 @@ class SplicedPullPage(_Message):
 
 class SplicedPushRequest(_Message):
     mutations: list[msgspec.Raw]
+    after_seq: int | None = None
+    after_hlc: Hlc | None = None
 
 
 # --- blobs ----------------------------------------------------------------------------------

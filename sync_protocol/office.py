@@ -20,6 +20,7 @@ from .records import Conflict, Customer, Drawing, Equipment, Job, JobStatus, Rec
 from .types import Hlc, Id, Name, Severity, Text, Timestamp
 
 SlaTarget = Literal["respond", "onsite", ""]
+SlaState = Literal["ok", "at_risk", "overdue", ""]
 BackupOutcome = Literal["verified", "waived", "missing"]
 
 
@@ -35,7 +36,10 @@ class JobSummary(_OfficeMessage, kw_only=True):
 
     ``sla_target`` says which promise is running: ``respond`` until someone is assigned,
     ``onsite`` until the engineer checks in, nothing after that. ``sla_left_s`` is negative
-    once the deadline has passed (then ``overdue`` is true).
+    once the deadline has passed (then ``overdue`` is true). ``sla_state`` is the clock's colour
+    (``sync_protocol.sla.clock_state``): ``at_risk`` (amber) before ``overdue`` (red), empty
+    when no promise is running. ``name`` is how the office names the job in text: both numbers,
+    ``SR-2026-0001 (J-0001)``, the office's and the engineers'.
     """
 
     id: Id
@@ -58,6 +62,8 @@ class JobSummary(_OfficeMessage, kw_only=True):
     sla_due: Timestamp | None
     sla_left_s: int | None
     overdue: bool
+    sla_state: SlaState = ""
+    name: Name = ""
     flags: list[Name]
     signature_state: str
     version: int

@@ -176,6 +176,14 @@ def entity_of(record: Record) -> str:
     return type(record).__struct_config__.tag  # type: ignore[return-value]
 
 
+def job_name(number: str, job_id: str) -> str:
+    """How a job is named to people: the office's number and the engineers' id, both
+    (``SR-2026-0001 (J-0001)``); one of them alone when they are the same or one is missing."""
+    if not number or number == job_id:
+        return job_id or number
+    return f"{number} ({job_id})" if job_id else number
+
+
 def stock_id(location: str, sku: str) -> str:
     return f"{location}|{sku}"
 

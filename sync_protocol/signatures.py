@@ -50,6 +50,9 @@ from .hashing import sheet_events, sheet_hash
 from .records import Job, JobEvent
 
 # Free text quoted in a summary is cut here: the line says what changed, the sheet says it all.
+# The job flag the office sets to ask the engineer to have an outdated sheet signed again; the
+# next signature that signs the sheet as it stands clears it.
+RESIGN_REQUESTED = "re_sign_requested"
 QUOTED_CHARS = 80
 # A conflict's detail lists this many changes, then counts the rest, and stays within a Text.
 LISTED_CHANGES = 10

@@ -22,6 +22,17 @@ front of a dispatcher, and its missed promise shows on the board as overdue.
 'respond'
 >>> missed(job, t + dt.timedelta(hours=3), checked_in=False)
 ['sla_respond_missed', 'sla_onsite_missed']
+
+A running clock is **at risk** (amber on the board, before red) once less than a quarter of its
+window (from the report to the deadline) is left: 7.5 min of a 30 min respond promise, 18 h of
+a 72 h on-site one. One share for every severity, so the warning scales with the promise.
+
+>>> clock_state(t, t + dt.timedelta(minutes=30), t + dt.timedelta(minutes=20))
+'ok'
+>>> clock_state(t, t + dt.timedelta(minutes=30), t + dt.timedelta(minutes=23))
+'at_risk'
+>>> clock_state(t, t + dt.timedelta(minutes=30), t + dt.timedelta(minutes=31))
+'overdue'
 """
 
 from __future__ import annotations
@@ -34,6 +45,9 @@ from .records import Job, JobEvent
 from .states import AWAITING_VISIT
 
 Target = Literal["respond", "onsite"]
+ClockState = Literal["ok", "at_risk", "overdue"]
+# Less than this share of a promise's window left: the clock is at risk.
+AT_RISK_SHARE = 0.25
 
 RESPOND_MISSED = "sla_respond_missed"
 ONSITE_MISSED = "sla_onsite_missed"
@@ -64,6 +78,16 @@ def next_deadline(job: Job, checked_in: bool) -> Deadline | None:
     """The promise that matters now: the first one still running, or None."""
     owed = running(job, checked_in)
     return owed[0] if owed else None
+
+
+def clock_state(started: dt.datetime, due: dt.datetime, now: dt.datetime) -> ClockState:
+    """``overdue`` past the deadline, ``at_risk`` within the last ``AT_RISK_SHARE`` of the
+    window from ``started`` (the report) to ``due``, else ``ok``."""
+    left = (due - now).total_seconds()
+    if left < 0:
+        return "overdue"
+    window = max((due - started).total_seconds(), 0.0)
+    return "at_risk" if left < window * AT_RISK_SHARE else "ok"
 
 
 def missed(job: Job, now: dt.datetime, checked_in: bool) -> list[str]:

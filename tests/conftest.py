@@ -4,6 +4,7 @@ They are defined in ``tests/support/fixtures.py`` over the harness of ``tests/su
 helpers shared between test folders live in ``tests/support/`` too, never in a conftest.
 """
 
+from tests.support.blobstores import blob_store, s3_endpoint  # noqa: F401
 from tests.support.browser import chromium, new_page  # noqa: F401
 from pathlib import Path
 

@@ -46,13 +46,27 @@ T = TypeVar("T")
 
 
 @get(
-    "/jobs", responses=errors(*OFFICE), summary="The dispatch board: jobs by status and urgency, with their SLA clocks"
+    "/jobs",
+    responses=errors(*OFFICE, 422),
+    summary="The dispatch board: jobs by urgency (deadline, then severity), with their SLA clocks",
+    description="Filters as on the board page: several `status` (or `open`, `all`) and `severity` values "
+    "are any of them; `engineer` is a user name or id; `q` searches numbers, fault, names and caller.",
 )
 async def list_jobs(
-    request: Request[Any, Any, Any], status: FromQuery[list[str] | None] = None, assignee: FromQuery[str | None] = None
+    request: Request[Any, Any, Any],
+    status: FromQuery[list[str] | None] = None,
+    assignee: FromQuery[str | None] = None,
+    severity: FromQuery[list[str] | None] = None,
+    engineer: FromQuery[str | None] = None,
+    customer: FromQuery[str | None] = None,
+    site: FromQuery[str | None] = None,
+    q: FromQuery[str | None] = None,
 ) -> list[JobSummary]:
     state = server_state(request)
-    return await in_thread(lambda: state.db.read(lambda c: jobs.board(c, statuses=status, assignee=assignee)))
+    where = jobs.board_filter(
+        status or (), severity or (), engineer or assignee or "", customer or "", site or "", q or ""
+    )
+    return await in_thread(lambda: state.db.read(lambda c: jobs.board(c, where=where)))
 
 
 @post(

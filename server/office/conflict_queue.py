@@ -18,10 +18,14 @@ from sync_protocol import Conflict, IllegalState, InvalidValue, NotFound
 from sync_protocol.i18n import N_
 from sync_protocol.office import ResolveReply
 
+from sync_protocol.signatures import RESIGN_REQUESTED
+
+from .. import assign as assign_module
 from .. import policy
 from ..auth import Principal
 from ..push import ServerClock
-from .edits import office_patch
+from . import refdata
+from .edits import adjust_stock, office_patch
 from ..storage import records as store
 from ..storage import Tx
 from ..storage import office as office_rows
@@ -71,6 +75,82 @@ def resolve(
     )
     version = store.put(conn, settled, stored)
     return ResolveReply(conflict=settled, version=version, record_version=record_version)
+
+
+def in_words(conflict: Conflict, names: dict[str, str], people: dict[str, str]) -> str:
+    """What a stock or signature conflict means, for a dispatcher (``names`` of parts keyed
+    ``part:SKU``, ``people`` by user id); "" for the kinds shown as two values side by side."""
+    if conflict.kind == "signature":
+        return conflict.detail  # ``signatures.signature_in_words``, written when it was raised
+    if conflict.kind != "stock" or not isinstance(conflict.kept, int):
+        return ""
+    row = refdata.stock_name(conflict.record_id, names, people)
+    who = people.get(conflict.engineer or "", "")
+    by = who or (N_("the office") if conflict.kept_by.side == "office" else N_("someone"))
+    short = -conflict.kept if conflict.kept < 0 else 0
+    return N_(
+        "The records show {qty} of {row}: {by} took more than the {held} it held, {short} short. "
+        "Count what is on the shelf and correct the stock, or accept the figure.",
+        qty=conflict.kept,
+        row=row,
+        by=by,
+        held=conflict.other,
+        short=short,
+    )
+
+
+def _open_conflict(conn: Tx, conflict_id: str, kind: str) -> Conflict:
+    stored = store.get(conn, "conflict", conflict_id)
+    if stored is None:
+        raise NotFound(N_("no conflict {id}", id=conflict_id), field="conflict_id")
+    conflict: Conflict = stored.record
+    if conflict.kind != kind:
+        raise InvalidValue(
+            N_("this is a {kind} conflict, not a {wanted} one", kind=conflict.kind, wanted=kind), field="resolution"
+        )
+    if conflict.status != "open":
+        raise IllegalState(
+            N_(
+                "this conflict was already resolved ({how}) by {who}", how=conflict.resolution, who=conflict.resolved_by
+            ),
+            field="status",
+        )
+    return conflict
+
+
+def request_resign(
+    conn: Tx, who: Principal, clock: ServerClock, conflict_id: str, now: dt.datetime | None = None
+) -> ResolveReply:
+    """A signature that signs an older sheet: ask the engineer to have it signed again. The job
+    gets the ``re_sign_requested`` flag (it syncs to the engineer's laptop; the next valid
+    signature clears it) and the conflict is settled, the old signature kept as it is."""
+    conflict = _open_conflict(conn, conflict_id, "signature")
+    stored, job = assign_module.load_job(conn, conflict.job_id or conflict.record_id)
+    if RESIGN_REQUESTED not in job.flags:
+        updated = msgspec.structs.replace(job, flags=[*job.flags, RESIGN_REQUESTED])
+        assign_module.save_office_change(conn, who, clock, stored, updated, ("flags",))
+    return resolve(conn, who, clock, conflict_id, "accepted", now)
+
+
+def correct_stock(
+    conn: Tx,
+    who: Principal,
+    clock: ServerClock,
+    conflict_id: str,
+    counted: int,
+    now: dt.datetime | None = None,
+) -> ResolveReply:
+    """A stock deficit: the dispatcher counted the shelf. The row moves to ``counted`` by a
+    delta through ``edits.adjust_stock`` (the one way stock moves, commuting with the laptops'
+    swaps), and the conflict is settled."""
+    conflict = _open_conflict(conn, conflict_id, "stock")
+    if counted < 0:
+        raise InvalidValue(N_("counted: what is on the shelf, 0 or more"), field="counted")
+    row = store.get(conn, "stock", conflict.record_id)
+    if row is None:
+        raise NotFound(N_("no stock row {id}", id=conflict.record_id), field="record_id")
+    adjust_stock(conn, who, conflict.record_id, counted - row.record.qty, now)
+    return resolve(conn, who, clock, conflict_id, "accepted", now)
 
 
 def _override(

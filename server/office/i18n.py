@@ -10,19 +10,20 @@ messages, refusals) go through ``gettext_of(request)``; errors raised deeper car
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from litestar import Request
 from litestar.datastructures import Cookie
 
-from sync_protocol import i18n, locales
+from sync_protocol import i18n, job_name, locales
 from sync_protocol.states import OPEN_STATUSES
 
 from ..policy import ConfigError
 from .access import server_state
+from .filters import lang_of, tagged
 from .journal import config
 from .refdata import CHOICE_WORDS
 
@@ -32,17 +33,24 @@ LANG_MAX_AGE = 365 * 86400  # a preference, not a secret: kept for a year
 AnyRequest = Request[Any, Any, Any]
 
 
+def catalogs(timezone: str = "UTC") -> i18n.Catalogs:
+    """The office's catalogs (built once per time zone: the .mo files and templates ship with
+    the server). Times are shown in the office's zone (``[office] timezone``) and labelled
+    with its offset: the office and the laptops may sit in other zones."""
+    return _catalogs(timezone)
+
+
 @functools.cache
-def catalogs() -> i18n.Catalogs:
-    """The office's catalogs (built once: the .mo files and templates ship with the server).
-    Times are shown in UTC and labelled: the office and the laptops may sit in other zones."""
+def _catalogs(timezone: str) -> i18n.Catalogs:
     return i18n.Catalogs(
         TEMPLATES,
-        tz=dt.timezone.utc,
+        tz=ZoneInfo(timezone),
         zone=True,
         strict=False,  # the pages leave out what they do not show (no ``section`` on an error)
-        # The job-status sets of ``sync_protocol.states``, so a page never spells one out again.
-        extra_globals={"OPEN_STATUSES": OPEN_STATUSES, "choice_words": CHOICE_WORDS},
+        # The job-status sets of ``sync_protocol.states``, so a page never spells one out again;
+        # how a job is named (both numbers); the ``lang`` of a data span.
+        extra_globals={"OPEN_STATUSES": OPEN_STATUSES, "choice_words": CHOICE_WORDS, "job_name": job_name},
+        extra_filters={"lang": lang_of, "tagged": tagged},
     )
 
 

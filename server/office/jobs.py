@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import msgspec
 
-from sync_protocol import Equipment, InvalidValue, Job, NotFound, sla
+from sync_protocol import Equipment, InvalidValue, Job, NotFound, job_name, sla
 from sync_protocol.i18n import N_
 from sync_protocol.office import EditReply, IntakeRequest, JobSummary
-from sync_protocol.states import BOARD_ORDER
+from sync_protocol.states import BOARD_ORDER, CLOSED_TO_WORK, OPEN_STATUSES
 from sync_protocol.warranty import job_warranty
 
 from .. import assign as assign_module
@@ -134,6 +134,71 @@ def cancel(conn: Tx, who: Principal, job_id: str, clock: ServerClock) -> Job:
 # --- the board --------------------------------------------------------------------------------
 
 
+class BoardFilter(NamedTuple):
+    """What the dispatcher narrowed the board to (the page's and the API's GET query, so a
+    filtered board is a link to share). ``statuses`` None: every status."""
+
+    statuses: frozenset[str] | None = None
+    severities: frozenset[int] = frozenset()
+    engineer: str = ""  # a user id (``board`` reads a user name as its id)
+    customer: str = ""
+    site: str = ""
+    text: str = ""  # searched in numbers, fault, names, caller
+
+    def keeps(self, job: JobSummary) -> bool:
+        if self.statuses is not None and job.status not in self.statuses:
+            return False
+        if self.severities and job.severity not in self.severities:
+            return False
+        if self.engineer and self.engineer not in (job.assignee, job.assignee_name):
+            return False
+        if (self.customer and job.customer_id != self.customer) or (self.site and job.site_id != self.site):
+            return False
+        return not self.text or self.text.casefold() in _searched(job)
+
+
+WORKING = frozenset(s for s in STATUS_ORDER if s not in CLOSED_TO_WORK)  # the board's default
+
+
+def board_filter(
+    status: Iterable[str] = (),
+    severity: Iterable[str] = (),
+    engineer: str = "",
+    customer: str = "",
+    site: str = "",
+    q: str = "",
+    default: frozenset[str] | None = None,
+) -> BoardFilter:
+    """A ``BoardFilter`` from a GET query (the board page's form and ``/api/v1/jobs``): several
+    ``status`` / ``severity`` values are any of them; ``status=all`` is every status, ``open``
+    every one still worked (not closed or cancelled); no status is ``default``."""
+    wanted: set[str] = set()
+    statuses: frozenset[str] | None = default
+    for value in (v.strip() for v in status if v and v.strip()):
+        if value == "all":
+            statuses = None
+            break
+        if value != "open" and value not in STATUS_ORDER:
+            raise InvalidValue(
+                N_("status: one of open, all, {statuses}", statuses=", ".join(STATUS_ORDER)), field="status"
+            )
+        wanted |= WORKING if value == "open" else {value}
+        statuses = frozenset(wanted)
+    levels = set()
+    for value in (v.strip() for v in severity if v and v.strip()):
+        if value not in ("1", "2", "3", "4"):
+            raise InvalidValue(N_("severity: a level 1-4"), field="severity")
+        levels.add(int(value))
+    return BoardFilter(
+        statuses, frozenset(levels), engineer.strip(), customer.strip(), site.strip(), " ".join(q.split())
+    )
+
+
+def _searched(job: JobSummary) -> str:
+    fields = (job.number, job.id, job.fault, job.customer_name, job.site_name, job.assignee_name, job.reported_by)
+    return "\n".join(fields).casefold()
+
+
 def summarize(job: Job, version: int, names: dict[str, str], now: dt.datetime, checked_in: bool = False) -> JobSummary:
     """The board's row for a job; its clock is the promise still running (``sync_protocol.sla``)."""
     deadline = sla.next_deadline(job, checked_in)
@@ -142,6 +207,7 @@ def summarize(job: Job, version: int, names: dict[str, str], now: dt.datetime, c
     return JobSummary(
         id=job.id,
         number=job.number,
+        name=job_name(job.number, job.id),
         kind=job.kind,
         status=job.status,
         severity=job.severity,
@@ -160,22 +226,28 @@ def summarize(job: Job, version: int, names: dict[str, str], now: dt.datetime, c
         sla_due=due,
         sla_left_s=left,
         overdue=left is not None and left < 0,
+        sla_state="" if due is None else sla.clock_state(job.reported_at, due, now),
         flags=list(job.flags),
         signature_state=job.signature_state,
         version=version,
     )
 
 
-def urgency(summary: JobSummary) -> tuple[int, int, float, int]:
-    """Board order: status group, then overdue first, then least time left, then severity."""
-    group = STATUS_ORDER.index(summary.status) if summary.status in STATUS_ORDER else len(STATUS_ORDER)
-    left = float("inf") if summary.sla_left_s is None else summary.sla_left_s
-    return (group, 0 if summary.overdue else 1, left, summary.severity)
+_NEVER = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 
 
-def names_of(conn: Tx) -> dict[str, str]:
-    """Display names of customers and sites, keyed ``entity:id``."""
-    return office_rows.customer_and_site_names(conn)
+def urgency(summary: JobSummary) -> tuple[int, int, dt.datetime, int, str]:
+    """Board order, across statuses: every job with a promise running first, by its deadline
+    (so overdue ones lead), then by severity; then jobs owing nothing (on site, resolved) by
+    severity; closed and cancelled ones last."""
+    closed = 1 if summary.status in CLOSED_TO_WORK else 0
+    running = 0 if summary.sla_due is not None else 1
+    return (closed, running, summary.sla_due or _NEVER, summary.severity, summary.number)
+
+
+def names_of(conn: Tx, entities: tuple[str, ...] = ("customer", "site")) -> dict[str, str]:
+    """Display names of customers and sites (or of ``entities``), keyed ``entity:id``."""
+    return office_rows.names(conn, entities)
 
 
 def board(
@@ -183,20 +255,26 @@ def board(
     now: dt.datetime | None = None,
     statuses: Iterable[str] | None = None,
     assignee: str | None = None,
+    where: BoardFilter = BoardFilter(),
 ) -> list[JobSummary]:
-    """Every job (or those in ``statuses`` / of ``assignee``) in board order."""
+    """Every job (or those ``where`` keeps; ``statuses`` / ``assignee`` narrow it too) in board order."""
     now = now or _now()
-    wanted = set(statuses) if statuses else None
+    if statuses:
+        where = where._replace(statuses=frozenset(statuses))
+    if assignee:
+        where = where._replace(engineer=assignee)
+    if where.engineer:
+        where = where._replace(engineer=user_id_of(conn, where.engineer))
     names = names_of(conn)
     visited = store.checked_in_jobs(conn)
     out = []
     job: Job
     for job, version in store.live(conn, "job"):
-        if wanted is not None and job.status not in wanted:
+        if where.statuses is not None and job.status not in where.statuses:
             continue
-        if assignee and assignee not in (job.assignee, job.assignee_name):
-            continue
-        out.append(summarize(job, version, names, now, job.id in visited))
+        summary = summarize(job, version, names, now, job.id in visited)
+        if where.keeps(summary):
+            out.append(summary)
     return sorted(out, key=urgency)
 
 
@@ -209,6 +287,69 @@ def job_summary(conn: Tx, job_id: str, now: dt.datetime | None = None) -> JobSum
     )
 
 
+def open_jobs_by_equipment(conn: Tx) -> dict[str, list[str]]:
+    """The names (``SR-2026-0001 (J-0001)``) of the open jobs on each piece of equipment: a new
+    fault on equipment that already has one is often the same fault, reported twice."""
+    out: dict[str, list[str]] = {}
+    for job_id, number, equipment_id in office_rows.jobs_on_equipment(conn, sorted(OPEN_STATUSES)):
+        out.setdefault(equipment_id, []).append(job_name(number, job_id))
+    return out
+
+
+def user_id_of(conn: Tx, name_or_id: str) -> str:
+    """The id of the user named ``name_or_id`` (``li-wei`` -> ``u-li-wei``); the text itself
+    when no user has that name (it may be an id, or a display name)."""
+    row = devices.user_by_name(conn, name_or_id)
+    return str(row["id"]) if row else name_or_id
+
+
 def engineers(conn: Tx) -> list[tuple[str, str, str]]:
     """(id, name, display name) of every active engineer, for assignment pickers."""
     return devices.active_engineers(conn)
+
+
+# --- who is free: each engineer's open jobs and today's load ------------------------------------
+
+
+class EngineerLoad(NamedTuple):
+    """One engineer's open work, for the assignee picker and the schedule: ``today`` is due by
+    the end of the office's day (overdue included), ``week`` by the end of its week (Sunday)."""
+
+    id: str
+    name: str
+    display_name: str
+    jobs: list[JobSummary]  # open, most urgent first
+    today: list[JobSummary]
+    week: list[JobSummary]  # due after today, within this week
+
+
+def day_ends(now: dt.datetime, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """The end of today and of this week (Monday to Sunday) on the office's wall clock.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> now = dt.datetime(2026, 11, 25, 20, 0, tzinfo=dt.timezone.utc)  # Thursday 26th, 04:00 in Shanghai
+    >>> [t.isoformat() for t in day_ends(now, ZoneInfo("Asia/Shanghai"))]
+    ['2026-11-27T00:00:00+08:00', '2026-11-30T00:00:00+08:00']
+    """
+    local = now.astimezone(zone)
+    tomorrow = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), zone)
+    next_monday = dt.datetime.combine(local.date() + dt.timedelta(days=7 - local.weekday()), dt.time(), zone)
+    return tomorrow, next_monday
+
+
+def engineer_loads(
+    conn: Tx, zone: dt.tzinfo, now: dt.datetime | None = None
+) -> tuple[list[EngineerLoad], list[JobSummary]]:
+    """Every active engineer's load (in the order of ``engineers``), and the open jobs nobody
+    has yet: one read of the board, so the picker and the schedule agree with it."""
+    now = now or _now()
+    end_of_day, end_of_week = day_ends(now, zone)
+    open_jobs = board(conn, now, where=BoardFilter(statuses=OPEN_STATUSES))
+    loads = []
+    for user_id, name, display in engineers(conn):
+        mine = [j for j in open_jobs if j.assignee == user_id]
+        due = [(j, j.sla_due) for j in mine if j.sla_due is not None]
+        today = [j for j, at in due if at < end_of_day]
+        week = [j for j, at in due if end_of_day <= at < end_of_week]
+        loads.append(EngineerLoad(user_id, name, display, mine, today, week))
+    return loads, [j for j in open_jobs if not j.assignee]

@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any, Literal, Mapping, NamedTuple
 
 
-from sync_protocol import ENTITY_TYPES, InvalidValue, NotFound, Record
+from sync_protocol import ENTITY_TYPES, InvalidValue, NotFound, Record, entity_of
 from sync_protocol.codec import convert
 from sync_protocol.i18n import N_
 
@@ -164,10 +164,84 @@ FORMS: dict[str, EntityForm] = {
                 FieldSpec("sku", N_("SKU"), "ref", ref="part", required=True),
                 FieldSpec("qty", N_("Quantity"), "int"),
             ),
-            ("id", "location", "sku", "qty"),
+            ("location", "sku", "qty"),
         ),
     )
 }
+
+# Column headings of the lists, where the field's own name is not what a person calls it.
+HEADINGS = {
+    "id": N_("Id"),
+    "customer_id": N_("Customer"),
+    "site_id": N_("Site"),
+    "location": N_("Location"),
+    "sku": N_("Part"),
+    "qty": N_("Quantity"),
+    "price_cents": N_("Price"),
+    "warranty_days": N_("Warranty (days)"),
+    "contact_name": N_("Contact"),
+    "contact_phone": N_("Phone"),
+}
+# Columns that hold another record's id, and which entity's name to show instead.
+_NAMED_BY = {"customer_id": "customer", "site_id": "site", "sku": "part"}
+
+
+class Cell(NamedTuple):
+    """One list cell: what a person reads, and the id underneath in small print (or ""); a
+    price as minor units and currency, which the page formats for its reader."""
+
+    text: str
+    detail: str = ""
+    cents: int | None = None
+    currency: str = ""
+
+
+def place_name(location: str, people: Mapping[str, str]) -> str:
+    """A stock location in words: ``van:u-li-wei`` is Li Wei's van, ``warehouse:main`` the main
+    warehouse (``people`` maps user ids to display names).
+
+    >>> place_name("van:u-li-wei", {"u-li-wei": "Li Wei"}), place_name("warehouse:main", {})
+    ("Li Wei's van", 'warehouse main')
+    """
+    kind, _, name = location.partition(":")
+    if kind == "van" and name:
+        return N_("{name}'s van", name=people.get(name, name))
+    if kind == "warehouse" and name:
+        return N_("warehouse {name}", name=name)
+    return location
+
+
+def stock_name(stock_id: str, names: Mapping[str, str], people: Mapping[str, str]) -> str:
+    """A stock row in words: ``PSU-750W (Power supply 750 W) in Li Wei's van``."""
+    location, _, sku = stock_id.rpartition("|")
+    part = names.get(f"part:{sku}", "")
+    if part:
+        return N_("{sku} ({part}) in {place}", sku=sku, part=part, place=place_name(location, people))
+    return N_("{sku} in {place}", sku=sku, place=place_name(location, people))
+
+
+def record_title(record: Record, names: Mapping[str, str], people: Mapping[str, str]) -> str:
+    """What a record's page calls it: a stock row in words, else its name or title, else its id."""
+    if entity_of(record) == "stock":
+        return stock_name(record.id, names, people)
+    return str(getattr(record, "name", "") or getattr(record, "title", "") or record.id)
+
+
+def list_cells(form: EntityForm, record: Record, names: Mapping[str, str], people: Mapping[str, str]) -> list[Cell]:
+    """A record's row in its list: names instead of the ids it holds (``names`` keyed
+    ``entity:id``), stock locations in words, prices as money."""
+    cells = []
+    for col in form.columns:
+        value = getattr(record, col, None)
+        if col in _NAMED_BY and value:
+            cells.append(Cell(names.get(f"{_NAMED_BY[col]}:{value}", "") or str(value), str(value)))
+        elif col == "location" and form.entity == "stock":
+            cells.append(Cell(place_name(str(value), people)))
+        elif col == "price_cents" and isinstance(value, int):
+            cells.append(Cell(str(value), cents=value, currency=getattr(record, "currency", "") or "CNY"))
+        else:
+            cells.append(Cell("" if value is None else str(value)))
+    return cells
 
 
 def form_of(collection: str) -> EntityForm:

@@ -1,5 +1,9 @@
-// The dispatch board refreshes itself from /api/v1/jobs (the session cookie authenticates the
-// read) and counts the SLA clocks down between polls: no full page reload.
+// The dispatch board refreshes itself: every few seconds it fetches this very page (same URL,
+// same filters; the session cookie authenticates the read) and changes only the rows and cells
+// that changed, so keyboard focus and the scroll position stay where the dispatcher left them.
+// The rows are the server's (one template, one set of rules for order, colours and names); this
+// script only counts the clocks down between refreshes. Each refresh that lands is announced
+// with a "board:refreshed" event on the document (tests wait for it, never for time).
 (function () {
   "use strict";
   var table = document.getElementById("board");
@@ -7,19 +11,11 @@
   var POLL_MS = 5000;
   var body = table.querySelector("tbody");
   var stamp = document.getElementById("board-updated");
+  var refreshes = 0;
   // The page's words in its language (the server renders them into data-words).
   var words = JSON.parse(table.dataset.words || "{}");
   function say(template, values) {
     return template.replace(/\{(\w+)\}/g, function (all, name) { return String(values[name]); });
-  }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    (children || []).forEach(function (c) {
-      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
-    });
-    return node;
   }
 
   function duration(seconds) {
@@ -31,51 +27,59 @@
     return sign + say(words.minutes, {minutes: m});
   }
 
-  function truncate(text, n) { return text.length > n ? text.slice(0, n - 3) + "..." : text; }
+  function keyOf(row) { return row.dataset.job || ("text:" + row.textContent); }
 
-  function slaCell(job) {
-    if (!job.sla_target) { return el("td", {}, [el("span", {"class": "muted"}, ["—"])]); }
-    var span = el("span", {"class": "sla" + (job.overdue ? " overdue" : ""), "data-due": job.sla_due},
-                  [duration(job.sla_left_s)]);
-    return el("td", {}, [span, " ", el("small", {}, [job.sla_target === "respond" ? words.respond : words.onsite])]);
+  // Make `current` look like `fresh` without replacing what did not change.
+  function patchRow(current, fresh) {
+    if (current.className !== fresh.className) { current.className = fresh.className; }
+    var old = current.children, now = fresh.children;
+    if (old.length !== now.length) { current.replaceChildren.apply(current, Array.prototype.slice.call(now)); return; }
+    for (var i = 0; i < now.length; i++) {
+      if (old[i].innerHTML !== now[i].innerHTML) { old[i].replaceWith(now[i].cloneNode(true)); }
+    }
   }
 
-  function row(job) {
-    var link = el("a", {href: "/office/jobs/" + encodeURIComponent(job.id)}, [job.number]);
-    var flags = el("td", {}, job.flags.map(function (f) { return el("span", {"class": "flag"}, [words.flag[f] || f.replace(/_/g, " ")]); }));
-    return el("tr", {"class": "job sev" + job.severity + (job.overdue ? " overdue" : ""), "data-job": job.id}, [
-      el("td", {}, [link]),
-      el("td", {}, [el("span", {"class": "sev sev" + job.severity}, ["S" + job.severity])]),
-      el("td", {}, [job.customer_name, el("br"), el("small", {}, [job.site_name])]),
-      el("td", {"class": "fault"}, [truncate(job.fault, 90)]),
-      el("td", {}, [job.assignee_name || "—"]),
-      slaCell(job),
-      flags
-    ]);
-  }
-
-  function render(jobs) {
-    var fresh = document.createDocumentFragment();
-    var status = null;
-    jobs.forEach(function (job) {
-      if (job.status !== status) {
-        status = job.status;
-        fresh.appendChild(el("tr", {"class": "group"}, [el("th", {colspan: "7"}, [words.status[status] || status.replace(/_/g, " ")])]));
-      }
-      fresh.appendChild(row(job));
+  function update(doc) {
+    var freshBody = doc.querySelector("#board tbody");
+    if (!freshBody) { return; }
+    var focused = document.activeElement;
+    var x = window.scrollX, y = window.scrollY;
+    var existing = {};
+    Array.prototype.forEach.call(body.rows, function (row) { existing[keyOf(row)] = row; });
+    var wanted = Array.prototype.map.call(freshBody.rows, function (fresh) {
+      var key = keyOf(fresh), row = existing[key];
+      if (row) { patchRow(row, fresh); delete existing[key]; return row; }
+      return document.importNode(fresh, true);
     });
-    if (!jobs.length) { fresh.appendChild(el("tr", {}, [el("td", {colspan: "7", "class": "muted"}, [words.none])])); }
-    body.replaceChildren(fresh);
-    if (stamp) { stamp.textContent = say(words.updated, {time: new Date().toLocaleTimeString(document.documentElement.lang)}); }
+    Object.keys(existing).forEach(function (key) { existing[key].remove(); });
+    wanted.forEach(function (row, i) {
+      if (body.rows[i] !== row) { body.insertBefore(row, body.rows[i] || null); }
+    });
+    if (focused && focused !== document.activeElement && document.contains(focused)) { focused.focus({preventScroll: true}); }
+    window.scrollTo(x, y);
+    var count = doc.getElementById("nav-conflicts"), nav = document.getElementById("nav-conflicts");
+    if (count && nav && nav.innerHTML !== count.innerHTML) { nav.innerHTML = count.innerHTML; }
+  }
+
+  function announce() {
+    refreshes += 1;
+    document.documentElement.dataset.boardRefreshes = String(refreshes);
+    document.dispatchEvent(new CustomEvent("board:refreshed", {detail: {count: refreshes}}));
   }
 
   function poll() {
-    fetch(table.dataset.source, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+    fetch(window.location.pathname + window.location.search,
+          {credentials: "same-origin", headers: {"Accept": "text/html"}})
       .then(function (r) {
-        if (r.status === 401) { window.location = "/office/login?next=/office/board"; return null; }
-        return r.ok ? r.json() : null;
+        if (r.redirected && r.url.indexOf("/office/login") !== -1) { window.location = r.url; return null; }
+        return r.ok ? r.text() : null;
       })
-      .then(function (jobs) { if (jobs) { render(jobs); } })
+      .then(function (html) {
+        if (html === null) { return; }
+        update(new DOMParser().parseFromString(html, "text/html"));
+        if (stamp) { stamp.textContent = say(words.updated, {time: new Date().toLocaleTimeString(document.documentElement.lang)}); }
+        announce();
+      })
       .catch(function () { if (stamp) { stamp.textContent = words.unreachable; } })
       .finally(function () { window.setTimeout(poll, POLL_MS); });
   }
@@ -83,9 +87,7 @@
   function tick() {
     var now = Date.now();
     body.querySelectorAll(".sla[data-due]").forEach(function (span) {
-      var left = (Date.parse(span.dataset.due) - now) / 1000;
-      span.textContent = duration(left);
-      span.classList.toggle("overdue", left < 0);
+      span.textContent = duration((Date.parse(span.dataset.due) - now) / 1000);
     });
   }
 

@@ -35,9 +35,40 @@ def reset(tx: Tx, device_id: str) -> None:
     tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
     tx.execute(
         "UPDATE devices SET ack_cursor=NULL, ack_seq=0, pending_cursor=NULL, pending_seq=NULL, "
-        "pending_diff=NULL, diff_version=NULL WHERE id=?",
+        "pending_diff=NULL, diff_version=NULL, prior_cursor=NULL, prior_seq=NULL, prior_diff=NULL WHERE id=?",
         (device_id,),
     )
+
+
+def pending_walked_since(tx: Tx, device_id: str, ack_seq: int) -> bool:
+    """Whether every record of the staged page is an upsert that changed after ``ack_seq``: then
+    going back to that version walks all of them again (a prefetch may fold the page early)."""
+    early = tx.execute(
+        "SELECT 1 FROM device_scope_pending p WHERE p.device_id=? AND (p.op != 'add' OR NOT EXISTS "
+        "(SELECT 1 FROM records r WHERE r.entity=p.entity AND r.id=p.id AND r.version > ?)) LIMIT 1",
+        (device_id, ack_seq),
+    ).fetchone()
+    return early is None
+
+
+def remember_prior(tx: Tx, device_id: str, prior: tuple[str | None, int | None, int | None] | None) -> None:
+    """The acknowledged state before a prefetch folded a page early (cursor, seq, diff), or None."""
+    tx.execute(
+        "UPDATE devices SET prior_cursor=?, prior_seq=?, prior_diff=? WHERE id=?",
+        (*(prior or (None, None, None)), device_id),
+    )
+
+
+def go_back(tx: Tx, device_id: str) -> Any:
+    """The device lost the page it prefetched after: the prior cursor is the acknowledged one
+    again and nothing staged waits; returns the device's pull state as ``device`` does."""
+    tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
+    tx.execute(
+        "UPDATE devices SET ack_cursor=prior_cursor, ack_seq=prior_seq, diff_version=prior_diff, "
+        "pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?",
+        (device_id,),
+    )
+    return device(tx, device_id)
 
 
 def commit_pending(tx: Tx, device_id: str) -> None:

@@ -65,13 +65,26 @@ def labels(tx: Tx, entity: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def customer_and_site_names(tx: Tx) -> dict[str, str]:
-    """Display names of customers and sites, keyed ``entity:id``."""
+def names(tx: Tx, entities: tuple[str, ...] = ("customer", "site")) -> dict[str, str]:
+    """Display names of customers and sites (or of ``entities``: parts), keyed ``entity:id``."""
     rows = tx.execute(
         "SELECT entity, id, json_extract(data, '$.name') FROM records "
-        "WHERE entity IN ('customer', 'site') AND deleted=0"
+        f"WHERE entity IN ({','.join('?' * len(entities))}) AND deleted=0",
+        entities,
     )
     return {f"{entity}:{record_id}": name or "" for entity, record_id, name in rows}
+
+
+def jobs_on_equipment(tx: Tx, statuses: list[str]) -> list[tuple[str, str, str]]:
+    """(job id, job number, equipment id) for every live job in ``statuses`` and each piece of
+    equipment it names, by job id (a new job's warning: that equipment already has one)."""
+    rows = tx.execute(
+        "SELECT records.id, coalesce(json_extract(data, '$.number'), ''), each.value FROM records, "
+        "json_each(records.data, '$.equipment_ids') AS each WHERE entity='job' AND deleted=0 "
+        f"AND json_extract(data, '$.status') IN ({','.join('?' * len(statuses))}) ORDER BY records.id",
+        statuses,
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def jobs_with_event(tx: Tx, kind: str) -> list[Any]:

@@ -234,6 +234,16 @@ def _v8(conn: Tx) -> None:
 
 
 def _v9(conn: Tx) -> None:
+    """A pull may prefetch (docs/protocol.md, pull): the server takes the page a laptop is still
+    committing as acknowledged and remembers the cursor before it, its version and its diff, so
+    that a laptop that died committing that page resumes from it (``changes.go_back``)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(devices)")}
+    for column, kind in (("prior_cursor", "TEXT"), ("prior_seq", "INTEGER"), ("prior_diff", "INTEGER")):
+        if column not in have:  # a store set back to an older schema number runs this again
+            conn.execute(f"ALTER TABLE devices ADD COLUMN {column} {kind}")
+
+
+def _v10(conn: Tx) -> None:
     """Office sessions in the database (``storage.sessions``), for PostgreSQL's several server
     processes; on SQLite the office keeps them in its file store, and the table stays empty."""
     conn.execute(
@@ -241,7 +251,7 @@ def _v9(conn: Tx) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

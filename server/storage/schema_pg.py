@@ -97,6 +97,12 @@ def _v8(tx: Any) -> None:
 
 
 def _v9(tx: Any) -> None:
+    """A pull may prefetch: the cursor before the page a laptop is still committing (``schema._v9``)."""
+    for column, kind in (("prior_cursor", "TEXT"), ("prior_seq", "BIGINT"), ("prior_diff", "BIGINT")):
+        tx.conn.execute(f"ALTER TABLE devices ADD COLUMN IF NOT EXISTS {column} {kind}")
+
+
+def _v10(tx: Any) -> None:
     """Office sessions in the database (``storage.sessions``): several processes share them."""
     tx.conn.execute(
         "CREATE TABLE IF NOT EXISTS office_sessions (key TEXT PRIMARY KEY, value BYTEA NOT NULL, "
@@ -105,7 +111,7 @@ def _v9(tx: Any) -> None:
 
 
 # version -> the migration that reaches it; a new database runs them all, from the first.
-MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8, 9: _v9}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8, 9: _v9, 10: _v10}
 
 
 def migrate(tx: Any) -> int:

@@ -6,6 +6,7 @@ what earlier ones learnt (the device token, a job in scope, the seqs pushed so f
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import os
 import typing
@@ -215,6 +216,72 @@ def _wrong_type(run: Run) -> None:
 # --- pull ------------------------------------------------------------------------------------
 
 
+@rule("pull: a page over 1 KiB is gzip-compressed when Accept-Encoding admits gzip, and plain when not")
+def _pull_gzip(run: Run) -> None:
+    plain = _raw_pull(run, "identity")
+    expect(
+        plain.headers.get("content-encoding") in (None, "identity"),
+        f"Accept-Encoding: identity was answered Content-Encoding: {plain.headers.get('content-encoding')}",
+    )
+    packed = _raw_pull(run, "gzip")
+    if len(plain.content) > 1024:
+        expect(
+            packed.headers.get("content-encoding") == "gzip",
+            f"a {len(plain.content)}-byte page was sent as {packed.headers.get('content-encoding') or 'identity'}",
+        )
+        expect(len(packed.raw_bytes) < len(plain.content), "the gzip page is no smaller than the plain one")
+    same = [msgspec.json.decode(r.content) for r in (plain, packed)]
+    for page in same:
+        page.pop("server_hlc", None)
+        page.pop("cursor", None)
+    expect(same[0] == same[1], "the gzip page does not inflate to the plain page")
+
+
+class _RawResponse(NamedTuple):
+    headers: httpx.Headers
+    content: bytes  # decoded
+    raw_bytes: bytes  # as sent
+
+
+def _raw_pull(run: Run, encoding: str) -> _RawResponse:
+    """The first page from a null cursor, with ``Accept-Encoding: encoding``, as sent and decoded."""
+    headers = {
+        "content-type": JSON,
+        "accept-encoding": encoding,
+        "authorization": f"Bearer {run.device_token}",
+    }
+    body = encode({"cursor": None, "limit": 50}, JSON)
+    with run.http.stream("POST", "/sync/v1/pull", content=body, headers=headers) as response:
+        raw = b"".join(response.iter_raw())
+    expect(response.status_code == 200, f"expected 200, got {response.status_code}")
+    decoded = gzip.decompress(raw) if response.headers.get("content-encoding") == "gzip" else raw
+    return _RawResponse(response.headers, decoded, raw)
+
+
+@rule("pull: a prefetch answers the next page or declines; the cursor before it answers the page again")
+def _pull_prefetch(run: Run) -> None:
+    def page(cursor: str | None, prefetch: bool = False) -> dict[str, Any]:
+        body = {"cursor": cursor, "limit": 1, "prefetch": prefetch}
+        answer: dict[str, Any] = run.ok(run.post("/sync/v1/pull", body), dict)
+        return answer
+
+    first = page(None)
+    second = page(first["cursor"])
+    expect(first["more"] and second["more"], "a scope of three records or more pulls in pages of one")
+    third = page(second["cursor"], prefetch=True)
+    declined = (third["changes"], third["more"], third["cursor"]) == ([], True, second["cursor"])
+    expect(
+        declined or third["changes"] != second["changes"],
+        f"a prefetch after {second['cursor']} must answer the next page or decline; got {str(third)[:300]}",
+    )
+    # The laptop died before committing the second page: the first cursor brings it again.
+    again = page(first["cursor"])
+    expect(
+        again["changes"] == second["changes"],
+        f"the cursor before a prefetch must answer the page after it again; got {str(again)[:300]}",
+    )
+
+
 @rule("pull: from a null cursor, pages until more is false; version travels beside each record")
 def _pull_all(run: Run) -> None:
     cursor, pages = None, 0
@@ -316,11 +383,44 @@ def _push_overtaken(run: Run) -> None:
     expect(body.detail.get("expected") == 3, f"expected detail.expected 3, got {body.detail}")
 
 
+@rule("push without hello: a mark the server is not at answers 409 hello_required and applies nothing")
+def _push_wrong_mark(run: Run) -> None:
+    stamp = run.pushed[-1].hlc
+    for after_seq, after_hlc in ((run.seq - 1, stamp), (run.seq, "0000000000000000")):
+        note = run.note("pushed against a stale mark")
+        body = run.error(
+            run.post("/sync/v1/push", PushRequest(mutations=[note], after_seq=after_seq, after_hlc=after_hlc)),
+            409,
+            "hello_required",
+        )
+        expect(body.detail.get("high_seq") == run.seq, f"expected detail.high_seq {run.seq}, got {body.detail}")
+    expect(run.hello().high_seq == run.seq, "a push refused with hello_required moved high_seq")
+
+
+@rule("push without hello: the mark of the last answer (high_seq, high_hlc) is taken; the answer moves it")
+def _push_with_mark(run: Run) -> None:
+    first = run.ok(run.push(*run.pushed), PushReply)  # a retry: its answer tells the mark
+    expect(
+        (first.high_seq, first.high_hlc) == (run.seq, run.pushed[-1].hlc),
+        f"expected high_seq {run.seq} and high_hlc {run.pushed[-1].hlc}, got {first.high_seq} and {first.high_hlc}",
+    )
+    note = run.note("pushed without hello")
+    request = PushRequest(mutations=[note], after_seq=first.high_seq, after_hlc=first.high_hlc)
+    reply = run.ok(run.post("/sync/v1/push", request), PushReply)
+    expect(
+        [(r.seq, r.status) for r in reply.results] == [(run.seq + 1, "applied")]
+        and (reply.high_seq, reply.high_hlc) == (run.seq + 1, note.hlc),
+        f"expected seq {run.seq + 1} applied at high_hlc {note.hlc}, got {reply}",
+    )
+    run.seq += 1
+    run.pushed.append(note)
+
+
 @rule("push: a rejected mutation gives a documented reason and names the field")
 def _push_rejected(run: Run) -> None:
     assert run.job_id is not None
     patch = PatchRecord(
-        seq=3, hlc=run.clock.tick(), entity="job", id=run.job_id, base_version=0, fields={"status": "closed"}
+        seq=run.seq + 1, hlc=run.clock.tick(), entity="job", id=run.job_id, base_version=0, fields={"status": "closed"}
     )
     reply = run.ok(run.push(patch), PushReply)
     result = reply.results[0]
@@ -329,7 +429,7 @@ def _push_rejected(run: Run) -> None:
         f"expected rejected / forbidden_field / fields.status, got {result}",
     )
     expect(result.reason in typing.get_args(RejectionReason), f"undocumented reason {result.reason!r}")
-    run.seq = 3
+    run.seq += 1
 
 
 @rule("push: a batch over max_push_batch answers 413 too_large")

@@ -25,7 +25,7 @@ def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     """The e2e harness's demo store, built in-process: a dozen CLI start-ups would cost half a
     minute of the browser tests' budget. Same store, same pre-made enrollment tokens."""
     from server import auth
-    from server.blobs import BlobStore
+    from server.blobstore import DirectoryStore
     from server.storage import Database
     from server.fixtures import load_fixtures
     from server.storage.schema import migrate
@@ -35,7 +35,7 @@ def server_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     db = Database(data / "fieldsync.db")
     try:
         db.exclusive(migrate)
-        load_fixtures(db, BlobStore(data / "blobs"), DEMO_DATA)
+        load_fixtures(db, DirectoryStore(data / "blobs"), DEMO_DATA)
 
         def enrollments(conn: Any) -> dict[str, list[str]]:
             admin = auth.add_user(conn, "admin", "admin", "Administrator", user_id="u-admin")

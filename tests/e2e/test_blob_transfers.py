@@ -1,10 +1,10 @@
-"""Drawings down, photos up: resumable both ways, checked by hash, never fetched twice."""
+"""Drawings down, photos up: resumable both ways, checked by hash, never fetched twice; with the
+blobs in the server's directory and in an S3 bucket alike."""
 
 from __future__ import annotations
 
 import hashlib
 import random
-from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -13,7 +13,10 @@ import pytest
 from field_client import ServerUnreachable
 from sync_protocol import BLOB_CHUNK_BYTES, Photo
 
+from tests.support.blobstores import STORES
 from tests.support.live import Wire
+
+pytestmark = pytest.mark.parametrize("blob_store", STORES, indirect=True)
 
 PHOTO_SIZE = 2 * BLOB_CHUNK_BYTES + 12_345  # three chunks
 
@@ -22,8 +25,10 @@ def photo_bytes() -> bytes:
     return random.Random(7).randbytes(PHOTO_SIZE)
 
 
-def server_blob(server, sha: str) -> Path:
-    return server.data_dir / "blobs" / sha[:2] / sha
+def stored(server, sha: str) -> bytes | None:
+    """The bytes the server stored under ``sha`` (None: none), wherever its blobs live."""
+    store = server.blob_store
+    return store.read(server.data_dir, sha) if store.exists(server.data_dir, sha) else None
 
 
 def test_an_upload_cut_after_one_chunk_resumes_at_the_servers_offset(live_server, laptop) -> None:
@@ -44,7 +49,7 @@ def test_an_upload_cut_after_one_chunk_resumes_at_the_servers_offset(live_server
     with pytest.raises(ServerUnreachable):
         li.sync()
     assert len(li.pending()) == 1  # the event waits for its photo
-    assert not server_blob(live_server, sha).exists()
+    assert stored(live_server, sha) is None
     sent_before = sum(size for *_, size, _ in [(m, p, s, r) for m, p, s, r in wire.calls("PUT", "/sync/v1/blobs")])
     assert sent_before == BLOB_CHUNK_BYTES
 
@@ -55,7 +60,7 @@ def test_an_upload_cut_after_one_chunk_resumes_at_the_servers_offset(live_server
     resent = [size for _, _, size, _ in wire.calls("PUT", "/sync/v1/blobs")]
     assert sum(resent) == PHOTO_SIZE - BLOB_CHUNK_BYTES  # only what the server lacked
     assert report.applied == 1 and report.blobs_uploaded == 1
-    assert hashlib.sha256(server_blob(live_server, sha).read_bytes()).hexdigest() == sha
+    assert hashlib.sha256(stored(live_server, sha) or b"").hexdigest() == sha
 
 
 def test_a_chunk_whose_answer_is_lost_is_not_sent_again(live_server, laptop) -> None:
@@ -78,7 +83,7 @@ def test_a_chunk_whose_answer_is_lost_is_not_sent_again(live_server, laptop) -> 
     assert lost["done"]
     # chunk 1 twice (its answer was lost; the retry is told the offset moved on), then 2 and 3
     assert sum(size for _, _, size, _ in wire.calls("PUT", "/sync/v1/blobs")) == PHOTO_SIZE + BLOB_CHUNK_BYTES
-    assert hashlib.sha256(server_blob(live_server, sha).read_bytes()).hexdigest() == sha
+    assert hashlib.sha256(stored(live_server, sha) or b"").hexdigest() == sha
 
 
 class _CutStream(httpx.SyncByteStream):
@@ -130,9 +135,9 @@ def test_a_corrupted_download_is_refused_and_fetched_again_later(live_server, la
     li = laptop("li-wei", http=wire)
     # Corrupt one drawing on the server's disk (bit rot, a bad copy) before the laptop fetches it.
     drawing = live_server.records("drawing")["D-01"]
-    stored = server_blob(live_server, drawing["sha256"])
-    good = stored.read_bytes()
-    stored.write_bytes(good[:-1] + bytes([good[-1] ^ 0xFF]))
+    store, sha = live_server.blob_store, drawing["sha256"]
+    good = store.read(live_server.data_dir, sha)
+    store.write(live_server.data_dir, sha, good[:-1] + bytes([good[-1] ^ 0xFF]))
 
     report = li.sync()
 
@@ -140,7 +145,7 @@ def test_a_corrupted_download_is_refused_and_fetched_again_later(live_server, la
     assert li.blob_path(drawing["sha256"]) is None
     assert not list((li.home / "blobs" / "partial").glob(drawing["sha256"]))
 
-    stored.write_bytes(good)
+    store.write(live_server.data_dir, sha, good)
     wire.log.clear()
     report = li.sync()
     assert report.ok and report.blobs_downloaded == 1
@@ -170,6 +175,6 @@ def test_an_upload_whose_bytes_do_not_match_their_hash_is_refused(live_server, l
     report = li.sync()
 
     assert not report.ok and any("refused by the server" in p for p in report.problems)
-    assert not server_blob(live_server, sha).exists()
-    assert not list((live_server.data_dir / "blobs" / "partial").glob(f"{sha}*"))
+    assert stored(live_server, sha) is None
+    assert not live_server.blob_store.partial_names(live_server.data_dir, sha)
     assert report.applied == 1  # the event itself is a fact and is kept; the missing file is reported

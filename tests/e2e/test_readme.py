@@ -17,6 +17,7 @@ this test waits for (``/healthz``) and stops at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from server.blobs import file_sha256
+from server.blobstore import file_sha256
 from server.process import free_port
 
 from tests.support.live import ROOT, read_only, wait_until
@@ -133,6 +134,7 @@ def test_every_shell_block_of_the_readme_runs_as_printed(shell: Shell, tmp_path:
     port = free_port()
     token: str | None = None
     ran: list[str] = []
+    answers: dict[str, object] = {}  # the dispatcher's API calls, by path and query
     for block in shell_blocks(README.read_text(encoding="utf-8"))[1:]:
         for printed in block:
             line = printed.replace("127.0.0.1:8765", f"127.0.0.1:{port}")
@@ -156,9 +158,19 @@ def test_every_shell_block_of_the_readme_runs_as_printed(shell: Shell, tmp_path:
                 found = TOKEN.search(done.stdout)
                 assert found, done.stdout
                 token = found.group(0)
+            if line.startswith("curl") and "/api/v1/" in line:
+                answers[line.split("/api/v1/", 1)[1].split()[0].strip("\"'")] = json.loads(done.stdout)
             ran.append(printed)
 
-    assert any(line.startswith("field sign") for line in ran) and ran[-1] == "field conflicts"
+    assert any(line.startswith("field sign") for line in ran) and "field conflicts" in ran
+    # The dispatcher's walk: the board's filters answered, and the job taken in.
+    urgent = answers["jobs?status=open&severity=1"]
+    assert isinstance(urgent, list) and urgent and all(j["severity"] == 1 for j in urgent)
+    assert [j["sla_due"] for j in urgent if j["sla_due"]] == sorted(j["sla_due"] for j in urgent if j["sla_due"])
+    mine = answers["jobs?engineer=li-wei&q=pudong"]
+    assert isinstance(mine, list) and mine and all(j["assignee"] == "u-li-wei" for j in mine)
+    made = answers["jobs"]
+    assert isinstance(made, dict) and made["name"] == f"{made['number']} ({made['id']})" and made["severity"] == 2
     # What the engineer's day left on the server: the work of J-0001, whole and signed.
     work = shell.cwd
     with read_only(work / "var" / "server" / "fieldsync.db") as db:

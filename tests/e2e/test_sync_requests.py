@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any, Callable
 
+import httpx
 import msgspec
 import pytest
 
-from sync_protocol import Checkin, Record, UpgradeRequired
+from sync_protocol import Checkin, Note, PullRequest, Record, UpgradeRequired
 from sync_protocol.hlc import Clock
 
 from tests.support.live import Wire, office
@@ -40,6 +42,48 @@ def test_a_sync_with_nothing_to_send_is_one_pull_and_commits_nothing_new(live_se
     assert [(c[0], c[1]) for c in wire.log] == [("POST", "/sync/v1/pull")]
     assert commits() == 0
     assert report.ok and (report.pulled, report.pushed) == (0, 0)
+
+
+def test_pull_pages_come_gzip_compressed_to_the_field_client(live_server, laptop) -> None:
+    seen: list[tuple[str | None, int, int]] = []
+
+    def note(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.url.path == "/sync/v1/pull":
+            raw = b"".join(response.stream)  # type: ignore[union-attr]  (as sent: the client inflates it)
+            encoding = response.headers.get("content-encoding")
+            seen.append((encoding, len(raw), len(gzip.decompress(raw) if encoding == "gzip" else raw)))
+            return httpx.Response(response.status_code, headers=response.headers, stream=httpx.ByteStream(raw))
+        return response
+
+    li = laptop("li-wei", http=Wire(on_response=note))
+    report = li.sync()
+
+    assert report.ok and report.pulled > 0
+    encoding, sent, inflated = seen[0]
+    assert encoding == "gzip" and sent < inflated / 3
+    assert li.status()["records"] == report.pulled
+
+
+def test_pages_are_prefetched_while_the_page_before_commits(live_server, laptop) -> None:
+    asked: list[tuple[str | None, bool]] = []
+
+    def note(request: httpx.Request) -> None:
+        if request.url.path == "/sync/v1/pull":
+            body = msgspec.msgpack.decode(request.content, type=PullRequest)
+            asked.append((body.cursor, body.prefetch))
+
+    li = laptop("li-wei", http=Wire(before=note))
+    report = li.sync(page_size=10)
+
+    assert report.ok and report.pages >= 3
+    assert asked[0] == (None, False) and all(prefetch for _, prefetch in asked[1:])
+    whole = laptop("li-wei")
+    whole.sync()
+    assert sorted(li.store.read(held)) == sorted(whole.store.read(held))
+
+
+def held(conn: Any) -> list[tuple[str, str, int]]:
+    return [tuple(r) for r in conn.execute("SELECT entity, id, version FROM records")]
 
 
 def test_an_office_change_is_one_pull_and_one_commit(live_server, laptop) -> None:
@@ -83,6 +127,75 @@ def test_pending_work_says_hello_before_the_push(live_server, laptop) -> None:
 
     assert [c[1] for c in wire.log] == ["/sync/v1/hello", "/sync/v1/push", "/sync/v1/pull"]
     assert report.applied == 1 and li.pending() == []
+
+
+def test_a_push_after_a_push_names_the_mark_instead_of_saying_hello(live_server, laptop) -> None:
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    li.record_event("J-0001", Checkin(note="on site"))
+    li.sync()  # the first push says hello; its answer tells the mark
+    li.record_event("J-0001", Note(text="PSU 1 dead"))
+    wire.log.clear()
+
+    report = li.sync()
+
+    assert [c[1] for c in wire.log] == ["/sync/v1/push", "/sync/v1/pull"]
+    assert report.applied == 1 and li.pending() == []
+
+
+def test_a_lost_push_answer_is_asked_again_through_hello_and_nothing_is_applied_twice(live_server, laptop) -> None:
+    lost = {"n": 0}
+
+    def lose_first_push_answer(request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if request.url.path == "/sync/v1/push" and lost["n"] == 1:
+            lost["n"] += 1
+            response.read()
+            raise httpx.ReadError("answer lost after the server acted")
+        if request.url.path == "/sync/v1/push":
+            lost["n"] += 1
+        return response
+
+    wire = Wire(on_response=lose_first_push_answer)
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    li.record_event("J-0001", Checkin(note="on site"))
+    li.sync()
+    li.record_event("J-0001", Note(text="PSU 1 dead"))
+    wire.log.clear()
+
+    report = li.sync()
+
+    # The mark push was applied, its answer lost; its retry names a mark the server has left.
+    assert [c[1] for c in wire.log] == [
+        "/sync/v1/push",
+        "/sync/v1/push",
+        "/sync/v1/hello",
+        "/sync/v1/push",
+        "/sync/v1/pull",
+    ]
+    assert report.applied == 1 and li.pending() == []
+    notes = [e for e in live_server.records("event").values() if e["payload"].get("text") == "PSU 1 dead"]
+    assert len(notes) == 1
+
+
+def test_a_mark_push_stamped_beyond_the_servers_clock_goes_by_hello_and_is_restamped(
+    live_server, laptop, monkeypatch
+) -> None:
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    li.record_event("J-0001", Checkin(note="on site"))
+    li.sync()
+    ahead = __import__("field_client").clock.system_ms() + 3_600_000
+    monkeypatch.setattr("field_client.clock.system_ms", lambda: ahead)  # the laptop's clock jumps an hour
+    li.record_event("J-0001", Note(text="stamped an hour ahead"))
+    wire.log.clear()
+
+    report = li.sync()
+
+    assert [c[1] for c in wire.log] == ["/sync/v1/push", "/sync/v1/hello", "/sync/v1/push", "/sync/v1/pull"]
+    assert report.applied == 1 and report.rejected == 0 and li.pending() == []
 
 
 def test_a_client_too_old_is_refused_by_the_pull_of_a_no_op_sync(live_server, laptop, monkeypatch) -> None:

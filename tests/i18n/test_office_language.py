@@ -138,7 +138,7 @@ def test_flash_messages_and_refusals_are_in_the_readers_language(
     done = post_form(dispatcher, "/office/jobs/J-0002", "/office/jobs/J-0002/assign", {"assignee": "li-wei"})
     assert done.status_code == 303
     sheet = dispatcher.get("/office/jobs/J-0002").text
-    assert re.search(r"工单 SR-\d{4}-0002 已派给 Li Wei", sheet)
+    assert re.search(r"工单 SR-\d{4}-0002 \(J-0002\) 已派给 Li Wei", sheet)  # both of the job's names
     refused = post_form(
         dispatcher,
         "/office/jobs/new",
@@ -181,4 +181,4 @@ def test_times_money_and_durations_are_written_for_the_locale(busy: TestClient[L
     board_zh, board_en = busy.get("/office/board", headers=ZH).text, busy.get("/office/board", headers=EN).text
     assert re.search(r"\d+(天|小时|分钟)", text_of(board_zh)) and re.search(r"\d+ (d|h|min)\b", text_of(board_en))
     words = re.search(r"data-words='([^']+)'", board_zh)
-    assert words and json.loads(html.unescape(words.group(1)))["respond"] == "响应"  # board.js's words on refresh
+    assert words and json.loads(html.unescape(words.group(1)))["minutes"] == "{minutes}分钟"  # board.js's clock

@@ -18,7 +18,7 @@ from litestar.testing import TestClient
 
 from server import auth
 from server.app import create_app
-from server.blobs import BlobStore
+from server.blobstore import DirectoryStore
 from server.fixtures import load_fixtures
 from server.storage import database_url, open_database
 from tests.support.databases import create_database, database_of, drop_database, use_database
@@ -39,7 +39,7 @@ def office_template(tmp_path_factory: pytest.TempPathFactory, backend: str) -> I
         use_database(data, url)
     db = open_database(database_url(data, url))
     db.migrate()
-    load_fixtures(db, BlobStore(data / "blobs"), DEMO_DATA)
+    load_fixtures(db, DirectoryStore(data / "blobs"), DEMO_DATA)
     db.close()
     yield data
     if url:

@@ -125,7 +125,7 @@ def test_correcting_severity_recomputes_deadlines_through_the_merge(client, toke
     assert version_of(app, "job", job["id"]) == answer.json()["version"] > job["version"]
 
 
-def test_the_board_orders_by_status_then_overdue_then_time_left() -> None:
+def test_the_board_orders_by_urgency_across_statuses_deadline_then_severity() -> None:
     now = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
 
     def job(n: int, status: str, due_minutes: int, severity: int = 2) -> Job:
@@ -136,7 +136,7 @@ def test_the_board_orders_by_status_then_overdue_then_time_left() -> None:
             customer_id="C",
             site_id="S",
             severity=severity,
-            reported_at=now,
+            reported_at=now - dt.timedelta(hours=1),
             respond_by=due,
             onsite_by=due,
             status=status,
@@ -147,18 +147,25 @@ def test_the_board_orders_by_status_then_overdue_then_time_left() -> None:
         for j in (
             job(1, "assigned", 90),
             job(2, "assigned", -5),
-            job(3, "new", 20),
+            job(3, "new", 15),
             job(4, "on_site", 0),
             job(5, "escalated", 300),
-            job(6, "assigned", 30),
+            job(6, "assigned", 30, severity=3),
+            job(7, "new", 30, severity=1),
+            job(8, "cancelled", 10),
         )
     ]
 
     ordered = [r.id for r in sorted(rows, key=jobs.urgency)]
-    assert ordered == ["J-5", "J-3", "J-2", "J-6", "J-1", "J-4"]
+    # Overdue first, then the least time left whatever the status; a tie goes to the more
+    # severe; jobs owing no promise (on site) after, closed ones last.
+    assert ordered == ["J-2", "J-3", "J-7", "J-6", "J-1", "J-5", "J-4", "J-8"]
     by_id = {r.id: r for r in rows}
-    assert by_id["J-2"].overdue and by_id["J-2"].sla_left_s == -300
+    assert by_id["J-2"].overdue and by_id["J-2"].sla_left_s == -300 and by_id["J-2"].sla_state == "overdue"
     assert (by_id["J-3"].sla_target, by_id["J-1"].sla_target, by_id["J-4"].sla_target) == ("respond", "onsite", "")
+    # 15 of 75 minutes left is within the last quarter: amber before red; 90 of 150 is not.
+    assert (by_id["J-3"].sla_state, by_id["J-1"].sla_state, by_id["J-4"].sla_state) == ("at_risk", "ok", "")
+    assert by_id["J-7"].name == "N7 (J-7)"
 
 
 def test_the_intake_page_creates_assigns_and_shows_the_job_on_the_board(dispatcher, app) -> None:
@@ -180,7 +187,7 @@ def test_the_intake_page_creates_assigns_and_shows_the_job_on_the_board(dispatch
     job_url = answer.headers["location"]
     assert job_url == "/office/jobs/J-0013"
     sheet = dispatcher.get(job_url)
-    assert "Job SR-2026-0013 created" in sheet.text and "服务器宕机 server down" in sheet.text
+    assert "Job SR-2026-0013 (J-0013) created" in sheet.text and "服务器宕机 server down" in sheet.text
 
     assigned = post_form(dispatcher, job_url, f"{job_url}/assign", {"assignee": "li-wei"})
     assert assigned.status_code == 303

@@ -138,3 +138,25 @@ def test_a_supervisor_sees_reference_data_but_cannot_save(client, tokens) -> Non
     assert page.status_code == 200 and "<fieldset disabled" in page.text
     assert client.get("/office/data/sites/new").status_code == 403
     assert client.get("/office/data/nothing").status_code == 404
+
+
+def test_reference_lists_show_names_not_ids_hide_versions_and_highlight_deficits(dispatcher, client, tokens) -> None:
+    import html as html_module
+
+    client.post(
+        "/api/v1/stock/van:u-li-wei|FAN-80MM/adjust",
+        headers={"Authorization": f"Bearer {tokens['chen-jing']}"},
+        json={"delta": -50},
+    )
+    page = html_module.unescape(dispatcher.get("/office/data/stock").text)
+    head = page.split("<thead>")[1].split("</thead>")[0]
+    assert "version" not in head.lower() and ">Part<" in head and ">Location<" in head
+    row = page.split('data-id="van:u-li-wei|FAN-80MM"')[1].split("</tr>")[0]
+    assert "Li Wei (李伟)'s van" in row and "FAN-80MM" in row and "van:u-li-wei" not in row
+    assert page.split('data-id="van:u-li-wei|FAN-80MM"')[0].rsplit("<tr", 1)[1].startswith(' class="deficit"')
+    assert "deficit" in row
+    sites = html_module.unescape(dispatcher.get("/office/data/sites").text)
+    row = sites.split('data-id="S-01"')[1].split("</tr>")[0]
+    assert "上海浦东数据中心有限公司" in row  # the customer's name, not only C-01
+    form = html_module.unescape(dispatcher.get("/office/data/stock/van%3Au-li-wei%7CFAN-80MM").text)
+    assert "Li Wei (李伟)'s van" in form.split("<h1>")[1] and "version" not in form.split("</h1>")[1][:200]

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from sync_protocol import Photo
+from tests.support.blobstores import STORES, BlobBackend
 from tests.support.live import LiveServer, run_cli
 
 from .attackers import Device, own_server
@@ -34,12 +35,23 @@ unreferenced_blob_grace_days = 30
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=STORES)
 def disk(
-    server_template: tuple[Path, dict[str, list[str]]], tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    server_template: tuple[Path, dict[str, list[str]]],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveServer]:
-    with own_server(server_template, tmp_path_factory.mktemp("disk"), CONFIG) as server:
-        yield server
+    """A server of its own, its blobs in its directory or (chosen by ``[blobs]`` of its
+    config.toml, so that ``job run housekeeping`` finds them too) in an S3 bucket."""
+    store = BlobBackend(request.param, request.getfixturevalue("s3_endpoint") if request.param == "s3" else None)
+    try:
+        with own_server(
+            server_template, tmp_path_factory.mktemp("disk"), CONFIG + store.config(), prepare=store.seed
+        ) as server:
+            server.blob_store = store  # type: ignore[attr-defined]
+            yield server
+    finally:
+        store.close()
 
 
 def put(device: Device, sha: str, offset: int, size: int, chunk: bytes) -> httpx.Response:
@@ -87,7 +99,7 @@ def test_unfinished_uploads_expire_in_housekeeping(disk: LiveServer) -> None:
     assert housekeeping(disk, days=6)["uploads_expired"] == 0
     assert housekeeping(disk, days=8)["uploads_expired"] >= 1
     assert status(wang, sha).get("offset", 0) == 0
-    assert not (disk.data_dir / "blobs" / "partial" / sha).exists()
+    assert not disk.blob_store.partial_names(disk.data_dir, sha)  # type: ignore[attr-defined]
     assert put(wang, sha, 0, len(data), data[:4096]).status_code == 200  # its quota is free again
     wang.close()
 
@@ -136,5 +148,5 @@ def test_files_nothing_names_are_collected_but_never_under_pending_work(disk: Li
     report = li.sync()  # ...and the laptop sends it again
     assert report.ok and report.rejected == 0, report.problems
     assert status(stray, pending_sha)["complete"]
-    assert (disk.data_dir / "blobs" / pending_sha[:2] / pending_sha).exists()
+    assert disk.blob_store.exists(disk.data_dir, pending_sha)  # type: ignore[attr-defined]
     run_cli("field-server", "audit", "verify", "--data", str(disk.data_dir))

@@ -90,7 +90,7 @@ def test_a_hostile_job_number_runs_nowhere_in_the_office(attack: Attack, hostile
 
     page.on("dialog", answer)
     page.click("button:has-text('Cancel job')")
-    assert asked == [f"Cancel job {NUMBER}?"]  # the number, shown as text
+    assert asked == [f"Cancel job {NUMBER} ({hostile_job})?"]  # the number, shown as text
     assert page.evaluate("window.__pwned") is None
     assert attack.record("job", hostile_job)["status"] == "assigned"  # dismissed: nothing sent
 

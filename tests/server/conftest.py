@@ -17,6 +17,7 @@ from server import auth
 from server.storage import records as store
 from server.app import create_app
 from tests.support.databases import use_database
+from tests.support.blobstores import BlobBackend
 from tests.support.seed import NOW, seed_records
 from sync_protocol import (
     JSON,
@@ -139,10 +140,10 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, fresh_database: str | None) -> Iterator[World]:
+def world(tmp_path: Path, fresh_database: str | None, blob_store: BlobBackend) -> Iterator[World]:
     if fresh_database:
         use_database(tmp_path / "server", fresh_database)
-    app = create_app(tmp_path / "server")
+    app = create_app(tmp_path / "server", blobs=blob_store.url)
     db = app.state.fieldsync.db
 
     def setup(conn: Any) -> None:

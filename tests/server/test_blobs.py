@@ -1,4 +1,5 @@
-"""Blobs: content-addressed, resumable both ways, verified, and visible only within scope."""
+"""Blobs: content-addressed, resumable both ways, verified, and visible only within scope, with
+the bytes in a directory or an S3 bucket (``blob_store``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import pytest
 
 from server.storage import records as store
 from sync_protocol import JSON, BlobStatus, Drawing, ErrorBody, Photo, decode
+
+from tests.support.blobstores import STORES
+
+pytestmark = pytest.mark.parametrize("blob_store", STORES, indirect=True)
 
 DATA = bytes(range(256)) * 40  # 10 KiB
 SHA = hashlib.sha256(DATA).hexdigest()

@@ -307,3 +307,75 @@ def test_an_unsupported_protocol_version_asks_for_an_upgrade(world):
     assert body.error == "upgrade_required" and "upgrade" in body.message
     response = world.client.post("/sync/v2/pull", content=b"{}", headers=laptop.headers)
     assert response.status_code == 426
+
+
+def _page(laptop, cursor, limit, prefetch=False) -> PullPage:
+    response = laptop.post("/sync/v1/pull", PullRequest(cursor=cursor, limit=limit, prefetch=prefetch))
+    assert response.status_code == 200, response.text
+    return decode(response.content, PullPage)
+
+
+def _upserted(*pages: PullPage) -> list:
+    return [(type(c.record).__name__, c.record.id) for p in pages for c in p.changes if isinstance(c, Upsert)]
+
+
+def _cameras(world, count: int) -> None:
+    world.db.write(
+        lambda c: store.put_many(
+            c, [Equipment(id=f"EQ-X{i:03}", site_id="S-01", model="cam", serial=f"C{i}") for i in range(count)]
+        )
+    )
+
+
+def test_a_prefetch_answers_the_page_after_the_one_the_laptop_is_still_committing(world):
+    _cameras(world, 25)
+    laptop = world.device("u-li-wei")
+    pages = [_page(laptop, None, 7)]
+    while pages[-1].more:
+        pages.append(_page(laptop, pages[-1].cursor, 7, prefetch=True))
+    held = _upserted(*pages)
+    assert len(held) == len(set(held)) == 33 and len(pages) == 5
+    last = _page(laptop, pages[-1].cursor, 7)  # acknowledges the last page
+    assert (last.changes, last.more) == ([], False)
+
+
+def test_a_laptop_that_died_committing_a_prefetched_page_resumes_from_the_cursor_before_it(world):
+    _cameras(world, 25)
+    laptop = world.device("u-li-wei")
+    first = _page(laptop, None, 7)
+    second = _page(laptop, first.cursor, 7)  # committed with its cursor
+    third = _page(laptop, second.cursor, 7, prefetch=True)  # asked for while committing the second
+    assert third.changes and set(_upserted(third)).isdisjoint(_upserted(first, second))
+    # It died before the second page committed: it comes back with the first cursor.
+    again = _page(laptop, first.cursor, 7)
+    assert again.changes == second.changes
+    rest = [_page(laptop, again.cursor, 7)]
+    while rest[-1].more:
+        rest.append(_page(laptop, rest[-1].cursor, 7))
+    held = _upserted(first, again, *rest)
+    assert len(held) == len(set(held)) == 33
+
+
+def test_a_prefetch_of_a_page_already_acknowledged_is_declined_and_changes_nothing(world):
+    _cameras(world, 25)
+    laptop = world.device("u-li-wei")
+    first = _page(laptop, None, 7)
+    second = _page(laptop, first.cursor, 7, prefetch=True)
+    # The answer of that prefetch was lost; the same request comes again.
+    declined = _page(laptop, first.cursor, 7, prefetch=True)
+    assert (declined.changes, declined.cursor, declined.more) == ([], first.cursor, True)
+    assert _page(laptop, first.cursor, 7).changes == second.changes  # the ordinary way still works
+
+
+def test_a_page_of_records_entering_the_scope_is_not_prefetched_after(world):
+    """Records entering the scope from before the cursor are held only once the page commits: a
+    laptop dying meanwhile would never get them again, so their page declines a prefetch."""
+    laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
+    held: dict = {}
+    _paged_pull(laptop, held, 1000)
+    _cameras(world, 3)
+    office.post("/api/v1/jobs/J-2/assign", AssignRequest(assignee="u-li-wei"))
+    entering = _page(laptop, laptop.cursor, 2)
+    assert entering.more and entering.changes
+    declined = _page(laptop, entering.cursor, 2, prefetch=True)
+    assert (declined.changes, declined.cursor, declined.more) == ([], entering.cursor, True)

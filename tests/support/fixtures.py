@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
+from .blobstores import BlobBackend
 from .databases import create_database, database_of, drop_database, pg_available, use_database
 from .live import TOKENS_PER_USER, DEMO_DATA, DEMO_USERS, LiveServer, cli_json, run_cli
 
@@ -98,8 +99,12 @@ def server_data(tmp_path: Path, server_template: tuple[Path, dict[str, list[str]
 
 
 @pytest.fixture
-def live_server(server_data: Path) -> Iterator[LiveServer]:
-    server = LiveServer(server_data)
+def live_server(server_data: Path, blob_store: BlobBackend) -> Iterator[LiveServer]:
+    """The server on a fresh copy of the template, its blobs where ``blob_store`` says (the
+    directory under ``--data`` unless a test is parametrized with "s3": tests/support/blobstores.py)."""
+    blob_store.seed(server_data)
+    server = LiveServer(server_data, blobs=blob_store.url)
+    server.blob_store = blob_store  # type: ignore[attr-defined]
     server.admin_token = (server_data.parent / "admin_token").read_text()  # type: ignore[attr-defined]
     with server:
         yield server

@@ -100,8 +100,11 @@ class LiveServer(ServerProcess):
     are overdue on purpose (and the others fall due as the session runs), and an SLA watch
     escalating jobs under a test that is not about it would make that test depend on timing."""
 
-    def __init__(self, data_dir: Path, scheduler: bool = False, port: int | None = None) -> None:
-        super().__init__(data_dir, args=[] if scheduler else ["--no-scheduler"], port=port)
+    def __init__(
+        self, data_dir: Path, scheduler: bool = False, port: int | None = None, blobs: str | None = None
+    ) -> None:
+        args = ([] if scheduler else ["--no-scheduler"]) + ([] if blobs is None else ["--blobs", blobs])
+        super().__init__(data_dir, args=args, port=port)
         self.scheduler = scheduler
 
     def start(self, timeout: float = 20.0) -> "LiveServer":

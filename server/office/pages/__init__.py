@@ -30,8 +30,9 @@ from .dispatch import (
     job_edit_form,
     job_edit_submit,
     job_page,
+    schedule_page,
 )
-from .review import audit_csv, audit_page, blob_page, conflicts_page, resolve_submit
+from .review import audit_csv, audit_page, blob_page, conflicts_page, resign_submit, resolve_submit, stock_submit
 from .signin import choose_language, login, login_form, logout, office_home
 
 
@@ -92,6 +93,7 @@ def pages_router(session_middleware: Any, csrf_middleware: Any) -> Router:
             logout,
             office_home,
             board_page,
+            schedule_page,
             intake_form,
             intake_submit,
             job_page,
@@ -101,6 +103,8 @@ def pages_router(session_middleware: Any, csrf_middleware: Any) -> Router:
             job_edit_submit,
             conflicts_page,
             resolve_submit,
+            resign_submit,
+            stock_submit,
             audit_page,
             audit_csv,
             data_index,

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from litestar import Request, Response
 from litestar.enums import MediaType
@@ -15,11 +16,16 @@ from litestar.response import Template
 
 from sync_protocol.office import EditReply
 
+from sync_protocol.i18n import zone_label
 from sync_protocol.locales import html_lang
 
 from ...storage import devices
+from .. import conflict_queue
+from ..access import server_state
 from ..i18n import catalogs as i18n_catalogs
 from ..i18n import gettext_of, locale_of, words
+from ..journal import config
+from ...policy import ConfigError
 from ..worker import in_thread
 
 log = logging.getLogger("fieldsync.office")
@@ -39,16 +45,17 @@ def flash(request: AnyRequest, message: str, level: str = "ok") -> None:
     request.session.setdefault(_FLASH, []).append([level, words(request, message)])
 
 
-def _context(request: AnyRequest, template: str, status: int, context: dict[str, Any]) -> dict[str, Any]:
+def _context(
+    request: AnyRequest, template: str, status: int, context: dict[str, Any], frame: dict[str, Any]
+) -> dict[str, Any]:
     flashes = request.session.pop(_FLASH, []) if "session" in request.scope else []
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     page = Template(
         template_name=template,
         status_code=status,
         context={
-            "who": _who(request),
+            **frame,
             "flashes": flashes,
-            "now": dt.datetime.now(dt.timezone.utc),
             "here": here if request.method == "GET" else "",
             **context,
         },
@@ -66,16 +73,47 @@ async def render(request: AnyRequest, template: str, status: int = 200, **contex
     """A page in the reader's language (``i18n.locale_of``), rendered in a worker thread, not on
     the event loop: a job sheet of thousands of events takes a while to render, and the loop
     also answers every laptop's sync meanwhile."""
-    full = _context(request, template, status, context)
-    locale, catalogs = locale_of(request), i18n_catalogs()
+    frame = await page_frame(request)
+    full = _context(request, template, status, context, frame)
+    locale, catalogs = locale_of(request), i18n_catalogs(frame["office_zone"].key)
     return _page(locale, await in_thread(lambda: catalogs.render(locale, template, **full).encode()), status)
 
 
 def render_now(request: AnyRequest, template: str, status: int = 200, **context: Any) -> Page:
     """``render`` on the event loop, for the small error page (exception handlers are not async)."""
-    full = _context(request, template, status, context)
+    frame = frame_of(request, open_conflicts=0)  # no store read on the loop: the count waits
+    full = _context(request, template, status, context, frame)
     locale = locale_of(request)
-    return _page(locale, i18n_catalogs().render(locale, template, **full).encode(), status)
+    return _page(locale, i18n_catalogs(frame["office_zone"].key).render(locale, template, **full).encode(), status)
+
+
+def frame_of(request: AnyRequest, open_conflicts: int) -> dict[str, Any]:
+    """What the frame of every page shows: who is signed in, the office's time zone (its
+    ``office_zone`` picks the catalogs whose formats show times in it), the open conflicts."""
+    zone = office_zone(request)
+    now = dt.datetime.now(dt.timezone.utc)
+    return {
+        "who": _who(request),
+        "now": now,
+        "office_zone": zone,
+        "zone_name": f"{zone.key} ({zone_label(zone, now)})",
+        "open_conflicts": open_conflicts,
+    }
+
+
+async def page_frame(request: AnyRequest) -> dict[str, Any]:
+    """``frame_of`` with the count of open conflicts for the navigation (for signed-in people)."""
+    state = server_state(request)
+    count = await in_thread(lambda: state.db.read(conflict_queue.count_conflicts)) if _who(request) else 0
+    return frame_of(request, count)
+
+
+def office_zone(request: AnyRequest) -> ZoneInfo:
+    """The office's time zone (``[office] timezone``); UTC while config.toml is broken."""
+    try:
+        return config(server_state(request)).office.zone
+    except ConfigError:  # broken after the start: the pages still answer
+        return ZoneInfo("UTC")
 
 
 def pages(total: int, size: int, page: int) -> dict[str, int]:

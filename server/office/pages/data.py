@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,13 @@ from litestar.response import Redirect
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
 from sync_protocol.i18n import N_
 
-from .. import refdata
+from .. import jobs, refdata
 from ..access import DISPATCH, principal, server_state
 from ..edits import adjust_stock, create_record, office_patch
 from ..journal import office_write
 from ..worker import in_thread
 from ..i18n import words
-from .common import AnyRequest, Page, edit_message, flash, quote_id, render
+from .common import AnyRequest, Page, edit_message, flash, quote_id, render, user_names
 from ...storage import blobs as blob_rows
 from ...storage import records as store
 
@@ -38,8 +37,16 @@ async def data_index(request: AnyRequest) -> Page:
 async def data_list(request: AnyRequest, collection: FromPath[str]) -> Page:
     form = refdata.form_of(collection)
     state = server_state(request)
-    rows = await in_thread(lambda: state.db.read(lambda c: refdata.list_records(c, form.entity, limit=100_000)))
-    return await render(request, "data_list.html", section="data", form=form, rows=rows)
+
+    def gather(conn: Any) -> list[tuple[Any, list[refdata.Cell]]]:
+        names = jobs.names_of(conn, ("customer", "site", "part"))
+        people = user_names(conn)
+        records = refdata.list_records(conn, form.entity, limit=100_000)
+        return [(record, refdata.list_cells(form, record, names, people)) for record, _ in records]
+
+    rows = await in_thread(lambda: state.db.read(gather))
+    headings = [refdata.HEADINGS.get(col) or form.label_of(col) for col in form.columns]
+    return await render(request, "data_list.html", section="data", form=form, rows=rows, headings=headings)
 
 
 def _form_context(conn: Any, form: refdata.EntityForm) -> dict[str, Any]:
@@ -75,12 +82,7 @@ async def _upload(request: AnyRequest, upload: Any) -> tuple[str, int, str, str]
     name = Path(upload.filename).name[:200]
 
     def work() -> tuple[str, int]:
-        with tempfile.NamedTemporaryFile(dir=state.blobs.partial, prefix="office-", delete=False) as tmp:
-            tmp.write(data)
-        try:
-            sha, size = state.blobs.add_file(Path(tmp.name))
-        finally:
-            Path(tmp.name).unlink(missing_ok=True)
+        sha, size = state.blobs.add_bytes(data)
         state.db.write(lambda c: blob_rows.record(c, sha, size, media_type, who.user_id))
         return sha, size
 
@@ -192,7 +194,12 @@ def _record_context(conn: Any, form: refdata.EntityForm, record_id: str) -> dict
     found = store.get(conn, form.entity, record_id)
     if found is None:
         raise NotFound(N_("no record {id}", id=record_id), field="id")
-    return {"record": found.record, "version": found.version, **_form_context(conn, form)}
+    return {
+        "record": found.record,
+        "version": found.version,
+        "record_title": refdata.record_title(found.record, jobs.names_of(conn, ("part",)), user_names(conn)),
+        **_form_context(conn, form),
+    }
 
 
 async def _refuse_edit(

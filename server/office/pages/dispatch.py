@@ -9,15 +9,16 @@ from litestar import get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
+from sync_protocol import Equipment, Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized, job_name
 from sync_protocol.codec import convert
 from sync_protocol.i18n import N_
 from sync_protocol.office import IntakeRequest
-from sync_protocol.states import CLOSED_TO_WORK
+from sync_protocol.warranty import covered_on
 
 from ... import assign as assign_module
 from .. import jobs, refdata, sheet
 from ..access import DISPATCH, principal, server_state
+from ..filters import from_local_input
 from ..journal import config, office_write
 from ..worker import in_thread
 from ..i18n import catalogs, gettext_of, locale_of
@@ -29,32 +30,76 @@ from ...storage import records as store
 
 
 @get("/board")
-async def board_page(request: AnyRequest, all: FromQuery[bool] = False) -> Page:
+async def board_page(
+    request: AnyRequest,
+    all: FromQuery[bool] = False,
+    status: FromQuery[list[str] | None] = None,
+    severity: FromQuery[list[str] | None] = None,
+    engineer: FromQuery[str | None] = None,
+    customer: FromQuery[str | None] = None,
+    site: FromQuery[str | None] = None,
+    q: FromQuery[str | None] = None,
+) -> Page:
     state = server_state(request)
-    statuses = None if all else [s for s in jobs.STATUS_ORDER if s not in CLOSED_TO_WORK]
-    rows = await in_thread(lambda: state.db.read(lambda c: jobs.board(c, statuses=statuses)))
-    return await render(request, "board.html", section="board", jobs=rows, show_all=all, status_order=jobs.STATUS_ORDER)
+    statuses = ["all"] if all else (status or [])
+    where = jobs.board_filter(
+        statuses, severity or (), engineer or "", customer or "", site or "", q or "", default=jobs.WORKING
+    )
+
+    def gather(conn: Any) -> dict[str, Any]:
+        return {
+            "jobs": jobs.board(conn, where=where),
+            "engineers": jobs.engineers(conn),
+            "customers": refdata.list_records(conn, "customer"),
+            "sites": refdata.list_records(conn, "site"),
+        }
+
+    data = await in_thread(lambda: state.db.read(gather))
+    return await render(
+        request,
+        "board.html",
+        section="board",
+        where=where,
+        shown_status=(statuses[0] if len(statuses) == 1 else ""),
+        status_order=jobs.STATUS_ORDER,
+        **data,
+    )
 
 
-def _intake_choices(conn: Any) -> dict[str, Any]:
+@get("/schedule")
+async def schedule_page(request: AnyRequest) -> Page:
+    """Who is free: each engineer's open jobs due today and this week, by deadline."""
+    state = server_state(request)
+    zone = config(state).office.zone
+    loads, unassigned = await in_thread(lambda: state.db.read(lambda c: jobs.engineer_loads(c, zone)))
+    return await render(request, "schedule.html", section="schedule", loads=loads, unassigned=unassigned)
+
+
+def _intake_choices(conn: Any, zone: dt.tzinfo) -> dict[str, Any]:
+    equipment = refdata.list_records(conn, "equipment", limit=100_000)
     return {
         "customers": refdata.list_records(conn, "customer"),
         "sites": refdata.list_records(conn, "site"),
-        "equipment": refdata.list_records(conn, "equipment", limit=100_000),
-        "engineers": jobs.engineers(conn),
+        "equipment": equipment,
+        "warranty": {
+            e.id: covered_on(e, dt.datetime.now(zone).date()) for e, _ in equipment if isinstance(e, Equipment)
+        },
+        "open_jobs": jobs.open_jobs_by_equipment(conn),
+        "loads": jobs.engineer_loads(conn, zone)[0],
     }
 
 
 @get("/jobs/new", opt={"roles": DISPATCH})
 async def intake_form(request: AnyRequest) -> Page:
     state = server_state(request)
-    choices = await in_thread(lambda: state.db.read(_intake_choices))
+    zone = config(state).office.zone
+    choices = await in_thread(lambda: state.db.read(lambda c: _intake_choices(c, zone)))
     return await render(
         request, "intake.html", section="intake", values={}, error="", policy=config(state).severity, **choices
     )
 
 
-def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> IntakeRequest:
+def _intake_request(form: Mapping[str, Any], equipment_ids: list[str], zone: dt.tzinfo) -> IntakeRequest:
     data: dict[str, Any] = {
         k: str(form.get(k, "")).strip()
         for k in ("customer_id", "site_id", "fault", "severity", "reported_by", "reported_at", "assignee")
@@ -65,11 +110,10 @@ def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> Intake
     except ValueError:
         raise InvalidValue(N_("severity is a level 1-4"), field="severity") from None
     if data["reported_at"]:
-        try:
-            when = dt.datetime.fromisoformat(data["reported_at"])
+        try:  # typed on the office's wall clock (config.toml), stored in UTC
+            data["reported_at"] = from_local_input(data["reported_at"], zone).isoformat()
         except ValueError:
             raise InvalidValue(N_("reported at: a date and time, please"), field="reported_at") from None
-        data["reported_at"] = (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).isoformat()
     for optional in ("reported_at", "assignee"):
         if not data[optional]:
             data.pop(optional)
@@ -80,15 +124,17 @@ def _intake_request(form: Mapping[str, Any], equipment_ids: list[str]) -> Intake
 async def intake_submit(request: AnyRequest) -> Page | Redirect:
     form = await request.form()
     state, who = server_state(request), principal(request)
+    zone = config(state).office.zone
     try:
-        intake = _intake_request(form, form.getall("equipment_ids") if "equipment_ids" in form else [])
-        job = await in_thread(
-            lambda: office_write(
-                state, who, "office.intake", lambda c: jobs.intake(c, who, intake, config(state), state.clock)
-            )
-        )
+        intake = _intake_request(form, form.getall("equipment_ids") if "equipment_ids" in form else [], zone)
+
+        def work(conn: Any) -> tuple[Any, dict[str, list[str]]]:
+            already = jobs.open_jobs_by_equipment(conn)  # before this job is one of them
+            return jobs.intake(conn, who, intake, config(state), state.clock), already
+
+        job, already = await in_thread(lambda: office_write(state, who, "office.intake", work))
     except (InvalidValue, NotFound) as exc:
-        choices = await in_thread(lambda: state.db.read(_intake_choices))
+        choices = await in_thread(lambda: state.db.read(lambda c: _intake_choices(c, zone)))
         return await render(
             request,
             "intake.html",
@@ -99,13 +145,24 @@ async def intake_submit(request: AnyRequest) -> Page | Redirect:
             policy=config(state).severity,
             **choices,
         )
-    fmt, _ = catalogs().formats(locale_of(request)), gettext_of(request)
+    fmt, _ = catalogs(zone.key).formats(locale_of(request)), gettext_of(request)
     flash(
         request,
-        _("Job {number} created: respond by {respond}, on site by {onsite}.").format(
-            number=job.number, respond=fmt.when(job.respond_by), onsite=fmt.when(job.onsite_by)
+        _("Job {number} created: respond by {respond}, on site by {onsite}; warranty {warranty}.").format(
+            number=job_name(job.number, job.id),
+            respond=fmt.when(job.respond_by),
+            onsite=fmt.when(job.onsite_by),
+            warranty=_(job.warranty),
         ),
     )
+    for equipment_id in job.equipment_ids:
+        if already.get(equipment_id):
+            jobs_open = ", ".join(already[equipment_id])
+            flash(
+                request,
+                N_("{equipment} already has an open job: {jobs}.", equipment=equipment_id, jobs=jobs_open),
+                "warn",
+            )
     return Redirect(f"/office/jobs/{job.id}", status_code=303)
 
 
@@ -115,6 +172,7 @@ EVENTS_PER_PAGE = 500  # a sheet longer than this (thousands of notes) is shown 
 @get("/jobs/{job_id:str}")
 async def job_page(request: AnyRequest, job_id: FromPath[str], page: PageNumber = 1) -> Page:
     state = server_state(request)
+    zone = config(state).office.zone
 
     def gather(conn: Any) -> dict[str, Any]:
         job_sheet = sheet.job_sheet(conn, job_id)
@@ -124,7 +182,7 @@ async def job_page(request: AnyRequest, job_id: FromPath[str], page: PageNumber 
             "summary": jobs.job_summary(conn, job_id),
             "cut": cut,
             "events": job_sheet.events[cut["start"] : cut["end"]],
-            "engineers": jobs.engineers(conn),
+            "loads": jobs.engineer_loads(conn, zone)[0],
             "users": user_names(conn),
         }
 
@@ -152,7 +210,7 @@ async def assign_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
     def action(conn: Any) -> str:
         assign_module.assign(conn, who, job_id, assignee, state.clock)
         job = store.get(conn, "job", job_id).record  # type: ignore[union-attr]
-        return N_("Job {number} assigned to {name}.", number=job.number, name=job.assignee_name)
+        return N_("Job {number} assigned to {name}.", number=job_name(job.number, job.id), name=job.assignee_name)
 
     return await _job_action(request, job_id, "office.assign", action)
 
@@ -164,8 +222,12 @@ async def cancel_submit(request: AnyRequest, job_id: FromPath[str]) -> Redirect:
         request,
         job_id,
         "office.cancel",
-        lambda c: N_("Job {number} cancelled.", number=jobs.cancel(c, who, job_id, state.clock).number),
+        lambda c: N_("Job {number} cancelled.", number=_named(jobs.cancel(c, who, job_id, state.clock))),
     )
+
+
+def _named(job: Any) -> str:
+    return job_name(job.number, job.id)
 
 
 @get("/jobs/{job_id:str}/edit", opt={"roles": DISPATCH})

@@ -9,12 +9,12 @@ from litestar import Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream
 
-from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized
+from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized, job_name
 from sync_protocol.i18n import N_
 
-from ... import blobs as blob_module
+from ... import blobstore
 from ...headers import FILE_POLICY
-from .. import audit_report, conflict_queue, jobs, sheet
+from .. import audit_report, conflict_queue, jobs, refdata, sheet
 from ..access import AUDIT, DISPATCH, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
@@ -47,7 +47,10 @@ async def conflicts_page(request: AnyRequest, status: FromQuery[str] = "open", p
             for job_id in {c.job_id for c, _ in rows if c.job_id}
             if (found := store.get(conn, "job", job_id))
         }
-        return {"conflicts": rows, "users": user_names(conn), "jobs": numbers, "cut": cut}
+        people = user_names(conn)
+        parts = jobs.names_of(conn, ("part",))
+        told = {c.id: conflict_queue.in_words(c, parts, people) for c, _ in rows}
+        return {"conflicts": rows, "users": people, "jobs": numbers, "cut": cut, "told": told}
 
     data = await in_thread(lambda: state.db.read(gather))
     return await render(request, "conflicts.html", section="conflicts", shown=status, hlc_time=sheet.hlc_time, **data)
@@ -80,6 +83,51 @@ async def resolve_submit(request: AnyRequest, conflict_id: FromPath[str]) -> Red
     except ProtocolError as exc:
         flash(request, exc.message, "error")
     return Redirect("/office/conflicts", status_code=303)
+
+
+async def _conflict_action(request: AnyRequest, kind: str, action: Any) -> Redirect:
+    state, who = server_state(request), principal(request)
+    try:
+        message = await in_thread(lambda: office_write(state, who, kind, lambda c: action(c, who, state.clock)))
+        flash(request, message)
+    except (Unauthorized, Forbidden):
+        raise
+    except ProtocolError as exc:
+        flash(request, exc.message, "error")
+    return Redirect("/office/conflicts", status_code=303)
+
+
+@post("/conflicts/{conflict_id:str}/resign", opt={"roles": DISPATCH}, status_code=303)
+async def resign_submit(request: AnyRequest, conflict_id: FromPath[str]) -> Redirect:
+    """Ask the engineer to have the sheet signed again (a flag on the job, synced to the laptop)."""
+
+    def action(conn: Any, who: Any, clock: Any) -> str:
+        reply = conflict_queue.request_resign(conn, who, clock, conflict_id)
+        job = store.get(conn, "job", reply.conflict.job_id or reply.conflict.record_id)
+        engineer = (user_names(conn).get(job.record.assignee or "") if job else None) or N_("the engineer")
+        number = job_name(job.record.number, job.record.id) if job else reply.conflict.record_id
+        return N_("{engineer} is asked to have the sheet of {number} signed again.", engineer=engineer, number=number)
+
+    return await _conflict_action(request, "office.resign_request", action)
+
+
+@post("/conflicts/{conflict_id:str}/stock", opt={"roles": DISPATCH}, status_code=303)
+async def stock_submit(request: AnyRequest, conflict_id: FromPath[str]) -> Redirect:
+    """Correct a stock deficit to what was counted on the shelf."""
+    form = await request.form()
+    text = str(form.get("counted", "")).strip()
+
+    def action(conn: Any, who: Any, clock: Any) -> str:
+        try:
+            counted = int(text)
+        except ValueError:
+            raise InvalidValue(N_("counted: a whole number, what is on the shelf"), field="counted") from None
+        reply = conflict_queue.correct_stock(conn, who, clock, conflict_id, counted)
+        names, people = jobs.names_of(conn, ("part",)), user_names(conn)
+        row = refdata.stock_name(reply.conflict.record_id, names, people)
+        return N_("Stock corrected: {row} is now {counted}.", row=row, counted=counted)
+
+    return await _conflict_action(request, "office.stock_correct", action)
 
 
 # --- audit ------------------------------------------------------------------------------------
@@ -153,9 +201,9 @@ async def audit_csv(request: AnyRequest, engineer: FromQuery[str | None] = None)
 @get("/blobs/{sha256:str}")
 async def blob_page(request: AnyRequest, sha256: FromPath[str]) -> Stream:
     """A stored file (signature image, photo, drawing) for the office pages."""
-    blob_module.check_sha(sha256)
+    blobstore.check_sha(sha256)
     state = server_state(request)
-    if not state.blobs.has(sha256):
+    if not await in_thread(lambda: state.blobs.has(sha256)):  # a network call with a bucket
         raise NotFound(N_("no file {sha256}", sha256=sha256), field="sha256")
     row = await in_thread(lambda: state.db.read(lambda c: blob_rows.info(c, sha256)))
     media_type = (row["media_type"] if row else "") or "application/octet-stream"
