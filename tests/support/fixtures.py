@@ -7,6 +7,8 @@ each test serves a fresh copy (``server_data``, ``live_server``) and enrolls rea
 
 from __future__ import annotations
 
+import os
+
 import json
 import shutil
 from pathlib import Path
@@ -19,19 +21,40 @@ from .blobstores import BlobBackend
 from .databases import create_database, database_of, drop_database, pg_available, use_database
 from .live import TOKENS_PER_USER, DEMO_DATA, DEMO_USERS, LiveServer, cli_json, run_cli
 
-# The folders whose tests depend on the store: they run on both backends (``backend``).
+# The folders whose tests depend on the store: they run on both backends (``backend``) when
+# FIELDSYNC_PG=all (``make test-pg``). Every run, ``make test`` included, takes PostgreSQL through
+# the store's own tests and the ones that prove several processes behave as one (``PG_ALWAYS``):
+# doubling all five folders takes the suite past its 15 minutes on 2 cores.
 BOTH_BACKENDS = ("server", "office", "e2e", "reliability", "security")
+PG_ALWAYS = (
+    "tests/server/",
+    "tests/reliability/test_two_servers.py",
+    "tests/reliability/test_kill_campaign.py",
+    "tests/e2e/test_sync_e2e.py",
+    "tests/e2e/test_conformance.py",
+    "tests/e2e/test_migrate.py",
+    "tests/office/test_board.py",
+    "tests/office/test_audit_and_sheet.py",
+    "tests/security/test_authorization_matrix.py",
+)
 
 
 def backends_for(path: Path) -> list[str]:
-    """The backends a test file runs on: both in ``BOTH_BACKENDS``; SQLite alone elsewhere.
+    """The backends a test file runs on: both for ``PG_ALWAYS``, and for every file in
+    ``BOTH_BACKENDS`` under FIELDSYNC_PG=all; SQLite alone elsewhere.
 
     Left on SQLite alone, and why: the laptop's own tests (``client``, ``field``, ``ui``,
     ``browser``) meet the server only through the protocol, which the backend does not change;
     ``protocol``, ``fixtures`` and ``bench`` test no store behaviour. Doubling them would add
     minutes and prove nothing the five folders above do not."""
     parts = path.parts
-    return ["sqlite", "postgresql"] if any(f in parts for f in BOTH_BACKENDS) and "tests" in parts else ["sqlite"]
+    if "tests" not in parts:
+        return ["sqlite"]
+    relative = "/".join(parts[parts.index("tests") :])
+    if any(relative.startswith(prefix) for prefix in PG_ALWAYS):
+        return ["sqlite", "postgresql"]
+    every = os.environ.get("FIELDSYNC_PG") == "all"
+    return ["sqlite", "postgresql"] if every and any(f in parts for f in BOTH_BACKENDS) else ["sqlite"]
 
 
 @pytest.fixture(scope="session")
