@@ -20,6 +20,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sync_protocol import Conflict, InvalidValue, ProtocolError
 from sync_protocol.codec import breaks_a_bound
 from sync_protocol.office import (
+    FindingReview,
+    ReviewRequest,
     AuditReport,
     EditReply,
     IntakeRequest,
@@ -32,8 +34,8 @@ from sync_protocol.office import (
 
 from ..http_errors import from_http
 from ..openapi import OFFICE, OFFICE_BODY, errors
-from . import audit_report, conflict_queue, jobs, sheet
-from .access import AUDIT, DISPATCH, READ, api_guard, principal, server_state
+from . import audit_report, conflict_queue, jobs, reviews, sheet
+from .access import AUDIT, DISPATCH, READ, REVIEW, api_guard, principal, server_state
 from .api_refdata import refdata_handlers
 from .i18n import catalogs
 from .journal import config, office_write
@@ -219,6 +221,23 @@ async def audit_backups_csv(
     return csv_response(audit_report.to_csv(report, sheet_url_of(request), catalogs().tz))
 
 
+@post(
+    "/audit/findings/{job_id:str}/{engineer:str}/review",
+    status_code=200,
+    opt={"roles": REVIEW},
+    responses=errors(*OFFICE_BODY, 404),
+    summary="Mark a finding (an engineer's repair work on a job) reviewed, with a comment",
+)
+async def review_finding(
+    request: Request[Any, Any, Any], job_id: FromPath[str], engineer: FromPath[str], data: JSONBody[ReviewRequest]
+) -> FindingReview:
+    state, who = server_state(request), principal(request)
+    now = dt.datetime.now(dt.timezone.utc)
+    return await in_thread(
+        lambda: state.db.write(lambda c: reviews.mark_reviewed(c, who, job_id, engineer, data.comment, now))
+    )
+
+
 def sheet_url_of(request: Request[Any, Any, Any]) -> str:
     """The absolute address of a job sheet, for a file read away from the site."""
     return str(request.base_url).rstrip("/") + "/office/jobs/{job_id}"
@@ -281,6 +300,7 @@ def api_router(session_middleware: Any) -> Router:
             resolve_conflict,
             audit_backups,
             audit_backups_csv,
+            review_finding,
             *refdata_handlers(),
         ],
     )

@@ -29,7 +29,7 @@ from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap
 from sync_protocol.i18n import N_
 from sync_protocol.bounds import as_utc
 from sync_protocol.office import AuditFinding, AuditReport, EngineerAudit
-from ..storage import Tx, devices
+from ..storage import Tx, devices, reviews
 from ..storage import office as office_rows
 from ..storage import records as store
 
@@ -50,6 +50,9 @@ CSV_COLUMNS = (
     "backup_method",
     "time_zone",
     "sheet",
+    "reviewed_by",
+    "reviewed_at",
+    "review_comment",
 )
 # Excel on a Chinese-locale Windows reads a CSV without a byte order mark as GBK and garbles
 # every name; with it, as UTF-8.
@@ -200,6 +203,7 @@ def backup_audit(
                 continue
             findings.append(finding)
     findings.sort(key=lambda f: (f.engineer_name, f.first_repair_at, f.job_number))
+    with_reviews(findings, reviews.every(conn), names)
     per: dict[str, list[AuditFinding]] = defaultdict(list)
     for finding in findings:
         per[finding.engineer].append(finding)
@@ -216,6 +220,20 @@ def backup_audit(
         engineers=[_tally(i, names.get(i, i), per.get(i, [])) for i in engineer_ids],
         findings=findings,
     )
+
+
+def with_reviews(
+    findings: list[AuditFinding], latest: dict[tuple[str, str], reviews.Review], names: dict[str, str]
+) -> None:
+    """Name on each finding its latest review: by whom, when, and the comment."""
+    for finding in findings:
+        review = latest.get((finding.job_id, finding.engineer))
+        if review is None:
+            continue
+        finding.reviewed_by = review.reviewed_by
+        finding.reviewed_by_name = names.get(review.reviewed_by, review.reviewed_by)
+        finding.reviewed_at = dt.datetime.fromisoformat(review.reviewed_at)
+        finding.review_comment = review.comment
 
 
 def local_time(moment: dt.datetime | None, tz: dt.tzinfo) -> str:
@@ -261,6 +279,9 @@ def to_csv(report: AuditReport, sheet_url: str = "/office/jobs/{job_id}", tz: dt
                     f.backup_method,
                     zone,
                     sheet_url.format(job_id=quote(f.job_id, safe="")),
+                    f.reviewed_by_name,
+                    local_time(f.reviewed_at, tz),
+                    f.review_comment,
                 ]
             ]
         )

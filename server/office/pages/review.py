@@ -10,17 +10,18 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized, job_name
+from sync_protocol.bounds import MAX_COMMENT
 from sync_protocol.i18n import N_
 
 from ... import blobstore
 from ...headers import FILE_POLICY
-from .. import audit_report, conflict_queue, jobs, refdata, sheet
-from ..access import AUDIT, DISPATCH, principal, server_state
+from .. import audit_report, conflict_queue, jobs, refdata, reviews, sheet
+from ..access import AUDIT, DISPATCH, REVIEW, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
 from ..api import csv_response, sheet_url_of
 from ..i18n import catalogs, gettext_of
-from .common import AnyRequest, Page, PageNumber, flash, pages, render, user_names
+from .common import AnyRequest, Page, PageNumber, flash, pages, render, safe_next, user_names
 from ...storage import blobs as blob_rows
 from ...storage import records as store
 
@@ -181,6 +182,7 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
         query=query,
         presets=presets,
         target=config(state).audit.compliance_target_pct,
+        max_comment=MAX_COMMENT,
     )
 
 
@@ -193,6 +195,24 @@ async def audit_csv(request: AnyRequest, engineer: FromQuery[str | None] = None)
         lambda: state.db.read(lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to))
     )
     return csv_response(audit_report.to_csv(report, sheet_url_of(request), catalogs().tz))
+
+
+@post("/audit/findings/{job_id:str}/{engineer:str}/review", opt={"roles": REVIEW}, status_code=303)
+async def review_submit(request: AnyRequest, job_id: FromPath[str], engineer: FromPath[str]) -> Redirect:
+    """Mark a finding reviewed with the form's comment; back to the audit as it was filtered."""
+    form = await request.form()
+    state, who, comment = server_state(request), principal(request), str(form.get("comment", ""))
+    _ = gettext_of(request)
+    try:
+        done = await in_thread(
+            lambda: state.db.write(
+                lambda c: reviews.mark_reviewed(c, who, job_id, engineer, comment, dt.datetime.now(dt.timezone.utc))
+            )
+        )
+        flash(request, _("Finding on {job} marked reviewed.").format(job=done.job_id))
+    except ProtocolError as exc:
+        flash(request, exc.message, "error")
+    return Redirect(safe_next(str(form.get("next", ""))) or "/office/audit", status_code=303)
 
 
 # --- files ------------------------------------------------------------------------------------
