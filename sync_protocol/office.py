@@ -258,6 +258,20 @@ class EngineerAudit(_OfficeMessage, kw_only=True):
     compliance_pct: float | None  # (verified + waived) / jobs; None without jobs
 
 
+class WeekCompliance(_OfficeMessage, kw_only=True):
+    """One week (Monday to Sunday) of an engineer's trend; ``compliance_pct`` None without repairs."""
+
+    week_start: dt.date
+    jobs: int
+    compliance_pct: float | None
+
+
+class EngineerTrend(_OfficeMessage, kw_only=True):
+    engineer: Id
+    engineer_name: Name
+    weeks: list[WeekCompliance]
+
+
 class AuditReport(_OfficeMessage, kw_only=True):
     period_from: dt.date | None
     period_to: dt.date | None

@@ -169,7 +169,8 @@ def _in_period(finding: AuditFinding, period_from: dt.date | None, period_to: dt
     return not ((period_from and day < period_from) or (period_to and day > period_to))
 
 
-def _tally(engineer: str | None, name: str, findings: list[AuditFinding]) -> EngineerAudit:
+def tally(engineer: str | None, name: str, findings: list[AuditFinding]) -> EngineerAudit:
+    """The counts and compliance of ``findings`` (one engineer's, or everyone's)."""
     counts = {k: sum(1 for f in findings if f.outcome == k) for k in ("verified", "waived", "missing")}
     total = len(findings)
     pct = round(100.0 * (counts["verified"] + counts["waived"]) / total, 1) if total else None
@@ -216,8 +217,8 @@ def backup_audit(
         period_from=period_from,
         period_to=period_to,
         engineer=engineer,
-        totals=_tally(None, "all engineers", findings),
-        engineers=[_tally(i, names.get(i, i), per.get(i, [])) for i in engineer_ids],
+        totals=tally(None, "all engineers", findings),
+        engineers=[tally(i, names.get(i, i), per.get(i, [])) for i in engineer_ids],
         findings=findings,
     )
 

@@ -15,7 +15,7 @@ from sync_protocol.i18n import N_
 
 from ... import blobstore
 from ...headers import FILE_POLICY
-from .. import audit_report, conflict_queue, jobs, refdata, reviews, sheet
+from .. import audit_report, audit_trend, conflict_queue, jobs, refdata, reviews, sheet
 from ..access import AUDIT, DISPATCH, REVIEW, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
@@ -166,6 +166,11 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
         error = exc.message
         report = await in_thread(lambda: state.db.read(lambda c: audit_report.backup_audit(c)))
     engineers = await in_thread(lambda: state.db.read(jobs.engineers))
+    target = config(state).audit.compliance_target_pct
+    try:
+        trends = await in_thread(lambda: state.db.read(lambda c: audit_trend.trends(c, today, engineer or None)))
+    except InvalidValue:  # an unknown engineer: the error above already says so
+        trends = await in_thread(lambda: state.db.read(lambda c: audit_trend.trends(c, today)))
     query = "&".join(
         f"{k}={v}" for k, v in (("engineer", engineer or ""), ("from", period_from), ("to", period_to)) if v
     )
@@ -181,8 +186,9 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
         period_to=period_to,
         query=query,
         presets=presets,
-        target=config(state).audit.compliance_target_pct,
+        target=target,
         max_comment=MAX_COMMENT,
+        trends=[(t, audit_trend.chart(t, target)) for t in trends],
     )
 
 
