@@ -21,7 +21,7 @@ from .audit_report import backup_audit, tally
 
 WEEKS = 8
 # The chart's drawing box (SVG user units): the line runs inside the margins.
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 240, 80, 28, 8, 8, 16
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 280, 96, 28, 8, 8, 16
 
 
 def week_of(day: dt.date) -> dt.date:
@@ -83,7 +83,7 @@ def chart(trend: EngineerTrend, target_pct: float) -> Chart:
     >>> weeks = [WeekCompliance(week_start=dt.date(2026, 11, 2), jobs=n, compliance_pct=p)
     ...          for n, p in ((1, 100.0), (0, None), (2, 50.0))]
     >>> chart(EngineerTrend(engineer="u", engineer_name="U", weeks=weeks), 95.0).path
-    'M28.0 8.0 M232.0 36.0'
+    'M28.0 8.0 M272.0 44.0'
     """
     count = len(trend.weeks)
     step = (WIDTH - LEFT - RIGHT) / max(count - 1, 1)
