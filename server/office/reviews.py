@@ -22,13 +22,16 @@ REVIEW_KIND = "office.review"
 
 
 def mark_reviewed(tx: Tx, who: Principal, job_id: str, engineer: str, comment: str, now: dt.datetime) -> FindingReview:
-    """Store ``who``'s review of the finding (``engineer``'s repair work on ``job_id``) and chain it."""
+    """Store ``who``'s review of the finding (``engineer``'s repair work on ``job_id``; the
+    engineer's user id or name) and chain it."""
     problem = comment_problem(comment)
     if problem:
         raise InvalidValue(problem, field="comment")
     job = store.get(tx, "job", job_id)
     if job is None:
         raise NotFound(N_("no job {job}", job=job_id), field="job_id")
+    # The engineer by id (as the audit's findings name them) or by the name they sign in with.
+    engineer = next((u["id"] for u in devices.all_users(tx) if engineer in (u["id"], u["name"])), engineer)
     if not any(isinstance(e.payload, PartSwap) and e.author == engineer for e in store.job_events(tx, job_id)):
         raise NotFound(
             N_("{engineer} made no repair on {job}: there is no finding to review", engineer=engineer, job=job_id),
