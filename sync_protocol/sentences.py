@@ -58,6 +58,16 @@ CHANGED_ON_BOTH_SIDES = N_("{field} changed on both sides")
 NOTHING_CHANGED = N_("nothing changed")
 SIGNATURE_NOW_OLDER = N_("the customer's signature now signs an older version")
 
+# --- the backup audit: why a repair has no backup that counts -------------------------------------
+
+NOT_VERIFIED_BACKUP = N_("a backup was recorded but not verified")
+BACK_DATED = N_(
+    "a backup or waiver reached the server only after the repair, stamped with an earlier clock than it (back-dated?)"
+)
+BACKUP_AFTER = N_("the backup was recorded only after the repair")
+NO_BACKUP = N_("no backup recorded")
+ACKNOWLEDGED = N_("{reason}; the engineer acknowledged working without one")
+
 # --- a signature that signs an older sheet: what changed since ------------------------------------
 
 SHEET_CHANGED = N_("the sheet changed after {signer} signed it on {when}: {changes}")

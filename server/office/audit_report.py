@@ -25,7 +25,7 @@ import io
 from urllib.parse import quote
 from collections import defaultdict
 
-from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap
+from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap, sentences
 from sync_protocol.i18n import N_
 from sync_protocol.bounds import as_utc
 from sync_protocol.office import AuditFinding, AuditReport, EngineerAudit
@@ -90,18 +90,15 @@ def classified(
         return "waived", waived[-1][1].waive_reason, None, waived[-1][0]
     swap: PartSwap = first_swap.payload  # type: ignore[assignment]
     if before:
-        reason = "a backup was recorded but not verified"
+        reason = str(sentences.NOT_VERIFIED_BACKUP)
     elif late:
-        reason = (
-            "a backup or waiver reached the server only after the repair, stamped with an earlier "
-            "clock than it (back-dated?)"
-        )
+        reason = str(sentences.BACK_DATED)
     elif any(isinstance(e.payload, Backup) for e in events):
-        reason = "the backup was recorded only after the repair"
+        reason = str(sentences.BACKUP_AFTER)
     else:
-        reason = "no backup recorded"
+        reason = str(sentences.NO_BACKUP)
     if swap.no_backup_ack:
-        reason += "; the engineer acknowledged working without one"
+        reason = sentences.say(sentences.ACKNOWLEDGED, reason=reason)
     return "missing", reason, None, None
 
 

@@ -150,3 +150,14 @@ def test_the_cli_says_timeline_conflicts_and_status_in_chinese(
     )
     assert "等待同步" in status and "上次同步" in status and not ENGLISH.findall(status), status
     assert dt.datetime.now(dt.timezone.utc)
+
+
+def test_the_audits_reasons_are_in_the_readers_language(client: Any, tokens: dict[str, str]) -> None:
+    li = Laptop(client, tokens["li-wei"])
+    swap = {"kind": "part_swap", "equipment_id": "EQ-001", "sku": "PSU-750W", "serial_out": "A", "serial_in": "B"}
+    li.event("J-0001", {**swap, "no_backup_ack": True})
+    sign_in(client, tokens["zhao-lei"])
+    row = client.get("/office/audit", headers=ZH).text.split('class="finding ')[1].split("</tr>")[0]
+    assert "没有备份记录；工程师已确认在无备份的情况下作业" in row and "no backup recorded" not in row, row
+    [finding] = client.get("/api/v1/audit/backups", headers=bearer(tokens["zhao-lei"])).json()["findings"]
+    assert finding["reason"] == "no backup recorded; the engineer acknowledged working without one"  # the API: English
