@@ -37,7 +37,7 @@ from ..openapi import OFFICE, OFFICE_BODY, errors
 from . import audit_report, conflict_queue, jobs, reviews, sheet
 from .access import AUDIT, DISPATCH, READ, REVIEW, api_guard, principal, server_state
 from .api_refdata import refdata_handlers
-from .i18n import catalogs
+from .i18n import office_zone
 from .journal import config, office_write
 from .worker import in_thread
 
@@ -218,7 +218,7 @@ async def audit_backups_csv(
     period_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
 ) -> Response[str]:
     report = await in_thread(lambda: _audit(request, engineer, period_from, period_to))
-    return csv_response(audit_report.to_csv(report, sheet_url_of(request), catalogs().tz))
+    return csv_response(audit_report.to_csv(report, sheet_url_of(request), office_zone(request)))
 
 
 @post(

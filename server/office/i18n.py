@@ -68,6 +68,14 @@ def locale_of(request: AnyRequest) -> str:
     return locales.negotiate(request.headers.get("accept-language"), default)
 
 
+def office_zone(request: AnyRequest) -> ZoneInfo:
+    """The office's time zone (``[office] timezone``); UTC while config.toml is broken."""
+    try:
+        return config(server_state(request)).office.zone
+    except ConfigError:  # broken after the start: the pages still answer
+        return ZoneInfo("UTC")
+
+
 def gettext_of(request: AnyRequest) -> i18n.Gettext:
     """``_`` in the request's language, for messages made in Python (``str.format`` placeholders)."""
     return catalogs().gettext(locale_of(request))

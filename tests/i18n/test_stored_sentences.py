@@ -98,7 +98,7 @@ def test_the_office_conflicts_and_sheet_say_them_in_chinese(client: Any, tokens:
         words = re.sub(r"<[^>]+>", " ", section.split("</h2>")[1].split('<table class="values">')[0])
         rule = re.sub(r"<[^>]+>", " ", section.split('<p class="muted">')[1].split("</p>")[0])
         assert not ENGLISH.findall(words + rule), (words, rule)
-    assert "在双方都被修改" in queue and "取出" in queue and "签字后" in queue
+    assert "在双方都被修改" in queue and "库存增减可交换" in queue and "签字后" in queue and "现场工作予以保留" in queue
     sheet = client.get("/office/jobs/J-0001", headers=ZH).text
     changes = sheet.split('id="signature-changes"')[1].split("</ul>")[0]
     assert "添加了一条备注" in changes and not ENGLISH.findall(changes), changes

@@ -20,7 +20,7 @@ from ..access import AUDIT, DISPATCH, REVIEW, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
 from ..api import csv_response, sheet_url_of
-from ..i18n import catalogs, gettext_of
+from ..i18n import gettext_of, office_zone
 from .common import AnyRequest, Page, PageNumber, flash, pages, render, safe_next, user_names
 from ...storage import blobs as blob_rows
 from ...storage import records as store
@@ -149,7 +149,7 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
     period_from = request.query_params.get("from") or ""
     period_to = request.query_params.get("to") or ""
     error = ""
-    today = dt.datetime.now(catalogs().tz).date()
+    today = dt.datetime.now(office_zone(request)).date()  # "this week" is the office's week
     presets = {name: audit_report.preset(name, today) for name in audit_report.PRESETS}
     try:
         if period:
@@ -200,7 +200,7 @@ async def audit_csv(request: AnyRequest, engineer: FromQuery[str | None] = None)
     report = await in_thread(
         lambda: state.db.read(lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to))
     )
-    return csv_response(audit_report.to_csv(report, sheet_url_of(request), catalogs().tz))
+    return csv_response(audit_report.to_csv(report, sheet_url_of(request), office_zone(request)))
 
 
 @post("/audit/findings/{job_id:str}/{engineer:str}/review", opt={"roles": REVIEW}, status_code=303)
