@@ -171,3 +171,18 @@ def test_screenshots_of_the_audit_in_english_and_chinese(office: LiveServer, chr
         finally:
             page.context.close()
     assert (target / "office-backup-audit-zh.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_the_audit_with_its_charts_and_forms_fits_a_phone(office: LiveServer, chromium: Any, locale: str) -> None:
+    page = _signed_in(chromium, office, ("zhao-lei", "supervisor"), locale)
+    try:
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"{office.url}/office/audit")
+        page.click("#trends summary")  # the table of the trend, open
+        wider = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert wider <= 0, f"the audit is {wider} px wider than the phone"
+        chart = page.locator("#trends figure.trend svg").first.bounding_box()
+        assert chart and chart["x"] >= 0 and chart["x"] + chart["width"] <= 390
+    finally:
+        page.context.close()
