@@ -290,7 +290,7 @@ def cmd_status(bench: Workbench, args: argparse.Namespace) -> int:
     return _ok(
         args,
         bench.client.status(check_server=True),
-        lambda d: "\n".join(f"{k:16} {v if v is not None else '-'}" for k, v in d.items()),
+        render.status_text,
     )
 
 
@@ -376,7 +376,7 @@ def cmd_conflicts(bench: Workbench, args: argparse.Namespace) -> int:
     if args.json:
         _emit(json.dumps(render.plain(bench.client.conflicts()), ensure_ascii=False))
     else:
-        _emit("\n".join(f"- {line}" for line in bench.conflicts_in_words()) or _("nothing flagged"))
+        _emit("\n".join(f"- {line}" for line in bench.conflicts_in_words(_)) or _("nothing flagged"))
     return EXIT_OK
 
 

@@ -32,6 +32,7 @@ from sync_protocol import (
 
 from sync_protocol import i18n
 from sync_protocol.bounds import as_utc
+from sync_protocol.sentences import in_language
 
 from .lang import _
 from .workbench import Deadline, equipment_line
@@ -85,6 +86,11 @@ def deadline_data(deadline: Deadline | None) -> dict[str, Any] | None:
         "overdue": left < 0,
         "text": time_left(deadline),
     }
+
+
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes (a CJK character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
 
 
 def fit(text: str, width: int) -> str:
@@ -143,32 +149,43 @@ def event_line(event: JobEvent, pending: bool) -> str:
     utc = as_utc(event.at)
     at = utc.strftime("%m-%d %H:%M") if utc is not None else event.at.isoformat()  # an odd time, as sent
     text = {
-        Checkin: lambda: f"checked in {p.note}",
+        Checkin: lambda: _("checked in {note}").format(note=p.note),
         Backup: lambda: (
-            f"backup WAIVED: {p.waive_reason}"
+            _("backup WAIVED: {reason}").format(reason=p.waive_reason)
             if p.waived
-            else f"backup {p.scope} via {p.method} at {p.stored_at}, sha256 {p.sha256[:12]}..., "
-            f"{'verified' if p.verified else 'NOT verified'}"
+            else _("backup {scope} via {method} at {place}, sha256 {sha}..., {verified}").format(
+                scope=p.scope,
+                method=p.method,
+                place=p.stored_at,
+                sha=p.sha256[:12],
+                verified=_("verified") if p.verified else _("NOT verified"),
+            )
         ),
-        Diagnosis: lambda: f"diagnosis ({p.cause}): {p.findings}",
-        Quote: lambda: (
-            "quote "
-            + ", ".join(f"{ln.qty} x {ln.sku}" for ln in p.lines)
-            + f" + labour = {money(p.total_cents, p.currency)}"
+        Diagnosis: lambda: _("diagnosis ({cause}): {findings}").format(cause=p.cause, findings=p.findings),
+        Quote: lambda: _("quote {lines} + labour = {total}").format(
+            lines=", ".join(f"{ln.qty} x {ln.sku}" for ln in p.lines), total=money(p.total_cents, p.currency)
         ),
-        CustomerApproval: lambda: f"{'approved' if p.approved else 'DECLINED'} by {p.approved_by}",
+        CustomerApproval: lambda: (_("approved by {name}") if p.approved else _("DECLINED by {name}")).format(
+            name=p.approved_by
+        ),
         PartSwap: lambda: (
-            f"swap {p.qty} x {p.sku} in {p.equipment_id}: out {p.serial_out}, in {p.serial_in}"
-            + (" (NO BACKUP, acknowledged)" if p.no_backup_ack else "")
+            _("swap {qty} x {sku} in {equipment}: out {serial_out}, in {serial_in}").format(
+                qty=p.qty, sku=p.sku, equipment=p.equipment_id, serial_out=p.serial_out, serial_in=p.serial_in
+            )
+            + (" " + _("(NO BACKUP, acknowledged)") if p.no_backup_ack else "")
         ),
-        Loaner: lambda: f"loaner {p.device} {'returned' if p.returned else 'lent'}",
-        Test: lambda: f"test {p.result.upper()} {p.notes}",
-        Note: lambda: f"note: {p.text}",
-        Photo: lambda: f"photo {p.caption}",
-        Signature: lambda: f"signed by {p.signer} ({p.role})",
-        Resolution: lambda: f"{p.outcome} {p.reason}",
+        Loaner: lambda: (_("loaner {device} returned") if p.returned else _("loaner {device} lent")).format(
+            device=p.device
+        ),
+        Test: lambda: (_("test PASS {notes}") if p.result == "pass" else _("test FAIL {notes}")).format(notes=p.notes),
+        Note: lambda: _("note: {text}").format(text=p.text),
+        Photo: lambda: _("photo {caption}").format(caption=p.caption),
+        Signature: lambda: _("signed by {signer} ({role})").format(signer=p.signer, role=p.role),
+        Resolution: lambda: (_("resolved {reason}") if p.outcome == "resolved" else _("escalated {reason}")).format(
+            reason=p.reason
+        ),
     }[type(p)]()
-    return f"  {at}  {text}{'   [not synced]' if pending else ''}"
+    return f"  {at}  {text}" + ("   " + _("[not synced]") if pending else "")
 
 
 def sheet_text(sheet: dict[str, Any]) -> str:
@@ -195,17 +212,46 @@ def sheet_text(sheet: dict[str, Any]) -> str:
     out += ["", _("timeline ({count} not synced):").format(count=sheet["pending"])]
     out += [event_line(v.event, v.pending) for v in sheet["events"]] or ["  " + _("nothing recorded yet")]
     signature = sheet["signature"]
-    line = f"signature: {signature['state']}" + (
-        f" (signed by {signature['signer']} on {signature['signed_at']})" if "signer" in signature else ""
+    state = {"none": _("not signed"), "valid": _("valid"), "outdated": _("outdated")}.get(signature["state"], "")
+    line = _("signature: {state}").format(state=state or signature["state"]) + (
+        " " + _("(signed by {signer} on {when})").format(signer=signature["signer"], when=signature["signed_at"])
+        if "signer" in signature
+        else ""
     )
     if signature["state"] == "outdated":
-        line += " - SIGNS AN OLDER VERSION of this sheet; changed since:"
-        out += ["", line] + [f"  - {change}" for change in signature["changed"]]
+        line += " - " + _("SIGNS AN OLDER VERSION of this sheet; changed since:")
+        out += ["", line] + [f"  - {in_language(change, _)}" for change in signature["changed"]]
     else:
         out += ["", line]
     if sheet["conflicts"]:
-        out += ["", "flagged by the server:"] + [f"  {c.kind}: {c.detail or c.rule}" for c in sheet["conflicts"]]
+        out += ["", _("flagged by the server:")] + [
+            f"  {c.kind}: {in_language(c.detail or c.rule, _)}" for c in sheet["conflicts"]
+        ]
     return "\n".join(line for line in out if line is not None)
+
+
+def status_text(status: dict[str, Any]) -> str:
+    """``field status``: one line per fact, named in the terminal's language (``--json`` keeps
+    the keys)."""
+    labels = {
+        "server_url": _("server"),
+        "device_id": _("device id"),
+        "user_id": _("user id"),
+        "user_name": _("user"),
+        "role": _("role"),
+        "last_sync_at": _("last sync"),
+        "pending": _("waiting to sync"),
+        "rejected": _("refused"),
+        "open_conflicts": _("open conflicts"),
+        "records": _("records"),
+        "server_reachable": _("server answers"),
+    }
+    shown = {labels.get(k, k): v for k, v in status.items()}
+    width = max([16, *(columns(k) + 1 for k in shown)])
+    return "\n".join(
+        fit(k, width) + " " + ("-" if v is None else (_("yes") if v is True else _("no") if v is False else str(v)))
+        for k, v in shown.items()
+    )
 
 
 def plain(value: Any) -> Any:

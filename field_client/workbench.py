@@ -43,6 +43,7 @@ from sync_protocol import (
     sla,
     van,
 )
+from sync_protocol.sentences import in_language
 from sync_protocol.signatures import when
 from sync_protocol.states import DONE_STATUSES, FIELD_WORK
 
@@ -441,8 +442,9 @@ class Workbench:
             problems.append(Problem("never synced", "never_synced"))
         return ReadyCheck(not problems, problems, status["last_sync_at"], len(jobs), drawings)
 
-    def conflicts_in_words(self) -> list[str]:
-        return [explain(c) for c in self.client.conflicts()]  # type: ignore[arg-type]
+    def conflicts_in_words(self, _: Callable[[str], str] | None = None) -> list[str]:
+        """Each open conflict in words, in the language of ``_`` (English without it)."""
+        return [explain(c, _ or _same) for c in self.client.conflicts()]  # type: ignore[arg-type]
 
     def news(self, report: SyncReport) -> tuple[list[Job], list[Conflict]]:
         """What a sync brought that the engineer must hear of: new jobs, and what was flagged
@@ -521,24 +523,29 @@ def explain(conflict: Conflict, _: Callable[[str], str] = _same) -> str:
         return _(
             "{what}: {field} was changed here and in the office. Kept {kept!r}, set aside "
             "{other!r} ({rule}). The dispatcher will confirm."
-        ).format(what=what, field=conflict.field, kept=conflict.kept, other=conflict.other, rule=conflict.rule)
+        ).format(
+            what=what,
+            field=conflict.field,
+            kept=conflict.kept,
+            other=conflict.other,
+            rule=in_language(conflict.rule, _),
+        )
+    detail = in_language(conflict.detail, _)
     if conflict.kind == "job_state":
         return _("job {job}: {detail}. Your work is kept; the dispatcher decides.").format(
-            job=conflict.record_id, detail=conflict.detail
+            job=conflict.record_id, detail=detail
         )
     if conflict.kind == "stock":
-        return _("van stock: {detail}. The office will restock or correct it.").format(detail=conflict.detail)
+        return _("van stock: {detail}. The office will restock or correct it.").format(detail=detail)
     if conflict.kind == "serial":
-        return _("serial clash: {detail}.").format(detail=conflict.detail)
+        return _("serial clash: {detail}.").format(detail=detail)
     if conflict.kind == "signature":
-        changed = (
-            conflict.detail if not conflict.detail.startswith("{") else _("the sheet changed after the customer signed")
-        )
+        changed = detail if not conflict.detail.startswith("{") else _("the sheet changed after the customer signed")
         return _(
             "job {job}: {changed}. The signature is kept but signs an older version: have the "
             "customer sign again if needed."
         ).format(job=conflict.record_id, changed=changed)
-    return f"{what}: {conflict.detail or conflict.rule}"
+    return f"{what}: {in_language(conflict.detail or conflict.rule, _)}"
 
 
 def equipment_line(eq: Equipment, warranty: rules.Warranty) -> str:

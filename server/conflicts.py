@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sync_protocol import Conflict, Party, uuid7
+from sync_protocol import Conflict, Party, sentences, uuid7
 from sync_protocol.merge import FieldConflict, FieldVersion, Writer
 from .storage import records as store
 from .storage import Tx
@@ -42,7 +42,7 @@ def field_conflict(
         kept_by=party(fc.kept_by),
         other_by=party(fc.other_by),
         rule=fc.rule,
-        detail=f"{fc.field} of {entity} {record_id} was changed on both sides",
+        detail=sentences.say(sentences.FIELD_BOTH_SIDES, field=fc.field, entity=entity, id=record_id),
     )
 
 

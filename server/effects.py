@@ -31,7 +31,7 @@ from sync_protocol import (
     stock_id,
     van,
 )
-from sync_protocol import checks
+from sync_protocol import checks, sentences
 from sync_protocol.merge import serial_clash
 from sync_protocol.signatures import RESIGN_REQUESTED
 from sync_protocol.states import CLOSED_TO_WORK
@@ -122,9 +122,16 @@ def _job_state(conn: Tx, who: Principal, job: Job, event: JobEvent, ctx: BatchCo
             engineer=who.user_id,
             kept=job.status,
             other=kind,
-            rule="on-site work is kept; the job is flagged for the dispatcher",
-            detail=f"{transition.violation}: {who.display_name} recorded {kind} on job {job.number} "
-            f"while it was {job.status}" + ("" if mine else f" and assigned to {job.assignee_name or job.assignee}"),
+            rule=str(sentences.RULE_JOB_STATE),
+            detail=sentences.say(
+                sentences.JOB_STATE if mine else sentences.JOB_STATE_ASSIGNED_ELSEWHERE,
+                violation=transition.violation,
+                who=who.display_name,
+                kind=kind,
+                number=job.number,
+                status=job.status,
+                assignee=job.assignee_name or job.assignee,
+            ),
         )
     ]
 
@@ -161,8 +168,8 @@ def _stock(conn: Tx, who: Principal, job: Job, event: JobEvent, swap: PartSwap, 
             engineer=who.user_id if who.is_engineer else None,
             kept=outcome.qty,
             other=qty,
-            rule="stock deltas commute; a deficit is allowed and flagged",
-            detail=f"{swap.qty} x {swap.sku} taken from {location}, which held {qty}",
+            rule=str(sentences.RULE_STOCK),
+            detail=sentences.say(sentences.STOCK_TAKEN, qty=swap.qty, sku=swap.sku, location=location, held=qty),
         )
     ]
 
@@ -183,9 +190,15 @@ def _serials(conn: Tx, who: Principal, job: Job, event: JobEvent, swap: PartSwap
                 engineer=who.user_id if who.is_engineer else None,
                 kept=swap.serial_in,
                 other=row[0],
-                rule="one serial cannot be installed at two places; both records are kept",
-                detail=f"serial {swap.serial_in} installed in {swap.equipment_id} (job {job.number}) "
-                f"is already installed in {row[0]} (job {row[1]})",
+                rule=str(sentences.RULE_SERIAL),
+                detail=sentences.say(
+                    sentences.SERIAL_CLASH,
+                    serial=swap.serial_in,
+                    equipment=swap.equipment_id,
+                    job=job.number,
+                    other_equipment=row[0],
+                    other_job=row[1],
+                ),
             )
         )
     store.swap_serial(conn, swap.equipment_id, swap.serial_out, swap.serial_in, event.id, job.id)
@@ -233,7 +246,7 @@ def recheck_signatures(conn: Tx, job_id: str, ctx: BatchContext) -> list[str]:
             kept=sig.sheet_hash,
             other=sheet_hash(job, events),
             kept_by=conflicts.Party(user=latest.author, device=latest.device_id, side="field", hlc=latest.hlc),
-            rule="the signature is kept and shown as signing an older version of the sheet",
+            rule=str(sentences.RULE_SIGNATURE),
             detail=signature_in_words(check, names),
         )
     ]

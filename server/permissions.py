@@ -11,7 +11,9 @@ write something through the office may not write it through push either:
   and severity. Assignment, cancelling and stock movements
   are actions with their own rules (``assign.py``, ``office/jobs.py``, ``office/edits.py``),
   never a patch. Job events are facts recorded on site: the office records none;
-- **supervisors** read and audit: they write nothing, anywhere.
+- **supervisors** read and audit: they change no record, anywhere. What they write is their
+  own: the review of a backup-audit finding (``REVIEW``: supervisors and admins), a server-side
+  note that is no record and reaches no laptop.
 
 Refusals are typed: a push turns them into a ``rejected`` answer naming the field, the office
 API into ``403``/``422``.
@@ -26,6 +28,8 @@ from .auth import Principal
 READ = frozenset({"dispatcher", "supervisor", "admin"})
 DISPATCH = frozenset({"dispatcher", "admin"})
 AUDIT = frozenset({"supervisor", "admin"})
+# Who may mark an audit finding reviewed: those who audit.
+REVIEW = AUDIT
 _WHAT = {DISPATCH: "dispatchers", AUDIT: "supervisors", READ: "office staff"}
 
 

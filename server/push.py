@@ -28,6 +28,7 @@ from sync_protocol import (
     Writer,
     merge_fields,
 )
+from sync_protocol import sentences
 from sync_protocol.bounds import base_version_problem, stamp_problem, time_problem
 from sync_protocol.checks import check_entity, check_patch
 from sync_protocol.hlc import Clock
@@ -341,7 +342,10 @@ def apply_patch(conn: Tx, who: Principal, mutation: PatchRecord, ctx: effects.Ba
         status=outcome.status,
         version=version,
         conflicts=raised,
-        message=", ".join(f"{fc.field} changed on both sides" for fc in outcome.conflicts),
+        message=sentences.joined(
+            [sentences.say(sentences.CHANGED_ON_BOTH_SIDES, field=fc.field) for fc in outcome.conflicts],
+            sentences.LISTED,
+        ),
     )
 
 

@@ -30,6 +30,7 @@ import msgspec
 
 from . import hlc
 from .hlc import MAX_DRIFT_MS
+from .i18n import N_, Words
 
 # --- sizes ------------------------------------------------------------------------------------
 
@@ -47,6 +48,7 @@ MAX_STOCK = 10**9  # a stock quantity, either sign
 MAX_BYTES = 2**53  # a size in bytes (exact in every JSON reader)
 MAX_CENTS = 10**12  # an amount in minor units
 MAX_DAYS = 36_500  # a warranty in days
+MAX_COMMENT = 2_000  # a supervisor's comment on a reviewed audit finding
 
 # --- time -------------------------------------------------------------------------------------
 
@@ -93,6 +95,20 @@ def base_version_problem(base_version: int, current_version: int) -> str | None:
             f"base_version {base_version} is beyond the record's current version "
             f"{current_version}: an edit can only be made on a version the record has had"
         )
+    return None
+
+
+def comment_problem(comment: str) -> Words | None:
+    """Why a reviewer's comment is refused (in words a page translates): a review says what was
+    looked at, in a paragraph.
+
+    >>> comment_problem("  "), comment_problem("x" * (MAX_COMMENT + 1)), comment_problem("checked")
+    ('comment: write what you reviewed', 'comment: at most 2000 characters', None)
+    """
+    if not comment.strip():
+        return N_("comment: write what you reviewed")
+    if len(comment) > MAX_COMMENT:
+        return N_("comment: at most {limit} characters", limit=MAX_COMMENT)
     return None
 
 

@@ -179,7 +179,10 @@ class Catalogs:
         extra_globals: Mapping[str, Any] | None = None,
         extra_filters: Mapping[str, Callable[..., Any]] | None = None,
         strict: bool = True,
+        recover: Callable[[str], str] | None = None,
     ) -> None:
+        """``recover`` finds the ``Words`` a stored English sentence was made from (the
+        ``sentences`` module's), so the ``words`` filter can say it in the page's language."""
         self.default = locales.supported(default) or locales.DEFAULT
         self.tz = tz or dt.datetime.now().astimezone().tzinfo or dt.timezone.utc  # the machine's zone
         self.zone = zone
@@ -188,6 +191,7 @@ class Catalogs:
         self._translations = {loc: load_translations(loc, self.missing) for loc in locales.SUPPORTED}
         self._extra_globals = dict(extra_globals or {})
         self._extra_filters = dict(extra_filters or {})
+        self._recover = recover or str
         self._envs = {loc: self._environment(loc, templates) for loc in locales.SUPPORTED}
 
     def translations(self, locale: str) -> gettext.NullTranslations:
@@ -230,7 +234,9 @@ class Catalogs:
             percent=fmt.percent,
             span=fmt.span,
             duration=fmt.duration,
-            words=lambda message: translate(message, _.gettext),
+            words=lambda message: translate(
+                message if isinstance(message, Words) else self._recover(message), _.gettext
+            ),
             **self._extra_filters,
         )
         env.globals.update(

@@ -20,6 +20,8 @@ from typing import Any, Literal, Mapping, NamedTuple
 
 import msgspec
 
+from . import sentences
+
 Side = Literal["office", "field", "system"]
 
 # Observed facts, owned by the engineer on site. Every other field is owned by the office.
@@ -164,9 +166,9 @@ def merge_fields(
 def _rule_text(entity: str, field: str, kept_side: str, other_side: str) -> str:
     field_owner = owner(entity, field)
     if kept_side != other_side and kept_side == field_owner:
-        who = "the office" if field_owner == "office" else "the engineer on site"
-        return f"{field} is owned by {who}; their value was kept"
-    return "both changed by the same side: the later edit (hybrid clock, then device id) was kept"
+        who = sentences.THE_OFFICE if field_owner == "office" else sentences.THE_ENGINEER
+        return sentences.say(sentences.RULE_OWNED, field=field, who=who)
+    return str(sentences.RULE_LATER_EDIT)
 
 
 class StockOutcome(NamedTuple):

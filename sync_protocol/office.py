@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from .bounds import MAX_BYTES, MAX_LIST, MAX_PATCH_FIELDS, MAX_STOCK
+from .bounds import MAX_BYTES, MAX_COMMENT, MAX_LIST, MAX_PATCH_FIELDS, MAX_STOCK
 from .events import EventPayload
 from .records import Conflict, Customer, Drawing, Equipment, Job, JobStatus, Record, Site
 from .types import Hlc, Id, Name, Severity, Text, Timestamp
@@ -223,6 +223,29 @@ class AuditFinding(_OfficeMessage, kw_only=True):
     backup_at: Timestamp | None = None
     backup_stored_at: Text = ""
     backup_method: Text = ""
+    # The supervisor's latest review of the finding (none yet: ``reviewed_by`` is null).
+    reviewed_by: Id | None = None
+    reviewed_by_name: Name = ""
+    reviewed_at: Timestamp | None = None
+    review_comment: Text = ""
+
+
+class ReviewRequest(_OfficeMessage, kw_only=True):
+    """Mark a finding reviewed: what the supervisor looked at and concluded."""
+
+    comment: Annotated[str, Meta(max_length=MAX_COMMENT)]
+
+
+class FindingReview(_OfficeMessage, kw_only=True):
+    """A finding's review as stored (server-side only: no laptop ever receives it)."""
+
+    job_id: Id
+    engineer: Id
+    reviewed_by: Id
+    reviewed_by_name: Name
+    reviewed_at: Timestamp
+    comment: Text
+    version: int  # 1 at the first review of the finding; the audit chain keeps every earlier one
 
 
 class EngineerAudit(_OfficeMessage, kw_only=True):
@@ -233,6 +256,20 @@ class EngineerAudit(_OfficeMessage, kw_only=True):
     waived: int
     missing: int
     compliance_pct: float | None  # (verified + waived) / jobs; None without jobs
+
+
+class WeekCompliance(_OfficeMessage, kw_only=True):
+    """One week (Monday to Sunday) of an engineer's trend; ``compliance_pct`` None without repairs."""
+
+    week_start: dt.date
+    jobs: int
+    compliance_pct: float | None
+
+
+class EngineerTrend(_OfficeMessage, kw_only=True):
+    engineer: Id
+    engineer_name: Name
+    weeks: list[WeekCompliance]
 
 
 class AuditReport(_OfficeMessage, kw_only=True):

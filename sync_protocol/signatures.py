@@ -46,7 +46,9 @@ from .events import (
     Signature,
     Test,
 )
+from . import sentences as S
 from .hashing import sheet_events, sheet_hash
+from .sentences import say
 from .records import Job, JobEvent
 
 # Free text quoted in a summary is cut here: the line says what changed, the sheet says it all.
@@ -96,52 +98,55 @@ def when(at: dt.datetime) -> str:
 def event_in_words(payload: EventPayload) -> str:
     """What one event is, in a few words: ``a note: "..."``, ``a part swap: 1 x PSU-750W in EQ-001``."""
     noun, detail = _described(payload)
-    return f"{noun}: {detail}" if detail else noun
+    return say(S.EVENT_WITH_DETAIL, noun=noun, detail=detail) if detail else noun
 
 
 def _described(p: EventPayload) -> tuple[str, str]:
-    """(what kind of thing, its gist) of an event."""
+    """(what kind of thing, its gist) of an event: sentences of ``sentences``, in English."""
     if isinstance(p, Checkin):
-        return "a check-in", _quoted(p.note)
+        return str(S.A_CHECKIN), _quoted(p.note)
     if isinstance(p, Backup):
         if p.waived:
-            return "a backup waiver", _quoted(p.waive_reason)
-        return "a backup", f"{p.scope}, {'verified' if p.verified else 'not verified'}"
+            return str(S.A_WAIVER), _quoted(p.waive_reason)
+        return str(S.A_BACKUP), say(S.VERIFIED if p.verified else S.NOT_VERIFIED, scope=p.scope)
     if isinstance(p, Diagnosis):
-        return "a diagnosis", f"{p.cause}, {_quoted(p.findings)}"
+        return str(S.A_DIAGNOSIS), S.joined([p.cause, _quoted(p.findings)], S.LISTED)
     if isinstance(p, Quote):
-        return "a quote", ", ".join(f"{line.qty} x {line.sku}" for line in p.lines) or "labour only"
+        return str(S.A_QUOTE), S.joined([f"{line.qty} x {line.sku}" for line in p.lines], S.LISTED) or str(
+            S.LABOUR_ONLY
+        )
     if isinstance(p, CustomerApproval):
-        return f"the customer's {'approval' if p.approved else 'refusal'} of a quote", p.approved_by
+        return str(S.AN_APPROVAL if p.approved else S.A_REFUSAL), p.approved_by
     if isinstance(p, PartSwap):
-        return "a part swap", f"{p.qty} x {p.sku} in {p.equipment_id}, serial in {p.serial_in}"
+        return str(S.A_SWAP), say(S.SWAPPED, qty=p.qty, sku=p.sku, equipment=p.equipment_id, serial=p.serial_in)
     if isinstance(p, Loaner):
-        return f"a loaner {'returned' if p.returned else 'lent'}", p.device
+        return str(S.A_LOANER_RETURNED if p.returned else S.A_LOANER_LENT), p.device
     if isinstance(p, Test):
-        return f"a {'passed' if p.result == 'pass' else 'failed'} test", _quoted(p.notes)
+        return str(S.A_PASSED_TEST if p.result == "pass" else S.A_FAILED_TEST), _quoted(p.notes)
     if isinstance(p, Note):
-        return "a note", _quoted(p.text)
+        return str(S.A_NOTE), _quoted(p.text)
     if isinstance(p, Photo):
-        return "a photo", _quoted(p.caption)
+        return str(S.A_PHOTO), _quoted(p.caption)
     if isinstance(p, Signature):
-        return "a signature", p.signer
+        return str(S.A_SIGNATURE), p.signer
     if isinstance(p, Resolution):
-        return f"the job {p.outcome}", _quoted(p.reason)
-    return "an event", ""
+        return str(S.THE_JOB_RESOLVED if p.outcome == "resolved" else S.THE_JOB_ESCALATED), _quoted(p.reason)
+    return str(S.AN_EVENT), ""
 
 
 def changes_in_words(check: SignatureCheck, names: Mapping[str, str]) -> list[str]:
     """What changed since the signature, one line each: what, by whom (``names`` maps user ids
-    to names people know), when."""
+    to names people know), when. English; ``sentences.in_language`` says a line in another."""
     lines = []
     for event in check.added:
         noun, detail = _described(event.payload)
-        who = names.get(event.author) or event.author or "someone"
-        lines.append(f"{noun} added by {who} on {when(event.at)}" + (f": {detail}" if detail else ""))
+        who = names.get(event.author) or event.author or str(S.SOMEONE)
+        said = {"noun": noun, "who": who, "when": when(event.at)}
+        lines.append(say(S.ADDED_WITH_DETAIL, detail=detail, **said) if detail else say(S.ADDED, **said))
     if check.missing:
-        lines.append(f"{len(check.missing)} event(s) the customer signed are not on this sheet")
+        lines.append(say(S.SIGNED_EVENTS_GONE, count=len(check.missing)))
     if check.job_changed:
-        lines.append("the job's fault or equipment was corrected after signing")
+        lines.append(str(S.JOB_CORRECTED))
     return lines
 
 
@@ -150,9 +155,9 @@ def signature_in_words(check: SignatureCheck, names: Mapping[str, str]) -> str:
     signed: Signature = check.signature.payload  # type: ignore[assignment]
     changes = changes_in_words(check, names)
     listed = changes[:LISTED_CHANGES] + (
-        [f"and {len(changes) - LISTED_CHANGES} more"] if len(changes) > LISTED_CHANGES else []
+        [say(S.AND_MORE, count=len(changes) - LISTED_CHANGES)] if len(changes) > LISTED_CHANGES else []
     )
-    text = f"the sheet changed after {signed.signer} signed it on {when(check.signature.at)}: " + "; ".join(listed)
+    text = say(S.SHEET_CHANGED, signer=signed.signer, when=when(check.signature.at), changes=S.joined(listed))
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from . import sentences
+
 STATUSES = ("new", "assigned", "on_site", "resolved", "escalated", "cancelled", "closed")
 # Work still to be done: the office may (re-)assign or cancel the job.
 OPEN_STATUSES = frozenset({"new", "assigned", "on_site", "escalated"})
@@ -61,8 +63,8 @@ def office_action(status: str, action: str) -> str:
 def after_event(status: str, kind: str, assigned_to_author: bool, outcome: str | None = None) -> Transition:
     """The job's status after an engineer's event of ``kind`` arrives at the server."""
     if status in CLOSED_TO_WORK:
-        return Transition(status, f"work recorded on a {status} job")
-    violation = None if assigned_to_author else "work recorded by an engineer the job is no longer assigned to"
+        return Transition(status, sentences.say(sentences.WORK_ON_CLOSED_JOB, status=status))
+    violation = None if assigned_to_author else str(sentences.WORK_NOT_ASSIGNED)
     if not assigned_to_author:
         return Transition(status, violation)
     if kind == "checkin" and status in AWAITING_VISIT:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sync_protocol import i18n, kind_of, locales
+from sync_protocol import i18n, kind_of, locales, sentences
 
 from .. import __version__
 
@@ -22,5 +22,10 @@ class Catalogs(i18n.Catalogs):
         self, default: str = locales.DEFAULT, templates: Path = TEMPLATES, tz: dt.tzinfo | None = None
     ) -> None:
         super().__init__(
-            templates, default, tz, extra_globals={"version": __version__}, extra_filters={"kind": kind_of}
+            templates,
+            default,
+            tz,
+            extra_globals={"version": __version__},
+            extra_filters={"kind": kind_of},
+            recover=sentences.recover,
         )

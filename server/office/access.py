@@ -22,14 +22,14 @@ from sync_protocol.i18n import N_
 
 from .. import auth
 from ..auth import Principal
-from ..permissions import AUDIT, DISPATCH, READ, check_role
+from ..permissions import AUDIT, DISPATCH, READ, REVIEW, check_role
 from ..state import ServerState
 from .security import check_bound_csrf, check_origin
 from .sessions import SESSION_DEVICE, principal_of_device
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 _PRINCIPAL = "office_principal"
-__all__ = ["AUDIT", "DISPATCH", "READ", "api_guard", "check_role", "page_guard", "principal", "server_state"]
+__all__ = ["AUDIT", "DISPATCH", "READ", "REVIEW", "api_guard", "check_role", "page_guard", "principal", "server_state"]
 
 
 def server_state(connection: ASGIConnection[Any, Any, Any, Any]) -> ServerState:

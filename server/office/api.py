@@ -20,6 +20,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sync_protocol import Conflict, InvalidValue, ProtocolError
 from sync_protocol.codec import breaks_a_bound
 from sync_protocol.office import (
+    FindingReview,
+    ReviewRequest,
     AuditReport,
     EditReply,
     IntakeRequest,
@@ -32,10 +34,10 @@ from sync_protocol.office import (
 
 from ..http_errors import from_http
 from ..openapi import OFFICE, OFFICE_BODY, errors
-from . import audit_report, conflict_queue, jobs, sheet
-from .access import AUDIT, DISPATCH, READ, api_guard, principal, server_state
+from . import audit_report, conflict_queue, jobs, reviews, sheet
+from .access import AUDIT, DISPATCH, READ, REVIEW, api_guard, principal, server_state
 from .api_refdata import refdata_handlers
-from .i18n import catalogs
+from .i18n import office_zone
 from .journal import config, office_write
 from .worker import in_thread
 
@@ -216,7 +218,24 @@ async def audit_backups_csv(
     period_to: Annotated[dt.date | None, QueryParameter(name="to")] = None,
 ) -> Response[str]:
     report = await in_thread(lambda: _audit(request, engineer, period_from, period_to))
-    return csv_response(audit_report.to_csv(report, sheet_url_of(request), catalogs().tz))
+    return csv_response(audit_report.to_csv(report, sheet_url_of(request), office_zone(request)))
+
+
+@post(
+    "/audit/findings/{job_id:str}/{engineer:str}/review",
+    status_code=200,
+    opt={"roles": REVIEW},
+    responses=errors(*OFFICE_BODY, 404),
+    summary="Mark a finding (an engineer's repair work on a job) reviewed, with a comment",
+)
+async def review_finding(
+    request: Request[Any, Any, Any], job_id: FromPath[str], engineer: FromPath[str], data: JSONBody[ReviewRequest]
+) -> FindingReview:
+    state, who = server_state(request), principal(request)
+    now = dt.datetime.now(dt.timezone.utc)
+    return await in_thread(
+        lambda: state.db.write(lambda c: reviews.mark_reviewed(c, who, job_id, engineer, data.comment, now))
+    )
 
 
 def sheet_url_of(request: Request[Any, Any, Any]) -> str:
@@ -281,6 +300,7 @@ def api_router(session_middleware: Any) -> Router:
             resolve_conflict,
             audit_backups,
             audit_backups_csv,
+            review_finding,
             *refdata_handlers(),
         ],
     )

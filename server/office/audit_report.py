@@ -25,11 +25,11 @@ import io
 from urllib.parse import quote
 from collections import defaultdict
 
-from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap
+from sync_protocol import Backup, InvalidValue, Job, JobEvent, PartSwap, sentences
 from sync_protocol.i18n import N_
 from sync_protocol.bounds import as_utc
 from sync_protocol.office import AuditFinding, AuditReport, EngineerAudit
-from ..storage import Tx, devices
+from ..storage import Tx, devices, reviews
 from ..storage import office as office_rows
 from ..storage import records as store
 
@@ -50,6 +50,9 @@ CSV_COLUMNS = (
     "backup_method",
     "time_zone",
     "sheet",
+    "reviewed_by",
+    "reviewed_at",
+    "review_comment",
 )
 # Excel on a Chinese-locale Windows reads a CSV without a byte order mark as GBK and garbles
 # every name; with it, as UTF-8.
@@ -87,18 +90,15 @@ def classified(
         return "waived", waived[-1][1].waive_reason, None, waived[-1][0]
     swap: PartSwap = first_swap.payload  # type: ignore[assignment]
     if before:
-        reason = "a backup was recorded but not verified"
+        reason = str(sentences.NOT_VERIFIED_BACKUP)
     elif late:
-        reason = (
-            "a backup or waiver reached the server only after the repair, stamped with an earlier "
-            "clock than it (back-dated?)"
-        )
+        reason = str(sentences.BACK_DATED)
     elif any(isinstance(e.payload, Backup) for e in events):
-        reason = "the backup was recorded only after the repair"
+        reason = str(sentences.BACKUP_AFTER)
     else:
-        reason = "no backup recorded"
+        reason = str(sentences.NO_BACKUP)
     if swap.no_backup_ack:
-        reason += "; the engineer acknowledged working without one"
+        reason = sentences.say(sentences.ACKNOWLEDGED, reason=reason)
     return "missing", reason, None, None
 
 
@@ -166,7 +166,8 @@ def _in_period(finding: AuditFinding, period_from: dt.date | None, period_to: dt
     return not ((period_from and day < period_from) or (period_to and day > period_to))
 
 
-def _tally(engineer: str | None, name: str, findings: list[AuditFinding]) -> EngineerAudit:
+def tally(engineer: str | None, name: str, findings: list[AuditFinding]) -> EngineerAudit:
+    """The counts and compliance of ``findings`` (one engineer's, or everyone's)."""
     counts = {k: sum(1 for f in findings if f.outcome == k) for k in ("verified", "waived", "missing")}
     total = len(findings)
     pct = round(100.0 * (counts["verified"] + counts["waived"]) / total, 1) if total else None
@@ -200,6 +201,7 @@ def backup_audit(
                 continue
             findings.append(finding)
     findings.sort(key=lambda f: (f.engineer_name, f.first_repair_at, f.job_number))
+    with_reviews(findings, reviews.every(conn), names)
     per: dict[str, list[AuditFinding]] = defaultdict(list)
     for finding in findings:
         per[finding.engineer].append(finding)
@@ -212,10 +214,24 @@ def backup_audit(
         period_from=period_from,
         period_to=period_to,
         engineer=engineer,
-        totals=_tally(None, "all engineers", findings),
-        engineers=[_tally(i, names.get(i, i), per.get(i, [])) for i in engineer_ids],
+        totals=tally(None, "all engineers", findings),
+        engineers=[tally(i, names.get(i, i), per.get(i, [])) for i in engineer_ids],
         findings=findings,
     )
+
+
+def with_reviews(
+    findings: list[AuditFinding], latest: dict[tuple[str, str], reviews.Review], names: dict[str, str]
+) -> None:
+    """Name on each finding its latest review: by whom, when, and the comment."""
+    for finding in findings:
+        review = latest.get((finding.job_id, finding.engineer))
+        if review is None:
+            continue
+        finding.reviewed_by = review.reviewed_by
+        finding.reviewed_by_name = names.get(review.reviewed_by, review.reviewed_by)
+        finding.reviewed_at = dt.datetime.fromisoformat(review.reviewed_at)
+        finding.review_comment = review.comment
 
 
 def local_time(moment: dt.datetime | None, tz: dt.tzinfo) -> str:
@@ -261,6 +277,9 @@ def to_csv(report: AuditReport, sheet_url: str = "/office/jobs/{job_id}", tz: dt
                     f.backup_method,
                     zone,
                     sheet_url.format(job_id=quote(f.job_id, safe="")),
+                    f.reviewed_by_name,
+                    local_time(f.reviewed_at, tz),
+                    f.review_comment,
                 ]
             ]
         )

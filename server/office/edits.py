@@ -30,6 +30,7 @@ from sync_protocol import (
 )
 from sync_protocol.i18n import N_
 from sync_protocol.codec import revalidated
+from sync_protocol import sentences
 from sync_protocol.hashing import SHEET_JOB_FIELDS
 from sync_protocol.office import EditReply
 
@@ -60,7 +61,11 @@ def office_patch(
         if stored is None:
             raise NotFound(N_("no record {id}", id=record_id), field="id")
         return EditReply(
-            entity=entity, id=record_id, status="unchanged", version=stored.version, message="nothing changed"
+            entity=entity,
+            id=record_id,
+            status="unchanged",
+            version=stored.version,
+            message=str(sentences.NOTHING_CHANGED),
         )
     mutation = PatchRecord(
         seq=1, hlc=clock.tick(), entity=entity, id=record_id, base_version=base_version, fields=fields
@@ -85,7 +90,7 @@ def office_patch(
         status=status,  # type: ignore[arg-type]
         version=version or 0,
         conflicts=raised,
-        message=result.message or ("the customer's signature now signs an older version" if raised else ""),
+        message=result.message or (str(sentences.SIGNATURE_NOW_OLDER) if raised else ""),
     )
 
 
@@ -121,8 +126,10 @@ def adjust_stock(conn: Tx, who: Principal, stock_id: str, delta: int, now: dt.da
                 kept=outcome.qty,
                 other=row.qty,
                 kept_by=conflicts.Party(user=who.user_id, device=who.device_id, side="office"),
-                rule="stock deltas commute; a deficit is allowed and flagged",
-                detail=f"{-delta} x {row.sku} issued from {row.location}, which held {row.qty}",
+                rule=str(sentences.RULE_STOCK),
+                detail=sentences.say(
+                    sentences.STOCK_ISSUED, qty=-delta, sku=row.sku, location=row.location, held=row.qty
+                ),
             )
         )
     return EditReply(

@@ -18,7 +18,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import Cookie
 
-from sync_protocol import i18n, job_name, locales
+from sync_protocol import i18n, job_name, locales, sentences
 from sync_protocol.states import OPEN_STATUSES
 
 from ..policy import ConfigError
@@ -51,6 +51,7 @@ def _catalogs(timezone: str) -> i18n.Catalogs:
         # how a job is named (both numbers); the ``lang`` of a data span.
         extra_globals={"OPEN_STATUSES": OPEN_STATUSES, "choice_words": CHOICE_WORDS, "job_name": job_name},
         extra_filters={"lang": lang_of, "tagged": tagged},
+        recover=sentences.recover,
     )
 
 
@@ -67,14 +68,22 @@ def locale_of(request: AnyRequest) -> str:
     return locales.negotiate(request.headers.get("accept-language"), default)
 
 
+def office_zone(request: AnyRequest) -> ZoneInfo:
+    """The office's time zone (``[office] timezone``); UTC while config.toml is broken."""
+    try:
+        return config(server_state(request)).office.zone
+    except ConfigError:  # broken after the start: the pages still answer
+        return ZoneInfo("UTC")
+
+
 def gettext_of(request: AnyRequest) -> i18n.Gettext:
     """``_`` in the request's language, for messages made in Python (``str.format`` placeholders)."""
     return catalogs().gettext(locale_of(request))
 
 
 def words(request: AnyRequest, message: str) -> str:
-    """An error's message in the request's language (``sync_protocol.i18n.translate``)."""
-    return i18n.translate(message, gettext_of(request))
+    """An error's message, or a sentence the server stored, in the request's language."""
+    return sentences.in_language(message, gettext_of(request))
 
 
 def language_cookie(locale: str, secure: bool) -> Cookie:

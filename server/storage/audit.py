@@ -26,6 +26,7 @@ from typing import Iterable, NamedTuple
 
 import msgspec
 
+from . import reviews
 from .base import Tx, lock_change_log
 
 GENESIS = "0" * 64
@@ -339,14 +340,22 @@ def verify(conn: Tx) -> Report:
 _NOT_RECORDS = frozenset({"applied", "uploads", "blob"})
 
 
+def _stored(conn: Tx, entity: str, record_id: str) -> tuple[int, int, str] | None:
+    """(version, deleted, canonical JSON) of what an audit row names: a record, or a review."""
+    if entity == reviews.ENTITY:
+        review = reviews.get(conn, record_id)
+        return None if review is None else (review.version, 0, review.data())
+    row = conn.execute("SELECT version, deleted, data FROM records WHERE entity=? AND id=?", (entity, record_id))
+    found = row.fetchone()
+    return None if found is None else (found[0], found[1], found[2])
+
+
 def _check_records(conn: Tx, latest: dict[tuple[str, str], Row]) -> list[Problem]:
     problems = []
     for (entity, record_id), row in latest.items():
         if entity in _NOT_RECORDS:
             continue
-        stored = conn.execute(
-            "SELECT version, deleted, data FROM records WHERE entity=? AND id=?", (entity, record_id)
-        ).fetchone()
+        stored = _stored(conn, entity, record_id)
         if stored is None:
             if not row.kind.endswith("purge_tombstone"):
                 problems.append(

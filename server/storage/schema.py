@@ -244,6 +244,20 @@ def _v9(conn: Tx) -> None:
 
 
 def _v10(conn: Tx) -> None:
+    """The supervisor's reviews of audit findings (``reviews.py``): the office's own notes, kept
+    outside ``records`` so that no pull carries them to a laptop."""
+    conn.execute("""
+        CREATE TABLE IF NOT EXISTS finding_reviews (
+            id TEXT PRIMARY KEY,                 -- the finding: "{job_id}|{engineer}"
+            job_id TEXT NOT NULL, engineer TEXT NOT NULL,
+            version INTEGER NOT NULL,            -- 1, 2, ...: each review of the finding
+            reviewed_by TEXT NOT NULL,           -- user id
+            reviewed_at TEXT NOT NULL,           -- ISO 8601, UTC
+            comment TEXT NOT NULL
+        ) STRICT""")
+
+
+def _v11(conn: Tx) -> None:
     """Office sessions in the database (``storage.sessions``), for PostgreSQL's several server
     processes; on SQLite the office keeps them in its file store, and the table stays empty."""
     conn.execute(
@@ -251,7 +265,7 @@ def _v10(conn: Tx) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -103,6 +103,15 @@ def _v9(tx: Any) -> None:
 
 
 def _v10(tx: Any) -> None:
+    """The supervisor's reviews of audit findings (``schema._v10``), outside ``records``."""
+    tx.conn.execute(
+        "CREATE TABLE IF NOT EXISTS finding_reviews (id TEXT PRIMARY KEY, job_id TEXT NOT NULL, "
+        "engineer TEXT NOT NULL, version BIGINT NOT NULL, reviewed_by TEXT NOT NULL, "
+        "reviewed_at TEXT NOT NULL, comment TEXT NOT NULL)"
+    )
+
+
+def _v11(tx: Any) -> None:
     """Office sessions in the database (``storage.sessions``): several processes share them."""
     tx.conn.execute(
         "CREATE TABLE IF NOT EXISTS office_sessions (key TEXT PRIMARY KEY, value BYTEA NOT NULL, "
@@ -111,7 +120,7 @@ def _v10(tx: Any) -> None:
 
 
 # version -> the migration that reaches it; a new database runs them all, from the first.
-MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8, 9: _v9, 10: _v10}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8, 9: _v9, 10: _v10, 11: _v11}
 
 
 def migrate(tx: Any) -> int:

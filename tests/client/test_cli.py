@@ -51,10 +51,10 @@ def test_status_json_on_a_fresh_home(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_status_text_after_seeding(seeded_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "status", "--home", str(seeded_home))  # options after the command too
     assert code == cli.EXIT_OK
-    lines = dict(line.split(None, 1) for line in out.splitlines())
-    assert lines["user_id"] == META["user_id"]
-    assert lines["pending"] == "2"
-    assert lines["last_sync_at"] == "-"
+    lines = {line[:16].strip(): line[16:].strip() for line in out.splitlines()}  # named in words, not keys
+    assert lines["user id"] == META["user_id"]
+    assert lines["waiting to sync"] == "2"
+    assert lines["last sync"] == "-"
 
 
 def test_jobs_json_lists_the_laptops_jobs_nearest_deadline_first(

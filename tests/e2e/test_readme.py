@@ -158,7 +158,7 @@ def test_every_shell_block_of_the_readme_runs_as_printed(shell: Shell, tmp_path:
                 found = TOKEN.search(done.stdout)
                 assert found, done.stdout
                 token = found.group(0)
-            if line.startswith("curl") and "/api/v1/" in line:
+            if line.startswith("curl") and "/api/v1/" in line and done.stdout.strip():  # -o FILE: none
                 answers[line.split("/api/v1/", 1)[1].split()[0].strip("\"'")] = json.loads(done.stdout)
             ran.append(printed)
 
@@ -189,6 +189,21 @@ def test_every_shell_block_of_the_readme_runs_as_printed(shell: Shell, tmp_path:
     assert '"status":"resolved"' in job and '"signature_state":"valid"' in job
     assert kinds.count("part_swap") == 1 and kinds.count("signature") == 1
     assert backup_sha == file_sha256(work / "fixtures" / "demo" / "r740-system-image.img")
+    # The supervisor's walk: the audit as CSV for Excel, and J-0001's finding reviewed, in the chain.
+    sheet = (work / "backup-audit.csv").read_bytes()
+    assert sheet.startswith(b"\xef\xbb\xbf") and b"J-0001" in sheet and b"verified" in sheet
+    with read_only(work / "var" / "server" / "fieldsync.db") as db:
+        reviews = db.execute("SELECT job_id, engineer, comment FROM finding_reviews").fetchall()
+        chained = db.execute("SELECT id FROM audit_log WHERE kind='office.review'").fetchall()
+    assert [tuple(r) for r in reviews] == [("J-0001", "u-li-wei", "image checked on USB-07 with 李伟")]
+    assert [r[0] for r in chained] == ["J-0001|u-li-wei"]
+    assert ran[-1].startswith("field-server audit verify")
+    review = answers["audit/findings/J-0001/li-wei/review"]
+    assert isinstance(review, dict) and review["reviewed_by"] == "u-zhao-lei" and review["version"] == 1
+    audited = answers["audit/backups?engineer=li-wei"]  # asked again after the review
+    assert isinstance(audited, dict)
+    [finding] = [f for f in audited["findings"] if f["job_id"] == "J-0001"]
+    assert finding["outcome"] == "verified" and finding["review_comment"] == review["comment"]
 
 
 def _answers(port: int) -> bool:

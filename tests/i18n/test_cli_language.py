@@ -15,7 +15,8 @@ JOB = "J-0001"
 ENGLISH = re.compile(
     r"\b(enrolled as|pushed|pulled|new jobs|READY|NOT READY|recorded|will sync|next:|severity|fault:|"
     r"customer:|site:|equipment:|drawings:|timeline|nothing recorded|respond in|on site in|overdue|"
-    r"no part in the catalog|did you mean|total)\b"
+    r"no part in the catalog|did you mean|total|checked in|backup system via|not synced|signature:|"
+    r"waiting to sync|last sync|open conflicts|server answers|user id|nothing flagged)\b"
 )
 
 
@@ -69,6 +70,9 @@ def day(home: Path, server: LiveServer, lang: str) -> tuple[str, int]:
         ),
         field("parts", "no-such-part"),
         field("drawings", JOB),
+        field("job", JOB),  # the timeline now holds the check-in and the backup, not yet synced
+        field("status"),
+        field("conflicts"),
     ]
     return "\n".join(out), refused.returncode
 
@@ -86,6 +90,10 @@ def test_the_engineers_day_in_chinese_and_in_english(live_server: LiveServer, tm
         "下一步：",
         "部件目录中没有",
         "故障：",
+        "已到场签到 到达",
+        "[未同步]",
+        "等待同步",
+        "签字：",
     ):
         assert words in zh, (words, zh)
     assert not ENGLISH.findall(zh), ENGLISH.findall(zh)
@@ -97,5 +105,7 @@ def test_the_engineers_day_in_chinese_and_in_english(live_server: LiveServer, tm
         "will sync",
         "next:",
         "no part in",
+        "checked in",
+        "waiting to sync",
     ):
         assert words in en, (words, en)

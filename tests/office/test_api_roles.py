@@ -15,7 +15,11 @@ from .conftest import bearer, make_tokens
 
 # Who may call what: everything else under /api/v1 is for every office role.
 DISPATCH_ONLY_METHODS = {"post", "patch", "put", "delete"}
-AUDIT_PATHS = {"/api/v1/audit/backups", "/api/v1/audit/backups.csv"}
+AUDIT_PATHS = {
+    "/api/v1/audit/backups",
+    "/api/v1/audit/backups.csv",
+    "/api/v1/audit/findings/{job_id}/{engineer}/review",  # supervisors (and admins) mark, nobody else
+}
 # A body that decodes, for the endpoint that reads its body before authenticating.
 BODIES = {("post", "/api/v1/jobs/{job_id}/assign"): {"assignee": "li-wei"}}
 

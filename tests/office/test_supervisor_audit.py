@@ -88,3 +88,17 @@ def test_compliance_is_coloured_against_the_target_of_config_toml(
     (data_dir / "config.toml").write_text("[audit]\ncompliance_target_pct = 0\n")
     row = client.get("/office/audit").text.split('id="audit-summary"')[1].split("<td>Li Wei")[1].split("</tr>")[0]
     assert 'class="compliance target-met"' in row
+
+
+def test_the_csv_speaks_the_offices_time_zone(
+    client: Any, tokens: dict[str, str], li_wei: Laptop, data_dir: Path
+) -> None:
+    at = _morning(li_wei)
+    (data_dir / "config.toml").write_text('[office]\ntimezone = "Asia/Shanghai"\n')
+    shanghai = (at + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
+    answer = client.get("/api/v1/audit/backups.csv", headers=bearer(tokens["zhao-lei"]))
+    [row] = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert (row["first_repair_at"], row["time_zone"]) == (shanghai, "CST")
+    sign_in(client, tokens["zhao-lei"])
+    page_csv = client.get("/office/audit/backups.csv").content.decode("utf-8-sig")
+    assert shanghai in page_csv

@@ -32,7 +32,16 @@ from .dispatch import (
     job_page,
     schedule_page,
 )
-from .review import audit_csv, audit_page, blob_page, conflicts_page, resign_submit, resolve_submit, stock_submit
+from .review import (
+    audit_csv,
+    audit_page,
+    blob_page,
+    conflicts_page,
+    resign_submit,
+    resolve_submit,
+    review_submit,
+    stock_submit,
+)
 from .signin import choose_language, login, login_form, logout, office_home
 
 
@@ -107,6 +116,7 @@ def pages_router(session_middleware: Any, csrf_middleware: Any) -> Router:
             stock_submit,
             audit_page,
             audit_csv,
+            review_submit,
             data_index,
             data_list,
             data_new,

@@ -7,7 +7,6 @@ import datetime as dt
 import logging
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response
 from litestar.enums import MediaType
@@ -23,9 +22,7 @@ from ...storage import devices
 from .. import conflict_queue
 from ..access import server_state
 from ..i18n import catalogs as i18n_catalogs
-from ..i18n import gettext_of, locale_of, words
-from ..journal import config
-from ...policy import ConfigError
+from ..i18n import gettext_of, locale_of, office_zone, words
 from ..worker import in_thread
 
 log = logging.getLogger("fieldsync.office")
@@ -106,14 +103,6 @@ async def page_frame(request: AnyRequest) -> dict[str, Any]:
     state = server_state(request)
     count = await in_thread(lambda: state.db.read(conflict_queue.count_conflicts)) if _who(request) else 0
     return frame_of(request, count)
-
-
-def office_zone(request: AnyRequest) -> ZoneInfo:
-    """The office's time zone (``[office] timezone``); UTC while config.toml is broken."""
-    try:
-        return config(server_state(request)).office.zone
-    except ConfigError:  # broken after the start: the pages still answer
-        return ZoneInfo("UTC")
 
 
 def pages(total: int, size: int, page: int) -> dict[str, int]:

@@ -10,17 +10,18 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream
 
 from sync_protocol import Forbidden, InvalidValue, NotFound, ProtocolError, Unauthorized, job_name
+from sync_protocol.bounds import MAX_COMMENT
 from sync_protocol.i18n import N_
 
 from ... import blobstore
 from ...headers import FILE_POLICY
-from .. import audit_report, conflict_queue, jobs, refdata, sheet
-from ..access import AUDIT, DISPATCH, principal, server_state
+from .. import audit_report, audit_trend, conflict_queue, jobs, refdata, reviews, sheet
+from ..access import AUDIT, DISPATCH, REVIEW, principal, server_state
 from ..journal import config, office_write
 from ..worker import in_thread
 from ..api import csv_response, sheet_url_of
-from ..i18n import catalogs, gettext_of
-from .common import AnyRequest, Page, PageNumber, flash, pages, render, user_names
+from ..i18n import gettext_of, office_zone
+from .common import AnyRequest, Page, PageNumber, flash, pages, render, safe_next, user_names
 from ...storage import blobs as blob_rows
 from ...storage import records as store
 
@@ -148,7 +149,7 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
     period_from = request.query_params.get("from") or ""
     period_to = request.query_params.get("to") or ""
     error = ""
-    today = dt.datetime.now(catalogs().tz).date()
+    today = dt.datetime.now(office_zone(request)).date()  # "this week" is the office's week
     presets = {name: audit_report.preset(name, today) for name in audit_report.PRESETS}
     try:
         if period:
@@ -165,6 +166,11 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
         error = exc.message
         report = await in_thread(lambda: state.db.read(lambda c: audit_report.backup_audit(c)))
     engineers = await in_thread(lambda: state.db.read(jobs.engineers))
+    target = config(state).audit.compliance_target_pct
+    try:
+        trends = await in_thread(lambda: state.db.read(lambda c: audit_trend.trends(c, today, engineer or None)))
+    except InvalidValue:  # an unknown engineer: the error above already says so
+        trends = await in_thread(lambda: state.db.read(lambda c: audit_trend.trends(c, today)))
     query = "&".join(
         f"{k}={v}" for k, v in (("engineer", engineer or ""), ("from", period_from), ("to", period_to)) if v
     )
@@ -180,7 +186,9 @@ async def audit_page(request: AnyRequest, engineer: FromQuery[str | None] = None
         period_to=period_to,
         query=query,
         presets=presets,
-        target=config(state).audit.compliance_target_pct,
+        target=target,
+        max_comment=MAX_COMMENT,
+        trends=[(t, audit_trend.chart(t, target)) for t in trends],
     )
 
 
@@ -192,7 +200,25 @@ async def audit_csv(request: AnyRequest, engineer: FromQuery[str | None] = None)
     report = await in_thread(
         lambda: state.db.read(lambda c: audit_report.backup_audit(c, engineer or None, period_from, period_to))
     )
-    return csv_response(audit_report.to_csv(report, sheet_url_of(request), catalogs().tz))
+    return csv_response(audit_report.to_csv(report, sheet_url_of(request), office_zone(request)))
+
+
+@post("/audit/findings/{job_id:str}/{engineer:str}/review", opt={"roles": REVIEW}, status_code=303)
+async def review_submit(request: AnyRequest, job_id: FromPath[str], engineer: FromPath[str]) -> Redirect:
+    """Mark a finding reviewed with the form's comment; back to the audit as it was filtered."""
+    form = await request.form()
+    state, who, comment = server_state(request), principal(request), str(form.get("comment", ""))
+    _ = gettext_of(request)
+    try:
+        done = await in_thread(
+            lambda: state.db.write(
+                lambda c: reviews.mark_reviewed(c, who, job_id, engineer, comment, dt.datetime.now(dt.timezone.utc))
+            )
+        )
+        flash(request, _("Finding on {job} marked reviewed.").format(job=done.job_id))
+    except ProtocolError as exc:
+        flash(request, exc.message, "error")
+    return Redirect(safe_next(str(form.get("next", ""))) or "/office/audit", status_code=303)
 
 
 # --- files ------------------------------------------------------------------------------------
