@@ -55,6 +55,14 @@ def row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Any]:
     return lambda values: kind(values)
 
 
+def _without_nul(parameters: Any) -> Any:
+    """PostgreSQL text cannot hold NUL (SQLite's can): a NUL in a value becomes U+FFFD, so a
+    lookup by an id with one in it finds nothing, as it would on SQLite, instead of failing."""
+    if isinstance(parameters, dict):
+        return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in parameters.items()}
+    return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in parameters]
+
+
 class PgTx:
     """One transaction on a pooled connection, with the state ``records.next_version`` keeps
     (``transaction``) and the callbacks to run before the commit (``before_commit``)."""
@@ -68,13 +76,13 @@ class PgTx:
         self.locked = False
 
     def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
-        return self.conn.execute(to_postgres(sql), () if parameters is None else parameters)
+        return self.conn.execute(to_postgres(sql), () if parameters is None else _without_nul(parameters))
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
         cur = self.conn.cursor()
         rows = list(parameters)
         if rows:
-            cur.executemany(to_postgres(sql), rows)
+            cur.executemany(to_postgres(sql), [_without_nul(row) for row in rows])
         return cur
 
     def lock_change_log(self) -> None:
