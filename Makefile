@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint soak clean bench bench-both bench-peer browser-deps pg-deps catalogs
+.PHONY: install demo test test-pg test-fast lint soak clean bench bench-both bench-peer browser-deps pg-deps catalogs
 
 install: $(STAMP)
 
@@ -19,6 +19,12 @@ demo: install
 
 test: install browser-deps pg-deps lint
 	$(PY) -m pytest -q
+
+# Every test of the five store folders (server, office, e2e, reliability, security) on PostgreSQL
+# too, not only the store's own tests and the several-process proofs that `make test` doubles
+# (tests/support/fixtures.py, PG_ALWAYS): about twice the suite's time.
+test-pg: install browser-deps pg-deps
+	FIELDSYNC_PG=all $(PY) -m pytest -q
 
 # The formatter's layout, ruff's lint rules, and mypy --strict held to
 # tests/support/mypy-baseline.json (it may only shrink).
