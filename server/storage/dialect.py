@@ -7,6 +7,7 @@ What it rewrites, and nothing else:
 - ``json_extract(col, '$.a.b')`` becomes ``(col::jsonb #>> '{a,b}')``: records are stored as
   the JSON text of their Struct (a pull splices it into the page as it is), read as ``jsonb``
   where a query looks inside them;
+- ``json_each(col, '$.list') AS t`` (t.value) becomes ``jsonb_array_elements_text(...) AS t(value)``;
 - ``INSERT OR REPLACE`` / ``INSERT OR IGNORE`` become ``ON CONFLICT`` clauses (the conflict key
   is the table's primary key, listed in ``PRIMARY_KEYS``);
 - ``a IS b`` / ``a IS NOT b`` between values become ``IS [NOT] DISTINCT FROM``;
@@ -35,6 +36,7 @@ PRIMARY_KEYS = {
 }
 
 _JSON = re.compile(r"json_extract\(([\w.]+), '\$\.([\w.]+)'\)")
+_EACH = re.compile(r"json_each\(([\w.]+), '\$\.([\w.]+)'\) AS (\w+)")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _IS_NOT = re.compile(r"\bIS NOT (?!NULL\b|DISTINCT\b)")
 _IS = re.compile(r"\bIS (?!NOT\b|NULL\b|DISTINCT\b)")
@@ -46,6 +48,13 @@ _UPSERT = re.compile(r"^\s*INSERT OR (REPLACE|IGNORE) INTO ([\w.]+)\s*\(([^)]*)\
 def to_postgres(sql: str) -> str:
     out = sql.replace("%", "%%")
     out = _JSON.sub(lambda m: f"({m.group(1)}::jsonb #>> '{{{m.group(2).replace('.', ',')}}}')", out)
+    out = _EACH.sub(
+        lambda m: (
+            f"jsonb_array_elements_text({m.group(1)}::jsonb #> '{{{m.group(2).replace('.', ',')}}}') "
+            f"AS {m.group(3)}(value)"
+        ),
+        out,
+    )
     out = out.replace("temp.scope_now", "pg_temp.scope_now").replace(" WITHOUT ROWID", "")
     out = out.replace(" CROSS JOIN ", " JOIN ")  # SQLite's join-order hint; an inner join to both
     out = _HINT.sub("", out)
