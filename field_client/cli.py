@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         with FieldClient(args.home, retries=0 if getattr(args, "watch", False) else 4) as client:
             return int(args.run(Workbench(client), args))
     except ServerUnreachable as exc:
-        message = _("{reason}; your work is kept on this laptop").format(reason=exc.message)
+        message = _("{reason}; your work is kept on this laptop").format(reason=i18n.translate(exc.message, _))
         return _fail(args, "unreachable", message, None, EXIT_UNREACHABLE)
     except UpgradeRequired as exc:
         return _fail(args, exc.code, exc.message, exc.field, EXIT_UPGRADE)
@@ -592,7 +592,7 @@ def _fail(args: argparse.Namespace, code: str, message: str, field: str | None, 
             )
         )
     else:
-        print(refusal.in_words(message, field, option, step, _), file=sys.stderr)
+        print(refusal.in_words(i18n.translate(message, _), field, option, step, _), file=sys.stderr)
     return status
 
 

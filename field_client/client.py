@@ -44,6 +44,7 @@ from sync_protocol import (
 from sync_protocol import checks
 from sync_protocol.codec import revalidated
 from sync_protocol.errors import InvalidValue, SyncRejected
+from sync_protocol.i18n import N_
 from sync_protocol.merge import Side
 
 from . import clock as wall
@@ -107,7 +108,7 @@ class FieldClient:
         meta = self.store.read(lambda c: (get_meta(c, "server_url"), get_meta(c, "device_token")))
         url, token = url or meta[0], token if url else meta[1]
         if not url:
-            raise NotLoggedIn("this laptop is not enrolled: run `field login URL --token TOKEN`")
+            raise NotLoggedIn(N_("this laptop is not enrolled: run `field login URL --token TOKEN`"))
         return Transport(
             url, token, timeout=self._timeout, retries=self._retries, backoff=self._backoff, http=self._http
         )
@@ -149,7 +150,11 @@ class FieldClient:
             previous = get_meta(conn, "user_id")
             if previous and previous != reply.user_id and outbox.count(conn):
                 raise InvalidAction(
-                    f"this laptop holds unsynced work of {previous}; sync it before enrolling as {reply.user_name}",
+                    N_(
+                        "this laptop holds unsynced work of {previous}; sync it before enrolling as {user}",
+                        previous=previous,
+                        user=reply.user_name,
+                    ),
                     field="token",
                 )
             for key, value in (
@@ -297,7 +302,7 @@ class FieldClient:
             current = sheet_hash(job, events)
             if expected_sheet_hash is not None and expected_sheet_hash != current:
                 raise InvalidAction(
-                    "the sheet changed while the customer was reading it: show it again and sign again",
+                    N_("the sheet changed while the customer was reading it: show it again and sign again"),
                     field="sheet_hash",
                 )
             payload = Signature(
@@ -385,14 +390,17 @@ class FieldClient:
         events = [v.event for v in view.events(conn, job.id)]
         if not rules.has_backup(events) and not swap.no_backup_ack:
             raise BackupRequired(
-                f"job {job.number} has no verified backup yet: record the backup "
-                f"first, or acknowledge working without one",
+                N_(
+                    "job {job} has no verified backup yet: record the backup first, or acknowledge working without one",
+                    job=job.number,
+                ),
                 field="no_backup_ack",
             )
         paid = rules.swap_is_paid(equipment, part, events, self.today())  # type: ignore[arg-type]
         if paid and rules.approved_quote(events) is None:
             raise ApprovalRequired(
-                f"paid work ({paid}): the customer must approve a quote before anything is replaced", field="quote"
+                N_("paid work ({why}): the customer must approve a quote before anything is replaced", why=paid),
+                field="quote",
             )
         elsewhere = rules.installed_elsewhere(
             swap.serial_in,
@@ -402,7 +410,7 @@ class FieldClient:
         )
         if elsewhere:
             raise InvalidAction(
-                f"serial {swap.serial_in} is already installed in {elsewhere}",
+                N_("serial {serial} is already installed in {where}", serial=swap.serial_in, where=elsewhere),
                 field="serial_in",
                 code="installed_elsewhere",
                 where=elsewhere,
@@ -421,7 +429,7 @@ class FieldClient:
     def _meta(self, conn: sqlite3.Connection, key: str) -> str:
         value = get_meta(conn, key)
         if value is None:
-            raise NotLoggedIn("this laptop is not enrolled: run `field login URL --token TOKEN`")
+            raise NotLoggedIn(N_("this laptop is not enrolled: run `field login URL --token TOKEN`"))
         return value
 
 

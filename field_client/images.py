@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 
+from sync_protocol.i18n import N_
+
 # Longest side of the inked area, as a share of the image width, below which a signature is
 # a dot or a slip of the pen, not a signature.
 MIN_STROKE_SHARE = 0.05
@@ -39,24 +41,24 @@ def signature_problem(png: bytes) -> tuple[str, str] | None:
     is darker than the paper once the image lies on white, so a transparent pad and a scanned
     white sheet are judged alike."""
     if sniff(png) != "image/png":
-        return ("not_png", "the signature must be a PNG image")
+        return ("not_png", N_("the signature must be a PNG image"))
     if len(png) > MAX_SIGNATURE_BYTES:
-        return ("too_large", f"the signature image is larger than {MAX_SIGNATURE_BYTES // (1024 * 1024)} MB")
+        return ("too_large", N_("the signature image is larger than {mb} MB", mb=MAX_SIGNATURE_BYTES // (1024 * 1024)))
     from PIL import Image  # only signing needs it: keeps every other `field` command quick
 
     try:
         with Image.open(io.BytesIO(png)) as image:
             if image.width * image.height > MAX_SIGNATURE_PIXELS:
-                return ("too_large", "the signature image is too large")
+                return ("too_large", N_("the signature image is too large"))
             rgba = image.convert("RGBA")
     except (OSError, ValueError, Image.DecompressionBombError):
-        return ("unreadable", "the signature image cannot be read")
+        return ("unreadable", N_("the signature image cannot be read"))
     paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     gray = Image.alpha_composite(paper, rgba).convert("L")
     ink = gray.point(lambda v: 255 if v < 160 else 0).getbbox()
     if ink is None:
-        return ("empty", "the signature is empty: the customer has to sign on the pad")
+        return ("empty", N_("the signature is empty: the customer has to sign on the pad"))
     longest = max(ink[2] - ink[0], ink[3] - ink[1])
     if longest < max(MIN_STROKE_PX, MIN_STROKE_SHARE * rgba.width):
-        return ("dot", "the signature is only a dot: the customer has to sign, not tap")
+        return ("dot", N_("the signature is only a dot: the customer has to sign, not tap"))
     return None

@@ -10,14 +10,28 @@ Engineers read ids off paper, the office's screen and the customer's e-mail: ``j
 'J-0001'
 >>> did_you_mean("coffee", ["PSU-750W"]) is None
 True
->>> not_found("part", "PSU-750", "PSU-750W", where="in the catalog")
+>>> not_found("part", "PSU-750", "PSU-750W", in_catalog=True)
 'no part PSU-750 in the catalog; did you mean PSU-750W?'
+>>> not_found("job", "J-9", None)
+'no job J-9 on this laptop'
 """
 
 from __future__ import annotations
 
 import difflib
 from typing import Iterable
+
+from sync_protocol.i18n import N_, Words
+
+# The records an engineer names on the command line, as a refusal says them.
+NOUNS = {
+    "job": N_("job"),
+    "part": N_("part"),
+    "equipment": N_("equipment"),
+    "site": N_("site"),
+    "customer": N_("customer"),
+    "drawing": N_("drawing"),
+}
 
 
 def did_you_mean(text: str, candidates: Iterable[str]) -> str | None:
@@ -27,5 +41,14 @@ def did_you_mean(text: str, candidates: Iterable[str]) -> str | None:
     return by_key[close[0]] if close else None
 
 
-def not_found(entity: str, text: str, suggestion: str | None, where: str = "on this laptop") -> str:
-    return f"no {entity} {text} {where}" + (f"; did you mean {suggestion}?" if suggestion else "")
+def not_found(entity: str, text: str, suggestion: str | None, in_catalog: bool = False) -> Words:
+    """The refusal for ``text`` naming no ``entity`` (translated where it is printed)."""
+    noun = NOUNS.get(entity, entity)
+    missing = (
+        N_("no {entity} {text} in the catalog", entity=noun, text=text)
+        if in_catalog
+        else N_("no {entity} {text} on this laptop", entity=noun, text=text)
+    )
+    return (
+        N_("{missing}; did you mean {suggestion}?", missing=missing, suggestion=suggestion) if suggestion else missing
+    )

@@ -51,6 +51,7 @@ from sync_protocol import (
     Upsert,
     decode,
 )
+from sync_protocol.i18n import N_
 from sync_protocol.messages import SplicedPullPage, SplicedPushRequest
 
 from . import outbox, replica, restamp
@@ -277,9 +278,12 @@ def push_outbox(
             reply = transport.call(_path("push"), request, PushReply)
         except SequenceGap as gap:
             raise OutOfStep(
-                f"the server expects seq {gap.detail.get('expected')} but this laptop's "
-                f"outbox starts at {batch[0][0]}: the server's store is older than this "
-                f"laptop's; keep this laptop's store and call the operator",
+                N_(
+                    "the server expects seq {expected} but this laptop's outbox starts at {first}: the "
+                    "server's store is older than this laptop's; keep this laptop's store and call the operator",
+                    expected=gap.detail.get("expected"),
+                    first=batch[0][0],
+                ),
                 field="seq",
             ) from None
         store.write(lambda c: _settle(c, reply))

@@ -19,6 +19,7 @@ import httpx
 
 from sync_protocol import JSON, MSGPACK, ErrorBody, ProtocolError, decode, encode, format_of
 from sync_protocol.codec import Format
+from sync_protocol.i18n import N_
 
 from .version import __version__
 from .errors import ServerUnreachable
@@ -118,7 +119,14 @@ class Transport:
             if response.status_code >= 400:
                 raise _error(response)
             return response
-        raise ServerUnreachable(f"no answer from {self.base_url} after {self.retries + 1} attempts ({last})")
+        raise ServerUnreachable(
+            N_(
+                "no answer from {url} after {attempts} attempts ({last})",
+                url=self.base_url,
+                attempts=self.retries + 1,
+                last=last,
+            )
+        )
 
 
 @functools.lru_cache(maxsize=1)

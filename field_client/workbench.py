@@ -43,6 +43,7 @@ from sync_protocol import (
     sla,
     van,
 )
+from sync_protocol.i18n import N_
 from sync_protocol.sentences import in_language
 from sync_protocol.signatures import when
 from sync_protocol.states import DONE_STATUSES, FIELD_WORK
@@ -148,12 +149,14 @@ class Workbench:
         if file is not None:
             path = Path(file)
             if not path.is_file():
-                raise InvalidAction(f"no backup file {path}", field="file")
+                raise InvalidAction(N_("no backup file {path}", path=str(path)), field="file")
             sha256, size = file_sha256(path), path.stat().st_size
             if verified and file_sha256(path) != sha256:
-                raise InvalidAction(f"{path} changed while it was verified: back it up again", field="file")
+                raise InvalidAction(
+                    N_("{path} changed while it was verified: back it up again", path=str(path)), field="file"
+                )
         elif sha256 is None:
-            raise InvalidAction("give the backup file, or its sha256 and size", field="file")
+            raise InvalidAction(N_("give the backup file, or its sha256 and size"), field="file")
         return self.client.record_event(
             job_id,
             Backup(
@@ -202,7 +205,9 @@ class Workbench:
     def approve(self, job_id: str, by: str, approved: bool = True) -> JobEvent:
         quote_id = rules.latest_quote_id(self._events(self.client.job(job_id).id))
         if quote_id is None:
-            raise UnknownRecord(f"job {job_id} has no quote to approve: record the quote first", field="quote")
+            raise UnknownRecord(
+                N_("job {job} has no quote to approve: record the quote first", job=job_id), field="quote"
+            )
         return self.client.record_event(
             job_id, CustomerApproval(quote_event_id=quote_id, approved_by=by, approved=approved)
         )
@@ -225,7 +230,15 @@ class Workbench:
         were taken (allowed, and flagged by the server)."""
         sku, count = part_and_qty(part)
         if qty is not None and ":" in part and qty != count:
-            raise InvalidAction(f"{part!r} says {count}, qty says {qty}: give the quantity once", field="part")
+            raise InvalidAction(
+                N_(
+                    "{part} says {count}, --qty says {qty}: give the quantity once",
+                    part=repr(part),
+                    count=count,
+                    qty=qty,
+                ),
+                field="part",
+            )
         qty = qty or count
         item = self._part(sku)
         equipment = self.client.record("equipment", equipment).id
@@ -284,15 +297,21 @@ class Workbench:
                     else "the sheet changed since: " + "; ".join(state["changed"])
                 )
                 raise InvalidAction(
-                    f"{job.number} is already signed by {state['signer']} on {state['signed_at']} "
-                    f"({since}); a second signature is recorded beside the first",
+                    N_(
+                        "{job} is already signed by {signer} on {when} ({since}); a second signature is "
+                        "recorded beside the first",
+                        job=job.number,
+                        signer=state["signer"],
+                        when=state["signed_at"],
+                        since=since,
+                    ),
                     field="again",
                 )
         if not signer.strip():
-            raise InvalidAction("the customer's name is required", field="signer")
+            raise InvalidAction(N_("the customer's name is required"), field="signer")
         if not isinstance(image, bytes):
             if not Path(image).is_file():
-                raise InvalidAction(f"no signature image {image}", field="image")
+                raise InvalidAction(N_("no signature image {path}", path=str(image)), field="image")
             image = Path(image).read_bytes()
         problem = images.signature_problem(image)
         if problem:
@@ -306,9 +325,9 @@ class Workbench:
         data = image if isinstance(image, bytes) else Path(image).read_bytes()
         media_type = images.sniff(data)
         if media_type not in ("image/png", "image/jpeg", "image/webp"):
-            raise InvalidAction("a photo must be a PNG, JPEG or WebP image", field="photo", code="not_image")
+            raise InvalidAction(N_("a photo must be a PNG, JPEG or WebP image"), field="photo", code="not_image")
         if len(data) > images.MAX_PHOTO_BYTES:
-            raise InvalidAction("the photo is larger than 25 MB", field="photo", code="too_large")
+            raise InvalidAction(N_("the photo is larger than 25 MB"), field="photo", code="too_large")
         job = self.client.job(job_id)  # an unknown job is refused before the file is kept
         sha = self.client.add_blob(data, media_type)
         return self.client.record_event(job.id, Photo(sha256=sha, media_type=media_type, caption=caption))
@@ -321,29 +340,32 @@ class Workbench:
         ]
         if done and not again:
             raise InvalidAction(
-                f"{job.number} was already resolved on {when(done[-1].at)}; a second "
-                f"resolution is recorded beside the first",
+                N_(
+                    "{job} was already resolved on {when}; a second resolution is recorded beside the first",
+                    job=job.number,
+                    when=when(done[-1].at),
+                ),
                 field="again",
             )
         return self.client.record_event(job.id, Resolution(outcome="resolved"))
 
     def escalate(self, job_id: str, reason: str) -> JobEvent:
         if not reason.strip():
-            raise InvalidAction("say why the job is escalated", field="reason")
+            raise InvalidAction(N_("say why the job is escalated"), field="reason")
         return self.client.record_event(job_id, Resolution(outcome="escalated", reason=reason))
 
     def edit(self, entity: str, record_id: str, assignments: list[str]) -> Any:
         """``FIELD=VALUE`` pairs, as typed on the command line."""
         if entity not in ("site", "equipment"):
-            raise InvalidAction("only sites and equipment hold facts observed on site", field="entity")
+            raise InvalidAction(N_("only sites and equipment hold facts observed on site"), field="entity")
         fields: dict[str, Any] = {}
         for item in assignments:
             name, sep, value = item.partition("=")
             if not sep or not name:
-                raise InvalidAction(f"{item!r}: write FIELD=VALUE", field="fields")
+                raise InvalidAction(N_("{item}: write FIELD=VALUE", item=repr(item)), field="fields")
             fields[name] = value
         if "parameters" in fields:
-            raise InvalidAction("edit one parameter as parameters.NAME=VALUE", field="parameters")
+            raise InvalidAction(N_("edit one parameter as parameters.NAME=VALUE"), field="parameters")
         params = {k.split(".", 1)[1]: fields.pop(k) for k in list(fields) if k.startswith("parameters.")}
         if params:
             current = self.client.record(entity, record_id)
@@ -381,7 +403,9 @@ class Workbench:
         drawing: Drawing = self.client.record("drawing", drawing_id)  # type: ignore[assignment]
         path = self.client.drawing_path(drawing)
         if path is None:
-            raise UnknownRecord(f"drawing {drawing_id} is not on this laptop yet: run `field sync`", field="drawing")
+            raise UnknownRecord(
+                N_("drawing {drawing} is not on this laptop yet: run `field sync`", drawing=drawing_id), field="drawing"
+            )
         return path
 
     def ready(self, verify_files: bool = True) -> ReadyCheck:
@@ -465,7 +489,7 @@ class Workbench:
         part = self._maybe("part", sku)
         if part is None:
             raise UnknownRecord(
-                lookup.not_found("part", sku, self.client.suggest("part", sku), "in the catalog"), field="part"
+                lookup.not_found("part", sku, self.client.suggest("part", sku), in_catalog=True), field="part"
             )
         return part
 
@@ -491,7 +515,7 @@ def part_and_qty(spec: str) -> tuple[str, int]:
     if not sep or not qty.lstrip("-").isdigit():
         return spec, 1
     if int(qty) < 1:
-        raise InvalidAction(f"{spec!r}: the quantity must be 1 or more", field="part")
+        raise InvalidAction(N_("{spec}: the quantity must be 1 or more", spec=repr(spec)), field="part")
     return sku, int(qty)
 
 

@@ -59,19 +59,57 @@ class Words(str):
         return made
 
 
+class Moment(str):
+    """A moment inside a stored sentence, written as sentences store it (``2026-11-18 09:35
+    UTC``: one zone for every reader, since the text is synced as it is), that a reader's page
+    shows in its own zone and locale when it translates the sentence (``translate``'s
+    ``moment``).
+
+    >>> import datetime as dt
+    >>> at = Moment(dt.datetime(2026, 11, 18, 17, 35, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    >>> at, Moment.parse(at).at == at.at, Moment.parse("someday")
+    ('2026-11-18 09:35 UTC', True, None)
+    """
+
+    STORED = "%Y-%m-%d %H:%M UTC"
+    at: dt.datetime
+
+    def __new__(cls, at: dt.datetime) -> "Moment":
+        made = super().__new__(cls, at.astimezone(dt.timezone.utc).strftime(cls.STORED))
+        made.at = at
+        return made
+
+    @classmethod
+    def parse(cls, text: str) -> "Moment | None":
+        """The moment ``text`` was written as, or None when it is not one."""
+        try:
+            return cls(dt.datetime.strptime(text, cls.STORED).replace(tzinfo=dt.timezone.utc))
+        except ValueError:
+            return None
+
+
 def N_(msgid: str, **params: Any) -> Words:
     """``msgid`` (``str.format`` placeholders) with ``params``: English now, translatable later.
     The name is one of the keywords ``pybabel extract`` looks for."""
     return Words(msgid, params)
 
 
-def translate(message: str, _: Gettext) -> str:
+def translate(message: str, _: Gettext, moment: Callable[[dt.datetime], str] | None = None) -> str:
     """``message`` in the language of ``_``: a ``Words`` is translated, any other text is shown
-    as it is (a value someone typed, a message from outside)."""
+    as it is (a value someone typed, a message from outside). ``moment`` writes the times inside
+    it as the reader reads them (a page's zone and locale); without it they stay as stored."""
     if isinstance(message, Words):  # its values too: "{sku} in {place}", the place in words
-        params = {k: translate(v, _) if isinstance(v, Words) else v for k, v in message.params.items()}
+        params = {k: _value_said(v, _, moment) for k, v in message.params.items()}
         return _(message.msgid).format(**params) if params else _(message.msgid)
     return message
+
+
+def _value_said(value: Any, _: Gettext, moment: Callable[[dt.datetime], str] | None) -> Any:
+    if isinstance(value, Words):
+        return translate(value, _, moment)
+    if isinstance(value, Moment) and moment is not None:
+        return moment(value.at)
+    return value
 
 
 # --- catalogs ----------------------------------------------------------------------------------
@@ -158,6 +196,7 @@ def names(_: Gettext) -> dict[str, dict[object, str]]:
             "sla_onsite_missed": _("on-site deadline missed"),
             "work_after_cancel": _("work after cancellation"),
             "work_after_reassign": _("work after re-assignment"),
+            "re_sign_requested": _("re-signature requested"),
         },
     }
 
@@ -235,7 +274,7 @@ class Catalogs:
             span=fmt.span,
             duration=fmt.duration,
             words=lambda message: translate(
-                message if isinstance(message, Words) else self._recover(message), _.gettext
+                message if isinstance(message, Words) else self._recover(message), _.gettext, fmt.when
             ),
             **self._extra_filters,
         )

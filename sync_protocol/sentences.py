@@ -20,11 +20,12 @@ stored by an older server) is shown as it is.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
-from typing import Any
+from typing import Any, Callable
 
-from .i18n import N_, Gettext, Words, translate
+from .i18n import N_, Gettext, Moment, Words, translate
 
 # --- conflicts: the rules that decided -----------------------------------------------------------
 
@@ -153,10 +154,11 @@ def recover(text: str) -> str:
 
 
 def _value(text: str) -> str:
-    """A value inside a sentence: itself a sentence, unless it is quoted text someone typed."""
-    return text if text.startswith('"') else recover(text)
+    """A value inside a sentence: a moment, itself a sentence, or quoted text someone typed."""
+    return text if text.startswith('"') else Moment.parse(text) or recover(text)
 
 
-def in_language(text: str, _: Gettext) -> str:
-    """A stored English sentence in the language of ``_`` (as it is, when no template made it)."""
-    return translate(recover(str(text)) if not isinstance(text, Words) else text, _)
+def in_language(text: str, _: Gettext, moment: Callable[[dt.datetime], str] | None = None) -> str:
+    """A stored English sentence in the language of ``_`` (as it is, when no template made it),
+    its times written by ``moment`` (the reader's zone and locale) when given."""
+    return translate(recover(str(text)) if not isinstance(text, Words) else text, _, moment)

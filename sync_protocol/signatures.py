@@ -48,6 +48,7 @@ from .events import (
 )
 from . import sentences as S
 from .hashing import sheet_events, sheet_hash
+from .i18n import Moment
 from .sentences import say
 from .records import Job, JobEvent
 
@@ -91,8 +92,9 @@ def check_signature(job: Job, events: Iterable[JobEvent]) -> SignatureCheck | No
 
 
 def when(at: dt.datetime) -> str:
-    """A time as the sheet prints it: ``2026-11-18 09:35 UTC``."""
-    return at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    """A time as a stored sentence carries it: ``2026-11-18 09:35 UTC`` (a reader's page shows
+    it in its own zone: ``i18n.Moment``)."""
+    return Moment(at)
 
 
 def event_in_words(payload: EventPayload) -> str:

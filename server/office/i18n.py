@@ -82,8 +82,11 @@ def gettext_of(request: AnyRequest) -> i18n.Gettext:
 
 
 def words(request: AnyRequest, message: str) -> str:
-    """An error's message, or a sentence the server stored, in the request's language."""
-    return sentences.in_language(message, gettext_of(request))
+    """An error's message, or a sentence the server stored, in the request's language, its
+    times in the office's zone."""
+    locale = locale_of(request)
+    moment = catalogs(office_zone(request).key).formats(locale).when
+    return sentences.in_language(message, catalogs().gettext(locale), moment)
 
 
 def language_cookie(locale: str, secure: bool) -> Cookie:

@@ -303,8 +303,9 @@ def test_a_signature_that_signs_an_older_version_is_explained_in_words_on_the_sh
     assert client.get("/api/v1/jobs/J-0001/sheet", headers=headers).json()["signature"]["changes"] == [words]
     sign_in(client, tokens["chen-jing"])
     page = client.get("/office/jobs/J-0001").text
-    assert words in page.replace("&#34;", '"').replace("&quot;", '"')
+    shown = words.replace("2026-11-20 09:42 UTC", "Nov 20, 2026 09:42 UTC")  # the office's zone (UTC here)
+    assert shown in page.replace("&#34;", '"').replace("&quot;", '"')
     queue = client.get("/office/conflicts").text.replace("&#34;", '"').replace("&quot;", '"')
-    assert "the sheet changed after Liu Yang signed it on " in queue and words in queue
+    assert "the sheet changed after Liu Yang signed it on " in queue and shown in queue
     for text in (page, queue):
         assert late["event_id"] not in text and "added_events" not in text

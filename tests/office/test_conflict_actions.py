@@ -4,6 +4,7 @@ sheet signed again (a flag on the job that a valid signature clears)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 
@@ -81,3 +82,41 @@ def test_a_signature_conflict_asks_the_engineer_to_have_the_sheet_re_signed(clie
 def _kinds(app) -> list[str]:
     state = app.state.fieldsync
     return [r[0] for r in state.db.read(lambda c: c.execute("SELECT DISTINCT kind FROM audit_log").fetchall())]
+
+
+def test_what_changed_since_a_signature_reads_in_the_office_time_zone(client, tokens, li_wei, data_dir) -> None:
+    """The conflict stores its times in UTC (it is synced as text); an office in Shanghai reads
+    them on its own clock, in English and in Chinese, on the queue and on the sheet."""
+    (data_dir / "config.toml").write_text('[office]\ntimezone = "Asia/Shanghai"\n')
+    headers = bearer(tokens["chen-jing"])
+    _checked_in_and_signed(client, headers, li_wei)
+    at = dt.datetime(2026, 11, 20, 9, 42, tzinfo=dt.timezone.utc)
+    li_wei.event("J-0001", {"kind": "note", "text": "found a second loose cable"}, at=at)
+    [conflict] = [c for c in client.get("/api/v1/conflicts", headers=headers).json() if c["kind"] == "signature"]
+    assert "on 2026-11-20 09:42 UTC" in conflict["detail"]  # the API carries what was stored
+    sign_in(client, tokens["chen-jing"])
+    stamped = re.compile(r"\d{2}:\d{2} UTC(?![+-])")  # a stored UTC stamp shown as it was stored
+    card = _card(client.get("/office/conflicts").text, conflict["id"])
+    sheet = html.unescape(client.get("/office/jobs/J-0001").text)
+    for page in (card, sheet):
+        assert "a note added by Li Wei (李伟) on Nov 20, 2026 17:42 UTC+8" in page
+        assert not stamped.search(page), stamped.search(page)
+    zh = {"accept-language": "zh-CN"}
+    card = _card(client.get("/office/conflicts", headers=zh).text, conflict["id"])
+    sheet = html.unescape(client.get("/office/jobs/J-0001", headers=zh).text)
+    for page in (card, sheet):
+        assert "2026年11月20日 17:42 UTC+8" in page and not stamped.search(page)
+
+
+def test_the_re_signature_request_reads_in_the_pages_language(client, tokens, li_wei) -> None:
+    headers = bearer(tokens["chen-jing"])
+    _checked_in_and_signed(client, headers, li_wei)
+    li_wei.event("J-0001", {"kind": "note", "text": "found a second loose cable"})
+    [conflict] = [c for c in client.get("/api/v1/conflicts", headers=headers).json() if c["kind"] == "signature"]
+    sign_in(client, tokens["chen-jing"])
+    post_form(client, "/office/conflicts", f"/office/conflicts/{conflict['id']}/resign", {})
+    for path in ("/office/", "/office/jobs/J-0001"):
+        english = client.get(path).text
+        chinese = client.get(path, headers={"accept-language": "zh-CN"}).text
+        assert "re-signature requested" in english and "re sign requested" not in english
+        assert "请客户重新签字" in chinese and "re sign" not in chinese and "re-signature" not in chinese
