@@ -34,7 +34,7 @@ import msgspec
 from sync_protocol import ProtocolError
 
 from . import auth, policy
-from .blobstore import BlobStore, BlobStoreUnavailable, DirectoryStore, open_store
+from .blobstore import BlobStore, BlobStoreUnavailable, open_store
 from .fixtures import load_fixtures
 from .moving import MoveError
 from .scheduler import JOB_IDS, ScheduledWork, summary
@@ -87,10 +87,7 @@ def _config(data: Path) -> policy.Config:
 
 def _blobs(args: argparse.Namespace) -> BlobStore:
     """The blob store of ``--blobs URL``, else of ``[blobs]`` in config.toml (a bad one stops here)."""
-    try:
-        return open_store(args.data, _config(args.data).blobs, args.blobs)
-    except (policy.ConfigError, BlobStoreUnavailable) as exc:
-        raise CommandError(str(exc)) from None
+    return _store_at(args.data, args.blobs)
 
 
 def _log_to_stderr() -> None:
@@ -285,34 +282,43 @@ def _open_url(url: str, create: bool, missing: str | None = None) -> Store:
     return db
 
 
-def _blob_dir(url: str, data: Path | None) -> Path | None:
-    """The blob directory of a deployment: ``--data``'s, else beside a SQLite file."""
-    if data is not None:
-        return data / "blobs"
-    path = sqlite_path(url)
-    return None if path is None else path.parent / "blobs"
+def _source_blobs(args: argparse.Namespace) -> BlobStore:
+    """The source deployment's blob store: ``--from-blobs``, else its data directory's
+    ``[blobs]`` (``--data``, or the directory of a SQLite file)."""
+    data = args.data
+    if data is None and (path := sqlite_path(args.source)) is not None:
+        data = path.parent
+    if data is None and not args.from_blobs:
+        raise CommandError("give --data DIR (the source deployment's data directory) or --from-blobs URL")
+    return _store_at(data or Path.cwd(), args.from_blobs)
+
+
+def _target_blobs(args: argparse.Namespace, source: BlobStore) -> BlobStore | None:
+    """Where the target keeps blobs (``--to-blobs``, else ``--to-data``'s ``[blobs]``), or None
+    when that is the source's own store: the bytes stay where they are."""
+    if not args.to_blobs and args.to_data is None:
+        return None
+    target = _store_at(args.to_data or Path.cwd(), args.to_blobs)
+    return None if target.location == source.location else target
+
+
+def _store_at(data: Path, url: str | None) -> BlobStore:
+    try:
+        return open_store(data, _config(data).blobs, url)
+    except (policy.ConfigError, BlobStoreUnavailable) as exc:
+        raise CommandError(str(exc)) from None
 
 
 def cmd_migrate(args: argparse.Namespace) -> dict[str, Any]:
     from .moving import migrate as move
 
-    source_dir = _blob_dir(args.source, args.data)
-    if source_dir is None:
-        raise CommandError("give --data DIR: the source deployment's data directory, where its blobs are")
-    target_dir = args.to_data / "blobs" if args.to_data else None
-    if target_dir is not None and target_dir.resolve() == source_dir.resolve():
-        target_dir = None
+    source_blobs = _source_blobs(args)
+    target_blobs = _target_blobs(args, source_blobs)
     source = _open_url(args.source, create=False)
     try:
         target = _open_url(args.target, create=True)
         try:
-            return move(
-                source,
-                target,
-                DirectoryStore(source_dir),
-                None if target_dir is None else DirectoryStore(target_dir),
-                replace=args.replace,
-            )
+            return move(source, target, source_blobs, target_blobs, replace=args.replace)
         except MoveError as exc:
             raise CommandError(str(exc)) from None
         finally:
@@ -462,6 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="the source's data directory (default: beside a SQLite file)")
     p.add_argument(
         "--to-data", type=Path, help="the target's data directory, when its blobs live elsewhere: they are copied"
+    )
+    p.add_argument(
+        "--from-blobs", metavar="URL", help="the source's blob store, when not its data directory's [blobs]: s3://..."
+    )
+    p.add_argument(
+        "--to-blobs", metavar="URL", help="the target's blob store (file:///PATH or s3://BUCKET?endpoint=URL): copied"
     )
     p.add_argument("--replace", action="store_true", help="empty a target that already holds data first")
     p.set_defaults(run=cmd_migrate)

@@ -78,6 +78,11 @@ class BlobStore(Protocol):
     """Where blob bytes live. Every method is safe to call from several threads and, for the
     stores here, from several server processes sharing the same directory or bucket."""
 
+    @property
+    def location(self) -> str:
+        """Where the bytes are, as one string (two stores with the same one are the same store)."""
+        ...
+
     def has(self, sha256: str) -> bool:
         """Whether the complete, verified blob is stored."""
         ...

@@ -58,6 +58,10 @@ class DirectoryStore:
     def __repr__(self) -> str:
         return f"DirectoryStore({str(self.root)!r})"
 
+    @property
+    def location(self) -> str:
+        return self.root.resolve().as_uri()
+
     def path(self, sha256: str) -> Path:
         check_sha(sha256)
         return self.root / sha256[:2] / sha256

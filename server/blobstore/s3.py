@@ -98,6 +98,10 @@ class S3Store:
     def __repr__(self) -> str:
         return f"S3Store(bucket={self.bucket!r}, prefix={self.prefix!r}, endpoint_url={self.endpoint_url!r})"
 
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}?endpoint={self.endpoint_url or ''}"
+
     def key(self, sha256: str) -> str:
         """The object key of a complete blob."""
         return f"{self.prefix}blobs/{check_sha(sha256)}"

@@ -19,6 +19,7 @@ import pytest
 from field_client import FieldClient
 from sync_protocol import Note
 
+from tests.support.blobstores import BlobBackend
 from tests.support.databases import create_database, database_of, drop_database, query, use_database
 from tests.support.live import LiveServer, cli_json, run_cli
 
@@ -83,3 +84,60 @@ def test_a_deployment_moves_to_the_other_backend_and_its_laptops_keep_syncing(
         "field-server", "migrate", "--from", source, "--to", other_backend, "--data", str(data), check=False
     )
     assert again.returncode == 1 and "already holds data" in again.stderr and "--replace" in again.stderr
+
+
+@pytest.mark.parametrize("blob_store", ["s3"], indirect=True)
+def test_the_blobs_move_out_of_a_bucket_and_into_one_with_the_database(
+    live_server: LiveServer, blob_store: BlobBackend, other_backend: str, s3_endpoint: str, tmp_path: Path
+) -> None:
+    """A deployment whose blobs are in a bucket moves to the other backend with its blobs in a
+    directory (``--from-blobs``, ``--to-data``), is served from there (a new laptop downloads
+    the drawings), and moves back into a new bucket (``--to-blobs``), every byte verified."""
+    data = live_server.data_dir
+    source = database_of(data) or f"sqlite:///{data / 'fieldsync.db'}"
+    shas = [sha for (sha,) in query(data, "SELECT sha256 FROM blobs")]
+    assert shas and all(blob_store.exists(data, sha) for sha in shas)
+    live_server.stop()
+
+    moved = tmp_path / "moved"
+    report = cli_json(
+        "field-server", "migrate", "--from", source, "--to", other_backend,
+        "--data", str(data), "--from-blobs", str(blob_store.url), "--to-data", str(moved),
+    )  # fmt: skip
+    assert report["blobs"] == {"copied": len(shas), "present": 0, "missing": 0}, report
+    for sha in shas:
+        assert (moved / "blobs" / sha[:2] / sha).read_bytes() == blob_store.read(data, sha)
+    use_database(moved, other_backend)
+    with LiveServer(moved) as server:
+        with FieldClient(tmp_path / "wang-fang", retries=3, backoff=0.01) as new:
+            new.login(server.url, server.enrollment("wang-fang"))
+            fresh = new.sync()
+            assert fresh.ok and fresh.blobs_downloaded > 0
+
+    bucket = BlobBackend("s3", s3_endpoint)
+    try:
+        back = cli_json(
+            "field-server", "migrate", "--from", other_backend, "--to", source, "--replace",
+            "--data", str(moved), "--to-blobs", str(bucket.url),
+        )  # fmt: skip
+        assert back["blobs"] == {"copied": len(shas), "present": 0, "missing": 0}, back
+        assert all(bucket.read(data, sha) == blob_store.read(data, sha) for sha in shas)
+        again = cli_json(
+            "field-server", "migrate", "--from", other_backend, "--to", source, "--replace",
+            "--data", str(moved), "--to-blobs", str(bucket.url),
+        )  # fmt: skip
+        assert again["blobs"] == {"copied": 0, "present": len(shas), "missing": 0}, again
+    finally:
+        bucket.close()
+
+
+def test_a_migrate_that_names_no_blob_store_for_a_postgresql_source_is_refused(tmp_path: Path) -> None:
+    """A PostgreSQL source has no file to find its blobs beside: the operator is asked where they
+    are before anything is opened or written."""
+    target = tmp_path / "moved.db"
+    refused = run_cli(
+        "field-server", "migrate", "--from", "postgresql://postgres@127.0.0.1/fieldsync", "--to", f"sqlite:///{target}",
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "--from-blobs" in refused.stderr and "--data" in refused.stderr
+    assert not target.exists()
