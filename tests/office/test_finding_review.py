@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from server import cli
 from server.storage import audit
 from sync_protocol.bounds import MAX_COMMENT
 from tests.office.conftest import Laptop, bearer, csrf_of, post_form, sign_in
+from tests.support.databases import tamper
 
 from .test_supervisor_audit import SWAP
 
@@ -88,8 +88,7 @@ def test_the_review_is_chained_verified_and_reaches_no_laptop(
         page = client.post("/sync/v1/pull", json={"cursor": None, "limit": 5000}, headers=bearer(tokens[name]))
         assert page.status_code == 200 and "NAS was down" not in page.text and "finding_review" not in page.text
     state.db.close()
-    with sqlite3.connect(data_dir / "fieldsync.db") as conn:  # a comment softened behind the server
-        conn.execute("UPDATE finding_reviews SET comment='all fine'")
+    tamper(data_dir, "UPDATE finding_reviews SET comment='all fine'")  # a comment softened behind the server
     assert cli.main(["audit", "verify", "--data", str(data_dir), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert "finding_review" in report["first_broken"]["problem"]

@@ -117,6 +117,16 @@ def query(data_dir: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         db.close()
 
 
+def tamper(data_dir: Path, sql: str, *params: Any) -> None:
+    """Change a server's store behind its back, on either backend (SQL in SQLite's dialect): what
+    an intruder with database access does, for tests of what the audit chain then finds."""
+    db = open_store(data_dir)
+    try:
+        db.write(lambda tx: tx.execute(sql, params))
+    finally:
+        db.close()
+
+
 if __name__ == "__main__":  # ``python -m tests.support.databases``: exit 0 when PostgreSQL answers
     import sys
 
