@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-pg test-fast lint soak clean bench bench-both bench-peer browser-deps pg-deps catalogs
+.PHONY: install demo test test-pg test-fast lint soak clean bench bench-peer browser-deps pg-deps catalogs
 
 install: $(STAMP)
 
@@ -66,20 +66,21 @@ test-fast: install
 soak: install
 	FIELDSYNC_KILLS=200 $(PY) -m pytest -q tests/reliability --timeout 3600
 
-# Benchmarks (docs/performance.md): a real server on 127.0.0.1, real laptop stores on disk.
+# Benchmarks (docs/performance.md): a real server on 127.0.0.1, real laptop stores on disk, on
+# SQLite and then on PostgreSQL (BENCH_DB=postgresql://... names it; else the test server at
+# FIELDSYNC_TEST_PG when it answers; BENCH_DB=sqlite runs SQLite alone), side by side, PostgreSQL
+# with the concurrency figure on one and on two server processes. var/bench/latest.json holds
+# SQLite's figures at the top level and PostgreSQL's under "postgresql".
 # `make bench BENCH_N=10000` scales the record counts down for a quick run; BENCH_PUSH_N sets
-# the push figure's count alone, BENCH_RUNS the repetitions (see bench/run.py).
-# `make bench BENCH_DB=postgresql://postgres@127.0.0.1:5432/postgres` runs the same figures on
-# PostgreSQL (a database per store, dropped after), plus the concurrency figure on two server
-# processes; `make bench-both BENCH_DB=...` runs SQLite then PostgreSQL and prints them side by side.
+# the push figure's count alone, BENCH_RUNS the repetitions, BENCH_ONLY=push,pull some figures
+# (see bench/run.py).
 BENCH_N ?= 100000
 BENCH_PUSH_N ?=
 BENCH_DB ?=
+BENCH_ONLY ?=
 bench: install
-	BENCH_N=$(BENCH_N) BENCH_PUSH_N=$(BENCH_PUSH_N) BENCH_DB=$(BENCH_DB) $(PY) -m bench.run
-
-bench-both: install
-	BENCH_N=$(BENCH_N) BENCH_PUSH_N=$(BENCH_PUSH_N) BENCH_DB=$(BENCH_DB) $(PY) -m bench.compare
+	BENCH_N=$(BENCH_N) BENCH_PUSH_N=$(BENCH_PUSH_N) BENCH_DB=$(BENCH_DB) \
+	  $(PY) -m bench.compare $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 # The CouchDB-protocol peer of ../shared/peer (PouchDB <-> pouchdb-server), skipped without node/npm.
 bench-peer: install

@@ -1,15 +1,20 @@
-"""``python -m bench.compare`` (``make bench-both BENCH_DB=postgresql://...``): the figures on
-SQLite, then on PostgreSQL, in one run on one machine, side by side.
+"""``python -m bench.compare`` (``make bench``): the figures on SQLite, then on PostgreSQL, in
+one run on one machine, side by side.
 
 Each backend runs ``bench.run`` as its own process, one after the other, with the same
 ``BENCH_N``/``BENCH_RUNS``; the table gives both columns and PostgreSQL's figure as a ratio of
-SQLite's. On a shared machine absolute figures move with the neighbours' load (the load average
-at the end of each half is printed); the ratios, taken minutes apart, are the figures to read.
-Writes ``<BENCH_OUT>/compare.json`` (both result lines) and prints a Markdown table.
+SQLite's. PostgreSQL is ``BENCH_DB`` when it names one, else the test server at
+``FIELDSYNC_TEST_PG`` when it answers (``BENCH_DB=sqlite``: SQLite alone). On a shared machine
+absolute figures move with the neighbours' load (the load average at the end of each half is
+printed); the ratios, taken minutes apart, are the figures to read.
+
+Writes ``<BENCH_OUT>/latest.json``: SQLite's figures at the top level, PostgreSQL's under
+``"postgresql"``, and the peer's under ``"peer"`` where ``make bench-peer`` ran.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import ROOT, Settings, say
+from . import peer
 from .run import TARGETS, fmt
 
 HIGHER_IS_BETTER = {"push_per_s", "pull_per_s", "floor_push_per_s"}
@@ -29,10 +35,10 @@ EXTRA = {  # key: (unit, what): figures of the concurrency runs beyond the main 
 }
 
 
-def _half(backend: str, url: str, out: Path) -> dict[str, Any]:
-    env = {**os.environ, "BENCH_OUT": str(out), "BENCH_DB": url if backend == "postgresql" else ""}
-    say(f"compare: {backend} run")
-    subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=False)
+def _half(backend: str, url: str, out: Path, extra: list[str]) -> dict[str, Any]:
+    env = {**os.environ, "BENCH_OUT": str(out), "BENCH_DB": url}
+    say(f"bench: the {backend} half")
+    subprocess.run([sys.executable, "-m", "bench.run", *extra], cwd=ROOT, env=env, check=False)
     return json.loads((out / "latest.json").read_text())  # type: ignore[no-any-return]
 
 
@@ -48,7 +54,7 @@ def table(sqlite: dict[str, Any], pg: dict[str, Any]) -> str:
     rows = [("figure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite")]
     figures = {key: (unit, what) for key, (_, _, unit, what) in TARGETS.items()} | EXTRA
     for key, (unit, what) in figures.items():
-        if key in sqlite or key in pg:
+        if sqlite.get(key) is not None or pg.get(key) is not None:
             rows.append(
                 (what, fmt(sqlite.get(key), unit), fmt(pg.get(key), unit), _ratio(key, sqlite.get(key), pg.get(key)))
             )
@@ -63,17 +69,52 @@ def table(sqlite: dict[str, Any], pg: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    url = os.environ.get("BENCH_DB") or ""
-    if not url.startswith(("postgresql://", "postgres://")):
-        print("bench.compare needs BENCH_DB=postgresql://USER@HOST/DB", file=sys.stderr)
-        return 2
+def pg_url() -> str | None:
+    """The PostgreSQL the second half runs on: ``BENCH_DB`` when it names one, else the test
+    server at ``FIELDSYNC_TEST_PG`` when it answers; ``BENCH_DB=sqlite`` runs SQLite alone."""
+    named = os.environ.get("BENCH_DB") or ""
+    if named.startswith(("postgresql://", "postgres://")):
+        return named
+    if named == "sqlite":
+        return None
+    candidate = os.environ.get("FIELDSYNC_TEST_PG") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    import psycopg
+
+    try:
+        with psycopg.connect(candidate, connect_timeout=3):
+            return candidate
+    except psycopg.OperationalError:
+        say(f"no PostgreSQL answers at {candidate}: SQLite alone")
+        return None
+
+
+def combined(sqlite: dict[str, Any], pg: dict[str, Any] | None, out: Path) -> dict[str, Any]:
+    """``latest.json``: SQLite's figures at the top level, PostgreSQL's under ``"postgresql"``
+    with the same keys, the peer's under ``"peer"`` where ``make bench-peer`` ran."""
+    line = dict(sqlite)
+    if pg is not None:
+        line["postgresql"] = pg
+    theirs = peer.figures(out)
+    if theirs is not None:
+        line["peer"] = theirs
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
+    parser.add_argument("--only", help="figures to run, passed to bench.run")
+    args = parser.parse_args(argv)
+    extra = ["--only", args.only] if args.only else []
     out = Settings.from_env().out
-    sqlite = _half("sqlite", url, out / "sqlite")
-    pg = _half("postgresql", url, out / "postgresql")
-    (out / "compare.json").write_text(json.dumps({"sqlite": sqlite, "postgresql": pg}) + "\n")
-    print(table(sqlite, pg))
-    return 1 if sqlite.get("failed") or pg.get("failed") else 0
+    url = pg_url()
+    sqlite = _half("sqlite", "", out / "sqlite", extra)
+    pg = _half("postgresql", url, out / "postgresql", extra) if url else None
+    line = combined(sqlite, pg, out)
+    (out / "latest.json").write_text(json.dumps(line, separators=(",", ":")) + "\n")
+    if pg is not None:
+        print(table(sqlite, pg))
+    say(f"written to {out / 'latest.json'}")
+    return 1 if sqlite.get("failed") or (pg or {}).get("failed") else 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 PG_URL = os.environ.get("BENCH_DB") or ""
+# What the run's databases are named from: a test gives its run a prefix of its own, so that it
+# counts what its run left behind and not what a run beside it holds.
+PREFIX = os.environ.get("BENCH_DB_PREFIX") or "fieldsync_bench_"
 _created: list[str] = []
 
 
@@ -62,7 +65,7 @@ def prepare(data_dir: Path) -> None:
     """Give a new data directory its own PostgreSQL database (nothing to do on SQLite)."""
     if not PG_URL:
         return
-    name = f"fieldsync_bench_{uuid.uuid4().hex[:12]}"
+    name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
     _admin(f"CREATE DATABASE {name}")
     _created.append(name)
     _point(data_dir, _url_of(name))
@@ -110,7 +113,7 @@ def copy_data(src: Path, dst: Path, live: bool = False) -> Path:
         return dst
     shutil.copytree(src, dst)
     if not live:
-        name = f"fieldsync_bench_{uuid.uuid4().hex[:12]}"
+        name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
         _admin(f"CREATE DATABASE {name} TEMPLATE {source_url.rsplit('/', 1)[1]}")
         _created.append(name)
         _point(dst, _url_of(name))

@@ -10,11 +10,13 @@ npm or the registry, or without the peer directory, this prints why and exits 0 
     BENCH_PEER_DIR=...         where the peer lives (default ../shared/peer from the project root)
 
 The peer's JSON line goes to ``var/bench/peer-latest.json``; if ``var/bench/latest.json`` (our
-last run) exists, both are printed side by side.
+last run) exists, both are printed side by side and the peer's figures are kept in it under
+``"peer"`` (``make bench`` keeps them there too).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -48,6 +50,17 @@ def summary(peer: dict[str, Any]) -> dict[str, dict[str, float]]:
             "bytes_up_per_swap": push["bytes_up"] / n,
         }
     return out
+
+
+def figures(out: Path) -> dict[str, Any] | None:
+    """The peer's figures of ``peer-latest.json``, with when they were measured: ``latest.json``
+    keeps them under ``"peer"`` so that one file holds the comparison."""
+    path = out / "peer-latest.json"
+    if not path.is_file():
+        return None
+    peer = json.loads(path.read_text())
+    measured = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return {"n": peer.get("n"), "measured_at": measured, **summary(peer)}
 
 
 def main() -> int:
@@ -92,6 +105,9 @@ def main() -> int:
     peer = json.loads(line)
     ours_path = OUT / "latest.json"
     ours = json.loads(ours_path.read_text()) if ours_path.is_file() else {}
+    if ours:
+        ours["peer"] = figures(OUT)
+        ours_path.write_text(json.dumps(ours, separators=(",", ":")) + "\n")
     rows = summary(peer)
     keys = (
         "push_per_s",

@@ -1,4 +1,5 @@
-"""``python -m bench.run`` (``make bench``): every figure, a table, and one JSON line.
+"""``python -m bench.run``: every figure on one backend, a table, and one JSON line (``make bench``
+runs it on SQLite, then on PostgreSQL: bench/compare.py).
 
     BENCH_N=100000      records for push, pull and the floor (priming, concurrency scale with it)
     BENCH_PUSH_N=...    part swaps for push and floor only (default BENCH_N)
@@ -6,6 +7,7 @@
     BENCH_DURABLE=1     run the server with synchronous=FULL (default: WAL + NORMAL)
     BENCH_CONCURRENCY=100, BENCH_DEVICES=2000, BENCH_CONC_PROCS=4, BENCH_CONC_TIMEOUT=600
     BENCH_OUT=DIR       where latest.json goes (default var/bench/), BENCH_KEEP=1 keeps stores
+    BENCH_DB=postgresql://...  the server on PostgreSQL, a database per store named BENCH_DB_PREFIX...
     python -m bench.run --only push,floor   run some figures only (``app`` needs ``pull``)
 
 The JSON line is printed last on stdout and written to ``<BENCH_OUT>/latest.json``. Progress

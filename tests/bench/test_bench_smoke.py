@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,13 +54,21 @@ def test_bench_on_postgresql_adds_two_server_processes_and_drops_its_databases(t
 
     from tests.support.databases import PG_URL
 
+    prefix = f"fieldsync_bench_{uuid.uuid4().hex[:6]}_"
+
     def leftovers() -> int:
         with psycopg.connect(PG_URL) as conn:
-            row = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'fieldsync_bench_%'").fetchone()
+            row = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchone()
             return int(row[0]) if row else 0
 
-    before = leftovers()
-    env = {**os.environ, "BENCH_N": "200", "BENCH_RUNS": "1", "BENCH_OUT": str(tmp_path), "BENCH_DB": PG_URL}
+    env = {
+        **os.environ,
+        "BENCH_N": "200",
+        "BENCH_RUNS": "1",
+        "BENCH_OUT": str(tmp_path),
+        "BENCH_DB": PG_URL,
+        "BENCH_DB_PREFIX": prefix,
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--only", "push,pull,concurrency"],
         cwd=ROOT,
@@ -75,4 +84,43 @@ def test_bench_on_postgresql_adds_two_server_processes_and_drops_its_databases(t
         assert line.get(key) is not None, f"{key} missing from {sorted(line)}"
     assert line["concurrency_errors"] == 0 and line["concurrency2_errors"] == 0
     assert "two server processes" in proc.stdout
-    assert leftovers() == before
+    assert leftovers() == 0
+
+
+def test_make_bench_keeps_both_backends_and_the_peer_in_one_latest_json(tmp_path: Path) -> None:
+    """``make bench`` (``bench.compare``): SQLite's figures at the top level of ``latest.json``,
+    PostgreSQL's under ``"postgresql"`` with the same keys, and the peer's of ``make bench-peer``
+    under ``"peer"``, so one file holds the whole comparison."""
+    from tests.support.databases import PG_URL
+
+    peer_line = {
+        "n": 200,
+        "runs": [
+            {
+                "server_backend": "leveldb",
+                "push": {"docs": 200, "docs_per_s": 3400.0, "http_requests": 4, "bytes_up": 24000},
+                "pull": {"docs": 200, "docs_per_s": 3769.0, "http_requests": 3},
+                "incremental_pull": {"ms": 31.3},
+                "incremental_push": {"ms": 39.0},
+                "noop_sync": {"median_ms": 10.2},
+            }
+        ],
+    }
+    (tmp_path / "peer-latest.json").write_text(json.dumps(peer_line) + "\n")
+    env = {**os.environ, "BENCH_N": "200", "BENCH_RUNS": "1", "BENCH_OUT": str(tmp_path), "BENCH_DB": PG_URL}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.compare", "--only", "floor,push"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = json.loads((tmp_path / "latest.json").read_text())
+    assert line["backend"] == "sqlite" and line["postgresql"]["backend"] == "postgresql"
+    for key in ("push_per_s", "floor_push_per_s"):
+        assert line[key] is not None and line["postgresql"][key] is not None, key
+    assert set(KEYS) <= set(line) and set(KEYS) <= set(line["postgresql"])
+    assert line["peer"]["leveldb"]["push_per_s"] == 3400.0
+    assert "| push " in proc.stdout and "PostgreSQL / SQLite" in proc.stdout
