@@ -11,7 +11,7 @@ from typing import Any
 
 from ..principal import Principal
 from . import meta, scopes
-from .base import Tx
+from .base import Tx, is_postgres
 
 Change = tuple[str, str, int, str, str | None]  # (entity, id, version, data, parent)
 
@@ -125,16 +125,32 @@ def stage(
     removes: list[tuple[str, str, str]],
     upserts: list[Change],
 ) -> None:
-    """Stage what a page sends under its new cursor, until the device sends that cursor back."""
+    """Stage what a page sends under its new cursor, until the device sends that cursor back.
+
+    A record named twice keeps its last row (an upsert after a remove wins), as ``INSERT OR
+    REPLACE`` row by row would. On PostgreSQL the page is one ``INSERT ... SELECT`` over arrays:
+    a row-by-row ``executemany`` there is one message per record, and a 5,000-record page spent
+    0.4 s in it (SQLite's ``executemany`` is a loop of C calls, a tenth of that)."""
     tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-    tx.executemany(
-        "INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op) VALUES (?,?,?,'del')",
-        [(device_id, e, i) for e, i, _ in removes],
-    )
-    tx.executemany(
-        "INSERT OR REPLACE INTO device_scope_pending(device_id, entity, id, op, parent) VALUES (?,?,?,'add',?)",
-        [(device_id, e, i, parent) for e, i, _, _, parent in upserts],
-    )
+    staged: dict[tuple[str, str], tuple[str, str | None]] = {(e, i): ("del", None) for e, i, _ in removes}
+    staged.update(((e, i), ("add", parent)) for e, i, _, _, parent in upserts)
+    if is_postgres(tx):
+        entities, ids, ops, parents = [], [], [], []
+        for (entity, record_id), (op, parent) in staged.items():
+            entities.append(entity)
+            ids.append(record_id)
+            ops.append(op)
+            parents.append(parent)
+        tx.execute(
+            "INSERT INTO device_scope_pending(device_id, entity, id, op, parent) SELECT ?, e, i, o, p "
+            "FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) AS u(e, i, o, p)",
+            (device_id, entities, ids, ops, parents),
+        )
+    else:
+        tx.executemany(
+            "INSERT INTO device_scope_pending(device_id, entity, id, op, parent) VALUES (?,?,?,?,?)",
+            [(device_id, e, i, op, parent) for (e, i), (op, parent) in staged.items()],
+        )
     tx.execute(
         "UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
         (cursor, until, diff_version, device_id),
@@ -179,15 +195,19 @@ def roots_moved(tx: Tx, who: Principal, diff_version: int) -> bool:
 
 
 def left_since(tx: Tx, who: Principal, diff_version: int, limit: int) -> list[tuple[str, str, str]]:
-    """Records the device holds that changed since ``diff_version`` and are out of scope now."""
+    """Records the device holds that changed since ``diff_version`` and are out of scope now.
+
+    Driven by the changed records, each probing ``device_scope`` once: a scalar subquery, which
+    neither backend turns into a join. As a join, PostgreSQL read the device's whole
+    ``device_scope`` (a 20,000-record laptop: 0.3 s) to find the few changed records in it."""
     with_clause, test, params = scopes.scope_test(who)
     return [
         tuple(r)
         for r in tx.execute(
             with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted=1 THEN 'deleted' ELSE 'left_scope' END "
             "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
-            "WHERE version > :dv) x CROSS JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity "
-            "AND d.id=x.id WHERE NOT x.inside LIMIT :limit",
+            "WHERE version > :dv) x WHERE NOT x.inside AND (SELECT 1 FROM device_scope d "
+            "WHERE d.device_id=:device AND d.entity=x.entity AND d.id=x.id) IS NOT NULL LIMIT :limit",
             {**params, "dv": diff_version, "device": who.device_id, "limit": limit},
         )
     ]
