@@ -144,7 +144,7 @@ async def caller(request: Request[Any, Any, Any]) -> Principal:
     that a writer never blocks (WAL), cheaper than the hop to a worker thread and back that every
     sync request would otherwise pay."""
     header = request.headers.get("authorization")
-    return state_of(request).db.read(lambda c: auth.authenticate(c, header))
+    return state_of(request).db.glance(lambda c: auth.authenticate(c, header))
 
 
 def query_int(request: Request[Any, Any, Any], name: str) -> int:

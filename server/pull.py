@@ -60,8 +60,8 @@ def check_cursor(secret: str, device_id: str, cursor: str) -> None:
 
 
 def unchanged(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRows | None:
-    """The empty page for a device that is up to date, read without the write lock; None when
-    there may be something to send (``pull`` decides then).
+    """The empty page for a device that is up to date, read without the write lock in one
+    statement (``Store.glance``); None when there may be something to send (``pull`` decides then).
 
     Up to date: it sent back the cursor it acknowledged last, no page is waiting for its
     acknowledgement, and the store has not moved since its last complete diff. That is most
@@ -73,7 +73,7 @@ def unchanged(conn: Tx, who: Principal, request: PullRequest, secret: str) -> Pu
     device = changes.quiet_state(conn, who.device_id)
     if device is None or device["pending_cursor"] is not None or device["ack_cursor"] != request.cursor:
         return None
-    now_version = store.current_version(conn)
+    now_version = int(device["now_version"])
     if device["diff_version"] != now_version or (device["ack_seq"] or 0) < now_version:
         return None
     return PullRows([], [], request.cursor, False)

@@ -160,7 +160,7 @@ async def pull_changes(request: Request[Any, Any, Any]) -> Response[bytes]:
 
     # An up-to-date device is answered on the event loop: a few microseconds of reading that a
     # writer never blocks, where a worker thread would cost more to reach than the read itself.
-    quiet = state.db.read(lambda c: pull.unchanged(c, who, body, state.secret))
+    quiet = state.db.glance(lambda c: pull.unchanged(c, who, body, state.secret))
     if quiet is not None:
         return encoded_response(content_encoded(encode_page(quiet, state.clock.tick(), fmt), gzip_ok), fmt)
 

@@ -23,9 +23,12 @@ def device(tx: Tx, device_id: str) -> Any:
 
 
 def quiet_state(tx: Tx, device_id: str) -> Any:
-    """What ``pull.unchanged`` needs: ack_cursor, ack_seq, pending_cursor, diff_version."""
+    """What ``pull.unchanged`` needs, in one statement (one snapshot, so ``Store.glance`` may run
+    it): ack_cursor, ack_seq, pending_cursor, diff_version, and the store's version now_version."""
     return tx.execute(
-        "SELECT ack_cursor, ack_seq, pending_cursor, diff_version FROM devices WHERE id=?", (device_id,)
+        "SELECT ack_cursor, ack_seq, pending_cursor, diff_version, "
+        "(SELECT CAST(value AS BIGINT) FROM meta WHERE key='version') AS now_version FROM devices WHERE id=?",
+        (device_id,),
     ).fetchone()
 
 

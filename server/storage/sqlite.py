@@ -120,6 +120,13 @@ class Database:
         finally:
             conn.execute("COMMIT")
 
+    def glance(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn``, which reads with ONE statement, on this thread's read-only connection with
+        no transaction around it: one statement reads one snapshot by itself, so the BEGIN and
+        COMMIT of ``read`` buy nothing (what every sync request's authentication and the
+        up-to-date pull do, on the event loop)."""
+        return fn(self._reader())
+
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
