@@ -7,11 +7,11 @@ A pull writes here and only here; the outbox is never touched by a pull. Records
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 import msgspec
 
-from sync_protocol import Record, entity_of
+from sync_protocol import PartSwap, Record
 from sync_protocol.records import Conflict, Drawing, Equipment, Job, JobEvent, Site, Stock
 
 _encoder = msgspec.json.Encoder()
@@ -40,29 +40,62 @@ _PARENT_FIELD: dict[type, str] = {
 # ``data`` may be bound as bytes (a pulled record's JSON as received, valid UTF-8 since it decoded):
 # the CAST stores it as the TEXT it is, without making a Python string of it first.
 _UPSERT = (
-    "INSERT INTO records(entity, id, version, parent, data, kept) VALUES (?,?,?,?,CAST(? AS TEXT),0) "
+    "INSERT INTO records(entity, id, version, parent, data, serial_in, serial_out, kept) "
+    "VALUES (?,?,?,?,CAST(? AS TEXT),?,?,0) "
     "ON CONFLICT(entity, id) DO UPDATE SET version=excluded.version, parent=excluded.parent, "
-    "data=excluded.data, kept=0"
+    "data=excluded.data, serial_in=excluded.serial_in, serial_out=excluded.serial_out, kept=0"
 )
 
-Row = tuple[str, str, int, str | None, "str | bytes | msgspec.Raw"]
+Row = tuple[str, str, int, str | None, "str | bytes | msgspec.Raw", str | None, str | None]
+_NO_SERIALS: tuple[None, None] = (None, None)
 
 
-def parent_of(record: Record) -> str | None:
-    """The record this one hangs off, for the lookups a laptop does (a job's events, ...)."""
-    name = _PARENT_FIELD.get(type(record))
-    return None if name is None else getattr(record, name)
+def _event_serials(event: JobEvent) -> tuple[str | None, str | None]:
+    payload = event.payload
+    return (payload.serial_in, payload.serial_out) if type(payload) is PartSwap else _NO_SERIALS
+
+
+def _equipment_serials(equipment: Equipment) -> tuple[str | None, str | None]:
+    return (equipment.serial, None)
+
+
+class _Shape(NamedTuple):
+    """What storing a record of one type needs: its entity name, the field naming its parent,
+    and how to read its serials (store migration 5)."""
+
+    entity: str
+    parent_field: str | None
+    serials: Callable[[Any], tuple[str | None, str | None]] | None
+
+
+_SERIALS: dict[type, Callable[[Any], tuple[str | None, str | None]]] = {
+    JobEvent: _event_serials,
+    Equipment: _equipment_serials,
+}
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape(cls: type) -> _Shape:
+    """One dict lookup per record (a first pull stores a hundred thousand of them)."""
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = _SHAPES[cls] = _Shape(cls.__struct_config__.tag, _PARENT_FIELD.get(cls), _SERIALS.get(cls))  # type: ignore[attr-defined]
+    return shape
 
 
 def as_row(record: Record, version: int, data: str | bytes | msgspec.Raw | None = None) -> Row:
     """The ``records`` row of a server record. ``data`` is the record's JSON exactly as the server
     sent it, when it came as JSON (already validated by decoding it into ``record``)."""
+    entity, parent_field, serials = _shape(type(record))
+    serial_in, serial_out = _NO_SERIALS if serials is None else serials(record)
     return (
-        entity_of(record),
+        entity,
         record.id,
         version,
-        parent_of(record),
+        None if parent_field is None else getattr(record, parent_field),
         _encoder.encode(record).decode() if data is None else data,
+        serial_in,
+        serial_out,
     )
 
 

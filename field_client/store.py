@@ -11,6 +11,9 @@ Three things are kept apart so that a pull can never overwrite unsynced work:
 One connection, one lock, and every write is one ``BEGIN IMMEDIATE`` transaction: a laptop
 killed at any instant reopens with either all of an action or none of it.
 ``synchronous=FULL`` because a laptop's battery can die at any moment and its writes are few.
+The one exception is a pulled page that more pages follow (``write(..., durable=False)``): it
+can always be asked for again, and ``field_client.sync`` makes it durable (``flush``) before
+the server is told anything that depends on it.
 
 >>> import tempfile, pathlib
 >>> store = LocalStore(pathlib.Path(tempfile.mkdtemp()) / "field.db")
@@ -23,6 +26,7 @@ killed at any instant reopens with either all of an action or none of it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -131,7 +135,28 @@ def _v4(conn: sqlite3.Connection) -> None:
         )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+def _v5(conn: sqlite3.Connection) -> None:
+    """The serials of migration 4 as columns the laptop fills from the record it decoded anyway
+    (``replica.as_row``), instead of expression indexes: each of those parsed every event's JSON
+    once more as it was stored, which was half the laptop's work per record in a first pull
+    (an index update per part swap remains, and no JSON parsing). ``serial_in`` is what is
+    installed: a part swap's serial in, or an equipment's own serial; ``serial_out`` a part
+    swap's serial out."""
+    conn.execute("ALTER TABLE records ADD COLUMN serial_in TEXT")
+    conn.execute("ALTER TABLE records ADD COLUMN serial_out TEXT")
+    conn.execute(
+        "UPDATE records SET serial_in=json_extract(data, '$.payload.serial_in'), "
+        "serial_out=json_extract(data, '$.payload.serial_out') "
+        "WHERE entity='event' AND json_extract(data, '$.payload.kind')='part_swap'"
+    )
+    conn.execute("UPDATE records SET serial_in=json_extract(data, '$.serial') WHERE entity='equipment'")
+    for name in ("records_serial_in", "records_serial_out", "records_equipment_serial"):
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+    conn.execute("CREATE INDEX records_serial_in ON records(serial_in, entity) WHERE serial_in IS NOT NULL")
+    conn.execute("CREATE INDEX records_serial_out ON records(serial_out) WHERE serial_out IS NOT NULL")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -174,21 +199,49 @@ class LocalStore:
         with self._lock:
             migrate(self._conn)
 
-    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one IMMEDIATE transaction: all of it is stored, or none of it."""
+    def write(self, fn: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
+        """Run ``fn`` in one IMMEDIATE transaction: all of it is stored, or none of it.
+
+        ``durable=False`` commits without waiting for the disk (``synchronous=NORMAL``): a
+        process killed at any instant still loses nothing committed (it is in the write-ahead
+        log), but a power cut may undo the last such transactions, whole and in order, never a
+        part of one. Only for what can be fetched again: a pulled page, with its cursor.
+        Anything written ``durable`` after it (a recorded event) makes it durable too: the log
+        is synced up to that commit."""
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                if not durable:
+                    self._conn.execute("PRAGMA synchronous=NORMAL")
                 try:
-                    result = fn(self._conn)
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        result = fn(self._conn)
+                        self._conn.execute("COMMIT")
+                    except BaseException:
+                        if self._conn.in_transaction:
+                            self._conn.execute("ROLLBACK")
+                        raise
+                finally:
+                    if not durable:
+                        self._conn.execute("PRAGMA synchronous=FULL")
             except sqlite3.OperationalError as exc:
                 raise _unavailable(self.path, exc) from exc
             return result
+
+    def flush(self) -> None:
+        """Make every transaction committed so far durable: an fsync of the write-ahead log,
+        which holds them in commit order (what a checkpoint moved into the main file, it synced
+        there itself). Needs no lock, so it runs while the next transaction is being written:
+        frames after the last commit are ignored when the log is replayed."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            fd = os.open(wal, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            return  # no log: every commit is in the main file, synced by the checkpoint
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:

@@ -324,37 +324,57 @@ def pull_scope(
     progress: Progress = _silent,
 ) -> None:
     """Pull until ``more`` is false; ``hello`` is this sync's hello or the limits it gave (None:
-    the protocol's defaults)."""
+    the protocol's defaults).
+
+    A page that more pages follow commits without waiting for the disk (``LocalStore.write``,
+    ``durable=False``); the last page commits durably, and with it every page before. A power
+    cut may so undo the last pages committed, whole, and the laptop comes back at an older
+    cursor; the server must still take that cursor, or the laptop pulls everything again. The
+    server takes back the cursor it was sent last (plain), or the one before it (prefetch: it
+    remembers the prior cursor). So before each request the page committed last is made
+    durable (``LocalStore.flush``): for a prefetch, in the fetcher thread before it sends,
+    while this thread commits the page the prefetch names; that page is the one the server
+    may have to go back from."""
     limits = _limits_of(hello)
     limit = min(page_size or limits.max_pull_page, limits.max_pull_page)
     ahead: Future[_Fetched] | None = None
+    unflushed = False  # a page was committed without waiting for the disk and not flushed since
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as fetcher:
-        while True:
-            cursor, last_sync = store.read(lambda c: (get_meta(c, "cursor"), get_meta(c, "last_sync_at")))
-            try:
-                fetched = _prefetched(ahead, cursor) if ahead is not None else None
-                ahead = None
-                page, data = fetched or _pull_page(transport, cursor, limit)
-            except CursorReset:
-                if cursor is None or report.reset:
+        try:
+            while True:
+                cursor, last_sync = store.read(lambda c: (get_meta(c, "cursor"), get_meta(c, "last_sync_at")))
+                try:
+                    fetched = _prefetched(ahead, cursor) if ahead is not None else None
+                    ahead = None
+                    if fetched is None and unflushed:
+                        store.flush()  # the server is sent ``cursor``: it must survive a power cut
+                        unflushed = False
+                    page, data = fetched or _pull_page(transport, cursor, limit)
+                except CursorReset:
+                    if cursor is None or report.reset:
+                        raise
+                    store.write(_reset)
+                    report.reset = True
+                    continue
+                if page.more and page.changes and PREFETCH:
+                    # The next page is computed and sent while this one commits (``_prefetched``).
+                    ahead = fetcher.submit(_flushed_pull, store if unflushed else None, transport, page.cursor, limit)
+                    unflushed = False
+                try:
+                    if page.changes or page.cursor != cursor or (not page.more and _stale(last_sync)):
+                        store.write(lambda c: _apply_page(c, page, data, report), durable=not page.more)
+                        unflushed = page.more
+                except BaseException:
+                    if ahead is not None:
+                        ahead.cancel()
                     raise
-                store.write(_reset)
-                report.reset = True
-                continue
-            if page.more and page.changes and PREFETCH:
-                # The next page is computed and sent while this one commits (``_prefetched``).
-                ahead = fetcher.submit(_pull_page, transport, page.cursor, limit, True)
-            try:
-                if page.changes or page.cursor != cursor or (not page.more and _stale(last_sync)):
-                    store.write(lambda c: _apply_page(c, page, data, report))
-            except BaseException:
-                if ahead is not None:
-                    ahead.cancel()
-                raise
-            report.pages += 1
-            progress("pull", report.pulled + report.removed, None)
-            if not page.more:
-                return
+                report.pages += 1
+                progress("pull", report.pulled + report.removed, None)
+                if not page.more:
+                    return
+        finally:
+            if unflushed:  # a pull cut short by an error: keep what it brought
+                store.flush()
 
 
 _Fetched = tuple[PullPage, list[msgspec.Raw] | None]
@@ -370,6 +390,17 @@ def _prefetched(ahead: Future[_Fetched], cursor: str | None) -> _Fetched | None:
 
 
 _spliced_page = msgspec.json.Decoder(SplicedPullPage)
+
+
+def _flushed_pull(
+    store: LocalStore | None, transport: Transport, cursor: str, limit: int
+) -> tuple[PullPage, list[msgspec.Raw] | None]:
+    """A prefetch of the page after ``cursor``, once the page committed before it is durable
+    (``store``: it is not yet): the server then takes ``cursor`` as acknowledged and keeps only
+    the cursor before it to go back to."""
+    if store is not None:
+        store.flush()
+    return _pull_page(transport, cursor, limit, True)
 
 
 def _pull_page(

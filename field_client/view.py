@@ -56,9 +56,9 @@ def events(conn: sqlite3.Connection, job_id: str) -> list[EventView]:
 def swaps_of_serial(conn: sqlite3.Connection, serial: str) -> list[JobEvent]:
     """Every part swap, synced or pending, that put this serial in or took it out. Searched in
     SQL: a laptop may hold a hundred thousand events, and the engineer is waiting on site."""
-    rows = conn.execute(  # each arm is a search of its partial index (store migration 4)
-        "SELECT data FROM records WHERE entity='event' AND json_extract(data, '$.payload.serial_in')=?1 "
-        "UNION SELECT data FROM records WHERE entity='event' AND json_extract(data, '$.payload.serial_out')=?1",
+    rows = conn.execute(  # each arm is a search of its partial index (store migration 5)
+        "SELECT data FROM records WHERE serial_in=?1 AND entity='event' "
+        "UNION SELECT data FROM records WHERE serial_out=?1 AND entity='event'",
         (serial,),
     )
     found = {e.id: e for e in (replica.decode(r[0]) for r in rows)}
@@ -73,9 +73,7 @@ def swaps_of_serial(conn: sqlite3.Connection, serial: str) -> list[JobEvent]:
 
 
 def equipment_with_serial(conn: sqlite3.Connection, serial: str) -> list[Record]:
-    rows = conn.execute(
-        "SELECT data FROM records WHERE entity='equipment' AND json_extract(data, '$.serial')=?", (serial,)
-    )
+    rows = conn.execute("SELECT data FROM records WHERE serial_in=? AND entity='equipment'", (serial,))
     return [replica.decode(r[0]) for r in rows]
 
 

@@ -156,9 +156,9 @@ class Commits:
         self.changes_before = client.store._conn.total_changes
         client.store.write = self._counted  # type: ignore[method-assign]
 
-    def _counted(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _counted(self, fn: Callable[[sqlite3.Connection], Any], durable: bool = True) -> Any:
         self.count += 1
-        return self._write(fn)
+        return self._write(fn, durable=durable)
 
     @property
     def rows_changed(self) -> int:
@@ -489,6 +489,71 @@ def test_a_pulled_page_is_one_commit_with_its_cursor(synced: FieldClient, reopen
     assert client.store.read(lambda c: get_meta(c, "cursor")) == "9-0000000000000009"
     assert (report.pages, report.pulled) == (2, 7)
     assert client.record("stock", "van:u-li-wei|X").qty == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_a_page_committed_without_waiting_for_the_disk_is_durable_before_the_server_relies_on_it(
+    synced: FieldClient, monkeypatch: pytest.MonkeyPatch, prefetch: bool
+) -> None:
+    """Pages that more pages follow commit with ``synchronous=NORMAL``; a power cut may undo
+    them, and the laptop comes back at an older cursor, which the server must still take: the
+    one it was sent last (a plain request) or the one before it (a prefetch, which the server
+    takes as the acknowledgement of a page the laptop has not committed yet). So before a plain
+    request naming a cursor, that cursor's page is durable; before a prefetch naming a cursor,
+    every page committed before that cursor's is. The last page commits durably."""
+    monkeypatch.setattr(sync_steps, "PREFETCH", prefetch)
+    cursors = [f"{n}-{n:016x}" for n in range(8, 12)]
+    pages = [
+        PullPage(
+            changes=[
+                Upsert(version=40 + i, record=Stock(id=f"van:u-li-wei|X{i}", location="van:u-li-wei", sku="X", qty=i))
+            ],
+            cursor=cursor,
+            more=i < len(cursors) - 1,
+            server_hlc=SERVER_HLC,
+        )
+        for i, cursor in enumerate(cursors)
+    ]
+    server = FakeServer(*pages)
+    events: list[tuple[str, Any, bool]] = []  # appended in the order things happened, from both threads
+
+    def logged_server(request: httpx.Request) -> httpx.Response:
+        pull = decode(request.content, PullRequest)
+        events.append(("request", pull.cursor, pull.prefetch))
+        return server(request)
+
+    synced.close()
+    client = FieldClient(synced.home, http=httpx.MockTransport(logged_server), retries=0, backoff=0.0)
+    write, flush = client.store.write, client.store.flush
+
+    def logged_write(fn: Callable[[sqlite3.Connection], Any], durable: bool = True) -> Any:
+        result = write(fn, durable=durable)
+        events.append(("commit", client.store.read(lambda c: get_meta(c, "cursor")), durable))
+        return result
+
+    def logged_flush() -> None:
+        events.append(("flush", None, True))  # covers every commit logged before it began
+        flush()
+
+    client.store.write, client.store.flush = logged_write, logged_flush  # type: ignore[method-assign]
+
+    assert client.sync().pulled == len(cursors)
+
+    committed, durable = [CURSOR], {CURSOR}
+    for kind, cursor, flag in events:
+        if kind == "commit":
+            committed.append(cursor)
+            if flag:
+                durable |= set(committed)
+        elif kind == "flush":
+            durable |= set(committed)
+        elif flag:  # a prefetch naming ``cursor``: what was committed before it is durable
+            assert set(committed) - {cursor} <= durable, (cursor, events)
+        else:
+            assert cursor in durable, (cursor, events)
+    assert committed[-1] == cursors[-1] and set(committed) <= durable
+    assert [flag for kind, _, flag in events if kind == "commit"] == [False] * (len(cursors) - 1) + [True]
+    client.close()
 
 
 # --- pushes --------------------------------------------------------------------------------------
