@@ -101,7 +101,10 @@ def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRow
     if diff_version == now_version and since >= now_version and given is not None:
         return PullRows([], [], given, False)  # nothing in the store moved since
     plan = _Plan(conn, who, now_version, device["scope_size"])
-    removes, upserts, more, diff_sent = _scope_diff(plan, since, diff_version, request.limit)
+    if request.cursor is None:  # it holds nothing: nothing to remove, nothing entering before 0
+        removes, upserts, more, diff_sent = [], [], False, True
+    else:
+        removes, upserts, more, diff_sent = _scope_diff(plan, since, diff_version, request.limit)
     room = request.limit - len(removes) - len(upserts)
     last = None
     if not more:
@@ -137,6 +140,18 @@ class _Plan:
     def walkable(self, mark: int) -> bool:
         return self.scope_size is not None and self.now_version - mark <= self.scope_size
 
+    def walkable_from_start(self, since: int) -> bool:
+        """A first pull (from version 0) walks when the scope is at least half the store's
+        versions: the walk reads each version once over the whole pull (a few µs per row),
+        where materialising reads the scope, writes it to a temporary table and sorts it by
+        version on the first page (three times that per row). The scope is counted, not
+        materialised, when no earlier pull of the device measured it."""
+        if since != 0:
+            return False
+        if self.scope_size is None:
+            self.scope_size = changes.count_scope(self.conn, self.who)
+        return self.now_version <= 2 * self.scope_size
+
     def fill(self) -> None:
         if not self.filled:
             self.scope_size = changes.fill_scope(self.conn, self.who)
@@ -146,7 +161,7 @@ class _Plan:
         """In-scope changes after ``since``, oldest first, at most ``limit``."""
         if limit <= 0:
             return []
-        if not self.filled and self.walkable(since):
+        if not self.filled and (self.walkable(since) or self.walkable_from_start(since)):
             return scopes.changes_since(self.conn, self.who, since, limit)
         self.fill()
         return changes.filled_changes(self.conn, since, limit)

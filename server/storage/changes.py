@@ -167,6 +167,15 @@ def fill_scope(tx: Tx, who: Principal) -> int:
     return size
 
 
+def count_scope(tx: Tx, who: Principal) -> int:
+    """How many records the device's scope holds now, counted without materialising it, and
+    remembered as ``fill_scope`` remembers it."""
+    sql, params = scopes.scope_query(who)
+    size = int(tx.execute(f"SELECT count(*) FROM ({sql}) AS scope", params).fetchone()[0])
+    tx.execute("UPDATE devices SET scope_size=? WHERE id=?", (size, who.device_id))
+    return size
+
+
 def filled_changes(tx: Tx, since: int, limit: int) -> list[Change]:
     """Records of the materialised scope changed after ``since``, oldest first."""
     return [

@@ -379,3 +379,32 @@ def test_a_page_of_records_entering_the_scope_is_not_prefetched_after(world):
     assert entering.more and entering.changes
     declined = _page(laptop, entering.cursor, 2, prefetch=True)
     assert (declined.changes, declined.cursor, declined.more) == ([], entering.cursor, True)
+
+
+@pytest.mark.parametrize("site", ["S-01", "S-02"])
+def test_a_first_pull_is_exactly_the_scope_whether_it_walks_the_versions_or_materialises(world, site):
+    """A first pull walks the version index when the scope is most of the store (40 more records
+    at the engineer's site) and materialises the scope when it is not (40 at another site): the
+    same records either way, in pages, with nothing out of scope."""
+    world.db.write(
+        lambda c: store.put_many(
+            c, [Equipment(id=f"EQ-X{i:03}", site_id=site, model="cam", serial=f"C{i}") for i in range(40)]
+        )
+    )
+    held: dict = {}
+    _paged_pull(world.device("u-li-wei"), held, 6)
+    extra = {("Equipment", f"EQ-X{i:03}") for i in range(40)} if site == "S-01" else set()
+    assert (
+        set(held)
+        == {
+            ("Job", "J-1"),
+            ("Site", "S-01"),
+            ("Customer", "C-01"),
+            ("Equipment", "EQ-1"),
+            ("Equipment", "EQ-2"),
+            ("Part", "PSU-750W"),
+            ("Part", "FAN-80MM"),
+            ("Stock", "van:u-li-wei|PSU-750W"),
+        }
+        | extra
+    )
