@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 import msgspec
 
-from sync_protocol import PartSwap, Record
+from sync_protocol import PartSwap, Record, entity_of
 from sync_protocol.records import Conflict, Drawing, Equipment, Job, JobEvent, Site, Stock
 
 _encoder = msgspec.json.Encoder()
@@ -75,18 +75,19 @@ _SERIALS: dict[type, Callable[[Any], tuple[str | None, str | None]]] = {
 _SHAPES: dict[type, _Shape] = {}
 
 
-def _shape(cls: type) -> _Shape:
+def _shape(record: Record) -> _Shape:
     """One dict lookup per record (a first pull stores a hundred thousand of them)."""
+    cls = type(record)
     shape = _SHAPES.get(cls)
     if shape is None:
-        shape = _SHAPES[cls] = _Shape(cls.__struct_config__.tag, _PARENT_FIELD.get(cls), _SERIALS.get(cls))  # type: ignore[attr-defined]
+        shape = _SHAPES[cls] = _Shape(entity_of(record), _PARENT_FIELD.get(cls), _SERIALS.get(cls))
     return shape
 
 
 def as_row(record: Record, version: int, data: str | bytes | msgspec.Raw | None = None) -> Row:
     """The ``records`` row of a server record. ``data`` is the record's JSON exactly as the server
     sent it, when it came as JSON (already validated by decoding it into ``record``)."""
-    entity, parent_field, serials = _shape(type(record))
+    entity, parent_field, serials = _shape(record)
     serial_in, serial_out = _NO_SERIALS if serials is None else serials(record)
     return (
         entity,
