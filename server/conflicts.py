@@ -19,9 +19,14 @@ def party(who: FieldVersion | Writer) -> Party:
     return Party(user=who.user, device=who.device, side=who.side, hlc=who.hlc)
 
 
+def new_conflict(now: dt.datetime, **fields: Any) -> Conflict:
+    """A conflict record, not stored yet (a push batch stores it with its other writes)."""
+    return Conflict(id=uuid7(), created_at=now, **fields)
+
+
 def raise_conflict(conn: Tx, now: dt.datetime, **fields: Any) -> str:
     """Record a conflict; returns its id."""
-    conflict = Conflict(id=uuid7(), created_at=now, **fields)
+    conflict = new_conflict(now, **fields)
     store.put(conn, conflict)
     return conflict.id
 

@@ -10,6 +10,7 @@ signing an older version (``signature``).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Iterable
 
 import msgspec
 
@@ -32,7 +33,7 @@ from sync_protocol import (
     van,
 )
 from sync_protocol import checks, sentences
-from sync_protocol.merge import serial_clash
+from sync_protocol.merge import Writer, serial_clash
 from sync_protocol.signatures import RESIGN_REQUESTED
 from sync_protocol.states import CLOSED_TO_WORK
 
@@ -40,30 +41,77 @@ from . import auth, conflicts, policy
 from .auth import Principal
 from .storage import records as store
 from .storage import Tx
+from .storage.batch import Pending
 
 
 class BatchContext:
     """State shared by the mutations of one push: the time, the jobs whose signature to recheck,
     and what the batch looked up, so that 5,000 swaps on 200 jobs read each job once.
 
-    The lookups are dropped (``forget``) whenever a mutation is rejected or patches a record,
-    since either may leave them older than the store; effects keep them current otherwise.
+    With ``pending`` (a push), the batch's writes wait in memory (``storage.batch``) and are
+    written set-based by ``flush``; reads see them first. Without it (an office edit), every
+    write goes to the store at once. The lookups are dropped (``forget``) whenever a mutation
+    patches a record, which may leave them older than the store.
     """
 
-    def __init__(self, now: dt.datetime, config: policy.Config = policy.DEFAULT) -> None:
+    def __init__(
+        self, now: dt.datetime, config: policy.Config = policy.DEFAULT, pending: Pending | None = None
+    ) -> None:
         self.now = now
         self.config = config  # the severity policy: a corrected severity moves the deadlines
         self.touched_jobs: set[str] = set()
         self.signed_jobs: set[str] = set()
         self.known_events: set[str] = set()  # event ids the store holds (see push._known_events)
+        self.pending = pending
         self._stored: dict[tuple[str, str], store.Stored | None] = {}
 
     def get(self, conn: Tx, entity: str, record_id: str) -> store.Stored | None:
-        """``store.get`` through the batch's lookups (jobs, equipment, stock rows)."""
+        """``store.get`` through the batch's writes and lookups (jobs, equipment, stock rows)."""
         key = (entity, record_id)
+        if self.pending is not None and key in self.pending.records:
+            return self.pending.records[key]
         if key not in self._stored:
             self._stored[key] = store.get(conn, entity, record_id)
         return self._stored[key]
+
+    def prefetch(self, conn: Tx, keys: Iterable[tuple[str, str]]) -> None:
+        """Look up many records at once (``store.get_many``), ahead of the mutations needing them."""
+        self._stored.update(store.get_many(conn, [k for k in keys if k not in self._stored]))
+
+    def put(self, conn: Tx, record: Record, base: store.Stored | None = None, *, writer: Writer | None = None) -> int:
+        """``store.put``, or into the batch's pending writes; returns the record's version."""
+        if self.pending is not None:
+            return self.pending.put(conn, record, base, writer=writer)
+        return store.put(conn, record, base, writer=writer)
+
+    def raise_conflict(self, conn: Tx, **fields: Any) -> str:
+        """``conflicts.raise_conflict`` through ``put``."""
+        conflict = conflicts.new_conflict(self.now, **fields)
+        self.put(conn, conflict)
+        return conflict.id
+
+    def open_conflict(self, conn: Tx, kind: str, job_id: str, engineer: str | None) -> str | None:
+        found = None if self.pending is None else self.pending.open_conflict(kind, job_id, engineer)
+        return found or conflicts.open_conflict(conn, kind, job_id, engineer)
+
+    def serial_holder(self, conn: Tx, serial: str) -> tuple[str, str] | None:
+        if self.pending is not None:
+            return self.pending.serial_holder(conn, serial)
+        return store.serial_holder(conn, serial)
+
+    def swap_serial(self, conn: Tx, swap: PartSwap, event_id: str, job_id: str) -> None:
+        if self.pending is not None:
+            self.pending.swap_serial(conn, swap.equipment_id, swap.serial_out, swap.serial_in, event_id, job_id)
+        else:
+            store.swap_serial(conn, swap.equipment_id, swap.serial_out, swap.serial_in, event_id, job_id)
+
+    def flush(self, conn: Tx) -> None:
+        """Write the pending writes to the store (before SQL must see them); the lookups keep
+        what was written, which is what the store now holds."""
+        if self.pending is None:
+            return
+        self._stored.update(self.pending.records)
+        self.pending.flush(conn)
 
     def saved(self, stored: store.Stored) -> None:
         self._stored[(entity_of(stored.record), stored.record.id)] = stored
@@ -108,13 +156,12 @@ def _job_state(conn: Tx, who: Principal, job: Job, event: JobEvent, ctx: BatchCo
     flag = "work_after_cancel" if job.status in CLOSED_TO_WORK else "work_after_reassign"
     if flag not in job.flags:
         _save_job(conn, msgspec.structs.replace(job, flags=[*job.flags, flag]), ctx)
-    existing = conflicts.open_conflict(conn, "job_state", job.id, who.user_id)
+    existing = ctx.open_conflict(conn, "job_state", job.id, who.user_id)
     if existing:
         return [existing]
     return [
-        conflicts.raise_conflict(
+        ctx.raise_conflict(
             conn,
-            ctx.now,
             kind="job_state",
             record_entity="job",
             record_id=job.id,
@@ -138,7 +185,7 @@ def _job_state(conn: Tx, who: Principal, job: Job, event: JobEvent, ctx: BatchCo
 
 def _save_job(conn: Tx, job: Job, ctx: BatchContext) -> None:
     stored = ctx.get(conn, "job", job.id)
-    version = store.put(conn, job, stored)
+    version = ctx.put(conn, job, stored)
     if stored is not None:
         ctx.saved(store.Stored(job, version, False, stored.field_versions))
     else:
@@ -152,14 +199,13 @@ def _stock(conn: Tx, who: Principal, job: Job, event: JobEvent, swap: PartSwap, 
     qty = stored.record.qty if stored else 0
     outcome = stock_after(qty, -swap.qty)
     row = Stock(id=sid, location=location, sku=swap.sku, qty=outcome.qty)
-    version = store.put(conn, row, stored)
+    version = ctx.put(conn, row, stored)
     ctx.saved(store.Stored(row, version, False, stored.field_versions if stored else {}))
     if not outcome.negative:
         return []
     return [
-        conflicts.raise_conflict(
+        ctx.raise_conflict(
             conn,
-            ctx.now,
             kind="stock",
             record_entity="stock",
             record_id=sid,
@@ -175,13 +221,12 @@ def _stock(conn: Tx, who: Principal, job: Job, event: JobEvent, swap: PartSwap, 
 
 
 def _serials(conn: Tx, who: Principal, job: Job, event: JobEvent, swap: PartSwap, ctx: BatchContext) -> list[str]:
-    row = store.serial_holder(conn, swap.serial_in)
+    row = ctx.serial_holder(conn, swap.serial_in)
     raised: list[str] = []
     if row is not None and serial_clash(swap.serial_in, row[0], swap.equipment_id):
         raised.append(
-            conflicts.raise_conflict(
+            ctx.raise_conflict(
                 conn,
-                ctx.now,
                 kind="serial",
                 record_entity="equipment",
                 record_id=swap.equipment_id,
@@ -201,7 +246,7 @@ def _serials(conn: Tx, who: Principal, job: Job, event: JobEvent, swap: PartSwap
                 ),
             )
         )
-    store.swap_serial(conn, swap.equipment_id, swap.serial_out, swap.serial_in, event.id, job.id)
+    ctx.swap_serial(conn, swap, event.id, job.id)
     return raised
 
 
@@ -234,9 +279,8 @@ def recheck_signatures(conn: Tx, job_id: str, ctx: BatchContext) -> list[str]:
     sig: Signature = latest.payload  # type: ignore[assignment]
     names = auth.display_names(conn, {e.author for e in check.added})
     return [
-        conflicts.raise_conflict(
+        ctx.raise_conflict(
             conn,
-            ctx.now,
             kind="signature",
             record_entity="job",
             record_id=job.id,

@@ -22,11 +22,14 @@ from sync_protocol import (
     PatchRecord,
     PushReply,
     HelloRequired,
+    PartSwap,
     PushRequest,
     SequenceGap,
     SyncRejected,
     Writer,
     merge_fields,
+    stock_id,
+    van,
 )
 from sync_protocol import sentences
 from sync_protocol.bounds import base_version_problem, stamp_problem, time_problem
@@ -38,6 +41,7 @@ from . import conflicts, effects, permissions, policy
 from .auth import Principal
 from .storage import Tx, audit, devices, savepoint, scopes
 from .storage import records as store
+from .storage.batch import Pending
 
 _answer_encoder = msgspec.msgpack.Encoder()
 _answer_decoder = msgspec.msgpack.Decoder(MutationResult)
@@ -130,27 +134,38 @@ def push(
     server_ms = int(now.timestamp() * 1000)
     check_mark(request, high_seq, high_hlc, server_ms)
     check_contiguous(request, high_seq, high_hlc)
-    ctx = effects.BatchContext(now, config)
+    ctx = effects.BatchContext(now, config, Pending())
     ctx.known_events = _known_events(conn, request, high_seq)
     actor = audit.Actor(who.user_id, who.device_id)
-    chain = audit.Chain(conn)
+    chain = audit.Chain(conn)  # takes the change-log lock: what follows reads what it writes over
+    _prefetch(conn, who, request, high_seq, ctx)
     first_new = high_seq + 1
     results: list[MutationResult] = []
     for mutation in request.mutations:
         if mutation.seq <= high_seq:
             results.append(_stored_answer(conn, who.device_id, mutation.seq))
             continue
-        mark = store.change_mark(conn)
-        result = _apply_one(conn, who, mutation, ctx, server_ms)
-        if result.status != "rejected":
-            _audit(conn, now, actor, mutation, result, mark, chain)
+        if isinstance(mutation, AppendEvent):
+            result = _apply_event(conn, who, mutation, ctx, server_ms)
+            if result.status != "rejected":
+                _audit_pending(conn, now, actor, mutation, result, ctx, chain)
+        else:
+            ctx.flush(conn)  # a patch reads and writes the store itself (scope, merge)
+            mark = store.change_mark(conn)
+            result = _apply_patch(conn, who, mutation, ctx, server_ms)
+            if result.status != "rejected":
+                _audit(conn, now, actor, mutation, result, mark, chain)
         results.append(result)
         high_seq, high_hlc = mutation.seq, mutation.hlc
-    mark = store.change_mark(conn)
+    ctx.flush(conn)  # the signature recheck reads the jobs' events from the store
     raised = {
         job_id: ids for job_id in sorted(ctx.touched_jobs) if (ids := effects.recheck_signatures(conn, job_id, ctx))
     }
-    audit.append_changes_since(conn, mark, now, actor, "push.effect", ref="signature recheck", chain=chain)
+    assert ctx.pending is not None
+    audit.append_changes(
+        chain, now, actor, "push.effect", ctx.pending.take_writes(), None, "", "signature recheck", _no_primary
+    )
+    ctx.flush(conn)
     chain.flush()
     if raised:
         results = _attach_signature_conflicts(results, request, raised, first_new)
@@ -162,6 +177,30 @@ def push(
     )
     devices.set_high_water(conn, who.device_id, high_seq, high_hlc, now.isoformat())
     return PushReply(results=results, high_seq=high_seq, high_hlc=high_hlc, server_hlc=clock.tick())
+
+
+def _no_primary(entity: str, record_id: str) -> None:
+    return None
+
+
+def _prefetch(conn: Tx, who: Principal, request: PushRequest, high_seq: int, ctx: effects.BatchContext) -> None:
+    """Read what the batch's new events touch in a few queries instead of a few per event: their
+    jobs, and for part swaps the equipment, the part, the van-stock row and both serials."""
+    keys: list[tuple[str, str]] = []
+    serials: list[str] = []
+    for mutation in request.mutations:
+        if not isinstance(mutation, AppendEvent) or mutation.seq <= high_seq:
+            continue
+        event = mutation.event
+        keys.append(("job", event.job_id))
+        swap = event.payload
+        if isinstance(swap, PartSwap):
+            location = swap.location or van(who.user_id)
+            keys += [("equipment", swap.equipment_id), ("part", swap.sku), ("stock", stock_id(location, swap.sku))]
+            serials += [swap.serial_in, swap.serial_out]
+    ctx.prefetch(conn, keys)
+    assert ctx.pending is not None
+    ctx.pending.read_serials(conn, serials)
 
 
 def _known_events(conn: Tx, request: PushRequest, high_seq: int) -> set[str]:
@@ -185,10 +224,53 @@ def _audit(
         kind, primary = "push.event", ("event", mutation.event.id)
     else:
         kind, primary = "push.patch", (mutation.entity, mutation.id)
-    ref = f"seq {mutation.seq}: {result.status}" + (f" ({result.reason})" if result.reason else "")
     audit.append_changes_since(
-        conn, mark, now, actor, kind, primary=primary, effect_kind="push.effect", ref=ref, chain=chain
+        conn,
+        mark,
+        now,
+        actor,
+        kind,
+        primary=primary,
+        effect_kind="push.effect",
+        ref=_ref(mutation, result),
+        chain=chain,
     )
+
+
+def _audit_pending(
+    conn: Tx,
+    now: dt.datetime,
+    actor: audit.Actor,
+    mutation: AppendEvent,
+    result: MutationResult,
+    ctx: effects.BatchContext,
+    chain: audit.Chain,
+) -> None:
+    """``_audit`` for an event, whose writes wait in the batch: chained from memory, in order."""
+    assert ctx.pending is not None
+    pending = ctx.pending
+
+    def current(entity: str, record_id: str) -> audit.Change | None:
+        held = pending.get(entity, record_id)
+        if held is None:
+            return audit.stored_change(conn, entity, record_id)
+        return audit.Change(entity, record_id, held.version, False, store.encode_record(held.record))
+
+    audit.append_changes(
+        chain,
+        now,
+        actor,
+        "push.event",
+        pending.take_writes(),
+        ("event", mutation.event.id),
+        "push.effect",
+        _ref(mutation, result),
+        current,
+    )
+
+
+def _ref(mutation: AppendEvent | PatchRecord, result: MutationResult) -> str:
+    return f"seq {mutation.seq}: {result.status}" + (f" ({result.reason})" if result.reason else "")
 
 
 def _attach_signature_conflicts(
@@ -234,35 +316,42 @@ def check_stamps(mutation: AppendEvent | PatchRecord, server_ms: int) -> None:
             raise SyncRejected("invalid", f"at: {problem}", field="event.at")
 
 
-def _apply_one(
-    conn: Tx,
-    who: Principal,
-    mutation: AppendEvent | PatchRecord,
-    ctx: effects.BatchContext,
-    server_ms: int,
+def _apply_event(
+    conn: Tx, who: Principal, mutation: AppendEvent, ctx: effects.BatchContext, server_ms: int
 ) -> MutationResult:
-    """One mutation inside a savepoint: a rejection undoes its partial writes only."""
+    """One event, with no savepoint: every refusal comes before its first write (the checks,
+    then the effects, which refuse nothing), and its writes wait in ``ctx.pending`` anyway."""
+    try:
+        check_stamps(mutation, server_ms)
+        return _append_event(conn, who, mutation, ctx)
+    except SyncRejected as rejected:
+        return _rejected(mutation, rejected)
+
+
+def _apply_patch(
+    conn: Tx, who: Principal, mutation: PatchRecord, ctx: effects.BatchContext, server_ms: int
+) -> MutationResult:
+    """One patch inside a savepoint: a rejection undoes its partial writes only."""
     try:
         with savepoint(conn, "mutation"):
             check_stamps(mutation, server_ms)
-            if isinstance(mutation, AppendEvent):
-                result = _append_event(conn, who, mutation, ctx)
-            else:
-                result = apply_patch(conn, who, mutation, ctx)
+            result = apply_patch(conn, who, mutation, ctx)
     except SyncRejected as rejected:
-        ctx.forget()  # what the batch looked up may have been written and rolled back
-        return MutationResult(
-            seq=mutation.seq, status="rejected", reason=rejected.reason, field=rejected.field, message=rejected.message
-        )
-    if isinstance(mutation, PatchRecord):
-        ctx.forget()  # a patch may change a job or equipment the batch looked up
+        result = _rejected(mutation, rejected)
+    ctx.forget()  # a patch may change a job or equipment the batch looked up
     return result
+
+
+def _rejected(mutation: AppendEvent | PatchRecord, rejected: SyncRejected) -> MutationResult:
+    return MutationResult(
+        seq=mutation.seq, status="rejected", reason=rejected.reason, field=rejected.field, message=rejected.message
+    )
 
 
 def _append_event(conn: Tx, who: Principal, mutation: AppendEvent, ctx: effects.BatchContext) -> MutationResult:
     permissions.check_event(who)
     event = msgspec.structs.replace(mutation.event, author=who.user_id, device_id=who.device_id)
-    existing = store.get(conn, "event", event.id, include_deleted=True) if event.id in ctx.known_events else None
+    existing = _existing_event(conn, event.id, ctx)
     if existing is not None:
         old: JobEvent = existing.record
         if (old.job_id, old.hlc, old.payload) == (event.job_id, event.hlc, event.payload):
@@ -281,7 +370,7 @@ def _append_event(conn: Tx, who: Principal, mutation: AppendEvent, ctx: effects.
     if not scopes.job_is_workable(conn, who, job.assignee, job.id):
         raise SyncRejected("scope", f"job {job.number} is not assigned to you", field="event.job_id")
     effects.check_event(conn, job, event, ctx)
-    version = store.put(conn, event)
+    version = ctx.put(conn, event)  # decided: from here on nothing refuses
     ctx.known_events.add(event.id)
     raised = effects.apply_effects(conn, who, job, event, ctx)
     return MutationResult(
@@ -289,15 +378,23 @@ def _append_event(conn: Tx, who: Principal, mutation: AppendEvent, ctx: effects.
         status="conflict" if raised else "applied",
         version=version,
         conflicts=raised,
-        message="; ".join(_conflict_messages(conn, raised)) if raised else "",
+        message="; ".join(_conflict_messages(conn, raised, ctx)) if raised else "",
     )
 
 
-def _conflict_messages(conn: Tx, ids: list[str]) -> list[str]:
+def _existing_event(conn: Tx, event_id: str, ctx: effects.BatchContext) -> store.Stored[JobEvent] | None:
+    """The stored event with this id (the batch's own writes first; tombstones too), if known."""
+    if event_id not in ctx.known_events:
+        return None
+    held = None if ctx.pending is None else ctx.pending.get("event", event_id)
+    return held or store.get(conn, "event", event_id, include_deleted=True)
+
+
+def _conflict_messages(conn: Tx, ids: list[str], ctx: effects.BatchContext) -> list[str]:
     """What each raised conflict is about, in words, for the engineer reading the push answer."""
     out = []
     for conflict_id in ids:
-        stored = store.get(conn, "conflict", conflict_id)
+        stored = ctx.get(conn, "conflict", conflict_id)
         record = stored.record if stored else None
         out.append(
             f"{record.kind} conflict: {record.detail or record.rule}" if record else f"conflict {conflict_id} raised"

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 import msgspec
 
@@ -210,6 +210,24 @@ def append_record(
     return chain.append(at, actor, kind, entity, record_id, row[0], record_sha(row[2], row[0], bool(row[1])), ref)
 
 
+class Change(NamedTuple):
+    """A record as a change left it: what its audit row names and hashes."""
+
+    entity: str
+    id: str
+    version: int
+    deleted: bool
+    data: str
+
+
+def stored_change(conn: Tx, entity: str, record_id: str) -> Change | None:
+    """The record ``entity``/``record_id`` as the store holds it now, or None."""
+    row = conn.execute(
+        "SELECT version, deleted, data FROM records WHERE entity=? AND id=?", (entity, record_id)
+    ).fetchone()
+    return None if row is None else Change(entity, record_id, row[0], bool(row[1]), row[2])
+
+
 def append_changes_since(
     conn: Tx,
     mark: int,
@@ -230,32 +248,56 @@ def append_changes_since(
     """
     own = chain is None
     chain = chain or Chain(conn)
-    changed = conn.execute(
-        "SELECT entity, id, version, deleted, data FROM records WHERE version > ? ORDER BY version", (mark,)
-    ).fetchall()
+    changed = [
+        Change(entity, record_id, version, bool(deleted), data)
+        for entity, record_id, version, deleted, data in conn.execute(
+            "SELECT entity, id, version, deleted, data FROM records WHERE version > ? ORDER BY version", (mark,)
+        ).fetchall()
+    ]
+    rows = append_changes(
+        chain, at, actor, kind, changed, primary, effect_kind, ref, lambda e, i: stored_change(conn, e, i)
+    )
+    if own:
+        chain.flush()
+    return rows
+
+
+def append_changes(
+    chain: Chain,
+    at: dt.datetime,
+    actor: Actor,
+    kind: str,
+    changed: Iterable[Change],
+    primary: tuple[str, str] | None,
+    effect_kind: str,
+    ref: str,
+    current: Callable[[str, str], Change | None],
+) -> list[Row]:
+    """``append_changes_since`` over changes the caller knows (a push batch holds its writes in
+    memory, ``storage.batch``), in version order; ``current`` finds the primary record when the
+    mutation did not change it."""
     rows: list[Row] = []
     seen_primary = False
-    for entity, record_id, version, deleted, data in changed:
-        is_primary = primary is not None and (entity, record_id) == primary
+    for change in changed:
+        is_primary = primary is not None and (change.entity, change.id) == primary
         seen_primary = seen_primary or is_primary
         rows.append(
             chain.append(
                 at,
                 actor,
                 kind if is_primary else (effect_kind or kind),
-                entity,
-                record_id,
-                version,
-                record_sha(data, version, bool(deleted)),
+                change.entity,
+                change.id,
+                change.version,
+                record_sha(change.data, change.version, change.deleted),
                 ref,
             )
         )
     if primary is not None and not seen_primary:
-        row = append_record(conn, at, actor, kind, primary[0], primary[1], ref, chain)
-        if row is not None:
-            rows.insert(0, row)
-    if own:
-        chain.flush()
+        found = current(*primary)
+        if found is not None:
+            sha = record_sha(found.data, found.version, found.deleted)
+            rows.insert(0, chain.append(at, actor, kind, *primary, found.version, sha, ref))
     return rows
 
 

@@ -170,6 +170,34 @@ def get(conn: Tx, entity: str, record_id: str, include_deleted: bool = False) ->
     )
 
 
+def get_many(tx: Tx, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Stored[Any] | None]:
+    """``get`` for many records at once (tombstones are None): one query per entity and 500 ids,
+    so a push batch reads the jobs, equipment and stock rows it touches before it decides."""
+    by_entity: dict[str, list[str]] = {}
+    for entity, record_id in dict.fromkeys(keys):
+        by_entity.setdefault(entity, []).append(record_id)
+    out: dict[tuple[str, str], Stored[Any] | None] = {}
+    for entity, ids in by_entity.items():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            out.update(((entity, i), None) for i in chunk)
+            rows = tx.execute(
+                f"SELECT id, data, version, deleted, fields FROM records WHERE entity=? "
+                f"AND id IN ({','.join('?' * len(chunk))})",
+                [entity, *chunk],
+            )
+            for row in rows:
+                if not row[3]:
+                    out[(entity, row[0])] = Stored(
+                        decode_record(row[1]), row[2], False, _versions_decoder.decode(row[4])
+                    )
+    return out
+
+
+def field_versions_json(stamps: dict[str, FieldVersion]) -> str:
+    return _encoder.encode(stamps).decode()
+
+
 def put(
     conn: Tx,
     record: Record,
