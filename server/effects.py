@@ -63,9 +63,9 @@ class BatchContext:
         self.signed_jobs: set[str] = set()
         self.known_events: set[str] = set()  # event ids the store holds (see push._known_events)
         self.pending = pending
-        self._stored: dict[tuple[str, str], store.Stored | None] = {}
+        self._stored: dict[tuple[str, str], store.Stored[Any] | None] = {}
 
-    def get(self, conn: Tx, entity: str, record_id: str) -> store.Stored | None:
+    def get(self, conn: Tx, entity: str, record_id: str) -> store.Stored[Any] | None:
         """``store.get`` through the batch's writes and lookups (jobs, equipment, stock rows)."""
         key = (entity, record_id)
         if self.pending is not None and key in self.pending.records:
@@ -78,7 +78,9 @@ class BatchContext:
         """Look up many records at once (``store.get_many``), ahead of the mutations needing them."""
         self._stored.update(store.get_many(conn, [k for k in keys if k not in self._stored]))
 
-    def put(self, conn: Tx, record: Record, base: store.Stored | None = None, *, writer: Writer | None = None) -> int:
+    def put(
+        self, conn: Tx, record: Record, base: store.Stored[Any] | None = None, *, writer: Writer | None = None
+    ) -> int:
         """``store.put``, or into the batch's pending writes; returns the record's version."""
         if self.pending is not None:
             return self.pending.put(conn, record, base, writer=writer)
@@ -113,7 +115,7 @@ class BatchContext:
         self._stored.update(self.pending.records)
         self.pending.flush(conn)
 
-    def saved(self, stored: store.Stored) -> None:
+    def saved(self, stored: store.Stored[Any]) -> None:
         self._stored[(entity_of(stored.record), stored.record.id)] = stored
 
     def forget(self) -> None:

@@ -134,6 +134,8 @@ class Chain:
         lock_change_log(conn)  # one chain across processes: nobody appends between read and flush
         self.n, self.prev = _head(conn)
         self._pending: list[Row] = []
+        self._at: dt.datetime | None = None
+        self._stamp = ""
 
     def append(
         self,
@@ -147,7 +149,9 @@ class Chain:
         ref: str = "",
     ) -> Row:
         self.n += 1
-        stamp = at.astimezone(dt.timezone.utc).isoformat()
+        if at is not self._at:  # a push stamps thousands of rows with one time
+            self._at, self._stamp = at, at.astimezone(dt.timezone.utc).isoformat()
+        stamp = self._stamp
         digest = chain_hash(
             self.prev,
             canonical_row(self.n, stamp, actor.user, actor.device, kind, entity, record_id, version, sha, ref),

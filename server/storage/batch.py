@@ -40,9 +40,11 @@ class Pending:
         self._since: dict[tuple[str, str], Change] = {}  # written since ``take_writes``
         self.serials: dict[str, tuple[str, str, str] | None] = {}  # serial -> (equipment, event, job)
         self._serials_read: set[str] = set()
+        self._serials_changed: set[str] = set()
+        self._open_conflicts: dict[tuple[str, str | None, str | None], str] = {}
 
     def __bool__(self) -> bool:
-        return bool(self._rows) or bool(self.serials)
+        return bool(self._rows) or bool(self._serials_changed)
 
     def get(self, entity: str, record_id: str) -> Stored[Any] | None:
         return self.records.get((entity, record_id))
@@ -77,8 +79,10 @@ class Pending:
             self._keep_fields.discard(key)
         data = encode_record(record)
         parent, assignee, status = index_columns(record)
-        self._rows[key] = (key[0], key[1], version, parent, assignee, status, data, field_versions_json(stamps))
+        self._rows[key] = (key[0], key[1], version, parent, assignee, status, data)
         self.records[key] = Stored(record, version, False, stamps)
+        if isinstance(record, Conflict) and record.status == "open":
+            self._open_conflicts.setdefault((record.kind, record.job_id, record.engineer), record.id)
         self._since[key] = Change(key[0], key[1], version, False, data)
         return version
 
@@ -91,22 +95,20 @@ class Pending:
 
     def open_conflict(self, kind: str, job_id: str, engineer: str | None) -> str | None:
         """An open conflict of ``kind`` this batch raised for the job and engineer, if any."""
-        for stored in self.records.values():
-            c = stored.record
-            if isinstance(c, Conflict) and (c.kind, c.job_id, c.engineer, c.status) == (kind, job_id, engineer, "open"):
-                return str(c.id)
-        return None
+        return self._open_conflicts.get((kind, job_id, engineer))
 
     def serial_holder(self, conn: Tx, serial: str) -> tuple[str, str] | None:
         """(equipment_id, job_id) where ``serial`` is installed, the batch's swaps included."""
-        if serial not in self.serials and serial not in self._serials_read:
+        if serial not in self._serials_read:
             self.read_serials(conn, [serial])
         held = self.serials.get(serial)
         return None if held is None else (held[0], held[2])
 
     def read_serials(self, conn: Tx, serials: Iterable[str]) -> None:
         """Read the holders of ``serials`` the batch has not read or changed, in a few queries."""
-        wanted = sorted({s for s in serials if s not in self.serials and s not in self._serials_read})
+        wanted = sorted(set(serials) - self._serials_read)
+        if not wanted:
+            return
         self._serials_read.update(wanted)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
@@ -121,11 +123,14 @@ class Pending:
         self, conn: Tx, equipment_id: str, serial_out: str, serial_in: str, event_id: str, job_id: str
     ) -> None:
         """``records.swap_serial``, held in memory."""
-        self.read_serials(conn, [serial_out, serial_in])
+        if serial_out not in self._serials_read or serial_in not in self._serials_read:
+            self.read_serials(conn, [serial_out, serial_in])
         held = self.serials.get(serial_out)
         if held is not None and held[0] == equipment_id:
             self.serials[serial_out] = None
+            self._serials_changed.add(serial_out)
         self.serials[serial_in] = (equipment_id, event_id, job_id)
+        self._serials_changed.add(serial_in)
 
     def prefetch(self, conn: Tx, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Stored[Any] | None]:
         """The stored records of ``keys`` the batch has not written, one query per entity."""
@@ -134,12 +139,16 @@ class Pending:
 
     def flush(self, conn: Tx) -> None:
         """Write everything held, one statement per table and kind of write; then hold nothing."""
-        keep = [row for key, row in self._rows.items() if key in self._keep_fields]
-        replace = [row for key, row in self._rows.items() if key not in self._keep_fields]
+        keep: list[tuple[Any, ...]] = []
+        replace: list[tuple[Any, ...]] = []
+        for key, row in self._rows.items():
+            fields = field_versions_json(self.records[key].field_versions)
+            (keep if key in self._keep_fields else replace).append((*row, fields))
         _upsert_records(conn, keep, keep_fields=True)
         _upsert_records(conn, replace, keep_fields=False)
-        gone = [(serial,) for serial, held in self.serials.items() if held is None]
-        held = [(serial, *value) for serial, value in self.serials.items() if value is not None]
+        changed = [(serial, self.serials[serial]) for serial in sorted(self._serials_changed)]
+        gone = [(serial,) for serial, value in changed if value is None]
+        held = [(serial, *value) for serial, value in changed if value is not None]
         if gone:
             conn.executemany("DELETE FROM serials WHERE serial=?", gone)
         if held:
@@ -150,6 +159,8 @@ class Pending:
         self._since.clear()
         self.serials.clear()
         self._serials_read.clear()
+        self._serials_changed.clear()
+        self._open_conflicts.clear()
 
 
 _RECORD_COLUMNS = "entity, id, version, parent, assignee, status, data, fields"
