@@ -83,7 +83,7 @@ class Pending:
         self.records[key] = Stored(record, version, False, stamps)
         if isinstance(record, Conflict) and record.status == "open":
             self._open_conflicts.setdefault((record.kind, record.job_id, record.engineer), record.id)
-        self._since[key] = Change(key[0], key[1], version, False, data)
+        self._since[key] = Change(key[0], key[1], version, False, data, record)
         return version
 
     def take_writes(self) -> list[Change]:

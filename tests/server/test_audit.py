@@ -182,3 +182,14 @@ def test_an_assignment_through_the_api_is_chained_once(world: World) -> None:
     rows = _audit_rows(world)[before:]
     assert [(r.kind, r.entity, r.id) for r in rows] == [("office.assign", "job", "J-3")]
     assert _verify(world).ok
+
+
+def test_a_record_hashes_the_same_from_its_struct_as_from_its_stored_json(busy: World) -> None:
+    """A push hashes the records it writes from memory (``record_sha_of``); ``verify`` hashes
+    the stored JSON (``record_sha``): every kind of record in a busy store must agree."""
+    from server.storage.records import decode_record
+
+    stored = busy.db.read(lambda c: c.execute("SELECT entity, version, data FROM records").fetchall())
+    assert {row[0] for row in stored} >= {"job", "event", "stock", "equipment"}
+    for _, version, data in stored:
+        assert audit.record_sha_of(decode_record(data), version, False) == audit.record_sha(data, version, False)
