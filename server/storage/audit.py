@@ -27,7 +27,7 @@ from typing import Callable, Iterable, NamedTuple
 import msgspec
 
 from . import reviews
-from .base import Tx, lock_change_log
+from .base import Tx, bulk_insert, lock_change_log
 
 GENESIS = "0" * 64
 # The actor of server-side changes made by the scheduler.
@@ -58,6 +58,10 @@ class Row(NamedTuple):
     ref: str
     prev_hash: str
     hash: str
+
+
+# The columns of ``audit_log`` in ``Row``'s order, with their PostgreSQL types (``bulk_insert``).
+_ROW_COLUMNS = {name: "bigint" if name in ("n", "version") else "text" for name in Row._fields}
 
 
 class Problem(NamedTuple):
@@ -173,11 +177,7 @@ class Chain:
     def flush(self) -> None:
         if not self._pending:
             return
-        self.conn.executemany(
-            "INSERT INTO audit_log(n, at, actor_user, actor_device, kind, entity, id, "
-            "version, record_sha, ref, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            self._pending,
-        )
+        bulk_insert(self.conn, "audit_log", _ROW_COLUMNS, self._pending)
         self.conn.execute("UPDATE meta SET value=? WHERE key='audit_head'", (f"{self.n}:{self.prev}",))
         self._pending.clear()
 

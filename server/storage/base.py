@@ -10,7 +10,7 @@ connection of either backend fits.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Protocol, TypeVar
+from typing import Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -53,6 +53,39 @@ def lock_change_log(tx: Tx) -> None:
     lock = getattr(tx, "lock_change_log", None)
     if lock is not None:
         lock()
+
+
+def bulk_insert(
+    tx: Tx,
+    table: str,
+    columns: dict[str, str],
+    rows: Sequence[Sequence[Any]],
+    suffix: str = "",
+    constants: dict[str, str] | None = None,
+) -> None:
+    """Insert ``rows`` into ``table`` in one statement per backend's best way: SQLite one
+    ``executemany`` (a function call per row), PostgreSQL one ``INSERT ... SELECT FROM
+    unnest(...)`` with an array per column (one statement and one round trip, where
+    ``executemany`` still runs the statement once per row). ``columns`` maps each column to its
+    PostgreSQL type; ``constants`` adds columns with the same SQL value in every row;
+    ``suffix`` is an ``ON CONFLICT`` clause, spelled the same on both."""
+    if not rows:
+        return
+    extra = constants or {}
+    names = ", ".join([*columns, *extra])
+    if is_postgres(tx):
+        arrays = [[_no_nul(v) for v in column] for column in zip(*rows, strict=True)]
+        unnest = ", ".join(f"?::{kind}[]" for kind in columns.values())
+        select = ", ".join(["*", *extra.values()])
+        tx.execute(f"INSERT INTO {table}({names}) SELECT {select} FROM unnest({unnest}) {suffix}", arrays)
+        return
+    values = ", ".join(["?"] * len(columns) + list(extra.values()))
+    tx.executemany(f"INSERT INTO {table}({names}) VALUES ({values}) {suffix}", rows)
+
+
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text holds no NUL: as ``postgres._without_nul`` does for one value."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 @contextmanager

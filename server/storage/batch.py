@@ -24,7 +24,7 @@ from sync_protocol.merge import FieldVersion, Writer
 from sync_protocol.records import Conflict
 
 from .audit import Change
-from .base import Tx, is_postgres
+from .base import Tx, bulk_insert
 from .records import Stored, encode_record, get_many, index_columns, next_version, field_versions_json
 
 _CHUNK = 500
@@ -163,25 +163,26 @@ class Pending:
         self._open_conflicts.clear()
 
 
-_RECORD_COLUMNS = "entity, id, version, parent, assignee, status, data, fields"
+_RECORD_COLUMNS = {
+    "entity": "text",
+    "id": "text",
+    "version": "bigint",
+    "parent": "text",
+    "assignee": "text",
+    "status": "text",
+    "data": "text",
+    "fields": "text",
+}
 _RECORD_SET = (
     "version=excluded.version, deleted=0, parent=excluded.parent, assignee=excluded.assignee, "
     "status=excluded.status, data=excluded.data, fields={fields}"
 )
-_PG_RECORD_TYPES = ("text", "text", "bigint", "text", "text", "text", "text", "text")
 
 
 def _upsert_records(conn: Tx, rows: list[tuple[Any, ...]], keep_fields: bool) -> None:
-    if not rows:
-        return
     sets = _RECORD_SET.format(fields="records.fields" if keep_fields else "excluded.fields")
     conflict = f"ON CONFLICT(entity, id) DO UPDATE SET {sets}"
-    if is_postgres(conn):
-        _pg_unnest(conn, "records", _RECORD_COLUMNS, _PG_RECORD_TYPES, rows, conflict, extra=("deleted", "0"))
-        return
-    conn.executemany(
-        f"INSERT INTO records({_RECORD_COLUMNS}, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) {conflict}", rows
-    )
+    bulk_insert(conn, "records", _RECORD_COLUMNS, rows, conflict, constants={"deleted": "0"})
 
 
 def _upsert_serials(conn: Tx, rows: list[tuple[str, str, str, str]]) -> None:
@@ -189,31 +190,5 @@ def _upsert_serials(conn: Tx, rows: list[tuple[str, str, str, str]]) -> None:
         "ON CONFLICT(serial) DO UPDATE SET equipment_id=excluded.equipment_id, "
         "event_id=excluded.event_id, job_id=excluded.job_id"
     )
-    columns = "serial, equipment_id, event_id, job_id"
-    if is_postgres(conn):
-        _pg_unnest(conn, "serials", columns, ("text",) * 4, rows, conflict)
-        return
-    conn.executemany(f"INSERT INTO serials({columns}) VALUES (?,?,?,?) {conflict}", rows)
-
-
-def _pg_unnest(
-    conn: Tx,
-    table: str,
-    columns: str,
-    types: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    conflict: str,
-    extra: tuple[str, str] | None = None,
-) -> None:
-    """One ``INSERT ... SELECT FROM unnest(...)`` for all ``rows`` (PostgreSQL): one statement
-    and one round trip, where ``executemany`` would still run the statement once per row."""
-    arrays = [[_no_nul(v) for v in column] for column in zip(*rows, strict=True)]
-    unnest = ", ".join(f"?::{t}[]" for t in types)
-    names = columns + (f", {extra[0]}" if extra else "")
-    select = "*" + (f", {extra[1]}" if extra else "")
-    conn.execute(f"INSERT INTO {table}({names}) SELECT {select} FROM unnest({unnest}) {conflict}", arrays)
-
-
-def _no_nul(value: Any) -> Any:
-    """As ``postgres._without_nul`` for one value: PostgreSQL text holds no NUL."""
-    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+    columns = dict.fromkeys(("serial", "equipment_id", "event_id", "job_id"), "text")
+    bulk_insert(conn, "serials", columns, rows, conflict)

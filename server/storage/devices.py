@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .base import Tx, is_postgres
+from .base import Tx, bulk_insert, is_postgres
 
 Row = Any  # a row read by name or position (``sqlite3.Row``)
 
@@ -225,12 +225,13 @@ def set_high_water(tx: Tx, device_id: str, high_seq: int, high_hlc: str | None, 
     )
 
 
+_ANSWER_COLUMNS = {"device_id": "text", "seq": "bigint", "answer": "bytea", "applied_at": "text"}
+
+
 def store_answers(tx: Tx, device_id: str, answers: Iterable[tuple[int, bytes]], at: str) -> None:
     """Keep each mutation's encoded answer, by seq, for retried batches."""
-    tx.executemany(
-        "INSERT INTO applied(device_id, seq, answer, applied_at) VALUES (?,?,?,?)",
-        [(device_id, seq, answer, at) for seq, answer in answers],
-    )
+    rows = [(device_id, seq, answer, at) for seq, answer in answers]
+    bulk_insert(tx, "applied", _ANSWER_COLUMNS, rows)
 
 
 def stored_answer(tx: Tx, device_id: str, seq: int) -> bytes | None:
