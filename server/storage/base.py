@@ -12,6 +12,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
+import msgspec
+
 T = TypeVar("T")
 
 
@@ -64,27 +66,44 @@ def bulk_insert(
     constants: dict[str, str] | None = None,
 ) -> None:
     """Insert ``rows`` into ``table`` in one statement per backend's best way: SQLite one
-    ``executemany`` (a function call per row), PostgreSQL one ``INSERT ... SELECT FROM
-    unnest(...)`` with an array per column (one statement and one round trip, where
-    ``executemany`` still runs the statement once per row). ``columns`` maps each column to its
-    PostgreSQL type; ``constants`` adds columns with the same SQL value in every row;
-    ``suffix`` is an ``ON CONFLICT`` clause, spelled the same on both."""
+    ``executemany`` (a function call per row); PostgreSQL one ``INSERT ... SELECT FROM
+    json_to_recordset(...)`` over the rows encoded as one JSON text by msgspec (one statement
+    and one round trip, where ``executemany`` runs the statement once per row and psycopg
+    dumps array parameters element by element in Python). ``columns`` maps each column to its
+    PostgreSQL type (``bytea`` travels as base64); ``constants`` adds columns with the same SQL
+    value in every row; ``suffix`` is an ``ON CONFLICT`` clause, spelled the same on both."""
     if not rows:
         return
     extra = constants or {}
     names = ", ".join([*columns, *extra])
     if is_postgres(tx):
-        arrays = [[_no_nul(v) for v in column] for column in zip(*rows, strict=True)]
-        unnest = ", ".join(f"?::{kind}[]" for kind in columns.values())
-        select = ", ".join(["*", *extra.values()])
-        tx.execute(f"INSERT INTO {table}({names}) SELECT {select} FROM unnest({unnest}) {suffix}", arrays)
+        as_read = ", ".join(f"{c} {'text' if kind == 'bytea' else kind}" for c, kind in columns.items())
+        select = ", ".join(
+            [*(f"decode({c}, 'base64')" if kind == "bytea" else c for c, kind in columns.items()), *extra.values()]
+        )
+        tx.execute(
+            f"INSERT INTO {table}({names}) SELECT {select} FROM json_to_recordset(?::json) AS r({as_read}) {suffix}",
+            (_rows_json(list(columns), rows),),
+        )
         return
     values = ", ".join(["?"] * len(columns) + list(extra.values()))
     tx.executemany(f"INSERT INTO {table}({names}) VALUES ({values}) {suffix}", rows)
 
 
+_json = msgspec.json.Encoder()
+
+
+def _rows_json(names: list[str], rows: Sequence[Sequence[Any]]) -> str:
+    """The rows as one JSON array of objects. PostgreSQL text holds no NUL (SQLite's can): a NUL
+    in a value becomes U+FFFD, as ``postgres._without_nul`` does for ordinary parameters."""
+    encoded = _json.encode([dict(zip(names, row, strict=True)) for row in rows])
+    if b"\\u0000" in encoded:  # rare: clean the values themselves, not the escaped text
+        clean = [[_no_nul(v) for v in row] for row in rows]
+        encoded = _json.encode([dict(zip(names, row, strict=True)) for row in clean])
+    return encoded.decode()
+
+
 def _no_nul(value: Any) -> Any:
-    """PostgreSQL text holds no NUL: as ``postgres._without_nul`` does for one value."""
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
