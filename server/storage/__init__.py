@@ -9,6 +9,7 @@ typed functions of this package's modules, one module per concept:
     scopes    which records a device may see (its scope), and what it holds (its scope set)
     devices   users, devices, enrollment tokens, push high-water marks and stored answers
     audit     the hash-chained audit log
+    batch     a push batch's writes held in memory, then written one statement per table
     blobs     blob metadata and unfinished uploads (the bytes live in ``server.blobs``)
     office    the office's read queries (board, lists, pickers, reports)
     scheduler the scheduled jobs' memory: runs, maintenance plan, housekeeping's sweeps
