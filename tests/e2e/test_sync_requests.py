@@ -20,9 +20,9 @@ def count_commits(client: Any) -> Callable[[], int]:
     seen = {"n": 0}
     write = client.store.write
 
-    def counted(fn: Any) -> Any:
+    def counted(fn: Any, **options: Any) -> Any:
         seen["n"] += 1
-        return write(fn)
+        return write(fn, **options)
 
     client.store.write = counted
     return lambda: seen["n"]
