@@ -128,12 +128,9 @@ def test_tokens_never_reach_the_server_log(world) -> None:  # type: ignore[no-un
 
 
 def _version(server: LiveServer, entity: str, record_id: str) -> int:
-    from tests.support.live import read_only
+    from tests.support.databases import query
 
-    with read_only(server.data_dir / "fieldsync.db") as conn:
-        return int(
-            conn.execute("SELECT version FROM records WHERE entity=? AND id=?", (entity, record_id)).fetchone()[0]
-        )
+    return int(query(server.data_dir, "SELECT version FROM records WHERE entity=? AND id=?", entity, record_id)[0][0])
 
 
 WRITTEN = ("applied", "merged", "conflict")

@@ -117,12 +117,28 @@ def query(data_dir: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         db.close()
 
 
-def tamper(data_dir: Path, sql: str, *params: Any) -> None:
+# The audit log's append-only guards (server/storage/schema.py, schema_pg.py), as an intruder who
+# owns the database drops them before changing the log.
+_AUDIT_GUARDS = {
+    "sqlite": ("DROP TRIGGER IF EXISTS audit_log_no_update", "DROP TRIGGER IF EXISTS audit_log_no_delete"),
+    "postgresql": ("DROP TRIGGER IF EXISTS audit_log_no_update ON audit_log",),
+}
+
+
+def tamper(data_dir: Path, sql: str, *params: Any, unguard: bool = False) -> None:
     """Change a server's store behind its back, on either backend (SQL in SQLite's dialect): what
-    an intruder with database access does, for tests of what the audit chain then finds."""
+    an intruder with database access does, for tests of what the audit chain then finds.
+    ``unguard``: drop the audit log's append-only triggers first (an intruder who owns the
+    database can), to change or delete the log's own rows."""
     db = open_store(data_dir)
+
+    def change(tx: Any) -> None:
+        for statement in _AUDIT_GUARDS[db.dialect] if unguard else ():
+            tx.execute(statement)
+        tx.execute(sql, params)
+
     try:
-        db.write(lambda tx: tx.execute(sql, params))
+        db.write(change)
     finally:
         db.close()
 
