@@ -18,6 +18,7 @@ import functools
 import os
 import re
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -42,15 +43,27 @@ def _url_of(name: str) -> str:
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def create_database(template: str | None = None) -> str:
-    """A new, empty database (or a copy of ``template``, a URL); returns its URL."""
+def create_database(template: str | None = None, patience: float = 60.0) -> str:
+    """A new, empty database (or a copy of ``template``, a URL); returns its URL.
+
+    PostgreSQL copies a template only while no other session is connected to it, and refuses at
+    once ("source database ... is being accessed by other users") otherwise: a test's pool or a
+    read of a template in another worker of the suite (pyproject.toml runs several) holds it a
+    moment. The copy is tried again until ``patience`` seconds have passed."""
     import psycopg
 
     name = "fieldsync_test_" + uuid.uuid4().hex[:12]
     clause = f" TEMPLATE {template.rsplit('/', 1)[1]}" if template else ""
+    deadline = time.monotonic() + patience
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}{clause}")
-    return _url_of(name)
+        while True:
+            try:
+                conn.execute(f"CREATE DATABASE {name}{clause}")
+                return _url_of(name)
+            except psycopg.errors.ObjectInUse:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
 
 def drop_database(url: str) -> None:

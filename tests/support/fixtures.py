@@ -8,6 +8,7 @@ each test serves a fresh copy (``server_data``, ``live_server``) and enrolls rea
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import shutil
 from contextlib import AbstractContextManager
@@ -86,6 +87,19 @@ def fresh_database(backend: str) -> Iterator[str | None]:
     drop_database(url)
 
 
+def _enrollment_token(data: Path, name: str, role: str) -> str:
+    """``field-server user add NAME --role ROLE --json``, run by the CLI's own ``main`` in this
+    process: fifteen tokens per template, on every worker and backend, would otherwise be fifteen
+    interpreters started (seconds each on a loaded machine) for the same code path."""
+    from server import cli
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = cli.main(["user", "add", name, "--role", role, "--data", str(data), "--json"])
+    assert status == 0, out.getvalue()
+    return str(json.loads(out.getvalue())["enrollment_token"])
+
+
 @contextlib.contextmanager
 def _server_template(root: Path, backend: str) -> Iterator[tuple[Path, dict[str, list[str]]]]:
     """A server store initialised and loaded through the CLI, with enrollment tokens of the demo
@@ -99,14 +113,7 @@ def _server_template(root: Path, backend: str) -> Iterator[tuple[Path, dict[str,
         (data.parent / "admin_token").write_text(admin["admin_token"])
         run_cli("field-server", "load-fixtures", "--data", str(data), str(DEMO_DATA))
         tokens = {
-            name: [
-                str(
-                    cli_json("field-server", "user", "add", name, "--role", role, "--data", str(data))[
-                        "enrollment_token"
-                    ]
-                )
-                for _ in range(TOKENS_PER_USER)
-            ]
+            name: [_enrollment_token(data, name, role) for _ in range(TOKENS_PER_USER)]
             for name, role in DEMO_USERS.items()
         }
         yield data, tokens
