@@ -1,8 +1,9 @@
-"""The security suite attacks one store: every test of ``tests/security`` shares one real server
-process (``live_server`` here replaces the end-to-end harness's one-server-per-test), so that the
-store ends the run holding everything every attack left in it. ``test_aftermath.py`` then runs
-last and checks that store: the audit chain verifies, SQLite finds no corruption, and no office
-page, API answer or laptop view fails on it.
+"""The security suite attacks one store per backend: every test of ``tests/security`` on that
+backend shares one real server process (``live_server`` here replaces the end-to-end harness's
+one-server-per-test), so that the store ends the run holding everything every attack left in it.
+``test_aftermath.py`` then runs last and checks that store: the audit chain verifies, SQLite finds
+no corruption, and no office page, API answer or laptop view fails on it. The tests of one
+backend's shared server run on one pytest-xdist worker, in this order (``tests/conftest.py``).
 
 Tests here therefore never assume a pristine store: each makes the jobs and records it needs
 (``Attack.new_job``) or reads the state it starts from.
