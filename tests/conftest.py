@@ -6,7 +6,7 @@ helpers shared between test folders live in ``tests/support/`` too, never in a c
 
 from tests.support.blobstores import blob_store, s3_endpoint  # noqa: F401
 from tests.support.browser import chromium, new_page  # noqa: F401
-from tests.support.live import ROOT
+from tests.support.databases import BACKENDS
 from pathlib import Path
 from typing import Iterator
 
@@ -36,36 +36,53 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", names, indirect=True, scope="module", ids=[f"{n}" for n in names])
 
 
-# pytest-xdist (``--dist loadgroup --no-loadscope-reorder``, pyproject.toml) hands each worker whole
-# groups in the order they come here: a test file on one backend (its module-scoped fixtures are
-# made once), and the security suite's tests of the shared attacked server of one backend (its
-# aftermath checks run last, on the worker that ran the attacks). The groups with the most work go
-# first, a slow test counting as SLOW ordinary ones, so that no long group starts last.
-SHARED_SECURITY = ("attack", "live_server")
+# pytest-xdist (``--dist loadscope --no-loadscope-reorder``, pyproject.toml) hands each worker whole
+# groups (``group_of``), in the order they come here: a test file on one backend (its module-scoped
+# fixtures are made once), and the security suite on one backend (its shared attacked server is
+# made once, and its aftermath checks run last, on the worker that ran the attacks). The groups
+# with the most work go first, a slow test counting as SLOW ordinary ones, so that no long group
+# starts last. (xdist's own ``xdist_group`` marks rename node ids, which pytest 9 ignores.)
 SLOW = 20
 
 
-def _group(item: pytest.Item) -> str:
-    path = Path(str(item.path))
-    relative = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.as_posix()
-    callspec = getattr(item, "callspec", None)
-    store = callspec.params.get("backend", "") if callspec is not None else ""
-    if relative.startswith("tests/security/") and any(f in item.fixturenames for f in SHARED_SECURITY):
+def group_of(nodeid: str) -> str:
+    """The group of a test, from its node id alone (the scheduler sees nothing else).
+
+    >>> group_of("tests/security/test_bounds.py::test_x[postgresql-a]")
+    'security-postgresql'
+    >>> group_of("tests/e2e/test_blob_transfers.py::test_y[directory-sqlite]")
+    'tests/e2e/test_blob_transfers.py-sqlite'
+    >>> group_of("tests/client/test_cli.py::test_z")
+    'tests/client/test_cli.py'
+    """
+    path, _, rest = nodeid.partition("::")
+    params = rest[rest.find("[") + 1 : rest.rfind("]")].split("-") if rest.endswith("]") else []
+    store = next((p for p in params if p in BACKENDS), "")
+    if path.startswith("tests/security/") and store:
         return f"security-{store}"
-    return f"{relative}-{store}" if store else relative
+    return f"{path}-{store}" if store else path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """xdist's scope scheduler, its scopes the groups of ``group_of``."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Groups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return Groups(config, log)  # type: ignore[arg-type]
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
-    """Mark every test with its group before pytest-xdist reads the marks; once every other hook
-    has ordered the tests (pytest by fixture, ``tests/security/conftest.py`` the aftermath last),
-    put the groups in order of their work, each group's tests in the order they had."""
-    groups = {id(item): _group(item) for item in items}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
+    """Once every other hook has ordered the tests (pytest by fixture, ``tests/security/conftest.py``
+    the aftermath last), put the groups in order of their work, each group's tests in the order
+    they had."""
     yield
     work: dict[str, int] = {}
     for item in items:
-        work[groups[id(item)]] = work.get(groups[id(item)], 0) + (SLOW if item.get_closest_marker("slow") else 1)
+        group = group_of(item.nodeid)
+        work[group] = work.get(group, 0) + (SLOW if item.get_closest_marker("slow") else 1)
     first = {name: n for n, name in enumerate(work)}
-    items.sort(key=lambda item: (-work[groups[id(item)]], first[groups[id(item)]]))
+    items.sort(key=lambda item: (-work[group_of(item.nodeid)], first[group_of(item.nodeid)]))
