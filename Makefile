@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-pg test-fast lint soak clean bench bench-peer browser-deps pg-deps catalogs
+.PHONY: install demo test test-fast lint soak clean bench bench-peer browser-deps pg-deps catalogs
 
 install: $(STAMP)
 
@@ -17,14 +17,10 @@ $(STAMP): pyproject.toml
 demo: install
 	$(PY) -m fixtures.demo_run
 
+# The whole suite, the five store folders (server, office, e2e, reliability, security) on SQLite and
+# on PostgreSQL, on the pytest-xdist workers of pyproject.toml's addopts.
 test: install browser-deps pg-deps lint
 	$(PY) -m pytest -q
-
-# Every test of the five store folders (server, office, e2e, reliability, security) on PostgreSQL
-# too, not only the store's own tests and the several-process proofs that `make test` doubles
-# (tests/support/fixtures.py, PG_ALWAYS): about twice the suite's time.
-test-pg: install browser-deps pg-deps
-	FIELDSYNC_PG=all $(PY) -m pytest -q
 
 # The formatter's layout, ruff's lint rules, and mypy --strict held to
 # tests/support/mypy-baseline.json (it may only shrink).

@@ -23,18 +23,19 @@ def high_seq(path: Path, device: str) -> int:
         return int(row[0]) if row else 0
 
 
-def test_backup_of_postgresql_is_left_to_its_own_tools(live_server: LiveServer, backend: str, tmp_path: Path) -> None:
-    if backend != "postgresql":
-        return  # the SQLite backup is the test below
+@pytest.mark.backends("postgresql")
+def test_backup_of_postgresql_is_left_to_its_own_tools(live_server: LiveServer, tmp_path: Path) -> None:
+    """PostgreSQL only: ``field-server backup`` copies a SQLite file, and on PostgreSQL it refuses
+    and names ``pg_dump`` (the SQLite backup is the test below)."""
     refused = run_cli("field-server", "backup", str(tmp_path / "b"), "--data", str(live_server.data_dir), check=False)
     assert refused.returncode == 1 and "pg_dump" in refused.stderr, refused.stderr
 
 
-def test_backup_while_a_laptop_pushes_is_consistent_and_serves(
-    live_server: LiveServer, backend: str, tmp_path: Path
-) -> None:
-    if backend != "sqlite":
-        return  # PostgreSQL is backed up with its own tools: the test above
+@pytest.mark.backends("sqlite")
+def test_backup_while_a_laptop_pushes_is_consistent_and_serves(live_server: LiveServer, tmp_path: Path) -> None:
+    """SQLite only: ``field-server backup`` is the online copy of the SQLite file (checked with
+    ``PRAGMA integrity_check`` and restored by serving the copied file); PostgreSQL is backed up
+    with its own tools (the test above)."""
     home = tmp_path / "li-wei"
     with FieldClient(home) as li:
         li.login(live_server.url, live_server.enrollment("li-wei"))

@@ -33,7 +33,8 @@ import pytest
 from server.blobstore import file_sha256
 from server.process import free_port
 
-from tests.support.live import ROOT, read_only, wait_until
+from tests.support.databases import query, use_database
+from tests.support.live import ROOT, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -114,9 +115,14 @@ class Shell:
 
 
 @pytest.fixture
-def shell(tmp_path: Path) -> Iterator[Shell]:
+def shell(tmp_path: Path, fresh_database: str | None) -> Iterator[Shell]:
+    """A shell in a copy of ``fixtures/demo/``. On PostgreSQL, ``var/server/config.toml`` names a
+    new database before the README's ``field-server init`` (what an operator who runs
+    PostgreSQL writes there first, docs/operations.md): every command after it is as printed."""
     work = tmp_path / "fieldsync"
     shutil.copytree(ROOT / "fixtures" / "demo", work / "fixtures" / "demo")
+    if fresh_database:
+        use_database(work / "var" / "server", fresh_database)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FIELD_", "VIRTUAL_ENV"))}
     env.update(
         HOME=str(tmp_path / "home"),
@@ -173,28 +179,29 @@ def test_every_shell_block_of_the_readme_runs_as_printed(shell: Shell, tmp_path:
     assert isinstance(made, dict) and made["name"] == f"{made['number']} ({made['id']})" and made["severity"] == 2
     # What the engineer's day left on the server: the work of J-0001, whole and signed.
     work = shell.cwd
-    with read_only(work / "var" / "server" / "fieldsync.db") as db:
-        job = db.execute("SELECT data FROM records WHERE entity='job' AND id='J-0001'").fetchone()[0]
-        kinds = [
-            r[0]
-            for r in db.execute(
-                "SELECT json_extract(data, '$.payload.kind') FROM records "
-                "WHERE entity='event' AND parent='J-0001' ORDER BY id"
-            )
-        ]
-        backup_sha = db.execute(
-            "SELECT json_extract(data, '$.payload.sha256') FROM records WHERE entity='event' "
-            "AND json_extract(data, '$.payload.kind')='backup'"
-        ).fetchone()[0]
+    server = work / "var" / "server"
+    job = query(server, "SELECT data FROM records WHERE entity='job' AND id='J-0001'")[0][0]
+    kinds = [
+        r[0]
+        for r in query(
+            server,
+            "SELECT json_extract(data, '$.payload.kind') FROM records "
+            "WHERE entity='event' AND parent='J-0001' ORDER BY id",
+        )
+    ]
+    backup_sha = query(
+        server,
+        "SELECT json_extract(data, '$.payload.sha256') FROM records WHERE entity='event' "
+        "AND json_extract(data, '$.payload.kind')='backup'",
+    )[0][0]
     assert '"status":"resolved"' in job and '"signature_state":"valid"' in job
     assert kinds.count("part_swap") == 1 and kinds.count("signature") == 1
     assert backup_sha == file_sha256(work / "fixtures" / "demo" / "r740-system-image.img")
     # The supervisor's walk: the audit as CSV for Excel, and J-0001's finding reviewed, in the chain.
     sheet = (work / "backup-audit.csv").read_bytes()
     assert sheet.startswith(b"\xef\xbb\xbf") and b"J-0001" in sheet and b"verified" in sheet
-    with read_only(work / "var" / "server" / "fieldsync.db") as db:
-        reviews = db.execute("SELECT job_id, engineer, comment FROM finding_reviews").fetchall()
-        chained = db.execute("SELECT id FROM audit_log WHERE kind='office.review'").fetchall()
+    reviews = query(server, "SELECT job_id, engineer, comment FROM finding_reviews")
+    chained = query(server, "SELECT id FROM audit_log WHERE kind='office.review'")
     assert [tuple(r) for r in reviews] == [("J-0001", "u-li-wei", "image checked on USB-07 with 李伟")]
     assert [r[0] for r in chained] == ["J-0001|u-li-wei"]
     assert ran[-1].startswith("field-server audit verify")

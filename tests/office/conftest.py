@@ -6,6 +6,7 @@ second; copying a few milliseconds). ``TestClient`` runs the real app, middlewar
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import shutil
@@ -22,6 +23,7 @@ from server.blobstore import DirectoryStore
 from server.fixtures import load_fixtures
 from server.storage import database_url, open_database
 from tests.support.databases import create_database, database_of, drop_database, use_database
+from tests.support.fixtures import PerBackend
 from sync_protocol import uuid7
 from sync_protocol.hlc import Clock
 
@@ -30,20 +32,36 @@ DEMO_DATA = ROOT / "fixtures" / "demo" / "data.json"
 ROLES = {"chen-jing": "dispatcher", "zhao-lei": "supervisor", "li-wei": "engineer", "zhang-min": "engineer"}
 
 
-@pytest.fixture(scope="session")
-def office_template(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Path]:
-    data = tmp_path_factory.mktemp(f"office-template-{backend}") / "server"
+@contextlib.contextmanager
+def _office_template(data: Path, backend: str) -> Iterator[Path]:
     data.mkdir()
     url = create_database() if backend == "postgresql" else None
     if url:
         use_database(data, url)
-    db = open_database(database_url(data, url))
-    db.migrate()
-    load_fixtures(db, DirectoryStore(data / "blobs"), DEMO_DATA)
-    db.close()
-    yield data
-    if url:
-        drop_database(url)
+    try:
+        db = open_database(database_url(data, url))
+        db.migrate()
+        load_fixtures(db, DirectoryStore(data / "blobs"), DEMO_DATA)
+        db.close()
+        yield data
+    finally:
+        if url:
+            drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def office_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PerBackend[Path]]:
+    """The demo store of each backend, loaded once per session (per worker) when first asked for."""
+    templates = PerBackend(
+        lambda backend: _office_template(tmp_path_factory.mktemp(f"office-template-{backend}") / "server", backend)
+    )
+    yield templates
+    templates.close()
+
+
+@pytest.fixture(scope="module")
+def office_template(office_templates: PerBackend[Path], backend: str) -> Path:
+    return office_templates(backend)
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def test_ten_thousand_mutations_through_a_faulty_network_land_exactly_once(live_
     with FaultProxy(live_server.port, WEIGHTS, seed=5) as proxy:
         clients = []
         for n, (user, _job) in enumerate(DEVICES):
-            client = FieldClient(tmp_path / f"laptop-{n}", retries=3, backoff=0.0, timeout=5)
+            client = FieldClient(tmp_path / f"laptop-{n}", retries=3, backoff=0.0, timeout=30)
             client.login(live_server.url, live_server.enrollment(user))  # enroll directly, then
             client.store.write(
                 lambda c, p=proxy: c.execute(  # go through the bad network

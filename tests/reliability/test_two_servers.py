@@ -105,7 +105,30 @@ class Checker(threading.Thread):
             self.failure = exc
 
 
-def work(name: str, home: Path, jobs: list[str], site: str, deadline: float, seed: int) -> dict[str, Any]:
+class Quota:
+    """How long the laptops work: ``seconds``, and on a slow or loaded machine (the suite runs on
+    several workers) longer, until they recorded ``mutations`` together, as a fast one does in that
+    time; never more than ``LONGEST`` times ``seconds``. The stress is the count of mutations
+    racing through the two processes, not the time it took."""
+
+    LONGEST = 4
+
+    def __init__(self, seconds: float, mutations: int) -> None:
+        start = time.monotonic()
+        self.deadline, self.cap, self.target = start + seconds, start + self.LONGEST * seconds, mutations
+        self.recorded = 0
+        self.lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.recorded += n
+
+    def going(self) -> bool:
+        now = time.monotonic()
+        return now < self.deadline or (self.recorded < self.target and now < self.cap)
+
+
+def work(name: str, home: Path, jobs: list[str], site: str, quota: Quota, seed: int) -> dict[str, Any]:
     """One laptop's day, compressed: notes and site edits, a sync after each handful."""
     from sync_protocol import Note
 
@@ -113,8 +136,10 @@ def work(name: str, home: Path, jobs: list[str], site: str, deadline: float, see
     notes: list[str] = []
     syncs = 0
     with FieldClient(home, retries=8, backoff=0.01, timeout=60) as laptop:
-        while time.monotonic() < deadline:
-            for _ in range(rng.randint(10, 30)):
+        while quota.going():
+            handful = rng.randint(10, 30)
+            quota.add(handful)
+            for _ in range(handful):
                 if rng.random() < 0.1:
                     laptop.edit("site", site, access_notes=f"{name} {home.name} {len(notes)}")
                 else:
@@ -150,14 +175,14 @@ def test_two_server_processes_behave_as_one(server_data: Path, backend: str, tmp
             homes.append(home)
         checker = Checker(balancer.url, servers[0].enrollment("zhao-lei", "supervisor"))
         checker.start()
-        deadline = time.monotonic() + seconds
+        quota = Quota(seconds, mutations=int(36 * seconds))  # the floor below, and a margin for edits folded
         results: list[dict[str, Any]] = [{} for _ in LAPTOPS]
         failures: list[BaseException] = []
 
         def run(n: int) -> None:
             name, jobs, site = LAPTOPS[n]
             try:
-                results[n] = work(name, homes[n], jobs, site, deadline, seed=n)
+                results[n] = work(name, homes[n], jobs, site, quota, seed=n)
             except BaseException as exc:  # reported below
                 failures.append(exc)
 
@@ -165,7 +190,7 @@ def test_two_server_processes_behave_as_one(server_data: Path, backend: str, tmp
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=seconds + 300)
+            thread.join(timeout=Quota.LONGEST * seconds + 300)
         checker.stop.set()
         checker.join(timeout=300)
         assert not failures, failures

@@ -12,8 +12,8 @@ from typing import Any, Callable, Iterator
 import httpx
 
 from sync_protocol import Clock, uuid7
-from tests.support.live import LiveServer, read_only
-from tests.support.databases import copied_store, write_config
+from tests.support.live import LiveServer
+from tests.support.databases import copied_store, query, write_config
 
 USERS = {
     "li-wei": "engineer",
@@ -195,23 +195,16 @@ class Attack:
     def record(self, entity: str, record_id: str) -> dict[str, Any]:
         import json
 
-        with read_only(self.server.data_dir / "fieldsync.db") as conn:
-            row = conn.execute("SELECT data FROM records WHERE entity=? AND id=?", (entity, record_id)).fetchone()
-        assert row is not None, f"no {entity} {record_id}"
-        return json.loads(row[0])  # type: ignore[no-any-return]
+        rows = query(self.server.data_dir, "SELECT data FROM records WHERE entity=? AND id=?", entity, record_id)
+        assert rows, f"no {entity} {record_id}"
+        return json.loads(rows[0][0])  # type: ignore[no-any-return]
 
     def version(self, entity: str, record_id: str) -> int:
-        with read_only(self.server.data_dir / "fieldsync.db") as conn:
-            return int(
-                conn.execute("SELECT version FROM records WHERE entity=? AND id=?", (entity, record_id)).fetchone()[0]
-            )
+        rows = query(self.server.data_dir, "SELECT version FROM records WHERE entity=? AND id=?", entity, record_id)
+        return int(rows[0][0])
 
     def has(self, entity: str, record_id: str) -> bool:
-        with read_only(self.server.data_dir / "fieldsync.db") as conn:
-            return (
-                conn.execute("SELECT 1 FROM records WHERE entity=? AND id=?", (entity, record_id)).fetchone()
-                is not None
-            )
+        return bool(query(self.server.data_dir, "SELECT 1 FROM records WHERE entity=? AND id=?", entity, record_id))
 
 
 def csrf_of(page_html: str) -> str:

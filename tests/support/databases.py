@@ -18,6 +18,7 @@ import functools
 import os
 import re
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -42,15 +43,27 @@ def _url_of(name: str) -> str:
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def create_database(template: str | None = None) -> str:
-    """A new, empty database (or a copy of ``template``, a URL); returns its URL."""
+def create_database(template: str | None = None, patience: float = 60.0) -> str:
+    """A new, empty database (or a copy of ``template``, a URL); returns its URL.
+
+    PostgreSQL copies a template only while no other session is connected to it, and refuses at
+    once ("source database ... is being accessed by other users") otherwise: a test's pool or a
+    read of a template in another worker of the suite (pyproject.toml runs several) holds it a
+    moment. The copy is tried again until ``patience`` seconds have passed."""
     import psycopg
 
     name = "fieldsync_test_" + uuid.uuid4().hex[:12]
     clause = f" TEMPLATE {template.rsplit('/', 1)[1]}" if template else ""
+    deadline = time.monotonic() + patience
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}{clause}")
-    return _url_of(name)
+        while True:
+            try:
+                conn.execute(f"CREATE DATABASE {name}{clause}")
+                return _url_of(name)
+            except psycopg.errors.ObjectInUse:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
 
 def drop_database(url: str) -> None:
@@ -117,12 +130,28 @@ def query(data_dir: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         db.close()
 
 
-def tamper(data_dir: Path, sql: str, *params: Any) -> None:
+# The audit log's append-only guards (server/storage/schema.py, schema_pg.py), as an intruder who
+# owns the database drops them before changing the log.
+_AUDIT_GUARDS = {
+    "sqlite": ("DROP TRIGGER IF EXISTS audit_log_no_update", "DROP TRIGGER IF EXISTS audit_log_no_delete"),
+    "postgresql": ("DROP TRIGGER IF EXISTS audit_log_no_update ON audit_log",),
+}
+
+
+def tamper(data_dir: Path, sql: str, *params: Any, unguard: bool = False) -> None:
     """Change a server's store behind its back, on either backend (SQL in SQLite's dialect): what
-    an intruder with database access does, for tests of what the audit chain then finds."""
+    an intruder with database access does, for tests of what the audit chain then finds.
+    ``unguard``: drop the audit log's append-only triggers first (an intruder who owns the
+    database can), to change or delete the log's own rows."""
     db = open_store(data_dir)
+
+    def change(tx: Any) -> None:
+        for statement in _AUDIT_GUARDS[db.dialect] if unguard else ():
+            tx.execute(statement)
+        tx.execute(sql, params)
+
     try:
-        db.write(lambda tx: tx.execute(sql, params))
+        db.write(change)
     finally:
         db.close()
 

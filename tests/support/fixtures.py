@@ -1,18 +1,19 @@
 """The pytest fixtures of the end-to-end harness (``tests/support/live.py``), for every test folder:
 ``tests/conftest.py`` makes them available everywhere.
 
-A server store is initialised and loaded through the CLI once per session (``server_template``);
+A server store is initialised and loaded through the CLI once per session and backend (``server_template``);
 each test serves a fresh copy (``server_data``, ``live_server``) and enrolls real laptops on it.
 """
 
 from __future__ import annotations
 
-import os
-
+import contextlib
+import io
 import json
 import shutil
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 import httpx
 import pytest
@@ -21,27 +22,16 @@ from .blobstores import BlobBackend
 from .databases import create_database, database_of, drop_database, pg_available, use_database
 from .live import TOKENS_PER_USER, DEMO_DATA, DEMO_USERS, LiveServer, cli_json, run_cli
 
-# The folders whose tests depend on the store: they run on both backends (``backend``) when
-# FIELDSYNC_PG=all (``make test-pg``). Every run, ``make test`` included, takes PostgreSQL through
-# the store's own tests and the ones that prove several processes behave as one (``PG_ALWAYS``):
-# doubling all five folders takes the suite past its 15 minutes on 2 cores.
+T = TypeVar("T")
+
+# The folders whose tests depend on the store: every test there that reaches a server store runs on
+# both backends (``backend``), in every run, ``make test`` included (the suite runs on pytest-xdist's
+# workers to stay within its 15 minutes on 2 cores: pyproject.toml).
 BOTH_BACKENDS = ("server", "office", "e2e", "reliability", "security")
-PG_ALWAYS = (
-    "tests/server/",
-    "tests/reliability/test_two_servers.py",
-    "tests/reliability/test_kill_campaign.py",
-    "tests/e2e/test_sync_e2e.py",
-    "tests/e2e/test_conformance.py",
-    "tests/e2e/test_migrate.py",
-    "tests/office/test_board.py",
-    "tests/office/test_audit_and_sheet.py",
-    "tests/security/test_authorization_matrix.py",
-)
 
 
 def backends_for(path: Path) -> list[str]:
-    """The backends a test file runs on: both for ``PG_ALWAYS``, and for every file in
-    ``BOTH_BACKENDS`` under FIELDSYNC_PG=all; SQLite alone elsewhere.
+    """The backends a test file runs on: both in ``BOTH_BACKENDS``, SQLite alone elsewhere.
 
     Left on SQLite alone, and why: the laptop's own tests (``client``, ``field``, ``ui``,
     ``browser``) meet the server only through the protocol, which the backend does not change;
@@ -50,18 +40,36 @@ def backends_for(path: Path) -> list[str]:
     parts = path.parts
     if "tests" not in parts:
         return ["sqlite"]
-    relative = "/".join(parts[parts.index("tests") :])
-    if any(relative.startswith(prefix) for prefix in PG_ALWAYS):
-        return ["sqlite", "postgresql"]
-    every = os.environ.get("FIELDSYNC_PG") == "all"
-    return ["sqlite", "postgresql"] if every and any(f in parts for f in BOTH_BACKENDS) else ["sqlite"]
+    folder = parts[parts.index("tests") + 1] if len(parts) > parts.index("tests") + 1 else ""
+    return ["sqlite", "postgresql"] if folder in BOTH_BACKENDS else ["sqlite"]
 
 
-@pytest.fixture(scope="session")
+class PerBackend(Generic[T]):
+    """Values a worker makes once per backend, on first use, and closes at the session's end: a
+    session-scoped fixture over ``backend`` would keep one at a time, and a pytest-xdist worker
+    that runs a SQLite test after a PostgreSQL one would tear the PostgreSQL one down and build
+    it again for its next PostgreSQL test. ``make(backend)`` is a context manager."""
+
+    def __init__(self, make: Callable[[str], AbstractContextManager[T]]) -> None:
+        self._make = make
+        self._made: dict[str, T] = {}
+        self._stack = contextlib.ExitStack()
+
+    def __call__(self, backend: str) -> T:
+        if backend not in self._made:
+            self._made[backend] = self._stack.enter_context(self._make(backend))
+        return self._made[backend]
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@pytest.fixture(scope="module")
 def backend(request: pytest.FixtureRequest) -> str:
     """``sqlite`` or ``postgresql``: the store the test's server runs on (``tests/conftest.py``
-    gives each test its backends with ``backends_for``). A test on PostgreSQL fails, never
-    skips, when no PostgreSQL answers at ``FIELDSYNC_TEST_PG``: ``make test`` starts one."""
+    gives each test its backends with ``backends_for``; module-scoped, so that a module's own
+    fixtures may depend on it). A test on PostgreSQL fails, never skips, when no PostgreSQL
+    answers at ``FIELDSYNC_TEST_PG``: ``make test`` starts one."""
     name = str(getattr(request, "param", "sqlite"))
     if name == "postgresql" and not pg_available():
         pytest.fail("no PostgreSQL answers at FIELDSYNC_TEST_PG: run `make pg-deps` (or `make test`)")
@@ -79,29 +87,58 @@ def fresh_database(backend: str) -> Iterator[str | None]:
     drop_database(url)
 
 
-@pytest.fixture(scope="session")
-def server_template(
-    tmp_path_factory: pytest.TempPathFactory, backend: str
-) -> Iterator[tuple[Path, dict[str, list[str]]]]:
-    """A server store initialised and loaded through the CLI once per session (per backend);
-    tests copy it (on PostgreSQL: clone its database)."""
-    data = tmp_path_factory.mktemp(f"template-{backend}") / "server"
+def _enrollment_token(data: Path, name: str, role: str) -> str:
+    """``field-server user add NAME --role ROLE --json``, run by the CLI's own ``main`` in this
+    process: fifteen tokens per template, on every worker and backend, would otherwise be fifteen
+    interpreters started (seconds each on a loaded machine) for the same code path."""
+    from server import cli
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = cli.main(["user", "add", name, "--role", role, "--data", str(data), "--json"])
+    assert status == 0, out.getvalue()
+    return str(json.loads(out.getvalue())["enrollment_token"])
+
+
+@contextlib.contextmanager
+def _server_template(root: Path, backend: str) -> Iterator[tuple[Path, dict[str, list[str]]]]:
+    """A server store initialised and loaded through the CLI, with enrollment tokens of the demo
+    users made in advance (``LiveServer.enrollment`` takes them)."""
+    data = root / "server"
     url = create_database() if backend == "postgresql" else None
     if url:
         use_database(data, url)
-    admin = cli_json("field-server", "init", "--data", str(data))
-    (data.parent / "admin_token").write_text(admin["admin_token"])
-    run_cli("field-server", "load-fixtures", "--data", str(data), str(DEMO_DATA))
-    tokens = {
-        name: [
-            str(cli_json("field-server", "user", "add", name, "--role", role, "--data", str(data))["enrollment_token"])
-            for _ in range(TOKENS_PER_USER)
-        ]
-        for name, role in DEMO_USERS.items()
-    }
-    yield data, tokens
-    if url:
-        drop_database(url)
+    try:
+        admin = cli_json("field-server", "init", "--data", str(data))
+        (data.parent / "admin_token").write_text(admin["admin_token"])
+        run_cli("field-server", "load-fixtures", "--data", str(data), str(DEMO_DATA))
+        tokens = {
+            name: [_enrollment_token(data, name, role) for _ in range(TOKENS_PER_USER)]
+            for name, role in DEMO_USERS.items()
+        }
+        yield data, tokens
+    finally:
+        if url:
+            drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def server_templates(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[PerBackend[tuple[Path, dict[str, list[str]]]]]:
+    """The template store of each backend, made once per session (per worker) when first asked for."""
+    templates = PerBackend(lambda backend: _server_template(tmp_path_factory.mktemp(f"template-{backend}"), backend))
+    yield templates
+    templates.close()
+
+
+@pytest.fixture(scope="module")
+def server_template(
+    server_templates: PerBackend[tuple[Path, dict[str, list[str]]]], backend: str
+) -> tuple[Path, dict[str, list[str]]]:
+    """The template store of this test's backend; tests copy it (on PostgreSQL: clone its
+    database), never serve it."""
+    return server_templates(backend)
 
 
 @pytest.fixture

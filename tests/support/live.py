@@ -107,7 +107,9 @@ class LiveServer(ServerProcess):
         super().__init__(data_dir, args=args, port=port)
         self.scheduler = scheduler
 
-    def start(self, timeout: float = 20.0) -> "LiveServer":
+    def start(self, timeout: float = 90.0) -> "LiveServer":
+        """Start and wait until it answers: a long wait, because the suite runs on several
+        workers (pyproject.toml) and a server starting on a loaded machine is slow, not broken."""
         super().start(timeout)
         return self
 
