@@ -43,6 +43,16 @@ class Tx(Protocol):
     def executemany(self, sql: str, parameters: Any, /) -> Any: ...
 
 
+def one_of(tx: Tx, column: str, values: list[str]) -> tuple[str, list[Any]]:
+    """``column IN (?, ?, ...)`` on SQLite, ``column = ANY(?)`` with one array on PostgreSQL, and
+    the parameters for it: PostgreSQL plans a prepared list of hundreds of parameters as a
+    sequential scan comparing each row with every value (about a second per 500 ids at 100,000
+    records), where one array parameter uses the index."""
+    if is_postgres(tx):
+        return f"{column} = ANY(?)", [list(values)]
+    return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
 def is_postgres(tx: Tx) -> bool:
     """Whether ``tx`` is a PostgreSQL transaction: the few statements whose spelling differs
     beyond what ``dialect.to_postgres`` rewrites (row locks, ``LIMIT`` without a limit) ask."""

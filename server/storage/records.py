@@ -24,7 +24,7 @@ from sync_protocol.bounds import clip
 from sync_protocol.merge import FieldVersion, Writer
 from sync_protocol.records import Conflict, Customer, Drawing, Equipment, Job, JobEvent, Part, Site, Stock
 
-from .base import Tx, lock_change_log
+from .base import Tx, lock_change_log, one_of
 
 log = logging.getLogger("fieldsync.store")
 _decoder = msgspec.json.Decoder(Record)
@@ -181,10 +181,10 @@ def get_many(tx: Tx, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], S
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             out.update(((entity, i), None) for i in chunk)
+            among, params = one_of(tx, "id", chunk)
             rows = tx.execute(
-                f"SELECT id, data, version, deleted, fields FROM records WHERE entity=? "
-                f"AND id IN ({','.join('?' * len(chunk))})",
-                [entity, *chunk],
+                f"SELECT id, data, version, deleted, fields FROM records WHERE entity=? AND {among}",
+                [entity, *params],
             )
             for row in rows:
                 if not row[3]:
@@ -317,11 +317,9 @@ def known_ids(tx: Tx, entity: str, ids: Iterable[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
+        among, params = one_of(tx, "id", chunk)
         known.update(
-            row[0]
-            for row in tx.execute(
-                f"SELECT id FROM records WHERE entity=? AND id IN ({','.join('?' * len(chunk))})", [entity, *chunk]
-            )
+            row[0] for row in tx.execute(f"SELECT id FROM records WHERE entity=? AND {among}", [entity, *params])
         )
     return known
 
