@@ -20,12 +20,12 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from sync_protocol import Record, entity_of
-from sync_protocol.merge import FieldVersion, Writer
+from sync_protocol.merge import Writer
 from sync_protocol.records import Conflict
 
 from .audit import Change
 from .base import Tx, bulk_insert
-from .records import Stored, encode_record, get_many, index_columns, next_version, field_versions_json
+from .records import Stored, encode_record, get_many, index_columns, next_version, field_versions_json, stamped
 
 _CHUNK = 500
 
@@ -61,13 +61,7 @@ class Pending:
         """``records.put``, held in memory: takes the next version now; returns it."""
         version = next_version(conn)
         key = (entity_of(record), record.id)
-        stamps = dict(base.field_versions) if base is not None else None
-        names = list(changed)
-        if names:
-            if writer is None or stamps is None:
-                raise ValueError("stamping changed fields needs the writer and the base record")
-            mine = FieldVersion(version, writer.hlc, writer.side, writer.device, writer.user)
-            stamps.update((name, mine) for name in names)
+        stamps = stamped(base, version, writer, changed)
         if stamps is None:
             previous = self.records.get(key)
             if previous is None:

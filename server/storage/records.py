@@ -198,6 +198,21 @@ def field_versions_json(stamps: dict[str, FieldVersion]) -> str:
     return _encoder.encode(stamps).decode()
 
 
+def stamped(
+    base: Stored[Any] | None, version: int, writer: Writer | None, changed: Iterable[str]
+) -> dict[str, FieldVersion] | None:
+    """``base``'s field versions with every field in ``changed`` stamped by ``writer`` at
+    ``version``; None without ``base`` (the caller decides what a record without one keeps)."""
+    stamps = dict(base.field_versions) if base is not None else None
+    names = list(changed)
+    if names:
+        if writer is None or stamps is None:
+            raise ValueError("stamping changed fields needs the writer and the base record")
+        mine = FieldVersion(version, writer.hlc, writer.side, writer.device, writer.user)
+        stamps.update((name, mine) for name in names)
+    return stamps
+
+
 def put(
     conn: Tx,
     record: Record,
@@ -215,13 +230,7 @@ def put(
     Without ``base`` a new record starts with none, and an existing one keeps those it has.
     """
     version = next_version(conn)
-    stamps = dict(base.field_versions) if base is not None else None
-    names = list(changed)
-    if names:
-        if writer is None or stamps is None:
-            raise ValueError("stamping changed fields needs the writer and the base record")
-        mine = FieldVersion(version, writer.hlc, writer.side, writer.device, writer.user)
-        stamps.update((name, mine) for name in names)
+    stamps = stamped(base, version, writer, changed)
     parent, assignee, status = index_columns(record)
     keep_fields = "records.fields" if stamps is None else "excluded.fields"
     conn.execute(
