@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import httpx
 
@@ -34,6 +34,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Process(Protocol):
+    """What a server's process must offer: ``subprocess.Popen``'s, or a test harness's own
+    (tests/support/zygote.py forks servers from an already-imported parent)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def send_signal(self, sig: int) -> None: ...
+    def kill(self) -> None: ...
+
+
 class ServerProcess:
     """``field-server serve --data DATA_DIR`` on 127.0.0.1 and a free port (or ``port``: a server
     restarted where its laptops know it), its output appended to ``log`` (by default
@@ -47,7 +60,7 @@ class ServerProcess:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log or data_dir.parent / f"server-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Process | None = None
 
     @property
     def command(self) -> list[str]:
@@ -80,19 +93,34 @@ class ServerProcess:
         for it made the second start look fine."""
         if self.running:
             raise RuntimeError(f"the server is already running (pid {self.pid})")
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(self.command, cwd=ROOT, stdout=log, stderr=log)
+        self.proc = self.spawn()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServerNotStarted(f"the server exited at start:\n{self._log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        with httpx.Client(timeout=0.5) as http:  # one client: each new one builds a TLS context
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise ServerNotStarted(f"the server exited at start:\n{self._log_tail()}")
+                if self._listening():
+                    try:
+                        if http.get(f"{self.url}/healthz").status_code == 200:
+                            return self
+                    except httpx.HTTPError:
+                        pass
+                time.sleep(0.02)
         self.stop()
         raise ServerNotStarted(f"the server did not answer within {timeout} s:\n{self._log_tail()}")
+
+    def spawn(self) -> Process:
+        """The server's process, ``command`` in a fresh interpreter, its output appended to ``log``."""
+        with self.log.open("ab") as log:
+            return subprocess.Popen(self.command, cwd=ROOT, stdout=log, stderr=log)
+
+    def _listening(self) -> bool:
+        """Whether the port takes connections yet: a cheap test before asking ``/healthz``."""
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds."""

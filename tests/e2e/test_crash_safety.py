@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,7 +20,8 @@ import pytest
 from field_client import FieldClient
 from sync_protocol import Backup, Note, PartSwap
 
-from tests.support.live import ROOT, LiveServer, approve_paid_work, read_only
+from server.process import Process
+from tests.support.live import LiveServer, approve_paid_work, read_only, run_cli, start_cli
 
 TRIALS = 20
 FAN = "FAN-80MM"
@@ -42,7 +41,7 @@ def server_high_seq(server: LiveServer, device_id: str) -> int:
         return int(conn.execute("SELECT high_seq FROM devices WHERE id=?", (device_id,)).fetchone()[0])
 
 
-def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], limit: float) -> bool:
+def kill_when(proc: Process, ready: Callable[[], bool], limit: float) -> bool:
     """SIGKILL the process once ``ready()`` holds (or at ``limit``); True if it was still running."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and proc.poll() is None:
@@ -64,12 +63,7 @@ def sync_window(home: Path) -> tuple[float, float]:
 
     def timed(*args: str) -> float:
         start = time.monotonic()
-        subprocess.run(
-            [sys.executable, "-m", "field_client.cli", "--home", str(home), *args],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        run_cli("field", "--home", str(home), *args)
         return time.monotonic() - start
 
     with FieldClient(home) as li:
@@ -99,7 +93,7 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
     recorded: list[str] = []
     swaps = 0
     hits: list[tuple[int, bool]] = []
-    command = [sys.executable, "-m", "field_client.cli", "--home", str(home), "sync", "--page-size", "7"]
+    command = ("field", "--home", str(home), "sync", "--page-size", "7")
     trial = -1
     while sum(h for _, h in hits) < TRIALS:  # twenty kills that hit a running sync
         trial += 1
@@ -119,7 +113,7 @@ def test_twenty_kills_mid_sync_lose_nothing_and_apply_nothing_twice(live_server,
         high_before = server_high_seq(live_server, device)
         pending_before, cursor_before = laptop_state(home)
 
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = start_cli(*command)
         mode = trial % 4
         if mode == 0:  # a random instant
             hit = kill_when(proc, lambda: False, rng.uniform(*window))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 
 from field_client import FieldClient
 
-from tests.support.live import ROOT, cli_json, read_only, run_cli
+from tests.support.live import cli_json, read_only, run_cli, start_cli
 
 pytestmark = pytest.mark.slow
 BULK = 10_000
@@ -59,8 +57,7 @@ def test_a_killed_ten_thousand_change_pull_resumes_and_completes(live_server, tm
         str(bulk_equipment(tmp_path / "bulk.json", "S-01")),
     )
 
-    command = [sys.executable, "-m", "field_client.cli", "--home", str(home), "--json", "sync", "--page-size", "500"]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_cli("field", "--home", str(home), "--json", "sync", "--page-size", "500")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None and held(home) < BULK // 3:
         time.sleep(0.005)

@@ -4,11 +4,15 @@ one running: a second start of a running server used to orphan the first, still 
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from server.process import ServerProcess
+from tests.support import zygote
+from tests.support.live import LiveServer, run_cli
 
 
 def alive(pid: int) -> bool:
@@ -31,3 +35,39 @@ def test_starting_a_running_server_again_is_refused(server_data: Path, tmp_path:
     with ServerProcess(server_data, log=tmp_path / "server.log") as server:
         with pytest.raises(RuntimeError, match="already running"):
             server.start()
+
+
+# The harness forks servers and CLI commands from a parent that has imported them already
+# (tests/support/zygote.py): what a test relies on is that each is still a process of its own.
+
+
+@pytest.mark.skipif(not zygote.available(), reason="the harness starts fresh interpreters here")
+def test_a_forked_server_is_a_process_of_its_own_that_signals_stop(server_data: Path) -> None:
+    server = LiveServer(server_data).start()
+    try:
+        assert isinstance(server.proc, zygote.Forked)
+        pid = server.pid
+        assert pid not in (os.getpid(), os.getppid()) and alive(pid)
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        server.kill()  # SIGKILL, as the kill campaigns do: nothing of it is left
+        assert not alive(pid)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.url}/healthz")
+        server.start()  # again on the same port, as a restarted server is
+        proc = server.proc
+        server.stop()
+        # uvicorn's graceful shutdown on SIGTERM, then the signal re-raised: as a fresh interpreter
+        assert proc is not None and proc.returncode in (0, -signal.SIGTERM)
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not zygote.available(), reason="the harness starts fresh interpreters here")
+def test_a_forked_command_has_its_own_environment_output_and_exit_status(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    status = run_cli("field", "--home", str(home), "status", env={"LANG": "zh_CN.UTF-8"})
+    refused = run_cli("field-server", "nosuch", check=False)
+    assert refused.returncode == 2 and "invalid choice: 'nosuch'" in refused.stderr and refused.stdout == ""
+    assert "等待同步" in status.stdout  # the language of the environment it was given
+    assert (home / "field.db").exists() or any(home.iterdir())  # its own working effects
+    assert os.environ.get("LANG") != "zh_CN.UTF-8"  # and the test's own environment is untouched

@@ -23,8 +23,6 @@ import contextlib
 import os
 import random
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -36,7 +34,8 @@ from sync_protocol import Note
 
 from tests.reliability.balancer import Balancer
 from tests.support.databases import database_of, open_store
-from tests.support.live import ROOT, LiveServer, cli_json, read_only
+from server.process import Process
+from tests.support.live import LiveServer, cli_json, read_only, start_cli
 
 KILLS = int(os.environ.get("FIELDSYNC_KILLS", "20"))
 LAPTOPS = {"li-wei": "J-0001", "zhang-min": "J-0004"}
@@ -89,7 +88,7 @@ class Laptop:
             laptop.login(where.url, where.servers[0].enrollment(name))
             laptop.sync()
             self.device = str(laptop.status()["device_id"])
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Process | None = None
 
     def high_seq(self) -> int:
         return self.where.high_seq(self.device)
@@ -111,12 +110,7 @@ class Laptop:
         }
 
     def start_sync(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "field_client.cli", "--home", str(self.home), "sync", "--page-size", str(PAGE_SIZE)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.proc = start_cli("field", "--home", str(self.home), "sync", "--page-size", str(PAGE_SIZE))
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -20,8 +20,9 @@ from typing import Any, Callable, Iterator, Mapping
 
 import httpx
 
-from server.process import ServerProcess
+from server.process import Process, ServerProcess
 
+from . import zygote
 from .databases import database_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,17 +77,56 @@ def run_cli(
     """Run a console command of this project (``field`` or ``field-server``) with this Python."""
     program, *rest = args
     module = {"field": "field_client.cli", "field-server": "server.cli"}[program]
-    proc = subprocess.run(
-        [sys.executable, "-m", module, *rest],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**_english(os.environ), **(env or {})},
-    )
+    environ = {**_english(os.environ), **(env or {})}
+    if zygote.available():
+        proc = _forked_cli(module, rest, environ, timeout)
+    else:
+        proc = subprocess.run(
+            [sys.executable, "-m", module, *rest],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+            env=environ,
+        )
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def _forked_cli(module: str, args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(capture_output=True, text=True)`` of a command forked by the zygote."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cli-") as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        proc = zygote.zygote().spawn(module, args, env=env, cwd=ROOT, stdout=out, stderr=err)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+        text = {p: p.read_text(encoding="utf-8", errors="replace") if p.exists() else "" for p in (out, err)}
+    return subprocess.CompletedProcess(proc.args, code, text[out], text[err])
+
+
+def start_cli(*args: str) -> Process:
+    """A console command of this project started, not waited for (its output discarded): for
+    tests that kill it mid-way. Forked by the zygote where it can, as ``run_cli``'s are."""
+    program, *rest = args
+    module = {"field": "field_client.cli", "field-server": "server.cli"}[program]
+    environ = _english(os.environ)
+    if zygote.available():
+        null = Path(os.devnull)
+        return zygote.zygote().spawn(module, rest, env=environ, cwd=ROOT, stdout=null, stderr=null)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *rest],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def cli_json(*args: str, **kwargs: Any) -> Any:
@@ -115,6 +155,16 @@ class LiveServer(ServerProcess):
 
     def stop(self, grace: float = 10.0) -> None:
         super().stop(grace)
+
+    def spawn(self) -> Process:
+        """Forked by the zygote (tests/support/zygote.py) where it can: the same ``field-server
+        serve``, spared the second of imports a fresh interpreter spends."""
+        program = self.command[1:3]
+        if not zygote.available() or program != ["-m", "server.cli"]:
+            return super().spawn()
+        return zygote.zygote().spawn(
+            "server.cli", self.command[3:], env=os.environ, cwd=ROOT, stdout=self.log, stderr=self.log
+        )
 
     def __enter__(self) -> "LiveServer":
         return self.start()
