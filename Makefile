@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-pg test-fast lint soak clean bench bench-peer browser-deps pg-deps catalogs
+.PHONY: install demo test test-fast lint soak clean bench bench-peer browser-deps pg-deps catalogs
 
 install: $(STAMP)
 
@@ -17,15 +17,11 @@ $(STAMP): pyproject.toml
 demo: install
 	$(PY) -m fixtures.demo_run
 
-# The whole suite on the pytest-xdist workers of pyproject.toml's addopts: the store's own tests and
-# the several-process proofs on SQLite and PostgreSQL (tests/support/fixtures.py, PG_ALWAYS).
+# The whole suite on the pytest-xdist workers of pyproject.toml's addopts, every test of the five
+# store folders (server, office, e2e, reliability, security) on SQLite and on PostgreSQL
+# (tests/support/fixtures.py, BOTH_BACKENDS).
 test: install browser-deps pg-deps lint
 	$(PY) -m pytest -q
-
-# Every test of the five store folders (server, office, e2e, reliability, security) on PostgreSQL
-# too: about 19 minutes on 2 cores, past make test's 15; for a change to the storage layer.
-test-pg: install browser-deps pg-deps
-	FIELDSYNC_PG=all $(PY) -m pytest -q
 
 # The formatter's layout, ruff's lint rules, and mypy --strict held to
 # tests/support/mypy-baseline.json (it may only shrink).

@@ -7,6 +7,7 @@ helpers shared between test folders live in ``tests/support/`` too, never in a c
 from tests.support.blobstores import blob_store, s3_endpoint  # noqa: F401
 from tests.support.browser import chromium, new_page  # noqa: F401
 from tests.support.databases import BACKENDS
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -52,11 +53,13 @@ def group_of(nodeid: str) -> str:
     'security-postgresql'
     >>> group_of("tests/e2e/test_blob_transfers.py::test_y[directory-sqlite]")
     'tests/e2e/test_blob_transfers.py-sqlite'
+    >>> group_of("tests/security/test_schemathesis.py::test_s[POST /sync/v1/push][sqlite]")
+    'security-sqlite'
     >>> group_of("tests/client/test_cli.py::test_z")
     'tests/client/test_cli.py'
     """
     path, _, rest = nodeid.partition("::")
-    params = rest[rest.find("[") + 1 : rest.rfind("]")].split("-") if rest.endswith("]") else []
+    params = re.split(r"[\[\]\-]", rest[rest.find("[") :]) if rest.endswith("]") else []
     store = next((p for p in params if p in BACKENDS), "")
     if path.startswith("tests/security/") and store:
         return f"security-{store}"

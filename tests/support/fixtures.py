@@ -8,7 +8,6 @@ each test serves a fresh copy (``server_data``, ``live_server``) and enrolls rea
 from __future__ import annotations
 
 import contextlib
-import os
 import io
 import json
 import shutil
@@ -26,41 +25,25 @@ from .live import TOKENS_PER_USER, DEMO_DATA, DEMO_USERS, LiveServer, cli_json, 
 T = TypeVar("T")
 
 # The folders whose tests depend on the store: every test there that reaches a server store runs on
-# both backends (``backend``) under FIELDSYNC_PG=all (``make test-pg``). ``make test`` takes
-# PostgreSQL through the store's own tests and the ones that prove several processes behave as
-# one (``PG_ALWAYS``): all five folders on both measured 19 minutes on 2 cores (2026-12-02, four
-# workers), past the suite's 15; most of it is the Python start of each server and CLI process.
+# both backends (``backend``), in ``make test`` as everywhere. Servers and CLI commands are forked
+# from a pre-imported parent (tests/support/zygote.py): without it the doubled folders took 19
+# minutes on 2 cores (2026-12-02), with it the whole suite takes about 9.
 BOTH_BACKENDS = ("server", "office", "e2e", "reliability", "security")
-PG_ALWAYS = (
-    "tests/server/",
-    "tests/reliability/test_two_servers.py",
-    "tests/reliability/test_kill_campaign.py",
-    "tests/e2e/test_sync_e2e.py",
-    "tests/e2e/test_conformance.py",
-    "tests/e2e/test_migrate.py",
-    "tests/office/test_board.py",
-    "tests/office/test_audit_and_sheet.py",
-    "tests/security/test_authorization_matrix.py",
-)
 
 
 def backends_for(path: Path) -> list[str]:
-    """The backends a test file runs on: both for ``PG_ALWAYS``, and for every file in
-    ``BOTH_BACKENDS`` under FIELDSYNC_PG=all; SQLite alone elsewhere.
+    """The backends a test file runs on: both in ``BOTH_BACKENDS``, SQLite alone elsewhere.
 
     Left on SQLite alone, and why: the laptop's own tests (``client``, ``field``, ``ui``,
     ``browser``) meet the server only through the protocol, which the backend does not change;
-    ``protocol``, ``fixtures`` and ``bench`` test no store behaviour. Doubling them would add
-    minutes and prove nothing the five folders above do not."""
+    ``protocol``, ``fixtures`` and ``bench`` test no store behaviour (``make bench`` measures
+    both). Doubling them would add minutes and prove nothing the five folders above do not."""
     parts = path.parts
     if "tests" not in parts:
         return ["sqlite"]
-    relative = "/".join(parts[parts.index("tests") :])
-    if any(relative.startswith(prefix) for prefix in PG_ALWAYS):
-        return ["sqlite", "postgresql"]
-    folder = parts[parts.index("tests") + 1] if len(parts) > parts.index("tests") + 1 else ""
-    every = os.environ.get("FIELDSYNC_PG") == "all"
-    return ["sqlite", "postgresql"] if every and folder in BOTH_BACKENDS else ["sqlite"]
+    at = parts.index("tests")
+    folder = parts[at + 1] if len(parts) > at + 1 else ""
+    return ["sqlite", "postgresql"] if folder in BOTH_BACKENDS else ["sqlite"]
 
 
 class PerBackend(Generic[T]):
