@@ -1,7 +1,8 @@
 """Convergence: laptops and a dispatcher editing, going offline and syncing in any order.
 
 A hypothesis state machine drives three laptops (two of Li Wei's, one of Zhang Min's) and a
-dispatcher against one in-process server over a real SQLite file, through the real field client.
+dispatcher against one in-process server, through the real field client, on each backend: a real
+SQLite file, and a PostgreSQL database of its own per example.
 Whatever the interleaving, at quiescence every laptop holds exactly what a fresh laptop of the
 same person would pull, and every event recorded anywhere is on the server exactly once.
 """
@@ -15,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, rule
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 from litestar.testing import TestClient
 
 from field_client import FieldClient
@@ -26,6 +26,7 @@ from server import auth
 from server.storage import records as store
 from server.app import create_app
 from sync_protocol import Note
+from tests.support.databases import create_database, drop_database
 from tests.support.seed import seed_records
 
 URL = "http://testserver.local"
@@ -58,11 +59,15 @@ def held(laptop: FieldClient) -> dict[tuple[str, str], tuple[int, str]]:
 
 
 class FieldAndOffice(RuleBasedStateMachine):
+    backend = "sqlite"  # the store of the server: a subclass per backend (``test_...converge``)
+
     def __init__(self) -> None:
         super().__init__()
         self.root = Path(tempfile.mkdtemp(prefix="converge-"))
-        app = create_app(self.root / "server")
+        self.database = create_database() if self.backend == "postgresql" else None
+        app = create_app(self.root / "server", database=self.database)
         self.state = app.state.fieldsync
+        assert self.state.db.dialect == self.backend
 
         def setup(conn: Any) -> None:
             for name, role, uid in (
@@ -128,6 +133,8 @@ class FieldAndOffice(RuleBasedStateMachine):
                 laptop.close()
             self.http.__exit__(None, None, None)
             shutil.rmtree(self.root, ignore_errors=True)
+            if self.database:
+                drop_database(self.database)
 
     def quiesce_and_check(self) -> None:
         for _ in range(2):  # a second round carries what the first round's pushes changed
@@ -147,7 +154,11 @@ class FieldAndOffice(RuleBasedStateMachine):
         assert len([e for e in events if e in self.recorded]) == len(self.recorded)
 
 
-FieldAndOffice.TestCase.settings = settings(
-    max_examples=10, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-TestFieldAndOfficeConverge = FieldAndOffice.TestCase
+def test_laptops_and_the_office_converge_in_any_order(backend: str) -> None:
+    machine = type(f"FieldAndOffice_{backend}", (FieldAndOffice,), {"backend": backend})
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=10, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ),
+    )
