@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .base import Tx, bulk_insert, is_postgres
+from .base import Tx, bulk_insert, is_postgres, one_of
 
 Row = Any  # a row read by name or position (``sqlite3.Row``)
 
@@ -50,7 +50,8 @@ def display_names(tx: Tx, user_ids: Iterable[str] | None = None) -> dict[str, st
     ids = sorted(set(user_ids))
     if not ids:
         return {}
-    rows = tx.execute(f"SELECT id, display_name FROM users WHERE id IN ({','.join('?' * len(ids))})", ids)
+    among, params = one_of(tx, "id", ids)
+    rows = tx.execute(f"SELECT id, display_name FROM users WHERE {among}", params)
     return {r[0]: r[1] for r in rows}
 
 

@@ -303,7 +303,8 @@ def checked_in_jobs(conn: Tx, job_ids: Iterable[str] | None = None) -> set[str]:
     ids, out = list(job_ids), set[str]()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        out.update(row[0] for row in conn.execute(f"{sql} AND parent IN ({','.join('?' * len(chunk))})", chunk))
+        among, params = one_of(conn, "parent", chunk)
+        out.update(row[0] for row in conn.execute(f"{sql} AND {among}", params))
     return out
 
 
