@@ -5,7 +5,7 @@ own statements, in a savepoint per mutation; a third of its time went to SQL cal
 the rest to their overhead. ``Pending`` takes the same writes in the same order (each record
 still takes the store's next version, so versions, field versions and the audit chain are what
 the per-mutation path gave) but keeps them in memory; ``flush`` writes the final state of each
-touched record with one ``executemany`` (on PostgreSQL one ``INSERT ... SELECT FROM unnest``)
+touched record with one ``executemany`` (on PostgreSQL one ``INSERT ... SELECT FROM json_to_recordset``)
 and the serials with one statement each way. A record written twice in a batch (the van's stock
 row, once per swap) is written once, at its last version: the records table holds latest
 states only, so nothing a pull or a verify reads changes.
