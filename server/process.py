@@ -61,6 +61,9 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log or data_dir.parent / f"server-{self.port}.log"
         self.proc: Process | None = None
+        # A port picked here may be taken by another process before the server binds it (tests
+        # start servers on several workers at once): the first start may then pick another.
+        self._may_move = port is None
 
     @property
     def command(self) -> list[str]:
@@ -98,16 +101,27 @@ class ServerProcess:
         with httpx.Client(timeout=0.5) as http:  # one client: each new one builds a TLS context
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
+                    if self._may_move and "address already in use" in self._log_tail():
+                        self._move()
+                        return self.start(max(1.0, deadline - time.monotonic()))
                     raise ServerNotStarted(f"the server exited at start:\n{self._log_tail()}")
                 if self._listening():
                     try:
                         if http.get(f"{self.url}/healthz").status_code == 200:
+                            self._may_move = False  # laptops may know this port from now on
                             return self
                     except httpx.HTTPError:
                         pass
                 time.sleep(0.02)
         self.stop()
         raise ServerNotStarted(f"the server did not answer within {timeout} s:\n{self._log_tail()}")
+
+    def _move(self) -> None:
+        """To another free port, once: the one picked was taken before the server bound it."""
+        self._may_move = False
+        self.proc = None
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def spawn(self) -> Process:
         """The server's process, ``command`` in a fresh interpreter, its output appended to ``log``."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from pathlib import Path
 
 import httpx
 import pytest
 
-from server.process import ServerProcess
+from server.process import ServerNotStarted, ServerProcess
 from tests.support import zygote
 from tests.support.live import LiveServer, run_cli
 
@@ -71,3 +72,21 @@ def test_a_forked_command_has_its_own_environment_output_and_exit_status(tmp_pat
     assert "等待同步" in status.stdout  # the language of the environment it was given
     assert (home / "field.db").exists() or any(home.iterdir())  # its own working effects
     assert os.environ.get("LANG") != "zh_CN.UTF-8"  # and the test's own environment is untouched
+
+
+def test_a_port_taken_before_the_first_start_moves_the_server_to_another(server_data: Path, tmp_path: Path) -> None:
+    """Workers start servers at once: the free port one picked may be bound by another before
+    its server binds it. The first start then takes another port; a restart never moves (its
+    laptops know the port)."""
+    server = ServerProcess(server_data, log=tmp_path / "server.log")
+    taken = server.port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with server:
+            assert server.port != taken and httpx.get(f"{server.url}/healthz").status_code == 200
+            moved = server.port
+        with pytest.raises(ServerNotStarted, match="address already in use"):
+            ServerProcess(server_data, log=tmp_path / "again.log", port=taken).start()
+    with server:
+        assert server.port == moved
