@@ -37,10 +37,12 @@ def server_state(connection: ASGIConnection[Any, Any, Any, Any]) -> ServerState:
 
 
 def _resolve(state: ServerState, header: str | None, device_id: str | None) -> Principal:
+    """The caller, by token or by session: one statement each, so read as ``http.caller`` reads
+    a sync request's token (``Store.glance``: no transaction around it, on the event loop)."""
     if header:
-        return state.db.read(lambda c: auth.authenticate(c, header))
+        return state.db.glance(lambda c: auth.authenticate(c, header))
     if device_id:
-        return state.db.read(lambda c: principal_of_device(c, device_id))
+        return state.db.glance(lambda c: principal_of_device(c, device_id))
     raise Unauthorized(N_("sign in first: a bearer token or an office session is required"), field="authorization")
 
 
