@@ -237,6 +237,10 @@ class FieldClient:
     def events(self, job_id: str) -> list[view.EventView]:
         return self.store.read(lambda c: view.events(c, job_id))
 
+    def checked_in_jobs(self) -> set[str]:
+        """The jobs checked in on, held or pending (``view.checked_in_jobs``)."""
+        return self.store.read(view.checked_in_jobs)
+
     def van_stock(self) -> list[Record]:
         return self.store.read(lambda c: view.van_stock(c, self._meta(c, "user_id")))  # type: ignore[return-value]
 

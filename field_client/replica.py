@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 import msgspec
 
 from sync_protocol import PartSwap, Record, entity_of
+from sync_protocol.events import kind_of
 from sync_protocol.records import Conflict, Drawing, Equipment, Job, JobEvent, Site, Stock
 
 _encoder = msgspec.json.Encoder()
@@ -40,37 +41,43 @@ _PARENT_FIELD: dict[type, str] = {
 # ``data`` may be bound as bytes (a pulled record's JSON as received, valid UTF-8 since it decoded):
 # the CAST stores it as the TEXT it is, without making a Python string of it first.
 _UPSERT = (
-    "INSERT INTO records(entity, id, version, parent, data, serial_in, serial_out, kept) "
-    "VALUES (?,?,?,?,CAST(? AS TEXT),?,?,0) "
+    "INSERT INTO records(entity, id, version, parent, data, serial_in, serial_out, kind, kept) "
+    "VALUES (?,?,?,?,CAST(? AS TEXT),?,?,?,0) "
     "ON CONFLICT(entity, id) DO UPDATE SET version=excluded.version, parent=excluded.parent, "
-    "data=excluded.data, serial_in=excluded.serial_in, serial_out=excluded.serial_out, kept=0"
+    "data=excluded.data, serial_in=excluded.serial_in, serial_out=excluded.serial_out, kind=excluded.kind, kept=0"
 )
 
-Row = tuple[str, str, int, str | None, "str | bytes | msgspec.Raw", str | None, str | None]
-_NO_SERIALS: tuple[None, None] = (None, None)
+Row = tuple[str, str, int, str | None, "str | bytes | msgspec.Raw", str | None, str | None, str | None]
+# The columns read off a record beside its JSON: serial in, serial out (store migration 5), and
+# an event's kind (migration 6).
+Columns = tuple[str | None, str | None, str | None]
+_NO_COLUMNS: Columns = (None, None, None)
 
 
-def _event_serials(event: JobEvent) -> tuple[str | None, str | None]:
+def _event_columns(event: JobEvent) -> Columns:
     payload = event.payload
-    return (payload.serial_in, payload.serial_out) if type(payload) is PartSwap else _NO_SERIALS
+    kind = kind_of(payload)
+    if type(payload) is PartSwap:
+        return (payload.serial_in, payload.serial_out, kind)
+    return (None, None, kind)
 
 
-def _equipment_serials(equipment: Equipment) -> tuple[str | None, str | None]:
-    return (equipment.serial, None)
+def _equipment_columns(equipment: Equipment) -> Columns:
+    return (equipment.serial, None, None)
 
 
 class _Shape(NamedTuple):
     """What storing a record of one type needs: its entity name, the field naming its parent,
-    and how to read its serials (store migration 5)."""
+    and how to read its columns (serials, an event's kind)."""
 
     entity: str
     parent_field: str | None
-    serials: Callable[[Any], tuple[str | None, str | None]] | None
+    columns: Callable[[Any], Columns] | None
 
 
-_SERIALS: dict[type, Callable[[Any], tuple[str | None, str | None]]] = {
-    JobEvent: _event_serials,
-    Equipment: _equipment_serials,
+_COLUMNS: dict[type, Callable[[Any], Columns]] = {
+    JobEvent: _event_columns,
+    Equipment: _equipment_columns,
 }
 _SHAPES: dict[type, _Shape] = {}
 
@@ -80,15 +87,15 @@ def _shape(record: Record) -> _Shape:
     cls = type(record)
     shape = _SHAPES.get(cls)
     if shape is None:
-        shape = _SHAPES[cls] = _Shape(entity_of(record), _PARENT_FIELD.get(cls), _SERIALS.get(cls))
+        shape = _SHAPES[cls] = _Shape(entity_of(record), _PARENT_FIELD.get(cls), _COLUMNS.get(cls))
     return shape
 
 
 def as_row(record: Record, version: int, data: str | bytes | msgspec.Raw | None = None) -> Row:
     """The ``records`` row of a server record. ``data`` is the record's JSON exactly as the server
     sent it, when it came as JSON (already validated by decoding it into ``record``)."""
-    entity, parent_field, serials = _shape(record)
-    serial_in, serial_out = _NO_SERIALS if serials is None else serials(record)
+    entity, parent_field, columns = _shape(record)
+    serial_in, serial_out, kind = _NO_COLUMNS if columns is None else columns(record)
     return (
         entity,
         record.id,
@@ -97,6 +104,7 @@ def as_row(record: Record, version: int, data: str | bytes | msgspec.Raw | None 
         _encoder.encode(record).decode() if data is None else data,
         serial_in,
         serial_out,
+        kind,
     )
 
 

@@ -156,7 +156,18 @@ def _v5(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX records_serial_out ON records(serial_out) WHERE serial_out IS NOT NULL")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(conn: sqlite3.Connection) -> None:
+    """An event's kind as a column (``replica.as_row`` fills it from the record it decoded), and
+    the jobs holding a check-in found through a partial index of those alone: Today orders every
+    job by its SLA deadline, which depends on whether the engineer has checked in, and reading
+    every event of every job to learn it took 2.5 s to paint Today on a laptop holding 100,000
+    records."""
+    conn.execute("ALTER TABLE records ADD COLUMN kind TEXT")
+    conn.execute("UPDATE records SET kind=json_extract(data, '$.payload.kind') WHERE entity='event'")
+    conn.execute("CREATE INDEX records_checkins ON records(parent) WHERE kind='checkin'")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

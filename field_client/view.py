@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from sync_protocol import AppendEvent, Job, JobEvent, PartSwap, PatchRecord, Record, stock_id, van
+from sync_protocol import AppendEvent, Checkin, Job, JobEvent, PartSwap, PatchRecord, Record, stock_id, van
 from sync_protocol.records import Stock
 
 from . import outbox, replica
@@ -51,6 +51,18 @@ def events(conn: sqlite3.Connection, job_id: str) -> list[EventView]:
         if isinstance(mutation, AppendEvent) and mutation.event.job_id == job_id:
             synced.setdefault(mutation.event.id, EventView(mutation.event, True))
     return sorted(synced.values(), key=lambda v: (v.event.hlc, v.event.id))
+
+
+def checked_in_jobs(conn: sqlite3.Connection) -> set[str]:
+    """The jobs an engineer has checked in on (``sla.checked_in`` for every job at once): a held
+    check-in event, found through its partial index (store migration 6), or one still in the
+    outbox. Today orders all jobs by deadline, and decoding each job's events to learn this took
+    seconds on a laptop holding a hundred thousand."""
+    found = {row[0] for row in conn.execute("SELECT DISTINCT parent FROM records WHERE kind='checkin'")}
+    for mutation in outbox.mutations(conn):
+        if isinstance(mutation, AppendEvent) and isinstance(mutation.event.payload, Checkin):
+            found.add(mutation.event.job_id)
+    return found
 
 
 def swaps_of_serial(conn: sqlite3.Connection, serial: str) -> list[JobEvent]:

@@ -92,10 +92,13 @@ class Workbench:
 
     # --- what to do first ----------------------------------------------------------------------
 
-    def next_deadline(self, job: Job) -> Deadline | None:
+    def next_deadline(self, job: Job, checked_in: bool | None = None) -> Deadline | None:
         """The SLA promise still running (``sync_protocol.sla``); a check-in still in the outbox
-        counts: the engineer is there."""
-        running = sla.next_deadline(job, sla.checked_in(self._events(job.id)))
+        counts: the engineer is there. ``checked_in`` when the caller knows it (every job's at
+        once: ``jobs_by_urgency``), else read from the job's events."""
+        if checked_in is None:
+            checked_in = sla.checked_in(self._events(job.id))
+        running = sla.next_deadline(job, checked_in)
         if running is None:
             return None
         return Deadline(_SAYS[running.target], running.due, running.due - self._now())
@@ -103,7 +106,8 @@ class Workbench:
     def jobs_by_urgency(self) -> list[tuple[Job, Deadline | None]]:
         """Open work first, the nearest deadline first, then severity."""
         far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-        rows = [(job, self.next_deadline(job)) for job in self.client.jobs()]
+        checked_in = self.client.checked_in_jobs()
+        rows = [(job, self.next_deadline(job, job.id in checked_in)) for job in self.client.jobs()]
         return sorted(
             rows, key=lambda r: (r[0].status in DONE_STATUSES, r[1].at if r[1] else far, r[0].severity, r[0].number)
         )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from typing import Any
 
 import msgspec
 import pytest
 
-from field_client import BackupRequired, FieldClient, InvalidAction, NotLoggedIn, UnknownRecord, replica
+from field_client import BackupRequired, FieldClient, InvalidAction, NotLoggedIn, UnknownRecord, Workbench, replica
 from field_client.store import get_meta, set_meta
 from .laptop_helpers import DEVICE_ID, META, SEED_VERSION, SIGNATURE_PNG, USER_ID, outbox_rows, seed
 from sync_protocol import (
@@ -20,6 +21,7 @@ from sync_protocol import (
     Diagnosis,
     Quote,
     QuoteLine,
+    Job,
     JobEvent,
     Note,
     PartSwap,
@@ -361,3 +363,21 @@ def test_recorded_event_round_trips_through_the_outbox(laptop: FieldClient) -> N
     [mutation] = laptop.pending()
     assert isinstance(mutation, AppendEvent)
     assert msgspec.to_builtins(mutation.event) == msgspec.to_builtins(event)
+
+
+def test_todays_order_counts_a_check_in_held_or_pending(laptop: FieldClient) -> None:
+    """Today orders every job by its running SLA promise, reading all check-ins at once
+    (``view.checked_in_jobs``): it must agree with each job's own events, and a check-in still
+    in the outbox ends the on-site promise as soon as it is recorded."""
+    bench = Workbench(laptop, now=lambda: dt.datetime(2025, 1, 10, 9, 0, tzinfo=dt.timezone.utc))
+
+    def agrees() -> list[tuple[Job, Any]]:
+        rows = bench.jobs_by_urgency()
+        assert [d for _, d in rows] == [bench.next_deadline(job) for job, _ in rows]
+        return rows
+
+    on_site = [job for job, deadline in agrees() if deadline is not None and deadline.what == "on site"]
+    assert on_site, "the seeded laptop has a job whose engineer is due on site"
+    laptop.record_event(on_site[0].id, Checkin(note="at the gate"))
+    after = {job.id: deadline for job, deadline in agrees()}
+    assert after[on_site[0].id] is None or after[on_site[0].id].what != "on site"

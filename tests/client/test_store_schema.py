@@ -1,5 +1,6 @@
 """The laptop store's schema: a store made by an older client is brought up to date with what
-it holds, and the serial lookups of recording a part swap read an index, not every event."""
+it holds, and the serial lookups of recording a part swap, and the check-ins Today's order
+depends on, read an index, not every event."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ import msgspec
 
 from field_client import replica, view
 from field_client.store import MIGRATIONS, SCHEMA_VERSION, LocalStore, connect, set_meta
-from sync_protocol import JobEvent, Note, PartSwap
+from sync_protocol import Checkin, JobEvent, Note, PartSwap
 from sync_protocol.records import Equipment
 
 AT = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)
 
 
-def _event(event_id: str, payload: PartSwap | Note) -> JobEvent:
+def _event(event_id: str, payload: PartSwap | Note | Checkin, job_id: str = "J-0001") -> JobEvent:
     return JobEvent(
         id=event_id,
-        job_id="J-0001",
+        job_id=job_id,
         author="u-li-wei",
         device_id="dev-1",
         hlc="0193f1c2a4b20000",
@@ -101,7 +102,50 @@ def test_a_record_sent_again_without_its_serial_forgets_it(tmp_path: Path) -> No
         store.close()
 
 
-def test_a_row_carries_the_serials_of_its_record() -> None:
-    assert replica.as_row(SWAP, 3)[5:] == ("NEW-1", "OLD-1")
-    assert replica.as_row(NOTE, 3)[5:] == (None, None)
-    assert replica.as_row(EQUIPMENT, 3)[3:4] + replica.as_row(EQUIPMENT, 3)[5:] == ("S-01", "SN-740", None)
+def test_a_row_carries_the_serials_and_the_event_kind_of_its_record() -> None:
+    assert replica.as_row(SWAP, 3)[5:] == ("NEW-1", "OLD-1", "part_swap")
+    assert replica.as_row(NOTE, 3)[5:] == (None, None, "note")
+    assert replica.as_row(EQUIPMENT, 3)[3:4] + replica.as_row(EQUIPMENT, 3)[5:] == ("S-01", "SN-740", None, None)
+
+
+CHECKIN = _event("E-3", Checkin(note="at the gate"), job_id="J-0002")
+
+
+def test_a_store_of_schema_5_finds_its_check_ins_after_the_upgrade(tmp_path: Path) -> None:
+    """Migration 6 reads the kind of the events a store already holds."""
+    path = tmp_path / "field.db"
+    conn = connect(path)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for migration in MIGRATIONS[:5]:
+        migration(conn)
+    set_meta(conn, "schema_version", "5")
+    conn.executemany(
+        "INSERT INTO records(entity, id, version, parent, data) VALUES (?,?,?,?,?)",
+        [row[:5] for row in (replica.as_row(r, 1) for r in [*RECORDS, CHECKIN])],
+    )
+    conn.close()
+    store = LocalStore(path)
+    try:
+        assert store.read(view.checked_in_jobs) == {"J-0002"}
+        plan = store.read(
+            lambda c: " ".join(
+                str(row[3])
+                for row in c.execute("EXPLAIN QUERY PLAN SELECT DISTINCT parent FROM records WHERE kind='checkin'")
+            )
+        )
+        assert "records_checkins" in plan, plan
+    finally:
+        store.close()
+
+
+def test_a_check_in_is_found_held_or_still_in_the_outbox(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "field.db")
+    try:
+        store.write(lambda c: replica.put_many(c, [replica.as_row(r, 1) for r in RECORDS]))
+        assert store.read(view.checked_in_jobs) == set()
+        store.write(lambda c: replica.put(c, CHECKIN, 2))
+        assert store.read(view.checked_in_jobs) == {"J-0002"}
+        store.write(lambda c: replica.remove(c, "event", "E-3", set()))  # left the scope
+        assert store.read(view.checked_in_jobs) == set()
+    finally:
+        store.close()
