@@ -31,11 +31,19 @@ KEYS = (
 )
 
 
-def test_bench_runs_and_emits_every_key(tmp_path: Path) -> None:
-    env = {**os.environ, "BENCH_N": "200", "BENCH_RUNS": "1", "BENCH_OUT": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+def bench(
+    tmp_path: Path, module: str, *args: str, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bench.run`` (or ``bench.compare``) at 200 records, one run per figure, writing
+    into ``tmp_path``, with ``env`` added to this environment."""
+    environ = {**os.environ, "BENCH_N": "200", "BENCH_RUNS": "1", "BENCH_OUT": str(tmp_path), **env}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout
     )
+
+
+def test_bench_runs_and_emits_every_key(tmp_path: Path) -> None:
+    proc = bench(tmp_path, "bench.run", timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     assert json.loads((tmp_path / "latest.json").read_text()) == line
@@ -61,22 +69,7 @@ def test_bench_on_postgresql_adds_two_server_processes_and_drops_its_databases(t
             row = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchone()
             return int(row[0]) if row else 0
 
-    env = {
-        **os.environ,
-        "BENCH_N": "200",
-        "BENCH_RUNS": "1",
-        "BENCH_OUT": str(tmp_path),
-        "BENCH_DB": PG_URL,
-        "BENCH_DB_PREFIX": prefix,
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--only", "push,pull,concurrency"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = bench(tmp_path, "bench.run", "--only", "push,pull,concurrency", BENCH_DB=PG_URL, BENCH_DB_PREFIX=prefix)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = json.loads(proc.stdout.strip().splitlines()[-1])
     assert line["backend"] == "postgresql"
@@ -107,15 +100,7 @@ def test_make_bench_keeps_both_backends_and_the_peer_in_one_latest_json(tmp_path
         ],
     }
     (tmp_path / "peer-latest.json").write_text(json.dumps(peer_line) + "\n")
-    env = {**os.environ, "BENCH_N": "200", "BENCH_RUNS": "1", "BENCH_OUT": str(tmp_path), "BENCH_DB": PG_URL}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.compare", "--only", "floor,push"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = bench(tmp_path, "bench.compare", "--only", "floor,push", BENCH_DB=PG_URL)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = json.loads((tmp_path / "latest.json").read_text())
     assert line["backend"] == "sqlite" and line["postgresql"]["backend"] == "postgresql"

@@ -110,6 +110,15 @@ class World:
         stored = self.db.read(lambda c: store.get(c, entity, record_id))
         return None if stored is None else stored.record
 
+    def set_status(self, job_id: str, status: str) -> None:
+        """The office moves a job behind the laptops' backs (cancels it, say), in the store."""
+
+        def change(conn: Any) -> None:
+            stored = store.get(conn, "job", job_id)
+            store.put(conn, msgspec.structs.replace(stored.record, status=status), stored)
+
+        self.db.write(change)
+
     def version(self, entity: str, record_id: str) -> int:
         return self.db.read(lambda c: store.get(c, entity, record_id)).version
 

@@ -6,7 +6,6 @@ should see become ``conflict`` records that sync to the laptop and the dispatche
 
 from __future__ import annotations
 
-import msgspec
 import pytest
 
 from server.storage import records as store
@@ -133,12 +132,7 @@ def test_a_site_fact_noted_before_a_reassignment_is_kept(world):
 def test_work_on_a_job_cancelled_while_offline_is_kept_and_flagged(world):
     laptop = world.device("u-li-wei")
     laptop.pull_all()
-
-    def cancel(conn):
-        stored = store.get(conn, "job", "J-1")
-        store.put(conn, msgspec.structs.replace(stored.record, status="cancelled"), stored)
-
-    world.db.write(cancel)
+    world.set_status("J-1", "cancelled")
     result = laptop.push(laptop.event("J-1", Checkin())).results[0]
     assert result.status == "conflict"
     job = world.record("job", "J-1")

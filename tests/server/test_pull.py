@@ -30,18 +30,23 @@ def _ids(changes, op=Upsert):
     }
 
 
+# What Li Wei's laptop holds of the world: his job, its site, customer and equipment, the parts
+# catalog and his own van's stock.
+LI_WEI_SCOPE = {
+    ("Job", "J-1"),
+    ("Site", "S-01"),
+    ("Customer", "C-01"),
+    ("Equipment", "EQ-1"),
+    ("Equipment", "EQ-2"),
+    ("Part", "PSU-750W"),
+    ("Part", "FAN-80MM"),
+    ("Stock", "van:u-li-wei|PSU-750W"),
+}
+
+
 def test_an_engineer_receives_their_jobs_sites_equipment_parts_and_own_van_only(world, wire):
     changes = world.device("u-li-wei", wire).pull_all()
-    assert _ids(changes) == {
-        ("Job", "J-1"),
-        ("Site", "S-01"),
-        ("Customer", "C-01"),
-        ("Equipment", "EQ-1"),
-        ("Equipment", "EQ-2"),
-        ("Part", "PSU-750W"),
-        ("Part", "FAN-80MM"),
-        ("Stock", "van:u-li-wei|PSU-750W"),
-    }
+    assert _ids(changes) == LI_WEI_SCOPE
     assert all(c.version > 0 for c in changes)
 
 
@@ -394,17 +399,4 @@ def test_a_first_pull_is_exactly_the_scope_whether_it_walks_the_versions_or_mate
     held: dict = {}
     _paged_pull(world.device("u-li-wei"), held, 6)
     extra = {("Equipment", f"EQ-X{i:03}") for i in range(40)} if site == "S-01" else set()
-    assert (
-        set(held)
-        == {
-            ("Job", "J-1"),
-            ("Site", "S-01"),
-            ("Customer", "C-01"),
-            ("Equipment", "EQ-1"),
-            ("Equipment", "EQ-2"),
-            ("Part", "PSU-750W"),
-            ("Part", "FAN-80MM"),
-            ("Stock", "van:u-li-wei|PSU-750W"),
-        }
-        | extra
-    )
+    assert set(held) == LI_WEI_SCOPE | extra

@@ -35,12 +35,7 @@ def test_the_van_stock_and_serials_follow_every_swap_of_one_batch(world):
 def test_one_open_job_state_conflict_per_job_and_engineer_in_one_batch(world):
     laptop = world.device("u-li-wei")
     laptop.pull_all()
-
-    def cancel(conn):
-        stored = store.get(conn, "job", "J-1")
-        store.put(conn, msgspec.structs.replace(stored.record, status="cancelled"), stored)
-
-    world.db.write(cancel)
+    world.set_status("J-1", "cancelled")
     reply = laptop.push(laptop.event("J-1", Checkin()), laptop.event("J-1", Note(text="still here")))
     assert [r.status for r in reply.results] == ["conflict", "conflict"]
     assert reply.results[0].conflicts == reply.results[1].conflicts
