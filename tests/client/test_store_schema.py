@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -35,16 +36,17 @@ EQUIPMENT = Equipment(id="EQ-001", site_id="S-01", model="R740", serial="SN-740"
 RECORDS = [SWAP, NOTE, EQUIPMENT]
 
 
-def _store_of_schema_4(path: Path) -> None:
-    """A store as a client of schema 4 left it: serials found by expression indexes."""
+def _store_of_schema(path: Path, version: int, records: list[Any]) -> None:
+    """A store as a client of schema ``version`` left it, holding ``records`` (schema 4: serials
+    found by expression indexes; schema 5: no event kinds)."""
     conn = connect(path)
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    for migration in MIGRATIONS[:4]:
+    for migration in MIGRATIONS[:version]:
         migration(conn)
-    set_meta(conn, "schema_version", "4")
+    set_meta(conn, "schema_version", str(version))
     conn.executemany(
         "INSERT INTO records(entity, id, version, parent, data) VALUES (?,?,?,?,?)",
-        [(row[0], row[1], row[2], row[3], row[4]) for row in (replica.as_row(r, 1) for r in RECORDS)],
+        [row[:5] for row in (replica.as_row(r, 1) for r in records)],
     )
     conn.close()
 
@@ -61,7 +63,7 @@ def _found(store: LocalStore) -> tuple[list[str], list[str], list[str]]:
 
 def test_a_store_of_schema_4_keeps_finding_its_serials_after_the_upgrade(tmp_path: Path) -> None:
     path = tmp_path / "field.db"
-    _store_of_schema_4(path)
+    _store_of_schema(path, 4, RECORDS)
     store = LocalStore(path)
     try:
         assert store.read(
@@ -114,16 +116,7 @@ CHECKIN = _event("E-3", Checkin(note="at the gate"), job_id="J-0002")
 def test_a_store_of_schema_5_finds_its_check_ins_after_the_upgrade(tmp_path: Path) -> None:
     """Migration 6 reads the kind of the events a store already holds."""
     path = tmp_path / "field.db"
-    conn = connect(path)
-    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    for migration in MIGRATIONS[:5]:
-        migration(conn)
-    set_meta(conn, "schema_version", "5")
-    conn.executemany(
-        "INSERT INTO records(entity, id, version, parent, data) VALUES (?,?,?,?,?)",
-        [row[:5] for row in (replica.as_row(r, 1) for r in [*RECORDS, CHECKIN])],
-    )
-    conn.close()
+    _store_of_schema(path, 5, [*RECORDS, CHECKIN])
     store = LocalStore(path)
     try:
         assert store.read(view.checked_in_jobs) == {"J-0002"}
