@@ -90,3 +90,14 @@ def test_a_port_taken_before_the_first_start_moves_the_server_to_another(server_
             ServerProcess(server_data, log=tmp_path / "again.log", port=taken).start()
     with server:
         assert server.port == moved
+
+
+@pytest.mark.skipif(not zygote.available(), reason="the harness starts fresh interpreters here")
+def test_a_lost_zygote_is_replaced_on_the_next_command(tmp_path: Path) -> None:
+    """One zygote per worker forks every command: if it dies, the next command starts another
+    rather than failing every later test of that worker."""
+    first = zygote.zygote()
+    first.close()  # as if it had died
+    assert not first.alive
+    assert run_cli("field", "--home", str(tmp_path / "home"), "status").returncode == 0
+    assert zygote.zygote() is not first and zygote.zygote().alive

@@ -144,12 +144,19 @@ class Zygote:
         }
         with self._lock:
             assert self._proc.stdin is not None and self._proc.stdout is not None
-            self._proc.stdin.write(json.dumps(order).encode() + b"\n")
-            self._proc.stdin.flush()
-            reply = self._proc.stdout.readline()
+            try:
+                self._proc.stdin.write(json.dumps(order).encode() + b"\n")
+                self._proc.stdin.flush()
+                reply = self._proc.stdout.readline()
+            except BrokenPipeError:
+                reply = b""
         if not reply:
             raise RuntimeError(f"the zygote exited ({self._proc.poll()})")
         return Forked(int(reply), [sys.executable, "-m", module, *args])
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
 
     def close(self) -> None:
         if self._proc.poll() is None:
@@ -182,11 +189,12 @@ def available() -> bool:
 
 
 def zygote() -> Zygote:
-    """This process's zygote, started on first use and stopped when the process exits."""
+    """This process's zygote, started on first use (again if the last one died: one lost zygote
+    must not fail every later test of its worker) and stopped when the process exits."""
     global _zygote
     with _zygote_lock:
-        if _zygote is None:
-            if not _become_subreaper():
+        if _zygote is None or not _zygote.alive:
+            if _zygote is None and not _become_subreaper():
                 raise RuntimeError("cannot become a child subreaper: set FIELDSYNC_NO_ZYGOTE=1")
             _zygote = Zygote()
             atexit.register(_zygote.close)
