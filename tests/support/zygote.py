@@ -26,6 +26,7 @@ import atexit
 import ctypes
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -84,15 +85,34 @@ class Forked:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit, woken by it (a pidfd, Linux 5.3+) rather than polling for it."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.002
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(self.args, timeout or 0)
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+        exited = self._exit_signal()
+        try:
+            pause = 0.002
+            while self.poll() is None:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise subprocess.TimeoutExpired(self.args, timeout or 0)
+                if exited is not None:
+                    select.select([exited], [], [], left)
+                else:
+                    time.sleep(pause if left is None else min(pause, left))
+                    pause = min(pause * 2, 0.05)
+        finally:
+            if exited is not None:
+                os.close(exited)
         assert self.returncode is not None
         return self.returncode
+
+    def _exit_signal(self) -> int | None:
+        """A file descriptor that becomes readable when the process exits, where there is one."""
+        if self.returncode is not None or not hasattr(os, "pidfd_open"):
+            return None
+        try:
+            return os.pidfd_open(self.pid)
+        except OSError:
+            return None
 
     def send_signal(self, sig: int) -> None:
         # Until it is waited for, the pid is ours (a zombie at worst): never another process's.
