@@ -27,7 +27,7 @@ T = TypeVar("T")
 # The folders whose tests depend on the store: every test there that reaches a server store runs on
 # both backends (``backend``), in ``make test`` as everywhere. Servers and CLI commands are forked
 # from a pre-imported parent (tests/support/zygote.py): without it the doubled folders took 19
-# minutes on 2 cores (2026-12-02), with it the whole suite takes about 9.
+# minutes on 2 cores (2026-12-02), with it the whole suite takes 7 to 9.
 BOTH_BACKENDS = ("server", "office", "e2e", "reliability", "security")
 
 

@@ -71,12 +71,16 @@ def _english(environ: Mapping[str, str]) -> dict[str, str]:
     return {**keep, "LANG": "C.UTF-8"}
 
 
+# The project's console commands and the modules ``python -m`` runs them as.
+COMMANDS = {"field": "field_client.cli", "field-server": "server.cli"}
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run a console command of this project (``field`` or ``field-server``) with this Python."""
     program, *rest = args
-    module = {"field": "field_client.cli", "field-server": "server.cli"}[program]
+    module = COMMANDS[program]
     environ = {**_english(os.environ), **(env or {})}
     if zygote.available():
         proc = _forked_cli(module, rest, environ, timeout)
@@ -115,7 +119,7 @@ def start_cli(*args: str) -> Process:
     """A console command of this project started, not waited for (its output discarded): for
     tests that kill it mid-way. Forked by the zygote where it can, as ``run_cli``'s are."""
     program, *rest = args
-    module = {"field": "field_client.cli", "field-server": "server.cli"}[program]
+    module = COMMANDS[program]
     environ = _english(os.environ)
     if zygote.available():
         null = Path(os.devnull)

@@ -230,9 +230,10 @@ def _child(order: dict[str, Any]) -> None:
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    os.dup2(os.open(order["stdout"], flags, 0o644), 1)
-    os.dup2(os.open(order["stderr"], flags, 0o644), 2)
+    for target, path, how in ((0, os.devnull, os.O_RDONLY), (1, order["stdout"], flags), (2, order["stderr"], flags)):
+        opened = os.open(path, how, 0o644)
+        os.dup2(opened, target)
+        os.close(opened)
     sys.stdin = open(0, encoding="utf-8", closefd=False)
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
