@@ -9,18 +9,25 @@ consistent snapshot for the duration of ``Database.read``.
 ``synchronous=NORMAL`` in WAL mode never loses a committed transaction when the process
 crashes (it may lose the last ones on power loss); ``Database(path, durable=True)`` selects
 ``FULL`` for machines where power loss matters more than write latency.
+
+The WAL is copied back into the database file by a thread of its own (``Checkpointer``), not by
+whichever commit crosses SQLite's 1,000-page mark: that commit used to pay the copy and its
+fsync, 10-13 ms on top of a 1 ms commit, once every few pushes.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
+CHECKPOINT_QUIET_S = 0.02  # a checkpoint waits for the writer to be this long without a commit
+CHECKPOINT_WAIT_S = 1.0  # but no longer than this after a commit: the WAL's growth stays bounded
 
 
 class Connection(sqlite3.Connection):
@@ -67,6 +74,53 @@ def connect(path: str | Path, readonly: bool = False, durable: bool = False) -> 
     return conn
 
 
+class Checkpointer:
+    """Copies committed WAL frames into the database file in the background.
+
+    The writer turns SQLite's automatic checkpoint off and calls ``nudge`` after each commit;
+    this thread then runs a PASSIVE checkpoint (it never blocks the writer or a reader) once the
+    writer has been quiet for ``CHECKPOINT_QUIET_S``, so as not to compete with a burst of
+    commits for the CPU, or ``CHECKPOINT_WAIT_S`` after a commit under steady load. Crash
+    safety is SQLite's either way: a checkpoint cut short is redone from the WAL at the next
+    open. The thread starts on the first nudge, so a command that only reads never starts one."""
+
+    def __init__(self, path: Path, durable: bool) -> None:
+        self.path, self.durable = path, durable
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def nudge(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None and not self._stop.is_set():
+                    self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+                    self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        conn = connect(self.path, durable=self.durable)
+        try:
+            while True:
+                self._wake.wait()
+                due = time.monotonic() + CHECKPOINT_WAIT_S
+                while self._wake.is_set() and time.monotonic() < due:
+                    self._wake.clear()
+                    if self._stop.wait(CHECKPOINT_QUIET_S):  # a commit meanwhile sets _wake again
+                        return
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop.set()
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join()
+
+
 class Database:
     """The server's store: ``write(fn)`` and ``read(fn)`` each run ``fn(conn)`` in one transaction."""
 
@@ -76,6 +130,8 @@ class Database:
         self.path = Path(path)
         self.durable = durable
         self._writer: Connection = connect(self.path, durable=durable)  # type: ignore[assignment]
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job
+        self._checkpointer = Checkpointer(self.path, durable)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -97,7 +153,8 @@ class Database:
             finally:
                 conn.transaction, conn.before_commit = None, []
             conn.execute("COMMIT")
-            return result
+        self._checkpointer.nudge()
+        return result
 
     def exclusive(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on the writer connection with no transaction open: for migrations,
@@ -158,6 +215,7 @@ class Database:
         return dest.stat().st_size
 
     def close(self) -> None:
+        self._checkpointer.close()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
