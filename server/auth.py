@@ -88,12 +88,26 @@ def enroll(conn: Tx, enrollment_token: str, device_name: str, platform: str) -> 
 
 def authenticate(conn: Tx, authorization: str | None) -> Principal:
     """Resolve an ``Authorization: Bearer ...`` header, or raise ``Unauthorized``."""
+    return _principal(devices.principal_by_token(conn, _token_hash(authorization)))
+
+
+def authenticate_pulling(conn: Tx, authorization: str | None) -> tuple[Principal, Any]:
+    """``authenticate``, and the device's pull state read by the same statement (what
+    ``pull.unchanged`` needs): a device that is up to date costs one statement in all."""
+    row = devices.principal_by_token(conn, _token_hash(authorization), pull_state=True)
+    return _principal(row), row
+
+
+def _token_hash(authorization: str | None) -> str:
     if not authorization:
         raise Unauthorized("missing bearer token", field="authorization")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("expected 'Authorization: Bearer <token>'", field="authorization")
-    row = devices.principal_by_token(conn, hash_token(token.strip()))
+    return hash_token(token.strip())
+
+
+def _principal(row: Any) -> Principal:
     if row is None:
         raise Unauthorized("unknown token", field="authorization")
     if row["revoked_at"] is not None:

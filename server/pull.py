@@ -59,9 +59,10 @@ def check_cursor(secret: str, device_id: str, cursor: str) -> None:
         raise MalformedMessage("this cursor was not issued to this device", field="cursor")
 
 
-def unchanged(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRows | None:
-    """The empty page for a device that is up to date, read without the write lock in one
-    statement (``Store.glance``); None when there may be something to send (``pull`` decides then).
+def unchanged(who: Principal, request: PullRequest, secret: str, device: Any) -> PullRows | None:
+    """The empty page for a device that is up to date, from its pull state ``device`` as the
+    token's statement read it (``auth.authenticate_pulling``, on the event loop, without the
+    write lock); None when there may be something to send (``pull`` decides then).
 
     Up to date: it sent back the cursor it acknowledged last, no page is waiting for its
     acknowledgement, and the store has not moved since its last complete diff. That is most
@@ -70,7 +71,6 @@ def unchanged(conn: Tx, who: Principal, request: PullRequest, secret: str) -> Pu
     if request.cursor is None:
         return None
     check_cursor(secret, who.device_id, request.cursor)
-    device = changes.quiet_state(conn, who.device_id)
     if device is None or device["pending_cursor"] is not None or device["ack_cursor"] != request.cursor:
         return None
     now_version = int(device["now_version"])

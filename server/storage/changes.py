@@ -22,14 +22,13 @@ def device(tx: Tx, device_id: str) -> Any:
     return tx.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
 
 
-def quiet_state(tx: Tx, device_id: str) -> Any:
-    """What ``pull.unchanged`` needs, in one statement (one snapshot, so ``Store.glance`` may run
-    it): ack_cursor, ack_seq, pending_cursor, diff_version, and the store's version now_version."""
-    return tx.execute(
-        "SELECT ack_cursor, ack_seq, pending_cursor, diff_version, "
-        "(SELECT CAST(value AS BIGINT) FROM meta WHERE key='version') AS now_version FROM devices WHERE id=?",
-        (device_id,),
-    ).fetchone()
+QUIET_STATE = (
+    "d.ack_cursor, d.ack_seq, d.pending_cursor, d.diff_version, "
+    "(SELECT CAST(value AS BIGINT) FROM meta WHERE key='version') AS now_version"
+)
+"""What ``pull.unchanged`` reads of a device ``d`` and the store: the columns that the token's
+own statement adds for a pull (``devices.principal_by_token(..., pull_state=True)``), so that an
+up-to-date device costs one statement in all."""
 
 
 def reset(tx: Tx, device_id: str) -> None:

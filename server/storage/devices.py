@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
+from . import changes
 from .base import Tx, bulk_insert, is_postgres, one_of
 
 Row = Any  # a row read by name or position (``sqlite3.Row``)
@@ -98,11 +99,13 @@ _PRINCIPAL = (
     "SELECT d.id AS device_id, d.revoked_at, u.id AS user_id, u.name, u.display_name, u.role, u.active "
     "FROM devices d JOIN users u ON u.id = d.user_id WHERE "
 )
+_PRINCIPAL_PULLING = _PRINCIPAL.replace(" FROM devices", f", {changes.QUIET_STATE} FROM devices")
 
 
-def principal_by_token(tx: Tx, token_hash: str) -> Row | None:
-    """The device and user behind a token: (device_id, revoked_at, user_id, name, display_name, role, active)."""
-    return tx.execute(_PRINCIPAL + "d.token_hash=?", (token_hash,)).fetchone()
+def principal_by_token(tx: Tx, token_hash: str, pull_state: bool = False) -> Row | None:
+    """The device and user behind a token: (device_id, revoked_at, user_id, name, display_name,
+    role, active), and with ``pull_state`` the device's pull state too (``changes.QUIET_STATE``)."""
+    return tx.execute((_PRINCIPAL_PULLING if pull_state else _PRINCIPAL) + "d.token_hash=?", (token_hash,)).fetchone()
 
 
 def principal_by_device(tx: Tx, device_id: str) -> Row | None:

@@ -400,3 +400,23 @@ def test_a_first_pull_is_exactly_the_scope_whether_it_walks_the_versions_or_mate
     _paged_pull(world.device("u-li-wei"), held, 6)
     extra = {("Equipment", f"EQ-X{i:03}") for i in range(40)} if site == "S-01" else set()
     assert set(held) == LI_WEI_SCOPE | extra
+
+
+def test_an_up_to_date_device_is_answered_from_its_token_read_alone(world, monkeypatch):
+    """Most syncs of a fleet find nothing new: the token's own statement reads the device's pull
+    state too, so such a pull neither waits for the writer nor reads the store a second time.
+    A device whose store moved meanwhile is sent what moved (through the writer)."""
+    laptop = world.device("u-li-wei")
+    laptop.pull_all()
+    assert laptop.pull_all() == []  # acknowledges the last page (a write)
+    calls: list[str] = []
+    for name in ("glance", "read", "write"):
+        real = getattr(world.db, name)
+        monkeypatch.setattr(world.db, name, lambda fn, name=name, real=real: calls.append(name) or real(fn))
+    assert laptop.pull_all() == []
+    assert calls == ["glance"]
+    calls.clear()
+    world.db.write(lambda c: store.put(c, Equipment(id="EQ-NEW", site_id="S-01", model="cam", serial="N1")))
+    calls.clear()
+    assert [c.record.id for c in laptop.pull_all()] == ["EQ-NEW"]
+    assert calls[0] == "glance" and "write" in calls
