@@ -95,7 +95,8 @@ def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRow
         elif device["prior_cursor"] is not None and request.cursor == device["prior_cursor"]:
             device = changes.go_back(conn, who.device_id)  # it died committing the prefetched-after page
         since, diff_version = _acknowledge(conn, device, request.cursor)
-        changes.remember_prior(conn, who.device_id, prior)
+        if prior is not None or device["prior_cursor"] is not None:  # else it stays as it is: none
+            changes.remember_prior(conn, who.device_id, prior)
         given = request.cursor
     now_version = store.current_version(conn)
     if diff_version == now_version and since >= now_version and given is not None:

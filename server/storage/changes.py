@@ -11,7 +11,7 @@ from typing import Any
 
 from ..principal import Principal
 from . import meta, scopes
-from .base import Tx, bulk_insert
+from .base import Tx, bulk_insert, is_postgres
 
 Change = tuple[str, str, int, str, str | None]  # (entity, id, version, data, parent)
 
@@ -75,10 +75,16 @@ def go_back(tx: Tx, device_id: str) -> Any:
 
 def commit_pending(tx: Tx, device_id: str) -> None:
     """The device committed its staged page: fold it into what the device holds, and make its
-    cursor the acknowledged one."""
+    cursor the acknowledged one. A record it already held under the same parent is not
+    rewritten (most of an incremental pull: records changed in place). On PostgreSQL this is one
+    statement (data-modifying CTEs): each statement there is a round trip to its process."""
+    if is_postgres(tx):
+        tx.execute(_COMMIT_PENDING_AT_ONCE, (device_id, device_id, device_id, device_id))
+        return
     tx.execute(
-        "INSERT OR REPLACE INTO device_scope(device_id, entity, id, parent) "
-        "SELECT device_id, entity, id, parent FROM device_scope_pending WHERE device_id=? AND op='add'",
+        "INSERT INTO device_scope(device_id, entity, id, parent) "
+        "SELECT device_id, entity, id, parent FROM device_scope_pending WHERE device_id=? AND op='add' "
+        "ON CONFLICT(device_id, entity, id) DO UPDATE SET parent=excluded.parent WHERE parent IS NOT excluded.parent",
         (device_id,),
     )
     tx.execute(
@@ -87,12 +93,22 @@ def commit_pending(tx: Tx, device_id: str) -> None:
         (device_id, device_id),
     )
     tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
-    tx.execute(
-        "UPDATE devices SET ack_cursor=pending_cursor, ack_seq=pending_seq, "
-        "diff_version=pending_diff, pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL "
-        "WHERE id=?",
-        (device_id,),
-    )
+    tx.execute(_ACKNOWLEDGE_PENDING, (device_id,))
+
+
+_ACKNOWLEDGE_PENDING = (
+    "UPDATE devices SET ack_cursor=pending_cursor, ack_seq=pending_seq, "
+    "diff_version=pending_diff, pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL "
+    "WHERE id=?"
+)
+_COMMIT_PENDING_AT_ONCE = (  # commit_pending's four statements as one (a page names a record once)
+    "WITH staged AS (DELETE FROM device_scope_pending WHERE device_id=? RETURNING entity, id, op, parent), "
+    "added AS (INSERT INTO device_scope(device_id, entity, id, parent) SELECT ?, entity, id, parent "
+    "FROM staged WHERE op='add' ON CONFLICT(device_id, entity, id) DO UPDATE SET parent=excluded.parent "
+    "WHERE device_scope.parent IS DISTINCT FROM excluded.parent), "
+    "removed AS (DELETE FROM device_scope d USING staged s WHERE d.device_id=? AND d.entity=s.entity "
+    "AND d.id=s.id AND s.op='del') " + _ACKNOWLEDGE_PENDING
+)
 
 
 def drop_pending(tx: Tx, device_id: str) -> None:
@@ -132,8 +148,10 @@ def stage(
     A record named twice keeps its last row (an upsert after a remove wins), as ``INSERT OR
     REPLACE`` row by row would. The rows go in with ``bulk_insert``: on PostgreSQL one statement
     over one JSON text (a row-by-row ``executemany`` there is one message per record, 0.4 s for a
-    5,000-record page, and array parameters are dumped element by element in Python)."""
-    tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
+    5,000-record page, and array parameters are dumped element by element in Python).
+
+    Nothing of the device's is staged at this point: ``pull`` has committed, dropped or reset
+    what was (a staged row never outlives its ``pending_cursor``)."""
     staged: dict[tuple[str, str], tuple[str, str | None]] = {(e, i): ("del", None) for e, i, _ in removes}
     staged.update(((e, i), ("add", parent)) for e, i, _, _, parent in upserts)
     bulk_insert(
