@@ -17,7 +17,7 @@ from .bounds import MAX_QUOTE_LINES, MAX_SIGNED_EVENTS
 from .types import Bytes, Cents, Currency, Id, Name, Qty, Sha256, Text
 
 
-class _Payload(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="kind"):
+class _Payload(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="kind", gc=False):
     pass
 
 
@@ -62,7 +62,7 @@ class Diagnosis(_Payload, tag="diagnosis", kw_only=True):
     severity: Annotated[int, Meta(ge=1, le=4)] | None = None
 
 
-class QuoteLine(msgspec.Struct, kw_only=True, omit_defaults=True):
+class QuoteLine(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     sku: Id
     qty: Qty = 1
     unit_price_cents: Cents = 0

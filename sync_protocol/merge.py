@@ -69,7 +69,7 @@ def owner(entity: str, field: str) -> Side:
     return "field" if field in FIELD_OWNED.get(entity, frozenset()) else "office"
 
 
-class FieldVersion(msgspec.Struct, array_like=True, frozen=True):
+class FieldVersion(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """Who last changed a field, and at which server version: the merge's memory."""
 
     version: int

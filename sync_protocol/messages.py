@@ -89,7 +89,7 @@ class HelloReply(msgspec.Struct, kw_only=True):
 # --- push -----------------------------------------------------------------------------------
 
 
-class _Mutation(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="op"):
+class _Mutation(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="op", gc=False):
     seq: Seq
     hlc: Hlc
 
@@ -150,7 +150,7 @@ class PullRequest(_Message):
     prefetch: bool = False
 
 
-class _Change(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="op"):
+class _Change(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="op", gc=False):
     pass
 
 
