@@ -15,6 +15,7 @@ from typing import Callable, Iterator, NamedTuple
 import msgspec
 
 from sync_protocol import AppendEvent, Clock, ClockDriftError, Mutation, MutationResult, PatchRecord
+from sync_protocol.records import JobEvent, as_appended
 
 from . import clock as wall
 from .store import get_meta, now_iso, set_meta
@@ -159,6 +160,35 @@ def settle(conn: sqlite3.Connection, results: list[MutationResult]) -> None:
         conn.execute("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", (lo, hi))
     else:
         conn.executemany("DELETE FROM outbox WHERE seq=?", [(seq,) for seq in first])
+
+
+def kept_events(conn: sqlite3.Connection, results: list[MutationResult]) -> list[tuple[JobEvent, int]]:
+    """The events these answers stored (applied, or applied with a conflict), each with its new
+    version, as the server stores them (``as_appended``): what this laptop keeps instead of
+    pulling them back (``PushRequest.keeps_events``). Read before ``settle`` moves them out."""
+    stored: dict[int, int] = {
+        r.seq: r.version for r in results if r.status in ("applied", "conflict") and not r.reason and r.version
+    }
+    if not stored:
+        return []
+    user, device = get_meta(conn, "user_id") or "", get_meta(conn, "device_id") or ""
+    out: list[tuple[JobEvent, int]] = []
+    rows = conn.execute(
+        "SELECT seq, body FROM outbox WHERE op='event' AND seq BETWEEN ? AND ?", (min(stored), max(stored))
+    )
+    for seq, body in rows:
+        version = stored.get(seq)
+        mutation = None if version is None else _decoder.decode(body)
+        if version is not None and isinstance(mutation, AppendEvent):
+            out.append((as_appended(mutation.event, user, device), version))
+    return out
+
+
+def unknown_versions(results: list[MutationResult]) -> bool:
+    """Did the server answer a mutation from before its answers were cleaned up
+    (``already_applied``)? An event among them may be one this laptop keeps without knowing
+    its version, which no pull will send: the laptop pulls its scope from the start then."""
+    return any(r.reason == "already_applied" for r in results)
 
 
 def overtaken(conn: sqlite3.Connection, high_seq: int, high_hlc: str | None) -> bool:

@@ -7,7 +7,7 @@ A pull writes here and only here; the outbox is never touched by a pull. Records
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import msgspec
 
@@ -111,6 +111,12 @@ def as_row(record: Record, version: int, data: str | bytes | msgspec.Raw | None 
 def put(conn: sqlite3.Connection, record: Record, version: int) -> None:
     """Store the server's version of a record (applying the same upsert twice changes nothing)."""
     conn.execute(_UPSERT, as_row(record, version))
+
+
+def put_kept(conn: sqlite3.Connection, kept: Sequence[tuple[Record, int]]) -> None:
+    """Store the events this laptop's push appended, at the versions the answer gave them,
+    unless it holds a later version already (a pull brought one)."""
+    conn.executemany(_UPSERT + " WHERE excluded.version > records.version", [as_row(r, v) for r, v in kept])
 
 
 def put_many(conn: sqlite3.Connection, rows: Iterable[Row]) -> None:

@@ -271,7 +271,8 @@ def push_outbox(
         if not batch:
             break
         try:
-            request = SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch])
+            # It keeps the events it appends (``_settle``): the pull that follows sends them not.
+            request = SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch], keeps_events=True)
             if mark is not None:
                 request.after_seq, request.after_hlc = mark
                 mark = None  # the batches after the first continue where its answer left the server
@@ -292,7 +293,11 @@ def push_outbox(
 
 
 def _settle(conn: sqlite3.Connection, reply: PushReply) -> None:
+    kept = outbox.kept_events(conn, reply.results)
     outbox.settle(conn, reply.results)
+    replica.put_kept(conn, kept)
+    if outbox.unknown_versions(reply.results):
+        _reset(conn)
     outbox.remember_mark(conn, reply.high_seq, reply.high_hlc)
     outbox.observe(conn, reply.server_hlc)
     replica.release_kept(conn)

@@ -62,6 +62,9 @@ class BatchContext:
         self.touched_jobs: set[str] = set()
         self.signed_jobs: set[str] = set()
         self.known_events: set[str] = set()  # event ids the store holds (see push._known_events)
+        # The pushing device, when it keeps the events it appends (``PushRequest.keeps_events``).
+        self.keeper: str | None = None
+        self.kept: list[tuple[str, str]] = []  # (event id, job id) appended for the keeper
         self.pending = pending
         self._stored: dict[tuple[str, str], store.Stored[Any] | None] = {}
 
@@ -79,11 +82,18 @@ class BatchContext:
         self._stored.update(store.get_many(conn, [k for k in keys if k not in self._stored]))
 
     def put(
-        self, conn: Tx, record: Record, base: store.Stored[Any] | None = None, *, writer: Writer | None = None
+        self,
+        conn: Tx,
+        record: Record,
+        base: store.Stored[Any] | None = None,
+        *,
+        writer: Writer | None = None,
+        origin: str | None = None,
     ) -> int:
-        """``store.put``, or into the batch's pending writes; returns the record's version."""
+        """``store.put``, or into the batch's pending writes; returns the record's version.
+        ``origin`` marks a device's own kept event (``Pending.put``); only a batch keeps it."""
         if self.pending is not None:
-            return self.pending.put(conn, record, base, writer=writer)
+            return self.pending.put(conn, record, base, writer=writer, origin=origin)
         return store.put(conn, record, base, writer=writer)
 
     def raise_conflict(self, conn: Tx, **fields: Any) -> str:

@@ -36,6 +36,7 @@ from sync_protocol import CursorReset, MalformedMessage, PullRequest
 from .auth import Principal
 from .storage import Tx, changes, scopes
 from .storage import records as store
+from .storage.batch import origin_mark
 from .storage.changes import Change
 
 
@@ -120,7 +121,14 @@ def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRow
         return PullRows([], [], cursor, False)
     cursor = _issue(conn, secret, who.device_id)
     changes.stage(conn, who.device_id, cursor, until, now_version if diff_sent else None, removes, upserts)
-    return PullRows(removes, [(v, d) for _, _, v, d, _ in upserts], cursor, more)
+    # Staged all the same, so that the device's scope holds them: the events its own pushes
+    # appended and it keeps, unchanged since (``records.origin``). A device pulling from the
+    # start holds none of them.
+    keeper = who.device_id if given is not None else None
+    sent = [
+        (v, d) for _, _, v, d, _, mark in upserts if mark is None or keeper is None or mark != origin_mark(keeper, v)
+    ]
+    return PullRows(removes, sent, cursor, more)
 
 
 class _Plan:

@@ -35,11 +35,11 @@ from sync_protocol import sentences
 from sync_protocol.bounds import base_version_problem, stamp_problem, time_problem
 from sync_protocol.checks import check_entity, check_patch
 from sync_protocol.hlc import Clock
-from sync_protocol.records import to_builtins
+from sync_protocol.records import as_appended, to_builtins
 
 from . import conflicts, effects, permissions, policy
 from .auth import Principal
-from .storage import Tx, audit, devices, savepoint, scopes
+from .storage import Tx, audit, changes, devices, savepoint, scopes
 from .storage import records as store
 from .storage.batch import Pending
 
@@ -136,6 +136,7 @@ def push(
     check_contiguous(request, high_seq, high_hlc)
     ctx = effects.BatchContext(now, config, Pending())
     ctx.known_events = _known_events(conn, request, high_seq)
+    ctx.keeper = who.device_id if request.keeps_events else None
     actor = audit.Actor(who.user_id, who.device_id)
     chain = audit.Chain(conn)  # takes the change-log lock: what follows reads what it writes over
     _prefetch(conn, who, request, high_seq, ctx)
@@ -176,6 +177,8 @@ def push(
         now.isoformat(),
     )
     devices.set_high_water(conn, who.device_id, high_seq, high_hlc, now.isoformat())
+    if ctx.kept:  # the laptop holds them now: a scope diff must remove them when they leave
+        changes.hold(conn, who.device_id, "event", ctx.kept)
     return PushReply(results=results, high_seq=high_seq, high_hlc=high_hlc, server_hlc=clock.tick())
 
 
@@ -350,7 +353,7 @@ def _rejected(mutation: AppendEvent | PatchRecord, rejected: SyncRejected) -> Mu
 
 def _append_event(conn: Tx, who: Principal, mutation: AppendEvent, ctx: effects.BatchContext) -> MutationResult:
     permissions.check_event(who)
-    event = msgspec.structs.replace(mutation.event, author=who.user_id, device_id=who.device_id)
+    event = as_appended(mutation.event, who.user_id, who.device_id)
     existing = _existing_event(conn, event.id, ctx)
     if existing is not None:
         old: JobEvent = existing.record
@@ -370,8 +373,10 @@ def _append_event(conn: Tx, who: Principal, mutation: AppendEvent, ctx: effects.
     if not scopes.job_is_workable(conn, who, job.assignee, job.id):
         raise SyncRejected("scope", f"job {job.number} is not assigned to you", field="event.job_id")
     effects.check_event(conn, job, event, ctx)
-    version = ctx.put(conn, event)  # decided: from here on nothing refuses
+    version = ctx.put(conn, event, origin=ctx.keeper)  # decided: from here on nothing refuses
     ctx.known_events.add(event.id)
+    if ctx.keeper is not None:
+        ctx.kept.append((event.id, event.job_id))
     raised = effects.apply_effects(conn, who, job, event, ctx)
     return MutationResult(
         seq=mutation.seq,

@@ -130,6 +130,9 @@ class PushRequest(_Message):
     # answers 409 hello_required unless it stands exactly there (docs/protocol.md, push).
     after_seq: Annotated[int, Meta(ge=0, le=2**53)] | None = None
     after_hlc: Hlc | None = None
+    # The laptop keeps each event this push appends, at the version its answer gives: the pulls
+    # that follow do not send them back (docs/protocol.md, push, "Events the laptop keeps").
+    keeps_events: bool = False
 
 
 class PushReply(_Message):
@@ -199,6 +202,7 @@ class SplicedPushRequest(_Message):
     mutations: list[msgspec.Raw]
     after_seq: int | None = None
     after_hlc: Hlc | None = None
+    keeps_events: bool = False
 
 
 # --- blobs ----------------------------------------------------------------------------------

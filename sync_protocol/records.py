@@ -136,6 +136,13 @@ class JobEvent(_Record, tag="event", kw_only=True):
     payload: EventPayload
 
 
+def as_appended(event: JobEvent, user_id: str, device_id: str) -> JobEvent:
+    """The event as the server stores it: its author and device are the token's, whatever the
+    laptop sent (docs/protocol.md, push). A laptop that keeps its pushed events stores the same
+    record, so that it holds exactly what a pull would have sent it."""
+    return msgspec.structs.replace(event, author=user_id, device_id=device_id)
+
+
 class Party(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True, gc=False):
     """Who made one side of a conflicting change."""
 

@@ -30,6 +30,12 @@ from .records import Stored, encode_record, get_many, index_columns, next_versio
 _CHUNK = 500
 
 
+def origin_mark(device_id: str, version: int) -> str:
+    """``records.origin``: this version of the record is the event ``device_id`` appended and
+    keeps. Any later write moves the version past the mark, so no other write needs to clear it."""
+    return f"{device_id}@{version}"
+
+
 class Pending:
     """The batch's writes not yet in the store: records by (entity, id) and serials by serial."""
 
@@ -57,8 +63,10 @@ class Pending:
         *,
         writer: Writer | None = None,
         changed: Iterable[str] = (),
+        origin: str | None = None,
     ) -> int:
-        """``records.put``, held in memory: takes the next version now; returns it."""
+        """``records.put``, held in memory: takes the next version now; returns it. ``origin``:
+        the device that appended this record as its own kept event (``origin_mark``)."""
         version = next_version(conn)
         key = (entity_of(record), record.id)
         stamps = stamped(base, version, writer, changed)
@@ -73,7 +81,8 @@ class Pending:
             self._keep_fields.discard(key)
         data = encode_record(record)
         parent, assignee, status = index_columns(record)
-        self._rows[key] = (key[0], key[1], version, parent, assignee, status, data)
+        mark = None if origin is None else origin_mark(origin, version)
+        self._rows[key] = (key[0], key[1], version, parent, assignee, status, data, mark)
         self.records[key] = Stored(record, version, False, stamps)
         if isinstance(record, Conflict) and record.status == "open":
             self._open_conflicts.setdefault((record.kind, record.job_id, record.engineer), record.id)
@@ -165,11 +174,12 @@ _RECORD_COLUMNS = {
     "assignee": "text",
     "status": "text",
     "data": "text",
+    "origin": "text",
     "fields": "text",
 }
 _RECORD_SET = (
     "version=excluded.version, deleted=0, parent=excluded.parent, assignee=excluded.assignee, "
-    "status=excluded.status, data=excluded.data, fields={fields}"
+    "status=excluded.status, data=excluded.data, origin=excluded.origin, fields={fields}"
 )
 
 

@@ -13,7 +13,7 @@ from ..principal import Principal
 from . import meta, scopes
 from .base import Tx, bulk_insert, is_postgres
 
-Change = tuple[str, str, int, str, str | None]  # (entity, id, version, data, parent)
+Change = tuple[str, str, int, str, str | None, str | None]  # (entity, id, version, data, parent, origin)
 
 
 def device(tx: Tx, device_id: str) -> Any:
@@ -153,7 +153,7 @@ def stage(
     Nothing of the device's is staged at this point: ``pull`` has committed, dropped or reset
     what was (a staged row never outlives its ``pending_cursor``)."""
     staged: dict[tuple[str, str], tuple[str, str | None]] = {(e, i): ("del", None) for e, i, _ in removes}
-    staged.update(((e, i), ("add", parent)) for e, i, _, _, parent in upserts)
+    staged.update(((e, i), ("add", parent)) for e, i, _, _, parent, _ in upserts)
     bulk_insert(
         tx,
         "device_scope_pending",
@@ -163,6 +163,19 @@ def stage(
     tx.execute(
         "UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
         (cursor, until, diff_version, device_id),
+    )
+
+
+def hold(tx: Tx, device_id: str, entity: str, held: list[tuple[str, str]]) -> None:
+    """The device holds these records (id, parent) without a page having sent them: the events
+    its push appended and it keeps (``PushRequest.keeps_events``). A scope diff then removes
+    them from it like any record it holds."""
+    bulk_insert(
+        tx,
+        "device_scope",
+        {"device_id": "text", "entity": "text", "id": "text", "parent": "text"},
+        [(device_id, entity, record_id, parent) for record_id, parent in held],
+        "ON CONFLICT(device_id, entity, id) DO NOTHING",
     )
 
 
@@ -187,7 +200,7 @@ def filled_changes(tx: Tx, since: int, limit: int) -> list[Change]:
     return [
         tuple(r)
         for r in tx.execute(
-            "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
+            "SELECT s.entity, s.id, r.version, r.data, r.parent, r.origin FROM temp.scope_now s CROSS JOIN records r "
             "ON r.entity=s.entity AND r.id=s.id WHERE s.version > ? ORDER BY s.version LIMIT ?",
             (since, limit),
         )
@@ -247,7 +260,7 @@ def full_diff(tx: Tx, device_id: str, since: int, limit: int) -> tuple[list[Any]
         []
         if room < 0
         else tx.execute(
-            "SELECT s.entity, s.id, r.version, r.data, r.parent FROM temp.scope_now s CROSS JOIN records r "
+            "SELECT s.entity, s.id, r.version, r.data, r.parent, NULL FROM temp.scope_now s CROSS JOIN records r "
             "ON r.entity=s.entity AND r.id=s.id WHERE s.version <= ? AND NOT EXISTS (SELECT 1 FROM "
             "device_scope d WHERE d.device_id=? AND d.entity=s.entity AND d.id=s.id) "
             "ORDER BY s.entity, s.id LIMIT ?",

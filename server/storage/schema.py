@@ -265,7 +265,15 @@ def _v11(conn: Tx) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
+def _v12(conn: Tx) -> None:
+    """Which device's push appended a record as its own event, at which version, when that push
+    said the laptop keeps it (``PushRequest.keeps_events``; ``batch.origin_mark``). A pull of
+    that device does not send the record back while it stands at that version."""
+    if "origin" not in {row[1] for row in conn.execute("PRAGMA table_info(records)")}:  # see _v9
+        conn.execute("ALTER TABLE records ADD COLUMN origin TEXT")
+
+
+MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

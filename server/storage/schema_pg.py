@@ -119,8 +119,13 @@ def _v11(tx: Any) -> None:
     )
 
 
+def _v12(tx: Any) -> None:
+    """Which device appended a record's current version as its own kept event (``schema._v12``)."""
+    tx.conn.execute("ALTER TABLE records ADD COLUMN IF NOT EXISTS origin TEXT")
+
+
 # version -> the migration that reaches it; a new database runs them all, from the first.
-MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8, 9: _v9, 10: _v10, 11: _v11}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12}
 
 
 def migrate(tx: Any) -> int:

@@ -83,14 +83,14 @@ def scope_test(principal: Principal) -> tuple[str, str, dict[str, str]]:
 
 def changes_since(
     conn: Tx, principal: Principal, since: int, limit: int
-) -> list[tuple[str, str, int, str, str | None]]:
+) -> list[tuple[str, str, int, str, str | None, str | None]]:
     """The caller's in-scope records changed after ``since``, oldest first, at most ``limit``,
-    as (entity, id, version, data, parent): a walk of the version index from ``since`` that stops
+    as (entity, id, version, data, parent, origin): a walk of the version index from ``since`` that stops
     when the page is full, so the pages of a long pull cost the same instead of each re-reading
     the whole scope."""
     with_clause, test, params = scope_test(principal)
     sql = (
-        with_clause + "SELECT entity, id, version, data, parent FROM records WHERE version > :since "
+        with_clause + "SELECT entity, id, version, data, parent, origin FROM records WHERE version > :since "
         f"AND deleted=0 AND {test} ORDER BY version LIMIT :limit"
     )
     return [tuple(row) for row in conn.execute(sql, {**params, "since": since, "limit": limit})]

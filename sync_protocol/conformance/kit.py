@@ -432,6 +432,24 @@ def _push_rejected(run: Run) -> None:
     run.seq += 1
 
 
+@rule("push: an event pushed with keeps_events is not pulled back; one pushed without it is")
+def _push_keeps_events(run: Run) -> None:
+    kept, sent = run.note("kept by the laptop", seq=run.seq + 1), run.note("sent back", seq=run.seq + 2)
+    for note, keeps in ((kept, True), (sent, False)):
+        reply = run.ok(run.post("/sync/v1/push", PushRequest(mutations=[note], keeps_events=keeps)), PushReply)
+        expect([r.status for r in reply.results] == ["applied"], f"expected applied, got {reply.results}")
+        run.seq += 1
+    pulled: set[str] = set()
+    while True:
+        page = run.ok(run.post("/sync/v1/pull", {"cursor": run.cursor, "limit": 50}), dict)
+        pulled |= {c["record"]["id"] for c in page["changes"] if c["op"] == "upsert"}
+        run.cursor = page["cursor"]
+        if not page["more"]:
+            break
+    expect(sent.event.id in pulled, "an event pushed without keeps_events was not pulled back")
+    expect(kept.event.id not in pulled, "an event pushed with keeps_events was sent back to the laptop keeping it")
+
+
 @rule("push: a batch over max_push_batch answers 413 too_large")
 def _push_batch(run: Run) -> None:
     over = int(run.limits.get("max_push_batch", 5000)) + 1

@@ -46,7 +46,7 @@ from sync_protocol import (
 from sync_protocol.messages import SplicedPushRequest
 from sync_protocol.records import Equipment, Job, Stock
 
-from .laptop_helpers import demo_records, outbox_rows
+from .laptop_helpers import DEVICE_ID, USER_ID, demo_records, outbox_rows
 
 JOB = "J-0001"  # S-01 / C-01: pending work in these tests needs it
 IDLE_JOB = "J-0003"  # S-02
@@ -78,9 +78,10 @@ class FakeServer:
     """Answers hello, push (everything applied) and pull (``pages``, then empty pages) the way the
     server does: pages in the format the request's ``Accept`` asks for."""
 
-    def __init__(self, *pages: PullPage | httpx.Response, hello: HelloReply = HELLO) -> None:
+    def __init__(self, *pages: PullPage | httpx.Response, hello: HelloReply = HELLO, reason: str | None = None) -> None:
         self.pages = list(pages)
         self.hello = hello
+        self.reason = reason  # every mutation answered applied with this reason (and no version)
         self.requests: list[httpx.Request] = []
         self.pushed: list[PushRequest] = []
 
@@ -96,7 +97,12 @@ class FakeServer:
             self.pushed.append(push)
             return answer(
                 PushReply(
-                    results=[MutationResult(seq=m.seq, status="applied", version=100 + m.seq) for m in push.mutations],
+                    results=[
+                        MutationResult(seq=m.seq, status="applied", reason=self.reason)
+                        if self.reason
+                        else MutationResult(seq=m.seq, status="applied", version=100 + m.seq)
+                        for m in push.mutations
+                    ],
                     high_seq=push.mutations[-1].seq,
                     server_hlc=SERVER_HLC,
                 )
@@ -606,3 +612,42 @@ def test_the_push_answer_is_settled_in_one_commit_per_batch(synced: FieldClient,
     assert commits.count == 1 + 3
     assert client.store.read(sync_steps.known_limits) == Limits(max_push_batch=2)
     assert outbox_rows(client) == [] and len(client.answers()) == 5
+
+
+def test_a_push_keeps_the_events_it_appended_at_the_versions_the_answer_gave(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
+    """The laptop says it keeps its events (``keeps_events``), so the server will not send them
+    back: it stores each, as the server stores it (author and device from its token), at the
+    version its answer gave, in the commit that settles the answer."""
+    recorded = [synced.record_event(JOB, Note(text=f"kept {i}")) for i in range(2)]
+    server = FakeServer()
+    client = reopen(synced, server)
+
+    client.sync()
+
+    assert [p.keeps_events for p in server.pushed] == [True]
+    held = client.store.read(
+        lambda c: {r[0]: (r[1], r[2]) for r in c.execute("SELECT id, version, data FROM records WHERE entity='event'")}
+    )
+    sent = [m.event for m in server.pushed[0].mutations]  # as pushed (re-stamped on the way)
+    assert [e.id for e in sent] == [e.id for e in recorded]
+    for seq, event in enumerate(sent, start=1):
+        version, data = held[event.id]
+        assert version == 100 + seq
+        assert replica.decode(data) == msgspec.structs.replace(event, author=USER_ID, device_id=DEVICE_ID)
+
+
+def test_an_answer_the_server_no_longer_holds_makes_the_laptop_pull_its_scope_again(
+    synced: FieldClient, reopen
+) -> None:  # type: ignore[no-untyped-def]
+    """``already_applied``: the server applied the mutation long ago and cleaned its answer up,
+    so this laptop never learnt the version of an event it may keep, which no pull would send
+    it. It drops the server's records and pulls from the start."""
+    synced.record_event(JOB, Note(text="answered long ago"))
+    server = FakeServer(reason="already_applied")
+    client = reopen(synced, server)
+
+    client.sync()
+
+    pulls = [decode(r.content, PullRequest) for r in server.requests if r.url.path == "/sync/v1/pull"]
+    assert pulls[0].cursor is None
+    assert outbox_rows(client) == []

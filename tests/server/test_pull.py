@@ -11,6 +11,7 @@ from sync_protocol import (
     ENTITY_TYPES,
     AssignRequest,
     Checkin,
+    PartSwap,
     Equipment,
     ErrorBody,
     Hello,
@@ -420,3 +421,52 @@ def test_an_up_to_date_device_is_answered_from_its_token_read_alone(world, monke
     calls.clear()
     assert [c.record.id for c in laptop.pull_all()] == ["EQ-NEW"]
     assert calls[0] == "glance" and "write" in calls
+
+
+def _swap(laptop, serial_in):
+    return laptop.event("J-1", PartSwap(equipment_id="EQ-1", sku="PSU-750W", serial_out="P-1", serial_in=serial_in))
+
+
+def test_events_a_laptop_keeps_are_not_sent_back_to_it_but_what_they_changed_is(world):
+    """A laptop that keeps the events it pushes (``keeps_events``) is not sent them again: it
+    stored them at the versions the answer gave. What they changed on the server (the van's
+    stock) still comes, and so do the events to every other laptop, and to a laptop that does
+    not keep them."""
+    laptop, spare, older = world.device("u-li-wei"), world.device("u-li-wei"), world.device("u-li-wei")
+    for device in (laptop, spare, older):
+        device.pull_all()
+    kept = _swap(laptop, "P-100")
+    answer = laptop.push(kept, keeps_events=True)
+    assert [r.status for r in answer.results] == ["applied"]
+    assert _ids(laptop.pull_all()) == {("Stock", "van:u-li-wei|PSU-750W")}
+    assert ("JobEvent", kept.event.id) in _ids(spare.pull_all())
+    sent_back = older.event("J-1", Checkin())
+    older.push(sent_back)
+    assert ("JobEvent", sent_back.event.id) in _ids(older.pull_all())
+
+
+def test_a_kept_event_comes_again_once_it_changes_and_leaves_with_its_job(world):
+    laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
+    laptop.pull_all()
+    kept = laptop.event("J-1", Checkin())
+    laptop.push(kept, keeps_events=True)
+    laptop.pull_all()
+    stored = world.db.read(lambda c: store.get(c, "event", kept.event.id))
+    world.db.write(lambda c: store.put(c, stored.record, stored))  # a later version of it
+    assert [(c.record.id, c.version) for c in laptop.pull_all()] == [
+        (kept.event.id, world.version("event", kept.event.id))
+    ]
+    kept_again = laptop.event("J-1", Checkin())
+    laptop.push(kept_again, keeps_events=True)
+    office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-zhang-min"))
+    removed = _ids(laptop.pull_all(), Remove)
+    assert {("event", kept.event.id), ("event", kept_again.event.id), ("job", "J-1")} <= removed
+
+
+def test_a_laptop_pulling_from_the_start_gets_its_kept_events(world):
+    laptop = world.device("u-li-wei")
+    laptop.pull_all()
+    kept = laptop.event("J-1", Checkin())
+    laptop.push(kept, keeps_events=True)
+    laptop.cursor = None  # it dropped what it held (a cursor reset)
+    assert ("JobEvent", kept.event.id) in _ids(laptop.pull_all())
