@@ -12,7 +12,8 @@ Each device keeps one HTTP stack (``DeviceHttp``: an httpx transport made in set
 every sync of that device), as a real laptop keeps its own connection.
 
 Timed: when every process is ready, all start at once; every device runs ``FieldClient.sync()``
-once: hello (its first push), the push of 50, the pull. At most ``BENCH_CONCURRENCY`` (default
+once: the push of 50 (without hello: the priming sync's hello told it the mark, docs/protocol.md),
+then the pull. At most ``BENCH_CONCURRENCY`` (default
 100) devices are in flight in all, split over the processes' thread pools. The phase has a
 deadline (``BENCH_CONC_TIMEOUT``, default 600 s), after which the processes still running are
 terminated and their unfinished devices count as errors. Reported: errors (an exception, a

@@ -252,16 +252,27 @@ MARK_KEY = "push_mark"
 
 
 def remember_mark(conn: sqlite3.Connection, high_seq: int, high_hlc: str | None) -> None:
-    """Where a push answer left the server (``high_seq`` and the ``hlc`` applied there), for this
-    device; a server that does not say ``high_hlc`` takes no push without hello: nothing is kept."""
+    """Where a push answer or a hello left the server (``high_seq`` and the ``hlc`` applied
+    there, null for a device that has applied nothing), for this device; a server that does not
+    say ``high_hlc`` takes no push without hello: nothing is kept."""
+    set_meta(conn, MARK_KEY, _mark_value(conn, high_seq, high_hlc))
+
+
+def knows_mark(conn: sqlite3.Connection, high_seq: int, high_hlc: str | None) -> bool:
+    """Whether ``remember_mark`` would change nothing (a hello then writes nothing for it)."""
+    return get_meta(conn, MARK_KEY) == _mark_value(conn, high_seq, high_hlc)
+
+
+def _mark_value(conn: sqlite3.Connection, high_seq: int, high_hlc: str | None) -> str | None:
     device = get_meta(conn, "device_id")
-    value = json.dumps([device, high_seq, high_hlc]) if high_hlc is not None and device else None
-    set_meta(conn, MARK_KEY, value)
+    if not device or (high_hlc is None and high_seq != 0):
+        return None
+    return json.dumps([device, high_seq, high_hlc])
 
 
-def push_mark(conn: sqlite3.Connection) -> tuple[int, str] | None:
+def push_mark(conn: sqlite3.Connection) -> tuple[int, str | None] | None:
     """The mark a push may name instead of saying hello (``after_seq``, ``after_hlc``): the last
-    push answer's, when it was this device's and the outbox continues right after it."""
+    push answer's or hello's, when it was this device's and the outbox continues right after it."""
     text = get_meta(conn, MARK_KEY)
     if not text:
         return None
@@ -269,7 +280,9 @@ def push_mark(conn: sqlite3.Connection) -> tuple[int, str] | None:
         device, seq, stamp = json.loads(text)
     except (ValueError, TypeError):
         return None
-    if device != get_meta(conn, "device_id") or not isinstance(seq, int) or not isinstance(stamp, str):
+    if device != get_meta(conn, "device_id") or not isinstance(seq, int):
+        return None
+    if not isinstance(stamp, str) and not (stamp is None and seq == 0):
         return None
     if first_seq(conn) != seq + 1:
         return None

@@ -137,7 +137,7 @@ def sync(
     return report
 
 
-def _outlook(conn: sqlite3.Connection) -> tuple[bool, bool, Limits | None, tuple[int, str] | None]:
+def _outlook(conn: sqlite3.Connection) -> tuple[bool, bool, Limits | None, tuple[int, str | None] | None]:
     """Whether mutations and whether files wait to go up, the limits of the last hello, and the
     mark of the last push answer when the outbox continues right after it."""
     mutations, files = conn.execute(
@@ -177,20 +177,24 @@ def say_hello(store: LocalStore, transport: Transport) -> HelloReply:
     # commit is an fsync on a laptop.
     # Pending work stamped while this laptop's clock ran ahead of the server's is re-stamped
     # here, before the push, or the server would refuse it (``restamp.py``).
-    overtaken, known, ahead = store.read(
+    # Where the server stands is remembered as the mark a later push may name instead of saying
+    # hello (a laptop primed by its first pull pushes its first work without one).
+    overtaken, known, ahead, marked = store.read(
         lambda c: (
             outbox.overtaken(c, hello.high_seq, hello.high_hlc),
             known_limits(c),
             restamp.needed(c, hello.server_hlc),
+            outbox.knows_mark(c, hello.high_seq, hello.high_hlc),
         )
     )
-    if overtaken or known != hello.limits or ahead:
+    if overtaken or known != hello.limits or ahead or not marked:
 
         def remember(conn: sqlite3.Connection) -> None:
             if outbox.overtaken(conn, hello.high_seq, hello.high_hlc):
                 outbox.renumber_above(conn, hello.high_seq)
             set_meta(conn, "limits", _limits_json.encode(hello.limits).decode())
             restamp.restamp(conn, hello.server_hlc)
+            outbox.remember_mark(conn, hello.high_seq, hello.high_hlc)
 
         store.write(remember)
     return hello
@@ -258,7 +262,7 @@ def push_outbox(
     hello: HelloReply | Limits | None,
     report: SyncReport,
     progress: Progress = _silent,
-    mark: tuple[int, str] | None = None,
+    mark: tuple[int, str | None] | None = None,
 ) -> None:
     """Push in batches; ``hello`` is this sync's hello, which must come first (its ``high_seq``
     renumbers a restored outbox), or the limits it gave. Without a hello in this sync the first

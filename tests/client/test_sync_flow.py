@@ -283,13 +283,34 @@ def test_without_known_limits_the_first_sync_says_hello_and_remembers_them(synce
     assert decode(server.requests[0].content, PullRequest).limit == 300  # the remembered limit
 
 
-def test_a_hello_with_unchanged_limits_writes_nothing(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
+def test_a_hello_that_tells_nothing_new_writes_nothing(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
+    """The first hello tells this laptop where the server stands (its push mark); the next one,
+    with the same limits and mark, writes nothing (each local commit is an fsync)."""
     client = reopen(synced, FakeServer())
     transport = client.transport()
+    assert sync_steps.say_hello(client.store, transport) == HELLO
     commits = Commits(client)
     assert sync_steps.say_hello(client.store, transport) == HELLO
     transport.close()
     assert commits.count == 0
+
+
+def test_a_laptop_primed_by_its_first_pull_pushes_its_first_work_without_hello(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
+    """The first sync says hello (no limits are known yet), and hello says the server has applied
+    nothing of this device (``high_seq`` 0, no ``high_hlc``): the first push names that mark
+    instead of saying hello again."""
+    synced.store.write(lambda c: set_meta(c, "limits", None))
+    server = FakeServer()
+    client = reopen(synced, server)
+    client.sync()
+    assert server.paths[0] == "hello"
+    client.record_event(JOB, Note(text="first work"))
+    server.requests.clear()
+
+    client.sync()
+
+    assert server.paths == ["push", "pull"]
+    assert (server.pushed[-1].after_seq, server.pushed[-1].after_hlc) == (0, None)
 
 
 def test_login_forgets_the_limits_of_the_previous_server(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]

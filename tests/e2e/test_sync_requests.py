@@ -9,6 +9,8 @@ import httpx
 import msgspec
 import pytest
 
+from field_client import outbox
+from field_client.store import set_meta
 from sync_protocol import Checkin, Note, PullRequest, Record, UpgradeRequired
 from sync_protocol.hlc import Clock
 
@@ -116,7 +118,23 @@ def test_an_office_change_is_one_pull_and_one_commit(live_server, laptop) -> Non
     assert report.pulled >= 1 and li.record("site", site.id).name == "Renamed"  # type: ignore[attr-defined]
 
 
-def test_pending_work_says_hello_before_the_push(live_server, laptop) -> None:
+def test_pending_work_says_hello_before_the_push_when_the_laptop_does_not_know_the_mark(live_server, laptop) -> None:
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    li.store.write(lambda c: set_meta(c, outbox.MARK_KEY, None))  # as a laptop of an older client
+    li.record_event("J-0001", Checkin(note="on site"))
+    wire.log.clear()
+
+    report = li.sync()
+
+    assert [c[1] for c in wire.log] == ["/sync/v1/hello", "/sync/v1/push", "/sync/v1/pull"]
+    assert report.applied == 1 and li.pending() == []
+
+
+def test_the_first_work_after_the_first_sync_goes_up_without_hello(live_server, laptop) -> None:
+    """The first sync said hello (the laptop knew no limits), and hello told where the server
+    stands for the new device: the first push names that mark instead of saying hello again."""
     wire = Wire()
     li = laptop("li-wei", http=wire)
     li.sync()
@@ -125,7 +143,7 @@ def test_pending_work_says_hello_before_the_push(live_server, laptop) -> None:
 
     report = li.sync()
 
-    assert [c[1] for c in wire.log] == ["/sync/v1/hello", "/sync/v1/push", "/sync/v1/pull"]
+    assert [c[1] for c in wire.log] == ["/sync/v1/push", "/sync/v1/pull"]
     assert report.applied == 1 and li.pending() == []
 
 

@@ -14,6 +14,7 @@ from sync_protocol import (
     ErrorBody,
     Note,
     PartSwap,
+    PushReply,
     PushRequest,
     decode,
     encode,
@@ -238,3 +239,18 @@ def test_a_revoked_device_is_refused_at_once(world):
     response = laptop.post("/sync/v1/push", PushRequest(mutations=[laptop.event("J-1", Checkin())]))
     assert response.status_code == 401
     assert "revoked" in decode(response.content, ErrorBody).message
+
+
+def test_a_device_that_has_applied_nothing_may_push_without_hello_at_mark_zero(world):
+    """Hello tells a new device it stands at ``high_seq`` 0 with no ``high_hlc``; its first push
+    may name that mark (``after_seq`` 0, no ``after_hlc``) instead of saying hello again. Once
+    it has pushed, that mark is refused with ``hello_required`` and nothing is applied."""
+    laptop = world.device("u-li-wei")
+    first = laptop.event("J-1", Checkin())
+    taken = laptop.post("/sync/v1/push", PushRequest(mutations=[first], after_seq=0))
+    assert taken.status_code == 200, taken.text
+    assert [r.status for r in decode(taken.content, PushReply, laptop.fmt).results] == ["applied"]
+    stale = laptop.post("/sync/v1/push", PushRequest(mutations=[laptop.event("J-1", Note(text="x"))], after_seq=0))
+    assert stale.status_code == 409
+    assert decode(stale.content, ErrorBody, laptop.fmt).error == "hello_required"
+    assert laptop.hello().high_seq == 1
