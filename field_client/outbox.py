@@ -178,8 +178,10 @@ def kept_events(conn: sqlite3.Connection, results: list[MutationResult]) -> list
     )
     for seq, body in rows:
         version = stored.get(seq)
-        mutation = None if version is None else _decoder.decode(body)
-        if version is not None and isinstance(mutation, AppendEvent):
+        if version is None:
+            continue
+        mutation = _decoder.decode(body)
+        if isinstance(mutation, AppendEvent):
             out.append((as_appended(mutation.event, user, device), version))
     return out
 

@@ -416,15 +416,10 @@ def test_an_up_to_date_device_is_answered_from_its_token_read_alone(world, monke
         monkeypatch.setattr(world.db, name, lambda fn, name=name, real=real: calls.append(name) or real(fn))
     assert laptop.pull_all() == []
     assert calls == ["glance"]
-    calls.clear()
     world.db.write(lambda c: store.put(c, Equipment(id="EQ-NEW", site_id="S-01", model="cam", serial="N1")))
     calls.clear()
     assert [c.record.id for c in laptop.pull_all()] == ["EQ-NEW"]
     assert calls[0] == "glance" and "write" in calls
-
-
-def _swap(laptop, serial_in):
-    return laptop.event("J-1", PartSwap(equipment_id="EQ-1", sku="PSU-750W", serial_out="P-1", serial_in=serial_in))
 
 
 def test_events_a_laptop_keeps_are_not_sent_back_to_it_but_what_they_changed_is(world):
@@ -435,7 +430,7 @@ def test_events_a_laptop_keeps_are_not_sent_back_to_it_but_what_they_changed_is(
     laptop, spare, older = world.device("u-li-wei"), world.device("u-li-wei"), world.device("u-li-wei")
     for device in (laptop, spare, older):
         device.pull_all()
-    kept = _swap(laptop, "P-100")
+    kept = laptop.event("J-1", PartSwap(equipment_id="EQ-1", sku="PSU-750W", serial_out="P-1", serial_in="P-100"))
     answer = laptop.push(kept, keeps_events=True)
     assert [r.status for r in answer.results] == ["applied"]
     assert _ids(laptop.pull_all()) == {("Stock", "van:u-li-wei|PSU-750W")}
