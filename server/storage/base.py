@@ -9,7 +9,6 @@ connection of either backend fits.
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
@@ -115,21 +114,7 @@ def _rows_json(names: list[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _no_nul(value: Any) -> Any:
-    return without_nul(value) if isinstance(value, str) else value
-
-
-_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # an unescaped backslash, then u0000
-
-
-def without_nul(text: str) -> str:
-    """``text`` for PostgreSQL, which holds no NUL in text nor in jsonb (SQLite holds both): a NUL
-    becomes U+FFFD, raw or written as the JSON escape ``\\u0000`` inside a record's JSON (its
-    ``data``, read as jsonb by the office's queries). A literal backslash before ``u0000`` is
-    escaped in JSON and left alone."""
-    text = text.replace("\x00", "\ufffd")
-    if "\\u0000" in text:
-        text = _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", text)
-    return text
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 @contextmanager

@@ -26,7 +26,6 @@ import psycopg
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool
 
-from .base import without_nul
 from .dialect import to_postgres
 
 T = TypeVar("T")
@@ -60,8 +59,8 @@ def _without_nul(parameters: Any) -> Any:
     """PostgreSQL text cannot hold NUL (SQLite's can): a NUL in a value becomes U+FFFD, so a
     lookup by an id with one in it finds nothing, as it would on SQLite, instead of failing."""
     if isinstance(parameters, dict):
-        return {k: without_nul(v) if isinstance(v, str) else v for k, v in parameters.items()}
-    return [without_nul(v) if isinstance(v, str) else v for v in parameters]
+        return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in parameters.items()}
+    return [v.replace("\x00", "\ufffd") if isinstance(v, str) else v for v in parameters]
 
 
 class PgTx:

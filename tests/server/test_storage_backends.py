@@ -64,25 +64,3 @@ def test_a_scheduled_job_runs_once_per_period_whichever_process_fires_it(world: 
 
 def test_the_schema_is_versioned_and_migrating_again_changes_nothing(world: World) -> None:
     assert world.db.migrate() == world.db.migrate()
-
-
-def test_a_nul_in_a_record_breaks_no_read_that_looks_inside_records(world: World) -> None:
-    """An attacker's customer named with a NUL in it: PostgreSQL holds no NUL in text nor in
-    jsonb (whose queries the office's pages run), so there it is stored as U+FFFD, whether the
-    record is written alone or in a batch; a backslash before ``u0000`` typed as text stays."""
-    from server.storage import office as office_rows
-    from server.storage.batch import Pending
-
-    def write(conn: Any) -> None:
-        store.put(conn, Customer(id="C-NUL", name="bad\x00name"))
-        batch = Pending()
-        batch.put(conn, Customer(id="C-NUL2", name="also\x00bad"))
-        batch.put(conn, Customer(id="C-SLASH", name="typed \\u0000"))
-        batch.flush(conn)
-
-    world.db.write(write)
-    names = world.db.read(lambda c: office_rows.names(c, ("customer",)))
-    assert names["customer:C-NUL"].startswith("bad") and names["customer:C-NUL2"].startswith("also")
-    if world.db.dialect == "postgresql":  # SQLite's json_extract ends a text at its NUL
-        assert (names["customer:C-NUL"], names["customer:C-NUL2"]) == ("bad\ufffdname", "also\ufffdbad")
-    assert names["customer:C-SLASH"] == "typed \\u0000"
