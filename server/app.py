@@ -24,6 +24,7 @@ from sync_protocol import MAX_BODY_BYTES
 from . import throttle
 from .blob_api import BLOB_HANDLERS
 from .headers import security_headers
+from .http import CheckedRequest
 from .http_errors import EXCEPTION_HANDLERS
 from .office import office_app_config
 from .scheduler import ScheduledWork, ServerScheduler
@@ -59,6 +60,7 @@ def create_app(
         route_handlers=[*SYNC_HANDLERS, *BLOB_HANDLERS, healthz, *office.route_handlers],
         stores=office.stores,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_class=CheckedRequest,  # the office API's JSON bodies keep to the text rule too
         # The protocol's body limit; litestar answers 413 past it (set explicitly: see STACK-NOTES).
         request_max_body_size=MAX_BODY_BYTES,
         before_send=[security_headers],  # a Content-Security-Policy on every answer (headers.py)

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import msgspec
 
 from sync_protocol import Equipment, InvalidValue, Job, MalformedMessage, Record, entity_of
+from sync_protocol.bounds import nul_path, nul_refusal
 from sync_protocol.warranty import job_warranty
 
 from . import auth
@@ -66,12 +67,16 @@ class LoadReport(msgspec.Struct, kw_only=True):
 
 def read_fixtures(path: Path) -> FixtureSet:
     """Parse and validate a fixture file; errors name the offending entry."""
+    raw = path.read_bytes()
     try:
-        data = msgspec.json.decode(path.read_bytes(), type=FixtureSet)
+        data = msgspec.json.decode(raw, type=FixtureSet)
     except msgspec.ValidationError as exc:
         raise MalformedMessage(f"{path}: {exc}", field="records") from None
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"{path} is not JSON: {exc}", field="body") from None
+    where = nul_path(data, raw)
+    if where is not None:
+        raise InvalidValue(f"{path}: {nul_refusal(where)}", field=where or "records")
     if data.format != FORMAT:
         raise InvalidValue(f"{path}: format must be {FORMAT!r}, not {data.format!r}", field="format")
     return data

@@ -15,13 +15,24 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 
 from sync_protocol import JSON, MAX_BODY_BYTES, MSGPACK, MalformedMessage, TooLarge, decode, encode, format_of
-from sync_protocol.codec import Format
+from sync_protocol.codec import Format, refuse_nul
 
 from . import auth, blobs
 from .auth import Principal
 from .state import ServerState
 
 T = TypeVar("T")
+
+
+class CheckedRequest(Request[Any, Any, Any]):
+    """The request class of the whole app. litestar decodes the office API's JSON bodies itself
+    (``JSONBody``), not through ``read_body``: this holds them to the protocol's text rule too
+    (no NUL, ``bounds.nul_path``), with the same ``422 invalid`` naming the field."""
+
+    async def json(self) -> Any:
+        value = await super().json()
+        refuse_nul(value, await self.body())
+        return value
 
 
 def state_of(connection: ASGIConnection[Any, Any, Any, Any]) -> ServerState:

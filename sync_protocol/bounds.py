@@ -50,6 +50,74 @@ MAX_CENTS = 10**12  # an amount in minor units
 MAX_DAYS = 36_500  # a warranty in days
 MAX_COMMENT = 2_000  # a supervisor's comment on a reviewed audit finding
 
+# --- text -------------------------------------------------------------------------------------
+
+NUL = "\x00"
+_NUL_ESCAPE = b"\\u0000"  # the only way JSON can hold a NUL inside a text
+_json = msgspec.json.Encoder()
+
+
+def nul_path(value: Any, json_text: bytes | None = None) -> str | None:
+    """Where ``value`` (Structs or plain data) holds a NUL character, in the protocol's field
+    notation (``mutations[0].event.payload.text``; a map's own path for one of its keys, ``""``
+    for ``value`` itself); None when no text in it does.
+
+    No text of the protocol may hold a NUL: PostgreSQL cannot store one in a text or a jsonb (a
+    record holding one would break every query that reads inside records), a C library reading
+    a record stops there, and nobody types one, so one is an attack or a broken paste, refused
+    like any other value out of bounds. ``json_text`` is ``value`` as JSON when the caller
+    has it (a JSON body): without the escape in it, nothing needs a closer look.
+
+    >>> nul_path({"notes": ["ok", f"a{NUL}b"]}), nul_path({"map": {f"k{NUL}": 1}}), nul_path(["fine"])
+    ('notes[1]', 'map', None)
+    """
+    try:
+        if _NUL_ESCAPE not in (_json.encode(value) if json_text is None else json_text):
+            return None
+    except (TypeError, msgspec.EncodeError):  # a map whose keys JSON cannot write: look closely
+        pass
+    return _nul_in(msgspec.to_builtins(value), "")
+
+
+def _nul_in(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and NUL in key:
+                return path
+            found = _nul_in(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _nul_in(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def nul_refusal(path: str) -> str:
+    """The sentence a value holding a NUL at ``path`` is refused with."""
+    return f"{path or 'the value'}: a text may not hold a NUL character (U+0000)"
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` (plain data) with every NUL in its texts and keys made U+FFFD, the character
+    that stands for one that could not be kept: what a record stored before the rule becomes.
+
+    >>> without_nul({"name": f"a{NUL}b", "tags": [f"x{NUL}"]}) == {"name": "a\ufffdb", "tags": ["x\ufffd"]}
+    True
+    """
+    if isinstance(value, str):
+        return value.replace(NUL, "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 # --- time -------------------------------------------------------------------------------------
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)

@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, TypeVar
 
 import msgspec
 
+from .bounds import nul_path, nul_refusal
 from .codec import field_of
 from .errors import SyncRejected
 from .events import CustomerApproval, EventPayload, PartSwap, Quote
@@ -84,6 +85,10 @@ def check_patch(entity: str, current: R, fields: Mapping[str, Any], side: Side) 
                 + (f": use {action}" if action else ": it is set when the record is made"),
                 field=f"fields.{name}",
             )
+    where = nul_path(fields)
+    if where is not None:
+        field = f"fields.{where}" if where else "fields"
+        raise SyncRejected("invalid", nul_refusal(field), field=field)
     try:
         return msgspec.convert({**msgspec.to_builtins(current), **fields}, kind)
     except msgspec.ValidationError as exc:

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
+from .bounds import nul_path, nul_refusal
 from .errors import InvalidValue, MalformedMessage
 
 MSGPACK: Literal["application/msgpack"] = "application/msgpack"
@@ -64,9 +65,10 @@ def _decoder(kind: Any, fmt: str) -> Any:
 def decode(body: bytes, kind: type[T], fmt: Format = MSGPACK) -> T:
     """Decode and validate; a failure raises ``MalformedMessage`` (400) naming the field, or
     ``InvalidValue`` (422) when a value of the right type breaks one of its bounds (a text too
-    long, a number out of range, an id that is not one: ``bounds.py``)."""
+    long, a number out of range, an id that is not one, a text holding a NUL: ``bounds.py``)."""
     try:
         decoded: T = _decoder(kind, fmt).decode(body)
+        refuse_nul(decoded, body if fmt == JSON else None)
         return decoded
     except msgspec.ValidationError as exc:
         error = InvalidValue if breaks_a_bound(str(exc)) else MalformedMessage
@@ -92,9 +94,19 @@ def convert(data: Any, kind: type[T]) -> T:
     sync_protocol.errors.InvalidValue: Expected `int` >= 1 - at `$.limit`
     """
     try:
-        return msgspec.convert(data, kind)
+        converted = msgspec.convert(data, kind)
     except msgspec.ValidationError as exc:
         raise InvalidValue(str(exc), field=field_of(str(exc))) from None
+    refuse_nul(converted)
+    return converted
+
+
+def refuse_nul(value: Any, json_text: bytes | None = None) -> None:
+    """``InvalidValue`` naming the field when a text in ``value`` holds a NUL (``bounds.nul_path``);
+    ``json_text`` is ``value`` as the JSON it was read from, when there is one."""
+    where = nul_path(value, json_text)
+    if where is not None:
+        raise InvalidValue(nul_refusal(where), field=where or None)
 
 
 def revalidated(struct: T) -> T:

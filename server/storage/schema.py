@@ -7,6 +7,7 @@ reached is stored in ``meta.schema_version``. Add a migration, never edit one th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import sqlite3
 from typing import Callable, cast
@@ -14,7 +15,7 @@ from typing import Callable, cast
 import msgspec
 import sqlite_utils
 
-from sync_protocol import Record
+from sync_protocol import Record, bounds
 
 from .base import Tx
 from . import audit, records
@@ -273,7 +274,28 @@ def _v12(conn: Tx) -> None:
         conn.execute("ALTER TABLE records ADD COLUMN origin TEXT")
 
 
-MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
+def _v13(conn: Tx) -> None:
+    """No text of the protocol may hold a NUL now (``bounds.nul_path``): see ``without_nul``."""
+    without_nul(conn)
+
+
+def without_nul(conn: Tx) -> None:
+    """Every record a server stored with a NUL in a text, before the protocol refused one, has
+    it made U+FFFD once, under a new version (laptops receive the mended record), each in the
+    audit chain. On PostgreSQL such a record broke every query that reads inside records."""
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = conn.execute("SELECT entity, id, data FROM records WHERE deleted=0").fetchall()
+    for entity, record_id, data in rows:
+        if "\\u0000" not in data or bounds.nul_path(json.loads(data)) is None:
+            continue
+        record = msgspec.convert(bounds.without_nul(json.loads(data)), Record)
+        records.put(conn, record, records.get(conn, str(entity), str(record_id)))
+        audit.append_record(
+            conn, now, audit.Actor(audit.SYSTEM_USER, "migration"), "migration.without_nul", entity, record_id
+        )
+
+
+MIGRATIONS: list[Callable[[Tx], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Callable
 
-from .schema import SCHEMA_VERSION
+from .schema import SCHEMA_VERSION, without_nul
 
 MIGRATION_LOCK = 0x66_73_79_6E_63_01  # one process migrates; the others wait and find it done
 
@@ -124,8 +124,13 @@ def _v12(tx: Any) -> None:
     tx.conn.execute("ALTER TABLE records ADD COLUMN IF NOT EXISTS origin TEXT")
 
 
+def _v13(tx: Any) -> None:
+    """A NUL stored in a record's text becomes U+FFFD (``schema.without_nul``): jsonb holds none."""
+    without_nul(tx)
+
+
 # version -> the migration that reaches it; a new database runs them all, from the first.
-MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13}
 
 
 def migrate(tx: Any) -> int:

@@ -432,6 +432,18 @@ def _push_rejected(run: Run) -> None:
     run.seq += 1
 
 
+@rule("push: a text holding a NUL refuses the whole push, 422 invalid naming the field, nothing applied")
+def _push_nul(run: Run) -> None:
+    run.error(
+        run.push(run.note("before"), run.note("a\x00b", seq=run.seq + 2)),
+        422,
+        "invalid",
+        "mutations[1].event.payload.text",
+    )
+    hello = run.hello()
+    expect(hello.high_seq == run.seq, f"expected high_seq to stay {run.seq}, got {hello.high_seq}")
+
+
 @rule("push: an event pushed with keeps_events is not pulled back; one pushed without it is")
 def _push_keeps_events(run: Run) -> None:
     kept, sent = run.note("kept by the laptop", seq=run.seq + 1), run.note("sent back", seq=run.seq + 2)

@@ -110,8 +110,9 @@ def test_edit_of_an_unknown_or_immutable_field_is_refused(laptop: FieldClient, f
         ({"contact_phone": 13802101001}, "contact_phone"),
         ({"contact_name": None}, "contact_name"),
         ({"access_notes": "x" * 4001}, "access_notes"),
+        ({"access_notes": "gate\x00code"}, "access_notes"),
     ],
-    ids=["int-for-str", "none-for-str", "too-long"],
+    ids=["int-for-str", "none-for-str", "too-long", "nul"],
 )
 def test_edit_with_a_wrong_type_is_refused(laptop: FieldClient, fields: dict, field: str) -> None:
     with pytest.raises(InvalidAction) as err:

@@ -210,6 +210,7 @@ def test_part_swap_of_an_unknown_sku(laptop: FieldClient) -> None:
         (PartSwap(equipment_id=EQUIPMENT, sku=SKU, serial_out="a", serial_in="b", qty=0, no_backup_ack=True), "qty"),
         (Photo(sha256="XYZ"), "sha256"),
         (Note(text="x" * 4001), "text"),
+        (Note(text="a\x00b"), "text"),
         (Resolution(outcome="fixed"), "outcome"),  # type: ignore[arg-type]
     ],
     ids=[
@@ -221,6 +222,7 @@ def test_part_swap_of_an_unknown_sku(laptop: FieldClient) -> None:
         "swap-qty",
         "photo-sha",
         "note-too-long",
+        "note-nul",
         "resolution-outcome",
     ],
 )

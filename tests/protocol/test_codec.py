@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import msgspec
 import pytest
@@ -13,14 +14,16 @@ from hypothesis import strategies as st
 from sync_protocol import events as ev
 from sync_protocol import messages as m
 from sync_protocol import records as r
-from sync_protocol.codec import JSON, MSGPACK, decode, encode, field_of, format_of
-from sync_protocol.errors import InvalidValue, MalformedMessage, ProtocolError
+from sync_protocol.bounds import NUL, nul_path
+from sync_protocol.checks import check_patch
+from sync_protocol.codec import JSON, MSGPACK, convert, decode, encode, field_of, format_of
+from sync_protocol.errors import InvalidValue, MalformedMessage, ProtocolError, SyncRejected
 from sync_protocol.hlc import encode as hlc
 
 FORMATS = [MSGPACK, JSON]
 
 IDS = st.from_regex(r"[A-Za-z0-9_.:|@-]{1,20}", fullmatch=True)
-TEXT = st.text(max_size=30)
+TEXT = st.text(st.characters(blacklist_characters="\x00"), max_size=30)  # no text holds a NUL
 SEQ = st.integers(min_value=1, max_value=2**53)
 HLCS = st.builds(hlc, st.integers(0, 2**48 - 1), st.integers(0, 0xFFFF))
 SHA = st.from_regex(r"[0-9a-f]{64}", fullmatch=True)
@@ -408,3 +411,77 @@ def test_format_of_rejects_other_types() -> None:
     with pytest.raises(MalformedMessage) as info:
         format_of("text/plain")
     assert info.value.field == "content-type"
+
+
+# --- no text holds a NUL (bounds.nul_path) --------------------------------------------------------
+
+PLAIN = st.recursive(
+    st.none() | st.integers() | st.text(st.characters(blacklist_characters=NUL), max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,5}", fullmatch=True), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _at(value, path):  # type: ignore[no-untyped-def]
+    """The part of ``value`` that ``path`` (``a.b[2]``) names."""
+    for key, index in re.findall(r"(?:^|\.)([^.\[]+)|\[(\d+)\]", path):
+        value = value[int(index)] if index else value[key]
+    return value
+
+
+@settings(max_examples=300)
+@given(value=PLAIN, data=st.data())
+def test_a_nul_anywhere_is_found_where_it_is(value, data) -> None:
+    assert nul_path(value) is None
+    texts = [path for path in _text_paths(value, "") if path]
+    if not texts:
+        return
+    path = data.draw(st.sampled_from(texts))
+    step = re.search(r"(?:\.|^)([^.\[]+)$|\[(\d+)\]$", path)
+    assert step is not None
+    parent = _at(value, path[: step.start()])
+    last = int(step.group(2)) if step.group(2) else step.group(1)
+    parent[last] = parent[last][:1] + NUL + parent[last][1:]
+    found = nul_path(value)
+    assert found is not None and NUL in _at(value, found)
+
+
+def _text_paths(value, path):  # type: ignore[no-untyped-def]
+    if isinstance(value, str):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _text_paths(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _text_paths(item, f"{path}[{i}]")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_message_with_a_nul_in_a_text_is_refused_naming_the_field(fmt) -> None:
+    note = ev.Note(text=f"a{NUL}b")
+    event = r.JobEvent(id="E-1", job_id="J-1", hlc=hlc(1, 0), at=dt.datetime.now(dt.timezone.utc), payload=note)
+    body = encode(m.PushRequest(mutations=[m.AppendEvent(seq=1, hlc=hlc(1, 0), event=event)]), fmt)
+    with pytest.raises(InvalidValue) as err:
+        decode(body, m.PushRequest, fmt)
+    assert (err.value.field, err.value.status) == ("mutations[0].event.payload.text", 422)
+
+
+def test_a_json_backslash_before_u0000_is_no_nul() -> None:
+    assert decode(b'{"cursor": "a\\\\u0000"}', m.PullRequest, JSON).cursor == "a\\u0000"
+
+
+def test_a_form_holding_a_nul_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidValue) as err:
+        convert({"id": "C-1", "name": f"Evil{NUL}Corp"}, r.Customer)
+    assert err.value.field == "name"
+
+
+def test_a_patch_holding_a_nul_is_rejected_naming_the_field() -> None:
+    site = r.Site(id="S-1", customer_id="C-1", name="Plant")
+    with pytest.raises(SyncRejected) as err:
+        check_patch("site", site, {"access_notes": f"gate{NUL}"}, side="field")
+    assert (err.value.reason, err.value.field) == ("invalid", "fields.access_notes")

@@ -88,13 +88,3 @@ def test_a_patch_between_events_sees_them_and_they_see_it(world):
     assert world.record("site", "S-01").access_notes == "gate code 4711"
     assert world.record("job", "J-1").status == "on_site"
     assert world.db.read(audit.verify).ok
-
-
-def test_a_nul_in_an_event_is_stored_on_either_backend(world):
-    """PostgreSQL text holds no NUL: the bulk insert's rows travel as one JSON text there."""
-    laptop = world.device("u-li-wei")
-    reply = laptop.push(laptop.event("J-1", Note(text="a\x00b")), laptop.event("J-1", Note(text="plain")))
-    assert [r.status for r in reply.results] == ["applied", "applied"]
-    texts = {e.payload.text for e in world.db.read(lambda c: store.job_events(c, "J-1"))}
-    assert "a\x00b" in texts and "plain" in texts
-    assert world.db.read(audit.verify).ok
