@@ -12,7 +12,7 @@ from __future__ import annotations
 from sync_protocol import van
 from sync_protocol.states import IN_FIELD_SCOPE
 
-from .base import Tx
+from .base import Tx, is_postgres
 from ..principal import OFFICE_ROLES, Principal
 
 # The statuses of ``sync_protocol.states.IN_FIELD_SCOPE``, as SQL.
@@ -70,7 +70,13 @@ def fill_scope(conn: Tx, principal: Principal) -> int:
     )
     conn.execute("DELETE FROM temp.scope_now")
     sql, params = scope_query(principal)
-    return int(conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params).rowcount)
+    size = int(conn.execute(f"INSERT OR IGNORE INTO temp.scope_now (entity, id, version) {sql}", params).rowcount)
+    if is_postgres(conn):
+        # Autovacuum never analyses a temporary table: without its statistics PostgreSQL joined
+        # a pull's few changed records of the scope to all of ``records`` by a hash over the
+        # whole table (9.4 against 2.1 ms at 21,390 records; two of these queries per pull).
+        conn.execute("ANALYZE temp.scope_now")
+    return size
 
 
 def scope_test(principal: Principal) -> tuple[str, str, dict[str, str]]:

@@ -10,8 +10,9 @@ import datetime as dt
 import threading
 from typing import Any
 
+from server.principal import Principal
 from server.scheduler import SLA_WATCH, ScheduledWork
-from server.storage import open_database
+from server.storage import changes, open_database
 from server.storage import records as store
 from sync_protocol import Customer
 
@@ -64,3 +65,23 @@ def test_a_scheduled_job_runs_once_per_period_whichever_process_fires_it(world: 
 
 def test_the_schema_is_versioned_and_migrating_again_changes_nothing(world: World) -> None:
     assert world.db.migrate() == world.db.migrate()
+
+
+def test_a_materialised_scope_is_planned_from_its_own_statistics(world: World) -> None:
+    """A pull that materialises the device's scope joins it to ``records`` by key. PostgreSQL's
+    autovacuum never analyses a temporary table, and without statistics the planner hashed the
+    whole of ``records`` for every such pull (10 ms a pull at 20,000 records): the scope must
+    come with its own. On SQLite the join order is fixed by the statement itself."""
+    who = Principal("u-li-wei", "li-wei", "Li Wei", "engineer", "d-test")
+
+    def fill_and_count(c: Any) -> tuple[int, float | None]:
+        size = changes.fill_scope(c, who)
+        if world.db.dialect != "postgresql":
+            return size, None
+        row = c.execute("SELECT reltuples FROM pg_class WHERE oid = 'temp.scope_now'::regclass").fetchone()
+        return size, float(row[0])
+
+    size, estimated = world.db.write(fill_and_count)
+    assert size > 0
+    if world.db.dialect == "postgresql":
+        assert estimated == size, "the planner must know how many records the scope holds"
