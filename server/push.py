@@ -39,7 +39,7 @@ from sync_protocol.records import as_appended, to_builtins
 
 from . import conflicts, effects, permissions, policy
 from .auth import Principal
-from .storage import Tx, audit, changes, devices, savepoint, scopes
+from .storage import Tx, audit, changes, devices, pipelined, savepoint, scopes
 from .storage import records as store
 from .storage.batch import Pending
 
@@ -158,27 +158,28 @@ def push(
                 _audit(conn, now, actor, mutation, result, mark, chain)
         results.append(result)
         high_seq, high_hlc = mutation.seq, mutation.hlc
-    ctx.flush(conn)  # the signature recheck reads the jobs' events from the store
-    raised = {
-        job_id: ids for job_id in sorted(ctx.touched_jobs) if (ids := effects.recheck_signatures(conn, job_id, ctx))
-    }
-    assert ctx.pending is not None
-    audit.append_changes(
-        chain, now, actor, "push.effect", ctx.pending.take_writes(), None, "", "signature recheck", _no_primary
-    )
-    ctx.flush(conn)
-    chain.flush()
-    if raised:
-        results = _attach_signature_conflicts(results, request, raised, first_new)
-    devices.store_answers(
-        conn,
-        who.device_id,
-        [(r.seq, _answer_encoder.encode(r)) for r in results if r.seq >= first_new],
-        now.isoformat(),
-    )
-    devices.set_high_water(conn, who.device_id, high_seq, high_hlc, now.isoformat())
-    if ctx.kept:  # the laptop holds them now: a scope diff must remove them when they leave
-        changes.hold(conn, who.device_id, "event", ctx.kept)
+    with pipelined(conn):  # from here on the batch writes: one round trip on PostgreSQL
+        ctx.flush(conn)  # the signature recheck reads the jobs' events from the store
+        raised = {
+            job_id: ids for job_id in sorted(ctx.touched_jobs) if (ids := effects.recheck_signatures(conn, job_id, ctx))
+        }
+        assert ctx.pending is not None
+        audit.append_changes(
+            chain, now, actor, "push.effect", ctx.pending.take_writes(), None, "", "signature recheck", _no_primary
+        )
+        ctx.flush(conn)
+        chain.flush()
+        if raised:
+            results = _attach_signature_conflicts(results, request, raised, first_new)
+        devices.store_answers(
+            conn,
+            who.device_id,
+            [(r.seq, _answer_encoder.encode(r)) for r in results if r.seq >= first_new],
+            now.isoformat(),
+        )
+        devices.set_high_water(conn, who.device_id, high_seq, high_hlc, now.isoformat())
+        if ctx.kept:  # the laptop holds them now: a scope diff must remove them when they leave
+            changes.hold(conn, who.device_id, "event", ctx.kept)
     return PushReply(results=results, high_seq=high_seq, high_hlc=high_hlc, server_hlc=clock.tick())
 
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Store, Tx, savepoint
+from .base import Store, Tx, pipelined, savepoint
 from .sqlite import Database
 
-__all__ = ["Database", "Store", "Tx", "database_url", "open_database", "savepoint"]
+__all__ = ["Database", "Store", "Tx", "database_url", "open_database", "pipelined", "savepoint"]
 
 DB_FILE = "fieldsync.db"
 

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, NamedTuple
 import msgspec
 
 from . import reviews
-from .base import Tx, bulk_insert, lock_change_log
+from .base import Tx, bulk_insert, lock_change_log, pipelined
 
 GENESIS = "0" * 64
 # The actor of server-side changes made by the scheduler.
@@ -142,8 +142,9 @@ class Chain:
 
     def __init__(self, conn: Tx) -> None:
         self.conn = conn
-        lock_change_log(conn)  # one chain across processes: nobody appends between read and flush
-        self.n, self.prev = _head(conn)
+        with pipelined(conn):  # the lock and the head in one round trip on PostgreSQL
+            lock_change_log(conn)  # one chain across processes: nobody appends between read and flush
+            self.n, self.prev = _head(conn)
         self._pending: list[Row] = []
         self._at: dt.datetime | None = None
         self._stamp = ""

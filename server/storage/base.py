@@ -9,8 +9,8 @@ connection of either backend fits.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Protocol, Sequence, TypeVar
+from contextlib import contextmanager, nullcontext
+from typing import Any, Callable, ContextManager, Iterator, Protocol, Sequence, TypeVar
 
 import msgspec
 
@@ -115,6 +115,16 @@ def _rows_json(names: list[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def _no_nul(value: Any) -> Any:
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
+def pipelined(tx: Tx) -> ContextManager[Any]:
+    """A block of statements sent to PostgreSQL without waiting for each answer (psycopg's
+    pipeline mode: one round trip for the block, where each statement was one); SQLite runs
+    them as it always does. A statement whose rows are read still gets them (psycopg waits
+    there), and an error is raised by the block at the latest: for writes whose answers
+    nobody reads, such as the dozen that end a push while it holds the change-log lock."""
+    pipeline = getattr(tx, "pipeline", None)
+    return nullcontext() if pipeline is None else pipeline()
 
 
 @contextmanager

@@ -85,6 +85,10 @@ class PgTx:
             cur.executemany(to_postgres(sql), [_without_nul(row) for row in rows])
         return cur
 
+    def pipeline(self) -> Any:
+        """psycopg's pipeline mode for a block of this transaction (``base.pipelined``)."""
+        return self.conn.pipeline()
+
     def lock_change_log(self) -> None:
         """Hold the change-log lock until this transaction ends (once per transaction)."""
         if not self.locked:
@@ -113,8 +117,9 @@ class Database:
         with self.pool.connection() as conn, conn.transaction():
             tx = PgTx(conn, writing=True)
             result = fn(tx)
-            for callback in tx.before_commit:
-                callback(tx)
+            with conn.pipeline():  # the callbacks write (the version counter): one round trip
+                for callback in tx.before_commit:
+                    callback(tx)
             return result
 
     def read(self, fn: Callable[[Any], T]) -> T:

@@ -85,3 +85,23 @@ def test_a_materialised_scope_is_planned_from_its_own_statistics(world: World) -
     assert size > 0
     if world.db.dialect == "postgresql":
         assert estimated == size, "the planner must know how many records the scope holds"
+
+
+def test_many_records_are_read_at_once_across_entities(world: World) -> None:
+    """What a push reads ahead of its mutations (``records.get_many``, one statement on
+    PostgreSQL): each key finds its live record as ``get`` does, and an unknown key or a
+    tombstone finds None; an entity's id does not find another entity's record."""
+
+    def read(c: Any) -> dict[tuple[str, str], Any]:
+        store.put(c, Customer(id="C-gone", name="gone"))
+        store.delete(c, "customer", "C-gone")
+        keys = [("customer", "C-01"), ("site", "S-01"), ("customer", "C-gone"), ("site", "C-01"), ("job", "nope")]
+        found = store.get_many(c, keys + [("customer", "C-01")])
+        assert sorted(found) == sorted(keys)
+        expected = {key: store.get(c, *key) for key in keys}
+        return {key: (found[key], expected[key]) for key in keys}
+
+    pairs = world.db.write(read)
+    assert [key for key, (got, _) in pairs.items() if got is not None] == [("customer", "C-01"), ("site", "S-01")]
+    for got, expected in pairs.values():
+        assert got == expected
