@@ -19,6 +19,7 @@ before it. Pulls and office pages that only read never take it.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -47,12 +48,18 @@ class Row(tuple[Any, ...]):
         return list(self._index)
 
 
+@functools.lru_cache(maxsize=1024)
+def _row_kind(names: tuple[str, ...]) -> type[Row]:
+    """The ``Row`` class of one set of column names, made once: making a class costs more
+    than the statement's whole Python side (a few hundred statements come back all the time)."""
+    return type("Row", (Row,), {"_index": {name: i for i, name in enumerate(names)}})
+
+
 def row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Any]:
-    if cursor.description is None:
+    description = cursor.description
+    if description is None:
         return tuple
-    index = {column.name: i for i, column in enumerate(cursor.description)}
-    kind = type("Row", (Row,), {"_index": index})
-    return lambda values: kind(values)
+    return _row_kind(tuple(column.name for column in description))
 
 
 def _without_nul(parameters: Any) -> Any:
