@@ -74,8 +74,8 @@ def nul_path(value: Any, json_text: bytes | None = None) -> str | None:
     try:
         if _NUL_ESCAPE not in (_json.encode(value) if json_text is None else json_text):
             return None
-    except (TypeError, msgspec.EncodeError):  # a map whose keys JSON cannot write: look closely
-        pass
+    except (TypeError, ValueError, msgspec.EncodeError):  # what JSON cannot write (a map's keys
+        pass  # that are no texts, a lone surrogate, which no decoder lets in but plain data may hold)
     return _nul_in(msgspec.to_builtins(value), "")
 
 

@@ -23,7 +23,9 @@ from sync_protocol.hlc import encode as hlc
 FORMATS = [MSGPACK, JSON]
 
 IDS = st.from_regex(r"[A-Za-z0-9_.:|@-]{1,20}", fullmatch=True)
-TEXT = st.text(st.characters(blacklist_characters="\x00"), max_size=30)  # no text holds a NUL
+# What a laptop can type: any character but a NUL (no text holds one) and a lone surrogate
+# (UTF-8 cannot carry one; ``st.text()`` leaves them out unless told an alphabet).
+TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30)
 SEQ = st.integers(min_value=1, max_value=2**53)
 HLCS = st.builds(hlc, st.integers(0, 2**48 - 1), st.integers(0, 0xFFFF))
 SHA = st.from_regex(r"[0-9a-f]{64}", fullmatch=True)
@@ -458,6 +460,13 @@ def _text_paths(value, path):  # type: ignore[no-untyped-def]
     elif isinstance(value, list):
         for i, item in enumerate(value):
             yield from _text_paths(item, f"{path}[{i}]")
+
+
+def test_text_json_cannot_write_is_still_looked_at_not_a_crash() -> None:
+    """Plain data may hold a lone surrogate (no decoder lets one in, a form or a merge might):
+    JSON cannot write it, so the quick look fails and the walk decides, with or without a NUL."""
+    assert nul_path({"note": "\ud800"}) is None
+    assert nul_path({"ok": "fine", "note": ["\ud800" + NUL]}) == "note[0]"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
