@@ -140,7 +140,9 @@ def load_fixtures(db: Store, blobs: BlobStore, path: Path, now: dt.datetime | No
             dates_moved_to=data.as_of,
         )
 
-    return db.write(work)
+    report = db.write(work)
+    db.analyze()  # a bulk load: the planner must not wait for autovacuum to know of it
+    return report
 
 
 def _with_derived_warranty(conn: Any, records: list[Record]) -> list[Record]:
