@@ -140,9 +140,7 @@ def load_fixtures(db: Store, blobs: BlobStore, path: Path, now: dt.datetime | No
             dates_moved_to=data.as_of,
         )
 
-    report = db.write(work)
-    db.analyze()  # a bulk load: the planner must not wait for autovacuum to know of it
-    return report
+    return db.write(work)
 
 
 def _with_derived_warranty(conn: Any, records: list[Record]) -> list[Record]:

@@ -153,14 +153,6 @@ class Database:
 
         return self.exclusive(migrate)
 
-    def analyze(self) -> None:
-        """Refresh the planner's statistics of every table, after a bulk load (a copy of a
-        store, a fixture file). Autovacuum would, but only a minute or more later: meanwhile
-        PostgreSQL takes ``version > ?`` for a third of the table and reads all of ``records``
-        to find the few changes since a mark (27 ms for every patch's audit rows at 101,390
-        records, where the version index answers in 0.01 ms)."""
-        self.exclusive(lambda tx: tx.execute("ANALYZE"))
-
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()

@@ -168,10 +168,6 @@ class Database:
 
         return self.exclusive(migrate)
 
-    def analyze(self) -> None:
-        """Nothing to refresh: the server's SQLite plans without ``sqlite_stat1``, each statement
-        fixing its own join order, so a bulk load changes no plan (``postgres.Database.analyze``)."""
-
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on this thread's read-only connection, inside one snapshot."""
         conn = self._reader()

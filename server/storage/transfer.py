@@ -155,9 +155,7 @@ def copy_store(source: Store, target: Store, replace: bool = False) -> dict[str,
 
         return target.write(write)
 
-    copied = source.read(read)
-    target.analyze()  # a bulk load: the planner must not wait for autovacuum to know of it
-    return copied
+    return source.read(read)
 
 
 def _same_shape(source: dict[str, list[str]], target: dict[str, list[str]]) -> None:

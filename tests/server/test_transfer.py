@@ -10,12 +10,8 @@ from typing import Any
 
 import pytest
 
-from server.blobstore import DirectoryStore
-from server.fixtures import load_fixtures
 from server.storage import Store, audit, open_database, transfer
 from tests.support.databases import open_store
-
-DEMO_DATA = Path(__file__).resolve().parents[2] / "fixtures" / "demo" / "data.json"
 
 
 @pytest.fixture
@@ -110,35 +106,3 @@ def test_stores_of_different_shapes_are_refused(source: Store, opened: Any) -> N
     target.exclusive(lambda tx: tx.execute("CREATE TABLE extra (x TEXT)"))
     with pytest.raises(transfer.CopyRefused, match="only the target has extra"):
         transfer.copy_store(source, target)
-
-
-def _records_held_and_estimated(db: Store) -> tuple[int, float]:
-    return db.read(  # type: ignore[no-any-return]
-        lambda tx: tuple(
-            tx.execute(
-                "SELECT (SELECT count(*) FROM records), reltuples FROM pg_class WHERE relname = 'records'"
-            ).fetchone()
-        )
-    )
-
-
-def test_a_copy_leaves_the_target_planned_from_statistics(source: Store, opened: Any) -> None:
-    """Right after a copy (the move to PostgreSQL), the target's planner knows how many records
-    it holds, rather than waiting for autovacuum: without statistics PostgreSQL read the whole
-    table for every "changes since" of a patch's audit rows."""
-    target = opened()
-    if target.dialect != "postgresql":
-        pytest.skip("SQLite plans by the statements' own join order and its indexes")
-    transfer.copy_store(source, target)
-    held, estimated = _records_held_and_estimated(target)
-    assert held > 0 and estimated == held
-
-
-def test_a_fixture_load_leaves_the_store_planned_from_statistics(tmp_path: Path, opened: Any) -> None:
-    """The same after ``field-server load-fixtures``, the other bulk load an operator runs."""
-    target = opened()
-    if target.dialect != "postgresql":
-        pytest.skip("SQLite plans by the statements' own join order and its indexes")
-    load_fixtures(target, DirectoryStore(tmp_path / "blobs"), DEMO_DATA)
-    held, estimated = _records_held_and_estimated(target)
-    assert held > 0 and estimated == held
