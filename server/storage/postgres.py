@@ -124,9 +124,10 @@ class Database:
         with self.pool.connection() as conn, conn.transaction():
             tx = PgTx(conn, writing=True)
             result = fn(tx)
-            with conn.pipeline():  # the callbacks write (the version counter): one round trip
-                for callback in tx.before_commit:
-                    callback(tx)
+            if tx.before_commit:  # an empty pipeline still costs its sync's round trip
+                with conn.pipeline():  # the callbacks write (the version counter): one for all
+                    for callback in tx.before_commit:
+                        callback(tx)
             return result
 
     def read(self, fn: Callable[[Any], T]) -> T:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Generic, Iterable, Literal, NamedTuple, TypeVar, overload
+from typing import Any, Generic, Iterable, Iterator, Literal, NamedTuple, TypeVar, overload
 
 import msgspec
 
@@ -171,47 +171,41 @@ def get(conn: Tx, entity: str, record_id: str, include_deleted: bool = False) ->
 
 
 def get_many(tx: Tx, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Stored[Any] | None]:
-    """``get`` for many records at once (tombstones are None): one query per entity and 500 ids,
-    so a push batch reads the jobs, equipment and stock rows it touches before it decides."""
+    """``get`` for many records at once (tombstones are None), in a few statements, so a push
+    batch reads the jobs, equipment and stock rows it touches before it decides."""
     wanted = list(dict.fromkeys(keys))
-    if is_postgres(tx):
-        return _get_many_joined(tx, wanted)
-    by_entity: dict[str, list[str]] = {}
-    for entity, record_id in wanted:
-        by_entity.setdefault(entity, []).append(record_id)
-    out: dict[tuple[str, str], Stored[Any] | None] = {}
-    for entity, ids in by_entity.items():
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            out.update(((entity, i), None) for i in chunk)
-            among, params = one_of(tx, "id", chunk)
-            rows = tx.execute(
-                f"SELECT id, data, version, deleted, fields FROM records WHERE entity=? AND {among}",
-                [entity, *params],
-            )
-            for row in rows:
-                if not row[3]:
-                    out[(entity, row[0])] = Stored(
-                        decode_record(row[1]), row[2], False, _versions_decoder.decode(row[4])
-                    )
+    out: dict[tuple[str, str], Stored[Any] | None] = dict.fromkeys(wanted)
+    rows = _live_rows_joined(tx, wanted) if is_postgres(tx) else _live_rows_by_entity(tx, wanted)
+    for entity, record_id, data, version, fields in rows:
+        out[(entity, record_id)] = Stored(decode_record(data), version, False, _versions_decoder.decode(fields))
     return out
 
 
-def _get_many_joined(tx: Tx, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Stored[Any] | None]:
-    """``get_many`` on PostgreSQL: one statement for every entity (the keys as two arrays,
-    joined on the primary key), where one per entity cost a round trip each inside a push's
-    change-log lock."""
-    out: dict[tuple[str, str], Stored[Any] | None] = dict.fromkeys(keys)
+def _live_rows_by_entity(tx: Tx, keys: list[tuple[str, str]]) -> Iterator[Any]:
+    """(entity, id, data, version, fields) of the live records among ``keys`` on SQLite: one
+    statement per entity and 500 ids, each a function call rather than a round trip."""
+    by_entity: dict[str, list[str]] = {}
+    for entity, record_id in keys:
+        by_entity.setdefault(entity, []).append(record_id)
+    for entity, ids in by_entity.items():
+        for start in range(0, len(ids), 500):
+            among, params = one_of(tx, "id", ids[start : start + 500])
+            yield from tx.execute(
+                f"SELECT entity, id, data, version, fields FROM records WHERE entity=? AND {among} AND deleted=0",
+                [entity, *params],
+            )
+
+
+def _live_rows_joined(tx: Tx, keys: list[tuple[str, str]]) -> Iterator[Any]:
+    """The same on PostgreSQL: one statement for every entity (the keys as two arrays, joined on
+    the primary key), where one per entity cost a round trip each inside a push's change-log lock."""
     for start in range(0, len(keys), 1000):
         chunk = keys[start : start + 1000]
-        rows = tx.execute(
+        yield from tx.execute(
             "SELECT r.entity, r.id, r.data, r.version, r.fields FROM unnest(?::text[], ?::text[]) AS k(entity, id) "
             "JOIN records r ON r.entity = k.entity AND r.id = k.id WHERE r.deleted = 0",
             [[entity for entity, _ in chunk], [record_id for _, record_id in chunk]],
         )
-        for entity, record_id, data, version, fields in rows:
-            out[(entity, record_id)] = Stored(decode_record(data), version, False, _versions_decoder.decode(fields))
-    return out
 
 
 def field_versions_json(stamps: dict[str, FieldVersion]) -> str:
