@@ -14,7 +14,10 @@ A cursor acknowledges the page it came with. The server stages what a page sends
 ``device_scope_pending`` under the page's new cursor, and only moves it into ``device_scope``
 when the device sends that cursor back (proof it committed the page). If the device sends the
 previous cursor instead, the page was lost, the staged rows are dropped, and the same changes
-are computed again. So a laptop killed mid-pull resumes from its last committed page.
+are computed again. So a laptop killed mid-pull resumes from its last committed page. A page
+walked by version only (most pages: no removes, nothing entering from before the cursor) goes
+into ``device_scope`` at once and only its cursor waits: if it is lost, the walk from the
+acknowledged version sends every record of it again (``changes.stage_walked``).
 
 A prefetch (``PullRequest.prefetch``) names the page the laptop holds but is still committing,
 so that the server computes the next one meanwhile. The server takes that page as acknowledged,
@@ -107,6 +110,7 @@ def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRow
         removes, upserts, more, diff_sent = [], [], False, True
     else:
         removes, upserts, more, diff_sent = _scope_diff(plan, since, diff_version, request.limit)
+    walked_only = not removes and not upserts  # what follows is walked by version
     room = request.limit - len(removes) - len(upserts)
     last = None
     if not more:
@@ -120,7 +124,11 @@ def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRow
         changes.acknowledge_empty(conn, who.device_id, cursor, until, now_version)
         return PullRows([], [], cursor, False)
     cursor = _issue(conn, secret, who.device_id)
-    changes.stage(conn, who.device_id, cursor, until, now_version if diff_sent else None, removes, upserts)
+    diff = now_version if diff_sent else None
+    if walked_only:
+        changes.stage_walked(conn, who.device_id, cursor, until, diff, upserts)
+    else:
+        changes.stage(conn, who.device_id, cursor, until, diff, removes, upserts)
     # Staged all the same, so that the device's scope holds them: the events its own pushes
     # appended and it keeps, unchanged since (``records.origin``). A device pulling from the
     # start holds none of them.

@@ -166,6 +166,32 @@ def stage(
     )
 
 
+def stage_walked(
+    tx: Tx, device_id: str, cursor: str, until: int, diff_version: int | None, upserts: list[Change]
+) -> None:
+    """Stage a page of records walked by version only (no removes, nothing entering from before
+    the cursor): its records go into ``device_scope`` at once, and only the cursor waits.
+
+    Every record of such a page changed after the acknowledged version, and keeps doing so. If
+    the device loses the page, the walk from that version sends each again while it is in
+    scope, and one that has left is sent as a remove the laptop may not need (the argument that
+    lets a prefetch fold a page early). Writing each record once, not into
+    ``device_scope_pending`` and then again, halves the rows a pull writes."""
+    held = {(e, i): parent for e, i, _, _, parent, _ in upserts}
+    bulk_insert(
+        tx,
+        "device_scope",
+        {"device_id": "text", "entity": "text", "id": "text", "parent": "text"},
+        [(device_id, e, i, parent) for (e, i), parent in held.items()],
+        "ON CONFLICT(device_id, entity, id) DO UPDATE SET parent=excluded.parent "
+        "WHERE device_scope.parent IS NOT excluded.parent",
+    )
+    tx.execute(
+        "UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
+        (cursor, until, diff_version, device_id),
+    )
+
+
 def hold(tx: Tx, device_id: str, entity: str, held: list[tuple[str, str]]) -> None:
     """The device holds these records (id, parent) without a page having sent them: the events
     its push appended and it keeps (``PushRequest.keeps_events``). A scope diff then removes

@@ -387,6 +387,41 @@ def test_a_page_of_records_entering_the_scope_is_not_prefetched_after(world):
     assert (declined.changes, declined.cursor, declined.more) == ([], entering.cursor, True)
 
 
+def test_a_lost_page_whose_records_then_leave_the_scope_leaves_nothing_behind(world):
+    """A page walked by version is taken as held before the laptop commits it (it is sent again
+    from the acknowledged version if lost). When it is lost and its records leave the scope
+    before the laptop asks again, the laptop ends holding exactly its scope: the removes it gets
+    for records it never held change nothing."""
+    laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
+    held: dict = {}
+    _paged_pull(laptop, held, 1000)
+    _cameras(world, 10)
+    lost = _page(laptop, laptop.cursor, 6)
+    assert len(_upserted(lost)) == 6 and lost.more  # the laptop died before committing it
+    assert office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-zhang-min")).status_code == 200
+    _paged_pull(laptop, held, 4)
+    fresh: dict = {}
+    _paged_pull(world.device("u-li-wei"), fresh, 1000)
+    assert held.keys() == fresh.keys()
+    assert not any(record_id.startswith("EQ-X") for _, record_id in held)
+
+
+def test_a_lost_page_of_records_entering_the_scope_is_sent_again(world):
+    """Records that enter the scope from before the cursor (a job assigned to the engineer) are
+    not walked again from the acknowledged version: their page must wait for the laptop's
+    acknowledgement, or a laptop that lost it would never get them."""
+    laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
+    held: dict = {}
+    _paged_pull(laptop, held, 1000)
+    assert office.post("/api/v1/jobs/J-2/assign", AssignRequest(assignee="u-li-wei")).status_code == 200
+    lost = _page(laptop, laptop.cursor, 2)
+    assert lost.more and _upserted(lost)
+    _paged_pull(laptop, held, 2)
+    fresh: dict = {}
+    _paged_pull(world.device("u-li-wei"), fresh, 1000)
+    assert ("Job", "J-2") in held and held.keys() == fresh.keys()
+
+
 @pytest.mark.parametrize("site", ["S-01", "S-02"])
 def test_a_first_pull_is_exactly_the_scope_whether_it_walks_the_versions_or_materialises(world, site):
     """A first pull walks the version index when the scope is most of the store (40 more records
