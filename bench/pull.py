@@ -39,6 +39,7 @@ from .common import (
     seed_events,
     world_fixture,
 )
+from .database import settle
 from .push import world_spec
 
 
@@ -57,6 +58,7 @@ def make_template(settings: Settings, root: Path, devices: int) -> Template:
     tokens = enrollment_tokens(data, ENGINEER_ID, devices)
     office = enrollment_tokens(data, DISPATCHER_ID, 1)[0]
     checkpoint(data / "fieldsync.db")
+    settle(data)
     world.records += settings.n
     return Template(data, tokens, office, world)
 
