@@ -112,7 +112,9 @@ def job_is_workable(conn: Tx, principal: Principal, job_assignee: str | None, jo
 def held_by_device(conn: Tx, principal: Principal, entity: str, record_id: str) -> bool:
     """The device still holds the record: it has not acknowledged a page removing it. Work made
     on it offline, before the device could know it left the scope, is the engineer's to push.
-    A page the device was sent but has not acknowledged yet counts: it pushes before it pulls."""
+    A page the device was sent but has not acknowledged yet counts: it pushes before it pulls.
+    (A page walked by version is in ``device_scope`` from the moment it is sent, and stays if
+    the device loses it: each of its records was in the device's scope when sent.)"""
     return (
         conn.execute(
             "SELECT 1 FROM device_scope WHERE device_id=:d AND entity=:e AND id=:i UNION ALL "
