@@ -24,7 +24,7 @@ from typing import Any
 
 from .common import ROOT, Settings, say
 from . import peer
-from .run import TARGETS, fmt
+from .run import TARGETS, figures_named, fmt
 
 HIGHER_IS_BETTER = {"push_per_s", "pull_per_s", "floor_push_per_s"}
 EXTRA = {  # key: (unit, what): figures of the concurrency runs beyond the main table
@@ -35,10 +35,16 @@ EXTRA = {  # key: (unit, what): figures of the concurrency runs beyond the main 
 }
 
 
-def _half(backend: str, url: str, out: Path, extra: list[str]) -> dict[str, Any]:
+def _half(backend: str, url: str, out: Path, extra: list[str]) -> dict[str, Any] | None:
+    """This backend's figures from its own ``bench.run``, or None when the run wrote none: an
+    earlier run's file is removed first, so that it is never read as this run's."""
     env = {**os.environ, "BENCH_OUT": str(out), "BENCH_DB": url}
     say(f"bench: the {backend} half")
-    subprocess.run([sys.executable, "-m", "bench.run", *extra], cwd=ROOT, env=env, check=False)
+    (out / "latest.json").unlink(missing_ok=True)
+    run = subprocess.run([sys.executable, "-m", "bench.run", *extra], cwd=ROOT, env=env, check=False)
+    if not (out / "latest.json").exists():
+        say(f"bench: the {backend} half wrote no figures (bench.run exited {run.returncode})")
+        return None
     return json.loads((out / "latest.json").read_text())  # type: ignore[no-any-return]
 
 
@@ -104,11 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
     parser.add_argument("--only", help="figures to run, passed to bench.run")
     args = parser.parse_args(argv)
+    try:
+        figures_named(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
     extra = ["--only", args.only] if args.only else []
     out = Settings.from_env().out
     url = pg_url()
     sqlite = _half("sqlite", "", out / "sqlite", extra)
     pg = _half("postgresql", url, out / "postgresql", extra) if url else None
+    if sqlite is None or (url and pg is None):
+        return 1  # latest.json keeps the last complete comparison
     line = combined(sqlite, pg, out)
     (out / "latest.json").write_text(json.dumps(line, separators=(",", ":")) + "\n")
     if pg is not None:

@@ -232,16 +232,25 @@ def primed(settings: Settings, only: set[str], failed: dict[str, str]) -> Any:
     return then
 
 
+def figures_named(only: str | None) -> set[str]:
+    """The figures ``--only`` names (all of them without it); ValueError names any unknown."""
+    named = set(only.split(",")) if only else set(FIGURES)
+    unknown = named - set(FIGURES)
+    if unknown:
+        raise ValueError(f"unknown figures: {', '.join(sorted(unknown))} (known: {', '.join(FIGURES)})")
+    return named
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(FIGURES)}")
     args = parser.parse_args(argv)
-    only = set(args.only.split(",")) if args.only else set(FIGURES)
-    unknown = only - set(FIGURES)
-    if unknown:
-        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
+    try:
+        only = figures_named(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
     settings = Settings.from_env()
     work = settings.work / f"run-{int(time.time())}"
     work.mkdir(parents=True, exist_ok=True)

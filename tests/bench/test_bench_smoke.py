@@ -109,3 +109,15 @@ def test_make_bench_keeps_both_backends_and_the_peer_in_one_latest_json(tmp_path
     assert set(KEYS) <= set(line) and set(KEYS) <= set(line["postgresql"])
     assert line["peer"]["leveldb"]["push_per_s"] == 3400.0
     assert "| push " in proc.stdout and "PostgreSQL / SQLite" in proc.stdout
+
+
+def test_an_unknown_figure_is_refused_by_name_and_the_last_comparison_stands(tmp_path: Path) -> None:
+    """``make bench BENCH_ONLY=...`` with a misspelt figure says which, lists the known ones and
+    leaves ``latest.json`` as the last complete run wrote it (it printed a traceback, or the
+    previous run's figures as this one's)."""
+    (tmp_path / "latest.json").write_text('{"push_per_s": 1}\n')
+    for module in ("bench.run", "bench.compare"):
+        proc = bench(tmp_path, module, "--only", "push,pulll", timeout=60)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert "unknown figures: pulll (known: floor, push, pull," in proc.stderr
+    assert (tmp_path / "latest.json").read_text() == '{"push_per_s": 1}\n'
