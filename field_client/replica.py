@@ -217,12 +217,13 @@ def remove(conn: sqlite3.Connection, entity: str, record_id: str, needed: set[tu
     return True
 
 
-def remove_many(conn: sqlite3.Connection, keys: list[tuple[str, str]], needed: set[tuple[str, str]]) -> int:
-    """``remove`` for many records at once; returns how many were removed (the rest are kept)."""
-    kept = [key for key in keys if key in needed]
-    conn.executemany("UPDATE records SET kept=1 WHERE entity=? AND id=?", kept)
-    conn.executemany("DELETE FROM records WHERE entity=? AND id=?", [key for key in keys if key not in needed])
-    return len(keys) - len(kept)
+def remove_many(conn: sqlite3.Connection, keys: list[tuple[str, str]], needed: set[tuple[str, str]]) -> tuple[int, int]:
+    """``remove`` for many records at once; returns how many were (removed, kept for pending
+    work). A remove of a record this laptop does not hold counts as neither: a page sent again
+    after a lost one may name records of the lost page that left the scope meanwhile."""
+    kept = conn.executemany("UPDATE records SET kept=1 WHERE entity=? AND id=?", [k for k in keys if k in needed])
+    gone = conn.executemany("DELETE FROM records WHERE entity=? AND id=?", [k for k in keys if k not in needed])
+    return gone.rowcount, kept.rowcount
 
 
 def release_kept(conn: sqlite3.Connection) -> int:

@@ -459,9 +459,9 @@ def _apply_page(conn: sqlite3.Connection, page: PullPage, data: list[msgspec.Raw
             if needed is None:
                 needed = replica.needed_by_outbox(conn)
             keys = [(change.entity, change.id) for _, change in run]  # type: ignore[union-attr]
-            removed = replica.remove_many(conn, keys, needed)
+            removed, kept = replica.remove_many(conn, keys, needed)
             report.removed += removed
-            report.kept += len(keys) - removed
+            report.kept += kept
     set_meta(conn, "cursor", page.cursor)
     outbox.observe(conn, page.server_hlc)
     if not page.more:

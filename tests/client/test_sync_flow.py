@@ -367,8 +367,9 @@ def _changed(record: Any, **fields: Any) -> Any:
 
 
 def mixed_page(cursor: str = "8-fedcba9876543210") -> PullPage:
-    """Removes (one of them of a job pending work needs), upserts, a record removed then sent
-    again, the same record twice, and a record new to the laptop."""
+    """Removes (one of them of a job pending work needs, one of a record the laptop never held),
+    upserts, a record removed then sent again, the same record twice, and a record new to the
+    laptop."""
     records = {(type(r).__name__, r.id): r for r in demo_records()}
     job1, job3 = records[("Job", JOB)], records[("Job", IDLE_JOB)]
     eq1 = records[("Equipment", "EQ-001")]
@@ -379,6 +380,7 @@ def mixed_page(cursor: str = "8-fedcba9876543210") -> PullPage:
             Remove(entity="site", id="S-01", reason="left_scope"),  # needed too: kept
             Remove(entity="job", id=IDLE_JOB, reason="left_scope"),  # removed
             Remove(entity="equipment", id="EQ-009", reason="deleted"),  # removed
+            Remove(entity="equipment", id="EQ-NEVER-HELD", reason="left_scope"),  # of a lost page: nothing
             Upsert(version=20, record=_changed(job3, fault="back in scope")),  # removed above, back again
             Upsert(version=21, record=_changed(eq1, firmware="2.0")),
             Upsert(version=22, record=_changed(eq1, firmware="2.1")),  # the same record twice: the last wins
