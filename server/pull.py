@@ -196,7 +196,11 @@ def _scope_diff(plan: _Plan, since: int, diff_version: int | None, limit: int): 
     conn, who = plan.conn, plan.who
     if diff_version == plan.now_version:
         return [], [], False, True
-    if diff_version is not None and plan.walkable(diff_version) and not changes.roots_moved(conn, who, diff_version):
+    if (
+        diff_version is not None
+        and plan.walkable(diff_version)
+        and not changes.roots_moved(conn, who, diff_version, partway=since < diff_version)
+    ):
         removes = changes.left_since(conn, who, diff_version, limit + 1)
         more = len(removes) > limit
         return removes[:limit], [], more, not more

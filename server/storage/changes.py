@@ -233,13 +233,21 @@ def filled_changes(tx: Tx, since: int, limit: int) -> list[Change]:
     ]
 
 
-def roots_moved(tx: Tx, who: Principal, diff_version: int) -> bool:
+def roots_moved(tx: Tx, who: Principal, diff_version: int, partway: bool) -> bool:
     """Did a job or site change since ``diff_version`` in a way that moves the device's scope:
     one it holds left or moved to another site or customer, or one it does not hold entered
-    (or tombstones were purged since)."""
+    (or tombstones were purged since).
+
+    ``partway``: the device has not been sent everything up to ``diff_version`` yet (more pages
+    of its pull remain). It may then hold a job's site, customer or equipment without the job
+    itself, whose version comes later; when that job leaves the scope, what the device holds of
+    it cannot tell. Any job or site changed since counts as a move then."""
     purged = meta.purged_at_version(tx)
     if purged is not None and purged > diff_version:
         return True
+    if partway:
+        changed = "SELECT 1 FROM records WHERE version > ? AND +entity IN ('job', 'site') LIMIT 1"
+        return tx.execute(changed, (diff_version,)).fetchone() is not None
     with_clause, test, params = scopes.scope_test(who)
     row = tx.execute(
         with_clause + "SELECT 1 FROM (SELECT entity, id, parent, (deleted=0 AND " + test + ") AS inside "

@@ -406,6 +406,25 @@ def test_a_lost_page_whose_records_then_leave_the_scope_leaves_nothing_behind(wo
     assert not any(record_id.startswith("EQ-X") for _, record_id in held)
 
 
+def test_a_job_re_assigned_mid_pull_takes_away_what_the_laptop_got_of_it_before_the_job(world):
+    """A pull sends records in version order, so a laptop part-way through a long pull may hold a
+    job's customer, site and equipment without the job itself. When the job is re-assigned
+    then, what the laptop holds cannot show the move: it must still be sent their removes (it
+    kept another engineer's customer's site and equipment for good)."""
+    laptop, office = world.device("u-li-wei"), world.device("u-chen-jing")
+    first = _page(laptop, None, 3)
+    assert set(_upserted(first)) == {("Customer", "C-01"), ("Site", "S-01"), ("Equipment", "EQ-1")}
+    assert first.more
+    held: dict = {key: 0 for key in _upserted(first)}
+    laptop.cursor = first.cursor
+    assert office.post("/api/v1/jobs/J-1/assign", AssignRequest(assignee="u-zhang-min")).status_code == 200
+    _paged_pull(laptop, held, 3)
+    fresh: dict = {}
+    _paged_pull(world.device("u-li-wei"), fresh, 1000)
+    van = ("Stock", "van:u-li-wei|PSU-750W")
+    assert held.keys() == fresh.keys() == {("Part", "PSU-750W"), ("Part", "FAN-80MM"), van}
+
+
 def test_a_lost_page_of_records_entering_the_scope_is_sent_again(world):
     """Records that enter the scope from before the cursor (a job assigned to the engineer) are
     not walked again from the acknowledged version: their page must wait for the laptop's
