@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -71,8 +72,9 @@ def _english(environ: Mapping[str, str]) -> dict[str, str]:
     return {**keep, "LANG": "C.UTF-8"}
 
 
-# The project's console commands and the modules ``python -m`` runs them as.
-COMMANDS = {"field": "field_client.cli", "field-server": "server.cli"}
+# The project's console commands and the modules ``python -m`` runs them as, from the one
+# place that names them: pyproject's [project.scripts], as installed.
+COMMANDS = {name: entry_points(group="console_scripts", name=name)[name].module for name in ("field", "field-server")}
 
 
 def run_cli(
