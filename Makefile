@@ -70,12 +70,12 @@ soak: install
 # SQLite's figures at the top level and PostgreSQL's under "postgresql".
 # `make bench BENCH_N=10000` scales the record counts down for a quick run; BENCH_PUSH_N sets
 # the push figure's count alone, BENCH_RUNS the repetitions, BENCH_ONLY=push,pull some figures
-# (see bench/run.py).
+# (see bench/run.py). The laptop app's first-paint figure drives Chromium: browser-deps first.
 BENCH_N ?= 100000
 BENCH_PUSH_N ?=
 BENCH_DB ?=
 BENCH_ONLY ?=
-bench: install
+bench: install browser-deps
 	BENCH_N=$(BENCH_N) BENCH_PUSH_N=$(BENCH_PUSH_N) BENCH_DB=$(BENCH_DB) \
 	  $(PY) -m bench.compare $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
