@@ -213,10 +213,9 @@ def fill_scope(tx: Tx, who: Principal) -> int:
 
 
 def count_scope(tx: Tx, who: Principal) -> int:
-    """How many records the device's scope holds now, counted without materialising it, and
-    remembered as ``fill_scope`` remembers it."""
-    sql, params = scopes.scope_query(who)
-    size = int(tx.execute(f"SELECT count(*) FROM ({sql}) AS scope", params).fetchone()[0])
+    """About how many records the device's scope holds now (``scopes.count_scope``), counted
+    without materialising it, and remembered as ``fill_scope`` remembers it."""
+    size = scopes.count_scope(tx, who)
     tx.execute("UPDATE devices SET scope_size=? WHERE id=?", (size, who.device_id))
     return size
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from server.principal import Principal
 from server.scheduler import SLA_WATCH, ScheduledWork
-from server.storage import audit, changes, open_database
+from server.storage import audit, changes, open_database, scopes
 from server.storage import records as store
 from sync_protocol import Customer
 
@@ -85,6 +85,24 @@ def test_a_materialised_scope_is_planned_from_its_own_statistics(world: World) -
     assert size > 0
     if world.db.dialect == "postgresql":
         assert estimated == size, "the planner must know how many records the scope holds"
+
+
+def test_a_first_pull_plans_by_the_scopes_size_with_its_tombstones(world: World) -> None:
+    """A laptop's first pull chooses between walking the store by version and materialising its
+    scope by the scope's size, counted before the first page goes out (``scopes.count_scope``).
+    The count is of the scope, tombstones included (a walk reads them too), so that it reads
+    index columns only: never fewer than the live records a pull would send."""
+    who = Principal("u-li-wei", "li-wei", "Li Wei", "engineer", "d-test")
+    office = Principal("u-chen-jing", "chen-jing", "Chen Jing", "dispatcher", "d-office")
+
+    def sizes(c: Any) -> tuple[int, int, int]:
+        return scopes.count_scope(c, who), changes.fill_scope(c, who), scopes.count_scope(c, office)
+
+    counted, live, everything = world.db.write(sizes)
+    assert counted == live > 0
+    assert everything == world.db.read(lambda c: c.execute("SELECT count(*) FROM records").fetchone()[0]) > counted
+    world.db.write(lambda c: store.delete(c, "equipment", "EQ-2"))  # at Li Wei's site
+    assert world.db.write(sizes)[:2] == (live, live - 1)
 
 
 def test_many_records_are_read_at_once_across_entities(world: World) -> None:
