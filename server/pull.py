@@ -179,7 +179,7 @@ class _Plan:
         if limit <= 0:
             return []
         if not self.filled and (self.walkable(since) or self.walkable_from_start(since)):
-            return scopes.changes_since(self.conn, self.who, since, limit)
+            return scopes.changes_since(self.conn, self.who, since, self.now_version, limit)
         self.fill()
         return changes.filled_changes(self.conn, since, limit)
 
@@ -199,9 +199,9 @@ def _scope_diff(plan: _Plan, since: int, diff_version: int | None, limit: int): 
     if (
         diff_version is not None
         and plan.walkable(diff_version)
-        and not changes.roots_moved(conn, who, diff_version, partway=since < diff_version)
+        and not changes.roots_moved(conn, who, diff_version, plan.now_version, partway=since < diff_version)
     ):
-        removes = changes.left_since(conn, who, diff_version, limit + 1)
+        removes = changes.left_since(conn, who, diff_version, plan.now_version, limit + 1)
         more = len(removes) > limit
         return removes[:limit], [], more, not more
     plan.fill()

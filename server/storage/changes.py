@@ -232,7 +232,7 @@ def filled_changes(tx: Tx, since: int, limit: int) -> list[Change]:
     ]
 
 
-def roots_moved(tx: Tx, who: Principal, diff_version: int, partway: bool) -> bool:
+def roots_moved(tx: Tx, who: Principal, diff_version: int, now_version: int, partway: bool) -> bool:
     """Did a job or site change since ``diff_version`` in a way that moves the device's scope:
     one it holds left or moved to another site or customer, or one it does not hold entered
     (or tombstones were purged since).
@@ -245,34 +245,35 @@ def roots_moved(tx: Tx, who: Principal, diff_version: int, partway: bool) -> boo
     if purged is not None and purged > diff_version:
         return True
     if partway:
-        changed = "SELECT 1 FROM records WHERE version > ? AND +entity IN ('job', 'site') LIMIT 1"
-        return tx.execute(changed, (diff_version,)).fetchone() is not None
+        changed = "SELECT 1 FROM records WHERE version > ? AND version <= ? AND +entity IN ('job', 'site') LIMIT 1"
+        return tx.execute(changed, (diff_version, now_version)).fetchone() is not None
     with_clause, test, params = scopes.scope_test(who)
     row = tx.execute(
         with_clause + "SELECT 1 FROM (SELECT entity, id, parent, (deleted=0 AND " + test + ") AS inside "
-        "FROM records WHERE version > :dv AND +entity IN ('job', 'site')) x LEFT JOIN device_scope d "
-        "ON d.device_id=:device AND d.entity=x.entity AND d.id=x.id "
+        "FROM records WHERE version > :dv AND version <= :now AND +entity IN ('job', 'site')) x "
+        "LEFT JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity AND d.id=x.id "
         "WHERE x.inside != (d.id IS NOT NULL) OR (d.id IS NOT NULL AND d.parent IS NOT x.parent) LIMIT 1",
-        {**params, "dv": diff_version, "device": who.device_id},
+        {**params, "dv": diff_version, "now": now_version, "device": who.device_id},
     ).fetchone()
     return row is not None
 
 
-def left_since(tx: Tx, who: Principal, diff_version: int, limit: int) -> list[tuple[str, str, str]]:
+def left_since(tx: Tx, who: Principal, diff_version: int, now_version: int, limit: int) -> list[tuple[str, str, str]]:
     """Records the device holds that changed since ``diff_version`` and are out of scope now.
 
     Driven by the changed records, each probing ``device_scope`` once: a scalar subquery, which
     neither backend turns into a join. As a join, PostgreSQL read the device's whole
-    ``device_scope`` (a 20,000-record laptop: 0.3 s) to find the few changed records in it."""
+    ``device_scope`` (a 20,000-record laptop: 0.3 s) to find the few changed records in it.
+    Bounded above by ``now_version`` as ``scopes.changes_since`` is, and ``roots_moved`` too."""
     with_clause, test, params = scopes.scope_test(who)
     return [
         tuple(r)
         for r in tx.execute(
             with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted=1 THEN 'deleted' ELSE 'left_scope' END "
             "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
-            "WHERE version > :dv) x WHERE NOT x.inside AND (SELECT 1 FROM device_scope d "
+            "WHERE version > :dv AND version <= :now) x WHERE NOT x.inside AND (SELECT 1 FROM device_scope d "
             "WHERE d.device_id=:device AND d.entity=x.entity AND d.id=x.id) IS NOT NULL LIMIT :limit",
-            {**params, "dv": diff_version, "device": who.device_id, "limit": limit},
+            {**params, "dv": diff_version, "now": now_version, "device": who.device_id, "limit": limit},
         )
     ]
 

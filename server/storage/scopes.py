@@ -106,18 +106,21 @@ def scope_test(principal: Principal) -> tuple[str, str, dict[str, str]]:
 
 
 def changes_since(
-    conn: Tx, principal: Principal, since: int, limit: int
+    conn: Tx, principal: Principal, since: int, until: int, limit: int
 ) -> list[tuple[str, str, int, str, str | None, str | None]]:
     """The caller's in-scope records changed after ``since``, oldest first, at most ``limit``,
     as (entity, id, version, data, parent, origin): a walk of the version index from ``since`` that stops
     when the page is full, so the pages of a long pull cost the same instead of each re-reading
-    the whole scope."""
+    the whole scope. Bounded above by ``until``, the version the page is computed at: PostgreSQL
+    keeps a prepared statement's generic plan only when it costs no more than a custom one, and
+    plans an open ``version > $n`` as a third of the table, so it planned the walk afresh at
+    every pull (0.3-0.45 ms, more than the walk itself)."""
     with_clause, test, params = scope_test(principal)
     sql = (
         with_clause + "SELECT entity, id, version, data, parent, origin FROM records WHERE version > :since "
-        f"AND deleted=0 AND {test} ORDER BY version LIMIT :limit"
+        f"AND version <= :until AND deleted=0 AND {test} ORDER BY version LIMIT :limit"
     )
-    return [tuple(row) for row in conn.execute(sql, {**params, "since": since, "limit": limit})]
+    return [tuple(row) for row in conn.execute(sql, {**params, "since": since, "until": until, "limit": limit})]
 
 
 def job_is_workable(conn: Tx, principal: Principal, job_assignee: str | None, job_id: str) -> bool:

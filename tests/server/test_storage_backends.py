@@ -105,6 +105,34 @@ def test_a_first_pull_plans_by_the_scopes_size_with_its_tombstones(world: World)
     assert world.db.write(sizes)[:2] == (live, live - 1)
 
 
+def test_an_incremental_pulls_scope_statements_are_planned_once_per_connection(world: World) -> None:
+    """Every incremental pull asks three questions of the records changed since a version (did
+    a job or site move, what left the scope, what changed in it). On PostgreSQL each was planned
+    afresh at every pull (0.3-0.45 ms each, more than running it): a prepared statement keeps a
+    generic plan only when it costs no more than a custom one, and an open ``version > $n`` is
+    planned as a third of the table. Bounded above by the version the page is computed at, each
+    keeps its plan once the connection has run it a few times."""
+    if world.db.dialect != "postgresql":
+        return  # SQLite plans a statement when it is prepared, and keeps it
+    who = Principal("u-li-wei", "li-wei", "Li Wei", "engineer", "d-test")
+    world.db.write(lambda c: store.put_many(c, [Customer(id=f"C-bulk-{i}", name="bulk") for i in range(5000)]))
+    world.db.write(lambda c: c.execute("ANALYZE records"))  # as autovacuum leaves a store in use
+
+    def pull_questions(c: Any) -> dict[str, int]:
+        now = store.current_version(c)
+        for _ in range(12):
+            changes.roots_moved(c, who, now - 3, now, partway=False)
+            changes.left_since(c, who, now - 3, now, 100)
+            scopes.changes_since(c, who, now - 3, now, 100)
+        rows = c.execute(
+            "SELECT statement, generic_plans FROM pg_prepared_statements WHERE statement LIKE '%version > %'"
+        ).fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    plans = world.db.write(pull_questions)
+    assert len(plans) == 3 and all(generic > 0 for generic in plans.values()), [g for g in plans.values()]
+
+
 def test_many_records_are_read_at_once_across_entities(world: World) -> None:
     """What a push reads ahead of its mutations (``records.get_many``, one statement on
     PostgreSQL): each key finds its live record as ``get`` does, and an unknown key or a
