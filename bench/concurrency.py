@@ -275,6 +275,13 @@ def run(settings: Settings, work: Path, processes: int = 1) -> dict[str, Any]:
                     proc.terminate()
                 proc.join(10)
                 parent.close()
+    for i, (_, parent, _) in enumerate(workers):  # a slower server, or harness, shows here
+        if parent in done and done[parent][0]:
+            mine = done[parent]
+            say(
+                f"  harness {i} (server {i % processes}): p50 {median(mine[0]):.2f} s, p99 {p99(mine[0]):.2f} s, "
+                f"max {max(mine[0]):.2f} s, done after {mine[3] - began:.1f} s"
+            )
     latencies = [x for d in done.values() for x in d[0]]
     errors += [e for d in done.values() for e in d[1]]
     harness_cpu = sum(d[2] for d in done.values())
