@@ -43,7 +43,7 @@ import httpx
 from field_client import FieldClient
 from sync_protocol import AppendEvent, JobEvent, PartSwap, uuid7
 
-from .database import rows
+from .database import checkpoint_wal, rows
 from .common import (
     ServerProcess,
     Settings,
@@ -250,6 +250,7 @@ def run(settings: Settings, work: Path, processes: int = 1) -> dict[str, Any]:
             if problem:
                 raise RuntimeError(f"baseline device: {problem}")
 
+            checkpoint_wal(data)
             peak = {"rss": 0}
             stop = threading.Event()
 
