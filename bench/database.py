@@ -33,10 +33,11 @@ def _url_of(name: str) -> str:
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def _admin(sql: str) -> None:
+def _admin(sql: str, url: str | None = None) -> None:
+    """One statement outside any transaction, on the server's maintenance database or ``url``."""
     import psycopg
 
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
+    with psycopg.connect(url or PG_URL, autocommit=True) as conn:
         conn.execute(sql)  # type: ignore[arg-type]
 
 
@@ -138,12 +139,8 @@ def settle(data_dir: Path) -> None:
     its size as it grows, which analysing it small would freeze. Nothing on SQLite, whose
     statements fix their own plans."""
     url = _configured(data_dir)
-    if url is None:
-        return
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
+    if url is not None:
+        _admin("VACUUM (ANALYZE)", url)
 
 
 def checkpoint_wal(data_dir: Path) -> None:
@@ -154,12 +151,8 @@ def checkpoint_wal(data_dir: Path) -> None:
     concurrency figure on two server processes, measured right after the one on one, always ran
     under it. Nothing on SQLite."""
     url = _configured(data_dir)
-    if url is None:
-        return
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CHECKPOINT")
+    if url is not None:
+        _admin("CHECKPOINT", url)
 
 
 def drop_all() -> None:

@@ -160,6 +160,11 @@ def stage(
         {"device_id": "text", "entity": "text", "id": "text", "op": "text", "parent": "text"},
         [(device_id, e, i, op, parent) for (e, i), (op, parent) in staged.items()],
     )
+    _await_acknowledgement(tx, device_id, cursor, until, diff_version)
+
+
+def _await_acknowledgement(tx: Tx, device_id: str, cursor: str, until: int, diff_version: int | None) -> None:
+    """The page's cursor waits for the device to send it back (``commit_pending`` then)."""
     tx.execute(
         "UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
         (cursor, until, diff_version, device_id),
@@ -186,10 +191,7 @@ def stage_walked(
         "ON CONFLICT(device_id, entity, id) DO UPDATE SET parent=excluded.parent "
         "WHERE device_scope.parent IS NOT excluded.parent",
     )
-    tx.execute(
-        "UPDATE devices SET pending_cursor=?, pending_seq=?, pending_diff=? WHERE id=?",
-        (cursor, until, diff_version, device_id),
-    )
+    _await_acknowledgement(tx, device_id, cursor, until, diff_version)
 
 
 def hold(tx: Tx, device_id: str, entity: str, held: list[tuple[str, str]]) -> None:
