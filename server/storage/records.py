@@ -98,7 +98,7 @@ def next_version(conn: Tx) -> int:
         return int(row[0])
     if "version" not in state:
         lock_change_log(conn)  # versions in commit order across processes (postgres.py)
-        state["version"] = _stored_version(conn)
+        state["version"] = stored_version(conn)
         conn.before_commit.append(_write_version)  # type: ignore[attr-defined]
     state["version"] += 1
     return int(state["version"])
@@ -108,8 +108,22 @@ def _write_version(conn: Tx) -> None:
     conn.execute("UPDATE meta SET value=? WHERE key='version'", (str(conn.transaction["version"]),))  # type: ignore[attr-defined]
 
 
-def _stored_version(conn: Tx) -> int:
+def stored_version(conn: Tx) -> int:
+    """The store's version as committed (this transaction's own versions not counted yet)."""
     return int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+
+
+def moved_since(conn: Tx, since: int) -> list[tuple[str, str, str | None]]:
+    """(entity, id, parent) of each record changed after version ``since``, up to the store's
+    committed version: what other transactions wrote meanwhile, for a batch worked out before
+    it held the change-log lock to check against what it read (``server.push``)."""
+    upto = stored_version(conn)
+    if upto == since:
+        return []
+    rows = conn.execute(
+        "SELECT entity, id, parent FROM records WHERE version > ? AND version <= ?", (since, upto)
+    ).fetchall()
+    return [(entity, record_id, parent) for entity, record_id, parent in rows]
 
 
 def change_mark(conn: Tx) -> int:
@@ -124,7 +138,7 @@ def current_version(conn: Tx) -> int:
     state = getattr(conn, "transaction", None)
     if state is not None and "version" in state:
         return int(state["version"])
-    return _stored_version(conn)
+    return stored_version(conn)
 
 
 @overload

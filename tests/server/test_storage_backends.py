@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
+import pytest
+
+from server import auth, push
 from server.principal import Principal
 from server.scheduler import SLA_WATCH, ScheduledWork
-from server.storage import audit, changes, open_database, scopes
+from server.storage import audit, changes, lock_change_log, open_database, scopes
 from server.storage import records as store
-from sync_protocol import Customer
+from sync_protocol import AppendEvent, Clock, Customer, JobEvent, PartSwap, PushReply, PushRequest, Stock, uuid7
 
 from .conftest import World
 
@@ -181,3 +185,74 @@ def test_a_change_reads_back_only_the_records_it_made(world: World) -> None:
     chained, read = world.db.write(edit)
     assert chained == [("customer", "C-edited"), ("customer", "C-also")]
     assert read == 0, f"chaining two changes read {read} rows of records"
+
+
+def test_a_push_worked_out_before_the_lock_sees_a_correction_committed_meanwhile(world: World) -> None:
+    """A push works its batch out before it takes the change-log lock, so that two server
+    processes overlap their pushes' checks and effects. What committed in between must not be
+    lost: here a dispatcher's correction of the van's stock lands after the push read the stock
+    row and before it could write it, and the swap is taken from the corrected count."""
+    sid = "van:u-li-wei|FAN-80MM"
+
+    def correct_the_count(c: Any) -> None:
+        mark = store.change_mark(c)
+        store.put(c, Stock(id=sid, location="van:u-li-wei", sku="FAN-80MM", qty=10), store.get(c, "stock", sid))
+        audit.append_changes_since(c, mark, dt.datetime.now(dt.timezone.utc), audit.Actor("u-ops", ""), "office.edit")
+
+    reply = _push_while_another_commits(world, correct_the_count)
+    assert reply.results[0].status == "applied"
+    assert world.record("stock", sid).qty == 9
+    assert world.db.read(audit.verify).ok
+
+
+def test_a_push_worked_out_before_the_lock_sees_a_serial_installed_meanwhile(world: World) -> None:
+    """The same, when another engineer's push installs the very serial this push installs: it
+    shares no record with this one, only the serial, and this push must still flag the clash."""
+    device_id = world.db.write(lambda c: auth.create_device(c, "u-zhang-min", "test", "pytest")[0])
+    zhang = Principal("u-zhang-min", "zhang-min", "Zhang Min", "engineer", device_id)
+    swap = PartSwap(equipment_id="EQ-3", sku="FAN-80MM", serial_out="N-1", serial_in="F-9")
+    hlc = Clock().tick()
+    event = JobEvent(id=uuid7(), job_id="J-2", hlc=hlc, at=dt.datetime.now(dt.timezone.utc), payload=swap)
+    elsewhere = PushRequest(mutations=[AppendEvent(seq=1, hlc=hlc, event=event)])
+
+    def install_it_elsewhere(c: Any) -> None:
+        lock_change_log(c)
+        assert push.push(c, zhang, elsewhere, push.ServerClock()).results[0].status != "rejected"
+
+    reply = _push_while_another_commits(world, install_it_elsewhere)
+    assert [c.kind for c in world.conflicts() if c.kind == "serial"] == ["serial"]
+    assert reply.results[0].status == "conflict"
+    assert world.db.read(lambda c: store.serial_holder(c, "F-9"))[0] == "EQ-1"  # the later swap holds it
+    assert world.db.read(audit.verify).ok
+
+
+def _push_while_another_commits(world: World, meanwhile: Callable[[Any], None]) -> PushReply:
+    """Li Wei's laptop pushes a fan swap on J-1 (F-9 in) while another transaction holds the
+    change-log lock: it runs ``meanwhile`` once the push waits for the lock, then commits."""
+    if world.db.dialect != "postgresql":
+        pytest.skip("SQLite has one writer: a push holds it before it reads anything")
+    laptop = world.device("u-li-wei")
+    other, watcher = open_database(world.state.database), open_database(world.state.database)
+    replies: list[PushReply] = []
+
+    def hold_the_lock_then(c: Any) -> None:
+        lock_change_log(c)
+        pusher.start()
+        deadline = time.monotonic() + 10
+        while not watcher.read(lambda r: r.execute(_WAITING_FOR_THE_LOCK).fetchone()[0]):
+            assert time.monotonic() < deadline, "the push never came to wait for the lock"
+            time.sleep(0.005)
+        meanwhile(c)
+
+    swap = PartSwap(equipment_id="EQ-1", sku="FAN-80MM", serial_out="F-1", serial_in="F-9")
+    pusher = threading.Thread(target=lambda: replies.append(laptop.push(laptop.event("J-1", swap))))
+    try:
+        other.write(hold_the_lock_then)
+    finally:
+        pusher.join(15)
+        other.close()
+        watcher.close()
+    return replies[0]
+
+
+_WAITING_FOR_THE_LOCK = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
