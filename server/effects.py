@@ -136,13 +136,14 @@ class BatchContext:
                 self._stored[key] = stored._replace(version=versions[stored.version])
         return versions
 
-    def outdated(self, conn: Tx, since: int) -> bool:
-        """Whether a transaction committed after version ``since`` changed what this batch read:
+    def outdated(self, conn: Tx, since: int, upto: int) -> bool:
+        """Whether a transaction committed after version ``since`` (up to ``upto``, the store's
+        version now that the batch holds the change-log lock) changed what this batch read:
         a record it looked up or wrote, a record of a job it touched (an event, a conflict), or
         where a serial it read is installed. The batch, worked out before it held the change-log
         lock, must then be worked out again under it. A serial moves only with an event, so
         nothing moved means no serial did."""
-        moved = store.moved_since(conn, since)
+        moved = store.moved_since(conn, since, upto)
         if not moved:
             return False
         pending = self.pending.records.keys() if self.pending is not None else set()

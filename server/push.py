@@ -179,8 +179,8 @@ def _work_out_first(batch: "Batch") -> "Worked | None":
         return None
     since = store.stored_version(batch.conn)
     worked = batch.work_out(provisional=True)
-    lock_change_log(batch.conn)
-    return None if worked.ctx.outdated(batch.conn, since) else worked
+    upto = store.hold_versions(batch.conn)
+    return None if worked.ctx.outdated(batch.conn, since, upto) else worked
 
 
 class Worked(NamedTuple):

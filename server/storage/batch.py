@@ -118,12 +118,12 @@ class Pending:
             mark = None if row[7] is None else origin_mark(row[7].rpartition("@")[0], version)
             self._rows[key] = (*row[:2], version, *row[3:7], mark)
             stored = self.records[key]
-            stamps = {
-                name: msgspec.structs.replace(stamp, version=versions[stamp.version])
-                if stamp.version in versions
-                else stamp
-                for name, stamp in stored.field_versions.items()
-            }
+            stamps = stored.field_versions
+            if any(stamp.version in versions for stamp in stamps.values()):  # a stamped change
+                stamps = {
+                    name: msgspec.structs.replace(stamp, version=versions.get(stamp.version, stamp.version))
+                    for name, stamp in stamps.items()
+                }
             self.records[key] = stored._replace(version=version, field_versions=stamps)
         self._since = {key: change._replace(version=versions[change.version]) for key, change in self._since.items()}
         return versions

@@ -24,7 +24,7 @@ from sync_protocol.bounds import clip
 from sync_protocol.merge import FieldVersion, Writer
 from sync_protocol.records import Conflict, Customer, Drawing, Equipment, Job, JobEvent, Part, Site, Stock
 
-from .base import Tx, is_postgres, lock_change_log, one_of
+from .base import Tx, is_postgres, lock_change_log, one_of, pipelined
 
 log = logging.getLogger("fieldsync.store")
 _decoder = msgspec.json.Decoder(Record)
@@ -97,11 +97,25 @@ def next_version(conn: Tx) -> int:
         ).fetchone()
         return int(row[0])
     if "version" not in state:
-        lock_change_log(conn)  # versions in commit order across processes (postgres.py)
-        state["version"] = stored_version(conn)
-        conn.before_commit.append(_write_version)  # type: ignore[attr-defined]
+        hold_versions(conn)
     state["version"] += 1
     return int(state["version"])
+
+
+def hold_versions(conn: Tx) -> int:
+    """Take the change-log lock, then the store's version under it (one round trip on
+    PostgreSQL): this transaction's versions follow it, in commit order across processes
+    (``postgres.py``). Returns the store's version before this transaction's own."""
+    state = getattr(conn, "transaction", None)
+    if state is not None and "version" in state:
+        return int(state["version"])
+    with pipelined(conn):
+        lock_change_log(conn)
+        version = stored_version(conn)
+    if state is not None:
+        state["version"] = version
+        conn.before_commit.append(_write_version)  # type: ignore[attr-defined]
+    return version
 
 
 def _write_version(conn: Tx) -> None:
@@ -113,11 +127,10 @@ def stored_version(conn: Tx) -> int:
     return int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
 
 
-def moved_since(conn: Tx, since: int) -> list[tuple[str, str, str | None]]:
-    """(entity, id, parent) of each record changed after version ``since``, up to the store's
-    committed version: what other transactions wrote meanwhile, for a batch worked out before
-    it held the change-log lock to check against what it read (``server.push``)."""
-    upto = stored_version(conn)
+def moved_since(conn: Tx, since: int, upto: int) -> list[tuple[str, str, str | None]]:
+    """(entity, id, parent) of each record changed after version ``since`` up to ``upto``: what
+    other transactions wrote meanwhile, for a batch worked out before it held the change-log
+    lock to check against what it read (``server.push``)."""
     if upto == since:
         return []
     rows = conn.execute(
