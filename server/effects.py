@@ -61,7 +61,7 @@ class BatchContext:
         self.config = config  # the severity policy: a corrected severity moves the deadlines
         self.touched_jobs: set[str] = set()
         self.signed_jobs: set[str] = set()
-        self.known_events: set[str] = set()  # event ids the store holds (see push.Batch.work_out)
+        self.known_events: set[str] = set()  # event ids the store holds (see push._known_events)
         # The pushing device, when it keeps the events it appends (``PushRequest.keeps_events``).
         self.keeper: str | None = None
         self.kept: list[tuple[str, str]] = []  # (event id, job id) appended for the keeper
@@ -124,35 +124,6 @@ class BatchContext:
             return
         self._stored.update(self.pending.records)
         self.pending.flush(conn)
-
-    def settle(self, conn: Tx) -> dict[int, int]:
-        """``Pending.settle`` (a provisional batch, now under the change-log lock); what the
-        batch looked up follows its records' new versions. Returns stand-in to real."""
-        if self.pending is None:
-            return {}
-        versions = self.pending.settle(conn)
-        for key, stored in self._stored.items():
-            if stored is not None and stored.version in versions:
-                self._stored[key] = stored._replace(version=versions[stored.version])
-        return versions
-
-    def outdated(self, conn: Tx, since: int, upto: int) -> bool:
-        """Whether a transaction committed after version ``since`` (up to ``upto``, the store's
-        version now that the batch holds the change-log lock) changed what this batch read:
-        a record it looked up or wrote, a record of a job it touched (an event, a conflict), or
-        where a serial it read is installed. The batch, worked out before it held the change-log
-        lock, must then be worked out again under it. A serial moves only with an event, so
-        nothing moved means no serial did."""
-        moved = store.moved_since(conn, since, upto)
-        if not moved:
-            return False
-        pending = self.pending.records.keys() if self.pending is not None else set()
-        for entity, record_id, parent in moved:
-            key = (entity, record_id)
-            known = entity == "event" and record_id in self.known_events
-            if key in self._stored or key in pending or known or parent in self.touched_jobs:
-                return True
-        return self.pending is not None and self.pending.serials_moved(conn)
 
     def saved(self, stored: store.Stored[Any]) -> None:
         self._stored[(entity_of(stored.record), stored.record.id)] = stored

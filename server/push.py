@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import NamedTuple
+from typing import Any
 
 import msgspec
 
 from sync_protocol import (
     AppendEvent,
+    Job,
+    JobEvent,
     MutationResult,
     PatchRecord,
     PushReply,
@@ -24,18 +26,25 @@ from sync_protocol import (
     PushRequest,
     SequenceGap,
     SyncRejected,
+    Writer,
+    merge_fields,
     stock_id,
     van,
 )
+from sync_protocol import sentences
+from sync_protocol.bounds import base_version_problem, stamp_problem, time_problem
+from sync_protocol.checks import check_entity, check_patch
 from sync_protocol.hlc import Clock
+from sync_protocol.records import as_appended, to_builtins
 
-from . import effects, mutations, policy
+from . import conflicts, effects, permissions, policy
 from .auth import Principal
-from .storage import Tx, audit, changes, devices, lock_change_log, pipelined, shares_change_log
+from .storage import Tx, audit, changes, devices, pipelined, savepoint, scopes
 from .storage import records as store
 from .storage.batch import Pending
 
 _answer_encoder = msgspec.msgpack.Encoder()
+_answer_decoder = msgspec.msgpack.Decoder(MutationResult)
 
 
 class ServerClock:
@@ -102,7 +111,7 @@ def check_mark(request: PushRequest, high_seq: int, high_hlc: str | None, server
         if mutation.seq <= high_seq:
             continue
         try:
-            mutations.check_stamps(mutation, server_ms)
+            check_stamps(mutation, server_ms)
         except SyncRejected as rejected:
             raise HelloRequired(
                 f"{rejected.message}: say hello (it corrects the laptop's clock), then push again",
@@ -125,22 +134,30 @@ def push(
     server_ms = int(now.timestamp() * 1000)
     check_mark(request, high_seq, high_hlc, server_ms)
     check_contiguous(request, high_seq, high_hlc)
-    batch = Batch(conn, who, request, high_seq, now, config, server_ms)
-    worked = _work_out_first(batch)
-    if worked is None:
-        lock_change_log(conn)  # before the batch reads anything it writes over
-        worked = batch.work_out(provisional=False)
-    ctx, results, trails = worked
-    versions = ctx.settle(conn)
-    results = [_renumbered(r, versions) for r in results]
+    ctx = effects.BatchContext(now, config, Pending())
+    ctx.known_events = _known_events(conn, request, high_seq)
+    ctx.keeper = who.device_id if request.keeps_events else None
     actor = audit.Actor(who.user_id, who.device_id)
-    chain = audit.Chain(conn)
-    for trail in trails:
-        trail.renumbered(versions).append_to(chain, now, actor)
+    chain = audit.Chain(conn)  # takes the change-log lock: what follows reads what it writes over
+    _prefetch(conn, who, request, high_seq, ctx)
     first_new = high_seq + 1
-    new = [m for m in request.mutations if m.seq >= first_new]
-    if new:
-        high_seq, high_hlc = new[-1].seq, new[-1].hlc
+    results: list[MutationResult] = []
+    for mutation in request.mutations:
+        if mutation.seq <= high_seq:
+            results.append(_stored_answer(conn, who.device_id, mutation.seq))
+            continue
+        if isinstance(mutation, AppendEvent):
+            result = _apply_event(conn, who, mutation, ctx, server_ms)
+            if result.status != "rejected":
+                _audit_pending(conn, now, actor, mutation, result, ctx, chain)
+        else:
+            ctx.flush(conn)  # a patch reads and writes the store itself (scope, merge)
+            mark = store.change_mark(conn)
+            result = _apply_patch(conn, who, mutation, ctx, server_ms)
+            if result.status != "rejected":
+                _audit(conn, now, actor, mutation, result, mark, chain)
+        results.append(result)
+        high_seq, high_hlc = mutation.seq, mutation.hlc
     with pipelined(conn):  # from here on the batch writes: one round trip on PostgreSQL
         ctx.flush(conn)  # the signature recheck reads the jobs' events from the store
         raised = {
@@ -164,74 +181,6 @@ def push(
         if ctx.kept:  # the laptop holds them now: a scope diff must remove them when they leave
             changes.hold(conn, who.device_id, "event", ctx.kept)
     return PushReply(results=results, high_seq=high_seq, high_hlc=high_hlc, server_hlc=clock.tick())
-
-
-def _work_out_first(batch: "Batch") -> "Worked | None":
-    """Work the batch out before taking the change-log lock, then take it and keep the result
-    if no transaction committed meanwhile changed what the batch read (None: work it out again,
-    under the lock). Several server processes then overlap their pushes' checks and effects, and
-    hold the lock only for the writes. A batch with a patch is worked out under the lock: a
-    patch reads the store in SQL halfway (its scope, the three-way merge). So is every batch
-    where nothing else writes meanwhile (SQLite): there is nothing to overlap."""
-    if not shares_change_log(batch.conn):
-        return None
-    if any(isinstance(m, PatchRecord) and m.seq > batch.high_seq for m in batch.request.mutations):
-        return None
-    since = store.stored_version(batch.conn)
-    worked = batch.work_out(provisional=True)
-    upto = store.hold_versions(batch.conn)
-    return None if worked.ctx.outdated(batch.conn, since, upto) else worked
-
-
-class Worked(NamedTuple):
-    ctx: effects.BatchContext
-    results: list[MutationResult]
-    trails: list[audit.Trail]
-
-
-class Batch(NamedTuple):
-    """One push batch and what applying it needs, worked out (``work_out``) once or twice."""
-
-    conn: Tx
-    who: Principal
-    request: PushRequest
-    high_seq: int
-    now: dt.datetime
-    config: policy.Config
-    server_ms: int
-
-    def work_out(self, provisional: bool) -> Worked:
-        """Check and apply every new mutation into memory (a patch into the store), with the
-        answers and the audit rows they make; nothing of it is chained or written yet."""
-        conn, who, request, high_seq = self.conn, self.who, self.request, self.high_seq
-        ctx = effects.BatchContext(self.now, self.config, Pending(provisional=provisional))
-        ctx.known_events = _known_events(conn, request, high_seq)
-        ctx.keeper = who.device_id if request.keeps_events else None
-        _prefetch(conn, who, request, high_seq, ctx)
-        results: list[MutationResult] = []
-        trails: list[audit.Trail] = []
-        for mutation in request.mutations:
-            if mutation.seq <= high_seq:
-                results.append(mutations.stored_answer(conn, who.device_id, mutation.seq))
-                continue
-            if isinstance(mutation, AppendEvent):
-                result = mutations.apply_event(conn, who, mutation, ctx, self.server_ms)
-                if result.status != "rejected":
-                    trails.append(_event_trail(conn, mutation, result, ctx))
-            else:
-                ctx.flush(conn)  # a patch reads and writes the store itself (scope, merge)
-                mark = store.change_mark(conn)
-                result = mutations.apply_patch_in_savepoint(conn, who, mutation, ctx, self.server_ms)
-                if result.status != "rejected":
-                    trails.append(_patch_trail(conn, mutation, result, mark))
-            results.append(result)
-        return Worked(ctx, results, trails)
-
-
-def _renumbered(result: MutationResult, versions: dict[int, int]) -> MutationResult:
-    if result.version in versions:
-        return msgspec.structs.replace(result, version=versions[result.version])
-    return result
 
 
 def _no_primary(entity: str, record_id: str) -> None:
@@ -265,20 +214,43 @@ def _known_events(conn: Tx, request: PushRequest, high_seq: int) -> set[str]:
     return store.known_ids(conn, "event", ids)
 
 
-def _patch_trail(conn: Tx, mutation: PatchRecord, result: MutationResult, mark: int) -> audit.Trail:
-    """The accepted patch's record and every record its effects changed, for the chain."""
-    return audit.Trail.of(
-        "push.patch",
-        audit.changes_since(conn, mark),
-        (mutation.entity, mutation.id),
-        "push.effect",
-        _ref(mutation, result),
-        lambda entity, record_id: audit.stored_change(conn, entity, record_id),
+def _audit(
+    conn: Tx,
+    now: dt.datetime,
+    actor: audit.Actor,
+    mutation: AppendEvent | PatchRecord,
+    result: MutationResult,
+    mark: int,
+    chain: audit.Chain,
+) -> None:
+    """Chain the accepted mutation's record and every record its effects changed."""
+    if isinstance(mutation, AppendEvent):
+        kind, primary = "push.event", ("event", mutation.event.id)
+    else:
+        kind, primary = "push.patch", (mutation.entity, mutation.id)
+    audit.append_changes_since(
+        conn,
+        mark,
+        now,
+        actor,
+        kind,
+        primary=primary,
+        effect_kind="push.effect",
+        ref=_ref(mutation, result),
+        chain=chain,
     )
 
 
-def _event_trail(conn: Tx, mutation: AppendEvent, result: MutationResult, ctx: effects.BatchContext) -> audit.Trail:
-    """``_patch_trail`` for an event, whose writes wait in the batch, in order."""
+def _audit_pending(
+    conn: Tx,
+    now: dt.datetime,
+    actor: audit.Actor,
+    mutation: AppendEvent,
+    result: MutationResult,
+    ctx: effects.BatchContext,
+    chain: audit.Chain,
+) -> None:
+    """``_audit`` for an event, whose writes wait in the batch: chained from memory, in order."""
     assert ctx.pending is not None
     pending = ctx.pending
 
@@ -288,7 +260,10 @@ def _event_trail(conn: Tx, mutation: AppendEvent, result: MutationResult, ctx: e
             return audit.stored_change(conn, entity, record_id)
         return audit.Change(entity, record_id, held.version, False, store.encode_record(held.record))
 
-    return audit.Trail.of(
+    audit.append_changes(
+        chain,
+        now,
+        actor,
         "push.event",
         pending.take_writes(),
         ("event", mutation.event.id),
@@ -319,3 +294,184 @@ def _attach_signature_conflicts(
             ids = pending.pop(mutation.event.job_id)
             out[index] = msgspec.structs.replace(result, status="conflict", conflicts=[*result.conflicts, *ids])
     return out
+
+
+def _stored_answer(conn: Tx, device_id: str, seq: int) -> MutationResult:
+    answer = devices.stored_answer(conn, device_id, seq)
+    if answer is not None:
+        return _answer_decoder.decode(answer)
+    return MutationResult(
+        seq=seq, status="applied", reason="already_applied", message="applied earlier; its answer has been cleaned up"
+    )
+
+
+def check_stamps(mutation: AppendEvent | PatchRecord, server_ms: int) -> None:
+    """Refuse a mutation stamped outside the protocol's window of the server's clock (the
+    laptop's clock is wrong, or lies): it is never stored, and never observed."""
+    problem = stamp_problem(mutation.hlc, server_ms)
+    if problem:
+        raise SyncRejected("clock", problem, field="hlc")
+    if isinstance(mutation, AppendEvent):
+        problem = stamp_problem(mutation.event.hlc, server_ms)
+        if problem:
+            raise SyncRejected("clock", problem, field="event.hlc")
+        problem = time_problem(mutation.event.at, server_ms)
+        if problem:
+            raise SyncRejected("invalid", f"at: {problem}", field="event.at")
+
+
+def _apply_event(
+    conn: Tx, who: Principal, mutation: AppendEvent, ctx: effects.BatchContext, server_ms: int
+) -> MutationResult:
+    """One event, with no savepoint: every refusal comes before its first write (the checks,
+    then the effects, which refuse nothing), and its writes wait in ``ctx.pending`` anyway."""
+    try:
+        check_stamps(mutation, server_ms)
+        return _append_event(conn, who, mutation, ctx)
+    except SyncRejected as rejected:
+        return _rejected(mutation, rejected)
+
+
+def _apply_patch(
+    conn: Tx, who: Principal, mutation: PatchRecord, ctx: effects.BatchContext, server_ms: int
+) -> MutationResult:
+    """One patch inside a savepoint: a rejection undoes its partial writes only."""
+    try:
+        with savepoint(conn, "mutation"):
+            check_stamps(mutation, server_ms)
+            result = apply_patch(conn, who, mutation, ctx)
+    except SyncRejected as rejected:
+        result = _rejected(mutation, rejected)
+    ctx.forget()  # a patch may change a job or equipment the batch looked up
+    return result
+
+
+def _rejected(mutation: AppendEvent | PatchRecord, rejected: SyncRejected) -> MutationResult:
+    return MutationResult(
+        seq=mutation.seq, status="rejected", reason=rejected.reason, field=rejected.field, message=rejected.message
+    )
+
+
+def _append_event(conn: Tx, who: Principal, mutation: AppendEvent, ctx: effects.BatchContext) -> MutationResult:
+    permissions.check_event(who)
+    event = as_appended(mutation.event, who.user_id, who.device_id)
+    existing = _existing_event(conn, event.id, ctx)
+    if existing is not None:
+        old: JobEvent = existing.record
+        if (old.job_id, old.hlc, old.payload) == (event.job_id, event.hlc, event.payload):
+            return MutationResult(
+                seq=mutation.seq,
+                status="applied",
+                reason="duplicate_event",
+                version=existing.version,
+                message="this event was already recorded",
+            )
+        raise SyncRejected("id_taken", f"event id {event.id} is already used by another event", field="event.id")
+    stored_job = ctx.get(conn, "job", event.job_id)
+    if stored_job is None:
+        raise SyncRejected("unknown_job", f"no job {event.job_id}", field="event.job_id")
+    job: Job = stored_job.record
+    if not scopes.job_is_workable(conn, who, job.assignee, job.id):
+        raise SyncRejected("scope", f"job {job.number} is not assigned to you", field="event.job_id")
+    effects.check_event(conn, job, event, ctx)
+    version = ctx.put(conn, event, origin=ctx.keeper)  # decided: from here on nothing refuses
+    ctx.known_events.add(event.id)
+    if ctx.keeper is not None:
+        ctx.kept.append((event.id, event.job_id))
+    raised = effects.apply_effects(conn, who, job, event, ctx)
+    return MutationResult(
+        seq=mutation.seq,
+        status="conflict" if raised else "applied",
+        version=version,
+        conflicts=raised,
+        message="; ".join(_conflict_messages(conn, raised, ctx)) if raised else "",
+    )
+
+
+def _existing_event(conn: Tx, event_id: str, ctx: effects.BatchContext) -> store.Stored[JobEvent] | None:
+    """The stored event with this id (the batch's own writes first; tombstones too), if known."""
+    if event_id not in ctx.known_events:
+        return None
+    held = None if ctx.pending is None else ctx.pending.get("event", event_id)
+    return held or store.get(conn, "event", event_id, include_deleted=True)
+
+
+def _conflict_messages(conn: Tx, ids: list[str], ctx: effects.BatchContext) -> list[str]:
+    """What each raised conflict is about, in words, for the engineer reading the push answer."""
+    out = []
+    for conflict_id in ids:
+        stored = ctx.get(conn, "conflict", conflict_id)
+        record = stored.record if stored else None
+        out.append(
+            f"{record.kind} conflict: {record.detail or record.rule}" if record else f"conflict {conflict_id} raised"
+        )
+    return out
+
+
+def apply_patch(conn: Tx, who: Principal, mutation: PatchRecord, ctx: effects.BatchContext) -> MutationResult:
+    """The merge path every change of a record's fields takes, a laptop's patch or an office
+    edit: scope, ``checks.check_patch``, the three-way merge, one ``store.put``, conflicts."""
+    entity, record_id = mutation.entity, mutation.id
+    kind = check_entity(entity)
+    stored = store.get(conn, entity, record_id)
+    if stored is None:
+        raise SyncRejected("unknown_record", f"no {entity} {record_id}", field="id")
+    permissions.check_writer(who)
+    if who.is_engineer and not scopes.record_in_scope(conn, who, entity, record_id):
+        raise SyncRejected("scope", f"{entity} {record_id} is not in your scope", field="id")
+    side = "field" if who.is_engineer else "office"
+    check_patch(entity, stored.record, mutation.fields, side)
+    problem = base_version_problem(mutation.base_version, stored.version)
+    if problem:
+        raise SyncRejected("invalid", problem, field="base_version")
+    current = to_builtins(stored.record)
+    writer = Writer(side, mutation.hlc, who.device_id, who.user_id)
+    outcome = merge_fields(
+        entity, current, stored.field_versions, stored.version, mutation.fields, mutation.base_version, writer
+    )
+    if outcome.changes or outcome.stamped:
+        changes, stamped = _with_derived(stored.record, outcome.changes, outcome.stamped, ctx.config)
+        record = msgspec.convert({**current, **changes}, kind)  # valid: check_patch said so
+        version = store.put(conn, record, stored, writer=writer, changed=stamped)
+    else:
+        version = stored.version
+    engineer = who.user_id if who.is_engineer else None
+    raised = [
+        conflicts.field_conflict(conn, ctx.now, entity, record_id, fc, engineer or _engineer_of(fc))
+        for fc in outcome.conflicts
+    ]
+    return MutationResult(
+        seq=mutation.seq,
+        status=outcome.status,
+        version=version,
+        conflicts=raised,
+        message=sentences.joined(
+            [sentences.say(sentences.CHANGED_ON_BOTH_SIDES, field=fc.field) for fc in outcome.conflicts],
+            sentences.LISTED,
+        ),
+    )
+
+
+def _engineer_of(fc: object) -> str | None:
+    for who in (fc.kept_by, fc.other_by):  # type: ignore[attr-defined]
+        if who.side == "field" and who.user:
+            return str(who.user)
+    return None
+
+
+def _with_derived(
+    record: object, changes: dict[str, Any], stamped: list[str], config: policy.Config
+) -> tuple[dict[str, Any], list[str]]:
+    """What a change implies besides itself: a job whose severity changes gets the deadlines of
+    the new severity, from its report time (the office API and a push alike), stamped like it."""
+    severity = changes.get("severity")
+    if isinstance(record, Job) and isinstance(severity, int) and severity in config.severity:
+        try:
+            deadlines = policy.deadlines(severity, record.reported_at, config)
+        except OverflowError:  # a report time stored before times were bounded
+            raise SyncRejected(
+                "invalid", "the job's report time is out of range: correct it first", field="fields.severity"
+            ) from None
+        derived = {"respond_by": deadlines.respond_by.isoformat(), "onsite_by": deadlines.onsite_by.isoformat()}
+        return {**changes, **derived}, [*stamped, *derived]
+    return changes, stamped

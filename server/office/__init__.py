@@ -4,7 +4,7 @@ and backup audit, for dispatchers and supervisors, in pages and as JSON under ``
     sessions.py      sign-in with a device or enrollment token; engineers refused
     security.py      session (server-side, rotating id) and CSRF settings
     access.py        roles per handler; one guard for pages, one for the API
-    edits.py         every office edit through the laptops' merge path (mutations.apply_patch)
+    edits.py         every office edit through the laptops' merge path (push.apply_patch)
     jobs.py          intake, correction, cancel, the board's SLA clocks
     refdata.py       reference-data forms: fields, parsing, what the person changed
     conflict_queue.py  listing and resolving conflicts

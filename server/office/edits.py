@@ -1,7 +1,7 @@
 """Every office change to a record goes through the laptops' merge path.
 
 An edit in a page or under ``/api/v1`` becomes a ``PatchRecord`` made on the version the form
-(or the integration) last saw, applied by ``mutations.apply_patch`` with the office as the writer: fields
+(or the integration) last saw, applied by ``push.apply_patch`` with the office as the writer: fields
 changed only here are applied, fields a laptop changed concurrently are merged by the same
 ownership rules, and a clash lands in the conflict queue. The change takes the next store
 version, so the laptops in scope pull it like any other change.
@@ -36,8 +36,7 @@ from sync_protocol.office import EditReply
 
 from .. import conflicts, effects, policy
 from ..auth import Principal
-from ..mutations import apply_patch
-from ..push import ServerClock
+from ..push import ServerClock, apply_patch
 from ..storage import records as store
 from ..storage import Tx
 

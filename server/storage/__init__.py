@@ -26,20 +26,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Store, Tx, lock_change_log, pipelined, savepoint, shares_change_log
+from .base import Store, Tx, pipelined, savepoint
 from .sqlite import Database
 
-__all__ = [
-    "Database",
-    "Store",
-    "Tx",
-    "database_url",
-    "lock_change_log",
-    "open_database",
-    "pipelined",
-    "savepoint",
-    "shares_change_log",
-]
+__all__ = ["Database", "Store", "Tx", "database_url", "open_database", "pipelined", "savepoint"]
 
 DB_FILE = "fieldsync.db"
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Callable, Iterable, Mapping, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 import msgspec
 
@@ -242,22 +242,6 @@ def stored_change(conn: Tx, entity: str, record_id: str) -> Change | None:
     return None if row is None else Change(entity, record_id, row[0], bool(row[1]), row[2])
 
 
-def changes_since(conn: Tx, mark: int) -> list[Change]:
-    """Every record whose version moved past ``mark`` in this transaction, in version order (the
-    caller holds the change-log lock since the mark: ``records.change_mark``)."""
-    # Bounded above by the transaction's own last version (exact, under the lock). PostgreSQL
-    # plans an open ``version > ?`` on a store it has not analysed yet (after migrate or
-    # load-fixtures) as a third of the table and reads all of it.
-    return [
-        Change(entity, record_id, version, bool(deleted), data)
-        for entity, record_id, version, deleted, data in conn.execute(
-            "SELECT entity, id, version, deleted, data FROM records "
-            "WHERE version > ? AND version <= ? ORDER BY version",
-            (mark, current_version(conn)),
-        ).fetchall()
-    ]
-
-
 def append_changes_since(
     conn: Tx,
     mark: int,
@@ -267,75 +251,34 @@ def append_changes_since(
     primary: tuple[str, str] | None = None,
     effect_kind: str = "",
     ref: str = "",
+    chain: Chain | None = None,
 ) -> list[Row]:
     """Append a row for every record whose version moved past ``mark`` (the store's version
     before the change began), so that side effects are in the chain, not only the request.
 
     ``primary`` (entity, id) gets ``kind``; any other changed record gets ``effect_kind``.
     The primary record gets a row even when it did not change (an accepted no-op mutation is
-    still an accepted mutation).
+    still an accepted mutation). With ``chain`` the rows wait in it for the caller's ``flush``.
     """
-    chain = Chain(conn)
+    own = chain is None
+    chain = chain or Chain(conn)
+    # Bounded above by the transaction's own last version (exact: the change-log lock is held
+    # since the mark). PostgreSQL plans an open ``version > ?`` on a store it has not analysed
+    # yet (after migrate or load-fixtures) as a third of the table and reads all of it.
+    changed = [
+        Change(entity, record_id, version, bool(deleted), data)
+        for entity, record_id, version, deleted, data in conn.execute(
+            "SELECT entity, id, version, deleted, data FROM records "
+            "WHERE version > ? AND version <= ? ORDER BY version",
+            (mark, current_version(conn)),
+        ).fetchall()
+    ]
     rows = append_changes(
-        chain,
-        at,
-        actor,
-        kind,
-        changes_since(conn, mark),
-        primary,
-        effect_kind,
-        ref,
-        lambda e, i: stored_change(conn, e, i),
+        chain, at, actor, kind, changed, primary, effect_kind, ref, lambda e, i: stored_change(conn, e, i)
     )
-    chain.flush()
+    if own:
+        chain.flush()
     return rows
-
-
-class Trail(NamedTuple):
-    """One accepted change's rows before they are chained: a push works its batch out before
-    it holds the change-log lock (``server.push``), and the chain's head needs the lock."""
-
-    kind: str
-    changes: list[Change]
-    primary: tuple[str, str] | None
-    effect_kind: str
-    ref: str
-    stand_in: Change | None  # the primary as stored, when the change left it as it was
-
-    @classmethod
-    def of(
-        cls,
-        kind: str,
-        changes: list[Change],
-        primary: tuple[str, str] | None,
-        effect_kind: str,
-        ref: str,
-        current: Callable[[str, str], Change | None],
-    ) -> "Trail":
-        """``append_changes``'s arguments, kept; ``current`` is asked now, if at all."""
-        seen = primary is None or any((c.entity, c.id) == primary for c in changes)
-        stand_in = None if seen or primary is None else current(*primary)
-        return cls(kind, changes, primary, effect_kind, ref, stand_in)
-
-    def renumbered(self, versions: Mapping[int, int]) -> "Trail":
-        """The same rows with the batch's stand-in versions swapped for the store's
-        (``Pending.settle``)."""
-        if not versions:
-            return self
-
-        def moved(change: Change) -> Change:
-            return change._replace(version=versions.get(change.version, change.version))
-
-        stand_in = None if self.stand_in is None else moved(self.stand_in)
-        return self._replace(changes=[moved(c) for c in self.changes], stand_in=stand_in)
-
-    def append_to(self, chain: Chain, at: dt.datetime, actor: Actor) -> list[Row]:
-        return append_changes(
-            chain, at, actor, self.kind, self.changes, self.primary, self.effect_kind, self.ref, self._stand_in
-        )
-
-    def _stand_in(self, entity: str, record_id: str) -> Change | None:
-        return self.stand_in
 
 
 def append_changes(

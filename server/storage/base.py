@@ -67,13 +67,6 @@ def lock_change_log(tx: Tx) -> None:
         lock()
 
 
-def shares_change_log(tx: Tx) -> bool:
-    """Whether other transactions write the store while this one runs (server processes over
-    PostgreSQL, ordered by the change-log lock). SQLite's one writer holds the whole store from
-    its transaction's first statement: nothing changes under it."""
-    return getattr(tx, "lock_change_log", None) is not None
-
-
 def bulk_insert(
     tx: Tx,
     table: str,

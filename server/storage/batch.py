@@ -13,19 +13,11 @@ states only, so nothing a pull or a verify reads changes.
 Reads of a batch go through ``get`` first (what the batch wrote), then the store. What the
 store is asked in SQL while writes wait here (a job's events, scope tests of a patch) must
 ``flush`` first: ``server.push`` does so before anything but job events.
-
-A batch can also be worked out before it holds the change-log lock (``provisional``): its
-records then take stand-in versions, above any the store can reach, in the order the store's
-would have been taken; ``settle``, under the lock, swaps them for the store's next ones. So
-the versions, the field versions and the chain are what the same batch worked out under the
-lock would have given, and the lock is held for the writes, not for the checks and effects.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
-
-import msgspec
 
 from sync_protocol import Record, entity_of
 from sync_protocol.merge import Writer
@@ -36,7 +28,6 @@ from .base import Tx, bulk_insert
 from .records import Stored, encode_record, get_many, index_columns, next_version, field_versions_json, stamped
 
 _CHUNK = 500
-_PROVISIONAL = 1 << 62  # stand-in versions start above it: no store gets there (bigint ends at 2**63)
 
 
 def origin_mark(device_id: str, version: int) -> str:
@@ -48,16 +39,13 @@ def origin_mark(device_id: str, version: int) -> str:
 class Pending:
     """The batch's writes not yet in the store: records by (entity, id) and serials by serial."""
 
-    def __init__(self, provisional: bool = False) -> None:
-        self.provisional = provisional
-        self._taken = 0  # stand-in versions handed out while provisional
+    def __init__(self) -> None:
         self.records: dict[tuple[str, str], Stored[Any]] = {}
         self._rows: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._keep_fields: set[tuple[str, str]] = set()
         self._since: dict[tuple[str, str], Change] = {}  # written since ``take_writes``
         self.serials: dict[str, tuple[str, str, str] | None] = {}  # serial -> (equipment, event, job)
         self._serials_read: set[str] = set()
-        self._serials_as_read: dict[str, tuple[str, str, str] | None] = {}  # before the batch's swaps
         self._serials_changed: set[str] = set()
         self._open_conflicts: dict[tuple[str, str | None, str | None], str] = {}
 
@@ -79,7 +67,7 @@ class Pending:
     ) -> int:
         """``records.put``, held in memory: takes the next version now; returns it. ``origin``:
         the device that appended this record as its own kept event (``origin_mark``)."""
-        version = self._stand_in() if self.provisional else next_version(conn)
+        version = next_version(conn)
         key = (entity_of(record), record.id)
         stamps = stamped(base, version, writer, changed)
         if stamps is None:
@@ -100,38 +88,6 @@ class Pending:
             self._open_conflicts.setdefault((record.kind, record.job_id, record.engineer), record.id)
         self._since[key] = Change(key[0], key[1], version, False, data, record)
         return version
-
-    def _stand_in(self) -> int:
-        self._taken += 1
-        return _PROVISIONAL + self._taken
-
-    def settle(self, conn: Tx) -> dict[int, int]:
-        """Swap the stand-in versions for the store's next ones, in the order they were taken
-        (the caller holds the change-log lock now); returns stand-in to real, for what the
-        caller holds of them (answers, the chain's changes)."""
-        if not self.provisional:
-            return {}
-        self.provisional = False
-        versions = {_PROVISIONAL + n: next_version(conn) for n in range(1, self._taken + 1)}
-        for key, row in self._rows.items():
-            version = versions[row[2]]
-            mark = None if row[7] is None else origin_mark(row[7].rpartition("@")[0], version)
-            self._rows[key] = (*row[:2], version, *row[3:7], mark)
-            stored = self.records[key]
-            stamps = stored.field_versions
-            if any(stamp.version in versions for stamp in stamps.values()):  # a stamped change
-                stamps = {
-                    name: msgspec.structs.replace(stamp, version=versions.get(stamp.version, stamp.version))
-                    for name, stamp in stamps.items()
-                }
-            self.records[key] = stored._replace(version=version, field_versions=stamps)
-        self._since = {key: change._replace(version=versions[change.version]) for key, change in self._since.items()}
-        return versions
-
-    def serials_moved(self, conn: Tx) -> bool:
-        """Whether a serial the provisional batch read is held elsewhere now than when read."""
-        now = _holders(conn, list(self._serials_as_read))
-        return any(now.get(serial) != held for serial, held in self._serials_as_read.items())
 
     def take_writes(self) -> list[Change]:
         """What was written since the last call, each record once at its last version, in
@@ -157,10 +113,14 @@ class Pending:
         if not wanted:
             return
         self._serials_read.update(wanted)
-        found = _holders(conn, wanted)
-        self.serials.update(found)
-        if self.provisional:  # what ``serials_moved`` compares with, under the lock
-            self._serials_as_read.update((serial, found.get(serial)) for serial in wanted)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            for serial, equipment_id, event_id, job_id in conn.execute(
+                f"SELECT serial, equipment_id, event_id, job_id FROM serials WHERE serial IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                self.serials[serial] = (equipment_id, event_id, job_id)
 
     def swap_serial(
         self, conn: Tx, equipment_id: str, serial_out: str, serial_in: str, event_id: str, job_id: str
@@ -182,8 +142,6 @@ class Pending:
 
     def flush(self, conn: Tx) -> None:
         """Write everything held, one statement per table and kind of write; then hold nothing."""
-        if self.provisional:
-            raise RuntimeError("a provisional batch is settled (its versions taken) before it is written")
         keep: list[tuple[Any, ...]] = []
         replace: list[tuple[Any, ...]] = []
         for key, row in self._rows.items():
@@ -204,23 +162,8 @@ class Pending:
         self._since.clear()
         self.serials.clear()
         self._serials_read.clear()
-        self._serials_as_read.clear()
         self._serials_changed.clear()
         self._open_conflicts.clear()
-
-
-def _holders(conn: Tx, serials: list[str]) -> dict[str, tuple[str, str, str]]:
-    """serial -> (equipment, event, job) for those of ``serials`` installed somewhere."""
-    found: dict[str, tuple[str, str, str]] = {}
-    for start in range(0, len(serials), _CHUNK):
-        chunk = serials[start : start + _CHUNK]
-        for serial, equipment_id, event_id, job_id in conn.execute(
-            f"SELECT serial, equipment_id, event_id, job_id FROM serials "
-            f"WHERE serial IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ):
-            found[serial] = (equipment_id, event_id, job_id)
-    return found
 
 
 _RECORD_COLUMNS = {

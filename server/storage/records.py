@@ -24,7 +24,7 @@ from sync_protocol.bounds import clip
 from sync_protocol.merge import FieldVersion, Writer
 from sync_protocol.records import Conflict, Customer, Drawing, Equipment, Job, JobEvent, Part, Site, Stock
 
-from .base import Tx, is_postgres, lock_change_log, one_of, pipelined
+from .base import Tx, is_postgres, lock_change_log, one_of
 
 log = logging.getLogger("fieldsync.store")
 _decoder = msgspec.json.Decoder(Record)
@@ -97,46 +97,19 @@ def next_version(conn: Tx) -> int:
         ).fetchone()
         return int(row[0])
     if "version" not in state:
-        hold_versions(conn)
+        lock_change_log(conn)  # versions in commit order across processes (postgres.py)
+        state["version"] = _stored_version(conn)
+        conn.before_commit.append(_write_version)  # type: ignore[attr-defined]
     state["version"] += 1
     return int(state["version"])
-
-
-def hold_versions(conn: Tx) -> int:
-    """Take the change-log lock, then the store's version under it (one round trip on
-    PostgreSQL): this transaction's versions follow it, in commit order across processes
-    (``postgres.py``). Returns the store's version before this transaction's own."""
-    state = getattr(conn, "transaction", None)
-    if state is not None and "version" in state:
-        return int(state["version"])
-    with pipelined(conn):
-        lock_change_log(conn)
-        version = stored_version(conn)
-    if state is not None:
-        state["version"] = version
-        conn.before_commit.append(_write_version)  # type: ignore[attr-defined]
-    return version
 
 
 def _write_version(conn: Tx) -> None:
     conn.execute("UPDATE meta SET value=? WHERE key='version'", (str(conn.transaction["version"]),))  # type: ignore[attr-defined]
 
 
-def stored_version(conn: Tx) -> int:
-    """The store's version as committed (this transaction's own versions not counted yet)."""
+def _stored_version(conn: Tx) -> int:
     return int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
-
-
-def moved_since(conn: Tx, since: int, upto: int) -> list[tuple[str, str, str | None]]:
-    """(entity, id, parent) of each record changed after version ``since`` up to ``upto``: what
-    other transactions wrote meanwhile, for a batch worked out before it held the change-log
-    lock to check against what it read (``server.push``)."""
-    if upto == since:
-        return []
-    rows = conn.execute(
-        "SELECT entity, id, parent FROM records WHERE version > ? AND version <= ?", (since, upto)
-    ).fetchall()
-    return [(entity, record_id, parent) for entity, record_id, parent in rows]
 
 
 def change_mark(conn: Tx) -> int:
@@ -151,7 +124,7 @@ def current_version(conn: Tx) -> int:
     state = getattr(conn, "transaction", None)
     if state is not None and "version" in state:
         return int(state["version"])
-    return stored_version(conn)
+    return _stored_version(conn)
 
 
 @overload

@@ -5,12 +5,10 @@ each was a push of its own, and a refused one must leave nothing behind."""
 from __future__ import annotations
 
 import msgspec
-import pytest
 
 from server.storage import audit
 from server.storage import records as store
-from server.storage.batch import Pending
-from sync_protocol import Checkin, Customer, Note, PartSwap
+from sync_protocol import Checkin, Note, PartSwap
 
 
 def test_the_van_stock_and_serials_follow_every_swap_of_one_batch(world):
@@ -90,32 +88,3 @@ def test_a_patch_between_events_sees_them_and_they_see_it(world):
     assert world.record("site", "S-01").access_notes == "gate code 4711"
     assert world.record("job", "J-1").status == "on_site"
     assert world.db.read(audit.verify).ok
-
-
-def test_a_batch_worked_out_before_the_lock_takes_the_stores_next_versions_in_order(world):
-    """A push on PostgreSQL works its batch out before it holds the change-log lock, with
-    stand-in versions; settled under the lock, they become the store's next versions in the
-    order they were taken, as if taken there (a record written twice keeps its last), and
-    nothing with a stand-in version can reach the store."""
-
-    def work(conn):
-        pending = Pending(provisional=True)
-        taken = [
-            pending.put(conn, Customer(id="C-a", name="a")),
-            pending.put(conn, Customer(id="C-b", name="b"), origin="d-keeper"),
-            pending.put(conn, Customer(id="C-a", name="a again")),
-        ]
-        with pytest.raises(RuntimeError):
-            pending.flush(conn)
-        before = store.current_version(conn)
-        versions = pending.settle(conn)
-        pending.flush(conn)
-        origin = conn.execute("SELECT origin FROM records WHERE entity='customer' AND id='C-b'").fetchone()[0]
-        return before, [versions[v] for v in taken], origin
-
-    before, settled, origin = world.db.write(work)
-    assert settled == [before + 1, before + 2, before + 3]
-    assert (world.version("customer", "C-a"), world.version("customer", "C-b")) == (before + 3, before + 2)
-    assert world.record("customer", "C-a").name == "a again"
-    assert origin == f"d-keeper@{before + 2}"
-    assert world.db.read(store.current_version) == before + 3

@@ -16,7 +16,8 @@ import pytest
 from server import auth, push
 from server.principal import Principal
 from server.scheduler import SLA_WATCH, ScheduledWork
-from server.storage import audit, changes, lock_change_log, open_database, scopes
+from server.storage import audit, changes, open_database, scopes
+from server.storage.base import lock_change_log
 from server.storage import records as store
 from sync_protocol import AppendEvent, Clock, Customer, JobEvent, PartSwap, PushReply, PushRequest, Stock, uuid7
 
@@ -187,11 +188,12 @@ def test_a_change_reads_back_only_the_records_it_made(world: World) -> None:
     assert read == 0, f"chaining two changes read {read} rows of records"
 
 
-def test_a_push_worked_out_before_the_lock_sees_a_correction_committed_meanwhile(world: World) -> None:
-    """A push works its batch out before it takes the change-log lock, so that two server
-    processes overlap their pushes' checks and effects. What committed in between must not be
-    lost: here a dispatcher's correction of the van's stock lands after the push read the stock
-    row and before it could write it, and the swap is taken from the corrected count."""
+def test_a_push_waiting_for_the_change_log_lock_sees_a_correction_committed_meanwhile(world: World) -> None:
+    """Two server processes push at once: one waits for the change-log lock while the other
+    commits. What the other committed must not be lost: here a dispatcher's correction of the
+    van's stock lands while the push waits, and the swap is taken from the corrected count (a
+    push that read the stock row before the lock and wrote it after would undo the correction:
+    see docs/performance.md, "a push worked out before the lock", tried and not kept)."""
     sid = "van:u-li-wei|FAN-80MM"
 
     def correct_the_count(c: Any) -> None:
@@ -205,7 +207,7 @@ def test_a_push_worked_out_before_the_lock_sees_a_correction_committed_meanwhile
     assert world.db.read(audit.verify).ok
 
 
-def test_a_push_worked_out_before_the_lock_sees_a_serial_installed_meanwhile(world: World) -> None:
+def test_a_push_waiting_for_the_change_log_lock_sees_a_serial_installed_meanwhile(world: World) -> None:
     """The same, when another engineer's push installs the very serial this push installs: it
     shares no record with this one, only the serial, and this push must still flag the clash."""
     device_id = world.db.write(lambda c: auth.create_device(c, "u-zhang-min", "test", "pytest")[0])
