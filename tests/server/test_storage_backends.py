@@ -1,5 +1,6 @@
 """What several server processes over one database rely on, held on both backends: versions
-are taken in commit order, scheduled work runs once per period, and the schema is versioned.
+are taken in commit order, scheduled work runs once per period, the schema is versioned, and a
+push waiting for the change-log lock (on PostgreSQL) works from what committed while it waited.
 
 Two threads with connections of their own stand in for two processes (on SQLite they share
 the one writer, which gives the same order by construction)."""
@@ -192,8 +193,8 @@ def test_a_push_waiting_for_the_change_log_lock_sees_a_correction_committed_mean
     """Two server processes push at once: one waits for the change-log lock while the other
     commits. What the other committed must not be lost: here a dispatcher's correction of the
     van's stock lands while the push waits, and the swap is taken from the corrected count (a
-    push that read the stock row before the lock and wrote it after would undo the correction:
-    see docs/performance.md, "a push worked out before the lock", tried and not kept)."""
+    push that read the stock row before the lock and wrote it after would undo the correction;
+    see docs/performance.md, "A push worked out before the change-log lock", tried and not kept)."""
     sid = "van:u-li-wei|FAN-80MM"
 
     def correct_the_count(c: Any) -> None:
