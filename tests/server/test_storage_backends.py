@@ -219,7 +219,6 @@ def test_a_push_waiting_for_the_change_log_lock_sees_a_serial_installed_meanwhil
     elsewhere = PushRequest(mutations=[AppendEvent(seq=1, hlc=hlc, event=event)])
 
     def install_it_elsewhere(c: Any) -> None:
-        lock_change_log(c)
         assert push.push(c, zhang, elsewhere, push.ServerClock()).results[0].status != "rejected"
 
     reply = _push_while_another_commits(world, install_it_elsewhere)
@@ -252,10 +251,16 @@ def _push_while_another_commits(world: World, meanwhile: Callable[[Any], None]) 
     try:
         other.write(hold_the_lock_then)
     finally:
-        pusher.join(15)
+        if pusher.ident is not None:  # started: the lock was taken
+            pusher.join(15)
         other.close()
         watcher.close()
+    assert replies, "the push did not answer"
     return replies[0]
 
 
-_WAITING_FOR_THE_LOCK = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+# In this test's database only: pg_locks lists the whole server's, and tests run side by side.
+_WAITING_FOR_THE_LOCK = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
