@@ -119,11 +119,12 @@ def sync(
 ) -> SyncReport:
     report = SyncReport()
     mutations, files, limits, mark = store.read(_outlook)
+    pulled = False  # the scope came whole with the last push answer
     if limits is not None and mark is not None and not files:
         try:  # the laptop knows where the server stands: no hello (docs/protocol.md, push)
             # Files the pending events name go up again if the server collected them meanwhile.
             upload_blobs(store, blobs, transport, report, progress)
-            push_outbox(store, transport, limits, report, progress, mark=mark)
+            pulled = push_outbox(store, transport, limits, report, progress, mark=mark, pull_page=page_size or 0)
             mutations = False
         except HelloRequired:
             pass  # nothing was applied: the ordinary way, with hello
@@ -131,8 +132,9 @@ def sync(
         hello = say_hello(store, transport)
         limits = hello.limits
         upload_blobs(store, blobs, transport, report, progress)
-        push_outbox(store, transport, hello, report, progress)
-    pull_scope(store, transport, limits, report, page_size, progress)
+        pulled = push_outbox(store, transport, hello, report, progress, pull_page=page_size or 0)
+    if not pulled:
+        pull_scope(store, transport, limits, report, page_size, progress)
     fetch_drawings(store, blobs, transport, report, progress)
     return report
 
@@ -263,24 +265,33 @@ def push_outbox(
     report: SyncReport,
     progress: Progress = _silent,
     mark: tuple[int, str | None] | None = None,
-) -> None:
+    pull_page: int | None = None,
+) -> bool:
     """Push in batches; ``hello`` is this sync's hello, which must come first (its ``high_seq``
     renumbers a restored outbox), or the limits it gave. Without a hello in this sync the first
-    batch names ``mark`` (``outbox.push_mark``), and ``HelloRequired`` says to say hello first."""
+    batch names ``mark`` (``outbox.push_mark``), and ``HelloRequired`` says to say hello first.
+
+    With ``pull_page`` (a page size; 0: the server's largest), the batch that empties the outbox
+    asks for the pull page after it in the same exchange, and its answer commits together with
+    the page (docs/protocol.md, "A pull in the push answer"). True when that page completed the
+    scope: the sync's pull is done."""
     limits = _limits_of(hello)
     max_bytes = limits.max_body_bytes - _BODY_MARGIN
     total = store.read(outbox.count)
     while True:
-        batch = store.read(lambda c: outbox.pending_bodies(c, limits.max_push_batch, max_bytes))
+        batch, left, cursor = store.read(lambda c: _next_batch(c, limits, max_bytes))
         if not batch:
-            break
+            return False
+        # It keeps the events it appends (``_settle``): the pull that follows sends them not.
+        request = SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch], keeps_events=True)
+        if mark is not None:
+            request.after_seq, request.after_hlc = mark
+            mark = None  # the batches after the first continue where its answer left the server
+        if pull_page is not None and len(batch) == left and cursor is not None:
+            limit = min(pull_page or limits.max_pull_page, limits.max_pull_page)
+            request.pull = PullRequest(cursor=cursor, limit=limit)
         try:
-            # It keeps the events it appends (``_settle``): the pull that follows sends them not.
-            request = SplicedPushRequest(mutations=[msgspec.Raw(body) for _, body in batch], keeps_events=True)
-            if mark is not None:
-                request.after_seq, request.after_hlc = mark
-                mark = None  # the batches after the first continue where its answer left the server
-            reply = transport.call(_path("push"), request, PushReply)
+            reply, data = _push(transport, request)
         except SequenceGap as gap:
             raise OutOfStep(
                 N_(
@@ -291,9 +302,55 @@ def push_outbox(
                 ),
                 field="seq",
             ) from None
-        store.write(lambda c: _settle(c, reply))
+        page = store.write(lambda c: _settle_with_page(c, reply, cursor, data, report))
         _count(report, reply)
         progress("push", report.pushed, total)
+        if page is not None:
+            report.pages += 1
+            progress("pull", report.pulled + report.removed, None)
+            return not page.more
+
+
+def _next_batch(
+    conn: sqlite3.Connection, limits: Limits, max_bytes: int
+) -> tuple[list[tuple[int, bytes]], int, str | None]:
+    """The next batch to push, how many mutations are pending in all, and the pull cursor."""
+    batch = outbox.pending_bodies(conn, limits.max_push_batch, max_bytes)
+    return batch, outbox.count(conn), get_meta(conn, "cursor")
+
+
+class _PageInPushReply(msgspec.Struct):
+    pull: SplicedPullPage | None = None
+
+
+_page_in_push_reply = msgspec.json.Decoder(_PageInPushReply)
+
+
+def _push(transport: Transport, request: SplicedPushRequest) -> tuple[PushReply, list[msgspec.Raw] | None]:
+    """One push; with a pull, the answer in JSON and each record of its page as sent (as
+    ``_pull_page`` reads a page)."""
+    if request.pull is None:
+        return transport.call(_path("push"), request, PushReply), None
+    body, fmt = transport.exchange(_path("push"), request, accept=JSON)
+    reply = decode(body, PushReply, fmt)
+    spliced = _page_in_push_reply.decode(body).pull if fmt == JSON and reply.pull is not None else None
+    if spliced is None:
+        return reply, None
+    return reply, [getattr(change, "record", msgspec.Raw()) for change in spliced.changes]
+
+
+def _settle_with_page(
+    conn: sqlite3.Connection, reply: PushReply, cursor: str | None, data: list[msgspec.Raw] | None, report: SyncReport
+) -> PullPage | None:
+    """A push answer, and the page it carries when the laptop still stands at the ``cursor``
+    that page follows (settling may have dropped the server records: ``_reset``); returns the
+    page applied."""
+    _settle(conn, reply)
+    page = reply.pull
+    if page is None or cursor is None or get_meta(conn, "cursor") != cursor:
+        return None
+    _apply_page(conn, page, data, report)
+    return page
 
 
 def _settle(conn: sqlite3.Connection, reply: PushReply) -> None:

@@ -34,7 +34,7 @@ import hashlib
 import hmac
 from typing import Any, NamedTuple
 
-from sync_protocol import CursorReset, MalformedMessage, PullRequest
+from sync_protocol import MAX_PULL_PAGE, CursorReset, MalformedMessage, PullRequest, TooLarge
 
 from .auth import Principal
 from .storage import Tx, changes, scopes
@@ -57,10 +57,22 @@ def make_cursor(secret: str, device_id: str, n: int) -> str:
     return f"{n}-{mac}"
 
 
-def check_cursor(secret: str, device_id: str, cursor: str) -> None:
+def check_cursor(secret: str, device_id: str, cursor: str, field: str = "cursor") -> None:
     n, _, _ = cursor.partition("-")
     if not n.isdigit() or not hmac.compare_digest(make_cursor(secret, device_id, int(n)), cursor):
-        raise MalformedMessage("this cursor was not issued to this device", field="cursor")
+        raise MalformedMessage("this cursor was not issued to this device", field=field)
+
+
+def check_request(who: Principal, request: PullRequest, secret: str, within: str = "") -> None:
+    """Refuse a pull before any store work: a page over ``max_pull_page`` (413), a cursor not
+    issued to this device (400). ``within`` prefixes the field: ``pull.`` for the pull a push
+    carries, which must be refused before the push applies anything."""
+    if request.limit > MAX_PULL_PAGE:
+        raise TooLarge(
+            f"a pull page holds at most {MAX_PULL_PAGE} changes", field=f"{within}limit", limit=MAX_PULL_PAGE
+        )
+    if request.cursor is not None:
+        check_cursor(secret, who.device_id, request.cursor, field=f"{within}cursor")
 
 
 def unchanged(who: Principal, request: PullRequest, secret: str, device: Any) -> PullRows | None:

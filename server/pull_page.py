@@ -1,4 +1,4 @@
-"""Encoding a pull page without re-validating every record.
+"""Encoding a pull page without re-validating every record, alone or in a push answer.
 
 Records are stored as the JSON of their Struct, already validated when written. A page of
 thousands of them is a ``SplicedPullPage``: the stored JSON spliced in as it is for JSON clients,
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import msgspec
 
-from sync_protocol import JSON, Remove
+from sync_protocol import JSON, PushReply, Remove
 from sync_protocol.codec import Format
-from sync_protocol.messages import SplicedPullPage, SplicedUpsert
+from sync_protocol.messages import SplicedPullPage, SplicedPushReply, SplicedUpsert
 
 from .pull import PullRows
 
@@ -39,3 +39,17 @@ def encode_page(rows: PullRows, server_hlc: str, fmt: Format) -> bytes:
     changes += [SplicedUpsert(version=version, record=spliced(data)) for version, data in rows.upserts]
     page = SplicedPullPage(changes=changes, cursor=rows.cursor, more=rows.more, server_hlc=server_hlc)
     return _json.encode(page) if fmt == JSON else _msgpack.encode(page)
+
+
+def encode_push_reply(answer: PushReply, rows: PullRows | None, server_hlc: str, fmt: Format) -> bytes:
+    """The ``PushReply`` of a push that asked for a pull: the page spliced in as a pull would
+    send it, or left out when none was computed (the laptop then pulls as usual)."""
+    page = None if rows is None else msgspec.Raw(encode_page(rows, server_hlc, fmt))
+    spliced = SplicedPushReply(
+        results=answer.results,
+        high_seq=answer.high_seq,
+        server_hlc=answer.server_hlc,
+        high_hlc=answer.high_hlc,
+        pull=page,
+    )
+    return _json.encode(spliced) if fmt == JSON else _msgpack.encode(spliced)

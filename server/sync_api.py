@@ -1,7 +1,8 @@
 """The sync endpoints of docs/protocol.md: enroll, hello, push and pull.
 
 Thin handlers: authenticate, decode the body (``http.read_body``), run the store work of
-``auth``, ``push`` and ``pull`` in one transaction, answer in the caller's format.
+``auth``, ``push`` and ``pull`` in one transaction, answer in the caller's format. A push that
+carries a pull runs the pull in a second transaction after its own.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from typing import Any
 from litestar import Request, Response, post
 
 from sync_protocol import (
-    MAX_PULL_PAGE,
     MAX_PUSH_BATCH,
     PROTOCOL_VERSION,
     SUPPORTED_PROTOCOL_VERSIONS,
+    CursorReset,
     EnrollReply,
     EnrollRequest,
     Hello,
@@ -43,7 +44,10 @@ from .http import (
     state_of,
 )
 from .openapi import answers, sync_operation
-from .pull_page import encode_page
+from .auth import Principal
+from .pull import PullRows
+from .pull_page import encode_page, encode_push_reply
+from .state import ServerState
 from .storage import devices
 from .storage.schema import SCHEMA_VERSION
 from .version import __version__
@@ -135,12 +139,37 @@ async def push_mutations(request: Request[Any, Any, Any]) -> Response[bytes]:
             ) from None
         raise
     state = state_of(request)
+    asked = body.pull
+    if asked is not None:  # refused before the push applies anything
+        pull.check_request(who, asked, state.secret, within="pull.")
+        if asked.prefetch:
+            raise InvalidValue("the pull a push carries cannot be a prefetch", field="pull.prefetch")
+    fmt = reply_format(request)
+    gzip_ok = accepts_gzip(request.headers.get("accept-encoding"))
 
-    def work() -> Any:
+    def work() -> PushReply | Encoded:
         config = policy.load(state.data_dir)  # a corrected severity moves the deadlines
-        return state.db.write(lambda c: push.push(c, who, body, state.clock, config=config))
+        answer = state.db.write(lambda c: push.push(c, who, body, state.clock, config=config))
+        if asked is None:
+            return answer
+        rows = _page_after_push(state, who, asked)
+        return content_encoded(encode_push_reply(answer, rows, state.clock.tick(), fmt), gzip_ok)
 
-    return reply(request, await in_thread(work))
+    done = await in_thread(work)
+    if isinstance(done, PushReply):
+        return reply(request, done)
+    return encoded_response(done, fmt)
+
+
+def _page_after_push(state: ServerState, who: Principal, asked: PullRequest) -> PullRows | None:
+    """The page the push's ``pull`` asked for, in its own transaction after the push's commit,
+    so that it holds the push's effects (the van's stock, its conflicts) and the push holds the
+    store's lock no longer than alone. None when the cursor is no longer taken: the laptop's own
+    pull then meets ``409 cursor_reset`` and starts again, as it would have without this."""
+    try:
+        return state.db.write(lambda c: pull.pull(c, who, asked, state.secret))
+    except CursorReset:
+        return None
 
 
 @post(
@@ -157,8 +186,7 @@ async def pull_changes(request: Request[Any, Any, Any]) -> Response[bytes]:
     header = request.headers.get("authorization")
     who, device = state.db.glance(lambda c: auth.authenticate_pulling(c, header))
     body = await read_body(request, PullRequest)
-    if body.limit > MAX_PULL_PAGE:
-        raise TooLarge(f"a pull page holds at most {MAX_PULL_PAGE} changes", field="limit", limit=MAX_PULL_PAGE)
+    pull.check_request(who, body, state.secret)
     fmt = reply_format(request)
     gzip_ok = accepts_gzip(request.headers.get("accept-encoding"))
     quiet = pull.unchanged(who, body, state.secret, device)

@@ -133,6 +133,9 @@ class PushRequest(_Message):
     # The laptop keeps each event this push appends, at the version its answer gives: the pulls
     # that follow do not send them back (docs/protocol.md, push, "Events the laptop keeps").
     keeps_events: bool = False
+    # Pull in the same exchange: the answer carries the page after this push's own effects
+    # (docs/protocol.md, push, "A pull in the push answer"). ``prefetch`` is refused here.
+    pull: PullRequest | None = None
 
 
 class PushReply(_Message):
@@ -140,6 +143,7 @@ class PushReply(_Message):
     high_seq: int
     server_hlc: Hlc
     high_hlc: Hlc | None = None  # the hlc of the mutation at ``high_seq``; servers that omit it take no ``after_seq``
+    pull: PullPage | None = None  # the page ``PushRequest.pull`` asked for; absent: pull as usual
 
 
 # --- pull -----------------------------------------------------------------------------------
@@ -203,6 +207,18 @@ class SplicedPushRequest(_Message):
     after_seq: int | None = None
     after_hlc: Hlc | None = None
     keeps_events: bool = False
+    pull: PullRequest | None = None
+
+
+class SplicedPushReply(_Message):
+    """``PushReply`` with its page left encoded (``msgspec.Raw``: the server splices the page it
+    encoded as a pull's; the laptop reads each record's bytes through ``SplicedPullPage``)."""
+
+    results: list[MutationResult]
+    high_seq: int
+    server_hlc: Hlc
+    high_hlc: Hlc | None = None
+    pull: msgspec.Raw | None = None
 
 
 # --- blobs ----------------------------------------------------------------------------------

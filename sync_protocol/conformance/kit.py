@@ -29,6 +29,7 @@ from ..messages import (
     HelloReply,
     Mutation,
     PatchRecord,
+    PullRequest,
     PushReply,
     PushRequest,
 )
@@ -460,6 +461,41 @@ def _push_keeps_events(run: Run) -> None:
             break
     expect(sent.event.id in pulled, "an event pushed without keeps_events was not pulled back")
     expect(kept.event.id not in pulled, "an event pushed with keeps_events was sent back to the laptop keeping it")
+
+
+@rule("push with pull: the answer carries the page after the push's own effects, acknowledged as a pull's")
+def _push_with_pull(run: Run) -> None:
+    note = run.note("pulled back in the push answer", seq=run.seq + 1)
+    request = PushRequest(mutations=[note], pull=PullRequest(cursor=run.cursor, limit=50))
+    reply = run.ok(run.post("/sync/v1/push", request), dict)
+    expect([r["status"] for r in reply["results"]] == ["applied"], f"expected applied, got {reply['results']}")
+    run.seq += 1
+    page = reply.get("pull")
+    expect(isinstance(page, dict), f"expected the page in the answer's pull, got {str(reply)[:300]}")
+    pulled = {c["record"]["id"] for c in page["changes"] if c["op"] == "upsert"}
+    expect(note.event.id in pulled, "the page in a push answer does not hold the event the push appended")
+    while page["more"]:
+        page = run.ok(run.post("/sync/v1/pull", {"cursor": page["cursor"], "limit": 50}), dict)
+    run.cursor = page["cursor"]
+    again = run.ok(run.post("/sync/v1/pull", {"cursor": run.cursor, "limit": 50}), dict)
+    expect(
+        (again["changes"], again["more"]) == ([], False),
+        f"after the page of a push answer, a pull from its cursor must be empty; got {str(again)[:300]}",
+    )
+
+
+@rule("push with pull: a limit over max_pull_page, a cursor of another device or a prefetch refuses the push")
+def _push_with_bad_pull(run: Run) -> None:
+    over = int(run.limits.get("max_pull_page", 5000)) + 1
+    for pull, status, code, field in (
+        (PullRequest(cursor=run.cursor, limit=over), 413, "too_large", "pull.limit"),
+        (PullRequest(cursor="1-0000000000000000"), 400, "malformed", "pull.cursor"),
+        (PullRequest(cursor=run.cursor, prefetch=True), 422, "invalid", "pull.prefetch"),
+    ):
+        note = run.note("pushed with a bad pull", seq=run.seq + 1)
+        run.error(run.post("/sync/v1/push", PushRequest(mutations=[note], pull=pull)), status, code, field)
+    hello = run.hello()
+    expect(hello.high_seq == run.seq, f"a push refused for its pull moved high_seq to {hello.high_seq}")
 
 
 @rule("push: a batch over max_push_batch answers 413 too_large")

@@ -78,10 +78,19 @@ class FakeServer:
     """Answers hello, push (everything applied) and pull (``pages``, then empty pages) the way the
     server does: pages in the format the request's ``Accept`` asks for."""
 
-    def __init__(self, *pages: PullPage | httpx.Response, hello: HelloReply = HELLO, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        *pages: PullPage | httpx.Response,
+        hello: HelloReply = HELLO,
+        reason: str | None = None,
+        pulls_in_push: bool = False,
+    ) -> None:
         self.pages = list(pages)
         self.hello = hello
         self.reason = reason  # every mutation answered applied with this reason (and no version)
+        # Answer a push's ``pull`` with the next page, as our server does; without, as a server
+        # that does not know the field (it ignores it): the laptop pulls after the push.
+        self.pulls_in_push = pulls_in_push
         self.requests: list[httpx.Request] = []
         self.pushed: list[PushRequest] = []
 
@@ -95,6 +104,9 @@ class FakeServer:
         if path == "/sync/v1/push":
             push = decode(request.content, PushRequest)
             self.pushed.append(push)
+            page = self._page(push.pull.cursor) if push.pull is not None and self.pulls_in_push else None
+            if isinstance(page, httpx.Response):
+                return page
             return answer(
                 PushReply(
                     results=[
@@ -105,15 +117,19 @@ class FakeServer:
                     ],
                     high_seq=push.mutations[-1].seq,
                     server_hlc=SERVER_HLC,
-                )
+                    pull=page,
+                ),
+                JSON if request.headers.get("accept") == JSON else MSGPACK,
             )
         assert path == "/sync/v1/pull", path
-        pull = decode(request.content, PullRequest)
-        page = self.pages.pop(0) if self.pages else empty_page(pull.cursor or CURSOR)
+        page = self._page(decode(request.content, PullRequest).cursor)
         if isinstance(page, httpx.Response):
             return page
         fmt = JSON if request.headers.get("accept") == JSON else MSGPACK
         return answer(page, fmt)
+
+    def _page(self, cursor: str | None) -> PullPage | httpx.Response:
+        return self.pages.pop(0) if self.pages else empty_page(cursor or CURSOR)
 
     @property
     def paths(self) -> list[str]:
@@ -240,7 +256,75 @@ def test_an_empty_page_with_a_new_cursor_is_committed(synced: FieldClient, reope
     assert client.store.read(lambda c: get_meta(c, "cursor")) == "8-fedcba9876543210"
 
 
-def test_pending_work_says_hello_then_pushes_then_pulls(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
+def stock_page(cursor: str = "9-0000000000000009", more: bool = False) -> PullPage:
+    return PullPage(
+        changes=[Upsert(version=40, record=Stock(id="van:u-li-wei|X", location="van:u-li-wei", sku="X", qty=1))],
+        cursor=cursor,
+        more=more,
+        server_hlc=SERVER_HLC,
+    )
+
+
+def test_pending_work_is_one_push_whose_answer_carries_the_page_committed_with_it(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
+    synced.record_event(JOB, Checkin(note="in"))
+    server = FakeServer(stock_page(), pulls_in_push=True)
+    client = reopen(synced, server)
+    commits = Commits(client)
+
+    report = client.sync()
+
+    assert server.paths == ["hello", "push"]
+    assert server.pushed[0].pull == PullRequest(cursor=CURSOR, limit=300)
+    assert server.requests[1].headers["accept"] == JSON  # the page's records are stored as received
+    assert commits.count == 2  # the mark hello told, then the answers with the page
+    assert client.record("stock", "van:u-li-wei|X").qty == 1  # type: ignore[attr-defined]
+    assert client.store.read(lambda c: get_meta(c, "cursor")) == "9-0000000000000009"
+    assert (report.applied, report.pages, report.pulled) == (1, 1, 1) and outbox_rows(client) == []
+
+
+def test_a_push_answer_whose_page_has_more_is_followed_by_a_pull_from_its_cursor(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
+    synced.record_event(JOB, Checkin(note="in"))
+    server = FakeServer(stock_page(more=True), empty_page("10-0000000000000010"), pulls_in_push=True)
+    client = reopen(synced, server)
+
+    report = client.sync()
+
+    assert server.paths == ["hello", "push", "pull"]
+    assert decode(server.requests[2].content, PullRequest) == PullRequest(cursor="9-0000000000000009", limit=300)
+    assert client.store.read(lambda c: get_meta(c, "cursor")) == "10-0000000000000010"
+    assert report.pages == 2
+
+
+def test_only_the_batch_that_empties_the_outbox_asks_for_the_page(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
+    for i in range(5):
+        synced.record_event(JOB, Note(text=f"note {i}"))
+    hello = msgspec.structs.replace(HELLO, limits=Limits(max_push_batch=2, max_pull_page=300))
+    server = FakeServer(hello=hello, pulls_in_push=True)
+    client = reopen(synced, server)
+
+    client.sync()
+
+    assert server.paths == ["hello", "push", "push", "push"]
+    assert [p.pull for p in server.pushed] == [None, None, PullRequest(cursor=CURSOR, limit=300)]
+
+
+def test_a_page_in_an_answer_that_resets_the_laptop_is_not_applied(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
+    """The answer says ``already_applied``, so the laptop drops the server's records and pulls
+    from the start: the page the answer carries follows a cursor it no longer stands at."""
+    synced.record_event(JOB, Note(text="answered long ago"))
+    server = FakeServer(stock_page(), pulls_in_push=True, reason="already_applied")
+    client = reopen(synced, server)
+
+    client.sync()
+
+    assert server.paths == ["hello", "push", "pull"]
+    assert decode(server.requests[2].content, PullRequest).cursor is None
+    assert client.store.read(lambda c: replica.get(c, "stock", "van:u-li-wei|X")) is None
+
+
+def test_pending_work_says_hello_then_pushes_then_pulls_from_a_server_without_pages_in_push_answers(
+    synced: FieldClient, reopen
+) -> None:  # type: ignore[no-untyped-def]
     synced.record_event(JOB, Checkin(note="in"))
     synced.record_event(JOB, Note(text="done"))
     server = FakeServer()

@@ -1,4 +1,5 @@
-"""What a sync sends and commits, over real HTTP: a sync with nothing to send is one pull."""
+"""What a sync sends and commits, over real HTTP: a sync with nothing to send is one pull, and
+one with work to send is one push whose answer carries the pull page."""
 
 from __future__ import annotations
 
@@ -128,7 +129,7 @@ def test_pending_work_says_hello_before_the_push_when_the_laptop_does_not_know_t
 
     report = li.sync()
 
-    assert [c[1] for c in wire.log] == ["/sync/v1/hello", "/sync/v1/push", "/sync/v1/pull"]
+    assert [c[1] for c in wire.log] == ["/sync/v1/hello", "/sync/v1/push"]
     assert report.applied == 1 and li.pending() == []
 
 
@@ -143,7 +144,7 @@ def test_the_first_work_after_the_first_sync_goes_up_without_hello(live_server, 
 
     report = li.sync()
 
-    assert [c[1] for c in wire.log] == ["/sync/v1/push", "/sync/v1/pull"]
+    assert [c[1] for c in wire.log] == ["/sync/v1/push"]
     assert report.applied == 1 and li.pending() == []
 
 
@@ -158,8 +159,98 @@ def test_a_push_after_a_push_names_the_mark_instead_of_saying_hello(live_server,
 
     report = li.sync()
 
-    assert [c[1] for c in wire.log] == ["/sync/v1/push", "/sync/v1/pull"]
+    assert [c[1] for c in wire.log] == ["/sync/v1/push"]
     assert report.applied == 1 and li.pending() == []
+
+
+def rename_site_and_phone(server: Any, site_id: str, version: int) -> None:
+    """The office renames a site and corrects its phone, as the laptop held it at ``version``."""
+    with office(server) as dispatcher:
+        body = {
+            "mutations": [
+                {
+                    "op": "patch",
+                    "seq": 1,
+                    "hlc": Clock().tick(),
+                    "entity": "site",
+                    "id": site_id,
+                    "base_version": version,
+                    "fields": {"name": "Renamed", "contact_phone": "+86 21 0000 0000"},
+                }
+            ]
+        }
+        assert dispatcher.post("/sync/v1/push", json=body).json()["results"][0]["status"] == "applied"
+
+
+def test_work_sent_is_one_push_whose_answer_brings_the_scope_and_its_conflict_in_one_commit(
+    live_server, laptop
+) -> None:
+    """The engineer edits the site's phone the office changed meanwhile: the push answer carries
+    the page after it, the office's rename and the conflict record the push made, and the
+    laptop commits the answers and the page together. Its next sync has nothing to fetch."""
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    site = li.record("site", li.job("J-0001").site_id)
+    held = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
+    li.edit("site", site.id, contact_phone="+86 139 0000 0001")
+    rename_site_and_phone(live_server, site.id, held)
+    wire.log.clear()
+    commits = count_commits(li)
+
+    report = li.sync()
+
+    assert [c[1] for c in wire.log] == ["/sync/v1/push"] and commits() == 1
+    assert report.conflicts == 1 and report.pages == 1 and li.pending() == []
+    flagged = [c for c in li.conflicts() if c.record_id == site.id]
+    assert [c.id for c in flagged] == report.flagged and flagged[0].other == "+86 21 0000 0000"
+    assert li.record("site", site.id).name == "Renamed"  # type: ignore[attr-defined]
+    wire.log.clear()
+    assert li.sync().pulled == 0 and [c[1] for c in wire.log] == ["/sync/v1/pull"] and commits() == 1
+
+
+def test_a_push_answer_whose_page_is_not_the_last_is_followed_by_pulls(live_server, laptop) -> None:
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    site = li.record("site", li.job("J-0001").site_id)
+    held = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
+    rename_site_and_phone(live_server, site.id, held)
+    li.record_event("J-0001", Checkin(note="on site"))  # the job goes on site: a second record changes
+    wire.log.clear()
+
+    report = li.sync(page_size=1)
+
+    paths = [c[1] for c in wire.log]
+    assert paths[0] == "/sync/v1/push" and len(paths) >= 2 and set(paths[1:]) == {"/sync/v1/pull"}
+    assert report.pages == len(paths) and report.pulled >= 2
+    assert li.record("site", site.id).name == "Renamed"  # type: ignore[attr-defined]
+    assert li.job("J-0001").status == live_server.records("job")["J-0001"]["status"] == "on_site"
+
+
+def test_a_push_naming_a_cursor_the_server_no_longer_takes_is_answered_without_a_page(live_server, laptop) -> None:
+    """The laptop's cursor went back (its store restored from a copy): the push is applied and
+    answered without a page, and the pull that follows meets ``cursor_reset`` and starts over."""
+    wire = Wire()
+    li = laptop("li-wei", http=wire)
+    li.sync()
+    old = li.store.read(lambda c: __import__("field_client").store.get_meta(c, "cursor"))
+    site = li.record("site", li.job("J-0001").site_id)
+    held = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
+    rename_site_and_phone(live_server, site.id, held)
+    li.sync()
+    li.record_event("J-0001", Note(text="PSU 1 dead"))
+    li.sync()  # two pages acknowledged since: ``old`` is no longer known
+    li.store.write(lambda c: set_meta(c, "cursor", old))
+    li.record_event("J-0001", Note(text="fan replaced"))
+    wire.log.clear()
+
+    report = li.sync()
+
+    assert [c[1] for c in wire.log] == ["/sync/v1/push", "/sync/v1/pull", "/sync/v1/pull"]
+    assert report.applied == 1 and report.reset and li.pending() == []
+    notes = [v.event.payload for v in li.events("J-0001") if isinstance(v.event.payload, Note) and not v.pending]
+    assert sorted(n.text for n in notes) == ["PSU 1 dead", "fan replaced"]  # pulled again from the start
 
 
 def test_a_lost_push_answer_is_asked_again_through_hello_and_nothing_is_applied_twice(live_server, laptop) -> None:
@@ -190,7 +281,6 @@ def test_a_lost_push_answer_is_asked_again_through_hello_and_nothing_is_applied_
         "/sync/v1/push",
         "/sync/v1/hello",
         "/sync/v1/push",
-        "/sync/v1/pull",
     ]
     assert report.applied == 1 and li.pending() == []
     notes = [e for e in live_server.records("event").values() if e["payload"].get("text") == "PSU 1 dead"]
@@ -212,7 +302,7 @@ def test_a_mark_push_stamped_beyond_the_servers_clock_goes_by_hello_and_is_resta
 
     report = li.sync()
 
-    assert [c[1] for c in wire.log] == ["/sync/v1/push", "/sync/v1/hello", "/sync/v1/push", "/sync/v1/pull"]
+    assert [c[1] for c in wire.log] == ["/sync/v1/push", "/sync/v1/hello", "/sync/v1/push"]
     assert report.applied == 1 and report.rejected == 0 and li.pending() == []
 
 

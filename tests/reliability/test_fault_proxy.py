@@ -80,7 +80,9 @@ def test_ten_thousand_mutations_through_a_faulty_network_land_exactly_once(live_
         client.close()
 
     assert not failures, failures
-    assert all(fates[f] > 20 for f in WEIGHTS), fates  # every kind of fault really happened
+    # Every kind of fault really happened, many times: about 250 requests in all, since a
+    # push's answer carries the pull page and a sync with work is then one request.
+    assert all(fates[f] >= 10 for f in WEIGHTS), fates
     events = live_server.records("event")
     notes = [i for i, e in events.items() if e["payload"]["kind"] == "note"]
     assert len(notes) == 10_000 and set(notes) == {i for ids in recorded.values() for i in ids}
