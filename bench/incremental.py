@@ -5,11 +5,12 @@
   then the laptop's ``FieldClient.sync()`` is timed. It must pull exactly those 100.
 - **incremental push**: 100 part swaps are recorded into the outbox (``outbox.append``, what
   ``FieldClient.record_event`` ends in; not timed), then ``FieldClient.sync()`` is timed: the 100
-  go up, are answered and settled, and the pull that follows brings back what the server changed
-  (the events, the van stock). It names the mark of the last push answer instead of saying
-  hello (docs/protocol.md, push without hello). Same-run baseline: each round also pushes 100
-  with that mark forgotten, so the sync says hello first as it did before
-  (``incremental_push_hello_ms``).
+  go up, are answered and settled, and the page in the push answer brings back what the server
+  changed (the van stock; docs/protocol.md, a pull in the push answer). It names the mark of
+  the last push answer instead of saying hello (push without hello). Same-run baselines: each
+  round also pushes 100 with that mark forgotten, so the sync says hello first as it did before
+  (``incremental_push_hello_ms``), and 100 with the pull in a request of its own after the push
+  (``field_client.sync.PULL_IN_PUSH`` off: ``incremental_push_apart_ms``).
 
 Each is repeated ``2 x runs`` (at least 3) times; the median is reported. The no-op figure
 (``bench.noop``) runs afterwards on the same laptop, and a bare HTTP round trip to the same
@@ -29,6 +30,7 @@ import httpx
 import msgspec
 
 from field_client import FieldClient, outbox
+from field_client import sync as laptop_sync
 from field_client.store import set_meta
 from sync_protocol import MSGPACK, PartSwap, PatchRecord, PushReply, PushRequest
 from sync_protocol.hlc import Clock
@@ -137,6 +139,7 @@ def measure(
         all_equipment = [f"EQ-{e:05d}" for e in range(world_spec(settings)["equipment"])]
         ids = all_equipment[:: max(1, len(all_equipment) // changed)][:changed]
         pulls, pull_req, pushes, push_req, hellos, hello_req = [], [], [], [], [], []
+        apart, apart_req = [], []
         pull_bytes: dict[str, Any] | None = None
         push_bytes: dict[str, Any] | None = None
         for r in range(rounds):
@@ -170,9 +173,23 @@ def measure(
             if report.applied != changed or not report.ok:
                 raise RuntimeError(f"incremental push round {r}: applied {report.applied}: {report.problems[:2]}")
 
+            # Baseline, the same round: the push, then the pull in a request of its own.
+            record_events_fast(client, world, changed, start=4 * 10**6 + r * changed)
+            laptop_sync.PULL_IN_PUSH = False
+            try:
+                counter.reset()
+                t0 = time.perf_counter()
+                report = client.sync()
+                apart.append((time.perf_counter() - t0) * 1000)
+                apart_req.append(counter.requests)
+            finally:
+                laptop_sync.PULL_IN_PUSH = True
+            if report.applied != changed or not report.ok:
+                raise RuntimeError(f"incremental push, pull apart, round {r}: applied {report.applied}")
+
         say(
             f"incremental: pull {median(pulls):.1f} ms, push {median(pushes):.1f} ms, "
-            f"push with hello {median(hellos):.1f} ms (medians)"
+            f"push with hello {median(hellos):.1f} ms, push then a pull apart {median(apart):.1f} ms (medians)"
         )
         # What the engineer waits for when recording one part swap on this laptop (the
         # client's checks read the job's and all held events): the real record_event.
@@ -199,6 +216,9 @@ def measure(
         "incremental_push_bytes_up": push_bytes["bytes_up"],
         "incremental_push_bytes_down": push_bytes["bytes_down"],
         "incremental_push_pulled_back": push_bytes["pulled_back"],
+        "incremental_push_apart_ms": median(apart),
+        "incremental_push_apart_samples_ms": apart,
+        "incremental_push_apart_requests": apart_req[0],
         "incremental_push_hello_ms": median(hellos),
         "incremental_push_hello_samples_ms": hellos,
         "incremental_push_hello_requests": hello_req[0],

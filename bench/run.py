@@ -108,6 +108,12 @@ def ratios(r: dict[str, Any]) -> dict[str, str]:
             + f"; {r['incremental_push_hello_ms'] / r['incremental_push_ms']:.2f}x faster than with hello "
             f"({r['incremental_push_hello_ms']:.1f} ms, {r.get('incremental_push_hello_requests')} requests)"
         ).lstrip("; ")
+    if r.get("incremental_push_apart_ms") and r.get("incremental_push_ms"):
+        out["incremental_push_ms"] = (
+            out.get("incremental_push_ms", "")
+            + f"; {r['incremental_push_apart_ms'] / r['incremental_push_ms']:.2f}x faster than the pull apart "
+            f"({r['incremental_push_apart_ms']:.1f} ms, {r.get('incremental_push_apart_requests')} requests)"
+        ).lstrip("; ")
     if r.get("pull_baseline_bytes_down_per_record"):
         out["pull_bytes_down_per_record"] = (
             f"gzip pages; {r['pull_baseline_bytes_down_per_record']:.0f} B/record uncompressed (same run)"

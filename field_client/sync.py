@@ -73,6 +73,11 @@ LAST_SYNC_REFRESH = dt.timedelta(seconds=60)
 # ``bench.pull`` turns it off for its same-run baseline; nothing else should.
 PREFETCH = True
 
+# Ask for the first pull page in the answer of the push that empties the outbox (docs/protocol.md,
+# "A pull in the push answer"). ``bench.incremental`` turns it off for its same-run baseline;
+# nothing else should.
+PULL_IN_PUSH = True
+
 # ``progress(stage, done, total)``: stage is "upload", "push", "pull" or "drawings"; total may be None.
 Progress = Callable[[str, int, "int | None"], None]
 
@@ -120,11 +125,12 @@ def sync(
     report = SyncReport()
     mutations, files, limits, mark = store.read(_outlook)
     pulled = False  # the scope came whole with the last push answer
+    pull_page = (page_size or 0) if PULL_IN_PUSH else None
     if limits is not None and mark is not None and not files:
         try:  # the laptop knows where the server stands: no hello (docs/protocol.md, push)
             # Files the pending events name go up again if the server collected them meanwhile.
             upload_blobs(store, blobs, transport, report, progress)
-            pulled = push_outbox(store, transport, limits, report, progress, mark=mark, pull_page=page_size or 0)
+            pulled = push_outbox(store, transport, limits, report, progress, mark=mark, pull_page=pull_page)
             mutations = False
         except HelloRequired:
             pass  # nothing was applied: the ordinary way, with hello
@@ -132,7 +138,7 @@ def sync(
         hello = say_hello(store, transport)
         limits = hello.limits
         upload_blobs(store, blobs, transport, report, progress)
-        pulled = push_outbox(store, transport, hello, report, progress, pull_page=page_size or 0)
+        pulled = push_outbox(store, transport, hello, report, progress, pull_page=pull_page)
     if not pulled:
         pull_scope(store, transport, limits, report, page_size, progress)
     fetch_drawings(store, blobs, transport, report, progress)
