@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 
 from field_client import FieldClient
+from field_client import sync as laptop_sync
 from sync_protocol import AppendEvent, JobEvent, PartSwap, uuid7
 
 from .database import checkpoint_wal, rows
@@ -157,6 +158,9 @@ def _sync_once(device: Device, stack: DeviceHttp, per_device: int) -> tuple[floa
 
 def _harness(conn: Connection, share: Share, start: Any) -> None:
     """One harness process: prepare its laptops, say ready, wait for the start, sync each once."""
+    # ``BENCH_PULL_IN_PUSH=0``: each sync pulls in a request of its own after the push, as
+    # before the push answer carried the page; for comparing the two in paired runs.
+    laptop_sync.PULL_IN_PUSH = os.environ.get("BENCH_PULL_IN_PUSH", "1") != "0"
     stacks = {d.index: DeviceHttp() for d in share.devices}
     try:
         with cf.ThreadPoolExecutor(max_workers=4) as pool:

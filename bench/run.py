@@ -6,6 +6,7 @@ runs it on SQLite, then on PostgreSQL: bench/compare.py).
     BENCH_RUNS=3        repetitions per figure; the median is reported
     BENCH_DURABLE=1     run the server with synchronous=FULL (default: WAL + NORMAL)
     BENCH_CONCURRENCY=100, BENCH_DEVICES=2000, BENCH_CONC_PROCS=4, BENCH_CONC_TIMEOUT=600
+    BENCH_PULL_IN_PUSH=0  the concurrency laptops pull apart after the push (for paired runs)
     BENCH_OUT=DIR       where latest.json goes (default var/bench/), BENCH_KEEP=1 keeps stores
     BENCH_DB=postgresql://...  the server on PostgreSQL, a database per store named BENCH_DB_PREFIX...
     python -m bench.run --only push,floor   run some figures only (``app`` needs ``pull``)
