@@ -103,18 +103,13 @@ def ratios(r: dict[str, Any]) -> dict[str, str]:
     for key in ("incremental_pull_ms", "incremental_push_ms", "noop_sync_ms"):
         if rtt and r.get(key):
             out[key] = f"{r[key] / rtt:.1f}x a bare HTTP round trip ({rtt:.2f} ms)"
-    if r.get("incremental_push_hello_ms") and r.get("incremental_push_ms"):
-        out["incremental_push_ms"] = (
-            out.get("incremental_push_ms", "")
-            + f"; {r['incremental_push_hello_ms'] / r['incremental_push_ms']:.2f}x faster than with hello "
-            f"({r['incremental_push_hello_ms']:.1f} ms, {r.get('incremental_push_hello_requests')} requests)"
-        ).lstrip("; ")
-    if r.get("incremental_push_apart_ms") and r.get("incremental_push_ms"):
-        out["incremental_push_ms"] = (
-            out.get("incremental_push_ms", "")
-            + f"; {r['incremental_push_apart_ms'] / r['incremental_push_ms']:.2f}x faster than the pull apart "
-            f"({r['incremental_push_apart_ms']:.1f} ms, {r.get('incremental_push_apart_requests')} requests)"
-        ).lstrip("; ")
+    for way, said in (("hello", "with hello"), ("apart", "the pull apart")):
+        before, now = r.get(f"incremental_push_{way}_ms"), r.get("incremental_push_ms")
+        if before and now:
+            out["incremental_push_ms"] = (
+                out.get("incremental_push_ms", "") + f"; {before / now:.2f}x faster than {said} "
+                f"({before:.1f} ms, {r.get(f'incremental_push_{way}_requests')} requests)"
+            ).lstrip("; ")
     if r.get("pull_baseline_bytes_down_per_record"):
         out["pull_bytes_down_per_record"] = (
             f"gzip pages; {r['pull_baseline_bytes_down_per_record']:.0f} B/record uncompressed (same run)"

@@ -7,9 +7,8 @@ import pytest
 
 from sync_protocol import Backup, Checkin, Note, PartSwap, ScopeViolation, UpgradeRequired
 from sync_protocol import Test as PostRepairTest
-from sync_protocol.hlc import Clock
 
-from tests.support.live import Wire, approve_paid_work, office
+from tests.support.live import Wire, approve_paid_work, office, office_patch
 
 FAN = "FAN-80MM"
 
@@ -170,22 +169,10 @@ def test_a_field_edit_and_an_office_edit_of_the_same_site_merge_and_flag(live_se
     held_version = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
     li.edit("site", site.id, contact_phone="+86 139 0000 0001", access_notes="badge at gate 2")
 
-    with office(live_server) as dispatcher:
-        body = {
-            "mutations": [
-                {
-                    "op": "patch",
-                    "seq": 1,
-                    "hlc": Clock().tick(),
-                    "entity": "site",
-                    "id": site.id,
-                    "base_version": held_version,
-                    "fields": {"contact_phone": "+86 21 0000 0000", "name": "Renamed site"},
-                }
-            ]
-        }
-        answer = dispatcher.post("/sync/v1/push", json=body).json()
-    assert answer["results"][0]["status"] in ("applied", "merged")
+    status = office_patch(
+        live_server, "site", site.id, held_version, contact_phone="+86 21 0000 0000", name="Renamed site"
+    )
+    assert status in ("applied", "merged")
 
     report = li.sync()
 

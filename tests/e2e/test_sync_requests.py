@@ -13,9 +13,8 @@ import pytest
 from field_client import outbox
 from field_client.store import set_meta
 from sync_protocol import Checkin, Note, PullRequest, Record, UpgradeRequired
-from sync_protocol.hlc import Clock
 
-from tests.support.live import Wire, office
+from tests.support.live import Wire, office_patch
 
 
 def count_commits(client: Any) -> Callable[[], int]:
@@ -95,21 +94,7 @@ def test_an_office_change_is_one_pull_and_one_commit(live_server, laptop) -> Non
     li.sync()
     site = li.record("site", li.job("J-0001").site_id)
     version = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
-    with office(live_server) as dispatcher:
-        body = {
-            "mutations": [
-                {
-                    "op": "patch",
-                    "seq": 1,
-                    "hlc": Clock().tick(),
-                    "entity": "site",
-                    "id": site.id,
-                    "base_version": version,
-                    "fields": {"name": "Renamed"},
-                }
-            ]
-        }
-        assert dispatcher.post("/sync/v1/push", json=body).json()["results"][0]["status"] == "applied"
+    assert office_patch(live_server, "site", site.id, version, name="Renamed") == "applied"
     wire.log.clear()
     commits = count_commits(li)
 
@@ -165,21 +150,8 @@ def test_a_push_after_a_push_names_the_mark_instead_of_saying_hello(live_server,
 
 def rename_site_and_phone(server: Any, site_id: str, version: int) -> None:
     """The office renames a site and corrects its phone, as the laptop held it at ``version``."""
-    with office(server) as dispatcher:
-        body = {
-            "mutations": [
-                {
-                    "op": "patch",
-                    "seq": 1,
-                    "hlc": Clock().tick(),
-                    "entity": "site",
-                    "id": site_id,
-                    "base_version": version,
-                    "fields": {"name": "Renamed", "contact_phone": "+86 21 0000 0000"},
-                }
-            ]
-        }
-        assert dispatcher.post("/sync/v1/push", json=body).json()["results"][0]["status"] == "applied"
+    status = office_patch(server, "site", site_id, version, name="Renamed", contact_phone="+86 21 0000 0000")
+    assert status == "applied"
 
 
 def test_work_sent_is_one_push_whose_answer_brings_the_scope_and_its_conflict_in_one_commit(

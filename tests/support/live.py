@@ -253,6 +253,26 @@ def office(server: LiveServer, name: str = "chen-jing", role: str = "dispatcher"
     )
 
 
+def office_patch(server: LiveServer, entity: str, record_id: str, base_version: int, **fields: Any) -> str:
+    """A dispatcher edits a record as it stood at ``base_version`` (one patch pushed over HTTP,
+    as the office's own device would); returns the patch's status (``applied``, ``merged``...)."""
+    from sync_protocol.hlc import Clock
+
+    mutation = {
+        "op": "patch",
+        "seq": 1,
+        "hlc": Clock().tick(),
+        "entity": entity,
+        "id": record_id,
+        "base_version": base_version,
+        "fields": fields,
+    }
+    with office(server) as dispatcher:
+        answer = dispatcher.post("/sync/v1/push", json={"mutations": [mutation]})
+    answer.raise_for_status()
+    return str(answer.json()["results"][0]["status"])
+
+
 def approve_paid_work(client: Any, job_id: str, *skus: str) -> None:
     """The customer approves a quote for the parts: the demo jobs are out of warranty."""
     from sync_protocol import CustomerApproval, Quote, QuoteLine
