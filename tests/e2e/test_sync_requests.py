@@ -10,8 +10,8 @@ import httpx
 import msgspec
 import pytest
 
-from field_client import outbox
-from field_client.store import set_meta
+from field_client import outbox, view
+from field_client.store import get_meta, set_meta
 from sync_protocol import Checkin, Note, PullRequest, Record, UpgradeRequired
 
 from tests.support.live import Wire, office_patch
@@ -88,12 +88,17 @@ def held(conn: Any) -> list[tuple[str, str, int]]:
     return [tuple(r) for r in conn.execute("SELECT entity, id, version FROM records")]
 
 
-def test_an_office_change_is_one_pull_and_one_commit(live_server, laptop) -> None:
+def synced_with_a_site(laptop: Callable[..., Any]) -> tuple[Wire, Any, Any, int]:
+    """Li Wei's laptop synced over a logged wire, the site of J-0001 and the version it holds."""
     wire = Wire()
     li = laptop("li-wei", http=wire)
     li.sync()
     site = li.record("site", li.job("J-0001").site_id)
-    version = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
+    return wire, li, site, li.store.read(lambda c: view.version(c, "site", site.id))
+
+
+def test_an_office_change_is_one_pull_and_one_commit(live_server, laptop) -> None:
+    wire, li, site, version = synced_with_a_site(laptop)
     assert office_patch(live_server, "site", site.id, version, name="Renamed") == "applied"
     wire.log.clear()
     commits = count_commits(li)
@@ -160,11 +165,7 @@ def test_work_sent_is_one_push_whose_answer_brings_the_scope_and_its_conflict_in
     """The engineer edits the site's phone the office changed meanwhile: the push answer carries
     the page after it, the office's rename and the conflict record the push made, and the
     laptop commits the answers and the page together. Its next sync has nothing to fetch."""
-    wire = Wire()
-    li = laptop("li-wei", http=wire)
-    li.sync()
-    site = li.record("site", li.job("J-0001").site_id)
-    held = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
+    wire, li, site, held = synced_with_a_site(laptop)
     li.edit("site", site.id, contact_phone="+86 139 0000 0001")
     rename_site_and_phone(live_server, site.id, held)
     wire.log.clear()
@@ -182,11 +183,7 @@ def test_work_sent_is_one_push_whose_answer_brings_the_scope_and_its_conflict_in
 
 
 def test_a_push_answer_whose_page_is_not_the_last_is_followed_by_pulls(live_server, laptop) -> None:
-    wire = Wire()
-    li = laptop("li-wei", http=wire)
-    li.sync()
-    site = li.record("site", li.job("J-0001").site_id)
-    held = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
+    wire, li, site, held = synced_with_a_site(laptop)
     rename_site_and_phone(live_server, site.id, held)
     li.record_event("J-0001", Checkin(note="on site"))  # the job goes on site: a second record changes
     wire.log.clear()
@@ -203,12 +200,8 @@ def test_a_push_answer_whose_page_is_not_the_last_is_followed_by_pulls(live_serv
 def test_a_push_naming_a_cursor_the_server_no_longer_takes_is_answered_without_a_page(live_server, laptop) -> None:
     """The laptop's cursor went back (its store restored from a copy): the push is applied and
     answered without a page, and the pull that follows meets ``cursor_reset`` and starts over."""
-    wire = Wire()
-    li = laptop("li-wei", http=wire)
-    li.sync()
-    old = li.store.read(lambda c: __import__("field_client").store.get_meta(c, "cursor"))
-    site = li.record("site", li.job("J-0001").site_id)
-    held = li.store.read(lambda c: __import__("field_client").view.version(c, "site", site.id))
+    wire, li, site, held = synced_with_a_site(laptop)
+    old = li.store.read(lambda c: get_meta(c, "cursor"))
     rename_site_and_phone(live_server, site.id, held)
     li.sync()
     li.record_event("J-0001", Note(text="PSU 1 dead"))
