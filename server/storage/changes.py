@@ -11,7 +11,7 @@ from typing import Any
 
 from ..principal import Principal
 from . import meta, scopes
-from .base import Tx, bulk_insert, is_postgres
+from .base import Tx, bulk_insert, is_postgres, pipelined
 
 Change = tuple[str, str, int, str, str | None, str | None]  # (entity, id, version, data, parent, origin)
 
@@ -154,13 +154,14 @@ def stage(
     what was (a staged row never outlives its ``pending_cursor``)."""
     staged: dict[tuple[str, str], tuple[str, str | None]] = {(e, i): ("del", None) for e, i, _ in removes}
     staged.update(((e, i), ("add", parent)) for e, i, _, _, parent, _ in upserts)
-    bulk_insert(
-        tx,
-        "device_scope_pending",
-        {"device_id": "text", "entity": "text", "id": "text", "op": "text", "parent": "text"},
-        [(device_id, e, i, op, parent) for (e, i), (op, parent) in staged.items()],
-    )
-    _await_acknowledgement(tx, device_id, cursor, until, diff_version)
+    with pipelined(tx):  # two writes whose answers nobody reads: one round trip on PostgreSQL
+        bulk_insert(
+            tx,
+            "device_scope_pending",
+            {"device_id": "text", "entity": "text", "id": "text", "op": "text", "parent": "text"},
+            [(device_id, e, i, op, parent) for (e, i), (op, parent) in staged.items()],
+        )
+        _await_acknowledgement(tx, device_id, cursor, until, diff_version)
 
 
 def _await_acknowledgement(tx: Tx, device_id: str, cursor: str, until: int, diff_version: int | None) -> None:
@@ -183,15 +184,16 @@ def stage_walked(
     lets a prefetch fold a page early). Writing each record once, not into
     ``device_scope_pending`` and then again, halves the rows a pull writes."""
     held = {(e, i): parent for e, i, _, _, parent, _ in upserts}
-    bulk_insert(
-        tx,
-        "device_scope",
-        {"device_id": "text", "entity": "text", "id": "text", "parent": "text"},
-        [(device_id, e, i, parent) for (e, i), parent in held.items()],
-        "ON CONFLICT(device_id, entity, id) DO UPDATE SET parent=excluded.parent "
-        "WHERE device_scope.parent IS NOT excluded.parent",
-    )
-    _await_acknowledgement(tx, device_id, cursor, until, diff_version)
+    with pipelined(tx):  # two writes whose answers nobody reads: one round trip on PostgreSQL
+        bulk_insert(
+            tx,
+            "device_scope",
+            {"device_id": "text", "entity": "text", "id": "text", "parent": "text"},
+            [(device_id, e, i, parent) for (e, i), parent in held.items()],
+            "ON CONFLICT(device_id, entity, id) DO UPDATE SET parent=excluded.parent "
+            "WHERE device_scope.parent IS NOT excluded.parent",
+        )
+        _await_acknowledgement(tx, device_id, cursor, until, diff_version)
 
 
 def hold(tx: Tx, device_id: str, entity: str, held: list[tuple[str, str]]) -> None:
