@@ -7,6 +7,7 @@ carries a pull runs the pull in a second transaction after its own.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar import Request, Response, post
@@ -51,6 +52,8 @@ from .state import ServerState
 from .storage import devices
 from .storage.schema import SCHEMA_VERSION
 from .version import __version__
+
+log = logging.getLogger("fieldsync.server")
 
 
 @post(
@@ -165,10 +168,17 @@ def _page_after_push(state: ServerState, who: Principal, asked: PullRequest) -> 
     """The page the push's ``pull`` asked for, in its own transaction after the push's commit,
     so that it holds the push's effects (the van's stock, its conflicts) and the push holds the
     store's lock no longer than alone. None when the cursor is no longer taken: the laptop's own
-    pull then meets ``409 cursor_reset`` and starts again, as it would have without this."""
+    pull then meets ``409 cursor_reset`` and starts again, as it would have without this.
+
+    None too when the page fails for any other reason (the store busy or gone, a fault): the
+    push has committed, and its answers must reach the laptop whatever became of the page. Its
+    own pull then meets the fault, answered and logged where it belongs."""
     try:
         return state.db.write(lambda c: pull.pull(c, who, asked, state.secret))
     except CursorReset:
+        return None
+    except Exception:  # the committed push's answer outranks the page
+        log.exception("the page after device %s's push failed: answered without it", who.device_id)
         return None
 
 

@@ -14,6 +14,7 @@ from sync_protocol import (
     ErrorBody,
     Note,
     PartSwap,
+    PullRequest,
     PushReply,
     PushRequest,
     decode,
@@ -254,3 +255,29 @@ def test_a_device_that_has_applied_nothing_may_push_without_hello_at_mark_zero(w
     assert stale.status_code == 409
     assert decode(stale.content, ErrorBody, laptop.fmt).error == "hello_required"
     assert laptop.hello().high_seq == 1
+
+
+def test_a_push_whose_page_fails_is_still_answered_and_the_laptop_pulls_on_its_own(world, monkeypatch, caplog):
+    """The push has committed when its page is computed: a page that fails (the store busy or
+    gone, a fault) must not lose the answers. They come without ``pull``, and the laptop's own
+    pull from the same cursor brings what the page would have."""
+    laptop = world.device("u-li-wei")
+    laptop.pull_all()
+    note = laptop.event("J-1", Note(text="fan replaced"))
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the store went away")
+
+    from server import pull
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pull, "pull", failing)
+        response = laptop.post(
+            "/sync/v1/push", PushRequest(mutations=[note], pull=PullRequest(cursor=laptop.cursor, limit=100))
+        )
+    assert response.status_code == 200, response.text
+    reply = decode(response.content, PushReply, MSGPACK)
+    assert [r.status for r in reply.results] == ["applied"] and reply.pull is None
+    assert "the page after device" in caplog.text
+    pulled = laptop.pull_all()
+    assert any(getattr(change, "record", None) and change.record.id == note.event.id for change in pulled)
