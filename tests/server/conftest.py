@@ -73,8 +73,10 @@ class Device:
             seq=self.seq, hlc=self.clock.tick(), entity=entity, id=record_id, base_version=base_version, fields=fields
         )
 
-    def push(self, *mutations: Any, keeps_events: bool = False) -> PushReply:
-        response = self.post("/sync/v1/push", PushRequest(mutations=list(mutations), keeps_events=keeps_events))
+    def push(self, *mutations: Any, keeps_events: bool = False, pull: PullRequest | None = None) -> PushReply:
+        response = self.post(
+            "/sync/v1/push", PushRequest(mutations=list(mutations), keeps_events=keeps_events, pull=pull)
+        )
         assert response.status_code == 200, response.text
         reply = decode(response.content, PushReply, self.fmt)
         self.clock.observe(reply.server_hlc)

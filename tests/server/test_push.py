@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from server import pull as server_pull
 from sync_protocol import (
     JSON,
     MSGPACK,
@@ -268,15 +269,9 @@ def test_a_push_whose_page_fails_is_still_answered_and_the_laptop_pulls_on_its_o
     def failing(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the store went away")
 
-    from server import pull
-
     with monkeypatch.context() as patched:
-        patched.setattr(pull, "pull", failing)
-        response = laptop.post(
-            "/sync/v1/push", PushRequest(mutations=[note], pull=PullRequest(cursor=laptop.cursor, limit=100))
-        )
-    assert response.status_code == 200, response.text
-    reply = decode(response.content, PushReply, MSGPACK)
+        patched.setattr(server_pull, "pull", failing)
+        reply = laptop.push(note, pull=PullRequest(cursor=laptop.cursor, limit=100))
     assert [r.status for r in reply.results] == ["applied"] and reply.pull is None
     assert "the page after device" in caplog.text
     pulled = laptop.pull_all()
