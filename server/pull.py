@@ -38,7 +38,6 @@ from sync_protocol import MAX_PULL_PAGE, CursorReset, MalformedMessage, PullRequ
 
 from .auth import Principal
 from .storage import Tx, changes, scopes
-from .storage import records as store
 from .storage.batch import origin_mark
 from .storage.changes import Change
 
@@ -97,7 +96,8 @@ def unchanged(who: Principal, request: PullRequest, secret: str, device: Any) ->
 
 def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRows:
     """Compute one page (the caller holds the write transaction)."""
-    device = changes.device(conn, who.device_id)
+    claimed = device = changes.claim(conn, who.device_id)
+    now_version, number = int(claimed["now_version"]), int(claimed["cursor_n"])  # number: a new cursor's
     if request.cursor is None:
         changes.reset(conn, who.device_id)
         since, diff_version, given = 0, None, None
@@ -114,10 +114,9 @@ def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRow
         if prior is not None or device["prior_cursor"] is not None:  # else it stays as it is: none
             changes.remember_prior(conn, who.device_id, prior)
         given = request.cursor
-    now_version = store.current_version(conn)
     if diff_version == now_version and since >= now_version and given is not None:
         return PullRows([], [], given, False)  # nothing in the store moved since
-    plan = _Plan(conn, who, now_version, device["scope_size"])
+    plan = _Plan(conn, who, now_version, device["scope_size"], claimed["purged_at_version"])
     if request.cursor is None:  # it holds nothing: nothing to remove, nothing entering before 0
         removes, upserts, more, diff_sent = [], [], False, True
     else:
@@ -132,10 +131,10 @@ def pull(conn: Tx, who: Principal, request: PullRequest, secret: str) -> PullRow
         last = found[room - 1][2] if more and room > 0 else None
     until = now_version if not more else (last if last is not None else since)
     if not removes and not upserts:
-        cursor = given or _issue(conn, secret, who.device_id)
+        cursor = given or make_cursor(secret, who.device_id, number)
         changes.acknowledge_empty(conn, who.device_id, cursor, until, now_version)
         return PullRows([], [], cursor, False)
-    cursor = _issue(conn, secret, who.device_id)
+    cursor = make_cursor(secret, who.device_id, number)
     diff = now_version if diff_sent else None
     if walked_only:
         changes.stage_walked(conn, who.device_id, cursor, until, diff, upserts)
@@ -161,9 +160,11 @@ class _Plan:
     few thousand records; one pulling a minute after its last sync walks a few hundred versions.
     """
 
-    def __init__(self, conn: Tx, who: Principal, now_version: int, scope_size: int | None) -> None:
+    def __init__(
+        self, conn: Tx, who: Principal, now_version: int, scope_size: int | None, purged_at: int | None
+    ) -> None:
         self.conn, self.who, self.now_version = conn, who, now_version
-        self.scope_size = scope_size
+        self.scope_size, self.purged_at = scope_size, purged_at
         self.filled = False
 
     def walkable(self, mark: int) -> bool:
@@ -211,7 +212,9 @@ def _scope_diff(plan: _Plan, since: int, diff_version: int | None, limit: int): 
     if (
         diff_version is not None
         and plan.walkable(diff_version)
-        and not changes.roots_moved(conn, who, diff_version, plan.now_version, partway=since < diff_version)
+        and not changes.roots_moved(
+            conn, who, diff_version, plan.now_version, partway=since < diff_version, purged_at=plan.purged_at
+        )
     ):
         removes = changes.left_since(conn, who, diff_version, plan.now_version, limit + 1)
         more = len(removes) > limit
@@ -241,10 +244,6 @@ def _can_prefetch(conn: Tx, device: Any, cursor: str) -> bool:
     return cursor == device["pending_cursor"] and changes.pending_walked_since(
         conn, device["id"], int(device["ack_seq"] or 0)
     )
-
-
-def _issue(conn: Tx, secret: str, device_id: str) -> str:
-    return make_cursor(secret, device_id, changes.next_cursor_number(conn, device_id))
 
 
 def _full_diff(conn: Tx, device_id: str, since: int, limit: int):  # type: ignore[no-untyped-def]

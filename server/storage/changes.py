@@ -18,14 +18,28 @@ Change = tuple[str, str, int, str, str | None, str | None]  # (entity, id, versi
 
 def device(tx: Tx, device_id: str) -> Any:
     """The device's pull state: ack_cursor, ack_seq, pending_cursor, pending_seq, pending_diff,
-    diff_version, scope_size (read by name)."""
+    diff_version, prior_cursor, scope_size, cursor_n (read by name)."""
     return tx.execute("SELECT * FROM devices WHERE id=?", (device_id,)).fetchone()
 
 
-QUIET_STATE = (
-    "d.ack_cursor, d.ack_seq, d.pending_cursor, d.diff_version, "
-    "(SELECT CAST(value AS BIGINT) FROM meta WHERE key='version') AS now_version"
-)
+def claim(tx: Tx, device_id: str) -> Any:
+    """What a pull reads first, in one statement (each is a round trip on PostgreSQL): the
+    device's pull state as ``device`` has it, with a new number for the cursor of the page
+    (``cursor_n``, each page's cursor is new; one a page does not use is skipped), the store's
+    version (``now_version``) and the version of its last purge of tombstones
+    (``purged_at_version``, None if never). It locks the device's row for the pull, so two pulls
+    of one device (two processes) take turns from their first read.
+
+    Read first, the version still bounds what the page may send: every version up to the
+    committed one is committed (a writer holds the change-log lock until its commit)."""
+    return tx.execute(
+        "UPDATE devices SET cursor_n = cursor_n + 1 WHERE id=? "
+        f"RETURNING *, {meta.VERSION} AS now_version, {meta.PURGED_AT_VERSION} AS purged_at_version",
+        (device_id,),
+    ).fetchone()
+
+
+QUIET_STATE = f"d.ack_cursor, d.ack_seq, d.pending_cursor, d.diff_version, {meta.VERSION} AS now_version"
 """What ``pull.unchanged`` reads of a device ``d`` and the store: the columns that the token's
 own statement adds for a pull (``devices.principal_by_token(..., pull_state=True)``), so that an
 up-to-date device costs one statement in all."""
@@ -115,14 +129,6 @@ def drop_pending(tx: Tx, device_id: str) -> None:
     """The staged page was lost (the device sent its previous cursor): forget it."""
     tx.execute("DELETE FROM device_scope_pending WHERE device_id=?", (device_id,))
     tx.execute("UPDATE devices SET pending_cursor=NULL, pending_seq=NULL, pending_diff=NULL WHERE id=?", (device_id,))
-
-
-def next_cursor_number(tx: Tx, device_id: str) -> int:
-    """The next number behind the device's cursors (each page's cursor is new)."""
-    row = tx.execute(
-        "UPDATE devices SET cursor_n = cursor_n + 1 WHERE id=? RETURNING cursor_n", (device_id,)
-    ).fetchone()
-    return int(row[0])
 
 
 def acknowledge_empty(tx: Tx, device_id: str, cursor: str, until: int, diff_version: int) -> None:
@@ -236,7 +242,9 @@ def filled_changes(tx: Tx, since: int, limit: int) -> list[Change]:
     ]
 
 
-def roots_moved(tx: Tx, who: Principal, diff_version: int, now_version: int, partway: bool) -> bool:
+def roots_moved(
+    tx: Tx, who: Principal, diff_version: int, now_version: int, partway: bool, purged_at: int | None
+) -> bool:
     """Did a job or site change since ``diff_version`` in a way that moves the device's scope:
     one it holds left or moved to another site or customer, or one it does not hold entered
     (or tombstones were purged since).
@@ -244,9 +252,10 @@ def roots_moved(tx: Tx, who: Principal, diff_version: int, now_version: int, par
     ``partway``: the device has not been sent everything up to ``diff_version`` yet (more pages
     of its pull remain). It may then hold a job's site, customer or equipment without the job
     itself, whose version comes later; when that job leaves the scope, what the device holds of
-    it cannot tell. Any job or site changed since counts as a move then."""
-    purged = meta.purged_at_version(tx)
-    if purged is not None and purged > diff_version:
+    it cannot tell. Any job or site changed since counts as a move then.
+
+    ``purged_at``: the version of the store's last purge of tombstones (``device`` reads it)."""
+    if purged_at is not None and purged_at > diff_version:
         return True
     if partway:
         changed = "SELECT 1 FROM records WHERE version > ? AND version <= ? AND +entity IN ('job', 'site') LIMIT 1"

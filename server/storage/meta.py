@@ -11,10 +11,13 @@ def secret(tx: Tx) -> str:
     return str(tx.execute("SELECT value FROM meta WHERE key='secret'").fetchone()[0])
 
 
-def purged_at_version(tx: Tx) -> int | None:
-    """The version at which tombstones were last purged, if ever (``pull`` diffs in full past it)."""
-    row = tx.execute("SELECT value FROM meta WHERE key='purged_at_version'").fetchone()
-    return None if row is None else int(row[0])
+VERSION = "(SELECT CAST(value AS BIGINT) FROM meta WHERE key='version')"
+"""The store's committed version, as an expression for another statement's columns: a pull
+reads it with the device's state, in one statement (``changes.device``, ``QUIET_STATE``)."""
+
+PURGED_AT_VERSION = "(SELECT CAST(value AS BIGINT) FROM meta WHERE key='purged_at_version')"
+"""The version at which tombstones were last purged (NULL if never), as an expression like
+``VERSION``: a pull diffs the scope in full past it (``changes.roots_moved``)."""
 
 
 def set_purged_at_version(tx: Tx, version: int) -> None:

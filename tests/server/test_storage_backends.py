@@ -127,7 +127,7 @@ def test_an_incremental_pulls_scope_statements_are_planned_once_per_connection(w
     def pull_questions(c: Any) -> dict[str, int]:
         now = store.current_version(c)
         for _ in range(12):
-            changes.roots_moved(c, who, now - 3, now, partway=False)
+            changes.roots_moved(c, who, now - 3, now, partway=False, purged_at=None)
             changes.left_since(c, who, now - 3, now, 100)
             scopes.changes_since(c, who, now - 3, now, 100)
         rows = c.execute(
