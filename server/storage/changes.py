@@ -11,7 +11,7 @@ from typing import Any
 
 from ..principal import Principal
 from . import meta, scopes
-from .base import Tx, bulk_insert, is_postgres, pipelined
+from .base import Tx, bulk_insert, execute_prepared, is_postgres, pipelined
 
 Change = tuple[str, str, int, str, str | None, str | None]  # (entity, id, version, data, parent, origin)
 
@@ -261,7 +261,8 @@ def roots_moved(
         changed = "SELECT 1 FROM records WHERE version > ? AND version <= ? AND +entity IN ('job', 'site') LIMIT 1"
         return tx.execute(changed, (diff_version, now_version)).fetchone() is not None
     with_clause, test, params = scopes.scope_test(who)
-    row = tx.execute(
+    row = execute_prepared(
+        tx,
         with_clause + "SELECT 1 FROM (SELECT entity, id, parent, (deleted=0 AND " + test + ") AS inside "
         "FROM records WHERE version > :dv AND version <= :now AND +entity IN ('job', 'site')) x "
         "LEFT JOIN device_scope d ON d.device_id=:device AND d.entity=x.entity AND d.id=x.id "
@@ -281,7 +282,8 @@ def left_since(tx: Tx, who: Principal, diff_version: int, now_version: int, limi
     with_clause, test, params = scopes.scope_test(who)
     return [
         tuple(r)
-        for r in tx.execute(
+        for r in execute_prepared(
+            tx,
             with_clause + "SELECT x.entity, x.id, CASE WHEN x.deleted=1 THEN 'deleted' ELSE 'left_scope' END "
             "FROM (SELECT entity, id, deleted, (deleted=0 AND " + test + ") AS inside FROM records "
             "WHERE version > :dv AND version <= :now) x WHERE NOT x.inside AND (SELECT 1 FROM device_scope d "

@@ -85,6 +85,10 @@ class PgTx:
     def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
         return self.conn.execute(to_postgres(sql), () if parameters is None else _without_nul(parameters))
 
+    def execute_prepared(self, sql: str, parameters: Any, /) -> psycopg.Cursor[Any]:
+        """``execute``, prepared at its first run on this connection (``base.execute_prepared``)."""
+        return self.conn.execute(to_postgres(sql), _without_nul(parameters), prepare=True)
+
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
         cur = self.conn.cursor()
         rows = list(parameters)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sync_protocol import van
 from sync_protocol.states import IN_FIELD_SCOPE
 
-from .base import Tx, is_postgres
+from .base import Tx, execute_prepared, is_postgres
 from ..principal import OFFICE_ROLES, Principal
 
 # The statuses of ``sync_protocol.states.IN_FIELD_SCOPE``, as SQL.
@@ -120,7 +120,8 @@ def changes_since(
         with_clause + "SELECT entity, id, version, data, parent, origin FROM records WHERE version > :since "
         f"AND version <= :until AND deleted=0 AND {test} ORDER BY version LIMIT :limit"
     )
-    return [tuple(row) for row in conn.execute(sql, {**params, "since": since, "until": until, "limit": limit})]
+    parameters = {**params, "since": since, "until": until, "limit": limit}
+    return [tuple(row) for row in execute_prepared(conn, sql, parameters)]
 
 
 def job_is_workable(conn: Tx, principal: Principal, job_assignee: str | None, job_id: str) -> bool:
