@@ -206,7 +206,8 @@ def _costs(t0: float, c0: float, server: ServerProcess, s0: float) -> str:
 def _profiled_step(profile: cProfile.Profile, server: ServerProcess, client: Any, step: Any) -> tuple[Any, str]:
     """``say_hello`` then ``step`` (``push_outbox`` or ``pull_scope``) under the profiler, as
     ``FieldClient.sync`` runs them; closes the client. Returns the report and what it cost."""
-    from field_client.sync import SyncReport, say_hello
+    from field_client.report import SyncReport
+    from field_client.sync import say_hello
 
     transport = client.transport()
     t0, c0, s0 = time.perf_counter(), time.process_time(), server.cpu_seconds()
@@ -223,7 +224,8 @@ def _profiled_step(profile: cProfile.Profile, server: ServerProcess, client: Any
 def profile_client(what: str, n: int, work: Path) -> str:
     from field_client import FieldClient
     from field_client.store import set_meta
-    from field_client.sync import pull_scope, push_outbox
+    from field_client.pulling import pull_scope
+    from field_client.sync import push_outbox
 
     from . import pull as pull_bench
     from . import push as push_bench

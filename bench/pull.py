@@ -8,7 +8,7 @@ hello, every page pulled and committed with its cursor, drawings checked. The la
 primed laptop and server then serve the incremental and no-op figures (``bench.incremental``).
 
 Same-run baseline: each run is paired with one of the laptop as it pulled before pages were
-pipelined and compressed (``field_client.sync.PREFETCH`` off, ``Accept-Encoding: identity``),
+pipelined and compressed (``field_client.pulling.PREFETCH`` off, ``Accept-Encoding: identity``),
 on its own copy of the same store, run just before it; ``pull_speedup`` is the ratio of the
 medians, and ``pull_baseline_*`` are its figures.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from field_client import FieldClient
-from field_client import sync as laptop_sync
+from field_client import pulling as laptop_pull
 
 from .common import (
     DISPATCHER_ID,
@@ -81,7 +81,7 @@ def once(
     with ServerProcess(data, durable=settings.durable) as server:
         counter = CountingTransport()
         counter.identity = baseline
-        laptop_sync.PREFETCH = not baseline
+        laptop_pull.PREFETCH = not baseline
         client = FieldClient(home, http=counter, timeout=300)
         try:
             client.login(server.url, token)
@@ -93,11 +93,11 @@ def once(
             cpu, scpu = time.process_time() - cpu0, server.cpu_seconds() - scpu0
             held = client.status()["records"]
             wire = counter.snapshot()
-            laptop_sync.PREFETCH = True
+            laptop_pull.PREFETCH = True
             if after is not None and report.pulled == expected:
                 extra = after(server, client, counter)
         finally:
-            laptop_sync.PREFETCH = True
+            laptop_pull.PREFETCH = True
             client.close()
         rss = server.proc_status("VmHWM")
     if report.pulled != expected or held != expected or not report.ok:

@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from field_client import FieldClient
 from field_client.store import set_meta
-from field_client.sync import SyncReport, push_outbox, say_hello
+from field_client.report import SyncReport
+from field_client.sync import push_outbox, say_hello
 
 from .common import (
     ENGINEER_ID,

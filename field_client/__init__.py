@@ -21,7 +21,7 @@ from .errors import (
     StoreUnavailable,
     UnknownRecord,
 )
-from .sync import SyncReport
+from .report import SyncReport
 from .view import EventView
 from .version import __version__
 from .workbench import Workbench

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from sync_protocol import BLOB_CHUNK_BYTES, BlobStatus, ChecksumMismatch, OffsetMismatch
+from sync_protocol import BLOB_CHUNK_BYTES, BlobStatus, ChecksumMismatch, OffsetMismatch, sync_path
 
 from .transport import Transport, is_transient
 
@@ -87,7 +87,7 @@ class BlobCache:
         """Send a cached file, resuming at the server's offset; returns bytes sent."""
         path = self.path(sha256)
         size = path.stat().st_size
-        status = transport.get(f"/sync/v1/blobs/{sha256}/status", BlobStatus)
+        status = transport.get(sync_path(f"blobs/{sha256}/status"), BlobStatus)
         offset, sent = status.offset, 0
         if status.complete:
             return 0
@@ -97,7 +97,7 @@ class BlobCache:
                 data = src.read(chunk)
                 try:
                     status = transport.put(
-                        f"/sync/v1/blobs/{sha256}",
+                        sync_path(f"blobs/{sha256}"),
                         data,
                         {"offset": offset, "size": size, "media_type": media_type},
                         BlobStatus,
@@ -135,7 +135,7 @@ class BlobCache:
 
     def _fetch(self, transport: Transport, sha256: str, partial: Path, start: int) -> int:
         received = 0
-        with transport.stream(f"/sync/v1/blobs/{sha256}", start) as response:
+        with transport.stream(sync_path(f"blobs/{sha256}"), start) as response:
             mode = "ab" if response.status_code == 206 else "wb"  # 200: the whole file again
             with open(partial, mode) as out:
                 for data in response.iter_bytes():  # as received: a cut keeps every byte

@@ -29,6 +29,7 @@ from sync_protocol import (
     AppendEvent,
     Drawing,
     EnrollReply,
+    sync_path,
     EnrollRequest,
     EventPayload,
     Job,
@@ -59,7 +60,8 @@ from .errors import (
     UnknownRecord,
 )
 from .store import LocalStore, get_meta, now_iso, set_meta
-from .sync import Progress, SyncReport, sync
+from .report import Progress, SyncReport
+from .sync import sync
 from .transport import Transport, tls_context
 
 DB_FILE = "field.db"
@@ -142,7 +144,7 @@ class FieldClient:
         )
         transport = self.transport(url, None)
         try:
-            reply = transport.call("/sync/v1/enroll", request, EnrollReply)
+            reply = transport.call(sync_path("enroll"), request, EnrollReply)
         finally:
             transport.close()
 

@@ -16,7 +16,7 @@ from typing import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from .errors import ServerUnreachable
-from .sync import SyncReport
+from .report import SyncReport
 
 JOB_ID = "fieldsync-sync"
 

@@ -52,7 +52,7 @@ from . import images, lookup, rules
 from .blobcache import file_sha256
 from .client import FieldClient
 from .errors import InvalidAction, UnknownRecord
-from .sync import SyncReport
+from .report import SyncReport
 
 
 class Deadline(NamedTuple):

@@ -22,6 +22,7 @@ from sync_protocol import (
     ProtocolError,
     ScopeViolation,
     TooLarge,
+    sync_path,
 )
 
 from . import blobs, blobstore, permissions
@@ -60,7 +61,7 @@ def _blob_status(state: ServerState, sha256: str) -> BlobStatus:
 
 
 @get(
-    "/sync/v1/blobs/{sha256:str}/status",
+    sync_path("blobs/{sha256:str}/status"),
     responses=answers(BlobStatus, 400, 401),
     operation_class=sync_operation(parameters=[SHA256_PATH]),
 )
@@ -80,7 +81,7 @@ async def blob_status(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
 
 
 @put(
-    "/sync/v1/blobs/{sha256:str}",
+    sync_path("blobs/{sha256:str}"),
     status_code=200,
     responses=answers(BlobStatus, 400, 401, 403, 409, 413, 422),
     operation_class=sync_operation(
@@ -122,7 +123,7 @@ async def blob_upload(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
 
 
 @get(
-    "/sync/v1/blobs/{sha256:str}",
+    sync_path("blobs/{sha256:str}"),
     responses={
         **answers(bytes, 400, 401, 403, 404, 416, media_type=OCTETS, description="The whole blob"),
         **answers(bytes, status=206, media_type=OCTETS, description="The requested range of the blob"),

@@ -24,6 +24,7 @@ from sync_protocol import (
     ProtocolError,
     TooManyRequests,
     UpgradeRequired,
+    sync_path,
 )
 
 from .http import reply
@@ -39,7 +40,7 @@ HTTP_CODES = {
     413: "too_large",
     415: "malformed",
 }
-_OTHER_VERSION = re.compile(r"^/sync/v(?!1/)\d+/")
+_OTHER_VERSION = re.compile(rf"^/sync/v(?!{PROTOCOL_VERSION}/)\d+/")
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -67,7 +68,7 @@ def _http_error(request: AnyRequest, exc: HTTPException) -> Response[bytes]:
         return error_response(
             request,
             UpgradeRequired(
-                f"this server speaks sync protocol v{PROTOCOL_VERSION} (/sync/v1/): upgrade the field client",
+                f"this server speaks sync protocol v{PROTOCOL_VERSION} ({sync_path('')}): upgrade the field client",
                 field="path",
                 supported=sorted(SUPPORTED_PROTOCOL_VERSIONS),
             ),

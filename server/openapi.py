@@ -16,7 +16,7 @@ Litestar documents what it decodes and returns itself. Two things it cannot see:
 These are declarations for the document only: nothing here changes how a request is handled.
 ``tests/security/test_schemathesis.py`` holds the server to them.
 
->>> @post("/sync/v1/hello", responses=answers(HelloReply, 400, 401, 413, 426),
+>>> @post(sync_path("hello"), responses=answers(HelloReply, 400, 401, 413, 426),
 ...       operation_class=sync_operation(Hello))      # doctest: +SKIP
 """
 

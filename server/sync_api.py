@@ -29,6 +29,7 @@ from sync_protocol import (
     TooLarge,
     Unauthorized,
     UpgradeRequired,
+    sync_path,
 )
 
 from . import auth, policy, pull, push, throttle
@@ -57,7 +58,7 @@ log = logging.getLogger("fieldsync.server")
 
 
 @post(
-    "/sync/v1/enroll",
+    sync_path("enroll"),
     status_code=200,
     responses=answers(EnrollReply, 400, 401, 408, 413, 422, 429),
     operation_class=sync_operation(EnrollRequest),
@@ -90,7 +91,7 @@ async def enroll_device(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @post(
-    "/sync/v1/hello",
+    sync_path("hello"),
     status_code=200,
     responses=answers(HelloReply, 400, 401, 413, 422, 426),
     operation_class=sync_operation(Hello, example=Hello(protocol_version=PROTOCOL_VERSION)),
@@ -126,7 +127,7 @@ async def hello(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @post(
-    "/sync/v1/push",
+    sync_path("push"),
     status_code=200,
     responses=answers(PushReply, 400, 401, 409, 413, 422),
     operation_class=sync_operation(PushRequest),
@@ -183,7 +184,7 @@ def _page_after_push(state: ServerState, who: Principal, asked: PullRequest) -> 
 
 
 @post(
-    "/sync/v1/pull",
+    sync_path("pull"),
     status_code=200,
     responses=answers(PullPage, 400, 401, 409, 413, 422),
     operation_class=sync_operation(PullRequest, example=PullRequest(limit=100)),

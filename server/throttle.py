@@ -29,11 +29,11 @@ from typing import Any, Callable
 import anyio
 import msgspec
 
-from sync_protocol import RequestTimeout, TooManyRequests
+from sync_protocol import RequestTimeout, TooManyRequests, sync_path
 
 from .policy import SecurityConfig
 
-UNAUTHENTICATED_PATHS = frozenset({"/sync/v1/enroll", "/office/login"})
+UNAUTHENTICATED_PATHS = frozenset({sync_path("enroll"), "/office/login"})
 UNAUTHENTICATED_BODY_BYTES = 4 * 1024
 _MAX_KEYS = 100_000  # addresses and prefixes remembered at once (the oldest are forgotten)
 

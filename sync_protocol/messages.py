@@ -18,6 +18,13 @@ from .types import Hlc, Id, Name
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOL_VERSIONS = frozenset({1})
 
+
+def sync_path(name: str) -> str:
+    """The HTTP path of a sync endpoint (``hello``, ``blobs/...``): every one names the protocol
+    version, so a server that no longer speaks a client's refuses it at its first request."""
+    return f"/sync/v{PROTOCOL_VERSION}/{name}"
+
+
 # Limits the server enforces; ``HelloReply.limits`` tells the client the values in force.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_PUSH_BATCH = 5_000

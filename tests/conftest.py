@@ -19,6 +19,7 @@ from tests.support.fixtures import (  # noqa: F401
     engineer,
     fresh_database,
     laptop,
+    laptops_speak,
     live_server,
     server_data,
     server_template,

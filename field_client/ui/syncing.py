@@ -18,7 +18,7 @@ from sync_protocol import ProtocolError
 
 from ..client import FieldClient
 from ..errors import FieldClientError, ServerUnreachable
-from ..sync import SyncReport
+from ..report import SyncReport
 
 
 class SyncRunner:

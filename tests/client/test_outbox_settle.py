@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from field_client import FieldClient, outbox, replica
-from field_client.sync import _settle
+from field_client.sync import settle_reply
 from .laptop_helpers import META, answer_rows, outbox_rows, seed
 from sync_protocol import (
     MSGPACK,
@@ -221,11 +221,11 @@ def test_a_push_reply_settles_and_releases_in_one_step(laptop: FieldClient) -> N
         ]
     )
     reply = PushReply(results=[APPLIED_1], high_seq=1, server_hlc="0000000000010000")
-    laptop.store.write(lambda c: _settle(c, reply))
+    laptop.store.write(lambda c: settle_reply(c, reply))
     assert kept_flag(laptop, "job", JOB) is True  # seq 2 still needs it
 
     reply = PushReply(results=[MutationResult(seq=2, status="applied")], high_seq=2, server_hlc="0000000000010000")
-    laptop.store.write(lambda c: _settle(c, reply))
+    laptop.store.write(lambda c: settle_reply(c, reply))
     assert kept_flag(laptop, "job", JOB) is None
     assert kept_flag(laptop, "site", "S-01") is None
     assert [a["seq"] for a in laptop.answers()] == [1, 2]

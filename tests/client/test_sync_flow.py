@@ -19,7 +19,10 @@ import msgspec
 import pytest
 
 from field_client import FieldClient, outbox, replica
+from field_client import pulling
+from field_client.limits import known_limits
 from field_client import sync as sync_steps
+from field_client.report import SyncReport
 from field_client.store import get_meta, now_iso, set_meta
 from field_client.transport import Transport
 from sync_protocol import (
@@ -234,7 +237,7 @@ def test_back_to_back_syncs_keep_one_connection_stack(synced: FieldClient, reope
 
 
 def test_a_stale_sync_time_is_refreshed_in_one_commit(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
-    old = (dt.datetime.now(dt.timezone.utc) - sync_steps.LAST_SYNC_REFRESH * 2).isoformat(timespec="seconds")
+    old = (dt.datetime.now(dt.timezone.utc) - pulling.LAST_SYNC_REFRESH * 2).isoformat(timespec="seconds")
     synced.store.write(lambda c: set_meta(c, "last_sync_at", old))
     client = reopen(synced, FakeServer())
     commits = Commits(client)
@@ -359,7 +362,7 @@ def test_without_known_limits_the_first_sync_says_hello_and_remembers_them(synce
 
     client.sync()
     assert server.paths == ["hello", "pull"]
-    assert client.store.read(sync_steps.known_limits) == HELLO.limits
+    assert client.store.read(known_limits) == HELLO.limits
 
     server.requests.clear()
     client.sync()
@@ -406,7 +409,7 @@ def test_login_forgets_the_limits_of_the_previous_server(synced: FieldClient, re
     synced.close()
     with FieldClient(synced.home, http=httpx.MockTransport(lambda r: answer(reply)), retries=0) as client:
         client.login("http://other.test", "fs_e_token")
-        assert client.store.read(sync_steps.known_limits) is None
+        assert client.store.read(known_limits) is None
 
 
 def test_an_upgrade_required_answer_to_the_pull_surfaces_and_changes_nothing(synced: FieldClient, reopen) -> None:  # type: ignore[no-untyped-def]
@@ -424,7 +427,7 @@ def test_an_upgrade_required_answer_to_the_pull_surfaces_and_changes_nothing(syn
     assert commits.count == 0 and store_snapshot(client) == before
 
 
-def test_every_sync_path_names_the_protocol_version(synced: FieldClient, reopen, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_every_sync_path_names_the_protocol_version(synced: FieldClient, reopen, laptops_speak) -> None:  # type: ignore[no-untyped-def]
     seen: list[str] = []
 
     def too_new(request: httpx.Request) -> httpx.Response:
@@ -432,7 +435,7 @@ def test_every_sync_path_names_the_protocol_version(synced: FieldClient, reopen,
         return answer(ErrorBody(error="upgrade_required", message="upgrade", field="path"), status=426)
 
     synced.close()
-    monkeypatch.setattr(sync_steps, "PROTOCOL_VERSION", 2)
+    laptops_speak(2)
     with FieldClient(synced.home, http=httpx.MockTransport(too_new), retries=0) as client:
         with pytest.raises(UpgradeRequired):
             client.sync()
@@ -522,11 +525,11 @@ def page_transport(page: PullPage | bytes, fmt: str) -> Transport:
 def test_a_page_applied_in_bulk_leaves_the_store_as_record_by_record(laptop: FieldClient, fmt: str) -> None:
     laptop.record_event(JOB, Checkin(note="pending: keeps J-0001 and its world"))
     page = mixed_page()
-    received, data = sync_steps._pull_page(page_transport(page, fmt), CURSOR, 300)
+    received, data = pulling.pull_page(page_transport(page, fmt), CURSOR, 300)
     assert received == page and (data is None) == (fmt == MSGPACK)
-    report = sync_steps.SyncReport()
+    report = SyncReport()
 
-    bulk = applied(laptop, lambda c: sync_steps._apply_page(c, received, data, report))
+    bulk = applied(laptop, lambda c: pulling.apply_page(c, received, data, report))
     reference = applied(laptop, lambda c: reference_apply(c, page))
 
     assert bulk == reference
@@ -547,8 +550,8 @@ def test_a_pulled_record_is_stored_as_the_json_the_server_sent(laptop: FieldClie
         '{"changes":[{"op":"upsert","version":30,"record":' + sent + "}],"
         f'"cursor":"{CURSOR}","more":false,"server_hlc":"{SERVER_HLC}"}}'
     ).encode()
-    page, data = sync_steps._pull_page(page_transport(body, JSON), None, 300)
-    laptop.store.write(lambda c: sync_steps._apply_page(c, page, data, sync_steps.SyncReport()))
+    page, data = pulling.pull_page(page_transport(body, JSON), None, 300)
+    laptop.store.write(lambda c: pulling.apply_page(c, page, data, SyncReport()))
 
     stored = laptop.store.read(
         lambda c: c.execute("SELECT data, typeof(data) FROM records WHERE entity='job' AND id=?", (job.id,)).fetchone()
@@ -614,7 +617,7 @@ def test_a_page_committed_without_waiting_for_the_disk_is_durable_before_the_ser
     takes as the acknowledgement of a page the laptop has not committed yet). So before a plain
     request naming a cursor, that cursor's page is durable; before a prefetch naming a cursor,
     every page committed before that cursor's is. The last page commits durably."""
-    monkeypatch.setattr(sync_steps, "PREFETCH", prefetch)
+    monkeypatch.setattr(pulling, "PREFETCH", prefetch)
     cursors = [f"{n}-{n:016x}" for n in range(8, 12)]
     pages = [
         PullPage(
@@ -717,7 +720,7 @@ def test_the_push_answer_is_settled_in_one_commit_per_batch(synced: FieldClient,
     assert [[m.seq for m in p.mutations] for p in server.pushed] == [[1, 2], [3, 4], [5]]
     # New limits are remembered (1), each answer is settled (3), the empty page writes nothing.
     assert commits.count == 1 + 3
-    assert client.store.read(sync_steps.known_limits) == Limits(max_push_batch=2)
+    assert client.store.read(known_limits) == Limits(max_push_batch=2)
     assert outbox_rows(client) == [] and len(client.answers()) == 5
 
 

@@ -70,11 +70,11 @@ def test_a_push_whose_answer_is_lost_is_retried_and_applied_once(live_server, la
     assert swap.id in live_server.records("event")
 
 
-def test_an_unsupported_protocol_version_asks_for_an_upgrade(live_server, laptop, monkeypatch) -> None:
+def test_an_unsupported_protocol_version_asks_for_an_upgrade(live_server, laptop, laptops_speak) -> None:
     li = laptop("li-wei")
     li.sync()
     li.record_event("J-0001", Note(text="kept while the client is too old"))
-    monkeypatch.setattr("field_client.sync.PROTOCOL_VERSION", 2)
+    laptops_speak(2)
 
     with pytest.raises(UpgradeRequired) as refused:
         li.sync()
@@ -135,7 +135,9 @@ def test_work_on_another_engineers_job_is_refused_by_name(live_server, laptop) -
 
 
 def test_a_reassigned_job_stays_while_it_holds_unsynced_work_then_leaves(live_server, laptop) -> None:
+    from field_client import pulling
     from field_client import sync as sync_steps
+    from field_client.report import SyncReport
 
     li = laptop("li-wei")
     li.sync()
@@ -146,7 +148,7 @@ def test_a_reassigned_job_stays_while_it_holds_unsynced_work_then_leaves(live_se
     # A pull while the check-in is still in the outbox (e.g. the background sync): kept.
     transport = li.transport()
     hello = sync_steps.say_hello(li.store, transport)
-    sync_steps.pull_scope(li.store, transport, hello, sync_steps.SyncReport())
+    pulling.pull_scope(li.store, transport, hello, SyncReport())
     transport.close()
     assert "J-0002" in {j.id for j in li.jobs()}
     assert [v.event.payload.note for v in li.events("J-0002")] == ["arrived; dispatcher does not know yet"]

@@ -271,12 +271,12 @@ def test_a_mark_push_stamped_beyond_the_servers_clock_goes_by_hello_and_is_resta
     assert report.applied == 1 and report.rejected == 0 and li.pending() == []
 
 
-def test_a_client_too_old_is_refused_by_the_pull_of_a_no_op_sync(live_server, laptop, monkeypatch) -> None:
+def test_a_client_too_old_is_refused_by_the_pull_of_a_no_op_sync(live_server, laptop, laptops_speak) -> None:
     wire = Wire()
     li = laptop("li-wei", http=wire)
     li.sync()
     before = li.store.read(lambda c: [tuple(r) for r in c.execute("SELECT key, value FROM meta ORDER BY key")])
-    monkeypatch.setattr("field_client.sync.PROTOCOL_VERSION", 2)
+    laptops_speak(2)
     wire.log.clear()
     commits = count_commits(li)
 

@@ -116,6 +116,7 @@ def li(disk: LiveServer, tmp_path: Path) -> Iterator[object]:
 
 def test_files_nothing_names_are_collected_but_never_under_pending_work(disk: LiveServer, li) -> None:
     from field_client import sync as sync_steps
+    from field_client.report import SyncReport
 
     li.sync()
     job = li.jobs()[0].id
@@ -126,7 +127,7 @@ def test_files_nothing_names_are_collected_but_never_under_pending_work(disk: Li
     li.record_event(job, Photo(sha256=pending_sha))
     transport = li.transport()
     try:
-        sync_steps.upload_blobs(li.store, li.blobs, transport, sync_steps.SyncReport())
+        sync_steps.upload_blobs(li.store, li.blobs, transport, SyncReport())
     finally:
         transport.close()
     stray = Device(disk, "zhang-min")  # a file nobody ever names

@@ -203,3 +203,15 @@ def engineer(live_server: LiveServer) -> Iterator[httpx.Client]:
         base_url=live_server.url, timeout=20, headers={"Authorization": f"Bearer {reply['device_token']}"}
     ) as client:
         yield client
+
+
+@pytest.fixture
+def laptops_speak(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """``laptops_speak(2)``: this test's laptops speak another protocol version from now on, in
+    the paths of their requests (``sync_protocol.sync_path``) and in what their hello says."""
+
+    def speak(version: int) -> None:
+        monkeypatch.setattr("sync_protocol.messages.PROTOCOL_VERSION", version)
+        monkeypatch.setattr("field_client.sync.PROTOCOL_VERSION", version)
+
+    return speak
