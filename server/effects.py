@@ -10,7 +10,7 @@ signing an older version (``signature``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import msgspec
 
@@ -79,7 +79,13 @@ class BatchContext:
 
     def prefetch(self, conn: Tx, keys: Iterable[tuple[str, str]]) -> None:
         """Look up many records at once (``store.get_many``), ahead of the mutations needing them."""
-        self._stored.update(store.get_many(conn, [k for k in keys if k not in self._stored]))
+        self.prefetch_later(conn, keys)()
+
+    def prefetch_later(self, conn: Tx, keys: Iterable[tuple[str, str]]) -> Callable[[], None]:
+        """``prefetch`` in two steps (``store.get_many_later``): the statements now, the records
+        taken in when the result is called."""
+        found = store.get_many_later(conn, [k for k in keys if k not in self._stored])
+        return lambda: self._stored.update(found())
 
     def put(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 
@@ -138,8 +138,11 @@ def push(
     ctx.known_events = _known_events(conn, request, high_seq)
     ctx.keeper = who.device_id if request.keeps_events else None
     actor = audit.Actor(who.user_id, who.device_id)
-    chain = audit.Chain(conn)  # takes the change-log lock: what follows reads what it writes over
-    _prefetch(conn, who, request, high_seq, ctx)
+    with pipelined(conn):  # one round trip on PostgreSQL: the lock, then what the batch reads under it
+        chain = audit.Chain(conn)  # takes the change-log lock: what follows reads what it writes over
+        take_prefetched = _prefetch(conn, who, request, high_seq, ctx)
+        store.ask_version(conn)
+    take_prefetched()
     first_new = high_seq + 1
     results: list[MutationResult] = []
     for mutation in request.mutations:
@@ -180,6 +183,7 @@ def push(
         devices.set_high_water(conn, who.device_id, high_seq, high_hlc, now.isoformat())
         if ctx.kept:  # the laptop holds them now: a scope diff must remove them when they leave
             changes.hold(conn, who.device_id, "event", ctx.kept)
+        store.write_version(conn)  # in this round trip, not in one of its own before the commit
     return PushReply(results=results, high_seq=high_seq, high_hlc=high_hlc, server_hlc=clock.tick())
 
 
@@ -187,9 +191,12 @@ def _no_primary(entity: str, record_id: str) -> None:
     return None
 
 
-def _prefetch(conn: Tx, who: Principal, request: PushRequest, high_seq: int, ctx: effects.BatchContext) -> None:
+def _prefetch(
+    conn: Tx, who: Principal, request: PushRequest, high_seq: int, ctx: effects.BatchContext
+) -> Callable[[], None]:
     """Read what the batch's new events touch in a few queries instead of a few per event: their
-    jobs, and for part swaps the equipment, the part, the van-stock row and both serials."""
+    jobs, and for part swaps the equipment, the part, the van-stock row and both serials. The
+    statements go now; the answers are taken in when the result is called."""
     keys: list[tuple[str, str]] = []
     serials: list[str] = []
     for mutation in request.mutations:
@@ -202,9 +209,15 @@ def _prefetch(conn: Tx, who: Principal, request: PushRequest, high_seq: int, ctx
             location = swap.location or van(who.user_id)
             keys += [("equipment", swap.equipment_id), ("part", swap.sku), ("stock", stock_id(location, swap.sku))]
             serials += [swap.serial_in, swap.serial_out]
-    ctx.prefetch(conn, keys)
+    take_records = ctx.prefetch_later(conn, keys)
     assert ctx.pending is not None
-    ctx.pending.read_serials(conn, serials)
+    take_serials = ctx.pending.read_serials_later(conn, serials)
+
+    def take() -> None:
+        take_records()
+        take_serials()
+
+    return take
 
 
 def _known_events(conn: Tx, request: PushRequest, high_seq: int) -> set[str]:

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 import msgspec
 
 from . import reviews
-from .base import Tx, bulk_insert, lock_change_log, pipelined
+from .base import Tx, bulk_insert, is_postgres, lock_change_log, pipelined
 from .records import current_version
 
 GENESIS = "0" * 64
@@ -131,8 +131,15 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+_HEAD = "SELECT value FROM meta WHERE key='audit_head'"
+
+
 def _head(conn: Tx) -> tuple[int, str]:
-    n, _, last = conn.execute("SELECT value FROM meta WHERE key='audit_head'").fetchone()[0].partition(":")
+    return _parse_head(conn.execute(_HEAD).fetchone()[0])
+
+
+def _parse_head(value: str) -> tuple[int, str]:
+    n, _, last = value.partition(":")
     return int(n), last
 
 
@@ -142,13 +149,26 @@ class Chain:
     once instead of per row. Nothing else may append to the log until ``flush``."""
 
     def __init__(self, conn: Tx) -> None:
+        """Takes the change-log lock (one chain across processes: nobody appends between the
+        head's read and ``flush``) and asks for the head, read at the first ``append``. Made
+        inside a ``pipelined`` block, both go in the block's one round trip on PostgreSQL, with
+        whatever else the caller sends there (a push: the reads of its batch)."""
         self.conn = conn
-        with pipelined(conn):  # the lock and the head in one round trip on PostgreSQL
-            lock_change_log(conn)  # one chain across processes: nobody appends between read and flush
-            self.n, self.prev = _head(conn)
+        self.n: int
+        self.prev: str
         self._pending: list[Row] = []
         self._at: dt.datetime | None = None
         self._stamp = ""
+        lock_change_log(conn)
+        asked = conn.execute(_HEAD)
+        self._asked: Any = asked if is_postgres(conn) else None
+        if self._asked is None:  # SQLite: a function call, read at once
+            self.n, self.prev = _parse_head(asked.fetchone()[0])
+
+    def _read_head(self) -> None:
+        if self._asked is not None:
+            self.n, self.prev = _parse_head(self._asked.fetchone()[0])
+            self._asked = None
 
     def append(
         self,
@@ -161,6 +181,7 @@ class Chain:
         sha: str,
         ref: str = "",
     ) -> Row:
+        self._read_head()
         self.n += 1
         if at is not self._at:  # a push stamps thousands of rows with one time
             self._at, self._stamp = at, at.astimezone(dt.timezone.utc).isoformat()
@@ -196,7 +217,8 @@ def append(
     ref: str = "",
 ) -> Row:
     """Append one row (the caller holds the write transaction that made the change)."""
-    chain = Chain(conn)
+    with pipelined(conn):  # the lock and the head in one round trip on PostgreSQL
+        chain = Chain(conn)
     row = chain.append(at, actor, kind, entity, record_id, version, sha, ref)
     chain.flush()
     return row
@@ -261,7 +283,9 @@ def append_changes_since(
     still an accepted mutation). With ``chain`` the rows wait in it for the caller's ``flush``.
     """
     own = chain is None
-    chain = chain or Chain(conn)
+    if chain is None:
+        with pipelined(conn):  # the lock and the head in one round trip on PostgreSQL
+            chain = Chain(conn)
     # Bounded above by the transaction's own last version (exact: the change-log lock is held
     # since the mark). PostgreSQL plans an open ``version > ?`` on a store it has not analysed
     # yet (after migrate or load-fixtures) as a third of the table and reads all of it.

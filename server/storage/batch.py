@@ -17,14 +17,14 @@ store is asked in SQL while writes wait here (a job's events, scope tests of a p
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sync_protocol import Record, entity_of
 from sync_protocol.merge import Writer
 from sync_protocol.records import Conflict
 
 from .audit import Change
-from .base import Tx, bulk_insert
+from .base import Tx, bulk_insert, is_postgres
 from .records import Stored, encode_record, get_many, index_columns, next_version, field_versions_json, stamped
 
 _CHUNK = 500
@@ -109,18 +109,30 @@ class Pending:
 
     def read_serials(self, conn: Tx, serials: Iterable[str]) -> None:
         """Read the holders of ``serials`` the batch has not read or changed, in a few queries."""
+        self.read_serials_later(conn, serials)()
+
+    def read_serials_later(self, conn: Tx, serials: Iterable[str]) -> Callable[[], None]:
+        """``read_serials`` in two steps, as ``records.get_many_later``: the statements now, the
+        holders taken in when the result is called (until then the serials count as unread)."""
         wanted = sorted(set(serials) - self._serials_read)
-        if not wanted:
-            return
-        self._serials_read.update(wanted)
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            for serial, equipment_id, event_id, job_id in conn.execute(
+        cursors = [
+            conn.execute(
                 f"SELECT serial, equipment_id, event_id, job_id FROM serials WHERE serial IN "
                 f"({','.join('?' * len(chunk))})",
                 chunk,
-            ):
-                self.serials[serial] = (equipment_id, event_id, job_id)
+            )
+            for chunk in (wanted[start : start + _CHUNK] for start in range(0, len(wanted), _CHUNK))
+        ]
+        if not is_postgres(conn):  # a function call each: read at once
+            cursors = [list(cursor) for cursor in cursors]
+
+        def take() -> None:
+            self._serials_read.update(wanted)
+            for rows in cursors:
+                for serial, equipment_id, event_id, job_id in rows:
+                    self.serials[serial] = (equipment_id, event_id, job_id)
+
+        return take
 
     def swap_serial(
         self, conn: Tx, equipment_id: str, serial_out: str, serial_in: str, event_id: str, job_id: str

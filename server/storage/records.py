@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Generic, Iterable, Iterator, Literal, NamedTuple, TypeVar, overload
+from typing import Any, Callable, Generic, Iterable, Iterator, Literal, NamedTuple, TypeVar, overload
 
 import msgspec
 
@@ -96,12 +96,43 @@ def next_version(conn: Tx) -> int:
             "RETURNING CAST(value AS INTEGER)"
         ).fetchone()
         return int(row[0])
-    if "version" not in state:
-        lock_change_log(conn)  # versions in commit order across processes (postgres.py)
-        state["version"] = _stored_version(conn)
+    if "version" not in state or "version_written" in state:  # written early: again at the commit
+        if "version" not in state:
+            lock_change_log(conn)  # versions in commit order across processes (postgres.py)
+            asked = state.pop("version_asked", None)
+            state["version"] = asked() if asked is not None else _stored_version(conn)
+        state.pop("version_written", None)
         conn.before_commit.append(_write_version)  # type: ignore[attr-defined]
     state["version"] += 1
     return int(state["version"])
+
+
+def ask_version(conn: Tx) -> None:
+    """Send the read of the store's version now, for the versions this write transaction takes
+    later (``next_version`` reads the answer): inside ``pipelined`` it goes in the block's round
+    trip. It takes the change-log lock first, as that read must."""
+    state = getattr(conn, "transaction", None)
+    if state is None or "version" in state or "version_asked" in state:
+        return
+    lock_change_log(conn)
+    cursor = conn.execute("SELECT value FROM meta WHERE key='version'")
+    if not is_postgres(conn):  # a function call: read at once
+        version = int(cursor.fetchone()[0])
+        state["version_asked"] = lambda: version
+        return
+    state["version_asked"] = lambda: int(cursor.fetchone()[0])
+
+
+def write_version(conn: Tx) -> None:
+    """Write the counter now, inside the caller's ``pipelined`` block, instead of in a round trip
+    of its own before the commit (a push's last block, while it holds the change-log lock). A
+    version taken after it is written at the commit as before."""
+    state = getattr(conn, "transaction", None)
+    before_commit = getattr(conn, "before_commit", [])
+    if state is not None and _write_version in before_commit:
+        _write_version(conn)
+        before_commit.remove(_write_version)
+        state["version_written"] = True
 
 
 def _write_version(conn: Tx) -> None:
@@ -173,12 +204,27 @@ def get(conn: Tx, entity: str, record_id: str, include_deleted: bool = False) ->
 def get_many(tx: Tx, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Stored[Any] | None]:
     """``get`` for many records at once (tombstones are None), in a few statements, so a push
     batch reads the jobs, equipment and stock rows it touches before it decides."""
+    return get_many_later(tx, keys)()
+
+
+def get_many_later(tx: Tx, keys: Iterable[tuple[str, str]]) -> Callable[[], dict[tuple[str, str], Stored[Any] | None]]:
+    """``get_many`` in two steps: its statements now, its records when the result is called.
+    Inside ``pipelined`` on PostgreSQL the statements go with the block's others, in one round
+    trip: a push reads its batch's records so in the round trip that takes the change-log lock."""
     wanted = list(dict.fromkeys(keys))
-    out: dict[tuple[str, str], Stored[Any] | None] = dict.fromkeys(wanted)
-    rows = _live_rows_joined(tx, wanted) if is_postgres(tx) else _live_rows_by_entity(tx, wanted)
-    for entity, record_id, data, version, fields in rows:
-        out[(entity, record_id)] = Stored(decode_record(data), version, False, _versions_decoder.decode(fields))
-    return out
+    if is_postgres(tx):
+        results = _live_rows_joined(tx, wanted)
+    else:  # a function call each: read at once
+        results = [list(_live_rows_by_entity(tx, wanted))]
+
+    def records() -> dict[tuple[str, str], Stored[Any] | None]:
+        out: dict[tuple[str, str], Stored[Any] | None] = dict.fromkeys(wanted)
+        for rows in results:
+            for entity, record_id, data, version, fields in rows:
+                out[(entity, record_id)] = Stored(decode_record(data), version, False, _versions_decoder.decode(fields))
+        return out
+
+    return records
 
 
 def _live_rows_by_entity(tx: Tx, keys: list[tuple[str, str]]) -> Iterator[Any]:
@@ -196,16 +242,18 @@ def _live_rows_by_entity(tx: Tx, keys: list[tuple[str, str]]) -> Iterator[Any]:
             )
 
 
-def _live_rows_joined(tx: Tx, keys: list[tuple[str, str]]) -> Iterator[Any]:
-    """The same on PostgreSQL: one statement for every entity (the keys as two arrays, joined on
-    the primary key), where one per entity cost a round trip each inside a push's change-log lock."""
-    for start in range(0, len(keys), 1000):
-        chunk = keys[start : start + 1000]
-        yield from tx.execute(
+def _live_rows_joined(tx: Tx, keys: list[tuple[str, str]]) -> list[Any]:
+    """The same on PostgreSQL, as cursors whose rows are read later: one statement for every
+    entity (the keys as two arrays, joined on the primary key), where one per entity cost a
+    round trip each inside a push's change-log lock."""
+    return [
+        tx.execute(
             "SELECT r.entity, r.id, r.data, r.version, r.fields FROM unnest(?::text[], ?::text[]) AS k(entity, id) "
             "JOIN records r ON r.entity = k.entity AND r.id = k.id WHERE r.deleted = 0",
             [[entity for entity, _ in chunk], [record_id for _, record_id in chunk]],
         )
+        for chunk in (keys[start : start + 1000] for start in range(0, len(keys), 1000))
+    ]
 
 
 def field_versions_json(stamps: dict[str, FieldVersion]) -> str:

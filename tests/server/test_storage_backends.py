@@ -266,3 +266,19 @@ _WAITING_FOR_THE_LOCK = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
+
+
+def test_a_version_counter_written_early_still_counts_the_versions_taken_after_it(world: World) -> None:
+    """A push writes the store's version counter in its last round trip while it holds the
+    change-log lock (``records.write_version``), not in one of its own before the commit. A
+    version taken after that must still reach the counter, or the next writer takes it again."""
+
+    def work(c: Any) -> tuple[int, int]:
+        first = store.put(c, Customer(id="C-early-1", name="one"))
+        store.write_version(c)
+        return first, store.put(c, Customer(id="C-early-2", name="two"))
+
+    first, second = world.db.write(work)
+    assert second == first + 1
+    assert world.db.read(store.current_version) == second
+    assert world.db.write(lambda c: store.put(c, Customer(id="C-early-3", name="three"))) == second + 1
