@@ -45,16 +45,8 @@ from field_client import sync as laptop_sync
 from sync_protocol import AppendEvent, JobEvent, PartSwap, uuid7
 
 from .database import checkpoint_wal, rows
-from .common import (
-    ServerProcess,
-    Settings,
-    init_store,
-    many_enrollment_tokens,
-    median,
-    p99,
-    say,
-    world_fixture,
-)
+from .common import ServerProcess, Settings, median, p99, say
+from .datasets import init_store, many_enrollment_tokens, world_fixture
 
 
 class DeviceHttp(httpx.BaseTransport):

@@ -18,7 +18,9 @@ import msgspec
 
 from sync_protocol import MAX_PUSH_BATCH, AppendEvent, JobEvent, PushRequest, uuid7
 
-from .common import ENGINEER_ID, Settings, World, median, part_swap, say
+from .common import ENGINEER_ID, Settings, median, say
+
+from .datasets import World, part_swap
 
 _DEVICE = "0193f1c2-0000-7000-8000-00000000beef"
 

@@ -37,17 +37,8 @@ from sync_protocol.hlc import Clock
 
 from . import noop
 from .database import rows
-from .common import (
-    CountingTransport,
-    ServerProcess,
-    Settings,
-    World,
-    copy_server,
-    median,
-    record_events_fast,
-    rtt_baseline,
-    say,
-)
+from .common import CountingTransport, ServerProcess, Settings, median, rtt_baseline, say
+from .datasets import World, copy_server, record_events_fast
 from .pull import make_template
 from .push import world_spec
 

@@ -19,17 +19,8 @@ import httpx
 from field_client import FieldClient
 
 from .database import rows
-from .common import (
-    ENGINEER_ID,
-    CountingTransport,
-    ServerProcess,
-    Settings,
-    enrollment_tokens,
-    init_store,
-    median,
-    say,
-    world_fixture,
-)
+from .common import ENGINEER_ID, CountingTransport, ServerProcess, Settings, median, say
+from .datasets import enrollment_tokens, init_store, world_fixture
 
 
 def spec(settings: Settings) -> dict[str, int]:

@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import ENGINEER_ID, ROOT, Settings, ServerProcess, checkpoint, copy_tree
+from .common import ENGINEER_ID, ROOT, Settings, ServerProcess
+
+from .datasets import checkpoint, copy_tree
 
 
 def _report(profile: cProfile.Profile, what: str, extra: str) -> str:

@@ -23,22 +23,9 @@ from typing import Any, Callable, NamedTuple
 from field_client import FieldClient
 from field_client import pulling as laptop_pull
 
-from .common import (
-    DISPATCHER_ID,
-    ENGINEER_ID,
-    CountingTransport,
-    ServerProcess,
-    Settings,
-    World,
-    checkpoint,
-    copy_server,
-    enrollment_tokens,
-    init_store,
-    median,
-    say,
-    seed_events,
-    world_fixture,
-)
+from .common import DISPATCHER_ID, ENGINEER_ID, CountingTransport, ServerProcess, Settings, median, say
+
+from .datasets import World, checkpoint, copy_server, enrollment_tokens, init_store, seed_events, world_fixture
 from .database import settle
 from .push import world_spec
 

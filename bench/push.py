@@ -20,20 +20,16 @@ from field_client.store import set_meta
 from field_client.report import SyncReport
 from field_client.sync import push_outbox, say_hello
 
-from .common import (
-    ENGINEER_ID,
-    CountingTransport,
-    ServerProcess,
-    Settings,
+from .common import ENGINEER_ID, CountingTransport, ServerProcess, Settings, median, say
+
+from .datasets import (
     World,
     checkpoint,
     copy_server,
     copy_tree,
     enrollment_tokens,
     init_store,
-    median,
     record_events_fast,
-    say,
     snapshot_store,
     world_fixture,
 )

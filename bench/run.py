@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if "floor" in only:
-            from .common import world_fixture
+            from .datasets import world_fixture
 
             _, world = world_fixture(work / "floor-fixture", **world_spec(settings))
             figure("floor", lambda: floor.run(settings, world, work / "floor"))
