@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 import field_client.cli as cli
+import field_client.terminal as terminal
 from field_client import FieldClient
 from .laptop_helpers import META, outbox_rows, seed
 from sync_protocol import MSGPACK, Checkin, ErrorBody, Note, encode
@@ -41,7 +42,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_status_json_on_a_fresh_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "fresh"
     code, out, err = run(capsys, "--home", str(home), "status", "--json")
-    assert code == cli.EXIT_OK, err
+    assert code == terminal.EXIT_OK, err
     data = json.loads(out)
     assert data["pending"] == 0 and data["rejected"] == 0 and data["records"] == 0
     assert data["user_id"] is None and data["server_url"] is None
@@ -50,7 +51,7 @@ def test_status_json_on_a_fresh_home(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_status_text_after_seeding(seeded_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "status", "--home", str(seeded_home))  # options after the command too
-    assert code == cli.EXIT_OK
+    assert code == terminal.EXIT_OK
     lines = {line[:16].strip(): line[16:].strip() for line in out.splitlines()}  # named in words, not keys
     assert lines["user id"] == META["user_id"]
     assert lines["waiting to sync"] == "2"
@@ -61,7 +62,7 @@ def test_jobs_json_lists_the_laptops_jobs_nearest_deadline_first(
     seeded_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "--json", "--home", str(seeded_home), "jobs")
-    assert code == cli.EXIT_OK
+    assert code == terminal.EXIT_OK
     jobs = json.loads(out)
     assert len(jobs) == 12
     deadlines = [j["deadline"]["at"] for j in jobs if j["deadline"]]
@@ -71,19 +72,19 @@ def test_jobs_json_lists_the_laptops_jobs_nearest_deadline_first(
 
 def test_jobs_text_on_an_empty_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--home", str(tmp_path / "h"), "jobs")
-    assert code == cli.EXIT_OK and "no jobs" in out
+    assert code == terminal.EXIT_OK and "no jobs" in out
 
 
 def test_sync_on_a_never_enrolled_home_says_field_login(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--home", str(tmp_path / "new"), "sync")
-    assert code == cli.EXIT_FAILED
+    assert code == terminal.EXIT_FAILED
     assert "field login" in err
     assert out == ""
 
 
 def test_sync_on_a_never_enrolled_home_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--home", str(tmp_path / "new"), "sync", "--json")
-    assert code == cli.EXIT_FAILED
+    assert code == terminal.EXIT_FAILED
     data = json.loads(out)
     assert data["error"] == "NotLoggedIn" and "field login" in data["message"]
 
@@ -98,7 +99,7 @@ def test_sync_against_an_unreachable_server_exits_3_and_keeps_the_outbox(
 
     code, out, err = run(capsys, "--home", str(seeded_home), "sync")
 
-    assert code == cli.EXIT_UNREACHABLE
+    assert code == terminal.EXIT_UNREACHABLE
     assert META["server_url"] in err and "kept on this laptop" in err
     with FieldClient(seeded_home) as client:
         assert outbox_rows(client) == before
@@ -109,7 +110,7 @@ def test_sync_against_an_unreachable_server_exits_3_and_keeps_the_outbox(
 
 def test_sync_unreachable_json(seeded_home: Path, capsys: pytest.CaptureFixture[str], fast_retries: None) -> None:
     code, out, _ = run(capsys, "--home", str(seeded_home), "--json", "sync")
-    assert code == cli.EXIT_UNREACHABLE
+    assert code == terminal.EXIT_UNREACHABLE
     assert json.loads(out)["error"] == "unreachable"
 
 
@@ -139,7 +140,7 @@ def test_sync_when_the_client_is_too_old_exits_4(
 ) -> None:
     seen = _with_server(monkeypatch, lambda r: _error(426, "upgrade_required", "upgrade fieldsync", "protocol_version"))
     code, out, err = run(capsys, "--home", str(seeded_home), "sync")
-    assert code == cli.EXIT_UPGRADE
+    assert code == terminal.EXIT_UPGRADE
     assert "upgrade fieldsync" in err and "protocol_version" in err
     assert len(seen) == 1
     with FieldClient(seeded_home) as client:
@@ -151,7 +152,7 @@ def test_sync_refused_by_the_server_exits_1_with_the_code(
 ) -> None:
     _with_server(monkeypatch, lambda r: _error(401, "unauthorized", "device revoked"))
     code, out, _ = run(capsys, "--home", str(seeded_home), "--json", "sync")
-    assert code == cli.EXIT_FAILED
+    assert code == terminal.EXIT_FAILED
     assert json.loads(out) == {
         "error": "unauthorized",
         "message": "device revoked",
@@ -164,7 +165,7 @@ def test_sync_refused_by_the_server_exits_1_with_the_code(
 def test_bad_usage_exits_2(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["--home", str(tmp_path / "h"), "frobnicate"])
-    assert exc.value.code == cli.EXIT_USAGE
+    assert exc.value.code == terminal.EXIT_USAGE
 
 
 def test_field_home_chooses_the_store_when_no_home_is_given(
@@ -172,6 +173,6 @@ def test_field_home_chooses_the_store_when_no_home_is_given(
 ) -> None:
     monkeypatch.setenv("FIELD_HOME", str(tmp_path / "from-env"))
     code, out, _ = run(capsys, "status", "--json")
-    assert code == cli.EXIT_OK
+    assert code == terminal.EXIT_OK
     assert json.loads(out)["server_reachable"] is None  # not enrolled: nothing to reach
     assert (tmp_path / "from-env" / "field.db").is_file()
