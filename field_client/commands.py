@@ -103,7 +103,7 @@ def _watch(bench: Workbench, args: argparse.Namespace) -> int:
 
     watcher = Watcher(lambda: bench.client.sync(args.page_size), args.interval, args.max_backoff, report)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: watcher._stopped.set())
+        signal.signal(sig, lambda *_: watcher.request_stop())
     watcher.start()
     try:
         watcher.wait()

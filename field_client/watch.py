@@ -60,8 +60,13 @@ class Watcher:
         self._stopped.set()
         self._scheduler.shutdown(wait=True)
 
+    def request_stop(self) -> None:
+        """Ask the watch to end: ``wait`` returns and no attempt is scheduled after the running
+        one. Safe in a signal handler, which ``stop`` is not (it waits for a running sync)."""
+        self._stopped.set()
+
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until ``stop()`` (from a signal handler, say); True if stopped."""
+        """Block until ``request_stop()`` or ``stop()``; True if stopped."""
         return self._stopped.wait(timeout)
 
     def _schedule(self, seconds: float) -> None:
