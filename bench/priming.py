@@ -6,6 +6,10 @@ The data set is a ``fieldsync-fixtures/1`` file with its drawing files, loaded w
 separately) and times its first ``FieldClient.sync()``: every record pulled and committed,
 every drawing downloaded, hash-checked, fsynced and put in place. Baseline: the same drawing
 bytes fetched with plain httpx GETs into memory (no hashing, no disk), on the same server.
+
+Also reported: the no-op sync of the last primed laptop (``bench.noop``), which holds its 100
+drawings, where the incremental figure's laptop holds none: each sync checks that every drawing
+is on the laptop (``priming_noop_sync_ms``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import httpx
 
 from field_client import FieldClient
 
+from . import noop
 from .database import rows
 from .common import ENGINEER_ID, CountingTransport, ServerProcess, Settings, median, say
 from .datasets import enrollment_tokens, init_store, world_fixture
@@ -61,6 +66,7 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
     init_store(data, fixture)
     tokens = enrollment_tokens(data, ENGINEER_ID, settings.runs)
     runs = []
+    idle: dict[str, Any] = {}
     with ServerProcess(data, durable=settings.durable) as server:
         for r in range(settings.runs):
             counter = CountingTransport()
@@ -73,10 +79,14 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 report = client.sync()
                 elapsed = time.perf_counter() - t0
+                traffic = counter.snapshot()
                 status = client.status()
                 token = client.store.read(
                     lambda c: c.execute("SELECT value FROM meta WHERE key='device_token'").fetchone()[0]
                 )
+                if r == settings.runs - 1:  # the no-op sync of a laptop that holds its drawings
+                    idle = noop.measure(client, counter, samples=max(10, 10 * settings.runs))
+                    say(f"priming: no-op sync of the primed laptop {idle['noop_sync_ms']:.2f} ms (median)")
             finally:
                 client.close()
             if (
@@ -93,7 +103,7 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
                 f"priming run {r + 1}/{settings.runs}: {elapsed:.2f} s ({report.pulled} records, "
                 f"{report.blobs_downloaded} drawings, {counter.requests} requests)"
             )
-            runs.append({"s": elapsed, "login_s": login_s, **counter.snapshot()})
+            runs.append({"s": elapsed, "login_s": login_s, **traffic})
         baseline = _drawing_baseline(server.url, token, data)
         rss = server.proc_status("VmHWM")
     best = sorted(runs, key=lambda x: x["s"])[len(runs) // 2]
@@ -110,4 +120,7 @@ def run(settings: Settings, work: Path) -> dict[str, Any]:
         "priming_baseline_s": baseline,
         "priming_server_peak_rss_mb": rss / 1024,
         "priming_shape": shape,
+        "priming_noop_sync_ms": idle["noop_sync_ms"],
+        "priming_noop_sync_min_ms": idle["noop_sync_min_ms"],
+        "priming_noop_requests": idle["noop_requests"],
     }
