@@ -25,13 +25,17 @@ _READ = 1024 * 1024
 class BlobCache:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._root = str(self.root)
         (self.root / "partial").mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
     def has(self, sha256: str) -> bool:
-        return self.path(sha256).is_file()
+        """Whether the file is in the cache: one stat, on a path built as a string. Every sync
+        asks it of every drawing the laptop holds; with ``pathlib`` it was half of a no-op sync
+        of a laptop holding 100 drawings."""
+        return os.path.isfile(os.path.join(self._root, sha256[:2], sha256))
 
     def named(self, sha256: str, target: Path) -> Path | None:
         """The cached file also at ``target``, a name people and viewers understand (``.png``,
