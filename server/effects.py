@@ -77,13 +77,10 @@ class BatchContext:
             self._stored[key] = store.get(conn, entity, record_id)
         return self._stored[key]
 
-    def prefetch(self, conn: Tx, keys: Iterable[tuple[str, str]]) -> None:
-        """Look up many records at once (``store.get_many``), ahead of the mutations needing them."""
-        self.prefetch_later(conn, keys)()
-
-    def prefetch_later(self, conn: Tx, keys: Iterable[tuple[str, str]]) -> Callable[[], None]:
-        """``prefetch`` in two steps (``store.get_many_later``): the statements now, the records
-        taken in when the result is called."""
+    def prefetch(self, conn: Tx, keys: Iterable[tuple[str, str]]) -> Callable[[], None]:
+        """Look up many records at once, ahead of the mutations needing them, in two steps
+        (``store.get_many_later``): the statements now, the records taken in when the result
+        is called."""
         found = store.get_many_later(conn, [k for k in keys if k not in self._stored])
         return lambda: self._stored.update(found())
 

@@ -209,7 +209,7 @@ def _prefetch(
             location = swap.location or van(who.user_id)
             keys += [("equipment", swap.equipment_id), ("part", swap.sku), ("stock", stock_id(location, swap.sku))]
             serials += [swap.serial_in, swap.serial_out]
-    take_records = ctx.prefetch_later(conn, keys)
+    take_records = ctx.prefetch(conn, keys)
     assert ctx.pending is not None
     take_serials = ctx.pending.read_serials_later(conn, serials)
 

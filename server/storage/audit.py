@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 import msgspec
 
 from . import reviews
-from .base import Tx, bulk_insert, is_postgres, lock_change_log, pipelined
+from .base import Tx, bulk_insert, lock_change_log, pipelined, rows_later
 from .records import current_version
 
 GENESIS = "0" * 64
@@ -160,15 +160,12 @@ class Chain:
         self._at: dt.datetime | None = None
         self._stamp = ""
         lock_change_log(conn)
-        asked = conn.execute(_HEAD)
-        self._asked: Any = asked if is_postgres(conn) else None
-        if self._asked is None:  # SQLite: a function call, read at once
-            self.n, self.prev = _parse_head(asked.fetchone()[0])
+        self._head: Callable[[], list[Any]] | None = rows_later(conn, conn.execute(_HEAD))
 
     def _read_head(self) -> None:
-        if self._asked is not None:
-            self.n, self.prev = _parse_head(self._asked.fetchone()[0])
-            self._asked = None
+        if self._head is not None:
+            self.n, self.prev = _parse_head(self._head()[0][0])
+            self._head = None
 
     def append(
         self,

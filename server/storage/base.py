@@ -136,6 +136,17 @@ def pipelined(tx: Tx) -> ContextManager[Any]:
     return nullcontext() if pipeline is None else pipeline()
 
 
+def rows_later(tx: Tx, cursor: Any) -> Callable[[], list[Any]]:
+    """The rows of a statement just sent, when the result is called: on PostgreSQL read then, so
+    that a statement sent inside ``pipelined`` waits for the block's one round trip (a push's
+    reads under the change-log lock); on SQLite read at once, a function call, before anything
+    later in the transaction writes."""
+    if is_postgres(tx):
+        return lambda: list(cursor.fetchall())
+    rows = list(cursor.fetchall())
+    return lambda: rows
+
+
 @contextmanager
 def savepoint(tx: Tx, name: str = "step") -> Iterator[None]:
     """Run the block in a savepoint: an exception undoes the block's writes only (and goes on

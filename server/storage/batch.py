@@ -24,7 +24,7 @@ from sync_protocol.merge import Writer
 from sync_protocol.records import Conflict
 
 from .audit import Change
-from .base import Tx, bulk_insert, is_postgres
+from .base import Tx, bulk_insert, rows_later
 from .records import Stored, encode_record, get_many, index_columns, next_version, field_versions_json, stamped
 
 _CHUNK = 500
@@ -115,21 +115,22 @@ class Pending:
         """``read_serials`` in two steps, as ``records.get_many_later``: the statements now, the
         holders taken in when the result is called (until then the serials count as unread)."""
         wanted = sorted(set(serials) - self._serials_read)
-        cursors = [
-            conn.execute(
-                f"SELECT serial, equipment_id, event_id, job_id FROM serials WHERE serial IN "
-                f"({','.join('?' * len(chunk))})",
-                chunk,
+        results = [
+            rows_later(
+                conn,
+                conn.execute(
+                    f"SELECT serial, equipment_id, event_id, job_id FROM serials WHERE serial IN "
+                    f"({','.join('?' * len(chunk))})",
+                    chunk,
+                ),
             )
             for chunk in (wanted[start : start + _CHUNK] for start in range(0, len(wanted), _CHUNK))
         ]
-        if not is_postgres(conn):  # a function call each: read at once
-            cursors = [list(cursor) for cursor in cursors]
 
         def take() -> None:
             self._serials_read.update(wanted)
-            for rows in cursors:
-                for serial, equipment_id, event_id, job_id in rows:
+            for rows in results:
+                for serial, equipment_id, event_id, job_id in rows():
                     self.serials[serial] = (equipment_id, event_id, job_id)
 
         return take

@@ -13,7 +13,7 @@ def secret(tx: Tx) -> str:
 
 VERSION = "(SELECT CAST(value AS BIGINT) FROM meta WHERE key='version')"
 """The store's committed version, as an expression for another statement's columns: a pull
-reads it with the device's state, in one statement (``changes.device``, ``QUIET_STATE``)."""
+reads it with the device's state, in one statement (``changes.claim``, ``QUIET_STATE``)."""
 
 PURGED_AT_VERSION = "(SELECT CAST(value AS BIGINT) FROM meta WHERE key='purged_at_version')"
 """The version at which tombstones were last purged (NULL if never), as an expression like

@@ -24,7 +24,7 @@ from sync_protocol.bounds import clip
 from sync_protocol.merge import FieldVersion, Writer
 from sync_protocol.records import Conflict, Customer, Drawing, Equipment, Job, JobEvent, Part, Site, Stock
 
-from .base import Tx, is_postgres, lock_change_log, one_of
+from .base import Tx, is_postgres, lock_change_log, one_of, rows_later
 
 log = logging.getLogger("fieldsync.store")
 _decoder = msgspec.json.Decoder(Record)
@@ -115,12 +115,8 @@ def ask_version(conn: Tx) -> None:
     if state is None or "version" in state or "version_asked" in state:
         return
     lock_change_log(conn)
-    cursor = conn.execute("SELECT value FROM meta WHERE key='version'")
-    if not is_postgres(conn):  # a function call: read at once
-        version = int(cursor.fetchone()[0])
-        state["version_asked"] = lambda: version
-        return
-    state["version_asked"] = lambda: int(cursor.fetchone()[0])
+    rows = rows_later(conn, conn.execute(_VERSION))
+    state["version_asked"] = lambda: int(rows()[0][0])
 
 
 def write_version(conn: Tx) -> None:
@@ -139,8 +135,11 @@ def _write_version(conn: Tx) -> None:
     conn.execute("UPDATE meta SET value=? WHERE key='version'", (str(conn.transaction["version"]),))  # type: ignore[attr-defined]
 
 
+_VERSION = "SELECT value FROM meta WHERE key='version'"
+
+
 def _stored_version(conn: Tx) -> int:
-    return int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+    return int(conn.execute(_VERSION).fetchone()[0])
 
 
 def change_mark(conn: Tx) -> int:
@@ -212,15 +211,13 @@ def get_many_later(tx: Tx, keys: Iterable[tuple[str, str]]) -> Callable[[], dict
     Inside ``pipelined`` on PostgreSQL the statements go with the block's others, in one round
     trip: a push reads its batch's records so in the round trip that takes the change-log lock."""
     wanted = list(dict.fromkeys(keys))
-    if is_postgres(tx):
-        results = _live_rows_joined(tx, wanted)
-    else:  # a function call each: read at once
-        results = [list(_live_rows_by_entity(tx, wanted))]
+    cursors = _live_rows_joined(tx, wanted) if is_postgres(tx) else _live_rows_by_entity(tx, wanted)
+    results = [rows_later(tx, cursor) for cursor in cursors]
 
     def records() -> dict[tuple[str, str], Stored[Any] | None]:
         out: dict[tuple[str, str], Stored[Any] | None] = dict.fromkeys(wanted)
         for rows in results:
-            for entity, record_id, data, version, fields in rows:
+            for entity, record_id, data, version, fields in rows():
                 out[(entity, record_id)] = Stored(decode_record(data), version, False, _versions_decoder.decode(fields))
         return out
 
@@ -228,15 +225,15 @@ def get_many_later(tx: Tx, keys: Iterable[tuple[str, str]]) -> Callable[[], dict
 
 
 def _live_rows_by_entity(tx: Tx, keys: list[tuple[str, str]]) -> Iterator[Any]:
-    """(entity, id, data, version, fields) of the live records among ``keys`` on SQLite: one
-    statement per entity and 500 ids, each a function call rather than a round trip."""
+    """Cursors over (entity, id, data, version, fields) of the live records among ``keys`` on
+    SQLite: one statement per entity and 500 ids, each a function call rather than a round trip."""
     by_entity: dict[str, list[str]] = {}
     for entity, record_id in keys:
         by_entity.setdefault(entity, []).append(record_id)
     for entity, ids in by_entity.items():
         for start in range(0, len(ids), 500):
             among, params = one_of(tx, "id", ids[start : start + 500])
-            yield from tx.execute(
+            yield tx.execute(
                 f"SELECT entity, id, data, version, fields FROM records WHERE entity=? AND {among} AND deleted=0",
                 [entity, *params],
             )
