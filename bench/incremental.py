@@ -32,7 +32,7 @@ import msgspec
 from field_client import FieldClient, outbox
 from field_client import sync as laptop_sync
 from field_client.store import set_meta
-from sync_protocol import MSGPACK, PartSwap, PatchRecord, PushReply, PushRequest
+from sync_protocol import MSGPACK, PartSwap, PatchRecord, PushReply, PushRequest, sync_path
 from sync_protocol.hlc import Clock
 
 from . import noop
@@ -48,7 +48,9 @@ class Dispatcher:
 
     def __init__(self, server: ServerProcess, token: str) -> None:
         reply = httpx.post(
-            f"{server.url}/sync/v1/enroll", json={"enrollment_token": token, "device_name": "bench office"}, timeout=30
+            server.url + sync_path("enroll"),
+            json={"enrollment_token": token, "device_name": "bench office"},
+            timeout=30,
         )
         reply.raise_for_status()
         self.http = httpx.Client(
@@ -88,7 +90,7 @@ class Dispatcher:
                 )
             )
         body = msgspec.msgpack.encode(PushRequest(mutations=mutations))
-        reply = msgspec.msgpack.decode(self.http.post("/sync/v1/push", content=body).content, type=PushReply)
+        reply = msgspec.msgpack.decode(self.http.post(sync_path("push"), content=body).content, type=PushReply)
         bad = [r for r in reply.results if r.status not in ("applied", "merged")]
         if bad:
             raise RuntimeError(f"dispatcher edit refused: {bad[:2]}")

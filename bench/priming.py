@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from field_client import FieldClient
+from sync_protocol import sync_path
 
 from . import noop
 from .database import rows
@@ -50,7 +51,7 @@ def _drawing_baseline(url: str, token: str, data: Path) -> float:
         for _ in range(3):
             t0 = time.perf_counter()
             for sha in shas:
-                with http.stream("GET", f"/sync/v1/blobs/{sha}") as response:
+                with http.stream("GET", sync_path(f"blobs/{sha}")) as response:
                     response.raise_for_status()
                     for _chunk in response.iter_bytes():
                         pass
